@@ -1,0 +1,31 @@
+/* The application context shared by every handler: configuration, storage,
+ * keys and the worker pool. Built once at start-up by main.c; read-only
+ * afterwards except through the thread-safe objects it points to. */
+#ifndef TESSERA_APP_H
+#define TESSERA_APP_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "crypto.h"
+
+struct store;
+struct workpool;
+struct catalog;
+struct ratelimit;
+
+struct app {
+    struct config cfg;
+    struct store *store;
+    struct workpool *workers;
+    struct catalog *catalog;  /* STAC collections/items; may be NULL */
+    uint8_t jwt_key[CRYPTO_KEY_LEN];   /* signs session JWTs */
+    uint8_t token_key[CRYPTO_KEY_LEN]; /* keys secret hashes and tk. MACs */
+};
+
+/* Loads keys, opens and migrates the store, opens the catalog. 0 or -errno
+ * (logged). Used by `serve` and by every CLI command that touches data. */
+int app_open(struct app *app);
+void app_close(struct app *app);
+
+#endif

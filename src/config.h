@@ -1,0 +1,50 @@
+/* Configuration: defaults, then a key = value file (--config), then TESSERA_*
+ * environment variables, then command-line flags, in rising precedence. All
+ * three feed config_set(), so every setting has one name everywhere
+ * (file key "data_dir" = env TESSERA_DATA_DIR = flag --data-dir).
+ * A config is filled at start-up on the main thread and read-only after. */
+#ifndef TESSERA_CONFIG_H
+#define TESSERA_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+    char listen_host[64];
+    int listen_port;            /* 0 = pick a free port (see port_file) */
+    char data_dir[PATH_MAX];
+    char tls_cert[PATH_MAX];    /* both set = serve HTTPS */
+    char tls_key[PATH_MAX];
+    char asset_dir[PATH_MAX];
+    char port_file[PATH_MAX];   /* when set, the bound port is written here */
+    unsigned threads;           /* HTTP thread pool size */
+    unsigned workers;           /* worker pool threads (Argon2id, writes) */
+    unsigned worker_queue;      /* max queued jobs before 503 */
+    size_t max_body;            /* request body limit, bytes */
+    unsigned connection_timeout; /* seconds of inactivity before a connection is closed */
+    unsigned max_connections;
+    int64_t access_ttl;         /* session access JWT lifetime, seconds */
+    int64_t refresh_ttl;        /* refresh JWT lifetime, seconds */
+    int max_token_days;         /* create-stac maximum lifetime */
+    char default_scopes[1024];  /* space-separated, granted to new accounts */
+    char default_groups[256];   /* space-separated, for new accounts */
+    char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */
+    char introspect_scope[64];  /* scope required to call oauth/introspect */
+    unsigned login_rate_account; /* login attempts per minute per account */
+    unsigned login_rate_addr;    /* login attempts per minute per client address */
+    unsigned token_api_rate;     /* token API calls per minute per account */
+};
+
+void config_defaults(struct config *c);
+/* Sets one setting by its file key (e.g. "data_dir", "listen"). Returns 0, or
+ * -EINVAL with a message in err. */
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
+/* Applies a key = value file ('#' comments). 0 or -errno with err filled. */
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+/* Applies every TESSERA_<KEY> environment variable. */
+int config_load_env(struct config *c, char *err, size_t errlen);
+/* Path of a file inside data_dir into out. */
+void config_data_path(const struct config *c, const char *name, char *out, size_t outlen);
+
+#endif

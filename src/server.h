@@ -1,0 +1,73 @@
+/* The HTTP server (libmicrohttpd, internal thread pool) and its router.
+ *
+ * A handler gets a struct request and must produce exactly one reply with one
+ * of the reply_* functions. Handlers run on an HTTP thread, unless their route
+ * is registered with ROUTE_OFFLOAD: then the connection is suspended, the
+ * handler runs on the worker pool (for Argon2id or storage writes), and the
+ * connection is resumed to send its reply. Every request/reply function may be
+ * called only by the thread currently running the handler. */
+#ifndef TESSERA_SERVER_H
+#define TESSERA_SERVER_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct app;
+struct request;
+struct server;
+
+typedef void (*route_handler)(struct request *req);
+
+enum route_flags {
+    ROUTE_OFFLOAD = 1, /* run on the worker pool */
+};
+
+/* Patterns are literal segments plus "{}" (exactly one non-empty segment)
+ * and a final "{*}" (one or more segments, joined with '/'). A trailing slash
+ * on the request path is ignored. HEAD requests are routed as GET. */
+int server_route(struct server *srv, const char *method, const char *pattern,
+                 route_handler handler, unsigned flags);
+
+struct server *server_create(struct app *app);
+/* Binds and starts serving; returns 0 or -errno. */
+int server_start(struct server *srv);
+/* The port actually bound (useful with port 0). */
+int server_port(const struct server *srv);
+void server_stop(struct server *srv);
+void server_destroy(struct server *srv);
+
+struct app *request_app(const struct request *r);
+const char *request_method(const struct request *r);
+/* URL-decoded path without the query string. */
+const char *request_path(const struct request *r);
+/* i-th "{}"/"{*}" capture, or NULL. */
+const char *request_param(const struct request *r, unsigned i);
+/* URL-decoded query argument, or NULL when absent. */
+const char *request_query(const struct request *r, const char *key);
+/* Calls fn for every query argument in order; stops when fn returns non-zero. */
+int request_query_each(const struct request *r,
+                       int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
+/* Header value (case-insensitive name), or NULL. */
+const char *request_header(const struct request *r, const char *name);
+/* Request body (not NUL-terminated in general; always followed by a NUL). */
+const char *request_body(const struct request *r, size_t *len);
+const char *request_id(const struct request *r);
+const char *request_client_addr(const struct request *r);
+/* "http" or "https" and the Host header, for building absolute links. */
+const char *request_scheme(const struct request *r);
+
+/* Replies. Each takes ownership of what it is given. */
+void reply_json(struct request *r, int status, cJSON *body); /* body NULL → empty body */
+void reply_buffer(struct request *r, int status, const char *content_type, char *body,
+                  size_t len); /* body is malloc'd */
+void reply_static(struct request *r, int status, const char *content_type, const char *body,
+                  size_t len); /* body outlives the server (string literal) */
+void reply_file(struct request *r, int status, int fd, uint64_t offset, uint64_t len,
+                const char *content_type);
+/* Adds a response header; may be called before or after reply_*. Copies. */
+void reply_header(struct request *r, const char *name, const char *value);
+bool request_replied(const struct request *r);
+
+#endif

@@ -1,0 +1,34 @@
+/* A small owned list of strings, used for scope sets, group sets and URL lists.
+ * Plain value type: not thread-safe; each owner frees its own copy. */
+#ifndef TESSERA_STRLIST_H
+#define TESSERA_STRLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct strlist {
+    size_t n;
+    size_t cap;
+    char **v; /* owned strings */
+};
+
+#define STRLIST_INIT {0, 0, NULL}
+
+/* Appends a copy of s (if not already present). Returns 0 or -ENOMEM. */
+int strlist_add(struct strlist *l, const char *s);
+/* Appends even when s is already present. Returns 0 or -ENOMEM. */
+int strlist_push(struct strlist *l, const char *s);
+bool strlist_contains(const struct strlist *l, const char *s);
+/* True when every element of sub is in super. */
+bool strlist_is_subset(const struct strlist *sub, const struct strlist *super);
+/* Replaces dst with the elements of a also in b (order of a). */
+int strlist_intersect(struct strlist *dst, const struct strlist *a, const struct strlist *b);
+int strlist_copy(struct strlist *dst, const struct strlist *src);
+void strlist_sort(struct strlist *l);
+/* Splits on any run of spaces/commas; empty items are skipped. */
+int strlist_split(struct strlist *dst, const char *text);
+/* Joins with sep into a new malloc'd string (caller frees); "" for empty. */
+char *strlist_join(const struct strlist *l, const char *sep);
+void strlist_free(struct strlist *l);
+
+#endif

@@ -1,0 +1,22 @@
+/* Time formatting and parsing for API inputs and outputs. Pure functions,
+ * thread-safe. Times are int64 milliseconds since the Unix epoch (UTC). */
+#ifndef TESSERA_TIMEUTIL_H
+#define TESSERA_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIME_RFC3339_LEN 25 /* "2026-11-23T12:00:00.000Z" + NUL */
+
+int64_t time_now_ms(void);
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, milliseconds) into out. */
+void time_format_rfc3339(int64_t ms, char out[TIME_RFC3339_LEN]);
+/* Parses "YYYY-MM-DDTHH:MM:SS[.f{0,6}][Z|+HH:MM|-HH:MM]" (also a space
+ * instead of 'T'; no zone means UTC). Sub-millisecond digits are truncated.
+ * Validates ranges (month, day of month incl. leap years, hour < 24, ...).
+ * Returns 0 or -EINVAL. */
+int time_parse_rfc3339(const char *s, int64_t *out_ms);
+/* Parses "YYYY-MM-DD" to midnight UTC of that day. Returns 0 or -EINVAL. */
+int time_parse_date(const char *s, int64_t *out_ms);
+
+#endif

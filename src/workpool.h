@@ -1,0 +1,19 @@
+/* A bounded pool of worker threads for slow work (Argon2id, storage writes)
+ * so that request threads never block on it. Submitting never blocks: a full
+ * queue is reported to the caller, who answers 503. */
+#ifndef TESSERA_WORKPOOL_H
+#define TESSERA_WORKPOOL_H
+
+#include <stddef.h>
+
+struct workpool;
+
+/* NULL on failure. */
+struct workpool *workpool_create(unsigned threads, size_t max_queued);
+/* Queues fn(arg). Returns 0, or -EAGAIN when the queue is full, -ESHUTDOWN
+ * after workpool_destroy started. Thread-safe. */
+int workpool_submit(struct workpool *wp, void (*fn)(void *arg), void *arg);
+/* Runs every queued job, then joins the threads and frees the pool. */
+void workpool_destroy(struct workpool *wp);
+
+#endif
