@@ -42,5 +42,6 @@ void api_register_all(struct server *srv);
 void api_account_register(struct server *srv);
 void api_tokens_cm_register(struct server *srv);
 void api_ops_register(struct server *srv);
+void api_stac_register(struct server *srv);   /* api_stac.c: STAC API + assets */
 
 #endif
