@@ -282,6 +282,29 @@ static int conn_exec(sqlite3 *db, const char *sql)
     return rc == SQLITE_OK ? 0 : -EIO;
 }
 
+/* Switches to WAL and checks that it took: SQLite silently keeps the old
+ * journal mode where WAL is impossible (e.g. some network file systems), and
+ * readers would then block writers. */
+static int conn_enable_wal(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW) {
+        log_error("store: cannot enable WAL: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    const char *mode = (const char *)sqlite3_column_text(s, 0);
+    if (!mode || strcmp(mode, "wal") != 0) {
+        log_error("store: journal mode is %s, WAL is required", mode ? mode : "unknown");
+        goto fail;
+    }
+    rc = 0;
+fail:
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static struct sqlite_conn *conn_open(struct sqlite_store *ss)
 {
     struct sqlite_conn *c = calloc(1, sizeof(*c));
@@ -303,8 +326,7 @@ static struct sqlite_conn *conn_open(struct sqlite_store *ss)
     sqlite3_extended_result_codes(c->db, 1);
     /* The busy timeout goes first: switching to WAL needs a lock that another
      * thread's connection may hold for a moment. */
-    if (conn_exec(c->db, "PRAGMA busy_timeout = 5000") < 0 ||
-        conn_exec(c->db, "PRAGMA journal_mode = WAL") < 0 ||
+    if (conn_exec(c->db, "PRAGMA busy_timeout = 5000") < 0 || conn_enable_wal(c->db) < 0 ||
         conn_exec(c->db, "PRAGMA synchronous = FULL") < 0 ||
         conn_exec(c->db, "PRAGMA foreign_keys = ON") < 0)
         goto fail;

@@ -1,0 +1,835 @@
+/* Unit tests of the SQLite store: migrations, accounts, scopes, groups,
+ * tokens (filters, keyset pagination under concurrent changes, revocation),
+ * refresh-token rotation and re-use detection, multi-threaded use and
+ * persistence across reopen. Each test gets a fresh mkdtemp data directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+struct fixture {
+    char dir[64];
+    struct store *st;
+};
+
+static int rm_tree(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/tessera-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    /* A nested path checks that open creates missing directories. */
+    char data[96];
+    snprintf(data, sizeof(data), "%s/var/data", f->dir);
+    f->st = store_sqlite_open(data);
+    assert_non_null(f->st);
+    assert_int_equal(f->st->ops->migrate(f->st), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->st)
+        f->st->ops->close(f->st);
+    rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void make_account(struct account *a, const char *username, const char *email)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->username, sizeof(a->username), "%s", username);
+    snprintf(a->email, sizeof(a->email), "%s", email);
+    snprintf(a->password_hash, sizeof(a->password_hash), "$argon2id$v=19$m=19456,t=2,p=1$x$y");
+    a->is_active = true;
+    assert_int_equal(strlist_add(&a->groups, "Public"), 0);
+    assert_int_equal(strlist_add(&a->scopes, "stac"), 0);
+    assert_int_equal(strlist_add(&a->scopes, "tokens:read"), 0);
+}
+
+static int64_t create_account(struct store *st, const char *username, const char *email)
+{
+    struct account a;
+    make_account(&a, username, email);
+    assert_int_equal(st->ops->account_create(st, &a), 0);
+    account_free(&a);
+    return a.id;
+}
+
+static void make_token(struct token_record *t, const char *id, int64_t account,
+                       enum token_kind usage, bool is_default, int64_t created)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    t->account_id = account;
+    t->usage = usage;
+    t->is_default = is_default;
+    t->created = created;
+    t->modified = created;
+    snprintf(t->note, sizeof(t->note), "note of %s", id);
+    memset(t->secret_hash, 0xAB, sizeof(t->secret_hash));
+    assert_int_equal(strlist_add(&t->scopes, "stac"), 0);
+    assert_int_equal(strlist_push(&t->allowed_urls, "https://example.com/a b,c"), 0);
+    if (usage == TOKEN_PK)
+        t->public_token = strdup("pk.eyJ1IjoiYSJ9.secret");
+}
+
+static void insert_token(struct store *st, const char *id, int64_t account, enum token_kind usage,
+                         bool is_default, int64_t created)
+{
+    struct token_record t;
+    make_token(&t, id, account, usage, is_default, created);
+    assert_int_equal(st->ops->token_insert(st, &t), 0);
+    token_record_free(&t);
+}
+
+/* 25-char ids of [a-z0-9]. */
+static void token_id(char out[TOKEN_ID_LEN + 1], const char *prefix, int n)
+{
+    snprintf(out, TOKEN_ID_LEN + 1, "%s%0*d", prefix, (int)(TOKEN_ID_LEN - strlen(prefix)), n);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_migrate_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int v = st->ops->schema_version(st);
+    assert_true(v >= 1);
+    assert_int_equal(st->ops->migrate(st), 0);
+    assert_int_equal(st->ops->migrate(st), 0);
+    assert_int_equal(st->ops->schema_version(st), v);
+    assert_int_equal(st->ops->ping(st), 0);
+}
+
+static void test_unmigrated_version_zero(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tessera-store-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct store *st = store_sqlite_open(dir);
+    assert_non_null(st);
+    assert_int_equal(st->ops->schema_version(st), 0);
+    assert_int_equal(st->ops->migrate(st), 0);
+    assert_int_equal(st->ops->schema_version(st), 1);
+    st->ops->close(st);
+    rm_tree(dir);
+}
+
+static void test_builtin_scopes_groups(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    struct scope_def *scopes;
+    size_t n;
+    assert_int_equal(st->ops->scope_list(st, &scopes, &n), 0);
+    const char *secret[] = {"stac",         "catalog:read", "tokens:read",
+                            "tokens:write", "scopes:list",  "tokens:introspect"};
+    const char *pub[] = {"styles:tiles", "styles:read", "fonts:read", "datasets:read",
+                         "vision:read"};
+    assert_int_equal(n, 11);
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(scopes[i - 1].id, scopes[i].id) < 0); /* sorted */
+    for (size_t k = 0; k < sizeof(secret) / sizeof(*secret); k++) {
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(scopes[i].id, secret[k]) == 0) {
+                found = true;
+                assert_false(scopes[i].is_public);
+                assert_true(scopes[i].description[0] != '\0');
+            }
+        assert_true(found);
+    }
+    for (size_t k = 0; k < sizeof(pub) / sizeof(*pub); k++) {
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(scopes[i].id, pub[k]) == 0) {
+                found = true;
+                assert_true(scopes[i].is_public);
+            }
+        assert_true(found);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(scopes[i].id, "stac") == 0)
+            assert_string_equal(scopes[i].description, "Search the STAC catalog");
+    free(scopes);
+
+    struct group_def *groups;
+    assert_int_equal(st->ops->group_list(st, &groups, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(groups[0].name, "Partners");
+    assert_string_equal(groups[0].description, "Partner organizations");
+    assert_string_equal(groups[1].name, "Public");
+    assert_string_equal(groups[1].description, "Everyone");
+    free(groups);
+}
+
+static void test_scope_group_add(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    struct scope_def sd = {.id = "assets:write", .description = "Upload assets", .is_public = 0};
+    assert_int_equal(st->ops->scope_add(st, &sd), 0);
+    assert_int_equal(st->ops->scope_add(st, &sd), -EEXIST);
+    struct scope_def stac = {.id = "stac", .description = "dup"};
+    assert_int_equal(st->ops->scope_add(st, &stac), -EEXIST);
+    struct scope_def *scopes;
+    size_t n;
+    assert_int_equal(st->ops->scope_list(st, &scopes, &n), 0);
+    assert_int_equal(n, 12);
+    assert_string_equal(scopes[0].id, "assets:write");
+    assert_string_equal(scopes[0].description, "Upload assets");
+    free(scopes);
+
+    struct group_def g = {.name = "Staff", .description = "Operators"};
+    assert_int_equal(st->ops->group_add(st, &g), 0);
+    assert_int_equal(st->ops->group_add(st, &g), -EEXIST);
+    struct group_def *groups;
+    assert_int_equal(st->ops->group_list(st, &groups, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(groups[2].name, "Staff");
+    free(groups);
+}
+
+static void test_account_crud(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    struct account a, b;
+    make_account(&a, "alice", "Alice@Example.com");
+    snprintf(a.first_name, sizeof(a.first_name), "Alice");
+    snprintf(a.organization, sizeof(a.organization), "ACME");
+    assert_int_equal(st->ops->account_create(st, &a), 0);
+    assert_true(a.id > 0);
+    assert_true(a.created > 0);
+    assert_int_equal(a.created, a.updated);
+
+    assert_int_equal(st->ops->account_get_by_id(st, a.id, &b), 0);
+    assert_string_equal(b.username, "alice");
+    assert_string_equal(b.email, "Alice@Example.com");
+    assert_string_equal(b.first_name, "Alice");
+    assert_string_equal(b.organization, "ACME");
+    assert_string_equal(b.password_hash, a.password_hash);
+    assert_true(b.is_active);
+    assert_false(b.is_staff);
+    assert_int_equal(b.groups.n, 1);
+    assert_true(strlist_contains(&b.groups, "Public"));
+    assert_int_equal(b.scopes.n, 2);
+    assert_int_equal(b.created, a.created);
+    account_free(&b);
+
+    assert_int_equal(st->ops->account_get_by_email(st, "alice@EXAMPLE.COM", &b), 0);
+    assert_int_equal(b.id, a.id);
+    account_free(&b);
+    assert_int_equal(st->ops->account_get_by_username(st, "alice", &b), 0);
+    assert_int_equal(b.id, a.id);
+    account_free(&b);
+    assert_int_equal(st->ops->account_get_by_username(st, "bob", &b), -ENOENT);
+    assert_int_equal(st->ops->account_get_by_email(st, "bob@example.com", &b), -ENOENT);
+    assert_int_equal(st->ops->account_get_by_id(st, a.id + 100, &b), -ENOENT);
+
+    struct account dup;
+    make_account(&dup, "alice2", "ALICE@example.COM");
+    assert_int_equal(st->ops->account_create(st, &dup), -EEXIST);
+    account_free(&dup);
+    make_account(&dup, "alice", "other@example.com");
+    assert_int_equal(st->ops->account_create(st, &dup), -EADDRINUSE);
+    account_free(&dup);
+
+    /* Update round-trip. */
+    snprintf(a.password_hash, sizeof(a.password_hash), "$argon2id$new");
+    snprintf(a.last_name, sizeof(a.last_name), "Liddell");
+    assert_int_equal(strlist_add(&a.groups, "Partners"), 0);
+    assert_int_equal(strlist_add(&a.scopes, "catalog:read"), 0);
+    a.is_staff = true;
+    a.is_active = false;
+    a.sessions_valid_after = 1234567;
+    int64_t before = a.updated;
+    usleep(2000);
+    assert_int_equal(st->ops->account_update(st, &a), 0);
+    assert_true(a.updated > before);
+    assert_int_equal(st->ops->account_get_by_id(st, a.id, &b), 0);
+    assert_string_equal(b.password_hash, "$argon2id$new");
+    assert_string_equal(b.last_name, "Liddell");
+    assert_int_equal(b.groups.n, 2);
+    assert_true(strlist_contains(&b.groups, "Partners"));
+    assert_int_equal(b.scopes.n, 3);
+    assert_true(strlist_contains(&b.scopes, "catalog:read"));
+    assert_true(b.is_staff);
+    assert_false(b.is_active);
+    assert_int_equal(b.sessions_valid_after, 1234567);
+    assert_int_equal(b.updated, a.updated);
+    account_free(&b);
+
+    /* Names with separators cannot round-trip, so they are refused. */
+    assert_int_equal(strlist_add(&a.groups, "bad name"), 0);
+    assert_int_equal(st->ops->account_update(st, &a), -EINVAL);
+    account_free(&a);
+
+    struct account ghost;
+    make_account(&ghost, "ghost", "ghost@example.com");
+    ghost.id = 999999;
+    assert_int_equal(st->ops->account_update(st, &ghost), -ENOENT);
+    account_free(&ghost);
+}
+
+static void test_account_truncation(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    struct account a;
+    make_account(&a, "trunc", "trunc@example.com");
+    /* Fill first_name to the brim with 2-byte characters: stored as is,
+     * read back intact and NUL-terminated. */
+    size_t i = 0;
+    while (i + 2 <= ACCOUNT_NAME_MAX) {
+        a.first_name[i++] = (char)0xC3;
+        a.first_name[i++] = (char)0xA9;
+    }
+    a.first_name[i] = '\0';
+    assert_int_equal(st->ops->account_create(st, &a), 0);
+    struct account b;
+    assert_int_equal(st->ops->account_get_by_id(st, a.id, &b), 0);
+    assert_string_equal(b.first_name, a.first_name);
+    account_free(&b);
+    account_free(&a);
+}
+
+struct each_ctx {
+    int count;
+    int64_t last;
+    int stop_at;
+};
+
+static int count_accounts(void *ctx, const struct account *a)
+{
+    struct each_ctx *c = ctx;
+    assert_true(a->id > c->last);
+    c->last = a->id;
+    c->count++;
+    return c->stop_at && c->count == c->stop_at ? 42 : 0;
+}
+
+static void test_account_each(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    char u[32], e[64];
+    for (int i = 0; i < 300; i++) {
+        snprintf(u, sizeof(u), "user%d", i);
+        snprintf(e, sizeof(e), "user%d@example.com", i);
+        create_account(st, u, e);
+    }
+    struct each_ctx c = {0};
+    assert_int_equal(st->ops->account_each(st, count_accounts, &c), 0);
+    assert_int_equal(c.count, 300);
+    struct each_ctx stop = {.stop_at = 5};
+    assert_int_equal(st->ops->account_each(st, count_accounts, &stop), 42);
+    assert_int_equal(stop.count, 5);
+}
+
+static void test_token_insert_get(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t acc = create_account(st, "tok", "tok@example.com");
+    struct token_record t, g;
+    make_token(&t, "aaaaaaaaaaaaaaaaaaaaaaaa1", acc, TOKEN_PK, true, 1000);
+    t.expires_at = 99999;
+    assert_int_equal(strlist_add(&t.scopes, "styles:read"), 0);
+    assert_int_equal(strlist_push(&t.allowed_urls, "https://x.org/?q=1"), 0);
+    assert_int_equal(st->ops->token_insert(st, &t), 0);
+    assert_int_equal(st->ops->token_insert(st, &t), -EEXIST);
+
+    assert_int_equal(st->ops->token_get(st, t.id, &g), 0);
+    assert_string_equal(g.id, t.id);
+    assert_int_equal(g.account_id, acc);
+    assert_int_equal(g.usage, TOKEN_PK);
+    assert_string_equal(g.note, t.note);
+    assert_int_equal(g.scopes.n, 2);
+    assert_true(strlist_contains(&g.scopes, "styles:read"));
+    assert_int_equal(g.allowed_urls.n, 2);
+    assert_string_equal(g.allowed_urls.v[0], "https://example.com/a b,c");
+    assert_string_equal(g.allowed_urls.v[1], "https://x.org/?q=1");
+    assert_memory_equal(g.secret_hash, t.secret_hash, CRYPTO_MAC_LEN);
+    assert_non_null(g.public_token);
+    assert_string_equal(g.public_token, t.public_token);
+    assert_true(g.is_default);
+    assert_int_equal(g.expires_at, 99999);
+    assert_int_equal(g.created, 1000);
+    assert_int_equal(g.modified, 1000);
+    assert_int_equal(g.last_used_at, 0);
+    assert_int_equal(g.revoked_at, 0);
+    token_record_free(&g);
+    token_record_free(&t);
+
+    make_token(&t, "aaaaaaaaaaaaaaaaaaaaaaaa2", acc, TOKEN_SK, false, 0);
+    assert_int_equal(st->ops->token_insert(st, &t), 0);
+    assert_int_equal(st->ops->token_get(st, t.id, &g), 0);
+    assert_int_equal(g.usage, TOKEN_SK);
+    assert_null(g.public_token);
+    assert_true(g.created > 0); /* 0 means "now" */
+    token_record_free(&g);
+    token_record_free(&t);
+
+    assert_int_equal(st->ops->token_get(st, "zzzzzzzzzzzzzzzzzzzzzzzzz", &g), -ENOENT);
+
+    /* Unknown account: the foreign key refuses it. */
+    make_token(&t, "aaaaaaaaaaaaaaaaaaaaaaaa3", acc + 1000, TOKEN_SK, false, 0);
+    assert_int_equal(st->ops->token_insert(st, &t), -ENOENT);
+    token_record_free(&t);
+}
+
+static size_t list_count(struct store *st, const struct token_query *q)
+{
+    struct token_record *v;
+    size_t n;
+    assert_int_equal(st->ops->token_list(st, q, &v, &n), 0);
+    token_records_free(v, n);
+    return n;
+}
+
+static void test_token_list_filters(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t acc = create_account(st, "lister", "lister@example.com");
+    int64_t other = create_account(st, "other", "other@example.com");
+    char id[TOKEN_ID_LEN + 1];
+    /* 3 default pk, 4 non-default pk, 5 sk (of which 1 default) */
+    int k = 0;
+    for (int i = 0; i < 3; i++, k++) {
+        token_id(id, "f", k);
+        insert_token(st, id, acc, TOKEN_PK, true, 100 + k);
+    }
+    for (int i = 0; i < 4; i++, k++) {
+        token_id(id, "f", k);
+        insert_token(st, id, acc, TOKEN_PK, false, 100 + k);
+    }
+    for (int i = 0; i < 5; i++, k++) {
+        token_id(id, "f", k);
+        insert_token(st, id, acc, TOKEN_SK, i == 0, 100 + k);
+    }
+    token_id(id, "o", 0);
+    insert_token(st, id, other, TOKEN_SK, false, 50);
+
+    struct token_query q = {.account_id = acc, .usage = -1, .is_default = -1};
+    assert_int_equal(list_count(st, &q), 12);
+    q.usage = TOKEN_PK;
+    assert_int_equal(list_count(st, &q), 7);
+    q.usage = TOKEN_SK;
+    assert_int_equal(list_count(st, &q), 5);
+    q.usage = -1;
+    q.is_default = 1;
+    assert_int_equal(list_count(st, &q), 4);
+    q.is_default = 0;
+    assert_int_equal(list_count(st, &q), 8);
+    q.usage = TOKEN_PK;
+    q.is_default = 1;
+    assert_int_equal(list_count(st, &q), 3);
+    q.usage = TOKEN_SK;
+    assert_int_equal(list_count(st, &q), 1);
+    q.usage = -1;
+    q.is_default = -1;
+    q.limit = 5;
+    assert_int_equal(list_count(st, &q), 5);
+
+    /* Order: created ascending; sorted by modified after an update flips it. */
+    q.limit = 0;
+    struct token_record *v;
+    size_t n;
+    assert_int_equal(st->ops->token_list(st, &q, &v, &n), 0);
+    assert_int_equal(n, 12);
+    for (size_t i = 1; i < n; i++)
+        assert_true(v[i - 1].created < v[i].created);
+    struct token_record upd = v[0];
+    upd.modified = 100000;
+    assert_int_equal(st->ops->token_update(st, &upd), 0);
+    char first[TOKEN_ID_LEN + 1];
+    memcpy(first, v[0].id, sizeof(first));
+    token_records_free(v, n);
+    q.sortby = TOKEN_SORT_MODIFIED;
+    assert_int_equal(st->ops->token_list(st, &q, &v, &n), 0);
+    assert_int_equal(n, 12);
+    assert_string_equal(v[n - 1].id, first);
+    token_records_free(v, n);
+
+    /* start_after must be a live token of the account. */
+    q.sortby = TOKEN_SORT_CREATED;
+    q.start_after = "nosuchtokennosuchtokennos";
+    assert_int_equal(st->ops->token_list(st, &q, &v, &n), -ENOENT);
+    token_id(id, "o", 0);
+    q.start_after = id; /* another account's token */
+    assert_int_equal(st->ops->token_list(st, &q, &v, &n), -ENOENT);
+    token_id(id, "f", 3);
+    assert_int_equal(st->ops->token_revoke(st, id, acc), 0);
+    q.start_after = id;
+    assert_int_equal(st->ops->token_list(st, &q, &v, &n), -ENOENT);
+
+    /* Empty account. */
+    int64_t empty = create_account(st, "empty", "empty@example.com");
+    struct token_query qe = {.account_id = empty, .usage = -1, .is_default = -1};
+    assert_int_equal(list_count(st, &qe), 0);
+}
+
+static void test_token_pagination(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t acc = create_account(st, "pager", "pager@example.com");
+    char id[TOKEN_ID_LEN + 1];
+    /* Several tokens share a created time so ties are broken by id. */
+    for (int i = 0; i < 25; i++) {
+        token_id(id, "p", i);
+        insert_token(st, id, acc, i % 2 ? TOKEN_SK : TOKEN_PK, false, 1000 + i / 3);
+    }
+    int seen[26] = {0};
+    char cursor[TOKEN_ID_LEN + 1] = "";
+    int pages = 0;
+    for (;;) {
+        struct token_query q = {.account_id = acc,
+                                .usage = -1,
+                                .is_default = -1,
+                                .sortby = TOKEN_SORT_CREATED,
+                                .start_after = cursor[0] ? cursor : NULL,
+                                .limit = 10};
+        struct token_record *v;
+        size_t n;
+        assert_int_equal(st->ops->token_list(st, &q, &v, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+            int idx = atoi(v[i].id + 1);
+            if (v[i].id[0] == 'p') {
+                assert_true(idx >= 0 && idx < 25);
+                seen[idx]++;
+            } else {
+                seen[25]++;
+            }
+        }
+        if (n)
+            memcpy(cursor, v[n - 1].id, sizeof(cursor));
+        token_records_free(v, n);
+        pages++;
+        if (pages == 1) {
+            /* Between pages: a new token appears (sorting last) and one not
+             * yet visited is revoked. */
+            token_id(id, "q", 0);
+            insert_token(st, id, acc, TOKEN_PK, false, 5000);
+            token_id(id, "p", 20);
+            assert_int_equal(st->ops->token_revoke(st, id, acc), 0);
+        }
+        if (n < 10)
+            break;
+    }
+    for (int i = 0; i < 25; i++)
+        assert_int_equal(seen[i], i == 20 ? 0 : 1);
+    assert_int_equal(seen[25], 1);
+    assert_int_equal(pages, 3);
+}
+
+static void test_token_update_revoke(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t acc = create_account(st, "rev", "rev@example.com");
+    int64_t other = create_account(st, "rev2", "rev2@example.com");
+    struct token_record t, g;
+    make_token(&t, "rrrrrrrrrrrrrrrrrrrrrrrr1", acc, TOKEN_SK, false, 500);
+    assert_int_equal(st->ops->token_insert(st, &t), 0);
+
+    snprintf(t.note, sizeof(t.note), "renamed");
+    strlist_free(&t.scopes);
+    assert_int_equal(strlist_add(&t.scopes, "catalog:read"), 0);
+    assert_int_equal(strlist_add(&t.scopes, "tokens:write"), 0);
+    strlist_free(&t.allowed_urls);
+    t.modified = 0; /* now */
+    assert_int_equal(st->ops->token_update(st, &t), 0);
+    assert_int_equal(st->ops->token_get(st, t.id, &g), 0);
+    assert_string_equal(g.note, "renamed");
+    assert_int_equal(g.scopes.n, 2);
+    assert_true(strlist_contains(&g.scopes, "tokens:write"));
+    assert_int_equal(g.allowed_urls.n, 0);
+    assert_true(g.modified > 500);
+    assert_int_equal(g.created, 500);
+    token_record_free(&g);
+
+    /* Only the owner can revoke. */
+    assert_int_equal(st->ops->token_revoke(st, t.id, other), -ENOENT);
+    assert_int_equal(st->ops->token_revoke(st, t.id, acc), 0);
+    assert_int_equal(st->ops->token_revoke(st, t.id, acc), -ENOENT);
+    assert_int_equal(st->ops->token_revoke(st, "unknownunknownunknownunkn", acc), -ENOENT);
+    assert_int_equal(st->ops->token_get(st, t.id, &g), 0);
+    assert_true(g.revoked_at > 0);
+    token_record_free(&g);
+    struct token_query q = {.account_id = acc, .usage = -1, .is_default = -1};
+    assert_int_equal(list_count(st, &q), 0);
+    assert_int_equal(st->ops->token_update(st, &t), -ENOENT);
+    token_record_free(&t);
+}
+
+static int count_tokens(void *ctx, const struct token_record *t)
+{
+    struct each_ctx *c = ctx;
+    assert_int_equal(t->revoked_at, 0);
+    c->count++;
+    return 0;
+}
+
+static void test_token_each(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t a1 = create_account(st, "each1", "each1@example.com");
+    int64_t a2 = create_account(st, "each2", "each2@example.com");
+    char id[TOKEN_ID_LEN + 1];
+    for (int i = 0; i < 600; i++) {
+        token_id(id, "e", i);
+        insert_token(st, id, i % 2 ? a1 : a2, TOKEN_SK, false, i);
+    }
+    token_id(id, "e", 7);
+    assert_int_equal(st->ops->token_revoke(st, id, a1), 0);
+    struct each_ctx c = {0};
+    assert_int_equal(st->ops->token_each(st, count_tokens, &c), 0);
+    assert_int_equal(c.count, 599);
+}
+
+static void make_refresh(struct refresh_record *r, const char *jti, const char *family,
+                         int64_t account)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->jti, sizeof(r->jti), "%s", jti);
+    snprintf(r->family, sizeof(r->family), "%s", family);
+    r->account_id = account;
+    r->expires_at = 1234;
+}
+
+static void test_refresh(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t acc = create_account(st, "fresh", "fresh@example.com");
+    struct refresh_record r1, r2, r3, out;
+    make_refresh(&r1, "jti1", "fam1", acc);
+    assert_int_equal(st->ops->refresh_insert(st, &r1), 0);
+    assert_int_equal(st->ops->refresh_insert(st, &r1), -EEXIST);
+    assert_int_equal(st->ops->refresh_check(st, "jti1", &out), 0);
+    assert_string_equal(out.family, "fam1");
+    assert_int_equal(out.account_id, acc);
+    assert_int_equal(out.expires_at, 1234);
+    assert_int_equal(st->ops->refresh_check(st, "nope", &out), -ENOENT);
+
+    make_refresh(&r2, "jti2", "fam1", acc);
+    assert_int_equal(st->ops->refresh_rotate(st, "jti1", &r2), 0);
+    assert_int_equal(st->ops->refresh_check(st, "jti1", &out), -EPERM);
+    assert_int_equal(st->ops->refresh_check(st, "jti2", &out), 0);
+    assert_string_equal(out.family, "fam1");
+    assert_int_equal(st->ops->refresh_rotate(st, "nope", &r2), -ENOENT);
+
+    /* Re-use of jti1 kills the family, including the live jti2. */
+    make_refresh(&r3, "jti3", "fam1", acc);
+    assert_int_equal(st->ops->refresh_rotate(st, "jti1", &r3), -EPERM);
+    assert_int_equal(st->ops->refresh_check(st, "jti2", &out), -EPERM);
+    assert_int_equal(st->ops->refresh_check(st, "jti3", &out), -ENOENT);
+    assert_int_equal(st->ops->refresh_rotate(st, "jti2", &r3), -EPERM);
+
+    /* revoke_family touches only that family. */
+    struct refresh_record a, b;
+    make_refresh(&a, "a1", "famA", acc);
+    make_refresh(&b, "b1", "famB", acc);
+    assert_int_equal(st->ops->refresh_insert(st, &a), 0);
+    assert_int_equal(st->ops->refresh_insert(st, &b), 0);
+    assert_int_equal(st->ops->refresh_revoke_family(st, "famA"), 0);
+    assert_int_equal(st->ops->refresh_check(st, "a1", &out), -EPERM);
+    assert_int_equal(st->ops->refresh_check(st, "b1", &out), 0);
+
+    /* revoke_account touches only that account. */
+    int64_t acc2 = create_account(st, "fresh2", "fresh2@example.com");
+    struct refresh_record c;
+    make_refresh(&c, "c1", "famC", acc2);
+    assert_int_equal(st->ops->refresh_insert(st, &c), 0);
+    assert_int_equal(st->ops->refresh_revoke_account(st, acc), 0);
+    assert_int_equal(st->ops->refresh_check(st, "b1", &out), -EPERM);
+    assert_int_equal(st->ops->refresh_check(st, "c1", &out), 0);
+}
+
+struct worker {
+    struct store *st;
+    int n;
+    int failures;
+};
+
+static void *worker_main(void *p)
+{
+    struct worker *w = p;
+    struct store *st = w->st;
+    char u[32], e[64], id[TOKEN_ID_LEN + 1];
+    for (int i = 0; i < 20; i++) {
+        struct account a;
+        memset(&a, 0, sizeof(a));
+        snprintf(u, sizeof(u), "w%du%d", w->n, i);
+        snprintf(e, sizeof(e), "w%du%d@example.com", w->n, i);
+        snprintf(a.username, sizeof(a.username), "%s", u);
+        snprintf(a.email, sizeof(a.email), "%s", e);
+        a.is_active = true;
+        if (st->ops->account_create(st, &a) != 0)
+            w->failures++;
+        for (int j = 0; j < 3; j++) {
+            struct token_record t;
+            memset(&t, 0, sizeof(t));
+            snprintf(id, sizeof(id), "w%dt%dx%d", w->n, i, j);
+            snprintf(t.id, sizeof(t.id), "%s", id);
+            t.account_id = a.id;
+            t.usage = TOKEN_SK;
+            if (st->ops->token_insert(st, &t) != 0)
+                w->failures++;
+            struct token_record g;
+            if (st->ops->token_get(st, id, &g) != 0)
+                w->failures++;
+            else
+                token_record_free(&g);
+        }
+        struct token_query q = {.account_id = a.id, .usage = -1, .is_default = -1};
+        struct token_record *v;
+        size_t n;
+        if (st->ops->token_list(st, &q, &v, &n) != 0 || n != 3)
+            w->failures++;
+        else
+            token_records_free(v, n);
+        account_free(&a);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t th[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){.st = f->st, .n = i};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].failures, 0);
+    }
+    struct each_ctx c = {0};
+    assert_int_equal(f->st->ops->account_each(f->st, count_accounts, &c), 0);
+    assert_int_equal(c.count, 80);
+    struct each_ctx tc = {0};
+    assert_int_equal(f->st->ops->token_each(f->st, count_tokens, &tc), 0);
+    assert_int_equal(tc.count, 240);
+}
+
+/* Threads still alive at close(): close must finalize their connections and
+ * their later exit must not touch the freed store. */
+static pthread_barrier_t close_barrier;
+
+static void *idle_user(void *p)
+{
+    struct store *st = p;
+    assert_int_equal(st->ops->ping(st), 0);
+    pthread_barrier_wait(&close_barrier); /* used the store */
+    pthread_barrier_wait(&close_barrier); /* store closed */
+    return NULL;
+}
+
+static void test_close_with_live_threads(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t th;
+    assert_int_equal(pthread_barrier_init(&close_barrier, NULL, 2), 0);
+    assert_int_equal(pthread_create(&th, NULL, idle_user, f->st), 0);
+    pthread_barrier_wait(&close_barrier);
+    f->st->ops->close(f->st);
+    f->st = NULL;
+    pthread_barrier_wait(&close_barrier);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    pthread_barrier_destroy(&close_barrier);
+}
+
+static void test_persistence(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t acc = create_account(st, "keep", "keep@example.com");
+    insert_token(st, "kkkkkkkkkkkkkkkkkkkkkkkk1", acc, TOKEN_PK, true, 10);
+    struct refresh_record r;
+    make_refresh(&r, "kjti", "kfam", acc);
+    assert_int_equal(st->ops->refresh_insert(st, &r), 0);
+    struct scope_def sd = {.id = "keep:me", .description = "kept"};
+    assert_int_equal(st->ops->scope_add(st, &sd), 0);
+    char data[96], path[128];
+    snprintf(data, sizeof(data), "%s/var/data", f->dir);
+    /* WAL mode is on: the log file exists while the store is open. */
+    snprintf(path, sizeof(path), "%s/tessera.db-wal", data);
+    assert_int_equal(access(path, F_OK), 0);
+    st->ops->close(st);
+
+    f->st = st = store_sqlite_open(data);
+    assert_non_null(st);
+    assert_int_equal(st->ops->schema_version(st), 1);
+    assert_int_equal(st->ops->migrate(st), 0);
+    struct account a;
+    assert_int_equal(st->ops->account_get_by_username(st, "keep", &a), 0);
+    assert_int_equal(a.id, acc);
+    account_free(&a);
+    struct token_record t;
+    assert_int_equal(st->ops->token_get(st, "kkkkkkkkkkkkkkkkkkkkkkkk1", &t), 0);
+    assert_int_equal(t.account_id, acc);
+    token_record_free(&t);
+    struct refresh_record out;
+    assert_int_equal(st->ops->refresh_check(st, "kjti", &out), 0);
+    struct scope_def *scopes;
+    size_t n;
+    assert_int_equal(st->ops->scope_list(st, &scopes, &n), 0);
+    assert_int_equal(n, 12);
+    free(scopes);
+    /* The database file lives where documented. */
+    snprintf(path, sizeof(path), "%s/tessera.db", data);
+    assert_int_equal(access(path, F_OK), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
+        cmocka_unit_test(test_unmigrated_version_zero),
+        cmocka_unit_test_setup_teardown(test_builtin_scopes_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_group_add, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_crud, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_insert_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_list_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_pagination, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_update_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
