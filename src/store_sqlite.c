@@ -1532,6 +1532,12 @@ struct store *store_sqlite_open(const char *data_dir)
         log_error("store: empty data directory");
         return NULL;
     }
+    /* Connections never cross threads, but SQLite's shared caches and
+     * memory allocator still need a thread-safe build. */
+    if (!sqlite3_threadsafe()) {
+        log_error("store: SQLite was built without thread support");
+        return NULL;
+    }
     int rc = mkdir_p(data_dir);
     if (rc < 0) {
         log_error("store: cannot create data directory %s: %s", data_dir, strerror(-rc));
