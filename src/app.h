@@ -19,6 +19,7 @@ struct app {
     struct store *store;
     struct workpool *workers;
     struct catalog *catalog;  /* STAC collections/items; may be NULL */
+    struct ratelimit *limits; /* sign-in and token API throttles */
     uint8_t jwt_key[CRYPTO_KEY_LEN];   /* signs session JWTs */
     uint8_t token_key[CRYPTO_KEY_LEN]; /* keys secret hashes and tk. MACs */
 };

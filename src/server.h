@@ -35,6 +35,10 @@ struct server *server_create(struct app *app);
 int server_start(struct server *srv);
 /* The port actually bound (useful with port 0). */
 int server_port(const struct server *srv);
+/* Stops accepting new connections; existing ones go on. */
+void server_quiesce(struct server *srv);
+/* Closes every connection and joins the HTTP threads. Call after the worker
+ * pool is drained, so no connection is left suspended. */
 void server_stop(struct server *srv);
 void server_destroy(struct server *srv);
 

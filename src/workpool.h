@@ -13,7 +13,10 @@ struct workpool *workpool_create(unsigned threads, size_t max_queued);
 /* Queues fn(arg). Returns 0, or -EAGAIN when the queue is full, -ESHUTDOWN
  * after workpool_destroy started. Thread-safe. */
 int workpool_submit(struct workpool *wp, void (*fn)(void *arg), void *arg);
-/* Runs every queued job, then joins the threads and frees the pool. */
+/* Runs every queued job and joins the threads; later submissions fail with
+ * -ESHUTDOWN. The pool stays allocated so late callers can still submit. */
+void workpool_drain(struct workpool *wp);
+/* Drains (if not done yet) and frees the pool. */
 void workpool_destroy(struct workpool *wp);
 
 #endif

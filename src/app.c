@@ -1,0 +1,81 @@
+/* Opening and closing the application context: key files, storage (with
+ * migrations), the catalog, the worker pool and the rate limiter. Start-up
+ * and shutdown only, on the main thread. */
+#include "app.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "store.h"
+#include "workpool.h"
+
+static int load_key(const struct app *app, const char *name, uint8_t key[CRYPTO_KEY_LEN])
+{
+    char path[PATH_MAX];
+    config_data_path(&app->cfg, name, path, sizeof(path));
+    int rc = crypto_load_or_create_key(path, key);
+    if (rc < 0)
+        log_error("cannot load key file %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+int app_open(struct app *app)
+{
+    int rc = crypto_init();
+    if (rc < 0) {
+        log_error("cannot initialise the crypto library");
+        return rc;
+    }
+    if (mkdir(app->cfg.data_dir, 0700) < 0 && errno != EEXIST) {
+        rc = -errno;
+        log_error("cannot create data directory %s: %s", app->cfg.data_dir, strerror(errno));
+        return rc;
+    }
+    if ((rc = load_key(app, "jwt.key", app->jwt_key)) < 0 ||
+        (rc = load_key(app, "token.key", app->token_key)) < 0)
+        goto fail;
+    app->store = store_sqlite_open(app->cfg.data_dir);
+    if (!app->store) {
+        rc = -EIO;
+        goto fail;
+    }
+    if ((rc = app->store->ops->migrate(app->store)) < 0) {
+        log_error("storage migration failed");
+        goto fail;
+    }
+    app->catalog = catalog_open(app->cfg.data_dir);
+    if (!app->catalog) {
+        rc = -EIO;
+        goto fail;
+    }
+    app->limits = ratelimit_create();
+    app->workers = workpool_create(app->cfg.workers, app->cfg.worker_queue);
+    if (!app->limits || !app->workers) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    return 0;
+fail:
+    app_close(app);
+    return rc;
+}
+
+void app_close(struct app *app)
+{
+    workpool_destroy(app->workers);
+    app->workers = NULL;
+    ratelimit_destroy(app->limits);
+    app->limits = NULL;
+    if (app->catalog)
+        catalog_close(app->catalog);
+    app->catalog = NULL;
+    if (app->store)
+        app->store->ops->close(app->store);
+    app->store = NULL;
+    crypto_wipe(app->jwt_key, sizeof(app->jwt_key));
+    crypto_wipe(app->token_key, sizeof(app->token_key));
+}

@@ -1,0 +1,203 @@
+/* Configuration loading. One table names every setting once; the file, the
+ * environment and the command line all go through config_set(), so the three
+ * sources can never disagree on names or validation. Start-up only. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum setting_kind { SET_STRING, SET_UINT, SET_INT64, SET_SIZE, SET_INT, SET_LISTEN };
+
+struct setting {
+    const char *key;
+    enum setting_kind kind;
+    size_t offset;
+    size_t size;       /* strings: buffer size */
+    long long min, max; /* numbers */
+};
+
+#define STR(field) SET_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0
+#define NUM(kind, field, lo, hi) kind, offsetof(struct config, field), 0, lo, hi
+
+static const struct setting settings[] = {
+    {"listen", SET_LISTEN, 0, 0, 0, 0},
+    {"data_dir", STR(data_dir)},
+    {"tls_cert", STR(tls_cert)},
+    {"tls_key", STR(tls_key)},
+    {"asset_dir", STR(asset_dir)},
+    {"port_file", STR(port_file)},
+    {"threads", NUM(SET_UINT, threads, 1, 256)},
+    {"workers", NUM(SET_UINT, workers, 1, 256)},
+    {"worker_queue", NUM(SET_UINT, worker_queue, 1, 1000000)},
+    {"max_body", NUM(SET_SIZE, max_body, 1024, 16 * 1024 * 1024)},
+    {"connection_timeout", NUM(SET_UINT, connection_timeout, 1, 3600)},
+    {"max_connections", NUM(SET_UINT, max_connections, 16, 1000000)},
+    {"access_ttl", NUM(SET_INT64, access_ttl, 10, 86400 * 7)},
+    {"refresh_ttl", NUM(SET_INT64, refresh_ttl, 60, 86400 * 365)},
+    {"max_token_days", NUM(SET_INT, max_token_days, 1, 36500)},
+    {"default_scopes", STR(default_scopes)},
+    {"default_groups", STR(default_groups)},
+    {"auth_rules", STR(auth_rules)},
+    {"introspect_scope", STR(introspect_scope)},
+    {"login_rate_account", NUM(SET_UINT, login_rate_account, 0, 1000000)},
+    {"login_rate_addr", NUM(SET_UINT, login_rate_addr, 0, 1000000)},
+    {"token_api_rate", NUM(SET_UINT, token_api_rate, 0, 1000000)},
+};
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    strcpy(c->listen_host, "127.0.0.1");
+    c->listen_port = 8080;
+    strcpy(c->data_dir, "./var");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = ncpu >= 2 ? (unsigned)ncpu : 2;
+    c->workers = 2;
+    c->worker_queue = 1024;
+    c->max_body = 64 * 1024;
+    c->connection_timeout = 30;
+    c->max_connections = 4096;
+    c->access_ttl = 3600;
+    c->refresh_ttl = 86400;
+    c->max_token_days = 365;
+    strcpy(c->default_scopes, "stac catalog:read tokens:read tokens:write scopes:list "
+                              "styles:tiles styles:read fonts:read datasets:read vision:read");
+    strcpy(c->default_groups, "Public");
+    strcpy(c->auth_rules, "/=stac");
+    strcpy(c->introspect_scope, "tokens:introspect");
+    c->login_rate_account = 10;
+    c->login_rate_addr = 60;
+    c->token_api_rate = 100;
+}
+
+static int parse_listen(struct config *c, const char *value, char *err, size_t errlen)
+{
+    const char *colon = strrchr(value, ':');
+    if (!colon || colon == value || (size_t)(colon - value) >= sizeof(c->listen_host)) {
+        snprintf(err, errlen, "listen must be HOST:PORT, got \"%.64s\"", value);
+        return -EINVAL;
+    }
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535) {
+        snprintf(err, errlen, "listen port must be 0-65535, got \"%.16s\"", colon + 1);
+        return -EINVAL;
+    }
+    memcpy(c->listen_host, value, (size_t)(colon - value));
+    c->listen_host[colon - value] = '\0';
+    c->listen_port = (int)port;
+    return 0;
+}
+
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct setting *s = NULL;
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+        if (strcmp(settings[i].key, key) == 0)
+            s = &settings[i];
+    if (!s) {
+        snprintf(err, errlen, "unknown setting \"%.64s\"", key);
+        return -EINVAL;
+    }
+    char *field = (char *)c + s->offset;
+    if (s->kind == SET_LISTEN)
+        return parse_listen(c, value, err, errlen);
+    if (s->kind == SET_STRING) {
+        if (strlen(value) >= s->size) {
+            snprintf(err, errlen, "%s is too long (max %zu bytes)", key, s->size - 1);
+            return -EINVAL;
+        }
+        strcpy(field, value);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || *end || end == value || v < s->min || v > s->max) {
+        snprintf(err, errlen, "%s must be an integer in %lld..%lld, got \"%.32s\"", key, s->min,
+                 s->max, value);
+        return -EINVAL;
+    }
+    switch (s->kind) {
+    case SET_UINT: *(unsigned *)field = (unsigned)v; break;
+    case SET_INT: *(int *)field = (int)v; break;
+    case SET_INT64: *(int64_t *)field = (int64_t)v; break;
+    case SET_SIZE: *(size_t *)field = (size_t)v; break;
+    default: break;
+    }
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "cannot open config %s: %s", path, strerror(e));
+        return -e;
+    }
+    char line[8192];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        char msg[256];
+        if (config_set(c, trim(s), trim(eq + 1), msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+            rc = -EINVAL;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_load_env(struct config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        char name[64] = "TESSERA_";
+        size_t n = strlen(name);
+        for (const char *k = settings[i].key; *k && n < sizeof(name) - 1; k++)
+            name[n++] = (char)toupper((unsigned char)*k);
+        name[n] = '\0';
+        const char *value = getenv(name);
+        if (!value)
+            continue;
+        char msg[256];
+        if (config_set(c, settings[i].key, value, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "%s: %s", name, msg);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+void config_data_path(const struct config *c, const char *name, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", c->data_dir, name);
+}

@@ -1,0 +1,7 @@
+/* tessera: a self-hosted access-token service. Everything happens in cli.c. */
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+    return cli_main(argc, argv);
+}
