@@ -134,7 +134,11 @@ static cJSON *decode_part(const char *p, size_t len)
     if (!buf)
         return NULL;
     long n = crypto_b64url_decode(p, len, buf, PART_MAX_DECODED);
-    cJSON *obj = n > 0 ? cJSON_ParseWithLength((const char *)buf, (size_t)n) : NULL;
+    /* cJSON decodes an escaped NUL into its C strings, silently truncating
+     * them; no claim of ours contains NUL, so such input is refused. */
+    cJSON *obj = n > 0 && !memmem(buf, (size_t)n, "\\u0000", 6)
+                     ? cJSON_ParseWithLength((const char *)buf, (size_t)n)
+                     : NULL;
     free(buf);
     if (obj && !cJSON_IsObject(obj)) {
         cJSON_Delete(obj);

@@ -117,9 +117,6 @@ static bool id_ok(const char *id)
     return true;
 }
 
-/* cJSON strings may hold an escaped \u0000; comparing the decoded length
- * with the C string length would need cJSON internals, so callers check the
- * alphabet instead, which excludes NUL-truncation surprises. */
 static const char *json_string(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -186,6 +183,12 @@ static cJSON *decode_payload(const char *p, size_t len)
     uint8_t buf[PAYLOAD_MAX_DECODED + 1];
     long n = crypto_b64url_decode(p, len, buf, PAYLOAD_MAX_DECODED);
     if (n <= 0)
+        return NULL;
+    /* cJSON decodes an escaped NUL into its C strings, silently truncating
+     * them ("b\u0000ob" reads as "b"). No claim of ours contains NUL, so any
+     * payload spelling one is refused (an escaped backslash before "u0000"
+     * is refused too, which costs nothing). */
+    if (memmem(buf, (size_t)n, "\\u0000", 6))
         return NULL;
     cJSON *obj = cJSON_ParseWithLength((const char *)buf, (size_t)n);
     if (obj && !cJSON_IsObject(obj)) {
