@@ -120,8 +120,10 @@ cJSON *api_parse_body(struct request *r)
         api_reply_error(r, 400, "Request body is not valid UTF-8", "parse_error");
         return NULL;
     }
+    /* cJSON's "require null terminated" wants the NUL inside the length;
+     * request bodies always carry one, and utf8_valid refused inner NULs. */
     const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(body, len, &end, true);
+    cJSON *json = cJSON_ParseWithLengthOpts(body, len + 1, &end, true);
     if (!json) {
         api_reply_error(r, 400, "Malformed JSON body", "parse_error");
         return NULL;

@@ -1,0 +1,217 @@
+"""Shared harness for Tessera integration tests.
+
+Each Server gets a fresh temporary data directory, runs the real `tessera`
+binary (TESSERA_BIN) on a free loopback port (--listen 127.0.0.1:0, the bound
+port read from --port-file), and is stopped by its pid with SIGTERM. The
+server's stderr goes to a log file that tests can inspect (e.g. to prove no
+secret is logged); a sanitizer report in it fails the test that stops it.
+"""
+import itertools
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import requests
+
+SOURCE_DIR = os.environ.get("TESSERA_SOURCE_DIR",
+                            os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BIN = os.environ.get("TESSERA_BIN", os.path.join(SOURCE_DIR, "build", "debug", "tessera"))
+SANITIZED = os.environ.get("TESSERA_SANITIZED", "0") in ("1", "ON", "TRUE", "true")
+SAMPLE_CATALOG = os.path.join(SOURCE_DIR, "catalog", "sample")
+
+# Throttles are generous by default so unrelated tests never trip them; the
+# throttling tests lower them explicitly.
+DEFAULT_SETTINGS = {
+    "login-rate-account": "1000",
+    "login-rate-addr": "100000",
+    "token-api-rate": "100000",
+}
+
+_counter = itertools.count(1)
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ThreadSanitizer")
+
+
+def unique_email(prefix="user"):
+    return "%s%d.%d@example.com" % (prefix, os.getpid(), next(_counter))
+
+
+class Server:
+    """A running tessera serve process with its own data directory."""
+
+    def __init__(self, settings=None, tls=None, asset_dir=None, data_dir=None, extra_args=()):
+        self.tmp = tempfile.TemporaryDirectory(prefix="tessera-it-")
+        self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
+        self.port_file = os.path.join(self.tmp.name, "port")
+        self.log_path = os.path.join(self.tmp.name, "server.log")
+        self.settings = dict(DEFAULT_SETTINGS)
+        self.settings.update(settings or {})
+        self.tls = tls  # (cert_path, key_path) or None
+        self.asset_dir = asset_dir or os.path.join(SAMPLE_CATALOG, "assets")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.scheme = "https" if tls else "http"
+
+    # -- command line ----------------------------------------------------
+    def cli(self, *args, input=None, check=True):
+        """Runs `tessera ARGS --data-dir D`; returns CompletedProcess."""
+        cmd = [BIN] + list(args) + ["--data-dir", self.data_dir]
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=120)
+        if check and res.returncode != 0:
+            raise AssertionError("tessera %s failed (%d): %s" % (" ".join(args), res.returncode,
+                                                                 res.stderr))
+        return res
+
+    # -- life cycle --------------------------------------------------------
+    def start(self, timeout=30):
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+               "--port-file", self.port_file, "--asset-dir", self.asset_dir]
+        for k, v in self.settings.items():
+            cmd += ["--" + k, str(v)]
+        if self.tls:
+            cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
+        cmd += self.extra_args
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited early (%s):\n%s" % (self.proc.returncode,
+                                                                          self.read_log()))
+            try:
+                with open(self.port_file) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    return self
+            except (FileNotFoundError, ValueError):
+                pass
+            time.sleep(0.02)
+        self.kill()
+        raise AssertionError("server did not start:\n" + self.read_log())
+
+    def stop(self, timeout=30):
+        """SIGTERM by pid; asserts a clean exit and no sanitizer report."""
+        if not self.proc:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("server did not stop on SIGTERM:\n" + self.read_log())
+        finally:
+            self.proc = None
+            self.log.close()
+        log = self.read_log()
+        for marker in SANITIZER_MARKERS:
+            if marker in log:
+                raise AssertionError("sanitizer report in server log:\n" + log[-8000:])
+        if code != 0:
+            raise AssertionError("server exited with %d:\n%s" % (code, log[-4000:]))
+
+    def kill(self):
+        """SIGKILL by pid (crash tests)."""
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            self.log.close()
+
+    def close(self):
+        try:
+            if self.proc:
+                self.stop()
+        finally:
+            self.tmp.cleanup()
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    # -- HTTP helpers ------------------------------------------------------
+    def url(self, path):
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
+
+    def request(self, method, path, token=None, **kw):
+        headers = kw.pop("headers", {}) or {}
+        if token is not None:
+            headers["Authorization"] = "Bearer " + token
+        kw.setdefault("timeout", 30)
+        if self.tls:
+            kw.setdefault("verify", False)
+        return requests.request(method, self.url(path), headers=headers, **kw)
+
+    def get(self, path, token=None, **kw):
+        return self.request("GET", path, token, **kw)
+
+    def post(self, path, json_body=None, token=None, **kw):
+        if json_body is not None:
+            kw["json"] = json_body
+        return self.request("POST", path, token, **kw)
+
+    def register(self, email=None, password="correct horse battery", **extra):
+        body = {"email": email or unique_email(), "password": password}
+        body.update(extra)
+        return self.post("/api/v1/account/register", body)
+
+    def login(self, email, password="correct horse battery"):
+        r = self.post("/api/v1/token/pair", {"email": email, "password": password})
+        if r.status_code != 200:
+            raise AssertionError("login failed: %d %s" % (r.status_code, r.text))
+        return r.json()
+
+    def new_account(self, password="correct horse battery", **extra):
+        """Registers a fresh account and signs in; returns (email, pair)."""
+        email = unique_email()
+        r = self.register(email, password, **extra)
+        if r.status_code != 201:
+            raise AssertionError("register failed: %d %s" % (r.status_code, r.text))
+        return email, self.login(email, password)
+
+    def create_stac_token(self, access, days=7, name="test token"):
+        date = time.strftime("%Y-%m-%d", time.gmtime(time.time() + days * 86400))
+        r = self.post("/api/v1/account/tokens/create-stac",
+                      {"expiration_date": date, "name": name}, token=access)
+        if r.status_code != 200:
+            raise AssertionError("create-stac failed: %d %s" % (r.status_code, r.text))
+        return r.json()
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server per test class, started in setUpClass."""
+
+    settings = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(settings=cls.settings)
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def assertJsonError(self, resp, status, **fields):
+        self.assertEqual(resp.status_code, status, resp.text)
+        self.assertTrue(resp.headers.get("Content-Type", "").startswith("application/json"))
+        body = resp.json()
+        for k, v in fields.items():
+            self.assertEqual(body.get(k), v, body)
+        return body
+
+
+def pretty(obj):
+    return json.dumps(obj, indent=2, sort_keys=True)
