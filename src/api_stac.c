@@ -535,9 +535,11 @@ static int search_from_query(struct request *r, struct search *s)
     long long n = 0;
     char err[200];
     s->q.limit = DEFAULT_LIMIT;
-    if ((v = request_query(r, "limit")) && set_limit(s, parse_int(v, &n), n) < 0)
+    /* (The parse must run before n is read: argument order is unspecified.) */
+    bool ok;
+    if ((v = request_query(r, "limit")) && (ok = parse_int(v, &n), set_limit(s, ok, n) < 0))
         return -EINVAL;
-    if ((v = request_query(r, "offset")) && set_offset(s, parse_int(v, &n), n) < 0)
+    if ((v = request_query(r, "offset")) && (ok = parse_int(v, &n), set_offset(s, ok, n) < 0))
         return -EINVAL;
     if ((v = request_query(r, "bbox"))) {
         if (catalog_parse_bbox_text(v, s->q.bbox, err, sizeof(err)) < 0) {
@@ -600,11 +602,12 @@ static int search_from_body(const cJSON *body, struct search *s)
     long long n = 0;
     char err[200];
     s->q.limit = DEFAULT_LIMIT;
+    bool ok;
     if ((v = cJSON_GetObjectItemCaseSensitive(body, "limit")) && !cJSON_IsNull(v) &&
-        set_limit(s, json_int(v, &n), n) < 0)
+        (ok = json_int(v, &n), set_limit(s, ok, n) < 0))
         return -EINVAL;
     if ((v = cJSON_GetObjectItemCaseSensitive(body, "offset")) && !cJSON_IsNull(v) &&
-        set_offset(s, json_int(v, &n), n) < 0)
+        (ok = json_int(v, &n), set_offset(s, ok, n) < 0))
         return -EINVAL;
     if ((v = cJSON_GetObjectItemCaseSensitive(body, "bbox")) && !cJSON_IsNull(v)) {
         if (catalog_parse_bbox_json(v, s->q.bbox, err, sizeof(err)) < 0) {
