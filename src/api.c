@@ -171,6 +171,11 @@ bool api_authenticate_session(struct request *r, struct principal *p)
     if (!api_authenticate(r, p, NULL))
         return false;
     if (p->kind != PRINCIPAL_SESSION) {
+        /* Every 401 carries a Bearer challenge (SPEC §3, RFC 6750), this one
+         * too: the credential is valid but of the wrong kind for here. */
+        reply_header(r, "WWW-Authenticate",
+                     "Bearer realm=\"tessera\", error=\"invalid_token\", "
+                     "error_description=\"This endpoint needs a session access token\"");
         api_reply_error(r, 401, "This endpoint needs a session access token from token/pair",
                         "token_not_valid");
         return false;
@@ -184,4 +189,6 @@ void api_register_all(struct server *srv)
     api_account_register(srv);
     api_tokens_cm_register(srv);
     api_stac_register(srv);
+    api_tokens_mapbox_register(srv);
+    api_docs_register(srv);
 }
