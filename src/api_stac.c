@@ -271,13 +271,16 @@ static void rewrite_item(cJSON *doc, const char *base)
             continue;
         while (key[0] == '.' && key[1] == '/')
             key += 2;
-        size_t m = strlen(base) + strlen(key) + 32;
-        char *abs = malloc(m);
-        if (!abs)
-            continue;
-        snprintf(abs, m, "%s/api/v1/catalog/asset/%s", base, key);
-        cJSON_SetValuestring(h, abs);
+        /* Already-escaped hrefs stay as they are ('%' is kept); the rest is escaped. */
+        char *ekey = pct_encode(key, "/%?#=&");
+        size_t m = strlen(base) + (ekey ? strlen(ekey) : 0) + 32;
+        char *abs = ekey ? malloc(m) : NULL;
+        if (abs) {
+            snprintf(abs, m, "%s/api/v1/catalog/asset/%s", base, ekey);
+            cJSON_SetValuestring(h, abs);
+        }
         free(abs);
+        free(ekey);
     }
 }
 
@@ -589,8 +592,9 @@ static int string_array(struct search *s, const cJSON *arr, const char *name, st
 
 static bool json_int(const cJSON *v, long long *out)
 {
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-        v->valuedouble > 1e15 || v->valuedouble < -1e15)
+    /* Range first: converting an out-of-range double to an integer is undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble <= 1e15 && v->valuedouble >= -1e15) ||
+        v->valuedouble != (double)(long long)v->valuedouble)
         return false;
     *out = (long long)v->valuedouble;
     return true;
@@ -991,7 +995,7 @@ static void h_asset(struct request *r)
         goto out;
     }
     /* Resolve symlinks and make sure the file is still inside the asset directory. */
-    char root[PATH_MAX], path[PATH_MAX], real[PATH_MAX];
+    char root[PATH_MAX] = "", path[PATH_MAX], real[PATH_MAX];
     int n = -1;
     if (realpath(app->cfg.asset_dir, root))
         n = snprintf(path, sizeof(path), "%s/%s", root, key);
