@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "password.h"
@@ -179,25 +180,48 @@ fail:
     return rc;
 }
 
+/* Session JWTs carry iat in whole seconds, so a watermark of "now" in
+ * milliseconds would also kill sessions started later in the same second: a
+ * sign-in right after a password change or a re-activation was dead on
+ * arrival. The watermark is therefore the next whole second, and we wait for
+ * it to pass (at most 1 s, on the worker pool or in the CLI): every session
+ * issued before the change has iat < watermark, every one issued after this
+ * function returns has iat >= watermark. */
+static int64_t sessions_cutoff(void)
+{
+    int64_t now = time_now_ms();
+    return now - now % 1000 + 1000;
+}
+
+static void wait_until(int64_t ms)
+{
+    for (int64_t now = time_now_ms(); now < ms; now = time_now_ms()) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(ms - now) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int accounts_set_password(struct app *app, struct account *a, const char *password)
 {
     int rc = password_hash(password, a->password_hash);
     if (rc < 0)
         return rc;
-    a->sessions_valid_after = time_now_ms();
+    a->sessions_valid_after = sessions_cutoff();
     rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    wait_until(a->sessions_valid_after);
     return rc;
 }
 
 int accounts_deactivate(struct app *app, struct account *a)
 {
     a->is_active = false;
-    a->sessions_valid_after = time_now_ms();
+    a->sessions_valid_after = sessions_cutoff();
     int rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    wait_until(a->sessions_valid_after);
     return rc;
 }
 

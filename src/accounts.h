@@ -27,10 +27,12 @@ struct account_input {
  * success (caller frees with account_free). */
 int accounts_create(struct app *app, const struct account_input *in, struct account *out,
                     const char **field, char *msg, size_t msglen);
-/* Sets a new password hash and ends every session of the account. */
+/* Sets a new password hash and ends every session of the account. Returns
+ * only once a session started afterwards is valid (waits up to 1 s). */
 int accounts_set_password(struct app *app, struct account *a, const char *password);
 /* Deactivates the account and ends every session; its tokens stop working
- * at once because verification checks is_active. */
+ * at once because verification checks is_active. Waits up to 1 s, as
+ * accounts_set_password does. */
 int accounts_deactivate(struct app *app, struct account *a);
 /* True for a plausible e-mail address (one '@', non-empty parts, a dot in
  * the domain, no spaces or control characters, ≤ 254 bytes). */
