@@ -9,9 +9,11 @@
 
 #include "server.h"
 
+/* Whole segments only: "/tokens/v20" is not under /tokens/v2. */
 static bool is_mapbox_path(const char *path)
 {
-    return strncmp(path, "/tokens/v2", 10) == 0 || strncmp(path, "/scopes/v1", 10) == 0;
+    return (strncmp(path, "/tokens/v2", 10) == 0 || strncmp(path, "/scopes/v1", 10) == 0) &&
+           (path[10] == '\0' || path[10] == '/');
 }
 
 void api_reply_error(struct request *r, int status, const char *message, const char *code)
