@@ -509,6 +509,14 @@ static void dispatch(struct request *r)
     }
 }
 
+static enum MHD_Result reply_too_large(struct request *r)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "Request body exceeds %zu bytes", r->srv->app->cfg.max_body);
+    api_reply_error(r, 413, msg, "payload_too_large");
+    return queue_reply(r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -521,6 +529,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        /* Refuse a declared oversized body before reading any of it; the
+         * connection is closed after the reply, which is what we want. */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > srv->app->cfg.max_body) {
+            r->too_large = true;
+            return reply_too_large(r);
+        }
         return MHD_YES;
     }
     if (r->state == REQ_OFFLOADED) {
@@ -536,13 +552,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->too_large) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "Request body exceeds %zu bytes",
-                 srv->app->cfg.max_body);
-        api_reply_error(r, 413, msg, "payload_too_large");
-        return queue_reply(r);
-    }
+    if (r->too_large)
+        return reply_too_large(r);
     dispatch(r);
     if (r->state == REQ_OFFLOADED)
         return MHD_YES;
