@@ -157,7 +157,12 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts
         if (strcmp(name, "staff") == 0 && !staff_takes_value) { o->staff = true; continue; }
         if (strcmp(name, "staff") == 0)
             strcpy(name, "staff-value");
-        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        /* A missing value must not swallow the next option: "--data-dir
+         * --threads 4" would silently use "./--threads" as the data directory.
+         * A value that starts with "--" can still be given as --name=value. */
+        const char *value = eq ? eq + 1
+                               : (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 ? argv[++i]
+                                                                                    : NULL);
         if (!value) {
             fprintf(stderr, "tessera: option --%s needs a value\n", name);
             return -EINVAL;
