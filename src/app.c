@@ -1,6 +1,7 @@
 /* Opening and closing the application context: key files, storage (with
- * migrations), the catalog, the worker pool and the rate limiter. Start-up
- * and shutdown only, on the main thread. */
+ * migrations, wrapped by the in-memory token index of tokencache.c), the
+ * catalog, the worker pool and the rate limiter. Start-up and shutdown only,
+ * on the main thread. */
 #include "app.h"
 
 #include <errno.h>
@@ -8,9 +9,11 @@
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "changefeed.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "store.h"
+#include "tokencache.h"
 #include "workpool.h"
 
 static int load_key(const struct app *app, const char *name, uint8_t key[CRYPTO_KEY_LEN])
@@ -45,6 +48,21 @@ int app_open(struct app *app)
     }
     if ((rc = app->store->ops->migrate(app->store)) < 0) {
         log_error("storage migration failed");
+        goto fail;
+    }
+    /* Token checks read only the in-memory index behind this wrapper; the
+     * change feed carries writes made by other processes (CLI commands). */
+    struct store *backend = app->store;
+    app->store = NULL;
+    struct changefeed *cf = changefeed_sqlite_open(app->cfg.data_dir);
+    if (!cf) {
+        backend->ops->close(backend);
+        rc = -EIO;
+        goto fail;
+    }
+    app->store = store_cached_wrap(backend, cf); /* closes both on failure */
+    if (!app->store) {
+        rc = -EIO;
         goto fail;
     }
     app->catalog = catalog_open(app->cfg.data_dir);

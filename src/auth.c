@@ -1,8 +1,9 @@
 /* Credential verification for every protected endpoint. Stored tokens are
  * checked against their keyed hash in constant time; tk. tokens and session
- * JWTs by MAC. Account state (active, granted scopes, groups, logout
- * watermark) is read per request so revocation takes effect at once.
- * Thread-safe: no shared mutable state besides the store and metrics. */
+ * JWTs by MAC. Token and account state (revoked, active, granted scopes,
+ * groups, logout watermark) comes from the in-memory index (tokencache.c),
+ * which is exact on every request, so a check reads no storage.
+ * Thread-safe: no shared mutable state besides the index and metrics. */
 #include "auth.h"
 
 #include <errno.h>
@@ -12,10 +13,12 @@
 
 #include "app.h"
 #include "jwt.h"
+#include "log.h"
 #include "metrics.h"
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
+#include "tokencache.h"
 
 const char *auth_credential(const struct request *r)
 {
@@ -58,52 +61,110 @@ const char *auth_result_name(enum auth_result r)
 }
 
 /* Copies the account's identity, groups and effective scopes (issued ∩
- * granted) into p. */
-static int fill_from_account(struct principal *p, const struct account *a)
+ * granted) into p. Runs under the index's read lock. */
+static int fill_from_account(struct principal *p, const struct tokencache_account *a)
 {
     p->account_id = a->id;
     snprintf(p->username, sizeof(p->username), "%s", a->username);
     p->is_staff = a->is_staff;
-    if (strlist_copy(&p->groups, &a->groups) < 0)
+    if (strlist_copy(&p->groups, a->groups) < 0)
         return -ENOMEM;
-    return strlist_intersect(&p->scopes, &p->token_scopes, &a->scopes);
+    return strlist_intersect(&p->scopes, &p->token_scopes, a->scopes);
+}
+
+/* The index behind app->store. Every running server has one (app_open wraps
+ * the store); without it we fail closed rather than trust anything. */
+static struct tokencache *index_of(struct app *app)
+{
+    struct tokencache *tc = store_cached_index(app->store);
+    if (!tc)
+        log_error("auth: no token index; refusing credentials");
+    return tc;
+}
+
+struct stored_check {
+    const struct token_stored_parts *parts;
+    const uint8_t *mac;
+    struct principal *p;
+    enum auth_result res;
+};
+
+static int check_stored(void *ctx, const struct tokencache_token *t,
+                        const struct tokencache_account *a)
+{
+    struct stored_check *c = ctx;
+    struct principal *p = c->p;
+    c->res = AUTH_INVALID;
+    if (!crypto_equal(c->mac, t->secret_hash, CRYPTO_MAC_LEN) || t->usage != c->parts->kind ||
+        strcmp(a->username, c->parts->username) != 0)
+        return 0;
+    p->kind = t->usage == TOKEN_PK ? PRINCIPAL_PK : PRINCIPAL_SK;
+    snprintf(p->token_id, sizeof(p->token_id), "%s", t->id);
+    p->created = t->created;
+    p->expires = t->expires_at;
+    if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
+        strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 || fill_from_account(p, a) < 0)
+        return 0;
+    if (t->revoked || !a->is_active)
+        c->res = AUTH_REVOKED;
+    else if (t->expires_at && time_now_ms() >= t->expires_at)
+        c->res = AUTH_EXPIRED;
+    else
+        c->res = AUTH_OK;
+    return 0;
 }
 
 static enum auth_result verify_stored(struct app *app, const char *cred, struct principal *p)
 {
     struct token_stored_parts parts;
-    if (token_parse_stored(cred, &parts) < 0)
+    if (token_parse_stored(cred, &parts) < 0) /* shape and checksum: no lookup */
         return AUTH_MALFORMED;
-    struct token_record t = {0};
-    struct account a = {0};
-    enum auth_result res = AUTH_INVALID;
-    if (app->store->ops->token_get(app->store, parts.id, &t) < 0)
-        goto out;
+    struct tokencache *tc = index_of(app);
     uint8_t mac[CRYPTO_MAC_LEN];
-    if (token_hash_secret(app->token_key, parts.secret, mac) < 0 ||
-        !crypto_equal(mac, t.secret_hash, sizeof(mac)) || t.usage != parts.kind)
-        goto out;
-    if (app->store->ops->account_get_by_id(app->store, t.account_id, &a) < 0 ||
-        strcmp(a.username, parts.username) != 0)
-        goto out;
-    p->kind = t.usage == TOKEN_PK ? PRINCIPAL_PK : PRINCIPAL_SK;
-    snprintf(p->token_id, sizeof(p->token_id), "%s", t.id);
-    p->created = t.created;
-    p->expires = t.expires_at;
-    if (strlist_copy(&p->token_scopes, &t.scopes) < 0 ||
-        strlist_copy(&p->allowed_urls, &t.allowed_urls) < 0 || fill_from_account(p, &a) < 0)
-        goto out;
-    if (t.revoked_at || !a.is_active)
-        res = AUTH_REVOKED;
-    else if (t.expires_at && time_now_ms() >= t.expires_at)
-        res = AUTH_EXPIRED;
-    else
-        res = AUTH_OK;
-out:
+    struct stored_check c = {&parts, mac, p, AUTH_INVALID};
+    /* Hash outside the lock: the HMAC is most of the cost of a check. */
+    if (tc && token_hash_secret(app->token_key, parts.secret, mac) == 0)
+        tokencache_token_view(tc, parts.id, check_stored, &c);
     crypto_wipe(&parts, sizeof(parts));
-    token_record_free(&t);
-    account_free(&a);
-    return res;
+    crypto_wipe(mac, sizeof(mac));
+    return c.res;
+}
+
+struct account_check {
+    struct principal *p;
+    bool found, active;
+    int64_t sessions_valid_after;
+    int rc;
+};
+
+static int check_account(void *ctx, const struct tokencache_account *a)
+{
+    struct account_check *c = ctx;
+    c->found = true;
+    c->active = a->is_active;
+    c->sessions_valid_after = a->sessions_valid_after;
+    c->rc = fill_from_account(c->p, a);
+    return 0;
+}
+
+/* A temporary token dies with its parent, and never holds more than the
+ * parent holds now. */
+struct parent_check {
+    int64_t account_id;
+    struct principal *p;
+    bool alive;
+    int rc;
+};
+
+static int check_parent(void *ctx, const struct tokencache_token *t,
+                        const struct tokencache_account *a)
+{
+    struct parent_check *c = ctx;
+    c->alive = a->id == c->account_id && !t->revoked &&
+               (!t->expires_at || time_now_ms() < t->expires_at);
+    if (c->alive)
+        c->rc = strlist_intersect(&c->p->scopes, &c->p->scopes, t->scopes);
+    return 0;
 }
 
 static enum auth_result verify_temp(struct app *app, const char *cred, struct principal *p)
@@ -114,28 +175,28 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
         return AUTH_INVALID;
     if (rc < 0)
         return AUTH_MALFORMED;
-    struct account a = {0};
-    struct token_record parent = {0};
     enum auth_result res = AUTH_INVALID;
-    if (app->store->ops->account_get_by_username(app->store, c.username, &a) < 0)
+    struct tokencache *tc = index_of(app);
+    if (!tc)
         goto out;
     p->kind = PRINCIPAL_TK;
     snprintf(p->token_id, sizeof(p->token_id), "%s", c.parent);
     p->created = c.iat * 1000;
     p->expires = c.exp * 1000;
-    if (strlist_copy(&p->token_scopes, &c.scopes) < 0 || fill_from_account(p, &a) < 0)
+    if (strlist_copy(&p->token_scopes, &c.scopes) < 0)
+        goto out;
+    struct account_check ac = {p, false, false, 0, 0};
+    if (tokencache_account_view_by_username(tc, c.username, check_account, &ac) < 0 || ac.rc < 0)
         goto out;
     bool parent_alive = true;
     if (c.parent[0]) {
-        /* A temporary token dies with its parent, and never holds more than
-         * the parent holds now. */
-        parent_alive = app->store->ops->token_get(app->store, c.parent, &parent) == 0 &&
-                       parent.account_id == a.id && !parent.revoked_at &&
-                       (!parent.expires_at || time_now_ms() < parent.expires_at);
-        if (parent_alive && strlist_intersect(&p->scopes, &p->scopes, &parent.scopes) < 0)
+        struct parent_check pc = {p->account_id, p, false, 0};
+        tokencache_token_view(tc, c.parent, check_parent, &pc);
+        if (pc.rc < 0)
             goto out;
+        parent_alive = pc.alive;
     }
-    if (!parent_alive || !a.is_active)
+    if (!parent_alive || !ac.active)
         res = AUTH_REVOKED;
     else if (time_now_ms() >= p->expires)
         res = AUTH_EXPIRED;
@@ -143,9 +204,19 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
         res = AUTH_OK;
 out:
     strlist_free(&c.scopes);
-    token_record_free(&parent);
-    account_free(&a);
     return res;
+}
+
+/* A session speaks for the whole account: its scopes are the account's
+ * current grants, not a snapshot taken at sign-in. */
+static int check_session_account(void *ctx, const struct tokencache_account *a)
+{
+    struct account_check *c = ctx;
+    if (strlist_copy(&c->p->token_scopes, a->scopes) < 0) {
+        c->rc = -ENOMEM;
+        return 0;
+    }
+    return check_account(ctx, a);
 }
 
 static enum auth_result verify_session(struct app *app, const char *cred, struct principal *p)
@@ -156,20 +227,17 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
         return AUTH_INVALID;
     if (rc < 0)
         return AUTH_MALFORMED;
-    struct account a = {0};
     enum auth_result res = AUTH_INVALID;
-    if (c.type != JWT_ACCESS ||
-        app->store->ops->account_get_by_id(app->store, c.user_id, &a) < 0)
+    struct tokencache *tc = c.type == JWT_ACCESS ? index_of(app) : NULL;
+    struct account_check ac = {p, false, false, 0, 0};
+    if (!tc || tokencache_account_view(tc, c.user_id, check_session_account, &ac) < 0 ||
+        ac.rc < 0)
         goto out;
     p->kind = PRINCIPAL_SESSION;
     snprintf(p->jti, sizeof(p->jti), "%s", c.jti);
     p->created = c.iat * 1000;
     p->expires = c.exp * 1000;
-    /* A session speaks for the whole account: its scopes are the account's
-     * current grants, not a snapshot taken at sign-in. */
-    if (strlist_copy(&p->token_scopes, &a.scopes) < 0 || fill_from_account(p, &a) < 0)
-        goto out;
-    if (!a.is_active || p->created < a.sessions_valid_after)
+    if (!ac.active || p->created < ac.sessions_valid_after)
         res = AUTH_REVOKED;
     else if (time_now_ms() >= p->expires)
         res = AUTH_EXPIRED;
@@ -177,7 +245,6 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
         res = AUTH_OK;
 out:
     jwt_claims_free(&c);
-    account_free(&a);
     return res;
 }
 
