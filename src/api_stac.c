@@ -132,15 +132,23 @@ __attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, cons
     b->n += (size_t)need;
 }
 
-static void reply_geojson(struct request *r, int status, cJSON *body)
+static void buf_append(struct buf *b, const char *s, size_t n)
 {
-    char *text = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    if (!text) {
-        api_reply_error(r, 500, "out of memory", NULL);
+    if (b->oom)
         return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->n + n + 1) * 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
     }
-    reply_buffer(r, status, GEOJSON, text, strlen(text));
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
 }
 
 static void reply_invalid(struct request *r, const char *msg)
@@ -234,54 +242,53 @@ static void rewrite_collection(cJSON *doc, const char *base)
     free(eid);
 }
 
-static void rewrite_item(cJSON *doc, const char *base)
+/* Appends one item: its template with asset hrefs made absolute, then its
+ * navigation links and the closing "]}". */
+static void emit_item(struct buf *b, const char *base, const char *coll, const char *id,
+                      const char *tpl, size_t len)
 {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-    const cJSON *coll = cJSON_GetObjectItemCaseSensitive(doc, "collection");
-    if (!cJSON_IsString(id) || !cJSON_IsString(coll))
-        return;
-    char *eid = pct_encode(id->valuestring, ""), *ecoll = pct_encode(coll->valuestring, "");
-    cJSON *links = reset_links(doc);
-    size_t n = strlen(base) + (eid ? strlen(eid) : 0) + (ecoll ? strlen(ecoll) : 0) + 64;
-    char *href = malloc(n);
-    if (eid && ecoll && links && href) {
-        snprintf(href, n, "%s/api/v1/stac/collections/%s/items/%s", base, ecoll, eid);
-        add_link(links, "self", href, GEOJSON, NULL);
-        snprintf(href, n, "%s/api/v1/stac/collections/%s", base, ecoll);
-        add_link(links, "parent", href, "application/json", NULL);
-        add_link(links, "collection", href, "application/json", NULL);
-        snprintf(href, n, "%s/api/v1/stac/", base);
-        add_link(links, "root", href, "application/json", NULL);
+    static const char marker[] = CATALOG_ASSET_MARKER;
+    const size_t mlen = sizeof(marker) - 1;
+    const char *p = tpl, *end = tpl + len;
+    while (p < end) {
+        const char *m = memmem(p, (size_t)(end - p), marker, mlen);
+        buf_append(b, p, (size_t)((m ? m : end) - p));
+        if (!m)
+            break;
+        buf_printf(b, "%s/api/v1/catalog/asset/", base);
+        p = m + mlen;
     }
-    free(href);
-    free(eid);
-    free(ecoll);
+    char *ec = pct_encode(coll, ""), *ei = pct_encode(id, "");
+    if (ec && ei)
+        buf_printf(b,
+                   "%s{\"rel\":\"self\",\"href\":\"%s/api/v1/stac/collections/%s/items/%s\","
+                   "\"type\":\"" GEOJSON "\"},"
+                   "{\"rel\":\"parent\",\"href\":\"%s/api/v1/stac/collections/%s\","
+                   "\"type\":\"application/json\"},"
+                   "{\"rel\":\"collection\",\"href\":\"%s/api/v1/stac/collections/%s\","
+                   "\"type\":\"application/json\"},"
+                   "{\"rel\":\"root\",\"href\":\"%s/api/v1/stac/\","
+                   "\"type\":\"application/json\"}]}",
+                   len && tpl[len - 1] == '[' ? "" : ",", base, ec, ei, base, ec, base, ec, base);
+    else
+        b->oom = true;
+    free(ec);
+    free(ei);
+}
 
-    /* Relative asset hrefs are keys under the asset directory: point them at
-     * the asset endpoint. */
-    cJSON *assets = cJSON_GetObjectItemCaseSensitive(doc, "assets");
-    cJSON *a;
-    cJSON_ArrayForEach(a, assets)
-    {
-        cJSON *h = cJSON_GetObjectItemCaseSensitive(a, "href");
-        if (!cJSON_IsString(h))
-            continue;
-        const char *key = h->valuestring;
-        if (strstr(key, "://") || key[0] == '/' || strncmp(key, "data:", 5) == 0)
-            continue;
-        while (key[0] == '.' && key[1] == '/')
-            key += 2;
-        /* Already-escaped hrefs stay as they are ('%' is kept); the rest is escaped. */
-        char *ekey = pct_encode(key, "/%?#=&");
-        size_t m = strlen(base) + (ekey ? strlen(ekey) : 0) + 32;
-        char *abs = ekey ? malloc(m) : NULL;
-        if (abs) {
-            snprintf(abs, m, "%s/api/v1/catalog/asset/%s", base, ekey);
-            cJSON_SetValuestring(h, abs);
-        }
-        free(abs);
-        free(ekey);
-    }
+struct emit_ctx {
+    struct buf *b;
+    const char *base;
+    size_t count;
+};
+
+static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl, size_t len)
+{
+    struct emit_ctx *e = ctx;
+    if (e->count++)
+        buf_append(e->b, ",", 1);
+    emit_item(e->b, e->base, coll, id, tpl, len);
+    return e->b->oom ? -ENOMEM : 0;
 }
 
 /* ---- landing, conformance, collections -------------------------------- */
@@ -438,20 +445,21 @@ static void h_item(struct request *r)
         reply_not_found(r, "Collection not found");
         goto out;
     }
-    if (rc == 0)
-        rc = catalog_item_get(cat, groups, request_param(r, 0), request_param(r, 1), &doc);
-    if (rc == -ENOENT) {
-        reply_not_found(r, "Item not found");
-        goto out;
-    }
-    if (rc < 0) {
-        reply_catalog_error(r, rc);
-        goto out;
-    }
     char base[320];
     base_url(r, base, sizeof(base));
-    rewrite_item(doc, base);
-    reply_geojson(r, 200, doc);
+    struct buf b = {0};
+    struct emit_ctx e = {&b, base, 0};
+    if (rc == 0)
+        rc = catalog_item_each(cat, groups, request_param(r, 0), request_param(r, 1), emit_cb, &e);
+    if (rc == -ENOENT) {
+        reply_not_found(r, "Item not found");
+    } else if (rc < 0 || b.oom) {
+        reply_catalog_error(r, b.oom ? -ENOMEM : rc);
+    } else {
+        reply_buffer(r, 200, GEOJSON, b.s, b.n);
+        b.s = NULL;
+    }
+    free(b.s);
 out:
     principal_free(&p);
 }
@@ -732,27 +740,26 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
             return;
         }
     }
-    int64_t matched = 0;
-    cJSON *items = NULL;
-    int rc = catalog_search(cat, &s->q, &matched, &items);
-    if (rc == -EINVAL) {
-        reply_invalid(r, "invalid search parameters");
-        return;
-    }
-    if (rc < 0) {
-        reply_catalog_error(r, rc);
-        return;
-    }
     char base[320], href[1024];
     base_url(r, base, sizeof(base));
-    cJSON *it;
-    cJSON_ArrayForEach(it, items) rewrite_item(it, base);
-    int returned = cJSON_GetArraySize(items);
+    int64_t matched = 0;
+    struct buf b = {0};
+    struct emit_ctx e = {&b, base, 0};
+    buf_printf(&b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    int rc = catalog_search_each(cat, &s->q, &matched, emit_cb, &e);
+    if (rc == 0 && b.oom)
+        rc = -ENOMEM;
+    if (rc < 0) {
+        free(b.s);
+        if (rc == -EINVAL)
+            reply_invalid(r, "invalid search parameters");
+        else
+            reply_catalog_error(r, rc);
+        return;
+    }
+    long long returned = (long long)e.count;
 
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "type", "FeatureCollection");
-    cJSON_AddItemToObject(doc, "features", items);
-    cJSON *links = cJSON_AddArrayToObject(doc, "links");
+    cJSON *links = cJSON_CreateArray();
     if (post_body) {
         snprintf(href, sizeof(href), "%s/api/v1/stac/search", base);
         add_link(links, "self", href, GEOJSON, NULL);
@@ -779,9 +786,18 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
         long long prev = s->q.offset - s->q.limit;
         add_page_link(r, links, "prev", base, post_body, prev < 0 ? 0 : prev);
     }
-    cJSON_AddNumberToObject(doc, "numberMatched", (double)matched);
-    cJSON_AddNumberToObject(doc, "numberReturned", returned);
-    reply_geojson(r, 200, doc);
+    char *ltext = links ? cJSON_PrintUnformatted(links) : NULL;
+    cJSON_Delete(links);
+    if (ltext)
+        buf_printf(&b, "],\"links\":%s,\"numberMatched\":%lld,\"numberReturned\":%lld}", ltext,
+                   (long long)matched, returned);
+    free(ltext);
+    if (!ltext || b.oom) {
+        free(b.s);
+        api_reply_error(r, 500, "out of memory", NULL);
+        return;
+    }
+    reply_buffer(r, 200, GEOJSON, b.s, b.n);
 }
 
 static void h_search_get(struct request *r)

@@ -22,7 +22,7 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MAX_IDLE_CONNS 32
 #define MAX_FILE_BYTES (64u << 20)
 #define MAX_DIR_DEPTH 16
@@ -583,7 +583,7 @@ bad:
 /* Connections                                                               */
 /* ------------------------------------------------------------------------ */
 
-enum stmt_id { ST_GROUP_BIT, ST_COLLECTIONS, ST_COLLECTION, ST_ITEM, ST_ASSET, ST_COUNT };
+enum stmt_id { ST_GROUP_BIT, ST_COLLECTIONS, ST_COLLECTION, ST_ITEM, ST_ITEM_TPL, ST_ASSET, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_GROUP_BIT] = "SELECT bit FROM vgroups WHERE name = ?1",
@@ -591,6 +591,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COLLECTION] = "SELECT doc FROM collections WHERE id = ?2 AND (vis & ?1) != 0",
     [ST_ITEM] = "SELECT i.doc FROM items i JOIN collections c ON c.id = i.collection "
                 "WHERE i.collection = ?2 AND i.id = ?3 AND (i.vis & ?1) != 0 AND (c.vis & ?1) != 0",
+    [ST_ITEM_TPL] = "SELECT i.doc, i.tpl, i.collection, i.id FROM items i JOIN collections c"
+                    " ON c.id = i.collection WHERE i.collection = ?2 AND i.id = ?3"
+                    " AND (i.vis & ?1) != 0 AND (c.vis & ?1) != 0",
     [ST_ASSET] = "SELECT 1 FROM assets a JOIN items i ON i.rowid = a.item "
                  "JOIN collections c ON c.id = i.collection "
                  "WHERE a.key = ?2 AND (i.vis & ?1) != 0 AND (c.vis & ?1) != 0 LIMIT 1",
@@ -729,6 +732,134 @@ static const char *const schema_v1 =
     "  WITHOUT ROWID;"
     "CREATE INDEX assets_item ON assets(item);";
 
+static bool nav_rel(const char *rel)
+{
+    static const char *const nav[] = {"self", "root", "parent", "collection", "items", "item",
+                                      "child"};
+    for (size_t i = 0; i < sizeof(nav) / sizeof(nav[0]); i++)
+        if (strcmp(rel, nav[i]) == 0)
+            return true;
+    return false;
+}
+
+static char *pct_encode_key(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(3 * strlen(s) + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || strchr("-._~/%?#=&", *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+/* The item template (see catalog.h), built once at import so that serving an
+ * item never parses or prints JSON. NULL when out of memory. */
+static char *item_template(const cJSON *doc)
+{
+    char *head = NULL, *ltext = NULL, *tpl = NULL;
+    cJSON *copy = cJSON_Duplicate(doc, true);
+    if (!copy)
+        return NULL;
+    cJSON *links = cJSON_DetachItemFromObjectCaseSensitive(copy, "links");
+    if (!cJSON_IsArray(links)) {
+        cJSON_Delete(links);
+        links = cJSON_CreateArray();
+    }
+    for (cJSON *l = links ? links->child : NULL, *next; l; l = next) {
+        next = l->next;
+        const cJSON *rel = cJSON_GetObjectItemCaseSensitive(l, "rel");
+        if (!cJSON_IsString(rel) || nav_rel(rel->valuestring))
+            cJSON_Delete(cJSON_DetachItemViaPointer(links, l));
+    }
+    cJSON *a, *assets = cJSON_GetObjectItemCaseSensitive(copy, "assets");
+    cJSON_ArrayForEach(a, assets)
+    {
+        cJSON *h = cJSON_GetObjectItemCaseSensitive(a, "href");
+        if (!cJSON_IsString(h))
+            continue;
+        const char *key = h->valuestring;
+        if (strstr(key, "://") || key[0] == '/' || strncmp(key, "data:", 5) == 0)
+            continue;
+        while (key[0] == '.' && key[1] == '/')
+            key += 2;
+        char *ekey = pct_encode_key(key);
+        char *v = ekey ? malloc(strlen(ekey) + 32) : NULL;
+        if (v) {
+            sprintf(v, "\x1etessera-asset\x1e%s", ekey);
+            cJSON_SetValuestring(h, v);
+        }
+        free(v);
+        free(ekey);
+    }
+    head = cJSON_PrintUnformatted(copy);
+    ltext = links ? cJSON_PrintUnformatted(links) : NULL;
+    if (!head || !ltext)
+        goto out;
+    size_t hn = strlen(head), ln = strlen(ltext);
+    tpl = malloc(hn + ln + 16);
+    if (!tpl)
+        goto out;
+    /* head = "{...}", ltext = "[...]": "{...,"links":[..." */
+    memcpy(tpl, head, hn - 1);
+    size_t n = hn - 1;
+    if (hn > 2)
+        tpl[n++] = ',';
+    memcpy(tpl + n, "\"links\":", 8);
+    n += 8;
+    memcpy(tpl + n, ltext, ln - 1);
+    n += ln - 1;
+    tpl[n] = 0;
+out:
+    free(head);
+    free(ltext);
+    cJSON_Delete(links);
+    cJSON_Delete(copy);
+    return tpl;
+}
+
+/* Version 2 adds item templates; existing items get theirs here. */
+static int migrate_v2(sqlite3 *db)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc = -EIO;
+    if (sqlite3_exec(db, "ALTER TABLE items ADD COLUMN tpl TEXT NOT NULL DEFAULT ''", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT rowid, doc FROM items", -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE items SET tpl = ?2 WHERE rowid = ?1", -1, &upd, NULL) !=
+            SQLITE_OK)
+        goto out;
+    int st;
+    while ((st = sqlite3_step(sel)) == SQLITE_ROW) {
+        cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(sel, 1));
+        char *tpl = doc ? item_template(doc) : NULL;
+        cJSON_Delete(doc);
+        if (!tpl)
+            goto out;
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_text(upd, 2, tpl, -1, free);
+        st = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        if (st != SQLITE_DONE)
+            goto out;
+    }
+    if (st == SQLITE_DONE &&
+        sqlite3_exec(db, "INSERT INTO schema_version VALUES(2)", NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
 static int migrate(sqlite3 *db)
 {
     int version = 0;
@@ -753,6 +884,8 @@ static int migrate(sqlite3 *db)
     if (version < 1 && (sqlite3_exec(db, schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
                         sqlite3_exec(db, "INSERT INTO schema_version VALUES(1)", NULL, NULL,
                                      NULL) != SQLITE_OK))
+        goto fail;
+    if (version < 2 && migrate_v2(db) < 0)
         goto fail;
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
@@ -1058,9 +1191,11 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
 
     char *text = cJSON_PrintUnformatted(doc);
     char *gtext = cJSON_IsNull(geometry) ? NULL : cJSON_PrintUnformatted(geometry);
-    if (!text || (!gtext && !cJSON_IsNull(geometry))) {
+    char *tpl = item_template(doc);
+    if (!text || !tpl || (!gtext && !cJSON_IsNull(geometry))) {
         free(text);
         free(gtext);
+        free(tpl);
         return -ENOMEM;
     }
     st = im->ins_item;
@@ -1074,6 +1209,7 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
     bind_text(st, 7, im->visibility_json);
     sqlite3_bind_int64(st, 8, im->vis);
     sqlite3_bind_int64(st, 9, im->now);
+    sqlite3_bind_text(st, 10, tpl, -1, free);
     if (step_done(st))
         return db_fail(im, file);
     int64_t rowid = sqlite3_last_insert_rowid(im->db);
@@ -1456,8 +1592,8 @@ int catalog_import_path_ex(struct catalog *cat, const char *path, const struct s
         {&im.del_bbox, "DELETE FROM item_bbox WHERE id = ?1"},
         {&im.del_assets, "DELETE FROM assets WHERE item = ?1"},
         {&im.ins_item, "INSERT INTO items(id, collection, doc, geometry, datetime_start,"
-                       " datetime_end, visibility, vis, imported)"
-                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+                       " datetime_end, visibility, vis, imported, tpl)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
         {&im.ins_bbox, "INSERT INTO item_bbox(id, minx, maxx, miny, maxy) VALUES(?1,?2,?3,?4,?5)"},
         {&im.ins_asset, "INSERT OR IGNORE INTO assets(key, item) VALUES(?1, ?2)"},
         {&im.upsert_coll, "INSERT INTO collections(id, doc, visibility, vis, imported)"
@@ -1674,7 +1810,7 @@ static sqlite3_stmt *search_stmt(struct conn *c, unsigned shape, int page)
     char sql[2048];
     size_t n = 0;
 #define ADD(s) n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s", s)
-    ADD(page ? "SELECT i.doc" : "SELECT count(*)");
+    ADD(page ? "SELECT i.doc, i.tpl, i.collection, i.id" : "SELECT count(*)");
     ADD(" FROM items i JOIN collections c ON c.id = i.collection"
         " WHERE (i.vis & ?1) != 0 AND (c.vis & ?1) != 0");
     if (shape & SB_BBOX)
@@ -1750,14 +1886,69 @@ static int search_bind(sqlite3_stmt *st, unsigned shape, int64_t mask, const str
     return 0;
 }
 
-int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
-                   cJSON **items)
+/* Steps st and calls fn with (collection, id, template) of each row whose
+ * columns are doc, tpl, collection, id. */
+static int each_template(struct conn *c, sqlite3_stmt *st, catalog_item_fn fn, void *ctx,
+                         bool single)
+{
+    int rc = 0, s;
+    bool any = false;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *tpl = (const char *)sqlite3_column_text(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        const char *coll = (const char *)sqlite3_column_text(st, 2);
+        const char *id = (const char *)sqlite3_column_text(st, 3);
+        any = true;
+        if (!tpl || !coll || !id) {
+            rc = -EIO;
+            break;
+        }
+        if ((rc = fn(ctx, coll, id, tpl, len)) != 0 || single)
+            break;
+    }
+    if (rc == 0 && s != SQLITE_DONE && s != SQLITE_ROW) {
+        log_error("catalog: query failed: %s", sqlite3_errmsg(c->db));
+        rc = -EIO;
+    }
+    if (rc == 0 && single && !any)
+        rc = -ENOENT;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int catalog_item_each(struct catalog *cat, const struct strlist *groups, const char *collection,
+                      const char *id, catalog_item_fn fn, void *ctx)
+{
+    if (!cat || !collection || !id)
+        return -ENOENT;
+    struct conn *c = conn_get(cat);
+    if (!c)
+        return -EIO;
+    int64_t mask;
+    sqlite3_stmt *st = conn_stmt(c, ST_ITEM_TPL);
+    int rc = st ? group_mask(c, groups, &mask) : -EIO;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, mask);
+        bind_text(st, 2, collection);
+        bind_text(st, 3, id);
+        rc = each_template(c, st, fn, ctx, true);
+    }
+    conn_put(cat, c);
+    return rc;
+}
+
+static int search_run(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                      cJSON **items, catalog_item_fn fn, void *ctx)
 {
     *matched = 0;
-    *items = NULL;
+    if (items)
+        *items = NULL;
     if (q->limit < 1 || q->limit > CATALOG_MAX_LIMIT || q->offset < 0)
         return -EINVAL;
     if (!cat) {
+        if (!items)
+            return 0;
         *items = cJSON_CreateArray();
         return *items ? 0 : -ENOMEM;
     }
@@ -1808,10 +1999,22 @@ int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *
     search_bind(page, shape, mask, q, ids, colls);
     sqlite3_bind_int64(page, 17, q->limit);
     sqlite3_bind_int64(page, 18, q->offset);
-    rc = collect_docs(c, page, false, items);
+    rc = items ? collect_docs(c, page, false, items) : each_template(c, page, fn, ctx, false);
 done:
     conn_put(cat, c);
     free(ids);
     free(colls);
     return rc;
+}
+
+int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                   cJSON **items)
+{
+    return search_run(cat, q, matched, items, NULL, NULL);
+}
+
+int catalog_search_each(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                        catalog_item_fn fn, void *ctx)
+{
+    return search_run(cat, q, matched, NULL, fn, ctx);
 }

@@ -63,6 +63,21 @@ int catalog_item_get(struct catalog *cat, const struct strlist *groups, const ch
  * asset directory), -ENOENT when none does, else -errno. */
 int catalog_asset_visible(struct catalog *cat, const struct strlist *groups, const char *key);
 
+/* Item templates. A template is the item's JSON text with its navigation
+ * links (self, root, parent, collection, ...) removed, "links" moved to the
+ * end and the final "]}" cut off, so that a caller appends its own links and
+ * "]}" without parsing the document. Asset hrefs relative to the asset
+ * directory begin with CATALOG_ASSET_MARKER (as written in the JSON text),
+ * followed by the percent-encoded key: replace the marker with
+ * "<scheme>://<host>/api/v1/catalog/asset/". The template ends with '[' when
+ * no links remain. */
+#define CATALOG_ASSET_MARKER "\\u001etessera-asset\\u001e"
+typedef int (*catalog_item_fn)(void *ctx, const char *collection, const char *id,
+                               const char *tpl, size_t len);
+/* Calls fn with the template of one visible item. 0, -ENOENT or -errno. */
+int catalog_item_each(struct catalog *cat, const struct strlist *groups, const char *collection,
+                      const char *id, catalog_item_fn fn, void *ctx);
+
 struct catalog_query {
     const struct strlist *groups; /* caller's groups, NULL = anonymous */
     bool has_bbox;
@@ -81,6 +96,11 @@ struct catalog_query {
  * 0 or -errno (-EINVAL for a bad query). */
 int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                    cJSON **items);
+
+/* Same search, but calls fn with each item's template, in page order; a
+ * non-zero return from fn stops and is returned. */
+int catalog_search_each(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                        catalog_item_fn fn, void *ctx);
 
 /* --- Parsing helpers for query parameters; pure functions, any thread. --- */
 
