@@ -191,10 +191,11 @@ static void free_token(char *token)
 
 /* nginx passes the original URI, so a credential the client put in the URL
  * (?access_token=) is found there; the check request's own Authorization
- * header (copied from the client by nginx) and query come first. out must
- * hold JWT_MAX_LEN + 1 bytes. Returns the credential, "" when one is present
- * but unreadable, or NULL when there is none. */
-static const char *check_credential(struct request *r, const char *uri, char *out, size_t outlen)
+ * header (copied from the client by nginx) and query come first. *buf is
+ * allocated (JWT_MAX_LEN + 1 bytes, zeroed) only when the URI has a query;
+ * the caller wipes and frees it. Returns the credential, "" when one is
+ * present but unreadable, or NULL when there is none. */
+static const char *check_credential(struct request *r, const char *uri, char **buf)
 {
     const char *cred = auth_credential(r);
     if (cred || !uri)
@@ -204,10 +205,12 @@ static const char *check_credential(struct request *r, const char *uri, char *ou
         return NULL;
     q++;
     size_t qlen = strcspn(q, "#");
-    int rc = authrules_query_get(q, qlen, "access_token", out, outlen);
+    if (!(*buf = calloc(1, JWT_MAX_LEN + 1)))
+        return ""; /* cannot read it: treated as malformed, so denied */
+    int rc = authrules_query_get(q, qlen, "access_token", *buf, JWT_MAX_LEN + 1);
     if (rc == -ENOENT)
         return NULL;
-    return rc == 0 ? out : ""; /* repeated, badly escaped or too long: malformed */
+    return rc == 0 ? *buf : ""; /* repeated, badly escaped or too long: malformed */
 }
 
 static void handle_check(struct request *r)
@@ -240,12 +243,7 @@ static void handle_check(struct request *r)
         api_reply_error(r, 403, "No forward-auth rule covers this path", "permission_denied");
         return;
     }
-    credbuf = malloc(JWT_MAX_LEN + 1);
-    if (!credbuf) {
-        api_reply_error(r, 500, "Out of memory", "internal_error");
-        return;
-    }
-    const char *cred = check_credential(r, uri, credbuf, JWT_MAX_LEN + 1);
+    const char *cred = check_credential(r, uri, &credbuf);
     if (!cred && rule->access == AUTHRULE_PUBLIC) {
         reply_json(r, 200, NULL);
         goto out;
@@ -271,8 +269,10 @@ static void handle_check(struct request *r)
     reply_header(r, "X-Auth-Token-Type", kind_name(p.kind));
     reply_json(r, 200, NULL);
 out:
-    crypto_wipe(credbuf, JWT_MAX_LEN + 1);
-    free(credbuf);
+    if (credbuf) {
+        crypto_wipe(credbuf, JWT_MAX_LEN + 1);
+        free(credbuf);
+    }
     principal_free(&p);
 }
 
