@@ -1,0 +1,110 @@
+/* Unit tests for json.c: strlist ⇄ JSON array, and json_to_strlist's limits
+ * (type, item count, item length, empty items, duplicates). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "json.h"
+
+static int parse_into(const char *text, struct strlist *out, size_t max_items, size_t max_len)
+{
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    int rc = json_to_strlist(j, out, max_items, max_len);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    struct strlist l = STRLIST_INIT;
+    strlist_add(&l, "stac");
+    strlist_add(&l, "catalog:read");
+    cJSON *arr = json_from_strlist(&l);
+    char *text = cJSON_PrintUnformatted(arr);
+    assert_string_equal(text, "[\"stac\",\"catalog:read\"]");
+    struct strlist back = STRLIST_INIT;
+    assert_int_equal(json_to_strlist(arr, &back, 10, 64), 0);
+    assert_int_equal(back.n, 2);
+    assert_string_equal(back.v[0], "stac");
+    assert_string_equal(back.v[1], "catalog:read");
+    free(text);
+    cJSON_Delete(arr);
+    strlist_free(&l);
+    strlist_free(&back);
+
+    struct strlist empty = STRLIST_INIT;
+    arr = json_from_strlist(&empty);
+    text = cJSON_PrintUnformatted(arr);
+    assert_string_equal(text, "[]");
+    free(text);
+    cJSON_Delete(arr);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    struct strlist l = STRLIST_INIT;
+    assert_int_equal(parse_into("[\"a\",\"b\",\"c\"]", &l, 3, 8), 0);
+    assert_int_equal(l.n, 3);
+    strlist_free(&l);
+    assert_int_equal(parse_into("[\"a\",\"b\",\"c\",\"d\"]", &l, 3, 8), -EINVAL);
+    strlist_free(&l);
+    assert_int_equal(parse_into("[\"12345678\"]", &l, 3, 8), 0);
+    strlist_free(&l);
+    assert_int_equal(parse_into("[\"123456789\"]", &l, 3, 8), -EINVAL);
+    strlist_free(&l);
+    assert_int_equal(parse_into("[]", &l, 0, 8), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(parse_into("[\"x\"]", &l, 0, 8), -EINVAL);
+    strlist_free(&l);
+}
+
+static void test_bad_items(void **state)
+{
+    (void)state;
+    const char *bad[] = {"[\"\"]", "[1]", "[null]", "[[\"a\"]]", "[{\"a\":1}]", "[true]",
+                         "[\"ok\", 2]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct strlist l = STRLIST_INIT;
+        assert_int_equal(parse_into(bad[i], &l, 10, 64), -EINVAL);
+        strlist_free(&l);
+    }
+    const char *not_arrays[] = {"\"a\"", "{\"a\":\"b\"}", "null", "3"};
+    for (size_t i = 0; i < sizeof(not_arrays) / sizeof(not_arrays[0]); i++) {
+        struct strlist l = STRLIST_INIT;
+        assert_int_equal(parse_into(not_arrays[i], &l, 10, 64), -EINVAL);
+        assert_int_equal(l.n, 0);
+    }
+    struct strlist l = STRLIST_INIT;
+    assert_int_equal(json_to_strlist(NULL, &l, 10, 64), -EINVAL);
+}
+
+static void test_duplicates_dropped(void **state)
+{
+    (void)state;
+    struct strlist l = STRLIST_INIT;
+    assert_int_equal(parse_into("[\"a\",\"b\",\"a\",\"b\"]", &l, 10, 8), 0);
+    assert_int_equal(l.n, 2);
+    strlist_free(&l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_bad_items),
+        cmocka_unit_test(test_duplicates_dropped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

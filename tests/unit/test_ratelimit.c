@@ -1,0 +1,114 @@
+/* Unit tests for ratelimit.c: the limit per window, independent keys, reset
+ * when the window turns over (window_s = 1), and the sign-in helper's
+ * case-insensitive e-mail key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "app.h"
+#include "ratelimit.h"
+
+/* Waits for the start of a fresh second, so a 1 s window cannot turn over
+ * in the middle of a burst. */
+static void align_to_second(void)
+{
+    time_t t0 = time(NULL);
+    while (time(NULL) == t0)
+        usleep(1000);
+}
+
+static void test_limit_and_reset(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_create();
+    assert_non_null(rl);
+    align_to_second();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ratelimit_hit(rl, "k", 3, 1), 0);
+    int retry = ratelimit_hit(rl, "k", 3, 1);
+    assert_int_equal(retry, 1);
+    assert_int_equal(ratelimit_hit(rl, "k", 3, 1), 1); /* refusals are not counted up */
+    /* Other keys have their own budget. */
+    assert_int_equal(ratelimit_hit(rl, "other", 3, 1), 0);
+    sleep(1);
+    usleep(100 * 1000);
+    assert_int_equal(ratelimit_hit(rl, "k", 3, 1), 0);
+    ratelimit_destroy(rl);
+}
+
+static void test_retry_after_within_window(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_create();
+    assert_int_equal(ratelimit_hit(rl, "w", 1, 60), 0);
+    int retry = ratelimit_hit(rl, "w", 1, 60);
+    assert_true(retry >= 1 && retry <= 60);
+    ratelimit_destroy(rl);
+}
+
+static void test_unlimited_and_null(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_create();
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(ratelimit_hit(rl, "u", 0, 1), 0);
+    assert_int_equal(ratelimit_hit(NULL, "u", 1, 1), 0);
+    ratelimit_destroy(rl);
+    ratelimit_destroy(NULL);
+}
+
+static void test_many_keys_bounded(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_create();
+    char key[32];
+    /* Far more keys than slots: never crashes; a fresh key is always let in. */
+    for (int i = 0; i < 200000; i++) {
+        snprintf(key, sizeof(key), "flood-%d", i);
+        assert_int_equal(ratelimit_hit(rl, key, 1, 60), 0);
+    }
+    ratelimit_destroy(rl);
+}
+
+static void test_login_helper(void **state)
+{
+    (void)state;
+    static struct app app;
+    config_defaults(&app.cfg);
+    app.cfg.login_rate_account = 2;
+    app.cfg.login_rate_addr = 100;
+    app.limits = ratelimit_create();
+    assert_int_equal(ratelimit_login(&app, "Someone@Example.com", "10.0.0.1"), 0);
+    assert_int_equal(ratelimit_login(&app, "someone@example.com", "10.0.0.2"), 0);
+    /* Same account in another case, from a third address: over the limit. */
+    assert_true(ratelimit_login(&app, "SOMEONE@EXAMPLE.COM", "10.0.0.3") > 0);
+    assert_int_equal(ratelimit_login(&app, "other@example.com", "10.0.0.3"), 0);
+    /* Per-address limit. */
+    app.cfg.login_rate_addr = 2;
+    assert_int_equal(ratelimit_login(&app, "a1@example.com", "10.9.9.9"), 0);
+    assert_int_equal(ratelimit_login(&app, "a2@example.com", "10.9.9.9"), 0);
+    assert_true(ratelimit_login(&app, "a3@example.com", "10.9.9.9") > 0);
+    /* Token API: per account id. */
+    app.cfg.token_api_rate = 1;
+    assert_int_equal(ratelimit_token_api(&app, 42), 0);
+    assert_true(ratelimit_token_api(&app, 42) > 0);
+    assert_int_equal(ratelimit_token_api(&app, 43), 0);
+    ratelimit_destroy(app.limits);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limit_and_reset),   cmocka_unit_test(test_retry_after_within_window),
+        cmocka_unit_test(test_unlimited_and_null), cmocka_unit_test(test_many_keys_bounded),
+        cmocka_unit_test(test_login_helper),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
