@@ -1,0 +1,969 @@
+"""The Mapbox Tokens API dialect (SPEC §4.2, issue 3) over real HTTP: every
+endpoint, rule and error, tokens of every kind (pk, sk, tk, session JWT) in
+every state (valid, tampered, malformed, expired, revoked), pagination while
+tokens come and go, allowedUrls, rate limits, and one server over HTTPS with a
+self-signed certificate."""
+import base64
+import datetime
+import json
+import os
+import random
+import re
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import requests
+
+from harness import BIN, Server, ServerTestCase, unique_email
+from tlsutil import make_self_signed
+
+PUBLIC = ["datasets:read", "fonts:read", "styles:read", "styles:tiles", "vision:read"]
+ALL_GRANTED = ["stac", "catalog:read", "tokens:read", "tokens:write", "scopes:list"] + PUBLIC
+TOKEN_FIELDS = {"id", "usage", "client", "default", "scopes", "note", "created", "modified"}
+RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+INVALID_401 = {"message": "Not Authorized - Invalid Token"}
+
+
+def b64url_decode(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def b64url_encode(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def payload_of(token):
+    return json.loads(b64url_decode(token.split(".")[1]))
+
+
+def with_payload(token, payload):
+    parts = token.split(".")
+    parts[1] = b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
+    return ".".join(parts)
+
+
+def flip_char(s, index):
+    """s with the character at index replaced by a different one of the same
+    alphabet (never a padding-only change: callers pick a middle position)."""
+    c = s[index]
+    repl = "B" if c != "B" else "C"
+    return s[:index] + repl + s[index + 1:]
+
+
+def naive_utc_in(seconds):
+    """What the Mapbox Python client sends: naive UTC ISO with microseconds."""
+    return (datetime.datetime.utcnow() + datetime.timedelta(seconds=seconds)).isoformat()
+
+
+class MapboxCase(ServerTestCase):
+    """Helpers shared by the test classes."""
+
+    def account(self):
+        """A fresh account: (email, session access JWT, username)."""
+        email, pair = self.server.new_account()
+        me = self.server.get("/api/v1/account/me", token=pair["access"])
+        self.assertEqual(me.status_code, 200, me.text)
+        return email, pair["access"], me.json()["username"]
+
+    def call(self, method, path, token=None, **kw):
+        return self.server.request(method, path, token, **kw)
+
+    def create(self, user, auth, scopes, note=None, expect=200, **extra):
+        body = {"scopes": scopes}
+        if note is not None:
+            body["note"] = note
+        body.update(extra)
+        r = self.call("POST", "/tokens/v2/" + user, auth, json=body)
+        self.assertEqual(r.status_code, expect, r.text)
+        return r.json() if r.content else None
+
+    def temp(self, user, auth, scopes, seconds=60, expect=200, expires=None):
+        body = {"scopes": scopes, "expires": expires or naive_utc_in(seconds)}
+        r = self.call("POST", "/tokens/v2/" + user, auth, json=body)
+        self.assertEqual(r.status_code, expect, r.text)
+        return r.json()
+
+    def check(self, token=None, **kw):
+        r = self.server.get("/tokens/v2", token, **kw)
+        self.assertEqual(r.status_code, 200, r.text)
+        return r.json()
+
+    def list_ids(self, user, auth, **params):
+        r = self.call("GET", "/tokens/v2/" + user, auth, params=params)
+        self.assertEqual(r.status_code, 200, r.text)
+        return [t["id"] for t in r.json()]
+
+    def assertMessage(self, resp, status, message):
+        self.assertEqual(resp.status_code, status, resp.text)
+        self.assertTrue(resp.headers.get("Content-Type", "").startswith("application/json"))
+        self.assertEqual(resp.json(), {"message": message})
+
+    def assert422(self, resp, message):
+        self.assertMessage(resp, 422, message)
+
+
+class TokensEndpointsTest(MapboxCase):
+    # ---- listing and the default token ---------------------------------
+    def test_new_account_lists_its_default_public_token(self):
+        _, access, user = self.account()
+        r = self.call("GET", "/tokens/v2/" + user, access)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertTrue(r.headers["Content-Type"].startswith("application/json"))
+        self.assertIsNone(r.headers.get("Link"))
+        tokens = r.json()
+        self.assertEqual(len(tokens), 1)
+        t = tokens[0]
+        self.assertEqual(set(t), TOKEN_FIELDS | {"token"})  # no allowedUrls when empty
+        self.assertEqual(t["usage"], "pk")
+        self.assertEqual(t["client"], "api")
+        self.assertIs(t["default"], True)
+        self.assertEqual(sorted(t["scopes"]), PUBLIC)
+        self.assertTrue(t["token"].startswith("pk."))
+        self.assertRegex(t["created"], RFC3339_MS)
+        self.assertRegex(t["modified"], RFC3339_MS)
+        self.assertRegex(t["id"], r"^[a-z0-9]{25}$")
+        self.assertEqual(payload_of(t["token"])["u"], user)
+        # The default pk works as a credential.
+        self.assertEqual(self.check(t["token"])["code"], "TokenValid")
+
+    def test_create_permanent_pk_and_sk(self):
+        _, access, user = self.account()
+        pk = self.create(user, access, ["styles:read", "fonts:read"], note="maps")
+        self.assertEqual(pk["usage"], "pk")
+        self.assertTrue(pk["token"].startswith("pk."))
+        self.assertEqual(pk["scopes"], ["styles:read", "fonts:read"])
+        self.assertEqual(pk["note"], "maps")
+        self.assertIs(pk["default"], False)
+        self.assertEqual(pk["client"], "api")
+        self.assertEqual(payload_of(pk["token"]), {"u": user, "a": pk["id"]})
+        sk = self.create(user, access, ["styles:read", "tokens:read"])
+        self.assertEqual(sk["usage"], "sk")
+        self.assertTrue(sk["token"].startswith("sk."))
+        self.assertEqual(sk["note"], "")
+        listed = {t["id"]: t for t in
+                  self.call("GET", "/tokens/v2/" + user, access).json()}
+        # pk may be listed again, an sk secret is shown only once.
+        self.assertEqual(listed[pk["id"]]["token"], pk["token"])
+        self.assertNotIn("token", listed[sk["id"]])
+        self.assertEqual(listed[sk["id"]]["usage"], "sk")
+        # Both work as credentials.
+        self.assertEqual(self.check(sk["token"])["token"],
+                         {"usage": "sk", "user": user, "authorization": sk["id"]})
+        self.assertEqual(self.check(pk["token"])["token"],
+                         {"usage": "pk", "user": user, "authorization": pk["id"]})
+
+    def test_create_rules(self):
+        _, access, user = self.account()
+        path = "/tokens/v2/" + user
+        post = lambda body, tok=access: self.call("POST", path, tok, json=body)
+        self.assert422(post({"scopes": ["no:such-scope"]}), "scopes are invalid")
+        self.assert422(post({"scopes": []}), "scopes are invalid")
+        self.assert422(post({"scopes": "styles:read"}), "scopes are invalid")
+        self.assert422(post({"scopes": [1]}), "scopes are invalid")
+        self.assert422(post({"note": "no scopes"}), "scopes are invalid")
+        self.assert422(post({"scopes": ["tokens:introspect"]}), "scopes are invalid")  # not granted
+        # A token never mints beyond its own scopes (SPEC §5.2).
+        sk = self.create(user, access, ["tokens:write", "styles:read"])["token"]
+        self.assert422(post({"scopes": ["styles:read", "fonts:read"]}, sk), "scopes are invalid")
+        self.assert422(post({"scopes": ["tokens:read"]}, sk), "scopes are invalid")
+        self.assertEqual(post({"scopes": ["styles:read"]}, sk).status_code, 200)
+        # Note and allowedUrls limits.
+        self.assert422(post({"scopes": ["styles:read"], "note": "x" * 257}),
+                       "note must be at most 256 characters")
+        self.assertEqual(post({"scopes": ["styles:read"], "note": "x" * 256}).status_code, 200)
+        self.assert422(post({"scopes": ["styles:read"], "note": 5}), "note must be a string")
+        urls = ["https://a%d.example.com" % i for i in range(101)]
+        self.assert422(post({"scopes": ["styles:read"], "allowedUrls": urls}),
+                       "allowedUrls may have at most 100 entries")
+        r = post({"scopes": ["styles:read"], "allowedUrls": urls[:100]})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["allowedUrls"], urls[:100])
+        self.assert422(post({"scopes": ["styles:read"], "allowedUrls": "https://a.example"}),
+                       "allowedUrls must be an array of URLs")
+        self.assert422(post({"scopes": ["styles:read"], "allowedUrls": ["bad url"]}),
+                       "allowedUrls are invalid")
+        self.assert422(post({"scopes": ["styles:read"], "allowedUrls": [""]}),
+                       "allowedUrls are invalid")
+        # Malformed bodies are 4xx in the Mapbox dialect, never a crash.
+        for raw, status in ((b"{", 400), (b"", 400), (b"[1]", 422), (b"\xff\xfe", 400),
+                            (b'{"scopes": ["styles:read"]} x', 400)):
+            r = self.call("POST", path, access, data=raw,
+                          headers={"Content-Type": "application/json"})
+            self.assertEqual(r.status_code, status, (raw, r.text))
+            self.assertIn("message", r.json())
+        r = self.call("POST", path, access, data=b'{"scopes":["styles:read"],"note":"' +
+                      b"x" * 70000 + b'"}', headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status_code, 413)
+
+    # ---- update ---------------------------------------------------------
+    def test_update_note_scopes_allowed_urls(self):
+        _, access, user = self.account()
+        pk = self.create(user, access, ["styles:read"], note="before")
+        time.sleep(0.01)
+        r = self.call("PATCH", "/tokens/v2/%s/%s" % (user, pk["id"]), access,
+                      json={"note": "after", "scopes": ["styles:read", "datasets:read"],
+                            "allowedUrls": ["https://maps.example.com"]})
+        self.assertEqual(r.status_code, 200, r.text)
+        t = r.json()
+        self.assertEqual(t["note"], "after")
+        self.assertEqual(t["scopes"], ["styles:read", "datasets:read"])
+        self.assertEqual(t["allowedUrls"], ["https://maps.example.com"])
+        self.assertEqual(t["usage"], "pk")
+        self.assertEqual(t["token"], pk["token"])  # same token string, still valid
+        self.assertEqual(t["created"], pk["created"])
+        self.assertGreater(t["modified"], pk["modified"])
+        # Partial updates keep the rest; [] clears the URL restriction.
+        r = self.call("PATCH", "/tokens/v2/%s/%s" % (user, pk["id"]), access,
+                      json={"allowedUrls": []})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertNotIn("allowedUrls", r.json())
+        self.assertEqual(r.json()["note"], "after")
+        self.assertEqual(r.json()["scopes"], ["styles:read", "datasets:read"])
+        # The listing shows the update.
+        listed = {x["id"]: x for x in self.call("GET", "/tokens/v2/" + user, access).json()}
+        self.assertEqual(listed[pk["id"]]["note"], "after")
+
+    def test_pk_never_gains_a_secret_scope(self):
+        _, access, user = self.account()
+        pk = self.create(user, access, ["styles:read"])
+        path = "/tokens/v2/%s/%s" % (user, pk["id"])
+        for scopes in (["styles:read", "tokens:read"], ["stac"]):
+            self.assert422(self.call("PATCH", path, access, json={"scopes": scopes}),
+                           "scopes are invalid")
+        self.assertEqual(self.check(pk["token"])["code"], "TokenValid")
+        listed = {x["id"]: x for x in self.call("GET", "/tokens/v2/" + user, access).json()}
+        self.assertEqual(listed[pk["id"]]["scopes"], ["styles:read"])
+        self.assertEqual(listed[pk["id"]]["usage"], "pk")
+        # An sk may drop to public scopes and stays an sk.
+        sk = self.create(user, access, ["tokens:read"])
+        r = self.call("PATCH", "/tokens/v2/%s/%s" % (user, sk["id"]), access,
+                      json={"scopes": ["styles:read"]})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["usage"], "sk")
+        self.assertNotIn("token", r.json())
+
+    def test_update_cannot_widen_beyond_the_authorizer(self):
+        _, access, user = self.account()
+        writer = self.create(user, access, ["tokens:write", "styles:read"])["token"]
+        target = self.create(user, access, ["styles:read"])
+        path = "/tokens/v2/%s/%s" % (user, target["id"])
+        self.assert422(self.call("PATCH", path, writer, json={"scopes": ["fonts:read"]}),
+                       "scopes are invalid")
+        self.assert422(self.call("PATCH", path, writer, json={"scopes": ["no:such"]}),
+                       "scopes are invalid")
+        self.assert422(self.call("PATCH", path, writer, json={"scopes": []}),
+                       "scopes are invalid")
+        r = self.call("PATCH", path, writer, json={"note": "ok by writer"})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assert422(self.call("PATCH", path, access,
+                                 json={"allowedUrls": ["https://x%d.example" % i
+                                                       for i in range(101)]}),
+                       "allowedUrls may have at most 100 entries")
+
+    def test_update_unknown_foreign_revoked_or_temporary_is_404(self):
+        _, access, user = self.account()
+        _, other_access, other_user = self.account()
+        theirs = self.create(other_user, other_access, ["styles:read"])
+        mine = self.create(user, access, ["styles:read"])
+        tk = self.temp(user, access, ["styles:read"])["token"]
+        self.assertEqual(self.call("DELETE", "/tokens/v2/%s/%s" % (user, mine["id"]),
+                                   access).status_code, 204)
+        for token_id in (theirs["id"], mine["id"], "a" * 25, "nope", tk, "A" * 25):
+            for method, body in (("PATCH", {"note": "x"}), ("DELETE", None)):
+                r = self.call(method, "/tokens/v2/%s/%s" % (user, token_id), access, json=body)
+                self.assertMessage(r, 404, "Not Found")
+        # The other account's token is untouched.
+        self.assertEqual(self.check(theirs["token"])["code"], "TokenValid")
+
+    # ---- delete ---------------------------------------------------------
+    def test_delete_is_204_empty_and_immediate(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:read"])
+        self.assertEqual(self.call("GET", "/tokens/v2/" + user, sk["token"]).status_code, 200)
+        r = self.call("DELETE", "/tokens/v2/%s/%s" % (user, sk["id"]), access)
+        self.assertEqual(r.status_code, 204)
+        self.assertEqual(r.content, b"")
+        r = self.call("GET", "/tokens/v2/" + user, sk["token"])
+        self.assertEqual(r.status_code, 401)
+        self.assertEqual(r.json(), INVALID_401)
+        self.assertEqual(self.check(sk["token"])["code"], "TokenRevoked")
+        self.assertNotIn(sk["id"], self.list_ids(user, access))
+        self.assertMessage(self.call("DELETE", "/tokens/v2/%s/%s" % (user, sk["id"]), access),
+                           404, "Not Found")
+        # A token may delete itself.
+        me = self.create(user, access, ["tokens:write"])
+        r = self.call("DELETE", "/tokens/v2/%s/%s" % (user, me["id"]), me["token"])
+        self.assertEqual(r.status_code, 204)
+        self.assertEqual(self.check(me["token"])["code"], "TokenRevoked")
+
+    # ---- username resolution, credentials, scopes ------------------------
+    def test_username_must_be_the_callers_account(self):
+        _, access, user = self.account()
+        _, other_access, other_user = self.account()
+        theirs = self.create(other_user, other_access, ["styles:read"])
+        sk = self.create(user, access, ALL_GRANTED)["token"]
+        for auth in (access, sk):
+            for method, path, body in (
+                    ("GET", "/tokens/v2/" + other_user, None),
+                    ("POST", "/tokens/v2/" + other_user, {"scopes": ["styles:read"]}),
+                    ("POST", "/tokens/v2/" + other_user, {"scopes": ["styles:read"],
+                                                          "expires": naive_utc_in(60)}),
+                    ("PATCH", "/tokens/v2/%s/%s" % (other_user, theirs["id"]), {"note": "x"}),
+                    ("DELETE", "/tokens/v2/%s/%s" % (other_user, theirs["id"]), None),
+                    ("GET", "/scopes/v1/" + other_user, None),
+                    ("GET", "/tokens/v2/nosuchuser", None),
+                    ("GET", "/scopes/v1/NOSUCH", None)):
+                r = self.call(method, path, auth, json=body)
+                self.assertMessage(r, 404, "Not Found")
+        self.assertEqual(len(self.list_ids(other_user, other_access)), 2)
+        self.assertEqual(self.check(theirs["token"])["code"], "TokenValid")
+
+    def test_credentials_by_query_or_bearer_and_session(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:read", "scopes:list"])["token"]
+        for tok in (access, sk):
+            r = requests.get(self.server.url("/tokens/v2/" + user), params={"access_token": tok})
+            self.assertEqual(r.status_code, 200, r.text)
+            r = requests.get(self.server.url("/scopes/v1/" + user), params={"access_token": tok})
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(self.check(None, params={"access_token": tok})["code"], "TokenValid")
+        # The session JWT authorizes every endpoint (it holds all the account's scopes).
+        t = self.create(user, access, ["styles:read"])
+        tk = self.temp(user, access, ["tokens:read"])
+        self.assertEqual(self.call("PATCH", "/tokens/v2/%s/%s" % (user, t["id"]), access,
+                                   json={"note": "s"}).status_code, 200)
+        self.assertEqual(self.call("DELETE", "/tokens/v2/%s/%s" % (user, t["id"]),
+                                   access).status_code, 204)
+        self.assertEqual(self.check(tk["token"])["code"], "TokenValid")
+        self.assertEqual(payload_of(tk["token"])["p"], "")
+
+    def test_missing_credential_and_missing_scope(self):
+        _, access, user = self.account()
+        for method, path in (("GET", "/tokens/v2/" + user), ("POST", "/tokens/v2/" + user),
+                             ("PATCH", "/tokens/v2/%s/%s" % (user, "a" * 25)),
+                             ("DELETE", "/tokens/v2/%s/%s" % (user, "a" * 25)),
+                             ("GET", "/scopes/v1/" + user), ("GET", "/tokens/v2")):
+            r = self.call(method, path, json={} if method in ("POST", "PATCH") else None)
+            self.assertMessage(r, 401, "Unauthorized")
+            self.assertTrue(r.headers.get("WWW-Authenticate", "").startswith("Bearer"))
+        reader = self.create(user, access, ["tokens:read"])["token"]
+        pk = self.create(user, access, ["styles:read"])["token"]
+        r = self.call("POST", "/tokens/v2/" + user, reader, json={"scopes": ["styles:read"]})
+        self.assertEqual(r.status_code, 403, r.text)
+        self.assertIn("tokens:write", r.json()["message"])
+        self.assertIn('error="insufficient_scope"', r.headers["WWW-Authenticate"])
+        self.assertEqual(self.call("GET", "/tokens/v2/" + user, pk).status_code, 403)
+        self.assertEqual(self.call("GET", "/scopes/v1/" + user, reader).status_code, 403)
+        self.assertEqual(self.call("DELETE", "/tokens/v2/%s/%s" % (user, "a" * 25),
+                                   reader).status_code, 403)
+        r = self.call("PUT", "/tokens/v2/" + user, access, json={})
+        self.assertEqual(r.status_code, 405)
+        self.assertIn("message", r.json())
+
+    def test_scopes_list(self):
+        _, access, user = self.account()
+        r = self.call("GET", "/scopes/v1/" + user, access)
+        self.assertEqual(r.status_code, 200, r.text)
+        scopes = r.json()
+        self.assertEqual(sorted(s["id"] for s in scopes), sorted(ALL_GRANTED))
+        self.assertEqual([s["id"] for s in scopes], sorted(s["id"] for s in scopes))
+        for s in scopes:
+            self.assertTrue(s["description"])
+            if s["id"] in PUBLIC:
+                self.assertEqual(set(s), {"id", "description", "public"})
+                self.assertIs(s["public"], True)
+            else:
+                self.assertEqual(set(s), {"id", "description"})  # public omitted when secret
+        lister = self.create(user, access, ["scopes:list"])["token"]
+        r = self.call("GET", "/scopes/v1/" + user, lister)
+        self.assertEqual(r.json(), scopes)
+
+    # ---- temporary tokens -----------------------------------------------
+    def test_temporary_token_from_sk(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:read", "tokens:write", "styles:read"])
+        before = int(time.time())
+        body = self.temp(user, sk["token"], ["styles:read", "tokens:read"], seconds=600)
+        self.assertEqual(set(body), {"token", "issued_at", "expires", "expires_in"})
+        tk = body["token"]
+        self.assertTrue(tk.startswith("tk."))
+        self.assertRegex(body["issued_at"], RFC3339_MS)
+        self.assertRegex(body["expires"], RFC3339_MS)
+        self.assertTrue(598 <= body["expires_in"] <= 602, body)
+        claims = payload_of(tk)
+        self.assertEqual(claims["u"], user)
+        self.assertEqual(claims["p"], sk["id"])
+        self.assertEqual(claims["client"], "api")
+        self.assertEqual(claims["scopes"], ["styles:read", "tokens:read"])
+        self.assertTrue(before - 1 <= claims["iat"] <= time.time() + 1)
+        check = self.check(tk)
+        self.assertEqual(check["code"], "TokenValid")
+        self.assertEqual(set(check["token"]), {"usage", "user", "expires", "created", "scopes",
+                                               "client"})
+        self.assertEqual(check["token"]["usage"], "tk")
+        self.assertEqual(check["token"]["user"], user)
+        self.assertEqual(check["token"]["expires"], body["expires"])
+        self.assertEqual(check["token"]["client"], "api")
+        # It works on the API within its scopes, and is not listed (not stored).
+        ids = self.list_ids(user, tk)
+        self.assertIn(sk["id"], ids)
+        self.assertEqual(len(ids), 2)
+        r = self.call("POST", "/tokens/v2/" + user, tk, json={"scopes": ["styles:read"]})
+        self.assertEqual(r.status_code, 403)
+        # Deleting the parent revokes it.
+        self.assertEqual(self.call("DELETE", "/tokens/v2/%s/%s" % (user, sk["id"]),
+                                   access).status_code, 204)
+        self.assertEqual(self.check(tk)["code"], "TokenRevoked")
+        r = self.call("GET", "/tokens/v2/" + user, tk)
+        self.assertEqual(r.status_code, 401)
+        self.assertEqual(r.json(), INVALID_401)
+
+    def test_temporary_expiry_rules(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:write", "styles:read"])["token"]
+        path = "/tokens/v2/" + user
+        post = lambda body: self.call("POST", path, sk, json=body)
+        self.assert422(post({"scopes": ["styles:read"], "expires": naive_utc_in(-5)}),
+                       "expires is in the past")
+        self.assert422(post({"scopes": ["styles:read"], "expires": "2001-01-01T00:00:00Z"}),
+                       "expires is in the past")
+        self.assert422(post({"scopes": ["styles:read"], "expires": naive_utc_in(3600 + 120)}),
+                       "expires is more than one hour in the future")
+        self.assert422(post({"scopes": ["styles:read"], "expires": "2999-01-01T00:00:00"}),
+                       "expires is more than one hour in the future")
+        # Exactly one hour, as the client computes it, with its clock a little ahead.
+        for seconds in (3600, 3603):
+            self.assertEqual(post({"scopes": ["styles:read"],
+                                   "expires": naive_utc_in(seconds)}).status_code, 200)
+        # Every accepted time format: naive, Z, offsets, 0-6 fraction digits, space.
+        soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=10)
+        for text in (soon.strftime("%Y-%m-%dT%H:%M:%S"), soon.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                     soon.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                     soon.astimezone(datetime.timezone(datetime.timedelta(hours=2)))
+                     .isoformat(timespec="milliseconds")):
+            r = post({"scopes": ["styles:read"], "expires": text})
+            self.assertEqual(r.status_code, 200, (text, r.text))
+            self.assertEqual(self.check(r.json()["token"])["code"], "TokenValid")
+        for bad in ("tomorrow", "", "2026-13-01T00:00:00", "2026-02-30T00:00:00",
+                    "9" * 300, "2026-01-01T00:00:00.1234567"):
+            self.assert422(post({"scopes": ["styles:read"], "expires": bad}), "expires is invalid")
+        self.assert422(post({"scopes": ["styles:read"], "expires": 60}), "expires is invalid")
+        # Scopes: known, held; no allowedUrls on a temporary token.
+        self.assert422(post({"scopes": ["tokens:read"], "expires": naive_utc_in(60)}),
+                       "scopes are invalid")
+        self.assert422(post({"scopes": [], "expires": naive_utc_in(60)}), "scopes are invalid")
+        self.assert422(post({"scopes": ["x:y"], "expires": naive_utc_in(60)}),
+                       "scopes are invalid")
+        r = post({"scopes": ["styles:read"], "expires": naive_utc_in(60),
+                  "allowedUrls": ["https://a.example"]})
+        self.assertEqual(r.status_code, 422, r.text)
+
+    def test_tk_authorized_by_tk(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:write", "tokens:read", "styles:read"])
+        outer = self.temp(user, sk["token"], ["tokens:write", "styles:read"], seconds=120)
+        tk = outer["token"]
+        # Never outliving the authorizing tk.
+        r = self.call("POST", "/tokens/v2/" + user, tk,
+                      json={"scopes": ["styles:read"], "expires": naive_utc_in(600)})
+        self.assert422(r, "expires may not be greater than the expiration of the authorizing token")
+        # Never wider than it.
+        r = self.call("POST", "/tokens/v2/" + user, tk,
+                      json={"scopes": ["tokens:read"], "expires": naive_utc_in(60)})
+        self.assert422(r, "scopes are invalid")
+        inner = self.temp(user, tk, ["styles:read"], seconds=60)
+        claims = payload_of(inner["token"])
+        self.assertEqual(claims["p"], sk["id"])  # the stored ancestor, whose deletion ends both
+        self.assertLessEqual(claims["exp"], payload_of(tk)["exp"])
+        self.assertEqual(self.check(inner["token"])["code"], "TokenValid")
+        # Temporary tokens cannot be updated or deleted: they have no id.
+        for method in ("PATCH", "DELETE"):
+            r = self.call(method, "/tokens/v2/%s/%s" % (user, tk), access, json={"note": "x"})
+            self.assertEqual(r.status_code, 404)
+        self.assertEqual(self.call("DELETE", "/tokens/v2/%s/%s" % (user, sk["id"]),
+                                   access).status_code, 204)
+        self.assertEqual(self.check(tk)["code"], "TokenRevoked")
+        self.assertEqual(self.check(inner["token"])["code"], "TokenRevoked")
+
+    def test_expiring_stored_token_bounds_its_tk(self):
+        email, access, user = self.account()
+        res = self.server.cli("token", "create", email, "--scopes", "tokens:write,styles:read",
+                              "--expires-days", "1")
+        sk = res.stdout.strip().split()[-1]
+        r = self.call("POST", "/tokens/v2/" + user, sk,
+                      json={"scopes": ["styles:read"], "expires": naive_utc_in(3000)})
+        self.assertEqual(r.status_code, 200, r.text)
+
+    def test_expired_tk(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:write", "tokens:read"])["token"]
+        tk = self.temp(user, sk, ["tokens:read"], seconds=1)["token"]
+        self.assertEqual(self.check(tk)["code"], "TokenValid")
+        time.sleep(2.2)
+        check = self.check(tk)
+        self.assertEqual(check["code"], "TokenExpired")
+        self.assertEqual(check["token"]["usage"], "tk")
+        r = self.call("GET", "/tokens/v2/" + user, tk)
+        self.assertEqual(r.status_code, 401)
+        self.assertEqual(r.json(), INVALID_401)
+
+    # ---- GET /tokens/v2 over tampered and malformed credentials ------------
+    def test_validity_codes_for_every_kind(self):
+        _, access, user = self.account()
+        _, _, other_user = self.account()
+        sk = self.create(user, access, ["tokens:read", "tokens:write"])
+        pk = self.create(user, access, ["styles:read"])
+        tk = self.temp(user, sk["token"], ["tokens:read"])["token"]
+        cases = []  # (credential, expected code)
+        for good in (sk["token"], pk["token"]):
+            kind, payload, secret = good.split(".")
+            cases += [
+                (good, "TokenValid"),
+                # A mistyped secret fails its checksum before any lookup.
+                ("%s.%s.%s" % (kind, payload, flip_char(secret, 5)), "TokenMalformed"),
+                ("%s.%s.%s" % (kind, payload, secret[:-1]), "TokenMalformed"),
+                ("%s.%s" % (kind, payload), "TokenMalformed"),
+                # Well formed, but claims another user or another id.
+                (with_payload(good, {"u": other_user, "a": payload_of(good)["a"]}), "TokenInvalid"),
+                (with_payload(good, {"u": user, "a": "b" * 25}), "TokenInvalid"),
+                (with_payload(good, {"u": user, "a": (pk if good == sk["token"] else sk)["id"]}),
+                 "TokenInvalid"),
+                # The other usage prefix with the same payload and secret.
+                (("pk." if kind == "sk" else "sk.") + good[3:], "TokenInvalid"),
+            ]
+        head, payload, mac = tk.split(".")
+        claims = payload_of(tk)
+        cases += [
+            (tk, "TokenValid"),
+            ("%s.%s.%s" % (head, payload, flip_char(mac, 10)), "TokenInvalid"),
+            (with_payload(tk, dict(claims, exp=claims["exp"] + 3600)), "TokenInvalid"),
+            (with_payload(tk, dict(claims, scopes=["tokens:write"])), "TokenInvalid"),
+            ("%s.%s" % (head, payload), "TokenMalformed"),
+            ("tk.!!!.%s" % mac, "TokenMalformed"),
+        ]
+        jh, jp, js = access.split(".")
+        cases += [
+            (access, "TokenValid"),
+            ("%s.%s.%s" % (jh, jp, flip_char(js, 10)), "TokenInvalid"),
+            ("%s.%s" % (jh, jp), "TokenMalformed"),
+            ("garbage", "TokenMalformed"),
+            ("pk.", "TokenMalformed"),
+            ("x" * 5000, "TokenMalformed"),
+            ("a.b.c", "TokenMalformed"),
+        ]
+        bodies_401 = set()
+        for cred, code in cases:
+            got = self.check(cred)
+            self.assertEqual(got["code"], code, (cred, got))
+            self.assertIsInstance(got["token"], dict)
+            # Query parameter and Bearer header agree.
+            via_query = self.check(None, params={"access_token": cred})
+            self.assertEqual(via_query["code"], code)
+            # Elsewhere every non-valid credential gets the same 401.
+            r = self.call("GET", "/tokens/v2/" + user, cred)
+            if code == "TokenValid":
+                self.assertIn(r.status_code, (200, 403))
+            else:
+                self.assertEqual(r.status_code, 401, (cred, r.text))
+                self.assertIn("invalid_token", r.headers["WWW-Authenticate"])
+                bodies_401.add(r.text)
+        self.assertEqual(len(bodies_401), 1, bodies_401)
+        self.assertEqual(json.loads(bodies_401.pop()), INVALID_401)
+        # A non-Bearer Authorization header is a malformed credential, not none.
+        r = self.server.get("/tokens/v2", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.json()["code"], "TokenMalformed")
+        # No credential at all.
+        r = self.server.get("/tokens/v2")
+        self.assertMessage(r, 401, "Unauthorized")
+
+    def test_revoked_for_every_kind_by_deactivation(self):
+        email, access, user = self.account()
+        sk = self.create(user, access, ["tokens:read", "tokens:write"])
+        pk = self.create(user, access, ["styles:read"])
+        tk = self.temp(user, sk["token"], ["tokens:read"])["token"]
+        tk_session = self.temp(user, access, ["tokens:read"])["token"]
+        for tok in (sk["token"], pk["token"], tk, tk_session, access):
+            self.assertEqual(self.check(tok)["code"], "TokenValid")
+        self.server.cli("user", "set", email, "--active", "false")
+        for tok in (sk["token"], pk["token"], tk, tk_session, access):
+            got = self.check(tok)
+            self.assertEqual(got["code"], "TokenRevoked", tok[:3])
+            self.assertEqual(got["token"]["user"], user)
+            r = self.call("GET", "/tokens/v2/" + user, tok)
+            self.assertEqual(r.status_code, 401)
+            self.assertEqual(r.json(), INVALID_401)
+
+    # ---- lists ------------------------------------------------------------
+    def test_list_filters_and_validation(self):
+        _, access, user = self.account()
+        pks = [self.create(user, access, ["styles:read"])["id"] for _ in range(3)]
+        sks = [self.create(user, access, ["tokens:read"])["id"] for _ in range(2)]
+        default = self.list_ids(user, access, default="true")
+        self.assertEqual(len(default), 1)
+        self.assertEqual(sorted(self.list_ids(user, access, default="false")), sorted(pks + sks))
+        self.assertEqual(sorted(self.list_ids(user, access, usage="sk")), sorted(sks))
+        self.assertEqual(sorted(self.list_ids(user, access, usage="pk")), sorted(pks + default))
+        self.assertEqual(self.list_ids(user, access, usage="pk", default="true"), default)
+        self.assertEqual(self.list_ids(user, access, usage="sk", default="true"), [])
+        everything = self.list_ids(user, access)
+        self.assertEqual(everything, default + pks + sks)  # created order
+        # sortby=modified: touching a token moves it to the end.
+        time.sleep(0.01)
+        self.call("PATCH", "/tokens/v2/%s/%s" % (user, pks[0]), access, json={"note": "t"})
+        by_mod = self.list_ids(user, access, sortby="modified")
+        self.assertEqual(by_mod[-1], pks[0])
+        self.assertEqual(self.list_ids(user, access, sortby="created"), everything)
+        self.assertEqual(self.list_ids(user, access, limit="2"), everything[:2])
+        self.assertEqual(self.list_ids(user, access, start=everything[1]), everything[2:])
+        self.assertEqual(self.list_ids(user, access, start=everything[-1]), [])
+        path = "/tokens/v2/" + user
+        bad = [({"usage": "tk"}, "usage must be pk or sk"),
+               ({"usage": ""}, "usage must be pk or sk"),
+               ({"limit": "0"}, "limit must be between 1 and 100"),
+               ({"limit": "101"}, "limit must be between 1 and 100"),
+               ({"limit": "ten"}, "limit must be between 1 and 100"),
+               ({"limit": "-1"}, "limit must be between 1 and 100"),
+               ({"limit": "99999999999999999999"}, "limit must be between 1 and 100"),
+               ({"sortby": "name"}, "sortby must be created or modified"),
+               ({"default": "yes"}, "default must be true or false"),
+               ({"start": "nope"}, "start is invalid"),
+               ({"start": "z" * 25}, "start is invalid")]
+        for params, msg in bad:
+            self.assert422(self.call("GET", path, access, params=params), msg)
+        self.assertEqual(len(self.list_ids(user, access, limit="100")), 6)
+        # Another account's token id is not a valid start here.
+        _, other_access, other_user = self.account()
+        theirs = self.list_ids(other_user, other_access)[0]
+        self.assert422(self.call("GET", path, access, params={"start": theirs}),
+                       "start is invalid")
+
+    def walk(self, user, auth, limit, between=None, **params):
+        """Follows Link rel=next to the end; returns the ids in order."""
+        seen, pages = [], 0
+        url = self.server.url("/tokens/v2/" + user)
+        params = dict(params, limit=limit)
+        while url:
+            r = requests.get(url, params=params, headers={"Authorization": "Bearer " + auth},
+                             timeout=30)
+            self.assertEqual(r.status_code, 200, r.text)
+            page = [t["id"] for t in r.json()]
+            self.assertLessEqual(len(page), limit)
+            seen += page
+            pages += 1
+            link = r.headers.get("Link")
+            url, params = None, None
+            if link:
+                m = re.match(r'^<([^>]+)>; rel="next"$', link)
+                self.assertTrue(m, link)
+                url = m.group(1)
+                self.assertNotIn("access_token", url)  # links never carry the credential
+                self.assertTrue(url.startswith(self.server.url("/tokens/v2/" + user + "?")), url)
+                self.assertEqual(len(page), limit)
+                if between:
+                    between(pages, page)
+            self.assertLess(pages, 500)
+        return seen
+
+    def test_pagination_follows_links_to_the_end(self):
+        _, access, user = self.account()
+        for i in range(22):
+            self.create(user, access, ["styles:read"] if i % 2 else ["tokens:read"])
+        everything = self.list_ids(user, access)
+        self.assertEqual(len(everything), 23)
+        for limit in (1, 4, 5, 23, 100):
+            self.assertEqual(self.walk(user, access, limit), everything, limit)
+        # Filters ride along in the next link.
+        self.assertEqual(self.walk(user, access, 3, usage="sk"),
+                         self.list_ids(user, access, usage="sk"))
+        self.assertEqual(self.walk(user, access, 2, default="false", usage="pk"),
+                         self.list_ids(user, access, default="false", usage="pk"))
+        self.assertEqual(self.walk(user, access, 4, sortby="modified"),
+                         self.list_ids(user, access, sortby="modified"))
+        # An exact multiple of the page size ends without an empty page.
+        r = self.call("GET", "/tokens/v2/" + user, access, params={"limit": 23})
+        self.assertIsNone(r.headers.get("Link"))
+
+    def test_pagination_while_tokens_are_created_and_deleted(self):
+        _, access, user = self.account()
+        for _ in range(30):
+            self.create(user, access, ["styles:read"])
+        before = self.list_ids(user, access)
+        deleted, created = set(), []
+        rnd = random.Random(3)
+
+        def between(page_no, page):
+            # Delete the page's last token (the cursor of the next link), one
+            # already seen, one not yet seen; create two.
+            unseen = [t for t in before if t not in seen_so_far and t not in deleted
+                      and t not in page]
+            victims = [page[-1], page[0]]
+            if unseen:
+                victims.append(rnd.choice(unseen))
+                deleted_unseen.add(victims[-1])
+            for v in victims:
+                if v not in deleted:
+                    r = self.call("DELETE", "/tokens/v2/%s/%s" % (user, v), access)
+                    self.assertEqual(r.status_code, 204)
+                    deleted.add(v)
+            for _ in range(2):
+                created.append(self.create(user, access, ["styles:read"])["id"])
+            seen_so_far.update(page)
+
+        seen_so_far, deleted_unseen = set(), set()
+        seen = self.walk(user, access, 4, between=between)
+        self.assertEqual(len(seen), len(set(seen)), "duplicates")
+        self.assertTrue(deleted_unseen)
+        # Every token that lived through the whole walk is there, in order.
+        survivors = [t for t in before if t not in deleted]
+        self.assertEqual([t for t in seen if t in set(survivors)], survivors)
+        # Tokens created during the walk sort after it and are all reached.
+        kept = [t for t in created if t not in deleted]
+        self.assertTrue(kept)
+        self.assertEqual([t for t in seen if t in set(kept)], kept)
+        # Nothing deleted before its page was served shows up.
+        self.assertFalse(set(seen) & deleted_unseen)
+        self.assertTrue(set(seen) <= set(before) | set(created))
+
+    def test_pagination_under_concurrent_writers(self):
+        _, access, user = self.account()
+        for _ in range(20):
+            self.create(user, access, ["styles:read"])
+        stable = self.list_ids(user, access)
+        stop = threading.Event()
+        errors = []
+
+        def churn():
+            mine = []
+            while not stop.is_set():
+                try:
+                    mine.append(self.create(user, access, ["styles:read"])["id"])
+                    if len(mine) > 3:
+                        victim = mine.pop(0)
+                        r = self.call("DELETE", "/tokens/v2/%s/%s" % (user, victim), access)
+                        if r.status_code != 204:
+                            errors.append(r.text)
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(repr(e))
+                    return
+
+        threads = [threading.Thread(target=churn) for _ in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(5):
+                seen = self.walk(user, access, 3)
+                self.assertEqual(len(seen), len(set(seen)), "duplicates")
+                self.assertEqual([t for t in seen if t in set(stable)], stable)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertEqual(errors, [])
+
+    # ---- allowedUrls --------------------------------------------------------
+    def test_allowed_urls_are_enforced(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:read", "scopes:list"],
+                         allowedUrls=["https://maps.example.com", "http://localhost:3000/app"])
+        self.assertEqual(sk["allowedUrls"], ["https://maps.example.com",
+                                             "http://localhost:3000/app"])
+        tok = sk["token"]
+        path = "/tokens/v2/" + user
+        ok = [{}, {"Origin": "https://maps.example.com"},
+              {"Referer": "https://maps.example.com/page?x=1"},
+              {"Origin": "http://localhost:3000", "Referer": "http://localhost:3000/app/x"}]
+        bad = [{"Origin": "https://evil.example"}, {"Referer": "https://evil.example/maps"},
+               {"Origin": "https://maps.example.com.evil.example"},
+               {"Referer": "https://evil.example/?https://maps.example.com"},
+               {"Origin": "http://localhost:3000"}]
+        for headers in ok:
+            r = self.call("GET", path, tok, headers=headers)
+            self.assertEqual(r.status_code, 200, (headers, r.text))
+        for headers in bad:
+            for p in (path, "/scopes/v1/" + user):
+                r = self.call("GET", p, tok, headers=headers)
+                self.assertMessage(r, 403, "This token is not allowed from this URL")
+        # A restricted pk from another site is refused on resource endpoints.
+        pk = self.create(user, access, ["styles:read"], allowedUrls=["https://maps.example.com"])
+        r = self.call("GET", "/api/v1/stac/collections", pk["token"],
+                      headers={"Origin": "https://evil.example"})
+        self.assertEqual(r.status_code, 403, r.text)
+        self.assertIn("not allowed from this URL", r.text)
+        # Lifting the restriction takes effect at once.
+        r = self.call("PATCH", "/tokens/v2/%s/%s" % (user, sk["id"]), access,
+                      json={"allowedUrls": []})
+        self.assertEqual(r.status_code, 200, r.text)
+        r = self.call("GET", path, tok, headers={"Origin": "https://evil.example"})
+        self.assertEqual(r.status_code, 200)
+        # And adding one too.
+        r = self.call("PATCH", "/tokens/v2/%s/%s" % (user, sk["id"]), access,
+                      json={"allowedUrls": ["https://other.example"]})
+        r = self.call("GET", path, tok, headers={"Origin": "https://evil.example"})
+        self.assertEqual(r.status_code, 403)
+
+    # ---- hygiene ------------------------------------------------------------
+    def test_no_secret_in_the_log(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:read", "tokens:write"])["token"]
+        tk = self.temp(user, sk, ["tokens:read"])["token"]
+        self.list_ids(user, sk)
+        self.check(tk)
+        requests.get(self.server.url("/tokens/v2"), params={"access_token": sk})
+        log = self.server.read_log()
+        for secret in (sk.split(".")[2], tk.split(".")[2], access.split(".")[2]):
+            self.assertNotIn(secret, log)
+
+
+class TokenApiRateLimitTest(MapboxCase):
+    settings = {"token-api-rate": "5"}
+
+    def test_token_api_calls_are_limited_per_account(self):
+        _, access, user = self.account()
+        _, other_access, other_user = self.account()
+        statuses = [self.call("GET", "/tokens/v2/" + user, access).status_code for _ in range(5)]
+        self.assertEqual(statuses, [200] * 5)
+        for method, path in (("GET", "/tokens/v2/" + user),
+                             ("POST", "/tokens/v2/" + user),
+                             ("GET", "/scopes/v1/" + user)):
+            r = self.call(method, path, access, json={"scopes": ["styles:read"]})
+            self.assertMessage(r, 429, "Too Many Requests")
+            self.assertGreater(int(r.headers["Retry-After"]), 0)
+        # Another account has its own budget; the validity check is not throttled.
+        self.assertEqual(self.call("GET", "/tokens/v2/" + other_user, other_access).status_code,
+                         200)
+        for _ in range(10):
+            self.assertEqual(self.check(access)["code"], "TokenValid")
+
+
+class ExpiredStoredTokensTest(MapboxCase):
+    """Stored tokens cannot be minted already expired, so the test ages them in
+    the database while the server is stopped (no cache can hide the change)."""
+
+    def test_expired_pk_sk_and_session(self):
+        _, access, user = self.account()
+        sk = self.create(user, access, ["tokens:read", "tokens:write"])
+        pk = self.create(user, access, ["styles:read"])
+        tk = self.temp(user, sk["token"], ["tokens:read"])["token"]
+        self.server.stop()
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "tessera.db"))
+        past = int(time.time() * 1000) - 60000
+        with db:
+            db.execute("UPDATE tokens SET expires_at = ? WHERE id IN (?, ?)",
+                       (past, sk["id"], pk["id"]))
+        db.close()
+        self.server.start()
+        for tok, usage in ((sk["token"], "sk"), (pk["token"], "pk")):
+            got = self.check(tok)
+            self.assertEqual(got["code"], "TokenExpired")
+            self.assertEqual(got["token"]["usage"], usage)
+            r = self.call("GET", "/tokens/v2/" + user, tok)
+            self.assertEqual(r.status_code, 401)
+            self.assertEqual(r.json(), INVALID_401)
+        # A tk whose parent has expired dies with it.
+        self.assertIn(self.check(tk)["code"], ("TokenRevoked", "TokenExpired"))
+        self.assertEqual(self.call("GET", "/tokens/v2/" + user, tk).status_code, 401)
+
+
+class ExpiredSessionTest(MapboxCase):
+    settings = {"access-ttl": "10"}
+
+    def test_expired_session_jwt(self):
+        _, access, user = self.account()
+        self.assertEqual(self.check(access)["code"], "TokenValid")
+        time.sleep(11.2)
+        got = self.check(access)
+        self.assertEqual(got["code"], "TokenExpired")
+        self.assertEqual(got["token"]["user"], user)
+        r = self.call("GET", "/tokens/v2/" + user, access)
+        self.assertEqual(r.status_code, 401)
+        self.assertEqual(r.json(), INVALID_401)
+
+
+class MapboxHttpsTest(unittest.TestCase):
+    """`tessera serve --tls-cert F --tls-key F` serves the whole API over HTTPS."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="tessera-tls-")
+        cls.cert, cls.key = make_self_signed(cls.tmp.name)
+        cls.server = Server(tls=(cls.cert, cls.key))
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.close()
+        finally:
+            cls.tmp.cleanup()
+
+    def req(self, method, path, token=None, **kw):
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        return requests.request(method, self.server.url(path), headers=headers,
+                                verify=self.cert, timeout=30, **kw)
+
+    def test_tokens_api_over_https(self):
+        self.assertTrue(self.server.url("/").startswith("https://"))
+        email = unique_email("tls")
+        r = self.req("POST", "/api/v1/account/register",
+                     json={"email": email, "password": "correct horse battery"})
+        self.assertEqual(r.status_code, 201, r.text)
+        r = self.req("POST", "/api/v1/token/pair",
+                     json={"email": email, "password": "correct horse battery"})
+        access = r.json()["access"]
+        user = self.req("GET", "/api/v1/account/me", access).json()["username"]
+        for _ in range(3):
+            r = self.req("POST", "/tokens/v2/" + user, access, json={"scopes": ["styles:read"]})
+            self.assertEqual(r.status_code, 200, r.text)
+        sk = self.req("POST", "/tokens/v2/" + user, access,
+                      json={"scopes": ["tokens:read"]}).json()["token"]
+        self.assertEqual(self.req("GET", "/tokens/v2", sk).json()["code"], "TokenValid")
+        r = self.req("GET", "/tokens/v2/" + user, sk, params={"limit": 2})
+        self.assertEqual(r.status_code, 200)
+        self.assertTrue(r.headers["Link"].startswith("<https://127.0.0.1:%d/tokens/v2/%s?"
+                                                     % (self.server.port, user)), r.headers)
+        # The certificate is checked (this one is trusted only through verify=).
+        with self.assertRaises(requests.exceptions.SSLError):
+            requests.get(self.server.url("/tokens/v2"), timeout=30)
+        # Plain HTTP to the TLS port gets no HTTP answer.
+        with self.assertRaises(requests.exceptions.RequestException):
+            r = requests.get("http://127.0.0.1:%d/healthz" % self.server.port, timeout=10)
+            if r.status_code == 200:
+                raise AssertionError("plain HTTP served on the TLS port")
+            raise requests.exceptions.ConnectionError("refused as expected")
+
+    def serve_exit_code(self, cert, key):
+        """Runs `tessera serve` with these TLS files; returns its exit code."""
+        data = os.path.join(self.tmp.name, "data-%d" % random.randrange(1 << 30))
+        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data,
+               "--tls-cert", cert, "--tls-key", key]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # our own child, by its pid
+            proc.communicate()
+            self.fail("tessera serve kept running with bad TLS files")
+        return proc.returncode, err.decode(errors="replace")
+
+    def test_bad_tls_files_refuse_to_start(self):
+        code, err = self.serve_exit_code(os.path.join(self.tmp.name, "missing.pem"), self.key)
+        self.assertNotEqual(code, 0)
+        self.assertIn("TLS", err)
+        other_dir = os.path.join(self.tmp.name, "other")
+        os.makedirs(other_dir, exist_ok=True)
+        _, other_key = make_self_signed(other_dir)
+        code, err = self.serve_exit_code(self.cert, other_key)  # key of another certificate
+        self.assertNotEqual(code, 0)
+        with open(self.key) as f:
+            key_text = f.read()
+        self.assertNotIn(key_text.splitlines()[1], err)  # the key is never logged
+
+if __name__ == "__main__":
+    unittest.main()
