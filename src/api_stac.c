@@ -104,48 +104,53 @@ struct buf {
     bool oom;
 };
 
-__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
+static bool buf_reserve(struct buf *b, size_t more)
 {
     if (b->oom)
+        return false;
+    if (b->n + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 8192;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->s = p;
+    b->cap = cap;
+    return true;
+}
+
+/* Formats straight into the free space, growing and retrying only when it
+ * does not fit (measuring first would format everything twice). */
+__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    if (!buf_reserve(b, 256))
         return;
     va_list ap;
     va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
+    int need = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
     va_end(ap);
     if (need < 0) {
         b->oom = true;
         return;
     }
-    if (b->n + (size_t)need + 1 > b->cap) {
-        size_t cap = (b->n + (size_t)need + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = true;
+    if ((size_t)need >= b->cap - b->n) {
+        if (!buf_reserve(b, (size_t)need))
             return;
-        }
-        b->s = s;
-        b->cap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
     }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
     b->n += (size_t)need;
 }
 
 static void buf_append(struct buf *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (!buf_reserve(b, n))
         return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
     memcpy(b->s + b->n, s, n);
     b->n += n;
     b->s[b->n] = 0;
