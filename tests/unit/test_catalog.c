@@ -583,6 +583,56 @@ static void test_concurrent_search(void **state)
     }
 }
 
+static int capture_tpl(void *ctx, const char *collection, const char *id, const char *tpl,
+                       size_t len)
+{
+    struct strlist *out = ctx;
+    char *copy = strndup(tpl, len);
+    strlist_push(out, collection);
+    strlist_push(out, id);
+    strlist_push(out, copy);
+    free(copy);
+    return 0;
+}
+
+static void test_item_templates(void **state)
+{
+    struct fixture *f = *state;
+    import_sample(f);
+    struct strlist got = STRLIST_INIT;
+    assert_int_equal(catalog_item_each(f->cat, NULL, "methane-plumes", "ch4-permian-20230614a",
+                                       capture_tpl, &got),
+                     0);
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.v[0], "methane-plumes");
+    assert_string_equal(got.v[1], "ch4-permian-20230614a");
+    const char *tpl = got.v[2];
+    assert_non_null(strstr(tpl, "\"href\":\"" CATALOG_ASSET_MARKER
+                                "methane/ch4-permian-20230614a/rgb.png\""));
+    /* Links come last and stay open for the caller's navigation links. */
+    const char *links = strstr(tpl, "\"links\":[");
+    assert_non_null(links);
+    assert_null(strstr(links + 1, "\"links\":"));
+    assert_int_equal(tpl[strlen(tpl) - 1], '}');
+    char text[8192];
+    snprintf(text, sizeof(text), "%s]}", tpl);
+    cJSON *doc = cJSON_Parse(text);
+    assert_non_null(doc);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "links")), 1);
+    cJSON_Delete(doc);
+    strlist_free(&got);
+    assert_int_equal(catalog_item_each(f->cat, NULL, "methane-plumes-partner-preview",
+                                       "ch4-partner-bakken-20250502", capture_tpl, &got),
+                     -ENOENT);
+
+    struct catalog_query q = {.limit = 4, .offset = 2};
+    int64_t matched;
+    assert_int_equal(catalog_search_each(f->cat, &q, &matched, capture_tpl, &got), 0);
+    assert_int_equal(matched, 12);
+    assert_int_equal(got.n, 12);
+    strlist_free(&got);
+}
+
 static void test_null_catalog(void **state)
 {
     (void)state;
@@ -609,6 +659,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_invalid_nothing_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reimport_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_item_templates, setup, teardown),
         cmocka_unit_test(test_parse_bbox),
         cmocka_unit_test(test_parse_datetime),
         cmocka_unit_test(test_geometry),
