@@ -81,7 +81,9 @@ static void handle_me(struct request *r)
         return;
     }
     struct app *app = request_app(r);
-    struct account a;
+    /* Zeroed: the store leaves it untouched on failure, and it is freed
+     * either way. */
+    struct account a = {0};
     if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0)
         api_reply_error(r, 404, "Account not found", "not_found");
     else
