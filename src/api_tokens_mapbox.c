@@ -25,7 +25,7 @@
 #define TEMP_LIFETIME_MS (3600LL * 1000)
 /* Clients compute `expires` from their own clock (the Python client sends
  * utcnow() + seconds); this much skew is forgiven at the one-hour bound. */
-#define TEMP_SLACK_MS (30LL * 1000)
+#define TEMP_SLACK_MS (10LL * 1000)
 /* How often a listing restarts its walk when the tokens it uses as stepping
  * stones are deleted underneath it (see list_after_key). */
 #define LIST_RETRIES 8
@@ -369,7 +369,8 @@ static void create_temporary(struct request *r, const struct principal *p, const
                              "value_error");
         goto out;
     }
-    if (cJSON_GetObjectItemCaseSensitive(body, "allowedUrls")) {
+    const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
+    if (au && !cJSON_IsNull(au)) {
         api_reply_validation(r, "allowedUrls", "temporary tokens cannot have allowedUrls",
                              "value_error");
         goto out;
@@ -486,8 +487,13 @@ static void handle_update(struct request *r)
     const char *note;
     if (!read_note(r, body, &note))
         goto out;
+    /* null means "leave as is", like an absent field. */
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(body, "scopes");
     const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
+    if (cJSON_IsNull(sc))
+        sc = NULL;
+    if (cJSON_IsNull(au))
+        au = NULL;
     bool all_public = true;
     if (sc && !read_scopes(r, &p, sc, &scopes, &all_public))
         goto out;
@@ -497,7 +503,7 @@ static void handle_update(struct request *r)
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
         goto out;
     }
-    if (au && !cJSON_IsNull(au) && !read_allowed_urls(r, au, &urls))
+    if (au && !read_allowed_urls(r, au, &urls))
         goto out;
     if (note)
         snprintf(t.note, sizeof(t.note), "%s", note);

@@ -223,6 +223,12 @@ class TokensEndpointsTest(MapboxCase):
         self.assertNotIn("allowedUrls", r.json())
         self.assertEqual(r.json()["note"], "after")
         self.assertEqual(r.json()["scopes"], ["styles:read", "datasets:read"])
+        # null leaves a field as it is.
+        r = self.call("PATCH", "/tokens/v2/%s/%s" % (user, pk["id"]), access,
+                      json={"note": None, "scopes": None, "allowedUrls": None})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["note"], "after")
+        self.assertEqual(r.json()["scopes"], ["styles:read", "datasets:read"])
         # The listing shows the update.
         listed = {x["id"]: x for x in self.call("GET", "/tokens/v2/" + user, access).json()}
         self.assertEqual(listed[pk["id"]]["note"], "after")
@@ -436,7 +442,7 @@ class TokensEndpointsTest(MapboxCase):
         self.assert422(post({"scopes": ["styles:read"], "expires": "2999-01-01T00:00:00"}),
                        "expires is more than one hour in the future")
         # Exactly one hour, as the client computes it, with its clock a little ahead.
-        for seconds in (3600, 3603):
+        for seconds in (3600, 3605):
             self.assertEqual(post({"scopes": ["styles:read"],
                                    "expires": naive_utc_in(seconds)}).status_code, 200)
         # Every accepted time format: naive, Z, offsets, 0-6 fraction digits, space.
