@@ -248,5 +248,43 @@ class LifecycleTest(unittest.TestCase):
             srv.close()
 
 
+class OverloadTest(unittest.TestCase):
+    def test_full_worker_queue_answers_503(self):
+        """With one worker and a queue of one, a burst of registrations gets
+        fast 503s with Retry-After instead of piling up; the server keeps
+        working and still stops cleanly."""
+        import threading
+        srv = Server(extra_args=["--workers", "1", "--worker-queue", "1"])
+        srv.start()
+        results = []
+        lock = threading.Lock()
+
+        def reg():
+            r = srv.register()
+            with lock:
+                results.append(r)
+
+        try:
+            threads = [threading.Thread(target=reg) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            codes = sorted(r.status_code for r in results)
+            self.assertEqual(len(codes), 16)
+            self.assertTrue(set(codes) <= {201, 503}, codes)
+            self.assertIn(201, codes)
+            self.assertIn(503, codes)
+            for r in results:
+                self.assertIn("X-Request-Id", r.headers)
+                if r.status_code == 503:
+                    self.assertEqual(r.headers["Retry-After"], "1")
+                    self.assertEqual(r.json()["code"], "server_busy")
+            self.assertEqual(srv.get("/healthz").status_code, 200)
+            self.assertEqual(srv.register().status_code, 201)
+        finally:
+            srv.close()
+
+
 if __name__ == "__main__":
     unittest.main()

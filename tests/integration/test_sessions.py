@@ -303,5 +303,25 @@ class ExpiryTest(SessionTestBase):
         self.assertEqual(self.me_status(r.json()["access"]), 200)
 
 
+class LoginThrottleTest(SessionTestBase):
+    settings = {"login-rate-account": "3"}
+
+    def test_login_throttled_per_account(self):
+        email, _ = self.server.new_account()  # one sign-in used
+        for _ in range(2):
+            r = self.server.post(PAIR, {"email": email, "password": "wrong password"})
+            self.assertEqual(r.status_code, 401, r.text)
+        # Over the limit: 429 with Retry-After, whatever the password and case.
+        for password in ("wrong password", "correct horse battery"):
+            r = self.server.post(PAIR, {"email": email.upper(), "password": password})
+            self.assertEqual(r.status_code, 429, r.text)
+            retry = int(r.headers["Retry-After"])
+            self.assertTrue(1 <= retry <= 60, retry)
+            self.assertEqual(r.json()["code"], "throttled")
+        # Other accounts are not affected.
+        other, _ = self.server.new_account()
+        self.server.login(other)
+
+
 if __name__ == "__main__":
     unittest.main()
