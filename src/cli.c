@@ -526,11 +526,14 @@ static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
         return 1;
     }
     char err[512] = "";
-    int rc = catalog_import_path(app->catalog, o->positional[0], &visibility, err, sizeof(err));
+    struct catalog_import_result res = {0};
+    int rc = catalog_import_path_ex(app->catalog, o->positional[0], &visibility, &res, err,
+                                    sizeof(err));
     if (rc < 0)
         fprintf(stderr, "tessera: import failed, nothing was loaded: %s\n", err);
     else
-        printf("imported %s\n", o->positional[0]);
+        printf("imported %s: %zu files, %zu collections, %zu items, %zu skipped\n",
+               o->positional[0], res.files, res.collections, res.items, res.skipped);
     strlist_free(&visibility);
     app_close(app);
     return rc < 0;
