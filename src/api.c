@@ -110,6 +110,21 @@ static bool utf8_valid(const unsigned char *s, size_t len)
     return true;
 }
 
+/* True when a JSON string in text spells an escaped NUL (\u0000). cJSON
+ * keeps strings NUL-terminated, so "pw\u0000x" would silently arrive as
+ * "pw": a password, e-mail or token name must not be truncated unseen. */
+static bool has_escaped_nul(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && i + 5 < len && strncmp(s + i + 2, "0000", 4) == 0)
+            return true;
+        i++; /* skip the escaped character, so "\\u0000" is not a match */
+    }
+    return false;
+}
+
 cJSON *api_parse_body(struct request *r)
 {
     size_t len;
@@ -120,6 +135,10 @@ cJSON *api_parse_body(struct request *r)
     }
     if (!utf8_valid((const unsigned char *)body, len)) {
         api_reply_error(r, 400, "Request body is not valid UTF-8", "parse_error");
+        return NULL;
+    }
+    if (has_escaped_nul(body, len)) {
+        api_reply_error(r, 400, "JSON strings must not contain NUL (\\u0000)", "parse_error");
         return NULL;
     }
     /* cJSON's "require null terminated" wants the NUL inside the length;
