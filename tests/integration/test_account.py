@@ -185,6 +185,20 @@ class RegisterTest(ServerTestCase):
     def test_nul_byte_in_body(self):
         self.assert_parse_400(self.raw(b'{"email": "x@example.com"\x00, "password": "p"}'))
 
+    def test_escaped_nul_refused(self):
+        # cJSON would truncate "pw\u0000x" to "pw" unseen: refused instead.
+        for body in ({"email": unique_email(), "password": "fine password 1\u0000"},
+                     {"email": "nul\u0000x@example.com", "password": "fine password 1"},
+                     {"email": unique_email(), "password": "fine password 1",
+                      "first_name": "a\u0000b"}):
+            with self.subTest(body=body):
+                self.assert_parse_400(self.server.post(REGISTER, body))
+        # A literal backslash followed by "u0000" is ordinary text.
+        email = unique_email()
+        r = self.server.post(REGISTER, {"email": email, "password": "back\\u0000slash"})
+        self.assertEqual(r.status_code, 201, r.text)
+        self.server.login(email, "back\\u0000slash")
+
     def test_empty_body(self):
         self.assert_parse_400(self.raw(b""))
         r = self.server.request("POST", REGISTER)
