@@ -7,7 +7,7 @@ PACKAGES=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libmicrohttpd-dev libcjson-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
     libcmocka-dev python3 python3-requests curl openssl
-    nginx-light wrk postgresql
+    nginx-light wrk postgresql chromium
 )
 
 missing=()
