@@ -177,6 +177,9 @@ static int list_after_key(struct app *app, const struct token_query *q, int64_t 
         }
         if (rc < 0)
             goto fail;
+        /* Taken before the loop below may move the last record out. */
+        if (pn)
+            memcpy(cursor, page[pn - 1].id, sizeof(cursor));
         for (size_t i = 0; i < pn && have < q->limit; i++) {
             int64_t k = sort_key(&page[i], q->sortby);
             if (k > key || (k == key && strcmp(page[i].id, after_id) > 0)) {
@@ -185,8 +188,6 @@ static int list_after_key(struct app *app, const struct token_query *q, int64_t 
             }
         }
         bool done = have == q->limit || pn < step.limit;
-        if (!done)
-            memcpy(cursor, page[pn - 1].id, sizeof(cursor));
         token_records_free(page, pn);
         if (done)
             break;

@@ -735,6 +735,32 @@ class TokensEndpointsTest(MapboxCase):
         self.assertFalse(set(seen) & deleted_unseen)
         self.assertTrue(set(seen) <= set(before) | set(created))
 
+    def test_deleted_cursor_beyond_the_first_hundred(self):
+        """Resuming after a deleted `start` token walks the listing in steps of
+        100 from the top; the step that crosses the deleted token must neither
+        repeat nor skip anything, also when that step is a full one."""
+        _, access, user = self.account()
+        for _ in range(259):
+            self.create(user, access, ["styles:read"])
+        everything = []
+        while True:
+            page = self.list_ids(user, access, limit=100,
+                                 **({"start": everything[-1]} if everything else {}))
+            everything += page
+            if len(page) < 100:
+                break
+        self.assertEqual(len(everything), 260)
+        for limit, first in ((100, 50), (30, 95), (7, 190), (100, 120)):
+            page = self.list_ids(user, access, start=everything[first - 1], limit=limit)
+            self.assertEqual(page, everything[first:first + limit])
+            # The page's last token is deleted before the client follows the link.
+            victim = page[-1]
+            self.assertEqual(self.call("DELETE", "/tokens/v2/%s/%s" % (user, victim),
+                                       access).status_code, 204)
+            after = everything[everything.index(victim) + 1:]
+            everything.remove(victim)
+            self.assertEqual(self.walk(user, access, limit, start=victim), after)
+
     def test_pagination_under_concurrent_writers(self):
         _, access, user = self.account()
         for _ in range(20):
