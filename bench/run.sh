@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Tessera vs nginx on loopback, in one run: builds the release binary, starts
+# nginx (fixed JSON reply, 1 worker) and Tessera (default threads) with a
+# seeded store, drives each with wrk and prints requests/s, p50/p99 and the
+# ratio to nginx. Never part of the test suite.
+#
+#   bench/run.sh                 # defaults: 3 repetitions x 5 s, 64 and 256 connections
+#   REPS=5 DURATION=10 bench/run.sh
+#   SKIP_BUILD=1 bench/run.sh    # reuse build/release
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+REPS=${REPS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-"64 256"}
+STORM_CONNS=${STORM_CONNS:-16}
+NGINX=${NGINX:-/usr/sbin/nginx}
+
+for tool in wrk curl python3 "$NGINX"; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+done
+
+if [ -z "${SKIP_BUILD:-}" ]; then
+    (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release -j2 --target tessera >/dev/null)
+fi
+BIN=$ROOT/build/release/tessera
+
+TMP=$(mktemp -d /tmp/tessera-bench.XXXXXX)
+NGINX_PID=""
+TESSERA_PID=""
+cleanup() {
+    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null || true
+    [ -n "$TESSERA_PID" ] && kill "$TESSERA_PID" 2>/dev/null && wait "$TESSERA_PID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ---- nginx -----------------------------------------------------------------
+NGINX_PORT=$(free_port)
+mkdir -p "$TMP/nginx"
+sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" "$BENCH/nginx.conf.in" >"$TMP/nginx/nginx.conf"
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
+NGINX_PID=$!
+
+# ---- Tessera ---------------------------------------------------------------
+# Sign-in throttles off: the login storm must reach Argon2id, not a 429.
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" \
+    --login-rate-account 0 --login-rate-addr 0 2>"$TMP/tessera.log" &
+TESSERA_PID=$!
+for _ in $(seq 200); do
+    [ -s "$TMP/port" ] && break
+    sleep 0.05
+done
+[ -s "$TMP/port" ] || { echo "bench: tessera did not start" >&2; cat "$TMP/tessera.log" >&2; exit 1; }
+T="http://127.0.0.1:$(cat "$TMP/port")"
+N="http://127.0.0.1:$NGINX_PORT"
+for _ in $(seq 100); do curl -fs "$N/" >/dev/null && break; sleep 0.05; done
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+EMAIL=bench@example.com
+PASSWORD='bench-password-42'
+curl -fsS -X POST "$T/api/v1/account/register" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >"$TMP/account.json"
+USERNAME=$(json '["username"]' <"$TMP/account.json")
+curl -fsS -X POST "$T/api/v1/token/pair" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >"$TMP/pair.json"
+ACCESS=$(json '["access"]' <"$TMP/pair.json")
+curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $ACCESS" \
+    -H 'Content-Type: application/json' \
+    -d '{"scopes":["tokens:read","tokens:write","stac"],"note":"bench sk"}' >"$TMP/sk.json"
+SK=$(json '["token"]' <"$TMP/sk.json")
+EXPIRES=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc)+d.timedelta(minutes=55)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))')
+curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $SK" \
+    -H 'Content-Type: application/json' \
+    -d "{\"scopes\":[\"stac\"],\"expires\":\"$EXPIRES\"}" >"$TMP/tk.json"
+TK=$(json '["token"]' <"$TMP/tk.json")
+for cred in "$SK" "$TK"; do
+    code=$(curl -fsS "$T/tokens/v2" -H "Authorization: Bearer $cred" | json '["code"]')
+    [ "$code" = TokenValid ] || { echo "bench: seeded token is $code" >&2; exit 1; }
+done
+curl -fsS "$T/api/v1/account/me" -H "Authorization: Bearer $ACCESS" >/dev/null
+
+# ---- measurements -----------------------------------------------------------
+# One wrk run: prints "rps p50_us p99_us errors".
+wrk_once() { # url conns token
+    BENCH_TOKEN=$3 wrk -t1 -c"$2" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$1" |
+        awk '/^RESULT/ {print $2, $3, $4, $5}'
+}
+# Median over REPS runs of each column (odd REPS recommended).
+wrk_median() { # url conns token
+    for _ in $(seq "$REPS"); do wrk_once "$@"; done |
+        python3 -c '
+import sys, statistics
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+cols = list(zip(*rows))
+print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])))'
+}
+
+declare -A RPS P50 P99 ERR STORM
+measure() { # name url conns token
+    read -r rps p50 p99 err < <(wrk_median "$2" "$3" "$4")
+    RPS[$1/$3]=$rps; P50[$1/$3]=$p50; P99[$1/$3]=$p99; ERR[$1/$3]=$err
+}
+
+echo "bench: $(nproc) cores, nginx 1 worker, tessera default threads; wrk -t1, ${REPS}x${DURATION}s, medians" >&2
+for c in $CONNS; do
+    echo "bench: $c connections ..." >&2
+    measure nginx "$N/tokens/v2" "$c" ""
+    measure sk "$T/tokens/v2" "$c" "$SK"
+    measure tk "$T/tokens/v2" "$c" "$TK"
+    measure session "$T/api/v1/account/me" "$c" "$ACCESS"
+    # Login storm: Argon2id sign-ins on the worker pool while checks run.
+    STORM_SECS=$((REPS * (DURATION + 1) + 2))
+    BENCH_EMAIL=$EMAIL BENCH_PASSWORD=$PASSWORD wrk -t1 -c"$STORM_CONNS" -d"${STORM_SECS}s" \
+        --latency -s "$BENCH/login.lua" "$T/api/v1/token/pair" >"$TMP/storm.$c.txt" &
+    STORM_PID=$!
+    sleep 1
+    measure storm "$T/tokens/v2" "$c" "$SK"
+    wait "$STORM_PID"
+    STORM[$c]=$(awk '/^STORM/ {print $2, $5}' "$TMP/storm.$c.txt")
+done
+
+printf '\n%-34s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors
+row() { # label key conns ratio_base
+    local k=$2/$3
+    local ratio
+    ratio=$(python3 -c "print('%.2fx' % (${RPS[$k]} / ${RPS[$4/$3]}))")
+    printf '%-34s %6s %10s %8.3f %8.3f %9s %7s\n' "$1" "$3" "${RPS[$k]}" \
+        "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" "${ERR[$k]}"
+}
+for c in $CONNS; do
+    row "nginx fixed JSON" nginx "$c" nginx
+    row "GET /tokens/v2 (sk)" sk "$c" nginx
+    row "GET /tokens/v2 (tk)" tk "$c" nginx
+    row "GET /api/v1/account/me (session)" session "$c" nginx
+    row "GET /tokens/v2 (sk), login storm" storm "$c" nginx
+    read -r srps serr <<<"${STORM[$c]}"
+    python3 -c "print('  login storm: %.1f sign-ins/s (%s non-2xx); checks at %.0f%% of idle' % ($srps, '$serr', 100.0 * ${RPS[storm/$c]} / ${RPS[sk/$c]}))"
+done
+grep -c ' error ' "$TMP/tessera.log" >/dev/null && echo "bench: tessera logged errors:" >&2 && grep ' error ' "$TMP/tessera.log" | head -5 >&2 || true
