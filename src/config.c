@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "authrules.h"
+
 enum setting_kind { SET_STRING, SET_UINT, SET_INT64, SET_SIZE, SET_INT, SET_LISTEN };
 
 struct setting {
@@ -111,6 +113,14 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
     if (s->kind == SET_STRING) {
         if (strlen(value) >= s->size) {
             snprintf(err, errlen, "%s is too long (max %zu bytes)", key, s->size - 1);
+            return -EINVAL;
+        }
+        /* A forward-auth rule typo must stop the server from starting, not
+         * turn every check into an error at run time. */
+        struct authrules rules;
+        char msg[200];
+        if (strcmp(key, "auth_rules") == 0 && authrules_parse(&rules, value, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "auth_rules: %s", msg);
             return -EINVAL;
         }
         strcpy(field, value);

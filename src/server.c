@@ -89,7 +89,8 @@ static int64_t monotonic_us(void)
 static int split_path(char *path, char **segs, size_t max)
 {
     size_t n = 0;
-    for (char *p = strtok(path, "/"); p; p = strtok(NULL, "/")) {
+    char *save = NULL;
+    for (char *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
         if (n == max)
             return -1;
         segs[n++] = p;
