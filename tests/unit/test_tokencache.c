@@ -1,0 +1,426 @@
+/* Unit tests of the in-memory token index and its caching store wrapper:
+ * insert, update, revoke, expiry (through auth_verify), account changes,
+ * writes by another process's connection (the CLI case, via the change
+ * feed), interned lists, and a stress test in which reader threads check
+ * tokens while writers revoke and update them: once a revoke has returned, no
+ * reader may see that token alive. Each test gets a fresh data directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth.h"
+#include "changefeed.h"
+#include "store.h"
+#include "timeutil.h"
+#include "token.h"
+#include "tokencache.h"
+
+struct fixture {
+    char dir[64];
+    struct store *st;    /* the wrapper, as the server uses it */
+    struct store *other; /* a second, unwrapped connection: "the CLI" */
+    struct tokencache *tc;
+    struct app app;
+};
+
+static int rm_tree(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(crypto_init(), 0);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/tessera-tc-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    struct store *backend = store_sqlite_open(f->dir);
+    assert_non_null(backend);
+    assert_int_equal(backend->ops->migrate(backend), 0);
+    struct changefeed *cf = changefeed_sqlite_open(f->dir);
+    assert_non_null(cf);
+    f->st = store_cached_wrap(backend, cf);
+    assert_non_null(f->st);
+    f->tc = store_cached_index(f->st);
+    assert_non_null(f->tc);
+    f->other = store_sqlite_open(f->dir);
+    assert_non_null(f->other);
+    f->app.store = f->st;
+    crypto_random(f->app.token_key, sizeof(f->app.token_key));
+    crypto_random(f->app.jwt_key, sizeof(f->app.jwt_key));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    f->other->ops->close(f->other);
+    f->st->ops->close(f->st);
+    rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static int64_t add_account(struct store *st, const char *username, const char *scopes,
+                           const char *groups)
+{
+    struct account a = {0};
+    snprintf(a.username, sizeof(a.username), "%s", username);
+    snprintf(a.email, sizeof(a.email), "%s@example.com", username);
+    snprintf(a.password_hash, sizeof(a.password_hash), "$argon2id$dummy");
+    a.is_active = true;
+    assert_int_equal(strlist_split(&a.scopes, scopes), 0);
+    assert_int_equal(strlist_split(&a.groups, groups), 0);
+    assert_int_equal(st->ops->account_create(st, &a), 0);
+    int64_t id = a.id;
+    account_free(&a);
+    return id;
+}
+
+/* Inserts a token through st and returns its full string (caller frees). */
+static char *add_token(struct fixture *f, struct store *st, int64_t account, const char *username,
+                       enum token_kind usage, const char *scopes, int64_t expires_at,
+                       char id_out[TOKEN_ID_LEN + 1])
+{
+    struct token_record t = {0};
+    char secret[TOKEN_SECRET_LEN + 1];
+    token_new_id(t.id);
+    token_new_secret(secret);
+    t.account_id = account;
+    t.usage = usage;
+    t.expires_at = expires_at;
+    t.created = t.modified = time_now_ms();
+    assert_int_equal(strlist_split(&t.scopes, scopes), 0);
+    assert_int_equal(token_hash_secret(f->app.token_key, secret, t.secret_hash), 0);
+    assert_int_equal(st->ops->token_insert(st, &t), 0);
+    char *s = token_format_stored(usage, username, t.id, secret);
+    assert_non_null(s);
+    if (id_out)
+        memcpy(id_out, t.id, TOKEN_ID_LEN + 1);
+    token_record_free(&t);
+    return s;
+}
+
+struct seen {
+    bool found, revoked, active;
+    int64_t expires_at;
+    char scopes[256];
+    char groups[256];
+    char username[40];
+};
+
+static void join(char *out, size_t len, const struct strlist *l)
+{
+    char *s = strlist_join(l, " ");
+    snprintf(out, len, "%s", s ? s : "");
+    free(s);
+}
+
+static int see_token(void *ctx, const struct tokencache_token *t,
+                     const struct tokencache_account *a)
+{
+    struct seen *s = ctx;
+    s->found = true;
+    s->revoked = t->revoked;
+    s->active = a->is_active;
+    s->expires_at = t->expires_at;
+    join(s->scopes, sizeof(s->scopes), t->scopes);
+    join(s->groups, sizeof(s->groups), a->groups);
+    snprintf(s->username, sizeof(s->username), "%s", a->username);
+    return 0;
+}
+
+static struct seen look(struct tokencache *tc, const char *id)
+{
+    struct seen s = {0};
+    tokencache_token_view(tc, id, see_token, &s);
+    return s;
+}
+
+static enum auth_result check(struct fixture *f, const char *cred)
+{
+    struct principal p;
+    enum auth_result r = auth_verify(&f->app, cred, &p);
+    principal_free(&p);
+    return r;
+}
+
+static void test_insert_and_lookup(void **state)
+{
+    struct fixture *f = *state;
+    int64_t acc = add_account(f->st, "alice", "stac tokens:read", "Public");
+    char id[TOKEN_ID_LEN + 1];
+    char *tok = add_token(f, f->st, acc, "alice", TOKEN_SK, "stac tokens:read", 0, id);
+    struct seen s = look(f->tc, id);
+    assert_true(s.found);
+    assert_false(s.revoked);
+    assert_true(s.active);
+    assert_string_equal(s.scopes, "stac tokens:read");
+    assert_string_equal(s.groups, "Public");
+    assert_string_equal(s.username, "alice");
+    assert_int_equal(check(f, tok), AUTH_OK);
+
+    struct principal p;
+    assert_int_equal(auth_verify(&f->app, tok, &p), AUTH_OK);
+    assert_int_equal(p.kind, PRINCIPAL_SK);
+    assert_int_equal(p.account_id, acc);
+    assert_true(principal_has_scope(&p, "stac"));
+    principal_free(&p);
+
+    /* Unknown id, wrong secret, wrong username, wrong usage. */
+    assert_false(look(f->tc, "aaaaaaaaaaaaaaaaaaaaaaaaa").found);
+    assert_false(look(f->tc, "short").found);
+    char *other = add_token(f, f->other, acc, "alice", TOKEN_SK, "stac", 0, NULL);
+    char forged[512];
+    snprintf(forged, sizeof(forged), "%s", tok);
+    char secret[TOKEN_SECRET_LEN + 1];
+    token_new_secret(secret);
+    memcpy(strrchr(forged, '.') + 1, secret, TOKEN_SECRET_LEN);
+    assert_int_equal(check(f, forged), AUTH_INVALID);
+    char *wrong_user = add_token(f, f->st, acc, "bob", TOKEN_SK, "stac", 0, NULL);
+    assert_int_equal(check(f, wrong_user), AUTH_INVALID);
+    assert_int_equal(check(f, other), AUTH_OK); /* inserted by "the CLI" */
+    /* A checksum failure never reaches the index. */
+    forged[strlen(forged) - 1] ^= 1;
+    assert_int_equal(check(f, forged), AUTH_MALFORMED);
+    free(tok);
+    free(other);
+    free(wrong_user);
+}
+
+static void test_update_and_revoke(void **state)
+{
+    struct fixture *f = *state;
+    int64_t acc = add_account(f->st, "carol", "stac catalog:read tokens:read", "Public");
+    char id[TOKEN_ID_LEN + 1];
+    char *tok = add_token(f, f->st, acc, "carol", TOKEN_SK, "stac catalog:read", 0, id);
+
+    struct token_record t = {0};
+    assert_int_equal(f->st->ops->token_get(f->st, id, &t), 0);
+    strlist_free(&t.scopes);
+    assert_int_equal(strlist_split(&t.scopes, "catalog:read"), 0);
+    assert_int_equal(strlist_push(&t.allowed_urls, "https://a.example"), 0);
+    assert_int_equal(f->st->ops->token_update(f->st, &t), 0);
+    token_record_free(&t);
+    assert_string_equal(look(f->tc, id).scopes, "catalog:read");
+
+    struct principal p;
+    assert_int_equal(auth_verify(&f->app, tok, &p), AUTH_OK);
+    assert_false(principal_has_scope(&p, "stac"));
+    assert_int_equal(p.allowed_urls.n, 1);
+    principal_free(&p);
+
+    assert_int_equal(f->st->ops->token_revoke(f->st, id, acc), 0);
+    assert_true(look(f->tc, id).revoked);
+    assert_int_equal(check(f, tok), AUTH_REVOKED);
+    free(tok);
+}
+
+static void test_expiry(void **state)
+{
+    struct fixture *f = *state;
+    int64_t acc = add_account(f->st, "dave", "stac", "Public");
+    char *past = add_token(f, f->st, acc, "dave", TOKEN_SK, "stac", time_now_ms() - 1000, NULL);
+    char *future = add_token(f, f->st, acc, "dave", TOKEN_SK, "stac", time_now_ms() + 60000, NULL);
+    assert_int_equal(check(f, past), AUTH_EXPIRED);
+    assert_int_equal(check(f, future), AUTH_OK);
+    free(past);
+    free(future);
+}
+
+static void test_account_changes(void **state)
+{
+    struct fixture *f = *state;
+    int64_t acc = add_account(f->st, "erin", "stac catalog:read", "Public Partners");
+    char id[TOKEN_ID_LEN + 1];
+    char *tok = add_token(f, f->st, acc, "erin", TOKEN_SK, "stac catalog:read", 0, id);
+    struct account a = {0};
+    assert_int_equal(f->st->ops->account_get_by_id(f->st, acc, &a), 0);
+    assert_string_equal(a.email, "erin@example.com");
+    assert_string_equal(a.password_hash, "$argon2id$dummy");
+
+    /* Scope removal through the wrapper: effective scopes shrink at once. */
+    strlist_free(&a.scopes);
+    assert_int_equal(strlist_split(&a.scopes, "stac"), 0);
+    assert_int_equal(f->st->ops->account_update(f->st, &a), 0);
+    struct principal p;
+    assert_int_equal(auth_verify(&f->app, tok, &p), AUTH_OK);
+    assert_true(principal_has_scope(&p, "stac"));
+    assert_false(principal_has_scope(&p, "catalog:read"));
+    principal_free(&p);
+
+    /* Group change and deactivation by another connection (the CLI case). */
+    strlist_free(&a.groups);
+    assert_int_equal(strlist_split(&a.groups, "Public"), 0);
+    assert_int_equal(f->other->ops->account_update(f->other, &a), 0);
+    assert_string_equal(look(f->tc, id).groups, "Public");
+    a.is_active = false;
+    assert_int_equal(f->other->ops->account_update(f->other, &a), 0);
+    assert_false(look(f->tc, id).active);
+    assert_int_equal(check(f, tok), AUTH_REVOKED);
+
+    struct account b = {0};
+    assert_int_equal(f->st->ops->account_get_by_username(f->st, "erin", &b), 0);
+    assert_false(b.is_active);
+    assert_string_equal(b.groups.v[0], "Public");
+    account_free(&b);
+    account_free(&a);
+    free(tok);
+}
+
+static void test_revoke_by_other_process(void **state)
+{
+    struct fixture *f = *state;
+    int64_t acc = add_account(f->st, "frank", "stac", "Public");
+    char id[TOKEN_ID_LEN + 1];
+    char *tok = add_token(f, f->st, acc, "frank", TOKEN_PK, "stac", 0, id);
+    assert_int_equal(check(f, tok), AUTH_OK);
+    assert_int_equal(f->other->ops->token_revoke(f->other, id, acc), 0);
+    assert_int_equal(check(f, tok), AUTH_REVOKED);
+    free(tok);
+}
+
+static void test_bare_index_interning(void **state)
+{
+    (void)state;
+    struct tokencache *tc = tokencache_create();
+    assert_non_null(tc);
+    struct account a = {0};
+    a.id = 7;
+    snprintf(a.username, sizeof(a.username), "gina");
+    a.is_active = true;
+    assert_int_equal(strlist_split(&a.scopes, "stac"), 0);
+    assert_int_equal(tokencache_put_account(tc, &a), 0);
+    struct token_record t = {0};
+    t.account_id = 99; /* unknown account */
+    token_new_id(t.id);
+    assert_int_equal(tokencache_put_token(tc, &t), -ENOENT);
+    t.account_id = 7;
+    /* Many distinct URL lists replaced over and over: released lists are
+     * reused, so the index does not grow with churn. */
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 20; i++) {
+            snprintf(t.id, sizeof(t.id), "tok%022d", i);
+            strlist_free(&t.allowed_urls);
+            char url[64];
+            snprintf(url, sizeof(url), "https://h%d-%d.example", i, round);
+            assert_int_equal(strlist_push(&t.allowed_urls, url), 0);
+            t.revoked_at = round == 49 && i % 2 ? 1 : 0;
+            assert_int_equal(tokencache_put_token(tc, &t), 0);
+        }
+    }
+    size_t ntok, nacc;
+    tokencache_stats(tc, &ntok, &nacc);
+    assert_int_equal(ntok, 20);
+    assert_int_equal(nacc, 1);
+    struct seen s = look(tc, "tok0000000000000000000001");
+    assert_true(s.found);
+    assert_true(s.revoked);
+    assert_false(look(tc, "tok0000000000000000000002").revoked);
+    token_record_free(&t);
+    account_free(&a);
+    tokencache_destroy(tc);
+}
+
+/* ---- concurrency -------------------------------------------------------- */
+
+#define STRESS_TOKENS 200
+#define STRESS_READERS 4
+
+struct stress {
+    struct fixture *f;
+    char ids[STRESS_TOKENS][TOKEN_ID_LEN + 1];
+    char *creds[STRESS_TOKENS];
+    int64_t account;
+    atomic_int revoked_upto; /* tokens [0, revoked_upto) are revoked */
+    atomic_bool stop;
+    atomic_long stale;
+    atomic_long checks;
+};
+
+static void *reader(void *arg)
+{
+    struct stress *s = arg;
+    unsigned seed = (unsigned)(uintptr_t)pthread_self();
+    while (!atomic_load(&s->stop)) {
+        int upto = atomic_load(&s->revoked_upto);
+        int i = (int)(rand_r(&seed) % STRESS_TOKENS);
+        enum auth_result r = check(s->f, s->creds[i]);
+        if (i < upto && r == AUTH_OK)
+            atomic_fetch_add(&s->stale, 1);
+        if (i >= upto && r != AUTH_OK && r != AUTH_REVOKED)
+            atomic_fetch_add(&s->stale, 1000000); /* never "invalid" mid-update */
+        atomic_fetch_add(&s->checks, 1);
+    }
+    return NULL;
+}
+
+static void test_concurrent_readers_and_writer(void **state)
+{
+    struct fixture *f = *state;
+    struct stress *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    s->f = f;
+    s->account = add_account(f->st, "henry", "stac catalog:read", "Public");
+    for (int i = 0; i < STRESS_TOKENS; i++)
+        s->creds[i] = add_token(f, f->st, s->account, "henry", TOKEN_SK, "stac catalog:read", 0,
+                                s->ids[i]);
+    pthread_t th[STRESS_READERS];
+    for (int i = 0; i < STRESS_READERS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, reader, s), 0);
+    for (int i = 0; i < STRESS_TOKENS; i++) {
+        /* Alternate the server's own write path and an external writer. */
+        struct store *w = i % 2 ? f->other : f->st;
+        assert_int_equal(w->ops->token_revoke(w, s->ids[i], s->account), 0);
+        atomic_store(&s->revoked_upto, i + 1);
+        /* Meanwhile rewrite a live token's scopes (interning churn). */
+        if (i + 1 < STRESS_TOKENS) {
+            struct token_record t = {0};
+            assert_int_equal(f->st->ops->token_get(f->st, s->ids[STRESS_TOKENS - 1], &t), 0);
+            strlist_free(&t.scopes);
+            assert_int_equal(strlist_split(&t.scopes, i % 2 ? "stac" : "stac catalog:read"), 0);
+            assert_int_equal(f->st->ops->token_update(f->st, &t), 0);
+            token_record_free(&t);
+        }
+    }
+    usleep(20000);
+    atomic_store(&s->stop, true);
+    for (int i = 0; i < STRESS_READERS; i++)
+        pthread_join(th[i], NULL);
+    print_message("%ld checks during %d revocations\n", atomic_load(&s->checks), STRESS_TOKENS);
+    assert_int_equal(atomic_load(&s->stale), 0);
+    assert_true(atomic_load(&s->checks) > STRESS_TOKENS);
+    for (int i = 0; i < STRESS_TOKENS; i++)
+        free(s->creds[i]);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_insert_and_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_and_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_by_other_process, setup, teardown),
+        cmocka_unit_test(test_bare_index_interning),
+        cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
