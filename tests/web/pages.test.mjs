@@ -65,8 +65,9 @@ function step(name, fn) {
       const file = await snap("FAILED " + name, true);
       let text = "";
       try { text = await page.locator("body").innerText(); } catch (_) { /* page gone */ }
-      e.message += `\n  at ${page ? page.url() : "?"}` + (file ? `\n  screenshot: ${file}` : "") +
-        `\n  page text:\n${text.replace(/^/gm, "    ")}`;
+      // Node prints the stack (made when the error was), so extend that.
+      e.stack = (e.stack || String(e)) + `\n  page: ${page ? page.url() : "?"}` +
+        (file ? `\n  screenshot: ${file}` : "") + `\n  page text:\n${text.replace(/^/gm, "    ")}`;
       throw e;
     }
   });
