@@ -12,8 +12,13 @@ const tessera = {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (token) headers["Authorization"] = "Bearer " + token;
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
+    let res, text;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      text = await res.text();
+    } catch (e) {
+      return { status: 0, ok: false, data: { detail: "The server cannot be reached; try again." } };
+    }
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text }; }
     return { status: res.status, ok: res.ok, data };
@@ -26,4 +31,17 @@ const tessera = {
     return data.detail || data.message || "Request failed";
   },
   show(el, text, ok) { el.textContent = text; el.className = ok ? "ok" : "error"; },
+  // Runs a form's submit handler with its button disabled, so that a second
+  // click while the request is under way does not send it twice; a handler
+  // that returns true (done, leaving the page) keeps it disabled.
+  onSubmit(form, handler) {
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      if (button.disabled) return;
+      button.disabled = true;
+      let done = false;
+      try { done = (await handler(ev)) === true; } finally { if (!done) button.disabled = false; }
+    });
+  },
 };

@@ -173,6 +173,7 @@ step("register: a good password creates the account and leads to sign in", async
   await page.getByRole("button", { name: "Register" }).click();
   await assertVisibleText(status(), /Account created/);
   assert.equal(await status().getAttribute("class"), "ok");
+  assert.ok(await page.getByRole("button", { name: "Register" }).isDisabled(), "no second submit once done");
   await page.waitForURL(/\/account\/login\/$/);
 });
 
@@ -182,6 +183,19 @@ step("sign in: a wrong password gives a visible error", async () => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await assertVisibleError(status(), /No active account/);
   assert.match(page.url(), /\/account\/login\/$/);
+});
+
+step("sign in: an unreachable server gives a visible error", async () => {
+  await page.route("**/api/v1/token/pair", route => route.abort("connectionrefused"));
+  try {
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await assertVisibleError(status(), /cannot be reached/);
+    assert.match(page.url(), /\/account\/login\/$/);
+    assert.ok(await page.getByRole("button", { name: "Sign in" }).isEnabled(), "can try again");
+  } finally {
+    await page.unroute("**/api/v1/token/pair");
+  }
 });
 
 step("sign in: the right password lands on the tokens page", async () => {
@@ -276,6 +290,25 @@ step("tokens: after a reload the secrets are gone but the tokens are listed", as
   // Nor is it kept in the browser's storage.
   const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
   for (const secret of Object.values(secrets)) assert.ok(!stored.includes(secret.split(".")[2]));
+});
+
+step("tokens: an access token that no longer works is renewed with the refresh token", async () => {
+  const before = await page.evaluate(() => {
+    const s = tessera.session();
+    const old = s.access;
+    s.access = "not-a-token";
+    tessera.saveSession(s);
+    return { old, refresh: s.refresh };
+  });
+  await page.reload();
+  await row(pkName).waitFor();
+  await assertVisibleText(page.locator("#who"), email);
+  const after = await page.evaluate(() => tessera.session());
+  assert.notEqual(after.access, "not-a-token");
+  assert.notEqual(after.refresh, before.refresh, "the refresh token rotated");
+  const me = await api("GET", "/api/v1/account/me", { token: after.access });
+  assert.equal(me.status, 200, JSON.stringify(me.data));
+  assert.equal(me.data.email, email);
 });
 
 step("tokens: cancelling the confirm dialog keeps the token", async () => {
