@@ -48,6 +48,15 @@ static const char feed_schema[] =
     " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
     " VALUES (2, OLD.account_id, OLD.id); END;";
 
+/* The WAL-index header (two 48-byte copies at the start of the -shm file):
+ * u32 iVersion, u32 unused, u32 iChange, flags, page size, u32 mxFrame,
+ * u32 nPage, frame checksums, salts, header checksum. Every commit changes
+ * it; so does a WAL reset (new random salts), which restarts iChange, so the
+ * whole header is compared, not iChange alone. */
+#define WALINDEX_VERSION 3007000
+#define WALINDEX_HDR_WORDS 12
+#define SHM_MAP_LEN 4096
+
 struct probe {
     struct changefeed *owner;
     sqlite3 *db;
@@ -56,18 +65,17 @@ struct probe {
     sqlite3_stmt *head;
     sqlite3_stmt *prune;
     long long last_version;
+    uint32_t last_hdr[WALINDEX_HDR_WORDS];
+    bool have_hdr;
     struct probe *next, *prev;
 };
 
-/* WAL-index header: u32 iVersion, u32 unused, u32 iChange, ... */
-#define WALINDEX_VERSION 3007000
-#define WALINDEX_ICHANGE 2
-#define SHM_MAP_LEN 4096
 
 struct changefeed {
     char *path;
     sqlite3 *anchor;        /* held open so the -shm file stays the live one */
     const uint32_t *shm;    /* read-only mapping of the WAL-index, or NULL */
+    int shm_fd;             /* kept open while SQLite connections are: see map_shm */
     pthread_key_t key;
     pthread_mutex_t lock; /* guards the probe list */
     struct probe *probes;
@@ -164,9 +172,11 @@ static struct probe *probe_get(struct changefeed *cf)
     return p;
 }
 
-/* Maps the -shm file when it looks like a WAL-index we understand. While our
- * anchor connection is open SQLite never truncates or recreates it (that
- * needs every connection closed), so the mapping stays valid. */
+/* Maps the -shm file when it looks like a WAL-index we understand. The file
+ * descriptor stays open until changefeed_close: closing any descriptor of a
+ * file drops every POSIX lock this process holds on it, SQLite's own
+ * "this shm is in use" lock included, and another process would then
+ * reinitialise the WAL-index under our connections. */
 static void map_shm(struct changefeed *cf)
 {
     char shm_path[4096];
@@ -178,15 +188,31 @@ static void map_shm(struct changefeed *cf)
     off_t size = lseek(fd, 0, SEEK_END);
     void *m = size >= SHM_MAP_LEN ? mmap(NULL, SHM_MAP_LEN, PROT_READ, MAP_SHARED, fd, 0)
                                   : MAP_FAILED;
-    close(fd);
-    if (m == MAP_FAILED)
+    if (m == MAP_FAILED) {
+        cf->shm_fd = fd; /* never close it early, see above */
         return;
+    }
     if (__atomic_load_n((const uint32_t *)m, __ATOMIC_ACQUIRE) != WALINDEX_VERSION) {
         munmap(m, SHM_MAP_LEN);
         log_info("changefeed: unknown WAL-index format; probing with PRAGMA data_version");
+        cf->shm_fd = fd;
         return;
     }
+    cf->shm_fd = fd;
     cf->shm = m;
+}
+
+/* Copies the WAL-index header the way SQLite's readers do: copy 0, then copy
+ * 1 (writers store copy 1 first, then copy 0); equal copies are a consistent
+ * snapshot. False when a writer was in the middle of an update. */
+static bool read_walindex_header(const uint32_t *shm, uint32_t out[WALINDEX_HDR_WORDS])
+{
+    uint32_t second[WALINDEX_HDR_WORDS];
+    for (int i = 0; i < WALINDEX_HDR_WORDS; i++)
+        out[i] = __atomic_load_n(&shm[i], __ATOMIC_ACQUIRE);
+    for (int i = 0; i < WALINDEX_HDR_WORDS; i++)
+        second[i] = __atomic_load_n(&shm[WALINDEX_HDR_WORDS + i], __ATOMIC_ACQUIRE);
+    return memcmp(out, second, sizeof(second)) == 0;
 }
 
 struct changefeed *changefeed_sqlite_open(const char *data_dir)
@@ -194,6 +220,7 @@ struct changefeed *changefeed_sqlite_open(const char *data_dir)
     struct changefeed *cf = calloc(1, sizeof(*cf));
     if (!cf)
         return NULL;
+    cf->shm_fd = -1;
     sqlite3 *db = NULL;
     if (asprintf(&cf->path, "%s/tessera.db", data_dir) < 0) {
         cf->path = NULL;
@@ -211,6 +238,10 @@ struct changefeed *changefeed_sqlite_open(const char *data_dir)
 fail_alloc:
     sqlite3_close(db);
     sqlite3_close(cf->anchor);
+    if (cf->shm)
+        munmap((void *)cf->shm, SHM_MAP_LEN);
+    if (cf->shm_fd >= 0)
+        close(cf->shm_fd);
     free(cf->path);
     free(cf);
     return NULL;
@@ -223,9 +254,14 @@ bool changefeed_maybe_changed(struct changefeed *cf)
         return true;
     bool changed = true;
     if (cf->shm) {
-        long long v = __atomic_load_n(&cf->shm[WALINDEX_ICHANGE], __ATOMIC_ACQUIRE);
-        changed = v != p->last_version;
-        p->last_version = v;
+        uint32_t hdr[WALINDEX_HDR_WORDS];
+        if (!read_walindex_header(cf->shm, hdr)) {
+            p->have_hdr = false; /* torn: look again next time too */
+            return true;
+        }
+        changed = !p->have_hdr || memcmp(hdr, p->last_hdr, sizeof(hdr)) != 0;
+        memcpy(p->last_hdr, hdr, sizeof(hdr));
+        p->have_hdr = true;
         return changed;
     }
     if (sqlite3_step(p->version) == SQLITE_ROW) {
@@ -322,9 +358,12 @@ void changefeed_close(struct changefeed *cf)
         p = next;
     }
     pthread_mutex_destroy(&cf->lock);
+    sqlite3_close(cf->anchor);
     if (cf->shm)
         munmap((void *)cf->shm, SHM_MAP_LEN);
-    sqlite3_close(cf->anchor);
+    /* Last: closing it drops this process's POSIX locks on the -shm file. */
+    if (cf->shm_fd >= 0)
+        close(cf->shm_fd);
     free(cf->path);
     free(cf);
 }

@@ -871,9 +871,11 @@ static int c_ping(struct store *st)
 static void c_close(struct store *st)
 {
     struct cached_store *cs = to_cached(st);
+    /* The feed goes last: it holds a descriptor of the -shm file whose
+     * closing would drop the POSIX locks of connections still open. */
+    cs->backend->ops->close(cs->backend);
     changefeed_close(cs->tc->cf);
     tokencache_destroy(cs->tc);
-    cs->backend->ops->close(cs->backend);
     free(cs);
 }
 
@@ -1127,8 +1129,8 @@ struct store *store_cached_wrap(struct store *backend, struct changefeed *cf)
 fail:
     tokencache_destroy(tc);
     free(cs);
-    changefeed_close(cf);
     if (backend)
         backend->ops->close(backend);
+    changefeed_close(cf);
     return NULL;
 }
