@@ -26,9 +26,6 @@
 /* Clients compute `expires` from their own clock (the Python client sends
  * utcnow() + seconds); this much skew is forgiven at the one-hour bound. */
 #define TEMP_SLACK_MS (10LL * 1000)
-/* How often a listing restarts its walk when the tokens it uses as stepping
- * stones are deleted underneath it (see list_after_key). */
-#define LIST_RETRIES 8
 
 /* ---- common steps --------------------------------------------------------- */
 
@@ -140,84 +137,6 @@ static bool read_note(struct request *r, const cJSON *body, const char **note)
 
 /* ---- GET /tokens/v2/{username} --------------------------------------------- */
 
-static int64_t sort_key(const struct token_record *t, enum token_sort s)
-{
-    return s == TOKEN_SORT_MODIFIED ? t->modified : t->created;
-}
-
-/* Next page when the `start` token itself is gone (deleted since the
- * previous page was served). The store only resumes after a live token, so
- * walk the listing from the top, using each page's last live token as the
- * next stepping stone, and keep what sorts after the deleted token's
- * (key, id): the client neither misses nor repeats a token. */
-static int list_after_key(struct app *app, const struct token_query *q, int64_t key,
-                          const char *after_id, struct token_record **out, size_t *n)
-{
-    struct token_record *got = calloc(q->limit, sizeof(*got));
-    size_t have = 0;
-    int rc = -ENOMEM;
-    if (!got)
-        return rc;
-    char cursor[TOKEN_ID_LEN + 1] = "";
-    int retries = 0;
-    for (;;) {
-        struct token_query step = *q;
-        step.limit = LIST_LIMIT_MAX;
-        step.start_after = cursor[0] ? cursor : NULL;
-        struct token_record *page = NULL;
-        size_t pn = 0;
-        rc = app->store->ops->token_list(app->store, &step, &page, &pn);
-        if (rc == -ENOENT && cursor[0] && ++retries < LIST_RETRIES) {
-            /* Our stepping stone was deleted too: start over. */
-            token_records_free(got, have);
-            memset(got, 0, q->limit * sizeof(*got));
-            have = 0;
-            cursor[0] = '\0';
-            continue;
-        }
-        if (rc < 0)
-            goto fail;
-        /* Taken before the loop below may move the last record out. */
-        if (pn)
-            memcpy(cursor, page[pn - 1].id, sizeof(cursor));
-        for (size_t i = 0; i < pn && have < q->limit; i++) {
-            int64_t k = sort_key(&page[i], q->sortby);
-            if (k > key || (k == key && strcmp(page[i].id, after_id) > 0)) {
-                got[have++] = page[i];
-                memset(&page[i], 0, sizeof(page[i])); /* moved: nothing left to free */
-            }
-        }
-        bool done = have == q->limit || pn < step.limit;
-        token_records_free(page, pn);
-        if (done)
-            break;
-    }
-    *out = got;
-    *n = have;
-    return 0;
-fail:
-    token_records_free(got, have);
-    return rc;
-}
-
-static int list_page(struct app *app, const struct token_query *q, struct token_record **out,
-                     size_t *n)
-{
-    int rc = app->store->ops->token_list(app->store, q, out, n);
-    if (rc != -ENOENT || !q->start_after)
-        return rc;
-    /* The cursor is not live: a token of this account deleted since the last
-     * page resumes from its old place; anything else is an unknown start. */
-    struct token_record t = {0};
-    rc = app->store->ops->token_get(app->store, q->start_after, &t);
-    if (rc == 0 && t.account_id != q->account_id)
-        rc = -ENOENT;
-    if (rc == 0)
-        rc = list_after_key(app, q, sort_key(&t, q->sortby), q->start_after, out, n);
-    token_record_free(&t);
-    return rc;
-}
-
 /* A Host header fit to be echoed into a Link header; else links are relative. */
 static bool host_ok(const char *h)
 {
@@ -318,7 +237,7 @@ static void handle_list(struct request *r)
      * advertises an empty one. */
     size_t want = q.limit;
     q.limit = want + 1;
-    int rc = list_page(app, &q, &v, &n);
+    int rc = app->store->ops->token_list(app->store, &q, &v, &n);
     q.limit = want;
     if (rc == -ENOENT) {
         api_reply_validation(r, "start", "start is invalid", "value_error");

@@ -125,7 +125,10 @@ struct store_ops {
      * "revoked" from "unknown". */
     int (*token_get)(struct store *st, const char *id, struct token_record *out);
     /* Live tokens of q->account_id in (sort key, id) order after
-     * q->start_after; *out is malloc'd, free with token_records_free. */
+     * q->start_after; *out is malloc'd, free with token_records_free.
+     * start_after may name a revoked token of the account: revoked rows keep
+     * their place, so a client paging while tokens are deleted neither skips
+     * nor repeats. -ENOENT when it is unknown or another account's. */
     int (*token_list)(struct store *st, const struct token_query *q, struct token_record **out,
                       size_t *n);
     /* Writes note, scopes, allowed_urls and modified of a live token. */

@@ -193,7 +193,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1",
     [ST_TOKEN_CURSOR] = "SELECT created, modified FROM tokens"
-                        " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
+                        " WHERE id = ?1 AND account_id = ?2",
     [ST_TOKEN_LIST_CREATED] = "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
                               " ORDER BY created, id LIMIT ?7",
     [ST_TOKEN_LIST_CREATED_AFTER] = "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
@@ -1137,8 +1137,8 @@ static int sq_token_list(struct store *st, const struct token_query *q, struct t
     int rc = -EIO, step;
 
     if (q->start_after) {
-        /* The cursor must be a live token of the same account: a revoked or
-         * foreign id would otherwise silently restart or leak ordering. */
+        /* The cursor must be a token of the same account (a foreign id would
+         * leak ordering); a revoked one keeps its place in the order. */
         s = stmt_get(c, ST_TOKEN_CURSOR);
         if (!s)
             goto fail;
