@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Tessera needs to build, run, test and benchmark,
-# skipping the ones already present. Works as root or through sudo.
+# Installs the Debian packages Tessera needs, skipping those already present.
+# Works as root or through sudo. Usage: scripts/deps.sh [run|test|bench]
+#   run   — build and serve (README command 1)
+#   test  — everything the test suite uses (README command 2), incl. fuzzing,
+#           nginx for the forward-auth test, and a browser for the page tests
+#   bench — what bench/ needs (nginx and wrk beside the build)
 set -euo pipefail
 
-PACKAGES=(
-    build-essential cmake pkg-config clang libclang-rt-14-dev
-    libmicrohttpd-dev libcjson-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
-    libcmocka-dev python3 python3-requests curl openssl
-    nginx-light wrk postgresql chromium
-)
+BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev
+       libssl-dev libsqlite3-dev)
+case "${1:-test}" in
+    run) PACKAGES=("${BUILD[@]}") ;;
+    test) PACKAGES=("${BUILD[@]}" libcmocka-dev clang libclang-rt-14-dev python3
+                    python3-requests curl openssl nginx-light chromium) ;;
+    bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk) ;;
+    *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
+esac
+# The page tests run on Node; the machine image may already have a newer one
+# than Debian's, which is then left alone.
+if [ "${1:-test}" = test ] && ! command -v node >/dev/null; then
+    PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -3,7 +3,7 @@
 # serve on 127.0.0.1:8080 with the embedded SQLite store in ./var.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh run
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
 BIN=build/release/tessera

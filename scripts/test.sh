@@ -3,7 +3,7 @@
 # AddressSanitizer+UBSan configurations, and run the whole ctest suite in both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh test
 WERROR=OFF
 if [ "${CI:-}" = "true" ]; then WERROR=ON; fi
 status=0
