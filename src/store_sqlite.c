@@ -896,6 +896,16 @@ static int insert_result(struct sqlite_conn *c, int step, const char *what)
     return db_fail(c, what);
 }
 
+/* Doubles a result array; NULL on ENOMEM, leaving v untouched. */
+static void *grow_array(void *v, size_t *cap, size_t elem)
+{
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *nv = realloc(v, ncap * elem);
+    if (nv)
+        *cap = ncap;
+    return nv;
+}
+
 static int sq_scope_add(struct store *st, const struct scope_def *sd)
 {
     struct sqlite_conn *c = conn_get(st);
@@ -923,14 +933,12 @@ static int sq_scope_list(struct store *st, struct scope_def **out, size_t *n)
     int rc = 0, step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct scope_def *nv = realloc(v, ncap * sizeof(*nv));
+            void *nv = grow_array(v, &cap, sizeof(*v));
             if (!nv) {
                 rc = -ENOMEM;
-                goto fail;
+                goto fail; /* v is still ours to free */
             }
             v = nv;
-            cap = ncap;
         }
         col_text(s, 0, v[len].id, sizeof(v[len].id));
         col_text(s, 1, v[len].description, sizeof(v[len].description));
@@ -977,14 +985,12 @@ static int sq_group_list(struct store *st, struct group_def **out, size_t *n)
     int rc = 0, step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct group_def *nv = realloc(v, ncap * sizeof(*nv));
+            void *nv = grow_array(v, &cap, sizeof(*v));
             if (!nv) {
                 rc = -ENOMEM;
-                goto fail;
+                goto fail; /* v is still ours to free */
             }
             v = nv;
-            cap = ncap;
         }
         col_text(s, 0, v[len].name, sizeof(v[len].name));
         col_text(s, 1, v[len].description, sizeof(v[len].description));
@@ -1182,14 +1188,12 @@ static int sq_token_list(struct store *st, const struct token_query *q, struct t
     }
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct token_record *nv = realloc(v, ncap * sizeof(*nv));
+            void *nv = grow_array(v, &cap, sizeof(*v));
             if (!nv) {
                 rc = -ENOMEM;
-                goto fail;
+                goto fail; /* v is still ours to free */
             }
             v = nv;
-            cap = ncap;
         }
         rc = token_from_row(s, &v[len]);
         if (rc < 0)
