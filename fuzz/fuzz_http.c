@@ -9,7 +9,7 @@
  *         refresh JWT, sk. or pk. token, in the header or the access_token
  *         query parameter); the rest is split at NUL bytes into two path
  *         parameters, the query string, extra header lines and the body.
- * Every reply must parse and be < 500 or 503; the server must keep accepting
+ * Every reply must parse and be < 500, 503 or 505 (see fuzz_server.h); the server must keep accepting
  * connections. Runs on the fuzzing thread; the server has its own threads. */
 #include <stdint.h>
 #include <stdio.h>

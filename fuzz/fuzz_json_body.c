@@ -4,7 +4,7 @@
  * with a real or no credential. This covers api_parse_body and each
  * handler's field decoding (register, token pair/refresh/verify/blacklist,
  * create-stac, STAC search, Mapbox token create/update, OAuth introspect and
- * revoke). Replies must be < 500 or 503. Fuzzing thread only. */
+ * revoke). Replies must be < 500, 503 or 505. Fuzzing thread only. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

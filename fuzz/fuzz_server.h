@@ -4,7 +4,7 @@
  * thread pool + worker pool) on 127.0.0.1:0, and signs up one account to get
  * real credentials (session access + refresh JWT, an sk. and, when listed, a
  * pk. token). fuzz_send() writes a raw request on a new loopback connection,
- * half-closes it and parses every reply: any 5xx other than 503, a reply that
+ * half-closes it and parses every reply: any 5xx other than 503/505, a reply that
  * does not parse, or a server that stops accepting connections aborts (which
  * libFuzzer reports as a crash). Called from the fuzzing thread only. */
 #ifndef TESSERA_FUZZ_SERVER_H
@@ -144,22 +144,32 @@ static inline int fuzz_check_replies(const char *p, size_t len, const char **bod
 {
     int first = 0;
     const char *end = p + len;
+    bool started = false;
     while (p < end) {
         if ((size_t)(end - p) < 12 || memcmp(p, "HTTP/1.", 7) != 0) {
+            /* libmicrohttpd 0.9.75 writes the header block of its own 400
+             * for a malformed Content-Length twice, then the body: only the
+             * first response of a stream must parse. */
+            if (started)
+                break;
             fprintf(stderr, "fuzz: unparsable reply: %.200s\n", p);
             abort();
         }
+        started = true;
         int status = atoi(p + 9);
         const char *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (!hend) {
             fprintf(stderr, "fuzz: truncated reply headers: %.200s\n", p);
             abort();
         }
-        if (status >= 500 && status != 503) {
+        /* 503: overload (worker queue full), by design. 505: libmicrohttpd's
+         * own answer to an unsupported HTTP version ("HTTP/0.1", "HTTP/2.0"),
+         * the status RFC 9110 prescribes; no handler is involved. */
+        if (status >= 500 && status != 503 && status != 505) {
             fprintf(stderr, "fuzz: server answered %d:\n%.*s\n", status, (int)(end - p), p);
             abort();
         }
-        size_t clen = 0;
+        size_t clen = SIZE_MAX; /* no Content-Length: the body runs to the close */
         bool chunked = false;
         for (const char *h = p; h < hend;) {
             const char *eol = memmem(h, (size_t)(hend - h) + 2, "\r\n", 2);
@@ -178,6 +188,8 @@ static inline int fuzz_check_replies(const char *p, size_t len, const char **bod
         }
         if (chunked) /* not produced by our replies; stop parsing here */
             clen = (size_t)(end - b);
+        if (clen == SIZE_MAX && (status == 204 || status == 304))
+            clen = 0;
         if (clen > (size_t)(end - b))
             clen = (size_t)(end - b); /* HEAD replies announce a length without a body */
         if (!first) {
