@@ -144,6 +144,23 @@ static void reply_missing_fields(struct request *r, const char *fields)
     api_reply_error(r, 400, msg, "invalid_request");
 }
 
+/* Parses a body whose one required field is a token string. On failure
+ * replies (400) and returns NULL; else *token points into the returned body. */
+static cJSON *parse_token_body(struct request *r, const char *field, const char **token)
+{
+    cJSON *body = api_parse_body(r);
+    if (!body)
+        return NULL;
+    bool wrong = false;
+    *token = api_json_string(body, field, &wrong);
+    if (wrong || !*token) {
+        reply_missing_fields(r, field);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}
+
 static void handle_pair(struct request *r)
 {
     struct app *app = request_app(r);
@@ -219,18 +236,13 @@ static bool session_jwt_ok(struct app *app, const char *token, int type, struct 
 static void handle_refresh(struct request *r)
 {
     struct app *app = request_app(r);
-    cJSON *body = api_parse_body(r);
+    const char *token;
+    cJSON *body = parse_token_body(r, "refresh", &token);
     if (!body)
         return;
-    bool wrong = false;
-    const char *token = api_json_string(body, "refresh", &wrong);
     struct jwt_claims c = {0};
     struct account a = {0};
     char *access = NULL, *refresh = NULL;
-    if (wrong || !token) {
-        reply_missing_fields(r, "refresh");
-        goto out;
-    }
     if (!session_jwt_ok(app, token, JWT_REFRESH, &c, &a)) {
         reply_token_not_valid(r, "Token is invalid or expired");
         goto out;
@@ -265,17 +277,12 @@ out:
 static void handle_verify(struct request *r)
 {
     struct app *app = request_app(r);
-    cJSON *body = api_parse_body(r);
+    const char *token;
+    cJSON *body = parse_token_body(r, "token", &token);
     if (!body)
         return;
-    bool wrong = false;
-    const char *token = api_json_string(body, "token", &wrong);
     struct jwt_claims c = {0};
     struct account a = {0};
-    if (wrong || !token) {
-        reply_missing_fields(r, "token");
-        goto out;
-    }
     bool ok = session_jwt_ok(app, token, -1, &c, &a);
     if (ok && c.type == JWT_REFRESH) {
         struct refresh_record rec;
@@ -285,7 +292,6 @@ static void handle_verify(struct request *r)
         reply_json(r, 200, cJSON_CreateObject());
     else
         reply_token_not_valid(r, "Token is invalid or expired");
-out:
     jwt_claims_free(&c);
     account_free(&a);
     cJSON_Delete(body);
@@ -294,16 +300,11 @@ out:
 static void handle_blacklist(struct request *r)
 {
     struct app *app = request_app(r);
-    cJSON *body = api_parse_body(r);
+    const char *token;
+    cJSON *body = parse_token_body(r, "refresh", &token);
     if (!body)
         return;
-    bool wrong = false;
-    const char *token = api_json_string(body, "refresh", &wrong);
     struct jwt_claims c = {0};
-    if (wrong || !token) {
-        reply_missing_fields(r, "refresh");
-        goto out;
-    }
     /* A valid signature is enough: blacklisting an expired or already-used
      * refresh token still ends its family. */
     if (jwt_verify(app->jwt_key, token, &c) < 0 || c.type != JWT_REFRESH) {
