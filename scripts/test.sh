@@ -13,5 +13,10 @@ for preset in debug asan; do
     cmake --build --preset "$preset" -j"$(nproc)"
     ctest --preset "$preset" -j2 || status=1
 done
+# ThreadSanitizer build: the tests labelled `concurrent` (see CMakeLists.txt).
+echo "=== tsan (concurrent tests) ===" >&2
+cmake --preset tsan -DTESSERA_WERROR="$WERROR" >/dev/null
+cmake --build --preset tsan -j"$(nproc)"
+ctest --preset tsan -j2 || status=1
 if [ -x scripts/fuzz-smoke.sh ]; then scripts/fuzz-smoke.sh || status=1; fi
 exit $status
