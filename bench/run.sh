@@ -86,43 +86,45 @@ done
 curl -fsS "$T/api/v1/account/me" -H "Authorization: Bearer $ACCESS" >/dev/null
 
 # ---- measurements -----------------------------------------------------------
-# One wrk run: prints "rps p50_us p99_us errors".
-wrk_once() { # url conns token
-    BENCH_TOKEN=$3 wrk -t1 -c"$2" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$1" |
-        awk '/^RESULT/ {print $2, $3, $4, $5}'
+# One wrk run appends "rps p50_us p99_us errors" to $TMP/res.NAME.CONNS.
+wrk_once() { # name url conns token
+    BENCH_TOKEN=$4 wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
+        awk '/^RESULT/ {print $2, $3, $4, $5}' >>"$TMP/res.$1.$3"
 }
-# Median over REPS runs of each column (odd REPS recommended).
-wrk_median() { # url conns token
-    for _ in $(seq "$REPS"); do wrk_once "$@"; done |
-        python3 -c '
-import sys, statistics
-rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
-cols = list(zip(*rows))
-print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])))'
-}
-
 declare -A RPS P50 P99 ERR STORM
-measure() { # name url conns token
-    read -r rps p50 p99 err < <(wrk_median "$2" "$3" "$4")
-    RPS[$1/$3]=$rps; P50[$1/$3]=$p50; P99[$1/$3]=$p99; ERR[$1/$3]=$err
+# Medians over the repetitions of each column; errors are summed.
+collect() { # name conns
+    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] < <(python3 -c '
+import sys, statistics
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+cols = list(zip(*rows))
+print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])))' "$TMP/res.$1.$2")
 }
 
 echo "bench: $(nproc) cores, nginx 1 worker, tessera default threads; wrk -t1, ${REPS}x${DURATION}s, medians" >&2
 for c in $CONNS; do
     echo "bench: $c connections ..." >&2
-    measure nginx "$N/tokens/v2" "$c" ""
-    measure sk "$T/tokens/v2" "$c" "$SK"
-    measure tk "$T/tokens/v2" "$c" "$TK"
-    measure session "$T/api/v1/account/me" "$c" "$ACCESS"
-    # Login storm: Argon2id sign-ins on the worker pool while checks run.
+    # Interleaved, so background noise on a shared machine hits every
+    # scenario alike instead of one of them.
+    for _ in $(seq "$REPS"); do
+        wrk_once nginx "$N/tokens/v2" "$c" ""
+        wrk_once sk "$T/tokens/v2" "$c" "$SK"
+        wrk_once tk "$T/tokens/v2" "$c" "$TK"
+        wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
+    done
+    # Login storm: Argon2id sign-ins on the worker pool while checks run;
+    # idle runs of the same scenario are interleaved with the storm runs.
     STORM_SECS=$((REPS * (DURATION + 1) + 2))
     BENCH_EMAIL=$EMAIL BENCH_PASSWORD=$PASSWORD wrk -t1 -c"$STORM_CONNS" -d"${STORM_SECS}s" \
         --latency -s "$BENCH/login.lua" "$T/api/v1/token/pair" >"$TMP/storm.$c.txt" &
     STORM_PID=$!
     sleep 1
-    measure storm "$T/tokens/v2" "$c" "$SK"
+    for _ in $(seq "$REPS"); do
+        wrk_once storm "$T/tokens/v2" "$c" "$SK"
+    done
     wait "$STORM_PID"
     STORM[$c]=$(awk '/^STORM/ {print $2, $5}' "$TMP/storm.$c.txt")
+    for name in nginx sk tk session storm; do collect "$name" "$c"; done
 done
 
 printf '\n%-34s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors

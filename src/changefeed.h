@@ -31,6 +31,14 @@ int changefeed_read(struct changefeed *cf, int64_t *seq,
                     int (*fn)(void *ctx, enum changefeed_kind kind, int64_t account_id,
                               const char *token_id),
                     void *ctx);
+/* Start-up bulk read: calls fn for every live token (id, account, usage,
+ * scopes, allowed_urls, secret hash, default flag, expiry, created; no note
+ * or public token) in one sequential scan of the table, which is several
+ * times faster than the store's id-ordered pages. Main thread, before
+ * serving. 0, -EIO, or fn's non-zero return. */
+struct token_record;
+int changefeed_load_tokens(struct changefeed *cf,
+                           int (*fn)(void *ctx, const struct token_record *t), void *ctx);
 /* Deletes entries older than max_age_ms. Called now and then from the write
  * path (worker threads), never from a check. */
 int changefeed_prune(struct changefeed *cf, int64_t max_age_ms);

@@ -19,7 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "log.h"
+#include "store.h"
 
 /* Installed with IF NOT EXISTS so every process that opens the database
  * agrees on them; the triggers run inside the writer's own transaction, so a
@@ -329,6 +332,64 @@ int changefeed_read(struct changefeed *cf, int64_t *seq,
     sqlite3_reset(p->read);
 out:
     exec_sql(p->db, "COMMIT");
+    return rc;
+}
+
+/* allowed_urls is stored as a JSON array of strings; "[]" needs no parser. */
+static int urls_parse(const char *text, struct strlist *out)
+{
+    if (!text || strcmp(text, "[]") == 0)
+        return 0;
+    cJSON *arr = cJSON_Parse(text);
+    int rc = cJSON_IsArray(arr) ? 0 : -EIO;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr)
+    {
+        if (rc == 0 && (!cJSON_IsString(item) || strlist_push(out, item->valuestring) < 0))
+            rc = -EIO;
+    }
+    cJSON_Delete(arr);
+    return rc;
+}
+
+int changefeed_load_tokens(struct changefeed *cf,
+                           int (*fn)(void *ctx, const struct token_record *t), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    /* Rowid order is table order: the scan reads each page once. (A large
+     * mmap window would save a copy per page but counts the whole file as
+     * resident memory.) */
+    if (sqlite3_prepare_v2(cf->anchor,
+                           "SELECT id, account_id, usage, scopes, allowed_urls, secret_hash,"
+                           " is_default, expires_at, created FROM tokens WHERE revoked_at = 0",
+                           -1, &s, NULL) != SQLITE_OK) {
+        log_error("changefeed: %s", sqlite3_errmsg(cf->anchor));
+        return -EIO;
+    }
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct token_record t = {0};
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const char *usage = (const char *)sqlite3_column_text(s, 2);
+        const void *hash = sqlite3_column_blob(s, 5);
+        snprintf(t.id, sizeof(t.id), "%s", id ? id : "");
+        t.account_id = sqlite3_column_int64(s, 1);
+        t.usage = usage && strcmp(usage, "sk") == 0 ? TOKEN_SK : TOKEN_PK;
+        if (hash && sqlite3_column_bytes(s, 5) == CRYPTO_MAC_LEN)
+            memcpy(t.secret_hash, hash, CRYPTO_MAC_LEN);
+        t.is_default = sqlite3_column_int(s, 6) != 0;
+        t.expires_at = sqlite3_column_int64(s, 7);
+        t.created = sqlite3_column_int64(s, 8);
+        if (strlist_split(&t.scopes, (const char *)sqlite3_column_text(s, 3)) < 0 ||
+            urls_parse((const char *)sqlite3_column_text(s, 4), &t.allowed_urls) < 0)
+            rc = -EIO;
+        else
+            rc = fn(ctx, &t);
+        token_record_free(&t);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = -EIO;
+    sqlite3_finalize(s);
     return rc;
 }
 

@@ -55,12 +55,15 @@ static uint64_t hash_bytes(const void *data, size_t len)
     return h;
 }
 
-static char *set_key(const struct strlist *l, size_t *len)
+/* Writes the key of l into buf when it fits (no allocation: the start-up
+ * load interns two lists per token), else into a malloc'd buffer. Returns
+ * the key or NULL (out of memory); *len is its length. */
+static char *set_key(const struct strlist *l, char *buf, size_t bufsize, size_t *len)
 {
     size_t total = 0;
     for (size_t i = 0; i < l->n; i++)
         total += 4 + strlen(l->v[i]);
-    char *key = malloc(total ? total : 1);
+    char *key = total <= bufsize ? buf : malloc(total);
     if (!key)
         return NULL;
     size_t off = 0;
@@ -122,17 +125,24 @@ static int64_t sets_intern(struct tc_sets *s, const struct strlist *l)
     if (l->n == 0)
         return 0;
     size_t keylen;
-    char *key = set_key(l, &keylen);
+    char buf[512];
+    char *key = set_key(l, buf, sizeof(buf), &keylen);
     if (!key)
         return -ENOMEM;
     uint32_t hash = (uint32_t)hash_bytes(key, keylen);
     for (uint32_t i = s->buckets[hash & (s->nbuckets - 1)]; i; i = s->v[i - 1].next) {
         struct tc_set *e = &s->v[i - 1];
         if (e->hash == hash && e->keylen == keylen && memcmp(e->key, key, keylen) == 0) {
-            free(key);
+            if (key != buf)
+                free(key);
             e->refs++;
             return i - 1;
         }
+    }
+    if (key == buf) { /* a new list: the entry keeps its own copy of the key */
+        if (!(key = malloc(keylen)))
+            return -ENOMEM;
+        memcpy(key, buf, keylen);
     }
     uint32_t idx;
     if (s->free_head) {
@@ -700,7 +710,8 @@ static int full_load(struct tokencache *tc)
         return -ENOMEM;
     int rc = tc->backend->ops->account_each(tc->backend, load_account_cb, &l);
     if (rc == 0)
-        rc = tc->backend->ops->token_each(tc->backend, load_token_cb, &l);
+        rc = tc->cf ? changefeed_load_tokens(tc->cf, load_token_cb, &l)
+                    : tc->backend->ops->token_each(tc->backend, load_token_cb, &l);
     if (rc != 0) {
         index_destroy(l.ix);
         return rc < 0 ? rc : -EIO;
