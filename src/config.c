@@ -49,6 +49,7 @@ static const struct setting settings[] = {
     {"login_rate_account", NUM(SET_UINT, login_rate_account, 0, 1000000)},
     {"login_rate_addr", NUM(SET_UINT, login_rate_addr, 0, 1000000)},
     {"token_api_rate", NUM(SET_UINT, token_api_rate, 0, 1000000)},
+    {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
 };
 
 void config_defaults(struct config *c)
@@ -75,6 +76,7 @@ void config_defaults(struct config *c)
     c->login_rate_account = 10;
     c->login_rate_addr = 60;
     c->token_api_rate = 100;
+    c->rate_window = 60;
 }
 
 static int parse_listen(struct config *c, const char *value, char *err, size_t errlen)

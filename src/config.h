@@ -34,6 +34,7 @@ struct config {
     unsigned login_rate_account; /* login attempts per minute per account */
     unsigned login_rate_addr;    /* login attempts per minute per client address */
     unsigned token_api_rate;     /* token API calls per minute per account */
+    unsigned rate_window;        /* seconds per rate-limit window (60: "per minute") */
 };
 
 void config_defaults(struct config *c);

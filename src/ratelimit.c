@@ -60,6 +60,8 @@ int ratelimit_hit(struct ratelimit *rl, const char *key, unsigned limit, int win
 {
     if (!rl || limit == 0)
         return 0;
+    if (window_s <= 0)
+        window_s = 60;
     uint64_t h = hash_key(key);
     int64_t now = (int64_t)time(NULL);
     int64_t window = now - now % window_s;
@@ -102,9 +104,10 @@ int ratelimit_login(struct app *app, const char *email, const char *addr)
     size_t n = (size_t)snprintf(key, sizeof(key), "login-account:%s", email);
     for (size_t i = 14; i < n && i < sizeof(key); i++)
         key[i] = (char)tolower((unsigned char)key[i]);
-    int by_account = ratelimit_hit(app->limits, key, app->cfg.login_rate_account, 60);
+    int window = (int)app->cfg.rate_window;
+    int by_account = ratelimit_hit(app->limits, key, app->cfg.login_rate_account, window);
     snprintf(key, sizeof(key), "login-addr:%s", addr);
-    int by_addr = ratelimit_hit(app->limits, key, app->cfg.login_rate_addr, 60);
+    int by_addr = ratelimit_hit(app->limits, key, app->cfg.login_rate_addr, window);
     return by_account > by_addr ? by_account : by_addr;
 }
 
@@ -112,5 +115,5 @@ int ratelimit_token_api(struct app *app, int64_t account_id)
 {
     char key[64];
     snprintf(key, sizeof(key), "token-api:%lld", (long long)account_id);
-    return ratelimit_hit(app->limits, key, app->cfg.token_api_rate, 60);
+    return ratelimit_hit(app->limits, key, app->cfg.token_api_rate, (int)app->cfg.rate_window);
 }

@@ -1,6 +1,7 @@
-/* Fixed-window rate limits (per minute) for sign-in attempts and token API
- * calls. Keys are hashed into a bounded table, so memory stays fixed however
- * many clients there are. Thread-safe (striped locks). */
+/* Fixed-window rate limits for sign-in attempts and token API calls, per
+ * minute by default (the window is the rate_window setting). Keys are hashed
+ * into a bounded table, so memory stays fixed however many clients there
+ * are. Thread-safe (striped locks). */
 #ifndef TESSERA_RATELIMIT_H
 #define TESSERA_RATELIMIT_H
 
