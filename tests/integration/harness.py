@@ -84,8 +84,10 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("server exited early (%s):\n%s" % (self.proc.returncode,
-                                                                          self.read_log()))
+                code = self.proc.returncode
+                self.proc = None
+                self.log.close()
+                raise AssertionError("server exited early (%s):\n%s" % (code, self.read_log()))
             try:
                 with open(self.port_file) as f:
                     text = f.read().strip()
