@@ -24,33 +24,6 @@
 #include "log.h"
 #include "store.h"
 
-/* Installed with IF NOT EXISTS so every process that opens the database
- * agrees on them; the triggers run inside the writer's own transaction, so a
- * change and its log entry commit (or roll back) together. */
-static const char feed_schema[] =
-    "CREATE TABLE IF NOT EXISTS change_log ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  kind INTEGER NOT NULL,"
-    "  account_id INTEGER NOT NULL,"
-    "  token_id TEXT NOT NULL DEFAULT '',"
-    "  at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))"
-    ");"
-    "CREATE TRIGGER IF NOT EXISTS change_log_account_insert AFTER INSERT ON accounts"
-    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, NEW.id); END;"
-    "CREATE TRIGGER IF NOT EXISTS change_log_account_update AFTER UPDATE ON accounts"
-    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, NEW.id); END;"
-    "CREATE TRIGGER IF NOT EXISTS change_log_account_delete AFTER DELETE ON accounts"
-    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, OLD.id); END;"
-    "CREATE TRIGGER IF NOT EXISTS change_log_token_insert AFTER INSERT ON tokens"
-    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
-    " VALUES (2, NEW.account_id, NEW.id); END;"
-    "CREATE TRIGGER IF NOT EXISTS change_log_token_update AFTER UPDATE ON tokens"
-    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
-    " VALUES (2, NEW.account_id, NEW.id); END;"
-    "CREATE TRIGGER IF NOT EXISTS change_log_token_delete AFTER DELETE ON tokens"
-    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
-    " VALUES (2, OLD.account_id, OLD.id); END;";
-
 /* The WAL-index header (two 48-byte copies at the start of the -shm file):
  * u32 iVersion, u32 unused, u32 iChange, flags, page size, u32 mxFrame,
  * u32 nPage, frame checksums, salts, header checksum. Every commit changes
@@ -229,7 +202,8 @@ struct changefeed *changefeed_sqlite_open(const char *data_dir)
         cf->path = NULL;
         goto fail_alloc;
     }
-    if (!(db = open_db(cf->path)) || exec_sql(db, feed_schema) < 0)
+    /* change_log and its triggers come with store migration 2. */
+    if (!(db = open_db(cf->path)))
         goto fail_alloc;
     cf->anchor = db;
     db = NULL;

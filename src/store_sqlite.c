@@ -96,6 +96,31 @@ static const char *const migrations[] = {
     "INSERT INTO \"groups\" (name, description) VALUES"
     "  ('Public', 'Everyone'),"
     "  ('Partners', 'Partner organizations');",
+    /* 2: the change feed (changefeed_sqlite.c). Triggers log every account
+     * and token write inside the writer's own transaction, whoever writes
+     * (this server or a CLI process), so other processes can follow. */
+    "CREATE TABLE change_log ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind INTEGER NOT NULL,"
+    "  account_id INTEGER NOT NULL,"
+    "  token_id TEXT NOT NULL DEFAULT '',"
+    "  at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))"
+    ");"
+    "CREATE TRIGGER change_log_account_insert AFTER INSERT ON accounts"
+    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, NEW.id); END;"
+    "CREATE TRIGGER change_log_account_update AFTER UPDATE ON accounts"
+    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, NEW.id); END;"
+    "CREATE TRIGGER change_log_account_delete AFTER DELETE ON accounts"
+    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, OLD.id); END;"
+    "CREATE TRIGGER change_log_token_insert AFTER INSERT ON tokens"
+    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;"
+    "CREATE TRIGGER change_log_token_update AFTER UPDATE ON tokens"
+    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;"
+    "CREATE TRIGGER change_log_token_delete AFTER DELETE ON tokens"
+    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, OLD.account_id, OLD.id); END;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -133,7 +133,7 @@ static void test_unmigrated_version_zero(void **state)
     assert_non_null(st);
     assert_int_equal(st->ops->schema_version(st), 0);
     assert_int_equal(st->ops->migrate(st), 0);
-    assert_int_equal(st->ops->schema_version(st), 1);
+    assert_int_equal(st->ops->schema_version(st), 2);
     st->ops->close(st);
     rm_tree(dir);
 }
@@ -800,7 +800,7 @@ static void test_persistence(void **state)
 
     f->st = st = store_sqlite_open(data);
     assert_non_null(st);
-    assert_int_equal(st->ops->schema_version(st), 1);
+    assert_int_equal(st->ops->schema_version(st), 2);
     assert_int_equal(st->ops->migrate(st), 0);
     struct account a;
     assert_int_equal(st->ops->account_get_by_username(st, "keep", &a), 0);
