@@ -5,8 +5,6 @@
  * writes and runs on the worker pool (ROUTE_OFFLOAD). The forward-auth rule
  * table is parsed once, on first use, and read-only afterwards. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,42 +18,6 @@
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
-
-/* ---- rule table ---------------------------------------------------------- */
-
-/* The router gives registration no access to the configuration, so the table
- * is built by the first check (double-checked with a mutex) and never changes
- * afterwards. A malformed rule makes every check answer 500: failing closed
- * beats guessing what the operator meant. */
-enum { RULES_UNPARSED, RULES_OK, RULES_BROKEN };
-static atomic_int rules_state = RULES_UNPARSED;
-static pthread_mutex_t rules_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct authrules rules;
-
-static const struct authrules *rules_get(const struct app *app)
-{
-    int st = atomic_load_explicit(&rules_state, memory_order_acquire);
-    if (st == RULES_UNPARSED) {
-        pthread_mutex_lock(&rules_lock);
-        st = atomic_load_explicit(&rules_state, memory_order_relaxed);
-        if (st == RULES_UNPARSED) {
-            char err[320];
-            if (authrules_parse(&rules, app->cfg.auth_rules, err, sizeof(err)) < 0) {
-                log_error("auth_rules: %s; GET /api/v1/auth/check denies every request "
-                          "until the configuration is fixed",
-                          err);
-                st = RULES_BROKEN;
-            } else {
-                if (rules.n == 0)
-                    log_warn("auth_rules is empty: GET /api/v1/auth/check denies every path");
-                st = RULES_OK;
-            }
-            atomic_store_explicit(&rules_state, st, memory_order_release);
-        }
-        pthread_mutex_unlock(&rules_lock);
-    }
-    return st == RULES_OK ? &rules : NULL;
-}
 
 /* ---- shared helpers ------------------------------------------------------- */
 
@@ -218,12 +180,7 @@ static void handle_check(struct request *r)
     struct app *app = request_app(r);
     struct principal p = {0};
     char *credbuf = NULL;
-    const struct authrules *rs = rules_get(app);
-    if (!rs) {
-        api_reply_error(r, 500, "Forward-auth rules are misconfigured; see the server log",
-                        "misconfigured");
-        return;
-    }
+    const struct authrules *rs = app->auth_rules;
     const char *uri = first_header(r, "X-Original-URI", "X-Forwarded-Uri");
     const char *method = first_header(r, "X-Original-Method", "X-Forwarded-Method");
     /* Without an original URI (a proxy not configured to send one) the check

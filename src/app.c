@@ -5,10 +5,12 @@
 #include "app.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "authrules.h"
 #include "changefeed.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -70,6 +72,17 @@ int app_open(struct app *app)
         rc = -EIO;
         goto fail;
     }
+    /* config_set already refused malformed rules; parsing cannot fail here
+     * short of a bug, and then the server must not start. */
+    char err[320];
+    app->auth_rules = malloc(sizeof(*app->auth_rules));
+    if (!app->auth_rules || authrules_parse(app->auth_rules, app->cfg.auth_rules, err, sizeof(err)) < 0) {
+        log_error("auth_rules: %s", app->auth_rules ? err : "out of memory");
+        rc = -EINVAL;
+        goto fail;
+    }
+    if (app->auth_rules->n == 0)
+        log_warn("auth_rules is empty: GET /api/v1/auth/check denies every path");
     app->limits = ratelimit_create();
     app->workers = workpool_create(app->cfg.workers, app->cfg.worker_queue);
     if (!app->limits || !app->workers) {
@@ -88,6 +101,8 @@ void app_close(struct app *app)
     app->workers = NULL;
     ratelimit_destroy(app->limits);
     app->limits = NULL;
+    free(app->auth_rules);
+    app->auth_rules = NULL;
     if (app->catalog)
         catalog_close(app->catalog);
     app->catalog = NULL;

@@ -13,6 +13,7 @@ struct store;
 struct workpool;
 struct catalog;
 struct ratelimit;
+struct authrules;
 
 struct app {
     struct config cfg;
@@ -20,6 +21,7 @@ struct app {
     struct workpool *workers;
     struct catalog *catalog;  /* STAC collections/items; may be NULL */
     struct ratelimit *limits; /* sign-in and token API throttles */
+    struct authrules *auth_rules; /* forward-auth rules, parsed from cfg.auth_rules */
     uint8_t jwt_key[CRYPTO_KEY_LEN];   /* signs session JWTs */
     uint8_t token_key[CRYPTO_KEY_LEN]; /* keys secret hashes and tk. MACs */
 };
