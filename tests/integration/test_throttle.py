@@ -89,9 +89,10 @@ class LoginPerAccount(ThrottleServer):
         tu = [timed(unique_email("t-nobody")) for _ in range(3)]
         mk, mu = statistics.median(tk), statistics.median(tu)
         # A password hash costs >= ~10 ms here; an early return would be
-        # ~100x faster. Generous bounds: the machine is shared and noisy.
-        self.assertGreater(mu, mk / 4, "unknown e-mail answered much faster: %r vs %r" % (tu, tk))
-        self.assertLess(mu, mk * 4, "unknown e-mail answered much slower: %r vs %r" % (tu, tk))
+        # ~100x faster. Generous bounds: the machine is shared and noisy
+        # (ctest -j2 runs other servers at the same time).
+        self.assertGreater(mu, mk / 6, "unknown e-mail answered much faster: %r vs %r" % (tu, tk))
+        self.assertLess(mu, mk * 6, "unknown e-mail answered much slower: %r vs %r" % (tu, tk))
 
 
 class LoginPerAddress(ThrottleServer):
