@@ -39,6 +39,7 @@ for t in "${targets[@]}"; do
         continue
     fi
     seeds=fuzz/corpus/$t
+    [ -d "$seeds" ] || seeds=fuzz/corpus/${t#fuzz_}
     mkdir -p "$scratch/$t"
     [ -d "$seeds" ] || seeds=
     log=$out/$t.log
