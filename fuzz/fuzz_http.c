@@ -61,6 +61,8 @@ static const char *const routes[] = {
     "/account/tokens/",
     "/{0}",
     "/{0}/{1}",
+    "/",
+    "/static/{0}",
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
