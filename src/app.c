@@ -28,6 +28,21 @@ static int load_key(const struct app *app, const char *name, uint8_t key[CRYPTO_
     return rc;
 }
 
+/* Token checks read only the in-memory index behind this wrapper; the
+ * change feed carries writes made by other processes (CLI commands). */
+static int wrap_with_token_index(struct app *app)
+{
+    struct store *backend = app->store;
+    app->store = NULL;
+    struct changefeed *cf = changefeed_sqlite_open(app->cfg.data_dir);
+    if (!cf) {
+        backend->ops->close(backend);
+        return -EIO;
+    }
+    app->store = store_cached_wrap(backend, cf); /* closes both on failure */
+    return app->store ? 0 : -EIO;
+}
+
 int app_open(struct app *app)
 {
     int rc = crypto_init();
@@ -52,21 +67,8 @@ int app_open(struct app *app)
         log_error("storage migration failed");
         goto fail;
     }
-    /* Token checks read only the in-memory index behind this wrapper; the
-     * change feed carries writes made by other processes (CLI commands). */
-    struct store *backend = app->store;
-    app->store = NULL;
-    struct changefeed *cf = changefeed_sqlite_open(app->cfg.data_dir);
-    if (!cf) {
-        backend->ops->close(backend);
-        rc = -EIO;
+    if (app->serving && (rc = wrap_with_token_index(app)) < 0)
         goto fail;
-    }
-    app->store = store_cached_wrap(backend, cf); /* closes both on failure */
-    if (!app->store) {
-        rc = -EIO;
-        goto fail;
-    }
     app->catalog = catalog_open(app->cfg.data_dir);
     if (!app->catalog) {
         rc = -EIO;

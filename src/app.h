@@ -4,6 +4,7 @@
 #ifndef TESSERA_APP_H
 #define TESSERA_APP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -22,6 +23,9 @@ struct app {
     struct catalog *catalog;  /* STAC collections/items; may be NULL */
     struct ratelimit *limits; /* sign-in and token API throttles */
     struct authrules *auth_rules; /* forward-auth rules, parsed from cfg.auth_rules */
+    /* Set by `serve` before app_open: hold every token and account in memory
+     * (tokencache.c). One-shot CLI commands work on the store directly. */
+    bool serving;
     uint8_t jwt_key[CRYPTO_KEY_LEN];   /* signs session JWTs */
     uint8_t token_key[CRYPTO_KEY_LEN]; /* keys secret hashes and tk. MACs */
 };

@@ -218,6 +218,7 @@ static int cmd_serve(struct app *app)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    app->serving = true;
     if (open_app(app) < 0)
         return 1;
     struct server *srv = server_create(app);
