@@ -188,7 +188,9 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
     struct account_check ac = {p, false, false, 0, 0};
     if (tokencache_account_view_by_username(tc, c.username, check_account, &ac) < 0 || ac.rc < 0)
         goto out;
-    bool parent_alive = true;
+    /* Without a stored parent the token was minted by a session, and it ends
+     * with the account's sessions (logout everywhere, password change). */
+    bool parent_alive = p->created >= ac.sessions_valid_after;
     if (c.parent[0]) {
         struct parent_check pc = {p->account_id, p, false, 0};
         tokencache_token_view(tc, c.parent, check_parent, &pc);

@@ -55,6 +55,22 @@ class RevocationTest(ServerTestCase):
         self.assertEqual(self.check(parent["token"]), "TokenRevoked")
         self.assertEqual(self.check(tk), "TokenRevoked")
 
+    def test_session_minted_temporary_token_ends_with_sessions(self):
+        # A tk minted by a session has no stored parent: a password change
+        # (which ends every session) must end it too.
+        email, pair, _ = self.new_sk()
+        user = self.server.get("/api/v1/account/me", token=pair["access"]).json()["username"]
+        expires = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 600))
+        r = self.server.post("/tokens/v2/" + user, {"scopes": ["stac"], "expires": expires},
+                             token=pair["access"])
+        self.assertEqual(r.status_code, 200, r.text)
+        tk = r.json()["token"]
+        self.assertEqual(self.check(tk), "TokenValid")
+        self.server.cli("user", "set", email, "--password-stdin",
+                        input="another long passphrase\n")
+        self.assertEqual(self.check(tk), "TokenRevoked")
+        self.assertEqual(self.server.get("/api/v1/stac/collections", token=tk).status_code, 401)
+
     def test_cli_revoke_is_seen_by_next_request(self):
         _, _, tok = self.new_sk()
         self.assertEqual(self.check(tok["token_value"]), "TokenValid")
