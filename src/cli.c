@@ -221,10 +221,12 @@ static int cmd_serve(struct app *app)
     app->serving = true;
     if (open_app(app) < 0)
         return 1;
+    log_start_flusher();
     struct server *srv = server_create(app);
     if (!srv || server_start(srv) < 0) {
         server_destroy(srv);
         app_close(app);
+        log_stop_flusher();
         return 1;
     }
     int sig = 0;
@@ -237,6 +239,7 @@ static int cmd_serve(struct app *app)
     server_destroy(srv);
     app_close(app);
     log_info("stopped");
+    log_stop_flusher();
     return 0;
 }
 

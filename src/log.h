@@ -9,6 +9,11 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level level);
+/* Starts the background flusher (serve only): info lines are then written
+ * within 50 ms instead of one write per line. 0 or -errno. */
+int log_start_flusher(void);
+/* Stops the flusher and writes everything buffered. */
+void log_stop_flusher(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
