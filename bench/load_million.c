@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         strlist_split(&a.groups, i % 10 ? "Public" : "Public Partners");
         strlist_split(&a.scopes, "stac catalog:read tokens:read tokens:write scopes:list "
                                  "styles:read fonts:read datasets:read");
-        int rc = st->ops->account_create(st, &a);
+        int rc = st->ops->account_create(st, &a, NULL);
         if (rc == -EEXIST || rc == -EADDRINUSE)
             rc = st->ops->account_get_by_username(st, a.username, &a);
         if (rc < 0) {

@@ -66,8 +66,10 @@ static void copy_field(char *dst, size_t cap, const char *src)
 }
 
 /* Every account starts with one default public token holding its public
- * scopes, as Mapbox accounts do. */
-static int create_default_token(struct app *app, const struct account *a)
+ * scopes, as Mapbox accounts do. Minted for one username attempt: the token
+ * string carries the username. */
+static int prepare_default_token(struct app *app, const struct account *a,
+                                 struct token_record *rec)
 {
     struct strlist public_scopes = STRLIST_INIT;
     struct scope_def *defs = NULL;
@@ -80,13 +82,9 @@ static int create_default_token(struct app *app, const struct account *a)
     if (rc == 0) {
         struct token_spec spec = {.scopes = &public_scopes, .note = "Default public token",
                                   .is_default = true, .usage = TOKEN_PK};
-        struct token_record rec;
         char *value = NULL;
-        rc = tokens_create(app, a, &spec, &rec, &value);
-        if (rc == 0) {
-            token_record_free(&rec);
-            free(value);
-        }
+        rc = tokens_prepare(app, a->username, &spec, rec, &value);
+        free(value); /* a pk: the record keeps the listable copy */
     }
     strlist_free(&public_scopes);
     return rc;
@@ -154,7 +152,12 @@ int accounts_create(struct app *app, const struct account_input *in, struct acco
         derive_username(in->email, base);
     copy_field(out->username, sizeof(out->username), base);
     for (int attempt = 2;; attempt++) {
-        rc = app->store->ops->account_create(app->store, out);
+        struct token_record first;
+        rc = prepare_default_token(app, out, &first);
+        if (rc < 0)
+            goto fail;
+        rc = app->store->ops->account_create(app->store, out, &first);
+        token_record_free(&first);
         if (rc != -EADDRINUSE || in->username || attempt > 10000)
             break;
         snprintf(out->username, sizeof(out->username), "%.26s-%d", base, attempt);
@@ -169,9 +172,6 @@ int accounts_create(struct app *app, const struct account_input *in, struct acco
         snprintf(msg, msglen, "A user with that username already exists.");
         goto fail;
     }
-    if (rc < 0)
-        goto fail;
-    rc = create_default_token(app, out);
     if (rc < 0)
         goto fail;
     return 0;

@@ -100,9 +100,11 @@ struct store_ops {
     int (*ping)(struct store *st);
     void (*close)(struct store *st);
 
-    /* Sets a->id, a->created, a->updated. -EEXIST: e-mail taken (compared
+    /* Sets a->id, a->created, a->updated. first_token (may be NULL) is
+     * inserted in the same transaction, with its account_id set to the new
+     * id: both are stored or neither. -EEXIST: e-mail taken (compared
      * case-insensitively); -EADDRINUSE: username taken. */
-    int (*account_create)(struct store *st, struct account *a);
+    int (*account_create)(struct store *st, struct account *a, struct token_record *first_token);
     int (*account_get_by_id)(struct store *st, int64_t id, struct account *out);
     int (*account_get_by_email)(struct store *st, const char *email, struct account *out);
     int (*account_get_by_username)(struct store *st, const char *username, struct account *out);

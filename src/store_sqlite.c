@@ -702,7 +702,9 @@ static int account_from_row(sqlite3_stmt *s, struct account *a)
     return 0;
 }
 
-static int sq_account_create(struct store *st, struct account *a)
+static int token_insert_on(struct sqlite_conn *c, const struct token_record *t);
+
+static int sq_account_create(struct store *st, struct account *a, struct token_record *first_token)
 {
     struct sqlite_conn *c = conn_get(st);
     if (!c)
@@ -739,6 +741,10 @@ static int sq_account_create(struct store *st, struct account *a)
         db_fail(c, "account_create bind");
         goto fail;
     }
+    /* The account and its first token commit together, so a crash never
+     * leaves an account without its default token. */
+    if (first_token && tx_begin(c) < 0)
+        goto fail;
     int step = sqlite3_step(s);
     if (step == SQLITE_DONE) {
         a->id = sqlite3_last_insert_rowid(c->db);
@@ -756,6 +762,18 @@ static int sq_account_create(struct store *st, struct account *a)
             rc = db_fail(c, "account_create");
     } else {
         rc = db_fail(c, "account_create");
+    }
+    stmt_done(s);
+    s = NULL;
+    if (first_token) {
+        if (rc == 0) {
+            first_token->account_id = a->id;
+            rc = token_insert_on(c, first_token);
+        }
+        if (rc == 0)
+            rc = tx_commit(c);
+        if (rc < 0)
+            tx_rollback(c);
     }
 fail:
     stmt_done(s);
@@ -1081,11 +1099,8 @@ fail:
     return rc;
 }
 
-static int sq_token_insert(struct store *st, const struct token_record *t)
+static int token_insert_on(struct sqlite_conn *c, const struct token_record *t)
 {
-    struct sqlite_conn *c = conn_get(st);
-    if (!c)
-        return -EIO;
     if ((t->usage != TOKEN_PK && t->usage != TOKEN_SK) || !names_storable(&t->scopes))
         return -EINVAL;
     int rc = -ENOMEM;
@@ -1130,6 +1145,12 @@ fail:
     free(scopes);
     free(urls);
     return rc;
+}
+
+static int sq_token_insert(struct store *st, const struct token_record *t)
+{
+    struct sqlite_conn *c = conn_get(st);
+    return c ? token_insert_on(c, t) : -EIO;
 }
 
 static int sq_token_get(struct store *st, const char *id, struct token_record *out)

@@ -890,11 +890,11 @@ static void c_close(struct store *st)
     free(cs);
 }
 
-static int c_account_create(struct store *st, struct account *a)
+static int c_account_create(struct store *st, struct account *a, struct token_record *first_token)
 {
-    int rc = BACKEND(st)->ops->account_create(BACKEND(st), a);
+    int rc = BACKEND(st)->ops->account_create(BACKEND(st), a, first_token);
     if (rc == 0)
-        write_through(to_cached(st)->tc, a->id, NULL);
+        write_through(to_cached(st)->tc, a->id, first_token ? first_token->id : NULL);
     return rc;
 }
 

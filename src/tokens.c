@@ -37,8 +37,8 @@ bool tokens_scopes_known(struct app *app, const struct strlist *s, bool *all_pub
     return known;
 }
 
-int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
-                  struct token_record *out, char **token_out)
+int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
+                   struct token_record *out, char **token_out)
 {
     memset(out, 0, sizeof(*out));
     *token_out = NULL;
@@ -52,7 +52,6 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
     char secret[TOKEN_SECRET_LEN + 1];
     token_new_id(out->id);
     token_new_secret(secret);
-    out->account_id = a->id;
     out->usage = (enum token_kind)usage;
     snprintf(out->note, sizeof(out->note), "%s", spec->note ? spec->note : "");
     out->is_default = spec->is_default;
@@ -66,16 +65,10 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
         rc = -EIO;
         goto fail;
     }
-    char *value = token_format_stored(out->usage, a->username, out->id, secret);
+    char *value = token_format_stored(out->usage, username, out->id, secret);
     if (!value)
         goto fail;
     if (out->usage == TOKEN_PK && !(out->public_token = strdup(value))) {
-        free(value);
-        goto fail;
-    }
-    rc = app->store->ops->token_insert(app->store, out);
-    if (rc < 0) {
-        crypto_wipe(value, strlen(value));
         free(value);
         goto fail;
     }
@@ -85,6 +78,23 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
 fail:
     crypto_wipe(secret, sizeof(secret));
     token_record_free(out);
+    return rc;
+}
+
+int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
+                  struct token_record *out, char **token_out)
+{
+    int rc = tokens_prepare(app, a->username, spec, out, token_out);
+    if (rc < 0)
+        return rc;
+    out->account_id = a->id;
+    rc = app->store->ops->token_insert(app->store, out);
+    if (rc < 0) {
+        crypto_wipe(*token_out, strlen(*token_out));
+        free(*token_out);
+        *token_out = NULL;
+        token_record_free(out);
+    }
     return rc;
 }
 

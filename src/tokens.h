@@ -22,6 +22,12 @@ struct token_spec {
     int usage;                          /* -1: pk when every scope is public, else sk */
 };
 
+/* Mints a token for the account named username without storing it: out is
+ * the record to store (account_id left 0), *token_out the token string
+ * (caller wipes and frees). Returns 0, -EINVAL for unknown scopes (usage -1)
+ * or -ENOMEM. */
+int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
+                   struct token_record *out, char **token_out);
 /* Creates and stores a token for account a. On success *token_out is the
  * malloc'd token string (caller wipes and frees) and out the stored record
  * (caller frees with token_record_free). Returns 0 or -errno from the store. */

@@ -72,7 +72,7 @@ static int64_t create_account(struct store *st, const char *username, const char
 {
     struct account a;
     make_account(&a, username, email);
-    assert_int_equal(st->ops->account_create(st, &a), 0);
+    assert_int_equal(st->ops->account_create(st, &a, NULL), 0);
     account_free(&a);
     return a.id;
 }
@@ -111,6 +111,41 @@ static void token_id(char out[TOKEN_ID_LEN + 1], const char *prefix, int n)
 }
 
 /* ------------------------------------------------------------------------ */
+
+/* An account and its first token are stored together or not at all. */
+static void test_account_with_first_token(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    struct account a, b;
+    struct token_record t, g;
+    make_account(&a, "carol", "carol@example.com");
+    make_token(&t, "firsttokenfirsttokenfirst", 0, TOKEN_PK, true, 0);
+    assert_int_equal(st->ops->account_create(st, &a, &t), 0);
+    assert_int_equal(t.account_id, a.id);
+    assert_int_equal(st->ops->token_get(st, t.id, &g), 0);
+    assert_int_equal(g.account_id, a.id);
+    assert_true(g.is_default);
+    token_record_free(&g);
+    token_record_free(&t);
+    account_free(&a);
+
+    /* A token that cannot be stored (here: a taken id) rolls the account back. */
+    make_account(&a, "dave", "dave@example.com");
+    make_token(&t, "firsttokenfirsttokenfirst", 0, TOKEN_PK, true, 0);
+    assert_int_not_equal(st->ops->account_create(st, &a, &t), 0);
+    assert_int_equal(st->ops->account_get_by_email(st, "dave@example.com", &b), -ENOENT);
+    token_record_free(&t);
+    account_free(&a);
+
+    /* And a taken e-mail stores no token. */
+    make_account(&a, "carol2", "carol@example.com");
+    make_token(&t, "secondtokensecondtokensec", 0, TOKEN_PK, true, 0);
+    assert_int_equal(st->ops->account_create(st, &a, &t), -EEXIST);
+    assert_int_equal(st->ops->token_get(st, t.id, &g), -ENOENT);
+    token_record_free(&t);
+    account_free(&a);
+}
 
 static void test_migrate_idempotent(void **state)
 {
@@ -221,7 +256,7 @@ static void test_account_crud(void **state)
     make_account(&a, "alice", "Alice@Example.com");
     snprintf(a.first_name, sizeof(a.first_name), "Alice");
     snprintf(a.organization, sizeof(a.organization), "ACME");
-    assert_int_equal(st->ops->account_create(st, &a), 0);
+    assert_int_equal(st->ops->account_create(st, &a, NULL), 0);
     assert_true(a.id > 0);
     assert_true(a.created > 0);
     assert_int_equal(a.created, a.updated);
@@ -252,10 +287,10 @@ static void test_account_crud(void **state)
 
     struct account dup;
     make_account(&dup, "alice2", "ALICE@example.COM");
-    assert_int_equal(st->ops->account_create(st, &dup), -EEXIST);
+    assert_int_equal(st->ops->account_create(st, &dup, NULL), -EEXIST);
     account_free(&dup);
     make_account(&dup, "alice", "other@example.com");
-    assert_int_equal(st->ops->account_create(st, &dup), -EADDRINUSE);
+    assert_int_equal(st->ops->account_create(st, &dup, NULL), -EADDRINUSE);
     account_free(&dup);
 
     /* Update round-trip. */
@@ -309,7 +344,7 @@ static void test_account_truncation(void **state)
         a.first_name[i++] = (char)0xA9;
     }
     a.first_name[i] = '\0';
-    assert_int_equal(st->ops->account_create(st, &a), 0);
+    assert_int_equal(st->ops->account_create(st, &a, NULL), 0);
     struct account b;
     assert_int_equal(st->ops->account_get_by_id(st, a.id, &b), 0);
     assert_string_equal(b.first_name, a.first_name);
@@ -703,7 +738,7 @@ static void *worker_main(void *p)
         snprintf(a.username, sizeof(a.username), "%s", u);
         snprintf(a.email, sizeof(a.email), "%s", e);
         a.is_active = true;
-        if (st->ops->account_create(st, &a) != 0)
+        if (st->ops->account_create(st, &a, NULL) != 0)
             w->failures++;
         for (int j = 0; j < 3; j++) {
             struct token_record t;
@@ -830,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_builtin_scopes_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scope_group_add, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_crud, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_with_first_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_each, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_insert_get, setup, teardown),

@@ -87,7 +87,7 @@ static int64_t add_account(struct store *st, const char *username, const char *s
     a.is_active = true;
     assert_int_equal(strlist_split(&a.scopes, scopes), 0);
     assert_int_equal(strlist_split(&a.groups, groups), 0);
-    assert_int_equal(st->ops->account_create(st, &a), 0);
+    assert_int_equal(st->ops->account_create(st, &a, NULL), 0);
     int64_t id = a.id;
     account_free(&a);
     return id;
