@@ -1,5 +1,6 @@
 /* Operational endpoints: liveness, readiness (storage reachable) and the
  * Prometheus metrics text. None of them takes credentials. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "store.h"
+#include "tokencache.h"
 
 static void handle_healthz(struct request *r)
 {
@@ -30,7 +32,22 @@ static void handle_readyz(struct request *r)
 
 static void handle_metrics(struct request *r)
 {
-    char *text = metrics_render(NULL);
+    char extra[512] = "";
+    struct tokencache *tc = store_cached_index(request_app(r)->store);
+    if (tc) {
+        struct tokencache_counts c;
+        tokencache_stats(tc, &c);
+        snprintf(extra, sizeof(extra),
+                 "# HELP tessera_tokens Stored tokens by kind (live = not revoked).\n"
+                 "# TYPE tessera_tokens gauge\n"
+                 "tessera_tokens{kind=\"pk\"} %zu\n"
+                 "tessera_tokens{kind=\"sk\"} %zu\n"
+                 "# HELP tessera_accounts Accounts.\n"
+                 "# TYPE tessera_accounts gauge\n"
+                 "tessera_accounts %zu\n",
+                 c.live_pk, c.live_sk, c.accounts);
+    }
+    char *text = metrics_render(extra);
     if (!text) {
         api_reply_error(r, 500, "Out of memory", "internal_error");
         return;

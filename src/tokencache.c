@@ -608,11 +608,23 @@ int tokencache_put_token(struct tokencache *tc, const struct token_record *t)
     return rc;
 }
 
-void tokencache_stats(struct tokencache *tc, size_t *tokens, size_t *accounts)
+void tokencache_stats(struct tokencache *tc, struct tokencache_counts *out)
 {
+    memset(out, 0, sizeof(*out));
     pthread_rwlock_rdlock(&tc->lock);
-    *tokens = tc->ix->ntoks;
-    *accounts = tc->ix->naccs;
+    out->tokens = tc->ix->ntoks;
+    out->accounts = tc->ix->naccs;
+    /* A linear pass (a few ms per million tokens) is fine for a scrape every
+     * few seconds, and keeps counters out of every write path. */
+    for (uint32_t i = 0; i < tc->ix->ntoks; i++) {
+        const struct tc_tok *t = &tc->ix->toks[i];
+        if (t->flags & TOK_REVOKED)
+            continue;
+        if (t->usage == TOKEN_PK)
+            out->live_pk++;
+        else
+            out->live_sk++;
+    }
     pthread_rwlock_unlock(&tc->lock);
 }
 

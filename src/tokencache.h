@@ -70,9 +70,13 @@ int tokencache_account_view(struct tokencache *tc, int64_t account_id, tokencach
 int tokencache_account_view_by_username(struct tokencache *tc, const char *username,
                                         tokencache_account_fn fn, void *ctx);
 
-/* Counts for metrics and the loader: indexed tokens (live + revoked seen since
- * start) and accounts. */
-void tokencache_stats(struct tokencache *tc, size_t *tokens, size_t *accounts);
+/* Counts for /metrics and the loader. tokens = every indexed token (live and
+ * revoked-since-start); live_pk / live_sk exclude revoked ones (expiry is
+ * not considered: an expired token is still stored). */
+struct tokencache_counts {
+    size_t tokens, live_pk, live_sk, accounts;
+};
+void tokencache_stats(struct tokencache *tc, struct tokencache_counts *out);
 
 /* The index alone, for tests: an empty index without a backend, filled with
  * the same update functions the wrapper uses. put_* insert or replace (a

@@ -75,14 +75,19 @@ class HttpTest(ServerTestCase):
         r = self.server.get("/readyz")
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json(), {"status": "ready"})
-        # Produce a verification or two, then read the metrics.
+        # Produce a verification or two and some tokens, then read the metrics.
         self.server.get("/api/v1/account/me", token="garbage")
+        _, pair = self.server.new_account()  # brings its default pk
+        self.server.create_stac_token(pair["access"])  # an sk
         r = self.server.get("/metrics")
         self.assertEqual(r.status_code, 200, r.text)
         self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
         self.assertIn("tessera_http_requests_total", r.text)
         self.assertIn("tessera_verifications_total", r.text)
         self.assertIn("tessera_http_request_duration_seconds", r.text)
+        self.assertRegex(r.text, r'tessera_tokens\{kind="pk"\} [1-9]')
+        self.assertRegex(r.text, r'tessera_tokens\{kind="sk"\} [1-9]')
+        self.assertRegex(r.text, r'tessera_accounts [1-9]')
         self.assertRegex(r.text, r'tessera_http_requests_total\{[^}]*route="/healthz"[^}]*'
                                  r'status="200"[^}]*\} [1-9]')
 
