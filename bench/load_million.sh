@@ -14,6 +14,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 COUNT=${COUNT:-1000000}
+"$ROOT/scripts/deps.sh" bench
 if [ -z "${SKIP_BUILD:-}" ]; then
     (cd "$ROOT" && cmake --preset release >/dev/null &&
         cmake --build --preset release -j2 --target tessera tessera_load_million >/dev/null)

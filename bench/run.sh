@@ -17,8 +17,9 @@ CONNS=${CONNS:-"64 256"}
 STORM_CONNS=${STORM_CONNS:-16}
 NGINX=${NGINX:-/usr/sbin/nginx}
 
+"$ROOT/scripts/deps.sh" bench
 for tool in wrk curl python3 "$NGINX"; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
 
 if [ -z "${SKIP_BUILD:-}" ]; then

@@ -172,17 +172,22 @@ void crypto_wipe(void *buf, size_t len)
         sodium_memzero(buf, len);
 }
 
+/* CRC-32 (IEEE, reflected), one table lookup per byte. The table is built by
+ * the preprocessor (eight shift-and-xor steps per entry), so it needs no
+ * initialisation at run time. Every token check runs this over the token. */
+#define CRC_STEP(c) (((c) >> 1) ^ (0xEDB88320u & (0u - ((c)&1u))))
+#define CRC_BYTE(c) CRC_STEP(CRC_STEP(CRC_STEP(CRC_STEP(CRC_STEP(CRC_STEP(CRC_STEP(CRC_STEP(c))))))))
+#define CRC_4(n) CRC_BYTE(n), CRC_BYTE((n) + 1u), CRC_BYTE((n) + 2u), CRC_BYTE((n) + 3u)
+#define CRC_16(n) CRC_4(n), CRC_4((n) + 4u), CRC_4((n) + 8u), CRC_4((n) + 12u)
+#define CRC_64(n) CRC_16(n), CRC_16((n) + 16u), CRC_16((n) + 32u), CRC_16((n) + 48u)
+static const uint32_t crc32_table[256] = {CRC_64(0u), CRC_64(64u), CRC_64(128u), CRC_64(192u)};
+
 uint32_t crypto_crc32(const void *data, size_t len)
 {
-    /* Bitwise CRC-32 (IEEE, reflected). Inputs are a few dozen bytes, so a
-     * table would buy nothing measurable. */
     const uint8_t *p = data;
     uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < len; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
+    for (size_t i = 0; i < len; i++)
+        crc = (crc >> 8) ^ crc32_table[(crc ^ p[i]) & 0xFFu];
     return crc ^ 0xFFFFFFFFu;
 }
 

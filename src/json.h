@@ -3,6 +3,7 @@
 #define TESSERA_JSON_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "strlist.h"
@@ -13,5 +14,19 @@ cJSON *json_from_strlist(const struct strlist *l);
  * -EINVAL when arr is not an array, an element is not a non-empty string of
  * at most max_len bytes, or there are more than max_items elements. */
 int json_to_strlist(const cJSON *arr, struct strlist *out, size_t max_items, size_t max_len);
+
+/* A JSON text written straight into a caller's buffer, for hot replies where
+ * building and printing a cJSON tree costs more than the work behind them.
+ * Running out of room is sticky: json_out_text then returns NULL. */
+struct json_out {
+    char *buf;
+    size_t cap, len;
+    bool overflow;
+};
+void json_out_init(struct json_out *o, char *buf, size_t cap);
+void json_out_raw(struct json_out *o, const char *text); /* written as is */
+void json_out_string(struct json_out *o, const char *s);  /* quoted and escaped */
+void json_out_strings(struct json_out *o, const struct strlist *l); /* an array of strings */
+const char *json_out_text(struct json_out *o, size_t *len);      /* NUL-terminated */
 
 #endif

@@ -30,11 +30,15 @@
 #define MAX_PARAMS 8
 #define MAX_PENDING_HEADERS 8
 
+enum seg_kind { SEG_LITERAL, SEG_PARAM /* {} */, SEG_TAIL /* {*}, the rest of the path */ };
+
 struct route {
     char method[8];
     char *pattern;
-    char *segs[MAX_SEGMENTS]; /* literal, "{}" or "{*}" */
+    char *segs[MAX_SEGMENTS];
+    enum seg_kind kinds[MAX_SEGMENTS];
     size_t nsegs;
+    bool has_tail;
     route_handler handler;
     unsigned flags;
     struct route_metrics *metrics;
@@ -121,8 +125,13 @@ int server_route(struct server *srv, const char *method, const char *pattern,
     }
     char *segs[MAX_SEGMENTS];
     int n = split_path(work, segs, MAX_SEGMENTS);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         r->segs[i] = strdup(segs[i]);
+        r->kinds[i] = strcmp(segs[i], "{*}") == 0  ? SEG_TAIL
+                      : strcmp(segs[i], "{}") == 0 ? SEG_PARAM
+                                                   : SEG_LITERAL;
+        r->has_tail |= r->kinds[i] == SEG_TAIL;
+    }
     r->nsegs = n > 0 ? (size_t)n : 0;
     free(work);
     r->handler = handler;
@@ -135,10 +144,12 @@ int server_route(struct server *srv, const char *method, const char *pattern,
 /* Matches one route against the split request path, capturing parameters. */
 static bool route_matches(const struct route *rt, char **segs, size_t nsegs, struct request *r)
 {
+    if (!rt->has_tail && rt->nsegs != nsegs)
+        return false;
     unsigned np = 0;
     for (size_t i = 0; i < rt->nsegs; i++) {
         const char *s = rt->segs[i];
-        if (strcmp(s, "{*}") == 0) {
+        if (rt->kinds[i] == SEG_TAIL) {
             if (i >= nsegs || np == MAX_PARAMS)
                 return false;
             size_t len = 0;
@@ -159,7 +170,7 @@ static bool route_matches(const struct route *rt, char **segs, size_t nsegs, str
         }
         if (i >= nsegs)
             goto no;
-        if (strcmp(s, "{}") == 0) {
+        if (rt->kinds[i] == SEG_PARAM) {
             if (np == MAX_PARAMS || !(r->params[np] = strdup(segs[i])))
                 goto no;
             np++;
@@ -167,8 +178,6 @@ static bool route_matches(const struct route *rt, char **segs, size_t nsegs, str
             goto no;
         }
     }
-    if (rt->nsegs != nsegs)
-        goto no;
     r->nparams = np;
     return true;
 no:
@@ -325,11 +334,26 @@ void reply_static(struct request *r, int status, const char *content_type, const
                  content_type);
 }
 
+void reply_json_text(struct request *r, int status, const char *text, size_t len)
+{
+    set_response(r, status,
+                 MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY),
+                 "application/json");
+}
+
 void reply_json(struct request *r, int status, cJSON *body)
 {
     if (!body || status == 204) {
         cJSON_Delete(body);
         reply_buffer(r, status, NULL, NULL, 0);
+        return;
+    }
+    /* Most replies are small: print them on the stack and let MHD copy once,
+     * instead of cJSON growing a heap buffer by reallocation. */
+    char small[2048];
+    if (cJSON_PrintPreallocated(body, small, (int)sizeof(small), false)) {
+        cJSON_Delete(body);
+        reply_json_text(r, status, small, strlen(small));
         return;
     }
     char *text = cJSON_PrintUnformatted(body);
@@ -384,6 +408,39 @@ static bool request_id_acceptable(const char *s)
     return n > 0;
 }
 
+/* The two formatters below run on every request; printf-family calls for
+ * them cost about as much as the rest of a token check's bookkeeping. */
+
+/* prefix (8 hex digits) + counter in at least 8 lower-case hex digits. */
+static void format_request_id(const char *prefix, uint64_t counter, char out[65])
+{
+    char digits[16];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[counter & 0xF];
+        counter >>= 4;
+    } while (counter || n < 8);
+    size_t plen = strlen(prefix);
+    memcpy(out, prefix, plen);
+    for (int i = 0; i < n; i++)
+        out[plen + (size_t)i] = digits[n - 1 - i];
+    out[plen + (size_t)n] = '\0';
+}
+
+/* Dotted quad, as inet_ntop would write it. */
+static void format_ipv4(const uint8_t b[4], char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100)
+            *out++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *out++ = (char)('0' + v / 10 % 10);
+        *out++ = (char)('0' + v % 10);
+        *out++ = i < 3 ? '.' : '\0';
+    }
+}
+
 static struct request *request_new(struct server *srv, struct MHD_Connection *conn,
                                    const char *url, const char *method)
 {
@@ -402,17 +459,15 @@ static struct request *request_new(struct server *srv, struct MHD_Connection *co
     /* Honour a caller's request id for tracing, but only a short, safe one. */
     const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (given && request_id_acceptable(given))
-        snprintf(r->id, sizeof(r->id), "%s", given);
+        memcpy(r->id, given, strlen(given) + 1); /* at most 64 characters */
     else
-        snprintf(r->id, sizeof(r->id), "%s%08llx", srv->id_prefix,
-                 (unsigned long long)atomic_fetch_add(&srv->next_id, 1));
+        format_request_id(srv->id_prefix, atomic_fetch_add(&srv->next_id, 1), r->id);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client,
-                      sizeof(r->client));
+            format_ipv4((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr, r->client);
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client,
                       sizeof(r->client));

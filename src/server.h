@@ -64,6 +64,8 @@ const char *request_scheme(const struct request *r);
 
 /* Replies. Each takes ownership of what it is given. */
 void reply_json(struct request *r, int status, cJSON *body); /* body NULL → empty body */
+/* A JSON text the caller already wrote (copied; the caller keeps text). */
+void reply_json_text(struct request *r, int status, const char *text, size_t len);
 void reply_buffer(struct request *r, int status, const char *content_type, char *body,
                   size_t len); /* body is malloc'd */
 void reply_static(struct request *r, int status, const char *content_type, const char *body,

@@ -92,6 +92,16 @@ int token_kind_of(const char *s)
     return -1;
 }
 
+static bool username_char(char c)
+{
+    return c > ' ' && c <= '~' && c != '"' && c != '\\';
+}
+
+static bool id_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 /* Usernames are validated by the account module; here we only insist on
  * 1..32 printable ASCII characters so that a payload can never smuggle
  * control characters, quotes or NULs into paths and logs. */
@@ -101,7 +111,7 @@ static bool username_ok(const char *u)
     if (n == 0 || n > TOKEN_USERNAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (u[i] <= ' ' || u[i] > '~' || u[i] == '"' || u[i] == '\\')
+        if (!username_char(u[i]))
             return false;
     return true;
 }
@@ -112,7 +122,7 @@ static bool id_ok(const char *id)
     if (n != TOKEN_ID_LEN)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9')))
+        if (!id_char(id[i]))
             return false;
     return true;
 }
@@ -217,6 +227,51 @@ static bool split_token(const char *s, const char **payload, size_t *plen, const
     return true;
 }
 
+/* Reads `"<value>"` with value made of characters ok() accepts, at most max
+ * of them, into out. Returns the byte after the closing quote, or NULL. */
+static const char *read_quoted(const char *p, const char *end, bool (*ok)(char), size_t max,
+                               char *out)
+{
+    if (p >= end || *p++ != '"')
+        return NULL;
+    size_t n = 0;
+    while (p < end && *p != '"') {
+        if (n == max || !ok(*p))
+            return NULL;
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+    return p < end ? p + 1 : NULL;
+}
+
+static bool literal(const char **p, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+        return false;
+    *p += n;
+    return true;
+}
+
+/* The payload of a pk/sk token is exactly what token_format_stored writes,
+ * {"u":"<username>","a":"<id>"}; nothing else is a token of ours, so no
+ * general JSON parser is needed on the check path. */
+static bool parse_stored_payload(const char *payload, size_t len, struct token_stored_parts *out)
+{
+    if (len == 0 || len > TOKEN_MAX_LEN)
+        return false;
+    char buf[PAYLOAD_MAX_DECODED + 1];
+    long n = crypto_b64url_decode(payload, len, (uint8_t *)buf, PAYLOAD_MAX_DECODED);
+    if (n <= 0)
+        return false;
+    const char *p = buf, *end = buf + n;
+    return literal(&p, end, "{\"u\":") &&
+           (p = read_quoted(p, end, username_char, TOKEN_USERNAME_MAX, out->username)) &&
+           out->username[0] && literal(&p, end, ",\"a\":") &&
+           (p = read_quoted(p, end, id_char, TOKEN_ID_LEN, out->id)) &&
+           strlen(out->id) == TOKEN_ID_LEN && literal(&p, end, "}") && p == end;
+}
+
 int token_parse_stored(const char *s, struct token_stored_parts *out)
 {
     if (!s || !out)
@@ -230,26 +285,14 @@ int token_parse_stored(const char *s, struct token_stored_parts *out)
         return -EINVAL;
     /* The secret is fixed-length alphanumeric, so a further dot or any
      * trailing byte fails here, before the payload is even decoded. */
-    if (!secret_ok(secret, slen))
-        return -EINVAL;
-    cJSON *obj = decode_payload(payload, plen);
-    if (!obj)
-        return -EINVAL;
-    const char *u = json_string(obj, "u");
-    const char *a = json_string(obj, "a");
-    int rc = -EINVAL;
-    if (u && a && username_ok(u) && id_ok(a)) {
-        out->kind = (enum token_kind)kind;
-        strcpy(out->username, u);
-        strcpy(out->id, a);
-        memcpy(out->secret, secret, TOKEN_SECRET_LEN);
-        out->secret[TOKEN_SECRET_LEN] = '\0';
-        rc = 0;
-    }
-    cJSON_Delete(obj);
-    if (rc < 0)
+    if (!secret_ok(secret, slen) || !parse_stored_payload(payload, plen, out)) {
         memset(out, 0, sizeof(*out));
-    return rc;
+        return -EINVAL;
+    }
+    out->kind = (enum token_kind)kind;
+    memcpy(out->secret, secret, TOKEN_SECRET_LEN);
+    out->secret[TOKEN_SECRET_LEN] = '\0';
+    return 0;
 }
 
 /* MAC over the literal "tk." prefix and the payload part as sent, so the

@@ -98,6 +98,60 @@ static void test_duplicates_dropped(void **state)
     strlist_free(&l);
 }
 
+static void test_writer_escapes_parse_back(void **state)
+{
+    (void)state;
+    const char *nasty = "q\"b\\s/\n\r\t\x01\x1f caf\xc3\xa9 \xe2\x9c\x93";
+    char buf[256];
+    struct json_out o;
+    json_out_init(&o, buf, sizeof(buf));
+    json_out_raw(&o, "{\"k\":");
+    json_out_string(&o, nasty);
+    json_out_raw(&o, ",\"list\":");
+    struct strlist l = STRLIST_INIT;
+    assert_int_equal(strlist_add(&l, "a"), 0);
+    assert_int_equal(strlist_add(&l, "b\"c"), 0);
+    json_out_strings(&o, &l);
+    json_out_raw(&o, ",\"empty\":");
+    struct strlist none = STRLIST_INIT;
+    json_out_strings(&o, &none);
+    json_out_raw(&o, "}");
+    size_t len = 0;
+    const char *text = json_out_text(&o, &len);
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    assert_non_null(strstr(text, "\\u0001\\u001f")); /* control characters as \u00XX */
+    cJSON *back = cJSON_Parse(text);
+    assert_non_null(back);
+    assert_string_equal(cJSON_GetObjectItem(back, "k")->valuestring, nasty);
+    cJSON *arr = cJSON_GetObjectItem(back, "list");
+    assert_int_equal(cJSON_GetArraySize(arr), 2);
+    assert_string_equal(cJSON_GetArrayItem(arr, 1)->valuestring, "b\"c");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(back, "empty")), 0);
+    cJSON_Delete(back);
+    strlist_free(&l);
+}
+
+static void test_writer_overflow_is_sticky(void **state)
+{
+    (void)state;
+    char buf[8];
+    struct json_out o;
+    json_out_init(&o, buf, sizeof(buf));
+    json_out_raw(&o, "1234567"); /* exactly fills: 7 bytes + NUL */
+    size_t len = 0;
+    assert_non_null(json_out_text(&o, &len));
+    assert_int_equal(len, 7);
+    json_out_raw(&o, "8");
+    assert_null(json_out_text(&o, &len));
+    json_out_init(&o, buf, sizeof(buf));
+    json_out_string(&o, "abcdefgh"); /* the string alone does not fit */
+    json_out_raw(&o, "");
+    assert_null(json_out_text(&o, &len));
+    json_out_init(&o, buf, 0);
+    assert_null(json_out_text(&o, &len));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +159,8 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bad_items),
         cmocka_unit_test(test_duplicates_dropped),
+        cmocka_unit_test(test_writer_escapes_parse_back),
+        cmocka_unit_test(test_writer_overflow_is_sticky),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,6 +207,15 @@ static void test_stored_malformed(void **state)
         "\"bob\"",
         "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\"",
         "",
+        /* Only the exact form token_format_stored writes is a token of ours:
+         * re-encodings of a real token's payload are malformed too. */
+        "{\"a\":\"abcdefghijklmnopqrstuvwxy\",\"u\":\"bob\"}",
+        "{ \"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\"}\n",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"x\":1}",
+        "{\"u\":\"b\\u006fb\",\"a\":\"abcdefghijklmnopqrstuvwxy\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxyz\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy",
     };
     for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
         char *tok = make_token("pk.", bad_json[i], secret);

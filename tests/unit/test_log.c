@@ -1,0 +1,136 @@
+/* Unit tests for log.c: the hand-assembled access line (fields, order, the
+ * path cap and the line cap), message lines and the level filter. stderr is
+ * redirected to a temporary file for each test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+
+static int saved_stderr = -1;
+static FILE *capture;
+
+static int redirect(void **state)
+{
+    (void)state;
+    capture = tmpfile();
+    if (!capture)
+        return -1;
+    saved_stderr = dup(STDERR_FILENO);
+    dup2(fileno(capture), STDERR_FILENO);
+    log_set_level(LOG_INFO);
+    return 0;
+}
+
+static int restore(void **state)
+{
+    (void)state;
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    fclose(capture);
+    return 0;
+}
+
+/* Everything written so far (no flusher runs in tests: lines are written at
+ * once). The caller frees. */
+static char *captured(void)
+{
+    long n = lseek(fileno(capture), 0, SEEK_END);
+    char *buf = calloc(1, (size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(pread(fileno(capture), buf, (size_t)n, 0), n);
+    return buf;
+}
+
+static void test_access_line(void **state)
+{
+    (void)state;
+    log_access("abcd1234000000ff", "127.0.0.1", "GET", "/tokens/v2", 200, 1234);
+    char *out = captured();
+    /* "2026-11-23T12:00:00.000Z access id=... client=... GET /tokens/v2 200 1234us\n" */
+    assert_int_equal(strlen(out), 24 + strlen(" access id=abcd1234000000ff client=127.0.0.1 GET "
+                                              "/tokens/v2 200 1234us\n"));
+    assert_true(out[4] == '-' && out[10] == 'T' && out[23] == 'Z');
+    assert_string_equal(out + 24, " access id=abcd1234000000ff client=127.0.0.1 GET /tokens/v2 "
+                                  "200 1234us\n");
+    free(out);
+}
+
+static void test_access_zero_and_large_numbers(void **state)
+{
+    (void)state;
+    log_access("x", "-", "POST", "/", 0, 0);
+    log_access("y", "::1", "DELETE", "/a", 599, INT64_C(123456789012));
+    log_access("z", "::1", "GET", "/b", 200, -5); /* a clock step never prints a sign */
+    char *out = captured();
+    char *second = strchr(out, '\n') + 1;
+    char *third = strchr(second, '\n') + 1;
+    assert_non_null(strstr(out, " access id=x client=- POST / 0 0us\n"));
+    assert_non_null(strstr(second, " access id=y client=::1 DELETE /a 599 123456789012us\n"));
+    assert_non_null(strstr(third, " access id=z client=::1 GET /b 200 0us\n"));
+    free(out);
+}
+
+static void test_access_path_capped(void **state)
+{
+    (void)state;
+    char path[2000];
+    memset(path, 'p', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    log_access("id", "c", "GET", path, 404, 7);
+    char *out = captured();
+    char expected[600];
+    snprintf(expected, sizeof(expected), " GET %.512s 404 7us\n", path);
+    assert_non_null(strstr(out, expected));
+    assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out)); /* one line */
+    free(out);
+}
+
+static void test_access_line_capped(void **state)
+{
+    (void)state;
+    /* Fields that together exceed the line buffer are cut, never overrun,
+     * and the line still ends with exactly one newline. */
+    char big[2000];
+    memset(big, 'm', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    log_access(big, big, big, big, 200, 1);
+    char *out = captured();
+    size_t len = strlen(out);
+    assert_true(len <= 1024);
+    assert_int_equal(out[len - 1], '\n');
+    assert_null(memchr(out, '\n', len - 1));
+    free(out);
+}
+
+static void test_levels(void **state)
+{
+    (void)state;
+    log_set_level(LOG_WARN);
+    log_access("hidden", "c", "GET", "/", 200, 1);
+    log_info("hidden %d", 1);
+    log_warn("shown %d", 2);
+    char *out = captured();
+    assert_null(strstr(out, "hidden"));
+    assert_non_null(strstr(out, " warn shown 2\n"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_access_line, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_access_zero_and_large_numbers, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_access_path_capped, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_access_line_capped, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_levels, redirect, restore),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
