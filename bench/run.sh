@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tessera vs nginx on loopback, in one run: builds the release binary, starts
-# nginx (fixed JSON reply, 1 worker) and Tessera (default threads) with a
+# nginx (fixed JSON reply, 1 worker) and Tessera (1 HTTP thread, like nginx's
+# one worker; THREADS overrides) with a
 # seeded store, drives each with wrk and prints requests/s, p50/p99 and the
 # ratio to nginx. Never part of the test suite.
 #
@@ -15,6 +16,7 @@ REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-"64 256"}
 STORM_CONNS=${STORM_CONNS:-16}
+THREADS=${THREADS:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
 
 "$ROOT/scripts/deps.sh" bench
@@ -50,7 +52,7 @@ NGINX_PID=$!
 
 # ---- Tessera ---------------------------------------------------------------
 # Sign-in throttles off: the login storm must reach Argon2id, not a 429.
-"$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" \
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" --threads "$THREADS" \
     --login-rate-account 0 --login-rate-addr 0 2>"$TMP/tessera.log" &
 TESSERA_PID=$!
 for _ in $(seq 200); do
@@ -102,7 +104,7 @@ cols = list(zip(*rows))
 print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])))' "$TMP/res.$1.$2")
 }
 
-echo "bench: $(nproc) cores, nginx 1 worker, tessera default threads; wrk -t1, ${REPS}x${DURATION}s, medians" >&2
+echo "bench: $(nproc) cores, nginx 1 worker, tessera $THREADS HTTP thread(s); wrk -t1, ${REPS}x${DURATION}s, medians" >&2
 for c in $CONNS; do
     echo "bench: $c connections ..." >&2
     # Interleaved, so background noise on a shared machine hits every

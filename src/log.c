@@ -156,6 +156,35 @@ static char *put_uint(char *w, const char *end, uint64_t v)
     return w;
 }
 
+/* A path segment that looks like a credential: a pk/sk/tk token or a JWT
+ * (clients sometimes put a token where an id belongs). */
+static bool looks_like_credential(const char *seg, size_t len)
+{
+    if (len >= 3 && seg[2] == '.' && seg[1] == 'k' && strchr("pst", seg[0]))
+        return true;
+    return len >= 3 && memcmp(seg, "eyJ", 3) == 0 && memchr(seg, '.', len);
+}
+
+/* Writes at most max bytes of the path with credential-like segments
+ * replaced, so a token put into a URL never reaches the log. */
+static char *put_path(char *w, const char *end, const char *path, size_t max)
+{
+    const char *stop = path + strnlen(path, max);
+    while (path < stop && w < end) {
+        const char *slash = memchr(path, '/', (size_t)(stop - path));
+        const char *seg_end = slash ? slash : stop;
+        size_t len = (size_t)(seg_end - path);
+        if (looks_like_credential(path, len))
+            w = put_str(w, end, "<redacted>", SIZE_MAX);
+        else
+            w = put_str(w, end, path, len);
+        if (slash)
+            w = put_str(w, end, "/", 1);
+        path = slash ? slash + 1 : stop;
+    }
+    return w;
+}
+
 /* One line per request, so it is assembled by hand: snprintf here cost as much
  * as the token check itself. */
 void log_access(const char *request_id, const char *client, const char *method, const char *path,
@@ -174,7 +203,7 @@ void log_access(const char *request_id, const char *client, const char *method, 
     w = put_str(w, end, " ", 1);
     w = put_str(w, end, method, SIZE_MAX);
     w = put_str(w, end, " ", 1);
-    w = put_str(w, end, path, 512); /* a hostile URL cannot flood the log */
+    w = put_path(w, end, path, 512); /* a hostile URL cannot flood the log */
     w = put_str(w, end, " ", 1);
     w = put_uint(w, end, status > 0 ? (uint64_t)status : 0);
     w = put_str(w, end, " ", 1);

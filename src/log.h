@@ -19,7 +19,8 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
-/* One access-log line. path must not contain the query string. */
+/* One access-log line. path must not contain the query string; path
+ * segments that look like tokens or JWTs are written as <redacted>. */
 void log_access(const char *request_id, const char *client, const char *method, const char *path,
                 int status, int64_t duration_us);
 

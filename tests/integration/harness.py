@@ -3,9 +3,12 @@
 Each Server gets a fresh temporary data directory, runs the real `tessera`
 binary (TESSERA_BIN) on a free loopback port (--listen 127.0.0.1:0, the bound
 port read from --port-file), and is stopped by its pid with SIGTERM. The
-server's stderr goes to a log file that tests can inspect (e.g. to prove no
-secret is logged); a sanitizer report in it fails the test that stops it.
+server's stderr goes to a log file that tests can inspect; a sanitizer report
+in it, or any password, credential or signing key that went through the
+harness, fails the test that stops it.
 """
+import base64
+import glob
 import itertools
 import json
 import os
@@ -40,6 +43,11 @@ def unique_email(prefix="user"):
     return "%s%d.%d@example.com" % (prefix, os.getpid(), next(_counter))
 
 
+# JSON fields (in requests and replies) that carry a password or a credential.
+CREDENTIAL_FIELDS = ("password", "new_password", "current_password", "token", "access",
+                     "refresh", "access_token", "refresh_token")
+
+
 class Server:
     """A running tessera serve process with its own data directory."""
 
@@ -56,6 +64,7 @@ class Server:
         self.proc = None
         self.port = None
         self.scheme = "https" if tls else "http"
+        self.credentials = set()  # every credential that went through request()
 
     # -- command line ----------------------------------------------------
     def cli(self, *args, input=None, check=True):
@@ -120,6 +129,35 @@ class Server:
                 raise AssertionError("sanitizer report in server log:\n" + log[-8000:])
         if code != 0:
             raise AssertionError("server exited with %d:\n%s" % (code, log[-4000:]))
+        self.assert_no_secret_logged(log)
+
+    def assert_no_secret_logged(self, log):
+        """Every test that drives a server through this harness doubles as a
+        secret scan (issue 6): no password, token, JWT (nor a token's secret
+        or a JWT's signature alone) and no signing key may be in its log. The
+        log is appended to across restarts, so killed runs are covered too."""
+        def where(secret):  # the log line it is in, with the secret masked
+            line = next(l for l in log.splitlines() if secret in l)
+            return line.replace(secret, "<%s...>" % secret[:6])[:300]
+        leaks = sorted("credential in: %s" % where(c) for c in self.credentials if c in log)
+        for path in glob.glob(os.path.join(self.data_dir, "*.key")):
+            with open(path, "rb") as f:
+                key = f.read()
+            forms = {key.hex(), key.hex().upper()}
+            for enc in (base64.b64encode, base64.urlsafe_b64encode):
+                forms |= {enc(key).decode(), enc(key).decode().rstrip("=")}
+            leaks += ["signing key %s" % os.path.basename(path) for f in forms if f in log]
+        if leaks:
+            raise AssertionError("secrets in the server log:\n  " + "\n  ".join(leaks))
+
+    def keep_credential(self, value):
+        """Remembers a credential (and its secret part) for the log scan."""
+        if not isinstance(value, str) or len(value) < 12:
+            return
+        self.credentials.add(value)
+        parts = value.split(".")
+        if len(parts) == 3 and len(parts[2]) >= 12:
+            self.credentials.add(parts[2])  # a token's secret or MAC, a JWT's signature
 
     def kill(self):
         """SIGKILL by pid (crash tests)."""
@@ -154,7 +192,26 @@ class Server:
         kw.setdefault("timeout", 30)
         if self.tls:
             kw.setdefault("verify", False)
-        return requests.request(method, self.url(path), headers=headers, **kw)
+        auth = headers.get("Authorization", "")
+        self.keep_credential(auth.split(" ", 1)[1] if auth.startswith("Bearer ") else auth)
+        params = kw.get("params")
+        if isinstance(params, dict):
+            self.keep_credential(params.get("access_token"))
+        body = kw.get("json")
+        if isinstance(body, dict):
+            for k in CREDENTIAL_FIELDS:
+                self.keep_credential(body.get(k))
+        r = requests.request(method, self.url(path), headers=headers, **kw)
+        if "json" in r.headers.get("Content-Type", ""):
+            try:
+                answer = r.json()
+            except ValueError:
+                answer = None
+            for item in answer if isinstance(answer, list) else [answer]:
+                if isinstance(item, dict):
+                    for k in CREDENTIAL_FIELDS:
+                        self.keep_credential(item.get(k))
+        return r
 
     def get(self, path, token=None, **kw):
         return self.request("GET", path, token, **kw)

@@ -110,6 +110,22 @@ static void test_access_line_capped(void **state)
     free(out);
 }
 
+static void test_access_path_credentials_redacted(void **state)
+{
+    (void)state;
+    log_access("id", "c", "PATCH", "/tokens/v2/bob/tk.eyJ1IjoiYm9iIn0.c2lnbmF0dXJl", 404, 1);
+    log_access("id", "c", "GET", "/x/sk.abc.def/y/eyJhbGciOi.eyJzdWIi.sig/pk.q", 404, 1);
+    log_access("id", "c", "GET", "/tokens/v2/bob/abcdefghij0123456789abcde", 200, 1);
+    log_access("id", "c", "GET", "/api/v1/catalog/asset/eyJ/a.tif", 404, 1);
+    char *out = captured();
+    assert_non_null(strstr(out, " PATCH /tokens/v2/bob/<redacted> 404 1us\n"));
+    assert_non_null(strstr(out, " GET /x/<redacted>/y/<redacted>/<redacted> 404 1us\n"));
+    assert_non_null(strstr(out, " GET /tokens/v2/bob/abcdefghij0123456789abcde 200 1us\n"));
+    assert_non_null(strstr(out, " GET /api/v1/catalog/asset/eyJ/a.tif 404 1us\n"));
+    assert_null(strstr(out, "c2lnbmF0dXJl"));
+    free(out);
+}
+
 static void test_levels(void **state)
 {
     (void)state;
@@ -130,6 +146,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_zero_and_large_numbers, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_path_capped, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_line_capped, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_access_path_credentials_redacted, redirect, restore),
         cmocka_unit_test_setup_teardown(test_levels, redirect, restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
