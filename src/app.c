@@ -86,7 +86,7 @@ int app_open(struct app *app)
     if (app->auth_rules->n == 0)
         log_warn("auth_rules is empty: GET /api/v1/auth/check denies every path");
     app->limits = ratelimit_create();
-    app->workers = workpool_create(app->cfg.workers, app->cfg.worker_queue);
+    app->workers = workpool_create(app->cfg.workers, app->cfg.worker_queue, (int)app->cfg.worker_nice);
     if (!app->limits || !app->workers) {
         rc = -ENOMEM;
         goto fail;

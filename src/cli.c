@@ -49,7 +49,8 @@ static const char usage_serve[] =
     "and writes it to --port-file). With --tls-cert and --tls-key it serves HTTPS.\n"
     "Other settings: max_body, connection_timeout, max_connections, access_ttl,\n"
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
-    "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue.\n"
+    "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
+    "worker_nice.\n"
     "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"

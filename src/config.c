@@ -35,6 +35,7 @@ static const struct setting settings[] = {
     {"port_file", STR(port_file)},
     {"threads", NUM(SET_UINT, threads, 1, 256)},
     {"workers", NUM(SET_UINT, workers, 1, 256)},
+    {"worker_nice", NUM(SET_UINT, worker_nice, 0, 19)},
     {"worker_queue", NUM(SET_UINT, worker_queue, 1, 1000000)},
     {"max_body", NUM(SET_SIZE, max_body, 1024, 16 * 1024 * 1024)},
     {"connection_timeout", NUM(SET_UINT, connection_timeout, 1, 3600)},
@@ -61,6 +62,7 @@ void config_defaults(struct config *c)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = ncpu >= 2 ? (unsigned)ncpu : 2;
     c->workers = 2;
+    c->worker_nice = 10;
     c->worker_queue = 1024;
     c->max_body = 64 * 1024;
     c->connection_timeout = 30;

@@ -20,6 +20,7 @@ struct config {
     char port_file[PATH_MAX];   /* when set, the bound port is written here */
     unsigned threads;           /* HTTP thread pool size */
     unsigned workers;           /* worker pool threads (Argon2id, writes) */
+    unsigned worker_nice;       /* their nice value: checks win the CPU under a sign-in storm */
     unsigned worker_queue;      /* max queued jobs before 503 */
     size_t max_body;            /* request body limit, bytes */
     unsigned connection_timeout; /* seconds of inactivity before a connection is closed */

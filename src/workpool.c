@@ -7,6 +7,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct job {
     void (*fn)(void *arg);
@@ -20,6 +23,7 @@ struct workpool {
     struct job *head, *tail;
     size_t queued, max_queued;
     bool stopping;
+    int nice;
     unsigned nthreads;
     pthread_t *threads;
 };
@@ -27,6 +31,17 @@ struct workpool {
 static void *worker_main(void *arg)
 {
     struct workpool *wp = arg;
+    /* On Linux the nice value belongs to the thread, so only the workers get
+     * it: Argon2id under a sign-in storm then yields the CPU to the HTTP
+     * threads' token checks instead of starving them. Failure only means
+     * equal priority, so it is not fatal. */
+    if (wp->nice) {
+        id_t tid = (id_t)syscall(SYS_gettid);
+        errno = 0;
+        int current = getpriority(PRIO_PROCESS, tid);
+        if (errno == 0)
+            (void)setpriority(PRIO_PROCESS, tid, current + wp->nice > 19 ? 19 : current + wp->nice);
+    }
     for (;;) {
         pthread_mutex_lock(&wp->lock);
         while (!wp->head && !wp->stopping)
@@ -46,7 +61,7 @@ static void *worker_main(void *arg)
     }
 }
 
-struct workpool *workpool_create(unsigned threads, size_t max_queued)
+struct workpool *workpool_create(unsigned threads, size_t max_queued, int nice)
 {
     struct workpool *wp = calloc(1, sizeof(*wp));
     if (!wp)
@@ -54,6 +69,7 @@ struct workpool *workpool_create(unsigned threads, size_t max_queued)
     pthread_mutex_init(&wp->lock, NULL);
     pthread_cond_init(&wp->ready, NULL);
     wp->max_queued = max_queued ? max_queued : 1;
+    wp->nice = nice;
     wp->threads = calloc(threads ? threads : 1, sizeof(pthread_t));
     if (!wp->threads)
         goto fail;

@@ -8,8 +8,9 @@
 
 struct workpool;
 
-/* NULL on failure. */
-struct workpool *workpool_create(unsigned threads, size_t max_queued);
+/* NULL on failure. The threads run nice steps below the creating thread's
+ * priority (0: the same). */
+struct workpool *workpool_create(unsigned threads, size_t max_queued, int nice);
 /* Queues fn(arg). Returns 0, or -EAGAIN when the queue is full, -ESHUTDOWN
  * after workpool_destroy started. Thread-safe. */
 int workpool_submit(struct workpool *wp, void (*fn)(void *arg), void *arg);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,7 +29,7 @@ static void test_all_jobs_run(void **state)
 {
     (void)state;
     atomic_store(&counter, 0);
-    struct workpool *wp = workpool_create(4, 10000);
+    struct workpool *wp = workpool_create(4, 10000, 0);
     assert_non_null(wp);
     for (int i = 0; i < 5000; i++)
         assert_int_equal(workpool_submit(wp, count_job, NULL), 0);
@@ -68,7 +70,7 @@ static void test_full_queue_eagain(void **state)
     (void)state;
     atomic_store(&counter, 0);
     struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
-    struct workpool *wp = workpool_create(1, 2);
+    struct workpool *wp = workpool_create(1, 2, 0);
     assert_non_null(wp);
     /* The single worker takes the first job and blocks in it... */
     assert_int_equal(workpool_submit(wp, gated_job, &g), 0);
@@ -91,7 +93,7 @@ static void test_drain_runs_queued_then_refuses(void **state)
     (void)state;
     atomic_store(&counter, 0);
     struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
-    struct workpool *wp = workpool_create(2, 100);
+    struct workpool *wp = workpool_create(2, 100, 0);
     assert_non_null(wp);
     assert_int_equal(workpool_submit(wp, gated_job, &g), 0);
     for (int i = 0; i < 50; i++)
@@ -110,7 +112,7 @@ static void test_zero_sizes_clamped(void **state)
 {
     (void)state;
     atomic_store(&counter, 0);
-    struct workpool *wp = workpool_create(0, 0);
+    struct workpool *wp = workpool_create(0, 0, 0);
     assert_non_null(wp);
     assert_int_equal(workpool_submit(wp, count_job, NULL), 0);
     workpool_destroy(wp); /* drains first */
@@ -118,9 +120,34 @@ static void test_zero_sizes_clamped(void **state)
     workpool_destroy(NULL);
 }
 
+static atomic_int seen_nice = -100;
+
+static void record_nice(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    atomic_store(&seen_nice, getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)));
+}
+
+/* Workers run nice steps below the creator; the creating thread keeps its
+ * own priority. */
+static void test_worker_nice(void **state)
+{
+    (void)state;
+    int before = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    struct workpool *wp = workpool_create(1, 4, 7);
+    assert_non_null(wp);
+    assert_int_equal(workpool_submit(wp, record_nice, NULL), 0);
+    workpool_drain(wp);
+    workpool_destroy(wp);
+    assert_int_equal(atomic_load(&seen_nice), before + 7 > 19 ? 19 : before + 7);
+    assert_int_equal(getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_worker_nice),
         cmocka_unit_test(test_all_jobs_run),
         cmocka_unit_test(test_full_queue_eagain),
         cmocka_unit_test(test_drain_runs_queued_then_refuses),
