@@ -719,8 +719,12 @@ int server_start(struct server *srv)
     socklen_t sslen;
     if (resolve_listen(cfg, &ss, &sslen) < 0)
         return -EINVAL;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC;
+    /* One thread means no pool, and libmicrohttpd 0.9.75's single-thread
+     * epoll loop stalls busy keep-alive connections once there are a few
+     * hundred (test_load.LoadSingleThread); its poll loop does not. A pool
+     * uses epoll in each of its threads. */
+    unsigned flags = (cfg->threads > 1 ? MHD_USE_AUTO_INTERNAL_THREAD : MHD_USE_POLL_INTERNAL_THREAD) |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     bool tls = cfg->tls_cert[0] && cfg->tls_key[0];
