@@ -226,20 +226,18 @@ size_t crypto_b64url_encode(const void *data, size_t len, char *out)
     return o;
 }
 
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
+/* base64url digit value + 1 by character; 0 marks a character outside the
+ * alphabet. A lookup per character: JWTs are decoded on every session check. */
+static const uint8_t b64url_plus1[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+};
 
 long crypto_b64url_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap)
 {
@@ -251,27 +249,29 @@ long crypto_b64url_decode(const char *in, size_t inlen, uint8_t *out, size_t out
     size_t outlen = inlen / 4 * 3 + (inlen % 4 ? inlen % 4 - 1 : 0);
     if (outlen > (size_t)LONG_MAX)
         return -EINVAL;
-    for (size_t i = 0; i < inlen; i++)
-        if (b64url_value((unsigned char)in[i]) < 0)
-            return -EINVAL;
     if (outlen > outcap)
         return -ENOSPC;
+    const unsigned char *u = (const unsigned char *)in;
     size_t o = 0, i = 0;
+    /* Each digit is looked up as value + 1, so a 0 anywhere (an invalid
+     * character) shows as a missing 1 in the OR of the four lookups. */
     for (; i + 4 <= inlen; i += 4) {
-        uint32_t v = (uint32_t)b64url_value((unsigned char)in[i]) << 18 |
-                     (uint32_t)b64url_value((unsigned char)in[i + 1]) << 12 |
-                     (uint32_t)b64url_value((unsigned char)in[i + 2]) << 6 |
-                     (uint32_t)b64url_value((unsigned char)in[i + 3]);
+        unsigned a = b64url_plus1[u[i]], b = b64url_plus1[u[i + 1]], c = b64url_plus1[u[i + 2]],
+                 d = b64url_plus1[u[i + 3]];
+        if (!a || !b || !c || !d)
+            return -EINVAL;
+        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
         out[o++] = (uint8_t)(v >> 16);
         out[o++] = (uint8_t)(v >> 8);
         out[o++] = (uint8_t)v;
     }
     size_t rem = inlen - i;
     if (rem >= 2) {
-        uint32_t v = (uint32_t)b64url_value((unsigned char)in[i]) << 18 |
-                     (uint32_t)b64url_value((unsigned char)in[i + 1]) << 12;
-        if (rem == 3)
-            v |= (uint32_t)b64url_value((unsigned char)in[i + 2]) << 6;
+        unsigned a = b64url_plus1[u[i]], b = b64url_plus1[u[i + 1]],
+                 c = rem == 3 ? b64url_plus1[u[i + 2]] : 1;
+        if (!a || !b || !c)
+            return -EINVAL;
+        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6;
         /* Reject non-zero unused bits: every byte string then has exactly one
          * accepted encoding, so a signature cannot be re-spelled. */
         if ((rem == 2 && (v & 0xFFFF)) || (rem == 3 && (v & 0xFF)))

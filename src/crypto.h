@@ -29,7 +29,8 @@ uint32_t crypto_crc32(const void *data, size_t len);
 /* Unpadded base64url. encode writes a NUL-terminated string into out (needs
  * crypto_b64url_encoded_len(len) + 1 bytes) and returns its length. decode
  * returns the decoded length, or -EINVAL for bad input / -ENOSPC if outcap is
- * too small. Padding '=' is rejected on decode. */
+ * too small (checked first; after -EINVAL out may hold partial output).
+ * Padding '=' is rejected on decode. */
 size_t crypto_b64url_encoded_len(size_t len);
 size_t crypto_b64url_encode(const void *data, size_t len, char *out);
 long crypto_b64url_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap);

@@ -134,9 +134,10 @@ static cJSON *decode_part(const char *p, size_t len)
     if (!buf)
         return NULL;
     long n = crypto_b64url_decode(p, len, buf, PART_MAX_DECODED);
-    /* cJSON decodes an escaped NUL into its C strings, silently truncating
-     * them; no claim of ours contains NUL, so such input is refused. */
-    cJSON *obj = n > 0 && !memmem(buf, (size_t)n, "\\u0000", 6)
+    /* cJSON puts a NUL, raw or escaped, into its C strings, silently
+     * truncating them; no claim of ours contains NUL, so such input is
+     * refused. */
+    cJSON *obj = n > 0 && !memchr(buf, '\0', (size_t)n) && !memmem(buf, (size_t)n, "\\u0000", 6)
                      ? cJSON_ParseWithLength((const char *)buf, (size_t)n)
                      : NULL;
     free(buf);

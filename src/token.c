@@ -194,11 +194,11 @@ static cJSON *decode_payload(const char *p, size_t len)
     long n = crypto_b64url_decode(p, len, buf, PAYLOAD_MAX_DECODED);
     if (n <= 0)
         return NULL;
-    /* cJSON decodes an escaped NUL into its C strings, silently truncating
-     * them ("b\u0000ob" reads as "b"). No claim of ours contains NUL, so any
-     * payload spelling one is refused (an escaped backslash before "u0000"
-     * is refused too, which costs nothing). */
-    if (memmem(buf, (size_t)n, "\\u0000", 6))
+    /* cJSON puts a NUL, raw or escaped, into its C strings, silently
+     * truncating them ("b\u0000ob" reads as "b"). No claim of ours contains
+     * NUL, so any payload holding or spelling one is refused (an escaped
+     * backslash before "u0000" is refused too, which costs nothing). */
+    if (memchr(buf, '\0', (size_t)n) || memmem(buf, (size_t)n, "\\u0000", 6))
         return NULL;
     cJSON *obj = cJSON_ParseWithLength((const char *)buf, (size_t)n);
     if (obj && !cJSON_IsObject(obj)) {

@@ -399,10 +399,9 @@ static void test_temp_tampered(void **state)
     free(tok);
 }
 
-/* Signs an arbitrary JSON payload as a tk. token with the test key. */
-static char *sign_raw(const char *json)
+/* Signs an arbitrary JSON payload of jl bytes as a tk. token with the test key. */
+static char *sign_raw_len(const char *json, size_t jl)
 {
-    size_t jl = strlen(json);
     char *out = malloc(3 + crypto_b64url_encoded_len(jl) + 1 + 43 + 1);
     strcpy(out, "tk.");
     size_t n = 3 + crypto_b64url_encode(json, jl, out + 3);
@@ -411,6 +410,37 @@ static char *sign_raw(const char *json)
     out[n] = '.';
     crypto_b64url_encode(mac, sizeof(mac), out + n + 1);
     return out;
+}
+
+static char *sign_raw(const char *json)
+{
+    return sign_raw_len(json, strlen(json));
+}
+
+/* A raw NUL inside a JSON string would be cut off by cJSON's C strings, so a
+ * signed payload carrying one is malformed (found by fuzz_token: the scopes
+ * changed between parse and re-format). */
+static void test_temp_raw_nul_refused(void **state)
+{
+    (void)state;
+    static const char json[] = "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,"
+                               "\"scopes\":[\"sty\0les:read\"],\"client\":\"api\",\"p\":\"\"}";
+    char *tok = sign_raw_len(json, sizeof(json) - 1);
+    struct token_temp_claims out;
+    assert_int_equal(token_parse_temp(key, tok, &out), -EINVAL);
+    assert_int_equal(out.scopes.n, 0);
+    free(tok);
+    /* The same payload without the NUL is a valid token. */
+    char clean[sizeof(json)];
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < sizeof(json); i++)
+        if (json[i])
+            clean[n++] = json[i];
+    tok = sign_raw_len(clean, n);
+    assert_int_equal(token_parse_temp(key, tok, &out), 0);
+    assert_string_equal(out.scopes.v[0], "styles:read");
+    strlist_free(&out.scopes);
+    free(tok);
 }
 
 static void test_temp_malformed(void **state)
@@ -528,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_temp_session_parent_and_no_scopes),
         cmocka_unit_test(test_temp_tampered),
         cmocka_unit_test(test_temp_malformed),
+        cmocka_unit_test(test_temp_raw_nul_refused),
         cmocka_unit_test(test_peek_username),
         cmocka_unit_test(test_random_garbage),
     };
