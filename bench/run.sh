@@ -51,6 +51,9 @@ sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" "$BENCH/nginx.conf.
 NGINX_PID=$!
 
 # ---- Tessera ---------------------------------------------------------------
+# The sample catalog, for the STAC search page (12 items, 10 a page).
+"$BIN" stac import "$ROOT/catalog/sample/public" --visibility Public --data-dir "$TMP/data" >/dev/null
+"$BIN" stac import "$ROOT/catalog/sample/restricted" --visibility Partners --data-dir "$TMP/data" >/dev/null
 # Sign-in throttles off: the login storm must reach Argon2id, not a 429.
 "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" --threads "$THREADS" \
     --login-rate-account 0 --login-rate-addr 0 2>"$TMP/tessera.log" &
@@ -114,6 +117,7 @@ for c in $CONNS; do
         wrk_once sk "$T/tokens/v2" "$c" "$SK"
         wrk_once tk "$T/tokens/v2" "$c" "$TK"
         wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
+        wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
     done
     # Login storm: Argon2id sign-ins on the worker pool while checks run;
     # idle runs of the same scenario are interleaved with the storm runs.
@@ -127,7 +131,7 @@ for c in $CONNS; do
     done
     wait "$STORM_PID"
     STORM[$c]=$(awk '/^STORM/ {print $2, $5}' "$TMP/storm.$c.txt")
-    for name in nginx sk tk session storm; do collect "$name" "$c"; done
+    for name in nginx sk tk session stac storm; do collect "$name" "$c"; done
 done
 
 printf '\n%-34s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors
@@ -143,6 +147,7 @@ for c in $CONNS; do
     row "GET /tokens/v2 (sk)" sk "$c" nginx
     row "GET /tokens/v2 (tk)" tk "$c" nginx
     row "GET /api/v1/account/me (session)" session "$c" nginx
+    row "GET /api/v1/stac/search (sk, limit=10)" stac "$c" nginx
     row "GET /tokens/v2 (sk), login storm" storm "$c" nginx
     read -r srps serr <<<"${STORM[$c]}"
     python3 -c "print('  login storm: %.1f sign-ins/s (%s non-2xx); checks at %.0f%% of idle' % ($srps, '$serr', 100.0 * ${RPS[storm/$c]} / ${RPS[sk/$c]}))"
