@@ -62,7 +62,7 @@ void config_defaults(struct config *c)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = ncpu >= 2 ? (unsigned)ncpu : 2;
     c->workers = 2;
-    c->worker_nice = 10;
+    c->worker_nice = 19;
     c->worker_queue = 1024;
     c->max_body = 64 * 1024;
     c->connection_timeout = 30;
