@@ -22,6 +22,7 @@
 #define ALLOWED_URLS_MAX 100
 #define ALLOWED_URL_LEN_MAX 1024
 #define SCOPES_MAX 64
+_Static_assert(TOKEN_SCOPE_MAX == SCOPE_ID_MAX, "a tk must carry every scope id");
 #define TEMP_LIFETIME_MS (3600LL * 1000)
 /* Clients compute `expires` from their own clock (the Python client sends
  * utcnow() + seconds); this much skew is forgiven at the one-hour bound. */

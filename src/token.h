@@ -20,6 +20,7 @@
 #define TOKEN_ID_LEN 25         /* [a-z0-9] */
 #define TOKEN_SECRET_LEN 38     /* 32 random + 6 checksum */
 #define TOKEN_USERNAME_MAX 32
+#define TOKEN_SCOPE_MAX 64 /* a tk scope id: printable ASCII, as SCOPE_ID_MAX */
 #define TOKEN_MAX_LEN 4096      /* longer credentials are malformed */
 
 enum token_kind { TOKEN_PK, TOKEN_SK, TOKEN_TK };

@@ -443,6 +443,35 @@ static void test_temp_raw_nul_refused(void **state)
     free(tok);
 }
 
+/* Scope ids in a tk are printable ASCII words of at most TOKEN_SCOPE_MAX:
+ * control characters would be re-escaped sixfold by the formatter and could
+ * push the token past TOKEN_MAX_LEN (found by fuzz_token). */
+static void test_temp_scope_charset(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"a\\u0001b\"],\"p\":\"\"}",
+        "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"two words\"],\"p\":\"\"}",
+        "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"caf\u00e9\"],\"p\":\"\"}",
+        "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"\"],\"p\":\"\"}",
+        "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"],\"p\":\"\"}",
+    };
+    struct token_temp_claims out;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *tok = sign_raw(bad[i]);
+        if (token_parse_temp(key, tok, &out) != -EINVAL)
+            fail_msg("accepted payload %s", bad[i]);
+        free(tok);
+    }
+    char *tok = sign_raw("{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,"
+                         "\"scopes\":[\"styles:read\",\"a.b-c_d\"],\"p\":\"\"}");
+    assert_int_equal(token_parse_temp(key, tok, &out), 0);
+    assert_int_equal(out.scopes.n, 2);
+    strlist_free(&out.scopes);
+    free(tok);
+}
+
 static void test_temp_malformed(void **state)
 {
     (void)state;
@@ -559,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_temp_tampered),
         cmocka_unit_test(test_temp_malformed),
         cmocka_unit_test(test_temp_raw_nul_refused),
+        cmocka_unit_test(test_temp_scope_charset),
         cmocka_unit_test(test_peek_username),
         cmocka_unit_test(test_random_garbage),
     };
