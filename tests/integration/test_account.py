@@ -88,6 +88,20 @@ class RegisterTest(ServerTestCase):
         self.assertNotEqual(u1, u2)
         self.assertTrue(u2.startswith(u1), (u1, u2))
 
+    def test_many_accounts_with_one_local_part(self):
+        """-2 to -4, then random suffixes: a taken name costs a bounded number
+        of attempts however many accounts already hold it."""
+        local = "clash%d" % (id(self) % 100000)
+        names = []
+        for i in range(8):
+            r = self.server.register("%s@d%d.example.com" % (local, i))
+            self.assertEqual(r.status_code, 201, r.text)
+            names.append(r.json()["username"])
+        self.assertEqual(names[:4], [local, local + "-2", local + "-3", local + "-4"])
+        for n in names[4:]:
+            self.assertRegex(n, r"^%s-[a-z0-9]{5}$" % local)
+        self.assertEqual(len(set(names)), 8)
+
     def test_username_from_odd_local_part(self):
         r = self.server.register("___%d@example.com" % id(self))
         self.assertEqual(r.status_code, 201, r.text)
