@@ -92,7 +92,7 @@ int token_kind_of(const char *s)
     return -1;
 }
 
-static bool username_char(char c)
+static bool word_char(char c)
 {
     return c > ' ' && c <= '~' && c != '"' && c != '\\';
 }
@@ -102,33 +102,33 @@ static bool id_char(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-/* Usernames are validated by the account module; here we only insist on
- * 1..32 printable ASCII characters so that a payload can never smuggle
- * control characters, quotes or NULs into paths and logs. */
-static bool username_ok(const char *u)
+/* 1..max printable ASCII characters without quotes or backslashes, so that a
+ * payload can never smuggle control characters, quotes or NULs into paths,
+ * logs or a re-formatted token. */
+static bool printable_word(const char *s, size_t max)
 {
-    size_t n = strnlen(u, TOKEN_USERNAME_MAX + 1);
-    if (n == 0 || n > TOKEN_USERNAME_MAX)
+    size_t n = strnlen(s, max + 1);
+    if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!username_char(u[i]))
+        if (!word_char(s[i]))
             return false;
     return true;
 }
 
-/* Scope ids are short printable ASCII words ("styles:read"). Anything else in a
- * tk's scopes is refused: control characters would come back from the
- * formatter as six-byte escapes and could push the token past TOKEN_MAX_LEN
- * (found by fuzz_token). */
+/* Usernames are validated by the account module; here we only insist on a
+ * printable word. */
+static bool username_ok(const char *u)
+{
+    return printable_word(u, TOKEN_USERNAME_MAX);
+}
+
+/* A tk's scope ids ("styles:read") likewise: control characters would come
+ * back from the formatter as six-byte escapes and could push the token past
+ * TOKEN_MAX_LEN (found by fuzz_token). */
 static bool scope_ok(const char *scope)
 {
-    size_t n = strnlen(scope, TOKEN_SCOPE_MAX + 1);
-    if (n == 0 || n > TOKEN_SCOPE_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!username_char(scope[i]))
-            return false;
-    return true;
+    return printable_word(scope, TOKEN_SCOPE_MAX);
 }
 
 static bool id_ok(const char *id)
@@ -281,7 +281,7 @@ static bool parse_stored_payload(const char *payload, size_t len, struct token_s
         return false;
     const char *p = buf, *end = buf + n;
     return literal(&p, end, "{\"u\":") &&
-           (p = read_quoted(p, end, username_char, TOKEN_USERNAME_MAX, out->username)) &&
+           (p = read_quoted(p, end, word_char, TOKEN_USERNAME_MAX, out->username)) &&
            out->username[0] && literal(&p, end, ",\"a\":") &&
            (p = read_quoted(p, end, id_char, TOKEN_ID_LEN, out->id)) &&
            strlen(out->id) == TOKEN_ID_LEN && literal(&p, end, "}") && p == end;
