@@ -949,6 +949,37 @@ static void *grow_array(void *v, size_t *cap, size_t elem)
     return nv;
 }
 
+/* Steps s to the end, reading each row into a growing array of elem-byte
+ * elements with read_row. *out and *n are set even on failure, so the caller
+ * frees whatever rows were read; s is finished either way. */
+static int collect_rows(struct sqlite_conn *c, sqlite3_stmt *s, size_t elem,
+                        int (*read_row)(sqlite3_stmt *s, void *row), const char *what,
+                        void **out, size_t *n)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            void *nv = grow_array(v, &cap, elem);
+            if (!nv) {
+                rc = -ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        if ((rc = read_row(s, v + len * elem)) < 0)
+            break;
+        len++;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = db_fail(c, what);
+    stmt_done(s);
+    *out = v;
+    *n = len;
+    return rc;
+}
+
 static int sq_scope_add(struct store *st, const struct scope_def *sd)
 {
     struct sqlite_conn *c = conn_get(st);
@@ -963,6 +994,15 @@ static int sq_scope_add(struct store *st, const struct scope_def *sd)
     return rc;
 }
 
+static int scope_from_row(sqlite3_stmt *s, void *row)
+{
+    struct scope_def *d = row;
+    col_text(s, 0, d->id, sizeof(d->id));
+    col_text(s, 1, d->description, sizeof(d->description));
+    d->is_public = sqlite3_column_int(s, 2) != 0;
+    return 0;
+}
+
 static int sq_scope_list(struct store *st, struct scope_def **out, size_t *n)
 {
     *out = NULL;
@@ -971,35 +1011,16 @@ static int sq_scope_list(struct store *st, struct scope_def **out, size_t *n)
     sqlite3_stmt *s = c ? stmt_get(c, ST_SCOPE_LIST) : NULL;
     if (!s)
         return -EIO;
-    struct scope_def *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0, step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            void *nv = grow_array(v, &cap, sizeof(*v));
-            if (!nv) {
-                rc = -ENOMEM;
-                goto fail; /* v is still ours to free */
-            }
-            v = nv;
-        }
-        col_text(s, 0, v[len].id, sizeof(v[len].id));
-        col_text(s, 1, v[len].description, sizeof(v[len].description));
-        v[len].is_public = sqlite3_column_int(s, 2) != 0;
-        len++;
+    void *v;
+    size_t len;
+    int rc = collect_rows(c, s, sizeof(**out), scope_from_row, "scope_list", &v, &len);
+    if (rc < 0) {
+        free(v);
+        return rc;
     }
-    if (step != SQLITE_DONE) {
-        rc = db_fail(c, "scope_list");
-        goto fail;
-    }
-    stmt_done(s);
     *out = v;
     *n = len;
     return 0;
-fail:
-    stmt_done(s);
-    free(v);
-    return rc;
 }
 
 static int sq_group_add(struct store *st, const struct group_def *g)
@@ -1015,6 +1036,14 @@ static int sq_group_add(struct store *st, const struct group_def *g)
     return rc;
 }
 
+static int group_from_row(sqlite3_stmt *s, void *row)
+{
+    struct group_def *g = row;
+    col_text(s, 0, g->name, sizeof(g->name));
+    col_text(s, 1, g->description, sizeof(g->description));
+    return 0;
+}
+
 static int sq_group_list(struct store *st, struct group_def **out, size_t *n)
 {
     *out = NULL;
@@ -1023,34 +1052,16 @@ static int sq_group_list(struct store *st, struct group_def **out, size_t *n)
     sqlite3_stmt *s = c ? stmt_get(c, ST_GROUP_LIST) : NULL;
     if (!s)
         return -EIO;
-    struct group_def *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0, step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            void *nv = grow_array(v, &cap, sizeof(*v));
-            if (!nv) {
-                rc = -ENOMEM;
-                goto fail; /* v is still ours to free */
-            }
-            v = nv;
-        }
-        col_text(s, 0, v[len].name, sizeof(v[len].name));
-        col_text(s, 1, v[len].description, sizeof(v[len].description));
-        len++;
+    void *v;
+    size_t len;
+    int rc = collect_rows(c, s, sizeof(**out), group_from_row, "group_list", &v, &len);
+    if (rc < 0) {
+        free(v);
+        return rc;
     }
-    if (step != SQLITE_DONE) {
-        rc = db_fail(c, "group_list");
-        goto fail;
-    }
-    stmt_done(s);
     *out = v;
     *n = len;
     return 0;
-fail:
-    stmt_done(s);
-    free(v);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1173,6 +1184,11 @@ static int sq_token_get(struct store *st, const char *id, struct token_record *o
     return rc;
 }
 
+static int token_row(sqlite3_stmt *s, void *row)
+{
+    return token_from_row(s, row);
+}
+
 static int sq_token_list(struct store *st, const struct token_query *q, struct token_record **out,
                          size_t *n)
 {
@@ -1184,8 +1200,8 @@ static int sq_token_list(struct store *st, const struct token_query *q, struct t
     bool by_modified = q->sortby == TOKEN_SORT_MODIFIED;
     int64_t key = 0;
     sqlite3_stmt *s = NULL;
-    struct token_record *v = NULL;
-    size_t len = 0, cap = 0;
+    struct token_record *v;
+    size_t len;
     int rc = -EIO, step;
 
     if (q->start_after) {
@@ -1232,31 +1248,18 @@ static int sq_token_list(struct store *st, const struct token_query *q, struct t
         db_fail(c, "token_list bind");
         goto fail;
     }
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            void *nv = grow_array(v, &cap, sizeof(*v));
-            if (!nv) {
-                rc = -ENOMEM;
-                goto fail; /* v is still ours to free */
-            }
-            v = nv;
-        }
-        rc = token_from_row(s, &v[len]);
-        if (rc < 0)
-            goto fail;
-        len++;
+    void *rows;
+    rc = collect_rows(c, s, sizeof(*v), token_row, "token_list", &rows, &len);
+    v = rows;
+    if (rc < 0) {
+        token_records_free(v, len);
+        return rc;
     }
-    if (step != SQLITE_DONE) {
-        rc = db_fail(c, "token_list");
-        goto fail;
-    }
-    stmt_done(s);
     *out = v;
     *n = len;
     return 0;
 fail:
     stmt_done(s);
-    token_records_free(v, len);
     return rc;
 }
 
