@@ -167,6 +167,17 @@ static bool header_ok(const char *p, size_t len)
     return ok;
 }
 
+/* Scope and group lists are space-separated ids of printable ASCII; other
+ * bytes are refused so that verified claims always sign again as they were
+ * (fuzz_jwt: a groups claim of non-ASCII bytes did not round-trip). */
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if (*s < ' ' || *s > '~')
+            return false;
+    return true;
+}
+
 static int decode_claims(cJSON *obj, struct jwt_claims *out)
 {
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(obj, "token_type");
@@ -192,7 +203,8 @@ static int decode_claims(cJSON *obj, struct jwt_claims *out)
     const cJSON *scope = cJSON_GetObjectItemCaseSensitive(obj, "scope");
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(obj, "groups");
     if (!cJSON_IsString(scope) || !scope->valuestring || !cJSON_IsString(groups) ||
-        !groups->valuestring)
+        !groups->valuestring || !printable_ascii(scope->valuestring) ||
+        !printable_ascii(groups->valuestring))
         return -EINVAL;
     if (strlist_split(&out->scopes, scope->valuestring) < 0 ||
         strlist_split(&out->groups, groups->valuestring) < 0)

@@ -272,6 +272,10 @@ static void test_bad_claims(void **state)
         "{\"token_type\":\"access\",\"exp\":2,\"iat\":1,"
         "\"jti\":\"0123456789abcdef0123456789abcdef\",\"user_id\":7,\"u\":\"g\\u0000x\","
         "\"scope\":\"\",\"groups\":\"\"}",
+        /* non-ASCII in the groups list (fuzz_jwt: did not sign again as it was) */
+        "{\"token_type\":\"access\",\"exp\":2,\"iat\":1,"
+        "\"jti\":\"0123456789abcdef0123456789abcdef\",\"user_id\":7,\"u\":\"g\",\"scope\":\"\","
+        "\"groups\":\"Public\xa8\xa8Partners\"}",
         /* refresh without fam */
         "{\"token_type\":\"refresh\",\"exp\":2,\"iat\":1,"
         "\"jti\":\"0123456789abcdef0123456789abcdef\",\"user_id\":7,\"u\":\"g\",\"scope\":\"\","
