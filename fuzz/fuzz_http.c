@@ -11,6 +11,7 @@
  *         parameters, the query string, extra header lines and the body.
  * Every reply must parse and be < 500, 503 or 505 (see fuzz_server.h); the server must keep accepting
  * connections. Runs on the fuzzing thread; the server has its own threads. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,12 +183,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     struct fuzz_buf req = {0}, rep = {0};
-    if (data[0] & 1)
+    bool structured = data[0] & 1;
+    if (structured)
         build_structured(data + 1, size - 1, &req);
     else
         fuzz_buf_add(&req, data + 1, size - 1);
     if (req.len) {
-        fuzz_exchange(req.p, req.len, &rep);
+        fuzz_exchange(req.p, req.len, structured ? FUZZ_REPLY_WAIT_MS : 0, &rep);
         fuzz_check_replies(rep.p, rep.len, NULL, NULL);
     }
     free(req.p);

@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_buf req = {0}, rep = {0};
     fuzz_buf_add(&req, head, (size_t)n);
     fuzz_buf_add(&req, data, size);
-    fuzz_exchange(req.p, req.len, &rep);
+    fuzz_exchange(req.p, req.len, FUZZ_REPLY_WAIT_MS, &rep);
     fuzz_check_replies(rep.p, rep.len, NULL, NULL);
     free(req.p);
     free(rep.p);

@@ -47,6 +47,7 @@ struct route {
 struct server {
     struct app *app;
     struct MHD_Daemon *daemon;
+    int quiesced_fd; /* the listen socket after server_quiesce, or -1 */
     struct route *routes;
     size_t nroutes, cap;
     int port;
@@ -650,6 +651,7 @@ struct server *server_create(struct app *app)
     if (!srv)
         return NULL;
     srv->app = app;
+    srv->quiesced_fd = -1;
     uint8_t rnd[4];
     crypto_random(rnd, sizeof(rnd));
     crypto_hex(rnd, sizeof(rnd), srv->id_prefix);
@@ -720,12 +722,14 @@ int server_start(struct server *srv)
     socklen_t sslen;
     if (resolve_listen(cfg, &ss, &sslen) < 0)
         return -EINVAL;
-    /* One thread means no pool, and libmicrohttpd 0.9.75's single-thread
-     * epoll loop stalls busy keep-alive connections once there are a few
-     * hundred (test_load.LoadSingleThread); its poll loop does not. A pool
-     * uses epoll in each of its threads. */
-    unsigned flags = (cfg->threads > 1 ? MHD_USE_AUTO_INTERNAL_THREAD : MHD_USE_POLL_INTERNAL_THREAD) |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* poll() in every HTTP thread, pool or not. libmicrohttpd 0.9.75's epoll
+     * loop stalls busy keep-alive connections once a thread has a few hundred
+     * (test_load.LoadSingleThread), and MHD_quiesce_daemon on an epoll pool
+     * races the pool threads for the listen socket and can abort the process
+     * with "Failed to remove listen FD from epoll set" (seen in CI on SIGTERM).
+     * The poll loop only reads the quiesce flag. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     bool tls = cfg->tls_cert[0] && cfg->tls_key[0];
@@ -775,11 +779,14 @@ int server_port(const struct server *srv)
 
 void server_quiesce(struct server *srv)
 {
-    if (srv->daemon) {
-        MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
+    if (!srv->daemon || srv->quiesced_fd >= 0)
+        return;
+    srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
+    /* Refuse new connections now, but keep the descriptor until the HTTP
+     * threads are joined: one of them may still be inside a poll() that
+     * holds its number, which must not be reused under it. */
+    if (srv->quiesced_fd >= 0)
+        shutdown(srv->quiesced_fd, SHUT_RDWR);
 }
 
 void server_stop(struct server *srv)
@@ -787,6 +794,10 @@ void server_stop(struct server *srv)
     if (srv->daemon) {
         MHD_stop_daemon(srv->daemon);
         srv->daemon = NULL;
+    }
+    if (srv->quiesced_fd >= 0) {
+        close(srv->quiesced_fd);
+        srv->quiesced_fd = -1;
     }
 }
 

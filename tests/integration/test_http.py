@@ -3,6 +3,7 @@ error dialects, X-Request-Id, ops endpoints, the access log (never a
 credential), graceful SIGTERM, durability across kill -9, HEAD, trailing
 slashes."""
 import re
+import signal
 import socket
 import time
 import unittest
@@ -223,6 +224,39 @@ class LifecycleTest(unittest.TestCase):
             for t in threads:
                 t.join(30)
             self.assertEqual(len(results), 6)
+        finally:
+            srv.close()
+
+    def test_sigterm_refuses_new_connections_while_draining(self):
+        """After SIGTERM the listen socket refuses new connections at once,
+        while registrations already queued on the one worker still finish."""
+        import threading
+        srv = Server(extra_args=["--workers", "1", "--threads", "4"])
+        srv.start()
+        results = []
+
+        def reg():
+            try:
+                results.append(srv.register().status_code)
+            except Exception as e:
+                results.append(type(e).__name__)
+
+        try:
+            threads = [threading.Thread(target=reg) for _ in range(12)]
+            for t in threads:
+                t.start()
+            time.sleep(0.1)  # the registrations are queued behind Argon2id
+            proc = srv.proc
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.05)
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()
+            self.assertIsNone(proc.poll(), "the server should still be draining its queue")
+            for t in threads:
+                t.join(30)
+            srv.stop()  # the signal was sent already; asserts a clean exit
+            self.assertEqual(results, [201] * 12)
+            self.assertNotIn("accepting", srv.read_log())
         finally:
             srv.close()
 

@@ -454,8 +454,8 @@ static void test_temp_scope_charset(void **state)
         "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"two words\"],\"p\":\"\"}",
         "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"caf\u00e9\"],\"p\":\"\"}",
         "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"\"],\"p\":\"\"}",
-        "{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"],\"p\":\"\"}",
+        ("{\"u\":\"alice\",\"exp\":4000000000,\"iat\":100,\"scopes\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"],\"p\":\"\"}"), /* a 65-byte scope */
     };
     struct token_temp_claims out;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
