@@ -134,12 +134,12 @@ for c in $CONNS; do
     for name in nginx sk tk session stac storm; do collect "$name" "$c"; done
 done
 
-printf '\n%-34s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors
+printf '\n%-38s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors
 row() { # label key conns ratio_base
     local k=$2/$3
     local ratio
     ratio=$(python3 -c "print('%.2fx' % (${RPS[$k]} / ${RPS[$4/$3]}))")
-    printf '%-34s %6s %10s %8.3f %8.3f %9s %7s\n' "$1" "$3" "${RPS[$k]}" \
+    printf '%-38s %6s %10s %8.3f %8.3f %9s %7s\n' "$1" "$3" "${RPS[$k]}" \
         "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" "${ERR[$k]}"
 }
 for c in $CONNS; do

@@ -7,6 +7,7 @@
 #include "api.h"
 #include "app.h"
 #include "metrics.h"
+#include "pagecache.h"
 #include "server.h"
 #include "store.h"
 #include "tokencache.h"
@@ -32,20 +33,35 @@ static void handle_readyz(struct request *r)
 
 static void handle_metrics(struct request *r)
 {
-    char extra[512] = "";
-    struct tokencache *tc = store_cached_index(request_app(r)->store);
+    struct app *app = request_app(r);
+    char extra[1024] = "";
+    size_t n = 0;
+    struct tokencache *tc = store_cached_index(app->store);
     if (tc) {
         struct tokencache_counts c;
         tokencache_stats(tc, &c);
-        snprintf(extra, sizeof(extra),
-                 "# HELP tessera_tokens Stored tokens by kind (live = not revoked).\n"
-                 "# TYPE tessera_tokens gauge\n"
-                 "tessera_tokens{kind=\"pk\"} %zu\n"
-                 "tessera_tokens{kind=\"sk\"} %zu\n"
-                 "# HELP tessera_accounts Accounts.\n"
-                 "# TYPE tessera_accounts gauge\n"
-                 "tessera_accounts %zu\n",
-                 c.live_pk, c.live_sk, c.accounts);
+        n += (size_t)snprintf(extra, sizeof(extra),
+                              "# HELP tessera_tokens Stored tokens by kind (live = not revoked).\n"
+                              "# TYPE tessera_tokens gauge\n"
+                              "tessera_tokens{kind=\"pk\"} %zu\n"
+                              "tessera_tokens{kind=\"sk\"} %zu\n"
+                              "# HELP tessera_accounts Accounts.\n"
+                              "# TYPE tessera_accounts gauge\n"
+                              "tessera_accounts %zu\n",
+                              c.live_pk, c.live_sk, c.accounts);
+    }
+    if (app->stac_pages && n < sizeof(extra)) {
+        struct pagecache_stats c;
+        pagecache_stats(app->stac_pages, &c);
+        snprintf(extra + n, sizeof(extra) - n,
+                 "# HELP tessera_stac_page_cache_lookups_total STAC search page cache lookups.\n"
+                 "# TYPE tessera_stac_page_cache_lookups_total counter\n"
+                 "tessera_stac_page_cache_lookups_total{result=\"hit\"} %llu\n"
+                 "tessera_stac_page_cache_lookups_total{result=\"miss\"} %llu\n"
+                 "# HELP tessera_stac_page_cache_bytes Memory held by cached STAC pages.\n"
+                 "# TYPE tessera_stac_page_cache_bytes gauge\n"
+                 "tessera_stac_page_cache_bytes %zu\n",
+                 (unsigned long long)c.hits, (unsigned long long)c.misses, c.bytes);
     }
     char *text = metrics_render(extra);
     if (!text) {

@@ -20,6 +20,7 @@
 #include "app.h"
 #include "catalog.h"
 #include "log.h"
+#include "pagecache.h"
 #include "server.h"
 
 #define STAC_VERSION "1.0.0"
@@ -471,10 +472,20 @@ out:
 
 /* ---- search ------------------------------------------------------------ */
 
+/* A search page depends on the catalog, whose generation is read before the
+ * search, and on what makes the key: method, path (with the collection of
+ * /items), the links' base (scheme and Host), the caller's groups, and the
+ * query arguments in order or the POST body. */
+struct page_key {
+    struct buf key; /* length-prefixed parts */
+    uint64_t gen;   /* 0: not cached */
+};
+
 struct search {
     struct catalog_query q;
     struct strlist ids, colls;
     struct catalog_geom *geom;
+    struct page_key page;
     char msg[256]; /* the 400 message when parsing fails */
 };
 
@@ -483,6 +494,63 @@ static void search_free(struct search *s)
     strlist_free(&s->ids);
     strlist_free(&s->colls);
     catalog_geom_free(s->geom);
+    free(s->page.key.s);
+}
+
+static void key_part(struct buf *b, const char *part, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    buf_append(b, (const char *)&n, sizeof(n));
+    buf_append(b, part, len);
+}
+
+static int key_query_arg(void *ctx, const char *key, const char *value)
+{
+    key_part(ctx, key, strlen(key));
+    key_part(ctx, value ? value : "\x01", value ? strlen(value) : 1); /* "?k" vs "?k=" */
+    return 0;
+}
+
+/* Replies with the cached page and returns true on a hit; otherwise leaves
+ * s->page ready for page_store (or with gen 0 when the page must not be
+ * cached). Call after the caller is authenticated. */
+static bool page_from_cache(struct request *r, struct search *s)
+{
+    struct app *app = request_app(r);
+    struct page_key *pk = &s->page;
+    if (!app->stac_pages || !(pk->gen = catalog_generation(app->catalog)))
+        return false;
+    char base[320];
+    base_url(r, base, sizeof(base));
+    const char *method = request_method(r), *path = request_path(r);
+    key_part(&pk->key, method, strlen(method));
+    key_part(&pk->key, path, strlen(path));
+    key_part(&pk->key, base, strlen(base));
+    uint32_t ngroups = s->q.groups ? (uint32_t)s->q.groups->n : 0;
+    buf_append(&pk->key, (const char *)&ngroups, sizeof(ngroups)); /* then each group */
+    for (size_t i = 0; i < ngroups; i++)
+        key_part(&pk->key, s->q.groups->v[i], strlen(s->q.groups->v[i]));
+    size_t blen = 0;
+    const char *body = request_body(r, &blen);
+    key_part(&pk->key, body ? body : "", body ? blen : 0);
+    request_query_each(r, key_query_arg, &pk->key);
+    if (pk->key.oom) {
+        pk->gen = 0;
+        return false;
+    }
+    size_t len = 0;
+    char *page = pagecache_get(app->stac_pages, pk->key.s, pk->key.n, pk->gen, &len);
+    if (!page)
+        return false;
+    reply_buffer(r, 200, GEOJSON, page, len);
+    return true;
+}
+
+static void page_store(struct request *r, const struct search *s, const char *page, size_t len)
+{
+    if (s->page.gen)
+        pagecache_put(request_app(r)->stac_pages, s->page.key.s, s->page.key.n, s->page.gen, page,
+                      len);
 }
 
 /* Strict decimal integer (optional leading '-'), no spaces, ≤ 18 digits. */
@@ -802,6 +870,7 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
         api_reply_error(r, 500, "out of memory", NULL);
         return;
     }
+    page_store(r, s, b.s, b.n);
     reply_buffer(r, 200, GEOJSON, b.s, b.n);
 }
 
@@ -809,7 +878,7 @@ static void h_search_get(struct request *r)
 {
     struct principal p = {0};
     struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
-    if (!stac_caller(r, &p, &s.q.groups))
+    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
         goto out;
     int rc = search_from_query(r, &s);
     if (rc == -ENOMEM)
@@ -828,7 +897,7 @@ static void h_search_post(struct request *r)
     struct principal p = {0};
     struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
     cJSON *body = NULL;
-    if (!stac_caller(r, &p, &s.q.groups))
+    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
         goto out;
     body = api_parse_body(r);
     if (!body)
@@ -850,7 +919,7 @@ static void h_items(struct request *r)
 {
     struct principal p = {0};
     struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
-    if (!stac_caller(r, &p, &s.q.groups))
+    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
         goto out;
     const char *id = request_param(r, 0);
     cJSON *doc = NULL;

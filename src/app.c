@@ -13,6 +13,7 @@
 #include "authrules.h"
 #include "changefeed.h"
 #include "log.h"
+#include "pagecache.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "tokencache.h"
@@ -87,6 +88,11 @@ int app_open(struct app *app)
         log_warn("auth_rules is empty: GET /api/v1/auth/check denies every path");
     app->limits = ratelimit_create();
     app->workers = workpool_create(app->cfg.workers, app->cfg.worker_queue, (int)app->cfg.worker_nice);
+    if (app->serving && app->cfg.stac_cache_mb &&
+        !(app->stac_pages = pagecache_create((size_t)app->cfg.stac_cache_mb << 20))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     if (!app->limits || !app->workers) {
         rc = -ENOMEM;
         goto fail;
@@ -105,6 +111,8 @@ void app_close(struct app *app)
     app->limits = NULL;
     free(app->auth_rules);
     app->auth_rules = NULL;
+    pagecache_destroy(app->stac_pages);
+    app->stac_pages = NULL;
     if (app->catalog)
         catalog_close(app->catalog);
     app->catalog = NULL;

@@ -15,6 +15,7 @@ struct workpool;
 struct catalog;
 struct ratelimit;
 struct authrules;
+struct pagecache;
 
 struct app {
     struct config cfg;
@@ -23,6 +24,7 @@ struct app {
     struct catalog *catalog;  /* STAC collections/items; may be NULL */
     struct ratelimit *limits; /* sign-in and token API throttles */
     struct authrules *auth_rules; /* forward-auth rules, parsed from cfg.auth_rules */
+    struct pagecache *stac_pages; /* built STAC search pages (serving only), or NULL */
     /* Set by `serve` before app_open: hold every token and account in memory
      * (tokencache.c). One-shot CLI commands work on the store directly. */
     bool serving;

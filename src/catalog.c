@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "walwatch.h"
 
 #define SCHEMA_VERSION 2
 #define MAX_IDLE_CONNS 32
@@ -621,6 +622,10 @@ struct catalog {
     pthread_mutex_t mu;
     struct conn *idle;
     unsigned nidle;
+    struct walwatch *wal;     /* catalog_generation's probe */
+    pthread_mutex_t gen_mu;   /* guards gen and gen_hdr */
+    uint64_t gen;
+    uint32_t gen_hdr[WALWATCH_WORDS];
 };
 
 /* SQL function tessera_intersects(geometry_json, geom_pointer): the exact test
@@ -916,7 +921,9 @@ struct catalog *catalog_open(const char *data_dir)
     if (migrate(db) < 0)
         goto fail;
     sqlite3_close(db);
+    cat->wal = walwatch_open(cat->path);
     pthread_mutex_init(&cat->mu, NULL);
+    pthread_mutex_init(&cat->gen_mu, NULL);
     return cat;
 fail:
     sqlite3_close(db);
@@ -933,8 +940,25 @@ void catalog_close(struct catalog *cat)
         cat->idle = c->next;
         conn_free(c);
     }
+    walwatch_close(cat->wal); /* after every connection: see walwatch_close */
     pthread_mutex_destroy(&cat->mu);
+    pthread_mutex_destroy(&cat->gen_mu);
     free(cat);
+}
+
+uint64_t catalog_generation(struct catalog *cat)
+{
+    uint32_t hdr[WALWATCH_WORDS];
+    if (!cat || !walwatch_read(cat->wal, hdr))
+        return 0;
+    pthread_mutex_lock(&cat->gen_mu);
+    if (cat->gen == 0 || memcmp(hdr, cat->gen_hdr, sizeof(hdr)) != 0) {
+        memcpy(cat->gen_hdr, hdr, sizeof(hdr));
+        cat->gen++;
+    }
+    uint64_t gen = cat->gen;
+    pthread_mutex_unlock(&cat->gen_mu);
+    return gen;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,37 +1,25 @@
 /* The SQLite change feed: triggers append (kind, account, token id) to
  * change_log on every write to accounts and tokens, whoever writes (this
  * server, a CLI process). "Did anything commit?" is answered by the
- * iChange counter of the WAL-index header (documented in SQLite's walformat:
- * incremented with each transaction), read from a read-only mapping of the
- * -shm file: one memory load per check. PRAGMA data_version (which takes
- * fcntl locks, ~5 us) is the fallback. Threading: each thread gets its own
- * probe connection (thread-local, registered for close). */
+ * WAL-index header (walwatch.h): one memory compare per check. PRAGMA
+ * data_version (which takes fcntl locks, ~5 us) is the fallback. Threading:
+ * each thread gets its own probe connection (thread-local, registered for
+ * close). */
 #include "changefeed.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "log.h"
 #include "store.h"
-
-/* The WAL-index header (two 48-byte copies at the start of the -shm file):
- * u32 iVersion, u32 unused, u32 iChange, flags, page size, u32 mxFrame,
- * u32 nPage, frame checksums, salts, header checksum. Every commit changes
- * it; so does a WAL reset (new random salts), which restarts iChange, so the
- * whole header is compared, not iChange alone. */
-#define WALINDEX_VERSION 3007000
-#define WALINDEX_HDR_WORDS 12
-#define SHM_MAP_LEN 4096
+#include "walwatch.h"
 
 struct probe {
     struct changefeed *owner;
@@ -41,7 +29,7 @@ struct probe {
     sqlite3_stmt *head;
     sqlite3_stmt *prune;
     long long last_version;
-    uint32_t last_hdr[WALINDEX_HDR_WORDS];
+    uint32_t last_hdr[WALWATCH_WORDS];
     bool have_hdr;
     struct probe *next, *prev;
 };
@@ -49,9 +37,8 @@ struct probe {
 
 struct changefeed {
     char *path;
-    sqlite3 *anchor;        /* held open so the -shm file stays the live one */
-    const uint32_t *shm;    /* read-only mapping of the WAL-index, or NULL */
-    int shm_fd;             /* kept open while SQLite connections are: see map_shm */
+    sqlite3 *anchor; /* for the start-up bulk read */
+    struct walwatch *wal;
     pthread_key_t key;
     pthread_mutex_t lock; /* guards the probe list */
     struct probe *probes;
@@ -148,55 +135,11 @@ static struct probe *probe_get(struct changefeed *cf)
     return p;
 }
 
-/* Maps the -shm file when it looks like a WAL-index we understand. The file
- * descriptor stays open until changefeed_close: closing any descriptor of a
- * file drops every POSIX lock this process holds on it, SQLite's own
- * "this shm is in use" lock included, and another process would then
- * reinitialise the WAL-index under our connections. */
-static void map_shm(struct changefeed *cf)
-{
-    char shm_path[4096];
-    snprintf(shm_path, sizeof(shm_path), "%s-shm", cf->path);
-    /* The anchor has run a transaction in WAL mode, so the file exists. */
-    int fd = open(shm_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    off_t size = lseek(fd, 0, SEEK_END);
-    void *m = size >= SHM_MAP_LEN ? mmap(NULL, SHM_MAP_LEN, PROT_READ, MAP_SHARED, fd, 0)
-                                  : MAP_FAILED;
-    if (m == MAP_FAILED) {
-        cf->shm_fd = fd; /* never close it early, see above */
-        return;
-    }
-    if (__atomic_load_n((const uint32_t *)m, __ATOMIC_ACQUIRE) != WALINDEX_VERSION) {
-        munmap(m, SHM_MAP_LEN);
-        log_info("changefeed: unknown WAL-index format; probing with PRAGMA data_version");
-        cf->shm_fd = fd;
-        return;
-    }
-    cf->shm_fd = fd;
-    cf->shm = m;
-}
-
-/* Copies the WAL-index header the way SQLite's readers do: copy 0, then copy
- * 1 (writers store copy 1 first, then copy 0); equal copies are a consistent
- * snapshot. False when a writer was in the middle of an update. */
-static bool read_walindex_header(const uint32_t *shm, uint32_t out[WALINDEX_HDR_WORDS])
-{
-    uint32_t second[WALINDEX_HDR_WORDS];
-    for (int i = 0; i < WALINDEX_HDR_WORDS; i++)
-        out[i] = __atomic_load_n(&shm[i], __ATOMIC_ACQUIRE);
-    for (int i = 0; i < WALINDEX_HDR_WORDS; i++)
-        second[i] = __atomic_load_n(&shm[WALINDEX_HDR_WORDS + i], __ATOMIC_ACQUIRE);
-    return memcmp(out, second, sizeof(second)) == 0;
-}
-
 struct changefeed *changefeed_sqlite_open(const char *data_dir)
 {
     struct changefeed *cf = calloc(1, sizeof(*cf));
     if (!cf)
         return NULL;
-    cf->shm_fd = -1;
     sqlite3 *db = NULL;
     if (asprintf(&cf->path, "%s/tessera.db", data_dir) < 0) {
         cf->path = NULL;
@@ -207,7 +150,10 @@ struct changefeed *changefeed_sqlite_open(const char *data_dir)
         goto fail_alloc;
     cf->anchor = db;
     db = NULL;
-    map_shm(cf);
+    if (!(cf->wal = walwatch_open(cf->path)))
+        goto fail_alloc;
+    if (!walwatch_mapped(cf->wal))
+        log_info("changefeed: WAL-index not mapped; probing with PRAGMA data_version");
     if (pthread_key_create(&cf->key, probe_thread_exit) != 0)
         goto fail_alloc;
     pthread_mutex_init(&cf->lock, NULL);
@@ -215,10 +161,7 @@ struct changefeed *changefeed_sqlite_open(const char *data_dir)
 fail_alloc:
     sqlite3_close(db);
     sqlite3_close(cf->anchor);
-    if (cf->shm)
-        munmap((void *)cf->shm, SHM_MAP_LEN);
-    if (cf->shm_fd >= 0)
-        close(cf->shm_fd);
+    walwatch_close(cf->wal);
     free(cf->path);
     free(cf);
     return NULL;
@@ -230,9 +173,9 @@ bool changefeed_maybe_changed(struct changefeed *cf)
     if (!p)
         return true;
     bool changed = true;
-    if (cf->shm) {
-        uint32_t hdr[WALINDEX_HDR_WORDS];
-        if (!read_walindex_header(cf->shm, hdr)) {
+    if (walwatch_mapped(cf->wal)) {
+        uint32_t hdr[WALWATCH_WORDS];
+        if (!walwatch_read(cf->wal, hdr)) {
             p->have_hdr = false; /* torn: look again next time too */
             return true;
         }
@@ -394,11 +337,7 @@ void changefeed_close(struct changefeed *cf)
     }
     pthread_mutex_destroy(&cf->lock);
     sqlite3_close(cf->anchor);
-    if (cf->shm)
-        munmap((void *)cf->shm, SHM_MAP_LEN);
-    /* Last: closing it drops this process's POSIX locks on the -shm file. */
-    if (cf->shm_fd >= 0)
-        close(cf->shm_fd);
+    walwatch_close(cf->wal); /* last: see walwatch_close */
     free(cf->path);
     free(cf);
 }

@@ -50,7 +50,7 @@ static const char usage_serve[] =
     "Other settings: max_body, connection_timeout, max_connections, access_ttl,\n"
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
     "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
-    "worker_nice.\n"
+    "worker_nice, stac_cache_mb.\n"
     "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"

@@ -40,6 +40,7 @@ static const struct setting settings[] = {
     {"max_body", NUM(SET_SIZE, max_body, 1024, 16 * 1024 * 1024)},
     {"connection_timeout", NUM(SET_UINT, connection_timeout, 1, 3600)},
     {"max_connections", NUM(SET_UINT, max_connections, 16, 1000000)},
+    {"stac_cache_mb", NUM(SET_UINT, stac_cache_mb, 0, 65536)},
     {"access_ttl", NUM(SET_INT64, access_ttl, 10, 86400 * 7)},
     {"refresh_ttl", NUM(SET_INT64, refresh_ttl, 60, 86400 * 365)},
     {"max_token_days", NUM(SET_INT, max_token_days, 1, 36500)},
@@ -67,6 +68,7 @@ void config_defaults(struct config *c)
     c->max_body = 64 * 1024;
     c->connection_timeout = 30;
     c->max_connections = 4096;
+    c->stac_cache_mb = 64;
     c->access_ttl = 3600;
     c->refresh_ttl = 86400;
     c->max_token_days = 365;

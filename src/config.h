@@ -25,6 +25,7 @@ struct config {
     size_t max_body;            /* request body limit, bytes */
     unsigned connection_timeout; /* seconds of inactivity before a connection is closed */
     unsigned max_connections;
+    unsigned stac_cache_mb;     /* STAC search page cache budget, MiB (0 = off) */
     int64_t access_ttl;         /* session access JWT lifetime, seconds */
     int64_t refresh_ttl;        /* refresh JWT lifetime, seconds */
     int max_token_days;         /* create-stac maximum lifetime */

@@ -416,6 +416,146 @@ class StacTest(unittest.TestCase):
         self.assertEqual(self.get("/api/v1/stac/search").json()["numberMatched"], 12)
 
 
+class SearchPageCacheTest(unittest.TestCase):
+    """Search pages are cached (stac_cache_mb); a cached page must be exactly
+    what the server would build now: the same as a server without the cache,
+    per caller's groups, Host and query, and never older than the catalog."""
+
+    QUERIES = [
+        ("GET", "/api/v1/stac/search", None),
+        ("GET", "/api/v1/stac/search?limit=3&offset=3", None),
+        ("GET", "/api/v1/stac/search?offset=3&limit=3", None),
+        ("GET", "/api/v1/stac/search?bbox=" + PERMIAN_BBOX, None),
+        ("GET", "/api/v1/stac/search?limit", None),
+        ("GET", "/api/v1/stac/collections/methane-plumes/items?limit=2", None),
+        ("GET", "/api/v1/stac/collections/%s/items" % RESTRICTED_COLLECTION, None),
+        ("POST", "/api/v1/stac/search", {"limit": 4}),
+        ("POST", "/api/v1/stac/search", {"limit": 4, "offset": 4}),
+        ("POST", "/api/v1/stac/search", {"limit": 4, "collections": [RESTRICTED_COLLECTION]}),
+    ]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cached = Server()
+        cls.plain = Server(settings={"stac-cache-mb": "0"})
+        cls.tokens = {}
+        for s in (cls.cached, cls.plain):
+            s.cli("migrate")
+            import_sample(s)
+            s.cli("group", "add", "Partners", check=False)
+            s.start()
+            public_email, pair = s.new_account()
+            partner_email, _ = s.new_account()
+            s.cli("user", "set", partner_email, "--groups", "Public,Partners")
+            partner = s.login(partner_email)
+            cls.tokens[s] = {
+                "anonymous": None,
+                "public": s.create_stac_token(pair["access"])["token_value"],
+                "partner": s.create_stac_token(partner["access"])["token_value"],
+                "partner_email": partner_email,
+            }
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cached.close()
+        cls.plain.close()
+
+    def ask(self, server, method, path, body, who, host=None):
+        headers = {"Host": host} if host else {}
+        if method == "GET":
+            return server.get(path, token=self.tokens[server][who], headers=headers)
+        return server.post(path, body, token=self.tokens[server][who], headers=headers)
+
+    def normalized(self, server, resp):
+        text = resp.text.replace("127.0.0.1:%d" % server.port, "HOST")
+        return resp.status_code, text
+
+    def cache_hits(self):
+        text = self.cached.get("/metrics").text
+        for line in text.splitlines():
+            if line.startswith('tessera_stac_page_cache_lookups_total{result="hit"}'):
+                return int(line.split()[-1])
+        self.fail("no cache metrics:\n" + text)
+
+    def test_cached_pages_equal_uncached_ones(self):
+        before = self.cache_hits()
+        for round_ in range(2):  # the second round is served from the cache
+            for who in ("anonymous", "public", "partner"):
+                for method, path, body in self.QUERIES:
+                    want = self.normalized(self.plain, self.ask(self.plain, method, path, body, who))
+                    got = self.normalized(self.cached,
+                                          self.ask(self.cached, method, path, body, who))
+                    self.assertEqual(got, want, (round_, who, method, path, body))
+        self.assertGreaterEqual(self.cache_hits() - before, 3 * len(self.QUERIES) - 6)
+
+    def test_host_is_part_of_the_key(self):
+        path = "/api/v1/stac/search?limit=1"
+        a = self.ask(self.cached, "GET", path, None, "public", host="one.example").json()
+        b = self.ask(self.cached, "GET", path, None, "public", host="two.example").json()
+        self.assertTrue(all("//one.example/" in l["href"] for l in a["links"]), a["links"])
+        self.assertTrue(all("//two.example/" in l["href"] for l in b["links"]), b["links"])
+
+    def test_catalog_changes_show_on_the_next_request(self):
+        """A `tessera stac import` by another process while serving: the very
+        next request sees it, cached page or not."""
+        path = "/api/v1/stac/search?collections=co2-plumes&limit=100"
+        first = self.ask(self.cached, "GET", path, None, "anonymous").json()
+        again = self.ask(self.cached, "GET", path, None, "anonymous").json()
+        self.assertEqual(first, again)
+        items = load_json(os.path.join(SAMPLE_CATALOG, "public", "co2-plumes", "items.json"))
+        added = dict(items["features"][0])
+        added["id"] = "co2-cache-test-new-item"
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "item.json"), "w") as f:
+                json.dump(added, f)
+            self.cached.cli("stac", "import", d, "--visibility", "Public")
+        after = self.ask(self.cached, "GET", path, None, "anonymous").json()
+        self.assertEqual(after["numberMatched"], first["numberMatched"] + 1)
+        self.assertIn("co2-cache-test-new-item", [f["id"] for f in after["features"]])
+        # Visibility is part of the catalog too: re-importing the restricted
+        # collection as Public shows it to anonymous callers at once.
+        restricted = "/api/v1/stac/collections/%s/items" % RESTRICTED_COLLECTION
+        self.assertEqual(self.ask(self.cached, "GET", restricted, None, "anonymous").status_code,
+                         404)
+        self.cached.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "restricted"),
+                        "--visibility", "Public")
+        try:
+            r = self.ask(self.cached, "GET", restricted, None, "anonymous")
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(r.json()["numberMatched"], 5)
+        finally:
+            self.cached.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "restricted"),
+                            "--visibility", "Partners")
+        self.assertEqual(self.ask(self.cached, "GET", restricted, None, "anonymous").status_code,
+                         404)
+
+    def test_group_change_shows_on_the_next_request(self):
+        path = "/api/v1/stac/search?limit=100"
+        email = self.tokens[self.cached]["partner_email"]
+        full = self.ask(self.cached, "GET", path, None, "partner").json()["numberMatched"]
+        public = self.ask(self.cached, "GET", path, None, "public").json()["numberMatched"]
+        self.assertGreater(full, public)
+        self.cached.cli("user", "set", email, "--groups", "Public")
+        try:
+            self.assertEqual(self.ask(self.cached, "GET", path, None,
+                                      "partner").json()["numberMatched"], public)
+        finally:
+            self.cached.cli("user", "set", email, "--groups", "Public,Partners")
+        self.assertEqual(self.ask(self.cached, "GET", path, None,
+                                  "partner").json()["numberMatched"], full)
+
+    def test_revoked_token_is_refused_even_for_a_cached_page(self):
+        s = self.cached
+        _, pair = s.new_account()
+        tok = s.create_stac_token(pair["access"])
+        path = "/api/v1/stac/search?limit=2"
+        self.assertEqual(s.get(path, token=tok["token_value"]).status_code, 200)
+        self.assertEqual(s.get(path, token=tok["token_value"]).status_code, 200)
+        r = s.request("DELETE", "/api/v1/account/tokens/%s" % tok["id"], pair["access"])
+        self.assertIn(r.status_code, (200, 204), r.text)
+        self.assertEqual(s.get(path, token=tok["token_value"]).status_code, 401)
+
+
 class AssetSymlinkTest(unittest.TestCase):
     """A symlink inside the asset directory that points outside it is not followed."""
 

@@ -633,6 +633,30 @@ static void test_item_templates(void **state)
     strlist_free(&got);
 }
 
+/* The generation moves with every import, including one made through
+ * another connection (as `tessera stac import` does from its own process),
+ * and stays put while nothing is written. Searches do not move it. */
+static void test_generation_follows_writes(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t g0 = catalog_generation(f->cat);
+    assert_true(g0 != 0);
+    assert_int_equal(catalog_generation(f->cat), g0);
+    import_sample(f);
+    uint64_t g1 = catalog_generation(f->cat);
+    assert_true(g1 > g0);
+    struct catalog_query q = {.groups = &f->partners};
+    assert_int_equal(search(f, &q, NULL), 17);
+    assert_int_equal(catalog_generation(f->cat), g1);
+    struct catalog *other = catalog_open(f->dir);
+    assert_non_null(other);
+    char err[512];
+    assert_int_equal(catalog_import_path(other, SAMPLE "/public", NULL, err, sizeof(err)), 0);
+    assert_true(catalog_generation(f->cat) > g1);
+    catalog_close(other);
+    assert_int_equal(catalog_generation(NULL), 0);
+}
+
 static void test_null_catalog(void **state)
 {
     (void)state;
@@ -660,6 +684,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reimport_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_item_templates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generation_follows_writes, setup, teardown),
         cmocka_unit_test(test_parse_bbox),
         cmocka_unit_test(test_parse_datetime),
         cmocka_unit_test(test_geometry),

@@ -1,0 +1,30 @@
+/* "Has this SQLite database committed anything?" for one memory compare: the
+ * WAL-index header (documented in SQLite's walformat) changes with every
+ * commit, by any process, and lives at the start of the database's -shm file,
+ * which is mapped read-only here. Used by the token change feed (tessera.db)
+ * and the STAC page cache (catalog.db). Any thread. */
+#ifndef TESSERA_WALWATCH_H
+#define TESSERA_WALWATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WALWATCH_WORDS 12 /* one 48-byte copy of the header */
+
+struct walwatch;
+
+/* Watches db_path, an existing database in WAL mode. Holds a connection of
+ * its own so that the -shm file stays the live one. NULL when the database
+ * cannot be opened (logged). */
+struct walwatch *walwatch_open(const char *db_path);
+/* False when the header could not be mapped (not WAL, unknown format): the
+ * caller needs a slower probe, such as PRAGMA data_version. */
+bool walwatch_mapped(const struct walwatch *w);
+/* Copies the current header into out. False when not mapped, or when a
+ * writer was in the middle of updating it (look again later). */
+bool walwatch_read(const struct walwatch *w, uint32_t out[WALWATCH_WORDS]);
+/* Call last, after every other connection of this process to the database
+ * is closed (see walwatch.c). NULL is a no-op. */
+void walwatch_close(struct walwatch *w);
+
+#endif
