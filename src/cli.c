@@ -21,6 +21,7 @@
 #include "server.h"
 #include "store.h"
 #include "timeutil.h"
+#include "token.h"
 #include "tokens.h"
 #include "workpool.h"
 
@@ -473,6 +474,31 @@ out:
 
 /* ---- scopes, groups, catalog ------------------------------------------ */
 
+/* Scope ids and group names travel in tokens, in space-separated JWT claims
+ * and in comma-separated lists (--groups, --visibility, X-Auth-Groups); the
+ * description is printed as one tab-separated line of `list`. */
+static bool registry_entry_ok(bool scope, const char *name, const char *description)
+{
+    const char *what = scope ? "scope id" : "group name";
+    if (!token_word_ok(name, scope ? SCOPE_ID_MAX : GROUP_NAME_MAX) || strchr(name, ',')) {
+        fprintf(stderr,
+                "tessera: invalid %s \"%s\": 1 to %d printable ASCII characters, without "
+                "spaces, commas, quotes or backslashes\n",
+                what, name, scope ? SCOPE_ID_MAX : GROUP_NAME_MAX);
+        return false;
+    }
+    size_t n = description ? strlen(description) : 0;
+    bool printable = true;
+    for (size_t i = 0; i < n; i++)
+        printable &= (unsigned char)description[i] >= ' ' && description[i] != 0x7f;
+    if (n > DESCRIPTION_MAX || !printable) {
+        fprintf(stderr, "tessera: the description must be at most %d bytes without control "
+                        "characters\n", DESCRIPTION_MAX);
+        return false;
+    }
+    return true;
+}
+
 static int cmd_scope_group(struct app *app, bool scope, const char *verb, struct cli_opts *o)
 {
     bool add = strcmp(verb, "add") == 0;
@@ -480,6 +506,8 @@ static int cmd_scope_group(struct app *app, bool scope, const char *verb, struct
         fputs(scope ? usage_scope : usage_group, stderr);
         return 2;
     }
+    if (add && !registry_entry_ok(scope, o->positional[0], o->description))
+        return 2;
     if (open_app(app) < 0)
         return 1;
     int rc = 0;

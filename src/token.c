@@ -102,10 +102,7 @@ static bool id_char(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-/* 1..max printable ASCII characters without quotes or backslashes, so that a
- * payload can never smuggle control characters, quotes or NULs into paths,
- * logs or a re-formatted token. */
-static bool printable_word(const char *s, size_t max)
+bool token_word_ok(const char *s, size_t max)
 {
     size_t n = strnlen(s, max + 1);
     if (n == 0 || n > max)
@@ -120,7 +117,7 @@ static bool printable_word(const char *s, size_t max)
  * printable word. */
 static bool username_ok(const char *u)
 {
-    return printable_word(u, TOKEN_USERNAME_MAX);
+    return token_word_ok(u, TOKEN_USERNAME_MAX);
 }
 
 /* A tk's scope ids ("styles:read") likewise: control characters would come
@@ -128,7 +125,7 @@ static bool username_ok(const char *u)
  * TOKEN_MAX_LEN (found by fuzz_token). */
 static bool scope_ok(const char *scope)
 {
-    return printable_word(scope, TOKEN_SCOPE_MAX);
+    return token_word_ok(scope, TOKEN_SCOPE_MAX);
 }
 
 static bool id_ok(const char *id)

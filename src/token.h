@@ -25,6 +25,12 @@
 
 enum token_kind { TOKEN_PK, TOKEN_SK, TOKEN_TK };
 
+/* 1..max printable ASCII characters without spaces, quotes or backslashes:
+ * the rule for every name a token carries (usernames, scope ids), so that a
+ * payload can never smuggle control characters, quotes or NULs into paths,
+ * logs or a re-formatted token. */
+bool token_word_ok(const char *s, size_t max);
+
 /* A parsed pk./sk. token. */
 struct token_stored_parts {
     enum token_kind kind; /* TOKEN_PK or TOKEN_SK */

@@ -255,6 +255,33 @@ class CliAgainstServerTest(ServerTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("already exists", r.stderr)
 
+    def test_scope_and_group_names_must_be_words(self):
+        """Names travel in tokens, space-separated claims and comma-separated
+        lists: anything that would break one of those is refused up front
+        (nothing silently truncated), and nothing is stored."""
+        bad = ["", "two words", "a,b", 'quo"te', "back\\slash", "tab\tbed", "caf\u00e9",
+               "x" * 65]
+        for kind in ("scope", "group"):
+            for name in bad:
+                r = self.cli(kind, "add", name, check=False)
+                self.assertEqual(r.returncode, 2, (kind, name, r.stderr))
+                self.assertIn("invalid %s" % ("scope id" if kind == "scope" else "group name"),
+                              r.stderr)
+            r = self.cli(kind, "add", "ok-%s-%d" % (kind, os.getpid()), "--description",
+                         "line\nbreak", check=False)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("description", r.stderr)
+            r = self.cli(kind, "add", "ok-%s-%d" % (kind, os.getpid()), "--description",
+                         "d" * 257, check=False)
+            self.assertEqual(r.returncode, 2)
+            listed = self.cli(kind, "list").stdout
+            for name in bad[1:]:
+                self.assertNotIn("\n%s\t" % name, "\n" + listed)
+            self.assertNotIn("ok-%s-%d" % (kind, os.getpid()), listed)
+        longest = "s" * 64
+        self.cli("scope", "add", longest, "--description", "Grüße, 64 bytes")
+        self.assertIn(longest + "\tsecret\tGrüße, 64 bytes", self.cli("scope", "list").stdout)
+
 
 class ConfigPrecedenceTest(unittest.TestCase):
     def setUp(self):
