@@ -44,7 +44,7 @@ static void handle_create_stac(struct request *r)
         goto out;
     }
     if (!name[0] || strlen(name) > TOKEN_NOTE_MAX) {
-        api_reply_validation(r, "name", "Name must be 1 to 256 characters", "string_length");
+        api_reply_validation(r, "name", "Name must be 1 to 256 bytes of UTF-8", "string_length");
         goto out;
     }
     if (time_parse_date(date, &day_start) < 0) {

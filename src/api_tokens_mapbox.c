@@ -130,7 +130,7 @@ static bool read_note(struct request *r, const cJSON *body, const char **note)
         return false;
     }
     if (*note && strlen(*note) > TOKEN_NOTE_MAX) {
-        api_reply_validation(r, "note", "note must be at most 256 characters", "value_error");
+        api_reply_validation(r, "note", "note must be at most 256 bytes of UTF-8", "value_error");
         return false;
     }
     return true;

@@ -173,8 +173,13 @@ class TokensEndpointsTest(MapboxCase):
         self.assertEqual(post({"scopes": ["styles:read"]}, sk).status_code, 200)
         # Note and allowedUrls limits.
         self.assert422(post({"scopes": ["styles:read"], "note": "x" * 257}),
-                       "note must be at most 256 characters")
+                       "note must be at most 256 bytes of UTF-8")
         self.assertEqual(post({"scopes": ["styles:read"], "note": "x" * 256}).status_code, 200)
+        self.assert422(post({"scopes": ["styles:read"], "note": "\u00e9" * 129}),
+                       "note must be at most 256 bytes of UTF-8")
+        r = post({"scopes": ["styles:read"], "note": "\u00e9" * 128})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["note"], "\u00e9" * 128)
         self.assert422(post({"scopes": ["styles:read"], "note": 5}), "note must be a string")
         urls = ["https://a%d.example.com" % i for i in range(101)]
         self.assert422(post({"scopes": ["styles:read"], "allowedUrls": urls}),

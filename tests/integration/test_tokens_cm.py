@@ -112,10 +112,17 @@ class TokensCmTest(ServerTestCase):
                         "name")
         self.assert_422(self.create(pair["access"], {"expiration_date": utc_date(3), "name": ""}),
                         "name")
-        self.assert_422(self.create(pair["access"], {"expiration_date": utc_date(3),
-                                                     "name": "n" * 257}), "name")
+        item = self.assert_422(self.create(pair["access"], {"expiration_date": utc_date(3),
+                                                            "name": "n" * 257}), "name")
+        self.assertEqual(item["msg"], "Name must be 1 to 256 bytes of UTF-8")
         r = self.create(pair["access"], {"expiration_date": utc_date(3), "name": "n" * 256})
         self.assertEqual(r.status_code, 200, r.text)
+        # The limit is in bytes: 128 two-byte characters fit, 129 do not.
+        self.assert_422(self.create(pair["access"], {"expiration_date": utc_date(3),
+                                                     "name": "\u00e9" * 129}), "name")
+        r = self.create(pair["access"], {"expiration_date": utc_date(3), "name": "\u00e9" * 128})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["name"], "\u00e9" * 128)
         # Body-level problems.
         r = self.server.request("POST", CREATE, token=pair["access"], data="{bad")
         self.assertEqual(r.status_code, 400, r.text)
