@@ -495,6 +495,21 @@ class SearchPageCacheTest(unittest.TestCase):
         self.assertTrue(all("//one.example/" in l["href"] for l in a["links"]), a["links"])
         self.assertTrue(all("//two.example/" in l["href"] for l in b["links"]), b["links"])
 
+    def test_a_page_never_carries_another_callers_token(self):
+        """Next links keep the caller's access_token; two accounts of the same
+        groups asking the same page must each get their own token back."""
+        s = self.cached
+        tokens = []
+        for _ in range(2):
+            _, pair = s.new_account()
+            tokens.append(s.create_stac_token(pair["access"])["token_value"])
+        for _ in range(2):  # the second round comes from the cache
+            for mine, other in (tokens, tokens[::-1]):
+                r = s.get("/api/v1/stac/search?limit=2&access_token=" + mine)
+                self.assertEqual(r.status_code, 200, r.text)
+                self.assertIn(mine, r.text)
+                self.assertNotIn(other, r.text)
+
     def test_catalog_changes_show_on_the_next_request(self):
         """A `tessera stac import` by another process while serving: the very
         next request sees it, cached page or not."""
