@@ -5,6 +5,17 @@ if token and token ~= "" then
    wrk.headers["Authorization"] = "Bearer " .. token
 end
 
+-- BENCH_UNIQUE=NAME appends "&NAME=<counter>" to every request, so that no
+-- two requests share a URL (the STAC page cache then never hits).
+local unique = os.getenv("BENCH_UNIQUE")
+if unique and unique ~= "" then
+   local counter = 0
+   request = function()
+      counter = counter + 1
+      return wrk.format(nil, wrk.path .. "&" .. unique .. "=" .. counter)
+   end
+end
+
 done = function(summary, latency, requests)
    local secs = summary.duration / 1e6
    local bad = summary.errors.status + summary.errors.connect + summary.errors.read

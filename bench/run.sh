@@ -93,8 +93,8 @@ curl -fsS "$T/api/v1/account/me" -H "Authorization: Bearer $ACCESS" >/dev/null
 
 # ---- measurements -----------------------------------------------------------
 # One wrk run appends "rps p50_us p99_us errors" to $TMP/res.NAME.CONNS.
-wrk_once() { # name url conns token
-    BENCH_TOKEN=$4 wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
+wrk_once() { # name url conns token [unique-param]
+    BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
         awk '/^RESULT/ {print $2, $3, $4, $5}' >>"$TMP/res.$1.$3"
 }
 declare -A RPS P50 P99 ERR STORM
@@ -118,6 +118,7 @@ for c in $CONNS; do
         wrk_once tk "$T/tokens/v2" "$c" "$TK"
         wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
         wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
+        wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" nocache
     done
     # Login storm: Argon2id sign-ins on the worker pool while checks run;
     # idle runs of the same scenario are interleaved with the storm runs.
@@ -131,15 +132,15 @@ for c in $CONNS; do
     done
     wait "$STORM_PID"
     STORM[$c]=$(awk '/^STORM/ {print $2, $5}' "$TMP/storm.$c.txt")
-    for name in nginx sk tk session stac storm; do collect "$name" "$c"; done
+    for name in nginx sk tk session stac stac_new storm; do collect "$name" "$c"; done
 done
 
-printf '\n%-38s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors
+printf '\n%-42s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors
 row() { # label key conns ratio_base
     local k=$2/$3
     local ratio
     ratio=$(python3 -c "print('%.2fx' % (${RPS[$k]} / ${RPS[$4/$3]}))")
-    printf '%-38s %6s %10s %8.3f %8.3f %9s %7s\n' "$1" "$3" "${RPS[$k]}" \
+    printf '%-42s %6s %10s %8.3f %8.3f %9s %7s\n' "$1" "$3" "${RPS[$k]}" \
         "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" "${ERR[$k]}"
 }
 for c in $CONNS; do
@@ -148,6 +149,7 @@ for c in $CONNS; do
     row "GET /tokens/v2 (tk)" tk "$c" nginx
     row "GET /api/v1/account/me (session)" session "$c" nginx
     row "GET /api/v1/stac/search (sk, limit=10)" stac "$c" nginx
+    row "  the same, every URL new (cache misses)" stac_new "$c" nginx
     row "GET /tokens/v2 (sk), login storm" storm "$c" nginx
     read -r srps serr <<<"${STORM[$c]}"
     python3 -c "print('  login storm: %.1f sign-ins/s (%s non-2xx); checks at %.0f%% of idle' % ($srps, '$serr', 100.0 * ${RPS[storm/$c]} / ${RPS[sk/$c]}))"
