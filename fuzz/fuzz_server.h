@@ -44,6 +44,7 @@ static int fuzz_port;
 /* How long a well-formed request waits for its reply to begin before the
  * half-close (see fuzz_exchange). */
 #define FUZZ_REPLY_WAIT_MS 20
+#define FUZZ_NO_HALF_CLOSE (-1)
 static struct fuzz_creds fuzz_cred;
 
 struct fuzz_buf {
@@ -83,7 +84,8 @@ static inline void fuzz_buf_str(struct fuzz_buf *b, const char *s)
  * server hands to its worker pool is dropped by libmicrohttpd when the client
  * half-closes before the reply (it counts as an abort, as with nginx), so a
  * well-formed request (reply_wait_ms > 0) first waits up to that long for the
- * reply to begin. Raw inputs (0) half-close at once. */
+ * reply to begin. Raw inputs (0) half-close at once; the harness's own set-up
+ * calls (FUZZ_NO_HALF_CLOSE) never do: their reply must arrive. */
 static inline void fuzz_exchange(const char *req, size_t len, int reply_wait_ms,
                                  struct fuzz_buf *out)
 {
@@ -120,7 +122,8 @@ static inline void fuzz_exchange(const char *req, size_t len, int reply_wait_ms,
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
     if (reply_wait_ms > 0)
         (void)poll(&pfd, 1, reply_wait_ms);
-    shutdown(fd, SHUT_WR);
+    if (reply_wait_ms != FUZZ_NO_HALF_CLOSE)
+        shutdown(fd, SHUT_WR);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char buf[16384];
@@ -235,7 +238,7 @@ static inline cJSON *fuzz_call(const char *method, const char *path, const char 
     fuzz_buf_str(&req, "\r\n");
     if (json)
         fuzz_buf_str(&req, json);
-    fuzz_exchange(req.p, req.len, FUZZ_REPLY_WAIT_MS, &rep);
+    fuzz_exchange(req.p, req.len, FUZZ_NO_HALF_CLOSE, &rep);
     const char *body = NULL;
     size_t blen = 0;
     *status = fuzz_check_replies(rep.p, rep.len, &body, &blen);
@@ -330,6 +333,10 @@ static inline void fuzz_server_init(void)
     fuzz_app.cfg.threads = 2;
     fuzz_app.cfg.workers = 2;
     fuzz_app.cfg.connection_timeout = 3;
+    /* Workers at the fuzzer's own priority: at the default 19 a loaded
+     * machine delays worker-pool replies past FUZZ_REPLY_WAIT_MS, and those
+     * replies then go unchecked. */
+    fuzz_app.cfg.worker_nice = 0;
     /* As `serve` does: token checks read the in-memory index, which app_open
      * builds only for a serving app (without it every credential is refused). */
     fuzz_app.serving = true;
