@@ -323,9 +323,10 @@ out:
 
 void api_account_register(struct server *srv)
 {
-    server_route(srv, "POST", "/api/v1/account/register", handle_register, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/account/register", handle_register,
+                 ROUTE_OFFLOAD | ROUTE_IDLE_CPU);
     server_route(srv, "GET", "/api/v1/account/me", handle_me, 0);
-    server_route(srv, "POST", "/api/v1/token/pair", handle_pair, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/token/pair", handle_pair, ROUTE_OFFLOAD | ROUTE_IDLE_CPU);
     server_route(srv, "POST", "/api/v1/token/refresh", handle_refresh, ROUTE_OFFLOAD);
     server_route(srv, "POST", "/api/v1/token/verify", handle_verify, 0);
     server_route(srv, "POST", "/api/v1/token/blacklist", handle_blacklist, ROUTE_OFFLOAD);

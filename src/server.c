@@ -509,7 +509,12 @@ static enum MHD_Result queue_reply(struct request *r)
 static void offloaded_job(void *arg)
 {
     struct request *r = arg;
+    bool idle = r->route->flags & ROUTE_IDLE_CPU;
+    if (idle)
+        workpool_idle_begin();
     r->route->handler(r);
+    if (idle)
+        workpool_idle_end();
     MHD_resume_connection(r->conn);
 }
 

@@ -22,6 +22,9 @@ typedef void (*route_handler)(struct request *req);
 
 enum route_flags {
     ROUTE_OFFLOAD = 1, /* run on the worker pool */
+    /* With ROUTE_OFFLOAD: the handler is CPU-heavy (Argon2id) and runs under
+     * workpool_idle_begin, so a sign-in storm cannot slow token checks. */
+    ROUTE_IDLE_CPU = 2,
 };
 
 /* Patterns are literal segments plus "{}" (exactly one non-empty segment)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -59,6 +60,18 @@ static void *worker_main(void *arg)
         job->fn(job->arg);
         free(job);
     }
+}
+
+void workpool_idle_begin(void)
+{
+    struct sched_param none = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+}
+
+void workpool_idle_end(void)
+{
+    struct sched_param none = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_OTHER, &none);
 }
 
 struct workpool *workpool_create(unsigned threads, size_t max_queued, int nice)

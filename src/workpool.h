@@ -20,4 +20,11 @@ void workpool_drain(struct workpool *wp);
 /* Drains (if not done yet) and frees the pool. */
 void workpool_destroy(struct workpool *wp);
 
+/* For a CPU-heavy stretch of a job (Argon2id): the calling thread runs under
+ * SCHED_IDLE until workpool_idle_end, so it gives way at once whenever a
+ * request thread wakes up (Linux still grants it a sliver, so it is slowed,
+ * never starved). The nice value is kept. Failure changes nothing. */
+void workpool_idle_begin(void);
+void workpool_idle_end(void);
+
 #endif

@@ -1,7 +1,9 @@
 /* Unit tests for workpool.c: every submitted job runs, a full queue answers
- * -EAGAIN at once, drain runs what is queued and refuses later submissions. */
+ * -EAGAIN at once, drain runs what is queued and refuses later submissions,
+ * workers take their nice value, and an idle stretch switches policy and back. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -144,6 +146,35 @@ static void test_worker_nice(void **state)
     assert_int_equal(getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)), before);
 }
 
+static atomic_int idle_policy, after_policy, nice_before, nice_after;
+
+static void idle_stretch(void *arg)
+{
+    (void)arg;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    atomic_store(&nice_before, getpriority(PRIO_PROCESS, tid));
+    workpool_idle_begin();
+    atomic_store(&idle_policy, sched_getscheduler(0));
+    workpool_idle_end();
+    atomic_store(&after_policy, sched_getscheduler(0));
+    atomic_store(&nice_after, getpriority(PRIO_PROCESS, tid));
+}
+
+/* A CPU-heavy stretch runs under SCHED_IDLE; afterwards the worker is back
+ * to the normal policy with its nice value unchanged. */
+static void test_idle_stretch(void **state)
+{
+    (void)state;
+    struct workpool *wp = workpool_create(1, 4, 5);
+    assert_non_null(wp);
+    assert_int_equal(workpool_submit(wp, idle_stretch, NULL), 0);
+    workpool_drain(wp);
+    workpool_destroy(wp);
+    assert_int_equal(atomic_load(&idle_policy), SCHED_IDLE);
+    assert_int_equal(atomic_load(&after_policy), SCHED_OTHER);
+    assert_int_equal(atomic_load(&nice_after), atomic_load(&nice_before));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_full_queue_eagain),
         cmocka_unit_test(test_drain_runs_queued_then_refuses),
         cmocka_unit_test(test_zero_sizes_clamped),
+        cmocka_unit_test(test_idle_stretch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
