@@ -980,6 +980,30 @@ static int collect_rows(struct sqlite_conn *c, sqlite3_stmt *s, size_t elem,
     return rc;
 }
 
+/* Every row of a parameterless list statement whose rows own no memory: a
+ * malloc'd array in *out (NULL and 0 rows on failure). */
+static int list_flat_rows(struct store *st, enum stmt_id id, size_t elem,
+                          int (*read_row)(sqlite3_stmt *s, void *row), const char *what,
+                          void **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct sqlite_conn *c = conn_get(st);
+    sqlite3_stmt *s = c ? stmt_get(c, id) : NULL;
+    if (!s)
+        return -EIO;
+    void *v;
+    size_t len;
+    int rc = collect_rows(c, s, elem, read_row, what, &v, &len);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
 static int sq_scope_add(struct store *st, const struct scope_def *sd)
 {
     struct sqlite_conn *c = conn_get(st);
@@ -1005,22 +1029,10 @@ static int scope_from_row(sqlite3_stmt *s, void *row)
 
 static int sq_scope_list(struct store *st, struct scope_def **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_SCOPE_LIST) : NULL;
-    if (!s)
-        return -EIO;
     void *v;
-    size_t len;
-    int rc = collect_rows(c, s, sizeof(**out), scope_from_row, "scope_list", &v, &len);
-    if (rc < 0) {
-        free(v);
-        return rc;
-    }
+    int rc = list_flat_rows(st, ST_SCOPE_LIST, sizeof(**out), scope_from_row, "scope_list", &v, n);
     *out = v;
-    *n = len;
-    return 0;
+    return rc;
 }
 
 static int sq_group_add(struct store *st, const struct group_def *g)
@@ -1046,22 +1058,10 @@ static int group_from_row(sqlite3_stmt *s, void *row)
 
 static int sq_group_list(struct store *st, struct group_def **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_GROUP_LIST) : NULL;
-    if (!s)
-        return -EIO;
     void *v;
-    size_t len;
-    int rc = collect_rows(c, s, sizeof(**out), group_from_row, "group_list", &v, &len);
-    if (rc < 0) {
-        free(v);
-        return rc;
-    }
+    int rc = list_flat_rows(st, ST_GROUP_LIST, sizeof(**out), group_from_row, "group_list", &v, n);
     *out = v;
-    *n = len;
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
