@@ -251,7 +251,7 @@ cJSON *accounts_to_json(const struct account *a)
     char created[TIME_RFC3339_LEN];
     time_format_rfc3339(a->created, created);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)a->id);
+    json_add_int(o, "id", a->id);
     cJSON_AddStringToObject(o, "username", a->username);
     cJSON_AddStringToObject(o, "email", a->email);
     cJSON_AddStringToObject(o, "first_name", a->first_name);

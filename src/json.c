@@ -4,7 +4,15 @@
 #include "json.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+cJSON *json_add_int(cJSON *obj, const char *name, int64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)v);
+    return cJSON_AddRawToObject(obj, name, text);
+}
 
 cJSON *json_from_strlist(const struct strlist *l)
 {

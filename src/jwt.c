@@ -12,6 +12,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 #define SIG_B64_LEN 43 /* crypto_b64url_encoded_len(CRYPTO_MAC_LEN) */
 #define PART_MAX_DECODED (JWT_MAX_LEN / 4 * 3 + 3)
 #define USERNAME_MAX (sizeof(((struct jwt_claims *)0)->username) - 1)
@@ -89,10 +91,9 @@ char *jwt_sign(const uint8_t key[CRYPTO_KEY_LEN], const struct jwt_claims *c)
     if (!obj ||
         !cJSON_AddStringToObject(obj, "token_type",
                                  c->type == JWT_REFRESH ? "refresh" : "access") ||
-        !cJSON_AddNumberToObject(obj, "exp", (double)c->exp) ||
-        !cJSON_AddNumberToObject(obj, "iat", (double)c->iat) ||
+        !json_add_int(obj, "exp", c->exp) || !json_add_int(obj, "iat", c->iat) ||
         !cJSON_AddStringToObject(obj, "jti", c->jti) ||
-        !cJSON_AddNumberToObject(obj, "user_id", (double)c->user_id) ||
+        !json_add_int(obj, "user_id", c->user_id) ||
         !cJSON_AddStringToObject(obj, "u", c->username) ||
         add_joined(obj, "scope", &c->scopes) < 0 || add_joined(obj, "groups", &c->groups) < 0)
         goto done;

@@ -156,6 +156,33 @@ static void test_empty_scopes(void **state)
     free(tok);
 }
 
+/* Integer claims are signed exactly up to 2^53 - 1, the largest accepted:
+ * cJSON's own number printing wrote 7111111111111111 as
+ * 7.11111111111111e+15, which read back one less (found by fuzz_jwt). */
+static void test_large_integers_roundtrip(void **state)
+{
+    (void)state;
+    static const int64_t ids[] = {7111111111111111LL, 9007199254740991LL, 999999999999999LL};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct jwt_claims c, out;
+        fill(&c, JWT_ACCESS);
+        c.user_id = ids[i];
+        c.exp = 253402300799LL; /* the largest time accepted */
+        char *tok = jwt_sign(key, &c);
+        assert_non_null(tok);
+        assert_int_equal(jwt_verify(key, tok, &out), 0);
+        assert_int_equal(out.user_id, ids[i]);
+        assert_int_equal(out.exp, c.exp);
+        assert_int_equal(out.iat, c.iat);
+        char payload[1024];
+        decode_part(tok, 1, payload, sizeof(payload));
+        assert_non_null(strstr(payload, "\"exp\":253402300799,"));
+        jwt_claims_free(&out);
+        jwt_claims_free(&c);
+        free(tok);
+    }
+}
+
 static void test_tampered(void **state)
 {
     (void)state;
@@ -347,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_refresh_roundtrip), cmocka_unit_test(test_empty_scopes),
         cmocka_unit_test(test_tampered),     cmocka_unit_test(test_alg_none_and_others),
         cmocka_unit_test(test_bad_claims),   cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_large_integers_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
