@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto.h"
-#include "store.h"
-#include "token.h"
+#include "auth/crypto.h"
+#include "store/store.h"
+#include "auth/token.h"
 
 #define ACCOUNTS 1000
 

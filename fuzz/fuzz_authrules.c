@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authrules.h"
+#include "auth/authrules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

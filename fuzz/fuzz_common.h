@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 
 /* A fixed, non-secret key: fuzzing wants determinism, not secrecy. */
 static const uint8_t fuzz_key[CRYPTO_KEY_LEN] = {

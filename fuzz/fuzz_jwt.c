@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 #include "fuzz_common.h"
-#include "jwt.h"
+#include "auth/jwt.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "catalog.h"
-#include "log.h"
-#include "server.h"
+#include "catalog/catalog.h"
+#include "util/log.h"
+#include "http/server.h"
 
 struct fuzz_creds {
     char username[64];

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 #include "fuzz_common.h"
-#include "strlist.h"
-#include "token.h"
+#include "util/strlist.h"
+#include "auth/token.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

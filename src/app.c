@@ -9,15 +9,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "catalog.h"
-#include "authrules.h"
-#include "changefeed.h"
-#include "log.h"
-#include "pagecache.h"
-#include "ratelimit.h"
-#include "store.h"
-#include "tokencache.h"
-#include "workpool.h"
+#include "catalog/catalog.h"
+#include "auth/authrules.h"
+#include "store/changefeed.h"
+#include "util/log.h"
+#include "catalog/pagecache.h"
+#include "api/ratelimit.h"
+#include "store/store.h"
+#include "auth/tokencache.h"
+#include "http/workpool.h"
 
 static int load_key(const struct app *app, const char *name, uint8_t key[CRYPTO_KEY_LEN])
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "crypto.h"
+#include "auth/crypto.h"
 
 struct store;
 struct workpool;

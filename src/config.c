@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "authrules.h"
+#include "auth/authrules.h"
 
 enum setting_kind { SET_STRING, SET_UINT, SET_INT64, SET_SIZE, SET_INT, SET_LISTEN };
 

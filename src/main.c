@@ -1,5 +1,5 @@
 /* tessera: a self-hosted access-token service. Everything happens in cli.c. */
-#include "cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char **argv)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "accounts.h"
+#include "auth/accounts.h"
 
 static void test_email_valid(void **state)
 {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "authrules.h"
+#include "auth/authrules.h"
 
 static struct authrules rs; /* ~7 KiB: keep it off the test stack */
 

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "catalog.h"
+#include "catalog/catalog.h"
 
 #define SAMPLE TESSERA_SOURCE_DIR "/catalog/sample"
 

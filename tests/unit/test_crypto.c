@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
+#include "auth/crypto.h"
 
 static void hex_of(const uint8_t *b, size_t n, char *out)
 {

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "json.h"
+#include "util/json.h"
 
 static int parse_into(const char *text, struct strlist *out, size_t max_items, size_t max_len)
 {

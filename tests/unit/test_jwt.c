@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "jwt.h"
+#include "auth/crypto.h"
+#include "auth/jwt.h"
 
 static uint8_t key[CRYPTO_KEY_LEN];
 static uint8_t other_key[CRYPTO_KEY_LEN];

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "pagecache.h"
+#include "auth/crypto.h"
+#include "catalog/pagecache.h"
 
 static void put_str(struct pagecache *pc, const char *key, uint64_t gen, const char *body)
 {

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "password.h"
+#include "auth/crypto.h"
+#include "auth/password.h"
 
 static void test_hash_format(void **state)
 {

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "app.h"
-#include "ratelimit.h"
+#include "api/ratelimit.h"
 
 /* Waits for the start of a fresh second, so a 1 s window cannot turn over
  * in the middle of a burst. */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 
 struct fixture {
     char dir[64];

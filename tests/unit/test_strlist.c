@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "strlist.h"
+#include "util/strlist.h"
 
 static void test_add_push_contains(void **state)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "timeutil.h"
+#include "util/timeutil.h"
 
 static void test_format(void **state)
 {

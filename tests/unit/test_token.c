@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "crypto.h"
-#include "token.h"
+#include "auth/crypto.h"
+#include "auth/token.h"
 
 static uint8_t key[CRYPTO_KEY_LEN];
 static uint8_t other_key[CRYPTO_KEY_LEN];

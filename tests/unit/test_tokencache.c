@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "auth.h"
-#include "changefeed.h"
-#include "store.h"
-#include "timeutil.h"
-#include "token.h"
-#include "tokencache.h"
+#include "auth/auth.h"
+#include "store/changefeed.h"
+#include "store/store.h"
+#include "util/timeutil.h"
+#include "auth/token.h"
+#include "auth/tokencache.h"
 
 struct fixture {
     char dir[64];

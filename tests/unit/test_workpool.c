@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "workpool.h"
+#include "http/workpool.h"
 
 static atomic_int counter;
 

@@ -1,0 +1,50 @@
+/* Shared helpers for the api_*.c handlers: dialect-aware error bodies, JSON
+ * body parsing, authentication + scope checks. HTTP status codes are chosen
+ * only in api_*.c. Called on the thread running the handler. */
+#ifndef TESSERA_API_H
+#define TESSERA_API_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "auth/auth.h"
+
+struct request;
+struct server;
+
+/* Error body in the dialect of the path: {"message": msg} under /tokens/v2
+ * and /scopes/v1, else {"detail": msg, "code": code} (code omitted if NULL). */
+void api_reply_error(struct request *r, int status, const char *message, const char *code);
+/* 422 {"detail": [{"loc": ["body", field], "msg": msg, "type": type}]} for
+ * /api/v1, {"message": msg} for Mapbox paths. field may be NULL. */
+void api_reply_validation(struct request *r, const char *field, const char *msg, const char *type);
+/* 401 with WWW-Authenticate: Bearer ... for the given outcome. */
+void api_reply_unauthorized(struct request *r, enum auth_result why);
+/* 403 with WWW-Authenticate: Bearer error="insufficient_scope" scope="...". */
+void api_reply_insufficient_scope(struct request *r, const char *scope);
+
+/* Parses the body as a JSON object. On failure replies (400 malformed JSON /
+ * invalid UTF-8, 422 when not an object) and returns NULL. */
+cJSON *api_parse_body(struct request *r);
+/* Typed field access: NULL when absent; *wrong_type set when present with
+ * another type (then the caller answers 422). */
+const char *api_json_string(const cJSON *obj, const char *name, bool *wrong_type);
+
+/* Authenticates the request and checks scope (NULL = any valid credential).
+ * On failure replies (401/403) and returns false; on success p is filled
+ * (call principal_free). */
+bool api_authenticate(struct request *r, struct principal *p, const char *scope);
+/* Same, but only a session access JWT is accepted. */
+bool api_authenticate_session(struct request *r, struct principal *p);
+
+/* Registers every route of every api_*.c module. */
+void api_register_all(struct server *srv);
+void api_account_register(struct server *srv);
+void api_tokens_cm_register(struct server *srv);
+void api_ops_register(struct server *srv);
+void api_stac_register(struct server *srv);   /* api_stac.c: STAC API + assets */
+void api_tokens_mapbox_register(struct server *srv); /* api_tokens_mapbox.c: /tokens/v2, /scopes/v1 */
+void api_resource_register(struct server *srv); /* api_resource.c: auth/check, oauth introspect+revoke */
+void api_docs_register(struct server *srv);   /* api_docs.c: openapi.json, docs, web pages */
+
+#endif

@@ -1,0 +1,333 @@
+/* Carbon Mapper style account and session endpoints under /api/v1/:
+ * register, me, and the JWT session pair (token/pair, refresh, verify,
+ * blacklist). Handlers that hash passwords or write run with ROUTE_OFFLOAD on
+ * the worker pool; me and verify are reads and run on the HTTP thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/accounts.h"
+#include "api/api.h"
+#include "app.h"
+#include "util/json.h"
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "api/ratelimit.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/timeutil.h"
+
+/* 400 {"errors": {field: [msg]}} — the registration form's error shape. */
+static void reply_form_error(struct request *r, const char *field, const char *msg)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON *errors = cJSON_AddObjectToObject(body, "errors");
+    cJSON *list = cJSON_AddArrayToObject(errors, field ? field : "__all__");
+    cJSON_AddItemToArray(list, cJSON_CreateString(msg));
+    reply_json(r, 400, body);
+}
+
+static void handle_register(struct request *r)
+{
+    cJSON *body = api_parse_body(r);
+    if (!body)
+        return;
+    bool wrong = false;
+    struct account_input in = {
+        .email = api_json_string(body, "email", &wrong),
+        .password = api_json_string(body, "password", &wrong),
+        .username = api_json_string(body, "username", &wrong),
+        .first_name = api_json_string(body, "first_name", &wrong),
+        .last_name = api_json_string(body, "last_name", &wrong),
+        .organization = api_json_string(body, "organization", &wrong),
+    };
+    const char *password1 = api_json_string(body, "password1", &wrong);
+    const char *password2 = api_json_string(body, "password2", &wrong);
+    if (wrong) {
+        api_reply_validation(r, NULL, "Every field must be a string", "type_error.str");
+        goto out;
+    }
+    if (!in.password && password1) {
+        if (!password2 || strcmp(password1, password2) != 0) {
+            reply_form_error(r, "password2", "The two password fields didn't match.");
+            goto out;
+        }
+        in.password = password1;
+    }
+    struct account a;
+    const char *field;
+    char msg[256];
+    int rc = accounts_create(request_app(r), &in, &a, &field, msg, sizeof(msg));
+    if (rc == -EINVAL || rc == -EEXIST || rc == -EADDRINUSE) {
+        reply_form_error(r, field, msg);
+        goto out;
+    }
+    if (rc < 0) {
+        api_reply_error(r, 500, "Could not create the account", "internal_error");
+        goto out;
+    }
+    reply_json(r, 201, accounts_to_json(&a));
+    account_free(&a);
+out:
+    cJSON_Delete(body);
+}
+
+static void handle_me(struct request *r)
+{
+    struct principal p;
+    if (!api_authenticate_session(r, &p)) {
+        principal_free(&p);
+        return;
+    }
+    struct app *app = request_app(r);
+    /* Zeroed: the store leaves it untouched on failure, and it is freed
+     * either way. */
+    struct account a = {0};
+    if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0)
+        api_reply_error(r, 404, "Account not found", "not_found");
+    else
+        reply_json(r, 200, accounts_to_json(&a));
+    account_free(&a);
+    principal_free(&p);
+}
+
+/* Signs a JWT for a; type, jti and family filled by the caller. */
+static char *sign_session_jwt(struct app *app, const struct account *a, enum jwt_type type,
+                              const char *jti, const char *family, int64_t now_s)
+{
+    struct jwt_claims c = {0};
+    c.type = type;
+    c.iat = now_s;
+    c.exp = now_s + (type == JWT_ACCESS ? app->cfg.access_ttl : app->cfg.refresh_ttl);
+    snprintf(c.jti, sizeof(c.jti), "%s", jti);
+    snprintf(c.family, sizeof(c.family), "%s", family);
+    c.user_id = a->id;
+    snprintf(c.username, sizeof(c.username), "%s", a->username);
+    char *token = NULL;
+    if (strlist_copy(&c.scopes, &a->scopes) == 0 && strlist_copy(&c.groups, &a->groups) == 0)
+        token = jwt_sign(app->jwt_key, &c);
+    jwt_claims_free(&c);
+    return token;
+}
+
+/* Issues a new access + refresh pair. family NULL starts a new session
+ * family (sign-in); otherwise the pair continues a rotation, and the refresh
+ * record was already written by refresh_rotate. */
+static int issue_pair(struct app *app, const struct account *a, const char *family,
+                      struct refresh_record *next, char **access, char **refresh)
+{
+    int64_t now_s = time_now_ms() / 1000;
+    char access_jti[JWT_JTI_LEN + 1];
+    jwt_new_jti(access_jti);
+    jwt_new_jti(next->jti);
+    if (family)
+        snprintf(next->family, sizeof(next->family), "%s", family);
+    else
+        jwt_new_jti(next->family);
+    next->account_id = a->id;
+    next->expires_at = (now_s + app->cfg.refresh_ttl) * 1000;
+    *access = sign_session_jwt(app, a, JWT_ACCESS, access_jti, next->family, now_s);
+    *refresh = sign_session_jwt(app, a, JWT_REFRESH, next->jti, next->family, now_s);
+    if (!*access || !*refresh) {
+        free(*access);
+        free(*refresh);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void reply_missing_fields(struct request *r, const char *fields)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "Field required: %s", fields);
+    api_reply_error(r, 400, msg, "invalid_request");
+}
+
+/* Parses a body whose one required field is a token string. On failure
+ * replies (400) and returns NULL; else *token points into the returned body. */
+static cJSON *parse_token_body(struct request *r, const char *field, const char **token)
+{
+    cJSON *body = api_parse_body(r);
+    if (!body)
+        return NULL;
+    bool wrong = false;
+    *token = api_json_string(body, field, &wrong);
+    if (wrong || !*token) {
+        reply_missing_fields(r, field);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}
+
+static void handle_pair(struct request *r)
+{
+    struct app *app = request_app(r);
+    cJSON *body = api_parse_body(r);
+    if (!body)
+        return;
+    bool wrong = false;
+    const char *email = api_json_string(body, "email", &wrong);
+    const char *password = api_json_string(body, "password", &wrong);
+    struct account a = {0};
+    char *access = NULL, *refresh = NULL;
+    if (wrong || !email || !password) {
+        reply_missing_fields(r, "email and password must both be strings");
+        goto out;
+    }
+    int retry_after = ratelimit_login(app, email, request_client_addr(r));
+    if (retry_after > 0) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%d", retry_after);
+        reply_header(r, "Retry-After", secs);
+        api_reply_error(r, 429, "Too many sign-in attempts; try again later", "throttled");
+        goto out;
+    }
+    bool found = app->store->ops->account_get_by_email(app->store, email, &a) == 0;
+    /* Unknown e-mails pay for a hash too, so timing does not reveal them. */
+    bool ok = found ? password_verify(password, a.password_hash) : (password_verify_dummy(password), false);
+    if (!ok || !a.is_active) {
+        api_reply_error(r, 401, "No active account found with the given credentials",
+                        "authentication_failed");
+        goto out;
+    }
+    struct refresh_record next;
+    if (issue_pair(app, &a, NULL, &next, &access, &refresh) < 0 ||
+        app->store->ops->refresh_insert(app->store, &next) < 0) {
+        api_reply_error(r, 500, "Could not start a session", "internal_error");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "refresh", refresh);
+    cJSON_AddStringToObject(res, "access", access);
+    char *groups = strlist_join(&a.groups, " ");
+    cJSON_AddStringToObject(res, "groups", groups ? groups : "");
+    free(groups);
+    cJSON_AddItemToObject(res, "permissions", json_from_strlist(&a.scopes));
+    reply_json(r, 200, res);
+out:
+    free(access);
+    free(refresh);
+    account_free(&a);
+    cJSON_Delete(body);
+}
+
+static void reply_token_not_valid(struct request *r, const char *detail)
+{
+    reply_header(r, "WWW-Authenticate", "Bearer realm=\"tessera\", error=\"invalid_token\"");
+    api_reply_error(r, 401, detail, "token_not_valid");
+}
+
+/* Verifies a session JWT of the given type against its account: signature,
+ * expiry, account active, not logged out since. Fills c and a on success. */
+static bool session_jwt_ok(struct app *app, const char *token, int type, struct jwt_claims *c,
+                           struct account *a)
+{
+    if (jwt_verify(app->jwt_key, token, c) < 0)
+        return false;
+    if ((type >= 0 && (int)c->type != type) || c->exp * 1000 <= time_now_ms())
+        return false;
+    if (app->store->ops->account_get_by_id(app->store, c->user_id, a) < 0)
+        return false;
+    return a->is_active && c->iat * 1000 >= a->sessions_valid_after;
+}
+
+static void handle_refresh(struct request *r)
+{
+    struct app *app = request_app(r);
+    const char *token;
+    cJSON *body = parse_token_body(r, "refresh", &token);
+    if (!body)
+        return;
+    struct jwt_claims c = {0};
+    struct account a = {0};
+    char *access = NULL, *refresh = NULL;
+    if (!session_jwt_ok(app, token, JWT_REFRESH, &c, &a)) {
+        reply_token_not_valid(r, "Token is invalid or expired");
+        goto out;
+    }
+    struct refresh_record next;
+    if (issue_pair(app, &a, c.family, &next, &access, &refresh) < 0) {
+        api_reply_error(r, 500, "Could not rotate the session", "internal_error");
+        goto out;
+    }
+    int rc = app->store->ops->refresh_rotate(app->store, c.jti, &next);
+    if (rc == -EPERM || rc == -ENOENT) {
+        /* Re-use of a rotated refresh token: the whole family was revoked. */
+        reply_token_not_valid(r, "Token is blacklisted");
+        goto out;
+    }
+    if (rc < 0) {
+        api_reply_error(r, 500, "Could not rotate the session", "internal_error");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "refresh", refresh);
+    cJSON_AddStringToObject(res, "access", access);
+    reply_json(r, 200, res);
+out:
+    free(access);
+    free(refresh);
+    jwt_claims_free(&c);
+    account_free(&a);
+    cJSON_Delete(body);
+}
+
+static void handle_verify(struct request *r)
+{
+    struct app *app = request_app(r);
+    const char *token;
+    cJSON *body = parse_token_body(r, "token", &token);
+    if (!body)
+        return;
+    struct jwt_claims c = {0};
+    struct account a = {0};
+    bool ok = session_jwt_ok(app, token, -1, &c, &a);
+    if (ok && c.type == JWT_REFRESH) {
+        struct refresh_record rec;
+        ok = app->store->ops->refresh_check(app->store, c.jti, &rec) == 0;
+    }
+    if (ok)
+        reply_json(r, 200, cJSON_CreateObject());
+    else
+        reply_token_not_valid(r, "Token is invalid or expired");
+    jwt_claims_free(&c);
+    account_free(&a);
+    cJSON_Delete(body);
+}
+
+static void handle_blacklist(struct request *r)
+{
+    struct app *app = request_app(r);
+    const char *token;
+    cJSON *body = parse_token_body(r, "refresh", &token);
+    if (!body)
+        return;
+    struct jwt_claims c = {0};
+    /* A valid signature is enough: blacklisting an expired or already-used
+     * refresh token still ends its family. */
+    if (jwt_verify(app->jwt_key, token, &c) < 0 || c.type != JWT_REFRESH) {
+        reply_token_not_valid(r, "Token is invalid or expired");
+        goto out;
+    }
+    if (app->store->ops->refresh_revoke_family(app->store, c.family) < 0) {
+        api_reply_error(r, 500, "Could not end the session", "internal_error");
+        goto out;
+    }
+    reply_json(r, 200, cJSON_CreateObject());
+out:
+    jwt_claims_free(&c);
+    cJSON_Delete(body);
+}
+
+void api_account_register(struct server *srv)
+{
+    server_route(srv, "POST", "/api/v1/account/register", handle_register,
+                 ROUTE_OFFLOAD | ROUTE_IDLE_CPU);
+    server_route(srv, "GET", "/api/v1/account/me", handle_me, 0);
+    server_route(srv, "POST", "/api/v1/token/pair", handle_pair, ROUTE_OFFLOAD | ROUTE_IDLE_CPU);
+    server_route(srv, "POST", "/api/v1/token/refresh", handle_refresh, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/token/verify", handle_verify, 0);
+    server_route(srv, "POST", "/api/v1/token/blacklist", handle_blacklist, ROUTE_OFFLOAD);
+}

@@ -1,0 +1,91 @@
+/* Documentation and pages for people, served from files embedded at build
+ * time (web/ → webassets.c): the OpenAPI document, a page rendering it, and
+ * the register / sign-in / tokens pages, which talk to the JSON API. Static,
+ * so every handler runs on the HTTP thread. */
+#include <string.h>
+
+#include "api/api.h"
+#include "http/server.h"
+#include "api/webassets.h"
+
+static const struct web_asset *find_asset(const char *name)
+{
+    for (const struct web_asset *a = web_assets; a->name; a++)
+        if (strcmp(a->name, name) == 0)
+            return a;
+    return NULL;
+}
+
+static const char *content_type_of(const char *name)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".html", "text/html; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+                 {".js", "text/javascript; charset=utf-8"}, {".json", "application/json"}};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+static void serve_asset(struct request *r, const char *name)
+{
+    const struct web_asset *a = find_asset(name);
+    if (!a) {
+        api_reply_error(r, 404, "Not Found", "not_found");
+        return;
+    }
+    /* Pages carry no secrets, but they handle them: never let a page be
+     * framed by another site. */
+    reply_header(r, "X-Frame-Options", "DENY");
+    reply_header(r, "Cache-Control", "no-cache");
+    reply_static(r, 200, content_type_of(a->name), a->data, a->len);
+}
+
+static void handle_openapi(struct request *r)
+{
+    serve_asset(r, "openapi.json");
+}
+static void handle_docs(struct request *r)
+{
+    serve_asset(r, "docs.html");
+}
+static void handle_index(struct request *r)
+{
+    serve_asset(r, "index.html");
+}
+static void handle_register_page(struct request *r)
+{
+    serve_asset(r, "register.html");
+}
+static void handle_login_page(struct request *r)
+{
+    serve_asset(r, "login.html");
+}
+static void handle_tokens_page(struct request *r)
+{
+    serve_asset(r, "tokens.html");
+}
+
+static void handle_static(struct request *r)
+{
+    /* Only the shared stylesheet and script are public under /static/. */
+    const char *name = request_param(r, 0);
+    if (strcmp(name, "app.css") != 0 && strcmp(name, "app.js") != 0) {
+        api_reply_error(r, 404, "Not Found", "not_found");
+        return;
+    }
+    serve_asset(r, name);
+}
+
+void api_docs_register(struct server *srv)
+{
+    server_route(srv, "GET", "/api/v1/openapi.json", handle_openapi, 0);
+    server_route(srv, "GET", "/api/v1/docs", handle_docs, 0);
+    server_route(srv, "GET", "/", handle_index, 0);
+    server_route(srv, "GET", "/account/register", handle_register_page, 0);
+    server_route(srv, "GET", "/account/login", handle_login_page, 0);
+    server_route(srv, "GET", "/account/tokens", handle_tokens_page, 0);
+    server_route(srv, "GET", "/static/{}", handle_static, 0);
+}

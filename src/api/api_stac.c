@@ -1,0 +1,1139 @@
+/* STAC API 1.0 (core, collections, OGC API Features, item search) under
+ * /api/v1/stac/ and the asset endpoint /api/v1/catalog/asset/{key...}.
+ * Results are filtered by the caller's groups (anonymous = Public); documents
+ * get absolute links built from the request's scheme and Host. Handlers run on
+ * the HTTP threads: catalog reads are short SQLite queries on pooled
+ * connections. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "catalog/catalog.h"
+#include "util/log.h"
+#include "catalog/pagecache.h"
+#include "http/server.h"
+
+#define STAC_VERSION "1.0.0"
+#define DEFAULT_LIMIT 10
+#define MAX_OFFSET 1000000000LL
+#define GEOJSON "application/geo+json"
+
+static const char *const conforms_to[] = {
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static bool host_ok(const char *h)
+{
+    size_t n = strlen(h);
+    if (n == 0 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (!isalnum(c) && !strchr(".-_:[]", c))
+            return false;
+    }
+    return true;
+}
+
+/* "scheme://host" of this request; an absent or odd Host falls back to localhost. */
+static void base_url(struct request *r, char *out, size_t len)
+{
+    const char *host = request_header(r, "Host");
+    if (!host || !host_ok(host))
+        host = "localhost";
+    snprintf(out, len, "%s://%s", request_scheme(r), host);
+}
+
+/* Percent-encodes s; keep lists the reserved characters left as they are. */
+static char *pct_encode(const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || strchr("-._~", *p) || (*p && strchr(keep, *p))) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+static cJSON *add_link(cJSON *links, const char *rel, const char *href, const char *type,
+                       const char *title)
+{
+    cJSON *l = cJSON_CreateObject();
+    if (!l)
+        return NULL;
+    cJSON_AddStringToObject(l, "rel", rel);
+    cJSON_AddStringToObject(l, "href", href);
+    if (type)
+        cJSON_AddStringToObject(l, "type", type);
+    if (title)
+        cJSON_AddStringToObject(l, "title", title);
+    cJSON_AddItemToArray(links, l);
+    return l;
+}
+
+/* A growing string; oom is set (and stays set) when an append fails. */
+struct buf {
+    char *s;
+    size_t n, cap;
+    bool oom;
+};
+
+static bool buf_reserve(struct buf *b, size_t more)
+{
+    if (b->oom)
+        return false;
+    if (b->n + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 8192;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->s = p;
+    b->cap = cap;
+    return true;
+}
+
+/* Formats straight into the free space, growing and retrying only when it
+ * does not fit (measuring first would format everything twice). */
+__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    if (!buf_reserve(b, 256))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (need < 0) {
+        b->oom = true;
+        return;
+    }
+    if ((size_t)need >= b->cap - b->n) {
+        if (!buf_reserve(b, (size_t)need))
+            return;
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+    }
+    b->n += (size_t)need;
+}
+
+static void buf_append(struct buf *b, const char *s, size_t n)
+{
+    if (!buf_reserve(b, n))
+        return;
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
+static void reply_invalid(struct request *r, const char *msg)
+{
+    api_reply_error(r, 400, msg, "invalid_parameter");
+}
+
+static void reply_not_found(struct request *r, const char *what)
+{
+    api_reply_error(r, 404, what, "not_found");
+}
+
+static void reply_catalog_error(struct request *r, int rc)
+{
+    if (rc == -ENOMEM)
+        api_reply_error(r, 500, "out of memory", NULL);
+    else
+        api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
+}
+
+/* Anonymous callers get the Public view; a presented credential must be valid
+ * and hold `stac`. Returns false when a reply was sent. *groups is NULL for
+ * anonymous callers. Call principal_free(p) in every case. */
+static bool stac_caller(struct request *r, struct principal *p, const struct strlist **groups)
+{
+    *groups = NULL;
+    if (!auth_credential(r))
+        return true;
+    if (!api_authenticate(r, p, "stac"))
+        return false;
+    *groups = &p->groups;
+    return true;
+}
+
+/* ---- document rewriting ----------------------------------------------- */
+
+static bool rel_is_ours(const char *rel)
+{
+    static const char *const ours[] = {"self", "root", "parent", "collection", "items", "item",
+                                       "child"};
+    for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+        if (strcmp(rel, ours[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Replaces the navigation links of doc (keeping others, e.g. license) and
+ * returns the links array to which the caller appends its own. */
+static cJSON *reset_links(cJSON *doc)
+{
+    cJSON *links = cJSON_GetObjectItemCaseSensitive(doc, "links");
+    if (!cJSON_IsArray(links)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(doc, "links");
+        links = cJSON_AddArrayToObject(doc, "links");
+        return links;
+    }
+    cJSON *l = links->child;
+    while (l) {
+        cJSON *next = l->next;
+        const cJSON *rel = cJSON_GetObjectItemCaseSensitive(l, "rel");
+        if (!cJSON_IsString(rel) || rel_is_ours(rel->valuestring))
+            cJSON_Delete(cJSON_DetachItemViaPointer(links, l));
+        l = next;
+    }
+    return links;
+}
+
+static void rewrite_collection(cJSON *doc, const char *base)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    if (!cJSON_IsString(id))
+        return;
+    char *eid = pct_encode(id->valuestring, "");
+    cJSON *links = reset_links(doc);
+    if (!eid || !links) {
+        free(eid);
+        return;
+    }
+    size_t n = strlen(base) + strlen(eid) + 64;
+    char *href = malloc(n);
+    if (href) {
+        snprintf(href, n, "%s/api/v1/stac/collections/%s", base, eid);
+        add_link(links, "self", href, "application/json", NULL);
+        snprintf(href, n, "%s/api/v1/stac/", base);
+        add_link(links, "root", href, "application/json", NULL);
+        add_link(links, "parent", href, "application/json", NULL);
+        snprintf(href, n, "%s/api/v1/stac/collections/%s/items", base, eid);
+        add_link(links, "items", href, GEOJSON, NULL);
+        free(href);
+    }
+    free(eid);
+}
+
+/* Appends one item: its template with asset hrefs made absolute, then its
+ * navigation links and the closing "]}". */
+static void emit_item(struct buf *b, const char *base, const char *coll, const char *id,
+                      const char *tpl, size_t len)
+{
+    static const char marker[] = CATALOG_ASSET_MARKER;
+    const size_t mlen = sizeof(marker) - 1;
+    const char *p = tpl, *end = tpl + len;
+    while (p < end) {
+        const char *m = memmem(p, (size_t)(end - p), marker, mlen);
+        buf_append(b, p, (size_t)((m ? m : end) - p));
+        if (!m)
+            break;
+        buf_printf(b, "%s/api/v1/catalog/asset/", base);
+        p = m + mlen;
+    }
+    char *ec = pct_encode(coll, ""), *ei = pct_encode(id, "");
+    if (ec && ei)
+        buf_printf(b,
+                   "%s{\"rel\":\"self\",\"href\":\"%s/api/v1/stac/collections/%s/items/%s\","
+                   "\"type\":\"" GEOJSON "\"},"
+                   "{\"rel\":\"parent\",\"href\":\"%s/api/v1/stac/collections/%s\","
+                   "\"type\":\"application/json\"},"
+                   "{\"rel\":\"collection\",\"href\":\"%s/api/v1/stac/collections/%s\","
+                   "\"type\":\"application/json\"},"
+                   "{\"rel\":\"root\",\"href\":\"%s/api/v1/stac/\","
+                   "\"type\":\"application/json\"}]}",
+                   len && tpl[len - 1] == '[' ? "" : ",", base, ec, ei, base, ec, base, ec, base);
+    else
+        b->oom = true;
+    free(ec);
+    free(ei);
+}
+
+struct emit_ctx {
+    struct buf *b;
+    const char *base;
+    size_t count;
+};
+
+static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl, size_t len)
+{
+    struct emit_ctx *e = ctx;
+    if (e->count++)
+        buf_append(e->b, ",", 1);
+    emit_item(e->b, e->base, coll, id, tpl, len);
+    return e->b->oom ? -ENOMEM : 0;
+}
+
+/* ---- landing, conformance, collections -------------------------------- */
+
+static cJSON *conformance_array(void)
+{
+    return cJSON_CreateStringArray(conforms_to, (int)(sizeof(conforms_to) / sizeof(conforms_to[0])));
+}
+
+static void h_landing(struct request *r)
+{
+    struct principal p = {0};
+    const struct strlist *groups;
+    if (!stac_caller(r, &p, &groups))
+        goto out;
+    struct app *app = request_app(r);
+    cJSON *colls = NULL;
+    int rc = catalog_collections(app->catalog, groups, &colls);
+    if (rc < 0) {
+        reply_catalog_error(r, rc);
+        goto out;
+    }
+    char base[320], href[1024];
+    base_url(r, base, sizeof(base));
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "type", "Catalog");
+    cJSON_AddStringToObject(doc, "id", "tessera");
+    cJSON_AddStringToObject(doc, "stac_version", STAC_VERSION);
+    cJSON_AddStringToObject(doc, "title", "Tessera STAC API");
+    cJSON_AddStringToObject(doc, "description",
+                            "STAC catalog served by Tessera; results depend on the caller's "
+                            "groups (anonymous callers see the Public view).");
+    cJSON_AddItemToObject(doc, "conformsTo", conformance_array());
+    cJSON *links = cJSON_AddArrayToObject(doc, "links");
+    snprintf(href, sizeof(href), "%s/api/v1/stac/", base);
+    add_link(links, "self", href, "application/json", NULL);
+    add_link(links, "root", href, "application/json", NULL);
+    snprintf(href, sizeof(href), "%s/api/v1/stac/conformance", base);
+    add_link(links, "conformance", href, "application/json", "Conformance classes");
+    snprintf(href, sizeof(href), "%s/api/v1/stac/collections", base);
+    add_link(links, "data", href, "application/json", "Collections");
+    snprintf(href, sizeof(href), "%s/api/v1/stac/search", base);
+    cJSON *l = add_link(links, "search", href, GEOJSON, "Item search (GET)");
+    cJSON_AddStringToObject(l, "method", "GET");
+    l = add_link(links, "search", href, GEOJSON, "Item search (POST)");
+    cJSON_AddStringToObject(l, "method", "POST");
+    snprintf(href, sizeof(href), "%s/api/v1/openapi.json", base);
+    add_link(links, "service-desc", href, "application/vnd.oai.openapi+json;version=3.0",
+             "OpenAPI description");
+    snprintf(href, sizeof(href), "%s/api/v1/docs", base);
+    add_link(links, "service-doc", href, "text/html", "API documentation");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, colls)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        const cJSON *title = cJSON_GetObjectItemCaseSensitive(c, "title");
+        char *eid = cJSON_IsString(id) ? pct_encode(id->valuestring, "") : NULL;
+        if (!eid)
+            continue;
+        char *h = malloc(strlen(base) + strlen(eid) + 40);
+        if (h) {
+            sprintf(h, "%s/api/v1/stac/collections/%s", base, eid);
+            add_link(links, "child", h, "application/json",
+                     cJSON_IsString(title) ? title->valuestring : NULL);
+        }
+        free(h);
+        free(eid);
+    }
+    cJSON_Delete(colls);
+    reply_json(r, 200, doc);
+out:
+    principal_free(&p);
+}
+
+static void h_conformance(struct request *r)
+{
+    struct principal p = {0};
+    const struct strlist *groups;
+    if (stac_caller(r, &p, &groups)) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddItemToObject(doc, "conformsTo", conformance_array());
+        reply_json(r, 200, doc);
+    }
+    principal_free(&p);
+}
+
+static void h_collections(struct request *r)
+{
+    struct principal p = {0};
+    const struct strlist *groups;
+    if (!stac_caller(r, &p, &groups))
+        goto out;
+    cJSON *colls = NULL;
+    int rc = catalog_collections(request_app(r)->catalog, groups, &colls);
+    if (rc < 0) {
+        reply_catalog_error(r, rc);
+        goto out;
+    }
+    char base[320], href[1024];
+    base_url(r, base, sizeof(base));
+    cJSON *c;
+    cJSON_ArrayForEach(c, colls) rewrite_collection(c, base);
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "collections", colls);
+    cJSON *links = cJSON_AddArrayToObject(doc, "links");
+    snprintf(href, sizeof(href), "%s/api/v1/stac/collections", base);
+    add_link(links, "self", href, "application/json", NULL);
+    snprintf(href, sizeof(href), "%s/api/v1/stac/", base);
+    add_link(links, "root", href, "application/json", NULL);
+    add_link(links, "parent", href, "application/json", NULL);
+    cJSON_AddNumberToObject(doc, "numberMatched", cJSON_GetArraySize(colls));
+    cJSON_AddNumberToObject(doc, "numberReturned", cJSON_GetArraySize(colls));
+    reply_json(r, 200, doc);
+out:
+    principal_free(&p);
+}
+
+static void h_collection(struct request *r)
+{
+    struct principal p = {0};
+    const struct strlist *groups;
+    if (!stac_caller(r, &p, &groups))
+        goto out;
+    cJSON *doc = NULL;
+    int rc = catalog_collection_get(request_app(r)->catalog, groups, request_param(r, 0), &doc);
+    if (rc == -ENOENT) {
+        reply_not_found(r, "Collection not found");
+        goto out;
+    }
+    if (rc < 0) {
+        reply_catalog_error(r, rc);
+        goto out;
+    }
+    char base[320];
+    base_url(r, base, sizeof(base));
+    rewrite_collection(doc, base);
+    reply_json(r, 200, doc);
+out:
+    principal_free(&p);
+}
+
+static void h_item(struct request *r)
+{
+    struct principal p = {0};
+    const struct strlist *groups;
+    if (!stac_caller(r, &p, &groups))
+        goto out;
+    struct catalog *cat = request_app(r)->catalog;
+    cJSON *doc = NULL;
+    int rc = catalog_collection_get(cat, groups, request_param(r, 0), &doc);
+    cJSON_Delete(doc);
+    doc = NULL;
+    if (rc == -ENOENT) {
+        reply_not_found(r, "Collection not found");
+        goto out;
+    }
+    char base[320];
+    base_url(r, base, sizeof(base));
+    struct buf b = {0};
+    struct emit_ctx e = {&b, base, 0};
+    if (rc == 0)
+        rc = catalog_item_each(cat, groups, request_param(r, 0), request_param(r, 1), emit_cb, &e);
+    if (rc == -ENOENT) {
+        reply_not_found(r, "Item not found");
+    } else if (rc < 0 || b.oom) {
+        reply_catalog_error(r, b.oom ? -ENOMEM : rc);
+    } else {
+        reply_buffer(r, 200, GEOJSON, b.s, b.n);
+        b.s = NULL;
+    }
+    free(b.s);
+out:
+    principal_free(&p);
+}
+
+/* ---- search ------------------------------------------------------------ */
+
+/* A search page depends on the catalog, whose generation is read before the
+ * search, and on what makes the key: method, path (with the collection of
+ * /items), the links' base (scheme and Host), the caller's groups, and the
+ * query arguments in order or the POST body. */
+struct page_key {
+    struct buf key; /* length-prefixed parts */
+    uint64_t gen;   /* 0: not cached */
+};
+
+struct search {
+    struct catalog_query q;
+    struct strlist ids, colls;
+    struct catalog_geom *geom;
+    struct page_key page;
+    char msg[256]; /* the 400 message when parsing fails */
+};
+
+static void search_free(struct search *s)
+{
+    strlist_free(&s->ids);
+    strlist_free(&s->colls);
+    catalog_geom_free(s->geom);
+    free(s->page.key.s);
+}
+
+static void key_part(struct buf *b, const char *part, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    buf_append(b, (const char *)&n, sizeof(n));
+    buf_append(b, part, len);
+}
+
+static int key_query_arg(void *ctx, const char *key, const char *value)
+{
+    key_part(ctx, key, strlen(key));
+    key_part(ctx, value ? value : "\x01", value ? strlen(value) : 1); /* "?k" vs "?k=" */
+    return 0;
+}
+
+/* Replies with the cached page and returns true on a hit; otherwise leaves
+ * s->page ready for page_store (or with gen 0 when the page must not be
+ * cached). Call after the caller is authenticated. */
+static bool page_from_cache(struct request *r, struct search *s)
+{
+    struct app *app = request_app(r);
+    struct page_key *pk = &s->page;
+    if (!app->stac_pages || !(pk->gen = catalog_generation(app->catalog)))
+        return false;
+    char base[320];
+    base_url(r, base, sizeof(base));
+    const char *method = request_method(r), *path = request_path(r);
+    key_part(&pk->key, method, strlen(method));
+    key_part(&pk->key, path, strlen(path));
+    key_part(&pk->key, base, strlen(base));
+    uint32_t ngroups = s->q.groups ? (uint32_t)s->q.groups->n : 0;
+    buf_append(&pk->key, (const char *)&ngroups, sizeof(ngroups)); /* then each group */
+    for (size_t i = 0; i < ngroups; i++)
+        key_part(&pk->key, s->q.groups->v[i], strlen(s->q.groups->v[i]));
+    size_t blen = 0;
+    const char *body = request_body(r, &blen);
+    key_part(&pk->key, body ? body : "", body ? blen : 0);
+    request_query_each(r, key_query_arg, &pk->key);
+    if (pk->key.oom) {
+        pk->gen = 0;
+        return false;
+    }
+    size_t len = 0;
+    char *page = pagecache_get(app->stac_pages, pk->key.s, pk->key.n, pk->gen, &len);
+    if (!page)
+        return false;
+    reply_buffer(r, 200, GEOJSON, page, len);
+    return true;
+}
+
+static void page_store(struct request *r, const struct search *s, const char *page, size_t len)
+{
+    if (s->page.gen)
+        pagecache_put(request_app(r)->stac_pages, s->page.key.s, s->page.key.n, s->page.gen, page,
+                      len);
+}
+
+/* Strict decimal integer (optional leading '-'), no spaces, ≤ 18 digits. */
+static bool parse_int(const char *s, long long *out)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    size_t n = strlen(p);
+    if (n == 0 || n > 18)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)p[i]))
+            return false;
+    *out = strtoll(s, NULL, 10);
+    return true;
+}
+
+static int set_limit(struct search *s, bool ok, long long v)
+{
+    if (!ok || v < 1 || v > CATALOG_MAX_LIMIT) {
+        snprintf(s->msg, sizeof(s->msg), "limit must be an integer between 1 and %d",
+                 CATALOG_MAX_LIMIT);
+        return -EINVAL;
+    }
+    s->q.limit = v;
+    return 0;
+}
+
+static int set_offset(struct search *s, bool ok, long long v)
+{
+    if (!ok || v < 0 || v > MAX_OFFSET) {
+        snprintf(s->msg, sizeof(s->msg), "offset must be an integer between 0 and %lld",
+                 MAX_OFFSET);
+        return -EINVAL;
+    }
+    s->q.offset = v;
+    return 0;
+}
+
+static int set_intersects(struct search *s, const cJSON *geometry)
+{
+    char err[200];
+    s->geom = catalog_geom_parse(geometry, err, sizeof(err));
+    if (!s->geom) {
+        snprintf(s->msg, sizeof(s->msg), "intersects must be a GeoJSON geometry: %s", err);
+        return -EINVAL;
+    }
+    s->q.intersects = s->geom;
+    return 0;
+}
+
+static int check_exclusive(struct search *s)
+{
+    if (s->q.has_bbox && s->q.intersects) {
+        snprintf(s->msg, sizeof(s->msg), "bbox and intersects cannot be used together");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Parses GET query parameters; unknown ones (access_token, fields, ...) are ignored. */
+static int search_from_query(struct request *r, struct search *s)
+{
+    const char *v;
+    long long n = 0;
+    char err[200];
+    s->q.limit = DEFAULT_LIMIT;
+    /* (The parse must run before n is read: argument order is unspecified.) */
+    bool ok;
+    if ((v = request_query(r, "limit")) && (ok = parse_int(v, &n), set_limit(s, ok, n) < 0))
+        return -EINVAL;
+    if ((v = request_query(r, "offset")) && (ok = parse_int(v, &n), set_offset(s, ok, n) < 0))
+        return -EINVAL;
+    if ((v = request_query(r, "bbox"))) {
+        if (catalog_parse_bbox_text(v, s->q.bbox, err, sizeof(err)) < 0) {
+            snprintf(s->msg, sizeof(s->msg), "%s", err);
+            return -EINVAL;
+        }
+        s->q.has_bbox = true;
+    }
+    if ((v = request_query(r, "datetime")) &&
+        catalog_parse_datetime(v, &s->q.has_start, &s->q.start, &s->q.has_end, &s->q.end, s->msg,
+                               sizeof(s->msg)) < 0)
+        return -EINVAL;
+    if ((v = request_query(r, "ids")) && strlist_split(&s->ids, v) < 0)
+        return -ENOMEM;
+    if ((v = request_query(r, "collections")) && strlist_split(&s->colls, v) < 0)
+        return -ENOMEM;
+    if ((v = request_query(r, "intersects"))) {
+        cJSON *g = cJSON_Parse(v);
+        int rc = set_intersects(s, g);
+        cJSON_Delete(g);
+        if (rc < 0)
+            return rc;
+    }
+    s->q.ids = &s->ids;
+    s->q.collections = &s->colls;
+    return check_exclusive(s);
+}
+
+static int string_array(struct search *s, const cJSON *arr, const char *name, struct strlist *out)
+{
+    if (!cJSON_IsArray(arr)) {
+        snprintf(s->msg, sizeof(s->msg), "%s must be an array of strings", name);
+        return -EINVAL;
+    }
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr)
+    {
+        if (!cJSON_IsString(c)) {
+            snprintf(s->msg, sizeof(s->msg), "%s must be an array of strings", name);
+            return -EINVAL;
+        }
+        if (strlist_add(out, c->valuestring) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static bool json_int(const cJSON *v, long long *out)
+{
+    /* Range first: converting an out-of-range double to an integer is undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble <= 1e15 && v->valuedouble >= -1e15) ||
+        v->valuedouble != (double)(long long)v->valuedouble)
+        return false;
+    *out = (long long)v->valuedouble;
+    return true;
+}
+
+static int search_from_body(const cJSON *body, struct search *s)
+{
+    const cJSON *v;
+    long long n = 0;
+    char err[200];
+    s->q.limit = DEFAULT_LIMIT;
+    bool ok;
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "limit")) && !cJSON_IsNull(v) &&
+        (ok = json_int(v, &n), set_limit(s, ok, n) < 0))
+        return -EINVAL;
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "offset")) && !cJSON_IsNull(v) &&
+        (ok = json_int(v, &n), set_offset(s, ok, n) < 0))
+        return -EINVAL;
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "bbox")) && !cJSON_IsNull(v)) {
+        if (catalog_parse_bbox_json(v, s->q.bbox, err, sizeof(err)) < 0) {
+            snprintf(s->msg, sizeof(s->msg), "%s", err);
+            return -EINVAL;
+        }
+        s->q.has_bbox = true;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "datetime")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) ||
+            catalog_parse_datetime(v->valuestring, &s->q.has_start, &s->q.start, &s->q.has_end,
+                                   &s->q.end, s->msg, sizeof(s->msg)) < 0) {
+            if (!cJSON_IsString(v))
+                snprintf(s->msg, sizeof(s->msg), "datetime must be a string");
+            return -EINVAL;
+        }
+    }
+    int rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "ids")) && !cJSON_IsNull(v) &&
+        (rc = string_array(s, v, "ids", &s->ids)) < 0)
+        return rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "collections")) && !cJSON_IsNull(v) &&
+        (rc = string_array(s, v, "collections", &s->colls)) < 0)
+        return rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "intersects")) && !cJSON_IsNull(v) &&
+        (rc = set_intersects(s, v)) < 0)
+        return rc;
+    s->q.ids = &s->ids;
+    s->q.collections = &s->colls;
+    return check_exclusive(s);
+}
+
+struct query_copy {
+    struct buf *b;
+};
+
+static int copy_query_arg(void *ctx, const char *key, const char *value)
+{
+    struct query_copy *qc = ctx;
+    if (strcmp(key, "offset") == 0)
+        return 0;
+    char *k = pct_encode(key, ""), *v = pct_encode(value, "/:,");
+    if (k && v)
+        buf_printf(qc->b, "%s=%s&", k, v);
+    else
+        qc->b->oom = true;
+    free(k);
+    free(v);
+    return 0;
+}
+
+/* This request's URL with offset set (offset < 0: unchanged). malloc'd. */
+static char *page_url(struct request *r, const char *base, long long offset)
+{
+    struct buf b = {0};
+    char *path = pct_encode(request_path(r), "/");
+    if (!path)
+        return NULL;
+    buf_printf(&b, "%s%s?", base, path);
+    free(path);
+    struct query_copy qc = {&b};
+    request_query_each(r, copy_query_arg, &qc);
+    if (offset >= 0)
+        buf_printf(&b, "offset=%lld", offset);
+    else if (!b.oom && b.n && (b.s[b.n - 1] == '&' || b.s[b.n - 1] == '?'))
+        b.s[--b.n] = 0;
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+static void add_page_link(struct request *r, cJSON *links, const char *rel, const char *base,
+                          const cJSON *post_body, long long offset)
+{
+    if (!post_body) {
+        char *href = page_url(r, base, offset);
+        if (href)
+            cJSON_AddStringToObject(add_link(links, rel, href, GEOJSON, NULL), "method", "GET");
+        free(href);
+        return;
+    }
+    char href[400];
+    snprintf(href, sizeof(href), "%s/api/v1/stac/search", base);
+    cJSON *l = add_link(links, rel, href, GEOJSON, NULL);
+    cJSON *body = cJSON_Duplicate(post_body, true);
+    if (!l || !body) {
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "offset");
+    cJSON_AddNumberToObject(body, "offset", (double)offset);
+    cJSON_AddStringToObject(l, "method", "POST");
+    cJSON_AddItemToObject(l, "body", body);
+    cJSON_AddBoolToObject(l, "merge", false);
+}
+
+/* Runs the search and replies with an ItemCollection. collection: the
+ * collection of /collections/{id}/items (already checked), else NULL. */
+static void run_search(struct request *r, struct search *s, const cJSON *post_body,
+                       const char *collection)
+{
+    struct catalog *cat = request_app(r)->catalog;
+    /* Unknown (or hidden) collections are a client error in /search. */
+    for (size_t i = 0; !collection && i < s->colls.n; i++) {
+        cJSON *doc = NULL;
+        int rc = catalog_collection_get(cat, s->q.groups, s->colls.v[i], &doc);
+        cJSON_Delete(doc);
+        if (rc == -ENOENT) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "unknown collection: %.150s", s->colls.v[i]);
+            reply_invalid(r, msg);
+            return;
+        }
+        if (rc < 0) {
+            reply_catalog_error(r, rc);
+            return;
+        }
+    }
+    char base[320], href[1024];
+    base_url(r, base, sizeof(base));
+    int64_t matched = 0;
+    struct buf b = {0};
+    struct emit_ctx e = {&b, base, 0};
+    buf_printf(&b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    int rc = catalog_search_each(cat, &s->q, &matched, emit_cb, &e);
+    if (rc == 0 && b.oom)
+        rc = -ENOMEM;
+    if (rc < 0) {
+        free(b.s);
+        if (rc == -EINVAL)
+            reply_invalid(r, "invalid search parameters");
+        else
+            reply_catalog_error(r, rc);
+        return;
+    }
+    long long returned = (long long)e.count;
+
+    cJSON *links = cJSON_CreateArray();
+    if (post_body) {
+        snprintf(href, sizeof(href), "%s/api/v1/stac/search", base);
+        add_link(links, "self", href, GEOJSON, NULL);
+    } else {
+        char *self = page_url(r, base, -1);
+        if (self)
+            add_link(links, "self", self, GEOJSON, NULL);
+        free(self);
+    }
+    snprintf(href, sizeof(href), "%s/api/v1/stac/", base);
+    add_link(links, "root", href, "application/json", NULL);
+    if (collection) {
+        char *ec = pct_encode(collection, "");
+        if (ec) {
+            snprintf(href, sizeof(href), "%s/api/v1/stac/collections/%.600s", base, ec);
+            add_link(links, "parent", href, "application/json", NULL);
+            add_link(links, "collection", href, "application/json", NULL);
+        }
+        free(ec);
+    }
+    if (s->q.offset + returned < matched)
+        add_page_link(r, links, "next", base, post_body, s->q.offset + returned);
+    if (s->q.offset > 0) {
+        long long prev = s->q.offset - s->q.limit;
+        add_page_link(r, links, "prev", base, post_body, prev < 0 ? 0 : prev);
+    }
+    char *ltext = links ? cJSON_PrintUnformatted(links) : NULL;
+    cJSON_Delete(links);
+    if (ltext)
+        buf_printf(&b, "],\"links\":%s,\"numberMatched\":%lld,\"numberReturned\":%lld}", ltext,
+                   (long long)matched, returned);
+    free(ltext);
+    if (!ltext || b.oom) {
+        free(b.s);
+        api_reply_error(r, 500, "out of memory", NULL);
+        return;
+    }
+    page_store(r, s, b.s, b.n);
+    reply_buffer(r, 200, GEOJSON, b.s, b.n);
+}
+
+static void h_search_get(struct request *r)
+{
+    struct principal p = {0};
+    struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
+    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
+        goto out;
+    int rc = search_from_query(r, &s);
+    if (rc == -ENOMEM)
+        api_reply_error(r, 500, "out of memory", NULL);
+    else if (rc < 0)
+        reply_invalid(r, s.msg);
+    else
+        run_search(r, &s, NULL, NULL);
+out:
+    search_free(&s);
+    principal_free(&p);
+}
+
+static void h_search_post(struct request *r)
+{
+    struct principal p = {0};
+    struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
+    cJSON *body = NULL;
+    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
+        goto out;
+    body = api_parse_body(r);
+    if (!body)
+        goto out;
+    int rc = search_from_body(body, &s);
+    if (rc == -ENOMEM)
+        api_reply_error(r, 500, "out of memory", NULL);
+    else if (rc < 0)
+        reply_invalid(r, s.msg);
+    else
+        run_search(r, &s, body, NULL);
+out:
+    cJSON_Delete(body);
+    search_free(&s);
+    principal_free(&p);
+}
+
+static void h_items(struct request *r)
+{
+    struct principal p = {0};
+    struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
+    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
+        goto out;
+    const char *id = request_param(r, 0);
+    cJSON *doc = NULL;
+    int rc = catalog_collection_get(request_app(r)->catalog, s.q.groups, id, &doc);
+    cJSON_Delete(doc);
+    if (rc == -ENOENT) {
+        reply_not_found(r, "Collection not found");
+        goto out;
+    }
+    if (rc < 0) {
+        reply_catalog_error(r, rc);
+        goto out;
+    }
+    rc = search_from_query(r, &s);
+    if (rc == -ENOMEM) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        goto out;
+    }
+    if (rc < 0) {
+        reply_invalid(r, s.msg);
+        goto out;
+    }
+    strlist_free(&s.colls);
+    if (strlist_add(&s.colls, id) < 0) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        goto out;
+    }
+    run_search(r, &s, NULL, id);
+out:
+    search_free(&s);
+    principal_free(&p);
+}
+
+/* ---- assets ------------------------------------------------------------ */
+
+/* Keys are relative paths of plain segments: no "..", ".", empty segments,
+ * backslashes or control characters. */
+static bool asset_key_ok(const char *key)
+{
+    if (!key || !*key || key[0] == '/' || strlen(key) > 1024)
+        return false;
+    for (const char *s = key; *s;) {
+        size_t seg = strcspn(s, "/");
+        if (seg == 0 || (seg == 1 && s[0] == '.') || (seg == 2 && s[0] == '.' && s[1] == '.'))
+            return false;
+        for (size_t i = 0; i < seg; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\')
+                return false;
+        s += seg;
+        if (*s == '/' && !*++s)
+            return false;
+    }
+    return true;
+}
+
+static const char *content_type_of(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".webp", "image/webp"},
+        {".gif", "image/gif"},
+        {".tif", "image/tiff; application=geotiff"},
+        {".tiff", "image/tiff; application=geotiff"},
+        {".geojson", "application/geo+json"},
+        {".json", "application/json"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".csv", "text/csv; charset=utf-8"},
+        {".nc", "application/x-netcdf"},
+        {".h5", "application/x-hdf5"},
+        {".zip", "application/zip"},
+        {".pdf", "application/pdf"},
+    };
+    const char *dot = strrchr(path, '.');
+    if (dot && !strchr(dot, '/'))
+        for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+            if (strcasecmp(dot, types[i].ext) == 0)
+                return types[i].type;
+    return "application/octet-stream";
+}
+
+static bool parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 18)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* A single "bytes=a-b", "bytes=a-" or "bytes=-n" range. Returns 1 with
+ * off and len set, 0 to ignore the header (absent, malformed or several
+ * ranges: the whole file is served), -1 when unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0)
+        return 0;
+    const char *spec = h + 6;
+    while (*spec == ' ')
+        spec++;
+    size_t n = strlen(spec);
+    while (n && spec[n - 1] == ' ')
+        n--;
+    const char *dash = memchr(spec, '-', n);
+    if (!dash || memchr(spec, ',', n))
+        return 0;
+    size_t alen = (size_t)(dash - spec), blen = n - alen - 1;
+    uint64_t a, b;
+    if (alen == 0) { /* suffix: the last b bytes */
+        if (!parse_u64(dash + 1, blen, &b))
+            return 0;
+        if (b == 0 || size == 0)
+            return -1;
+        if (b > size)
+            b = size;
+        *off = size - b;
+        *len = b;
+        return 1;
+    }
+    if (!parse_u64(spec, alen, &a))
+        return 0;
+    if (blen == 0) {
+        b = UINT64_MAX;
+    } else if (!parse_u64(dash + 1, blen, &b) || b < a) {
+        return 0;
+    }
+    if (a >= size)
+        return -1;
+    if (b >= size)
+        b = size - 1;
+    *off = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+static void h_asset(struct request *r)
+{
+    struct principal p = {0};
+    int fd = -1;
+    if (!api_authenticate(r, &p, "catalog:read"))
+        goto out;
+    struct app *app = request_app(r);
+    const char *key = request_param(r, 0);
+    if (!asset_key_ok(key)) {
+        reply_invalid(r, "invalid asset path");
+        goto out;
+    }
+    int rc = catalog_asset_visible(app->catalog, &p.groups, key);
+    if (rc == -ENOENT || !app->cfg.asset_dir[0]) {
+        reply_not_found(r, "Asset not found");
+        goto out;
+    }
+    if (rc < 0) {
+        reply_catalog_error(r, rc);
+        goto out;
+    }
+    /* Resolve symlinks and make sure the file is still inside the asset directory. */
+    char root[PATH_MAX] = "", path[PATH_MAX], real[PATH_MAX];
+    int n = -1;
+    if (realpath(app->cfg.asset_dir, root))
+        n = snprintf(path, sizeof(path), "%s/%s", root, key);
+    size_t rootlen = strlen(root);
+    if (n < 0 || (size_t)n >= sizeof(path) || !realpath(path, real) ||
+        strncmp(real, root, rootlen) != 0 || real[rootlen] != '/') {
+        reply_not_found(r, "Asset not found");
+        goto out;
+    }
+    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        reply_not_found(r, "Asset not found");
+        goto out;
+    }
+    uint64_t size = (uint64_t)sb.st_size, off = 0, len = size;
+    char cr[96];
+    reply_header(r, "Accept-Ranges", "bytes");
+    reply_header(r, "Cache-Control", "private, max-age=0");
+    int range = parse_range(request_header(r, "Range"), size, &off, &len);
+    if (range < 0) {
+        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+        reply_header(r, "Content-Range", cr);
+        api_reply_error(r, 416, "Requested range not satisfiable", "range_not_satisfiable");
+        goto out;
+    }
+    if (range > 0) {
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
+                 (unsigned long long)(off + len - 1), (unsigned long long)size);
+        reply_header(r, "Content-Range", cr);
+    }
+    reply_file(r, range > 0 ? 206 : 200, fd, off, len, content_type_of(real));
+    fd = -1; /* owned by the reply now */
+out:
+    if (fd >= 0)
+        close(fd);
+    principal_free(&p);
+}
+
+void api_stac_register(struct server *srv)
+{
+    server_route(srv, "GET", "/api/v1/stac", h_landing, 0);
+    server_route(srv, "GET", "/api/v1/stac/conformance", h_conformance, 0);
+    server_route(srv, "GET", "/api/v1/stac/collections", h_collections, 0);
+    server_route(srv, "GET", "/api/v1/stac/collections/{}", h_collection, 0);
+    server_route(srv, "GET", "/api/v1/stac/collections/{}/items", h_items, 0);
+    server_route(srv, "GET", "/api/v1/stac/collections/{}/items/{}", h_item, 0);
+    server_route(srv, "GET", "/api/v1/stac/search", h_search_get, 0);
+    server_route(srv, "POST", "/api/v1/stac/search", h_search_post, 0);
+    server_route(srv, "GET", "/api/v1/catalog/asset/{*}", h_asset, 0);
+}

@@ -1,0 +1,621 @@
+/* The Mapbox Tokens API dialect (SPEC §4.2): /tokens/v2 and /scopes/v1 over the
+ * same accounts, scopes and token store as the Carbon Mapper endpoints.
+ * Handlers that write (create, update, delete) run on the worker pool
+ * (ROUTE_OFFLOAD); the listing, the scope list and the validity check run on
+ * the HTTP thread that received the request. No state of its own. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "util/json.h"
+#include "api/ratelimit.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/timeutil.h"
+#include "auth/token.h"
+#include "auth/tokens.h"
+
+#define LIST_LIMIT_MAX 100
+#define ALLOWED_URLS_MAX 100
+#define ALLOWED_URL_LEN_MAX 1024
+#define SCOPES_MAX 64
+_Static_assert(TOKEN_SCOPE_MAX == SCOPE_ID_MAX, "a tk must carry every scope id");
+#define TEMP_LIFETIME_MS (3600LL * 1000)
+/* Clients compute `expires` from their own clock (the Python client sends
+ * utcnow() + seconds); this much skew is forgiven at the one-hour bound. */
+#define TEMP_SLACK_MS (10LL * 1000)
+
+/* ---- common steps --------------------------------------------------------- */
+
+static void reply_not_found(struct request *r)
+{
+    api_reply_error(r, 404, "Not Found", "not_found");
+}
+
+/* Authenticates, checks that {username} is the caller's own account (404
+ * otherwise, so other accounts' names are not confirmed), checks the scope and
+ * counts one call against the account's token API budget. Returns false when
+ * a reply was sent; call principal_free(p) in every case. */
+static bool mapbox_begin(struct request *r, struct principal *p, const char *scope)
+{
+    if (!api_authenticate(r, p, NULL))
+        return false;
+    const char *username = request_param(r, 0);
+    if (!username || strcmp(username, p->username) != 0) {
+        reply_not_found(r);
+        return false;
+    }
+    if (!principal_has_scope(p, scope)) {
+        api_reply_insufficient_scope(r, scope);
+        return false;
+    }
+    int wait = ratelimit_token_api(request_app(r), p->account_id);
+    if (wait > 0) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%d", wait);
+        reply_header(r, "Retry-After", secs);
+        api_reply_error(r, 429, "Too Many Requests", "throttled");
+        return false;
+    }
+    return true;
+}
+
+static bool id_shaped(const char *s)
+{
+    if (!s || strlen(s) != TOKEN_ID_LEN)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
+            return false;
+    return true;
+}
+
+/* The token object; pk strings are public by design and listed again, sk
+ * secrets exist only in the creation reply. */
+static cJSON *record_json(const struct token_record *t)
+{
+    return tokens_to_json(t, t->usage == TOKEN_PK ? t->public_token : NULL);
+}
+
+/* Reads and checks "scopes": an array of known scope ids, every one held by
+ * the authorizer (a token never mints or widens beyond itself, SPEC §5.2).
+ * Replies 422 and returns false when not. */
+static bool read_scopes(struct request *r, const struct principal *p, const cJSON *item,
+                        struct strlist *out, bool *all_public)
+{
+    if (json_to_strlist(item, out, SCOPES_MAX, SCOPE_ID_MAX) < 0 || out->n == 0 ||
+        !tokens_scopes_known(request_app(r), out, all_public) ||
+        !strlist_is_subset(out, &p->scopes)) {
+        api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
+        return false;
+    }
+    return true;
+}
+
+static bool url_text_ok(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c <= 0x20 || *c == 0x7f)
+            return false;
+    return true;
+}
+
+static bool read_allowed_urls(struct request *r, const cJSON *item, struct strlist *out)
+{
+    if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) > ALLOWED_URLS_MAX) {
+        api_reply_validation(r, "allowedUrls",
+                             cJSON_IsArray(item) ? "allowedUrls may have at most 100 entries"
+                                                 : "allowedUrls must be an array of URLs",
+                             "value_error");
+        return false;
+    }
+    bool ok = json_to_strlist(item, out, ALLOWED_URLS_MAX, ALLOWED_URL_LEN_MAX) == 0;
+    for (size_t i = 0; ok && i < out->n; i++)
+        ok = url_text_ok(out->v[i]);
+    if (!ok)
+        api_reply_validation(r, "allowedUrls", "allowedUrls are invalid", "value_error");
+    return ok;
+}
+
+/* Reads an optional "note"; *note stays NULL when absent. */
+static bool read_note(struct request *r, const cJSON *body, const char **note)
+{
+    bool wrong = false;
+    *note = api_json_string(body, "note", &wrong);
+    if (wrong) {
+        api_reply_validation(r, "note", "note must be a string", "type_error");
+        return false;
+    }
+    if (*note && strlen(*note) > TOKEN_NOTE_MAX) {
+        api_reply_validation(r, "note", "note must be at most 256 bytes of UTF-8", "value_error");
+        return false;
+    }
+    return true;
+}
+
+/* ---- GET /tokens/v2/{username} --------------------------------------------- */
+
+/* A Host header fit to be echoed into a Link header; else links are relative. */
+static bool host_ok(const char *h)
+{
+    if (!h || !*h || strlen(h) > 255)
+        return false;
+    for (const char *c = h; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '-' || *c == ':' || *c == '[' || *c == ']'))
+            return false;
+    return true;
+}
+
+static void add_next_link(struct request *r, const char *username, const char *last_id,
+                          const struct token_query *q)
+{
+    char link[1024], base[300] = "";
+    const char *host = request_header(r, "Host");
+    if (host_ok(host))
+        snprintf(base, sizeof(base), "%s://%s", request_scheme(r), host);
+    /* The filters ride along so following the link continues the same
+     * listing; the credential never does (clients send their own). */
+    snprintf(link, sizeof(link), "<%s/tokens/v2/%s?start=%s&limit=%zu%s%s%s%s>; rel=\"next\"",
+             base, username, last_id, q->limit,
+             q->sortby == TOKEN_SORT_MODIFIED ? "&sortby=modified" : "",
+             q->usage == TOKEN_PK ? "&usage=pk" : q->usage == TOKEN_SK ? "&usage=sk" : "",
+             q->is_default == 1 ? "&default=true" : "",
+             q->is_default == 0 ? "&default=false" : "");
+    reply_header(r, "Link", link);
+}
+
+/* Parses the list query; replies 422 and returns false on a bad value. */
+static bool read_list_query(struct request *r, struct token_query *q)
+{
+    const char *v = request_query(r, "limit");
+    if (v) {
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || errno || n < 1 || n > LIST_LIMIT_MAX) {
+            api_reply_validation(r, "limit", "limit must be between 1 and 100", "value_error");
+            return false;
+        }
+        q->limit = (size_t)n;
+    }
+    if ((v = request_query(r, "sortby"))) {
+        if (strcmp(v, "created") == 0) {
+            q->sortby = TOKEN_SORT_CREATED;
+        } else if (strcmp(v, "modified") == 0) {
+            q->sortby = TOKEN_SORT_MODIFIED;
+        } else {
+            api_reply_validation(r, "sortby", "sortby must be created or modified", "value_error");
+            return false;
+        }
+    }
+    if ((v = request_query(r, "usage"))) {
+        if (strcmp(v, "pk") == 0) {
+            q->usage = TOKEN_PK;
+        } else if (strcmp(v, "sk") == 0) {
+            q->usage = TOKEN_SK;
+        } else {
+            api_reply_validation(r, "usage", "usage must be pk or sk", "value_error");
+            return false;
+        }
+    }
+    if ((v = request_query(r, "default"))) {
+        if (strcmp(v, "true") == 0) {
+            q->is_default = 1;
+        } else if (strcmp(v, "false") == 0) {
+            q->is_default = 0;
+        } else {
+            api_reply_validation(r, "default", "default must be true or false", "value_error");
+            return false;
+        }
+    }
+    if ((v = request_query(r, "start"))) {
+        if (!id_shaped(v)) {
+            api_reply_validation(r, "start", "start is invalid", "value_error");
+            return false;
+        }
+        q->start_after = v;
+    }
+    return true;
+}
+
+static void handle_list(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    struct token_record *v = NULL;
+    size_t n = 0;
+    if (!mapbox_begin(r, &p, "tokens:read"))
+        goto out;
+    struct token_query q = {.account_id = p.account_id, .usage = -1, .is_default = -1,
+                            .sortby = TOKEN_SORT_CREATED, .limit = LIST_LIMIT_MAX};
+    if (!read_list_query(r, &q))
+        goto out;
+    /* One extra row tells whether a next page exists, so the last page never
+     * advertises an empty one. */
+    size_t want = q.limit;
+    q.limit = want + 1;
+    int rc = app->store->ops->token_list(app->store, &q, &v, &n);
+    q.limit = want;
+    if (rc == -ENOENT) {
+        api_reply_validation(r, "start", "start is invalid", "value_error");
+        goto out;
+    }
+    if (rc < 0) {
+        api_reply_error(r, 500, "Could not list tokens", "internal_error");
+        goto out;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    size_t shown = n < want ? n : want;
+    for (size_t i = 0; i < shown; i++)
+        cJSON_AddItemToArray(arr, record_json(&v[i]));
+    if (n > want)
+        add_next_link(r, p.username, v[shown - 1].id, &q);
+    reply_json(r, 200, arr);
+out:
+    token_records_free(v, n);
+    principal_free(&p);
+}
+
+/* ---- POST /tokens/v2/{username} ------------------------------------------- */
+
+static void create_temporary(struct request *r, const struct principal *p, const cJSON *body,
+                             const char *expires)
+{
+    struct app *app = request_app(r);
+    struct token_temp_claims c = {0};
+    char *value = NULL;
+    int64_t now = time_now_ms(), exp_ms;
+    if (time_parse_rfc3339(expires, &exp_ms) < 0) {
+        api_reply_validation(r, "expires", "expires is invalid", "value_error");
+        goto out;
+    }
+    if (exp_ms <= now) {
+        api_reply_validation(r, "expires", "expires is in the past", "value_error");
+        goto out;
+    }
+    if (exp_ms > now + TEMP_LIFETIME_MS + TEMP_SLACK_MS) {
+        api_reply_validation(r, "expires", "expires is more than one hour in the future",
+                             "value_error");
+        goto out;
+    }
+    /* A temporary token never outlives what authorized it (a tk, or a stored
+     * token with an expiry); verification would refuse it afterwards anyway. */
+    if (p->kind != PRINCIPAL_SESSION && p->expires && exp_ms > p->expires) {
+        api_reply_validation(r, "expires",
+                             "expires may not be greater than the expiration of the authorizing token",
+                             "value_error");
+        goto out;
+    }
+    const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
+    if (au && !cJSON_IsNull(au)) {
+        api_reply_validation(r, "allowedUrls", "temporary tokens cannot have allowedUrls",
+                             "value_error");
+        goto out;
+    }
+    bool all_public;
+    if (!read_scopes(r, p, cJSON_GetObjectItemCaseSensitive(body, "scopes"), &c.scopes,
+                     &all_public))
+        goto out;
+    snprintf(c.username, sizeof(c.username), "%s", p->username);
+    /* The parent is the stored token whose deletion revokes this one: the
+     * authorizer itself, or for a tk its own parent; a session has none. */
+    if (p->kind != PRINCIPAL_SESSION)
+        snprintf(c.parent, sizeof(c.parent), "%s", p->token_id);
+    c.iat = now / 1000;
+    c.exp = (exp_ms + 999) / 1000; /* round up: never expire before asked */
+    value = token_format_temp(app->token_key, &c);
+    if (!value) {
+        api_reply_validation(r, "scopes", "too many scopes for a temporary token", "value_error");
+        goto out;
+    }
+    char issued[TIME_RFC3339_LEN], exp_text[TIME_RFC3339_LEN];
+    time_format_rfc3339(c.iat * 1000, issued);
+    time_format_rfc3339(c.exp * 1000, exp_text);
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "token", value);
+    cJSON_AddStringToObject(res, "issued_at", issued);
+    cJSON_AddStringToObject(res, "expires", exp_text);
+    cJSON_AddNumberToObject(res, "expires_in", (double)(c.exp - c.iat));
+    reply_json(r, 200, res);
+out:
+    if (value) {
+        crypto_wipe(value, strlen(value));
+        free(value);
+    }
+    strlist_free(&c.scopes);
+}
+
+static void create_permanent(struct request *r, const struct principal *p, const cJSON *body)
+{
+    struct app *app = request_app(r);
+    struct strlist scopes = STRLIST_INIT, urls = STRLIST_INIT;
+    struct account a = {0};
+    struct token_record t = {0};
+    char *value = NULL;
+    const char *note;
+    bool all_public;
+    if (!read_scopes(r, p, cJSON_GetObjectItemCaseSensitive(body, "scopes"), &scopes, &all_public) ||
+        !read_note(r, body, &note))
+        goto out;
+    const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
+    if (au && !cJSON_IsNull(au) && !read_allowed_urls(r, au, &urls))
+        goto out;
+    if (app->store->ops->account_get_by_id(app->store, p->account_id, &a) < 0) {
+        reply_not_found(r);
+        goto out;
+    }
+    struct token_spec spec = {.scopes = &scopes, .note = note ? note : "", .allowed_urls = &urls,
+                              .usage = all_public ? TOKEN_PK : TOKEN_SK};
+    if (tokens_create(app, &a, &spec, &t, &value) < 0) {
+        api_reply_error(r, 500, "Could not create the token", "internal_error");
+        goto out;
+    }
+    reply_json(r, 200, tokens_to_json(&t, value));
+out:
+    if (value) {
+        crypto_wipe(value, strlen(value));
+        free(value);
+    }
+    token_record_free(&t);
+    account_free(&a);
+    strlist_free(&scopes);
+    strlist_free(&urls);
+}
+
+static void handle_create(struct request *r)
+{
+    struct principal p;
+    cJSON *body = NULL;
+    if (!mapbox_begin(r, &p, "tokens:write") || !(body = api_parse_body(r)))
+        goto out;
+    bool wrong = false;
+    const char *expires = api_json_string(body, "expires", &wrong);
+    if (wrong)
+        api_reply_validation(r, "expires", "expires is invalid", "value_error");
+    else if (expires)
+        create_temporary(r, &p, body, expires);
+    else
+        create_permanent(r, &p, body);
+out:
+    cJSON_Delete(body);
+    principal_free(&p);
+}
+
+/* ---- PATCH / DELETE /tokens/v2/{username}/{id} ---------------------------- */
+
+static void handle_update(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    cJSON *body = NULL;
+    struct token_record t = {0};
+    struct strlist scopes = STRLIST_INIT, urls = STRLIST_INIT;
+    if (!mapbox_begin(r, &p, "tokens:write"))
+        goto out;
+    /* Temporary tokens have no id to address, so they land here too. */
+    const char *id = request_param(r, 1);
+    if (!id_shaped(id) || app->store->ops->token_get(app->store, id, &t) < 0 || t.revoked_at ||
+        t.account_id != p.account_id) {
+        reply_not_found(r);
+        goto out;
+    }
+    if (!(body = api_parse_body(r)))
+        goto out;
+    const char *note;
+    if (!read_note(r, body, &note))
+        goto out;
+    /* null means "leave as is", like an absent field. */
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(body, "scopes");
+    const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
+    if (cJSON_IsNull(sc))
+        sc = NULL;
+    if (cJSON_IsNull(au))
+        au = NULL;
+    bool all_public = true;
+    if (sc && !read_scopes(r, &p, sc, &scopes, &all_public))
+        goto out;
+    if (sc && t.usage == TOKEN_PK && !all_public) {
+        /* A public token stays public: its string may already be embedded in
+         * web pages. */
+        api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
+        goto out;
+    }
+    if (au && !read_allowed_urls(r, au, &urls))
+        goto out;
+    if (note)
+        snprintf(t.note, sizeof(t.note), "%s", note);
+    if (sc) {
+        strlist_free(&t.scopes);
+        t.scopes = scopes;
+        scopes = (struct strlist)STRLIST_INIT;
+    }
+    if (au) {
+        strlist_free(&t.allowed_urls);
+        t.allowed_urls = urls;
+        urls = (struct strlist)STRLIST_INIT;
+    }
+    t.modified = time_now_ms();
+    int rc = app->store->ops->token_update(app->store, &t);
+    if (rc == -ENOENT)
+        reply_not_found(r); /* deleted meanwhile */
+    else if (rc == -EINVAL)
+        api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
+    else if (rc < 0)
+        api_reply_error(r, 500, "Could not update the token", "internal_error");
+    else
+        reply_json(r, 200, record_json(&t));
+out:
+    strlist_free(&scopes);
+    strlist_free(&urls);
+    token_record_free(&t);
+    cJSON_Delete(body);
+    principal_free(&p);
+}
+
+static void handle_delete(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    if (!mapbox_begin(r, &p, "tokens:write"))
+        goto out;
+    const char *id = request_param(r, 1);
+    int rc = id_shaped(id) ? app->store->ops->token_revoke(app->store, id, p.account_id) : -ENOENT;
+    if (rc == -ENOENT)
+        reply_not_found(r);
+    else if (rc < 0)
+        api_reply_error(r, 500, "Could not delete the token", "internal_error");
+    else
+        reply_json(r, 204, NULL);
+out:
+    principal_free(&p);
+}
+
+/* ---- GET /tokens/v2 --------------------------------------------------------- */
+
+static const char *usage_name(enum principal_kind k)
+{
+    switch (k) {
+    case PRINCIPAL_PK: return "pk";
+    case PRINCIPAL_SK: return "sk";
+    case PRINCIPAL_TK: return "tk";
+    case PRINCIPAL_SESSION: return "session";
+    }
+    return "sk";
+}
+
+/* What we know about the presented credential. Only verified facts are
+ * reported: a malformed or forged credential gets no details beyond the kind
+ * its prefix claims. */
+static void write_validity_token(struct json_out *o, const char *cred, enum auth_result res,
+                                 const struct principal *p)
+{
+    bool known = (res == AUTH_OK || res == AUTH_EXPIRED || res == AUTH_REVOKED) && p->username[0];
+    if (!known) {
+        int kind = token_kind_of(cred);
+        if (res == AUTH_INVALID && kind >= 0)
+            json_out_raw(o, kind == TOKEN_PK   ? "{\"usage\":\"pk\"}"
+                            : kind == TOKEN_SK ? "{\"usage\":\"sk\"}"
+                                               : "{\"usage\":\"tk\"}");
+        else
+            json_out_raw(o, "{}");
+        return;
+    }
+    json_out_raw(o, "{\"usage\":");
+    json_out_string(o, usage_name(p->kind));
+    json_out_raw(o, ",\"user\":");
+    json_out_string(o, p->username);
+    if (p->kind == PRINCIPAL_PK || p->kind == PRINCIPAL_SK) {
+        json_out_raw(o, ",\"authorization\":");
+        json_out_string(o, p->token_id);
+        json_out_raw(o, "}");
+        return;
+    }
+    char created[TIME_RFC3339_LEN], expires[TIME_RFC3339_LEN];
+    time_format_rfc3339(p->created, created);
+    time_format_rfc3339(p->expires, expires);
+    json_out_raw(o, ",\"expires\":");
+    json_out_string(o, expires);
+    json_out_raw(o, ",\"created\":");
+    json_out_string(o, created);
+    json_out_raw(o, ",\"scopes\":");
+    json_out_strings(o, &p->token_scopes);
+    json_out_raw(o, ",\"client\":\"api\"}");
+}
+
+static const char *write_check_reply(char *buf, size_t cap, const char *cred,
+                                     enum auth_result res, const struct principal *p,
+                                     size_t *len)
+{
+    struct json_out o;
+    json_out_init(&o, buf, cap);
+    json_out_raw(&o, "{\"code\":");
+    json_out_string(&o, auth_result_name(res));
+    json_out_raw(&o, ",\"token\":");
+    write_validity_token(&o, cred, res, p);
+    json_out_raw(&o, "}");
+    return json_out_text(&o, len);
+}
+
+/* Every protected request's cost is dominated by this check, so its reply is
+ * written directly instead of through a cJSON tree (see bench/README.md). */
+static void handle_check(struct request *r)
+{
+    const char *cred = auth_credential(r);
+    if (!cred) {
+        api_reply_unauthorized(r, AUTH_NONE);
+        return;
+    }
+    struct principal p;
+    enum auth_result res = auth_verify(request_app(r), cred, &p);
+    char small[2048];
+    size_t len;
+    const char *text = write_check_reply(small, sizeof(small), cred, res, &p, &len);
+    if (text) {
+        reply_json_text(r, 200, text, len);
+    } else {
+        /* A tk's scopes come from its payload (< TOKEN_MAX_LEN bytes) and may
+         * each grow sixfold when escaped. */
+        size_t cap = 6 * TOKEN_MAX_LEN + 1024;
+        char *big = malloc(cap);
+        text = big ? write_check_reply(big, cap, cred, res, &p, &len) : NULL;
+        if (text)
+            reply_json_text(r, 200, text, len);
+        else
+            api_reply_error(r, 500, "Out of memory", "internal_error");
+        free(big);
+    }
+    principal_free(&p);
+}
+
+/* ---- GET /scopes/v1/{username} ------------------------------------------------ */
+
+static void handle_scopes(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    struct account a = {0};
+    struct scope_def *defs = NULL;
+    size_t n = 0;
+    if (!mapbox_begin(r, &p, "scopes:list"))
+        goto out;
+    /* The scopes this account may grant: its current grants, whatever the
+     * calling token itself holds. */
+    if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0) {
+        reply_not_found(r);
+        goto out;
+    }
+    if (app->store->ops->scope_list(app->store, &defs, &n) < 0) {
+        api_reply_error(r, 500, "Could not list scopes", "internal_error");
+        goto out;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        if (!strlist_contains(&a.scopes, defs[i].id))
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", defs[i].id);
+        cJSON_AddStringToObject(o, "description", defs[i].description);
+        if (defs[i].is_public)
+            cJSON_AddBoolToObject(o, "public", true);
+        cJSON_AddItemToArray(arr, o);
+    }
+    reply_json(r, 200, arr);
+out:
+    free(defs);
+    account_free(&a);
+    principal_free(&p);
+}
+
+void api_tokens_mapbox_register(struct server *srv)
+{
+    server_route(srv, "GET", "/tokens/v2", handle_check, 0);
+    server_route(srv, "GET", "/tokens/v2/{}", handle_list, 0);
+    server_route(srv, "POST", "/tokens/v2/{}", handle_create, ROUTE_OFFLOAD);
+    server_route(srv, "PATCH", "/tokens/v2/{}/{}", handle_update, ROUTE_OFFLOAD);
+    server_route(srv, "DELETE", "/tokens/v2/{}/{}", handle_delete, ROUTE_OFFLOAD);
+    server_route(srv, "GET", "/scopes/v1/{}", handle_scopes, 0);
+}

@@ -1,0 +1,119 @@
+/* Fixed-window counters in an open-addressed table of 64-bit key hashes.
+ * A full probe range evicts its stalest slot: under a flood of distinct
+ * keys, limits degrade towards "more permissive" rather than using more
+ * memory. */
+#include "api/ratelimit.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+
+#define SLOTS 65536
+#define STRIPES 64
+#define PROBE 8
+
+struct slot {
+    uint64_t key;
+    int64_t window_start;
+    unsigned count;
+};
+
+struct ratelimit {
+    pthread_mutex_t locks[STRIPES];
+    struct slot slots[SLOTS];
+};
+
+struct ratelimit *ratelimit_create(void)
+{
+    struct ratelimit *rl = calloc(1, sizeof(*rl));
+    if (!rl)
+        return NULL;
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&rl->locks[i], NULL);
+    return rl;
+}
+
+void ratelimit_destroy(struct ratelimit *rl)
+{
+    if (!rl)
+        return;
+    for (int i = 0; i < STRIPES; i++)
+        pthread_mutex_destroy(&rl->locks[i]);
+    free(rl);
+}
+
+/* FNV-1a; never 0, which marks an empty slot. */
+static uint64_t hash_key(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+int ratelimit_hit(struct ratelimit *rl, const char *key, unsigned limit, int window_s)
+{
+    if (!rl || limit == 0)
+        return 0;
+    if (window_s <= 0)
+        window_s = 60;
+    uint64_t h = hash_key(key);
+    int64_t now = (int64_t)time(NULL);
+    int64_t window = now - now % window_s;
+    /* Probe ranges never cross a stripe: slot index bits above log2(PROBE)
+     * pick the stripe. */
+    size_t base = (size_t)(h % (SLOTS / PROBE)) * PROBE;
+    pthread_mutex_t *lock = &rl->locks[(base / PROBE) % STRIPES];
+    pthread_mutex_lock(lock);
+    struct slot *found = NULL, *victim = &rl->slots[base];
+    for (size_t i = 0; i < PROBE; i++) {
+        struct slot *s = &rl->slots[base + i];
+        if (s->key == h) {
+            found = s;
+            break;
+        }
+        if (s->window_start < victim->window_start)
+            victim = s;
+    }
+    if (!found) {
+        found = victim;
+        found->key = h;
+        found->window_start = window;
+        found->count = 0;
+    } else if (found->window_start != window) {
+        found->window_start = window;
+        found->count = 0;
+    }
+    int retry = 0;
+    if (found->count >= limit)
+        retry = (int)(window + window_s - now);
+    else
+        found->count++;
+    pthread_mutex_unlock(lock);
+    return retry;
+}
+
+int ratelimit_login(struct app *app, const char *email, const char *addr)
+{
+    char key[300];
+    size_t n = (size_t)snprintf(key, sizeof(key), "login-account:%s", email);
+    for (size_t i = 14; i < n && i < sizeof(key); i++)
+        key[i] = (char)tolower((unsigned char)key[i]);
+    int window = (int)app->cfg.rate_window;
+    int by_account = ratelimit_hit(app->limits, key, app->cfg.login_rate_account, window);
+    snprintf(key, sizeof(key), "login-addr:%s", addr);
+    int by_addr = ratelimit_hit(app->limits, key, app->cfg.login_rate_addr, window);
+    return by_account > by_addr ? by_account : by_addr;
+}
+
+int ratelimit_token_api(struct app *app, int64_t account_id)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "token-api:%lld", (long long)account_id);
+    return ratelimit_hit(app->limits, key, app->cfg.token_api_rate, (int)app->cfg.rate_window);
+}

@@ -1,0 +1,44 @@
+/* Account life cycle shared by the HTTP API and the CLI: creation (username
+ * derivation, default groups and scopes, Argon2id hash, the default public
+ * token), password changes and deactivation (which end every session), and
+ * the user JSON object. Slow: call from the worker pool or the CLI. */
+#ifndef TESSERA_ACCOUNTS_H
+#define TESSERA_ACCOUNTS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "store/store.h"
+
+struct app;
+
+struct account_input {
+    const char *email;
+    const char *password;
+    const char *username;     /* NULL: derived from the e-mail */
+    const char *first_name;
+    const char *last_name;
+    const char *organization;
+};
+
+/* Validates and creates an account. On a validation failure returns -EINVAL
+ * (or -EEXIST for a taken e-mail / -EADDRINUSE for a taken username) and
+ * names the offending field in *field with a message in msg. out is filled on
+ * success (caller frees with account_free). */
+int accounts_create(struct app *app, const struct account_input *in, struct account *out,
+                    const char **field, char *msg, size_t msglen);
+/* Sets a new password hash and ends every session of the account. Returns
+ * only once a session started afterwards is valid (waits up to 1 s). */
+int accounts_set_password(struct app *app, struct account *a, const char *password);
+/* Deactivates the account and ends every session; its tokens stop working
+ * at once because verification checks is_active. Waits up to 1 s, as
+ * accounts_set_password does. */
+int accounts_deactivate(struct app *app, struct account *a);
+/* True for a plausible e-mail address (one '@', non-empty parts, a dot in
+ * the domain, no spaces or control characters, ≤ 254 bytes). */
+bool accounts_email_valid(const char *email);
+bool accounts_username_valid(const char *username);
+/* The user object of SPEC §4.1 (never the password hash). */
+cJSON *accounts_to_json(const struct account *a);
+
+#endif

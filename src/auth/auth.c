@@ -1,0 +1,312 @@
+/* Credential verification for every protected endpoint. Stored tokens are
+ * checked against their keyed hash in constant time; tk. tokens and session
+ * JWTs by MAC. Token and account state (revoked, active, granted scopes,
+ * groups, logout watermark) comes from the in-memory index (tokencache.c),
+ * which is exact on every request, so a check reads no storage.
+ * Thread-safe: no shared mutable state besides the index and metrics. */
+#include "auth/auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "auth/jwt.h"
+#include "util/log.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/timeutil.h"
+#include "auth/tokencache.h"
+
+const char *auth_credential(const struct request *r)
+{
+    const char *h = request_header(r, "Authorization");
+    if (h) {
+        if (strncasecmp(h, "Bearer ", 7) != 0)
+            return "";
+        h += 7;
+        while (*h == ' ')
+            h++;
+        return h;
+    }
+    return request_query(r, "access_token");
+}
+
+bool principal_has_scope(const struct principal *p, const char *scope)
+{
+    return strlist_contains(&p->scopes, scope);
+}
+
+void principal_free(struct principal *p)
+{
+    strlist_free(&p->scopes);
+    strlist_free(&p->token_scopes);
+    strlist_free(&p->groups);
+    strlist_free(&p->allowed_urls);
+}
+
+const char *auth_result_name(enum auth_result r)
+{
+    switch (r) {
+    case AUTH_OK: return "TokenValid";
+    case AUTH_NONE: return "TokenMissing";
+    case AUTH_MALFORMED: return "TokenMalformed";
+    case AUTH_INVALID: return "TokenInvalid";
+    case AUTH_EXPIRED: return "TokenExpired";
+    case AUTH_REVOKED: return "TokenRevoked";
+    }
+    return "TokenInvalid";
+}
+
+/* strlcpy: the check path copies a few short strings per request, and
+ * snprintf("%s") costs several times more. */
+static void copy_string(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Copies the account's identity, groups and effective scopes (issued ∩
+ * granted) into p. Runs under the index's read lock. */
+static int fill_from_account(struct principal *p, const struct tokencache_account *a)
+{
+    p->account_id = a->id;
+    copy_string(p->username, sizeof(p->username), a->username);
+    p->is_staff = a->is_staff;
+    if (strlist_copy(&p->groups, a->groups) < 0)
+        return -ENOMEM;
+    return strlist_intersect(&p->scopes, &p->token_scopes, a->scopes);
+}
+
+/* The index behind app->store. Every running server has one (app_open wraps
+ * the store); without it we fail closed rather than trust anything. */
+static struct tokencache *index_of(struct app *app)
+{
+    struct tokencache *tc = store_cached_index(app->store);
+    if (!tc)
+        log_error("auth: no token index; refusing credentials");
+    return tc;
+}
+
+struct stored_check {
+    const struct token_stored_parts *parts;
+    const uint8_t *mac;
+    struct principal *p;
+    enum auth_result res;
+};
+
+static int check_stored(void *ctx, const struct tokencache_token *t,
+                        const struct tokencache_account *a)
+{
+    struct stored_check *c = ctx;
+    struct principal *p = c->p;
+    c->res = AUTH_INVALID;
+    if (!crypto_equal(c->mac, t->secret_hash, CRYPTO_MAC_LEN) || t->usage != c->parts->kind ||
+        strcmp(a->username, c->parts->username) != 0)
+        return 0;
+    p->kind = t->usage == TOKEN_PK ? PRINCIPAL_PK : PRINCIPAL_SK;
+    copy_string(p->token_id, sizeof(p->token_id), t->id);
+    p->created = t->created;
+    p->expires = t->expires_at;
+    if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
+        strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 || fill_from_account(p, a) < 0)
+        return 0;
+    if (t->revoked || !a->is_active)
+        c->res = AUTH_REVOKED;
+    else if (t->expires_at && time_now_ms() >= t->expires_at)
+        c->res = AUTH_EXPIRED;
+    else
+        c->res = AUTH_OK;
+    return 0;
+}
+
+static enum auth_result verify_stored(struct app *app, const char *cred, struct principal *p)
+{
+    struct token_stored_parts parts;
+    if (token_parse_stored(cred, &parts) < 0) /* shape and checksum: no lookup */
+        return AUTH_MALFORMED;
+    struct tokencache *tc = index_of(app);
+    uint8_t mac[CRYPTO_MAC_LEN];
+    struct stored_check c = {&parts, mac, p, AUTH_INVALID};
+    /* Hash outside the lock: the HMAC is most of the cost of a check. */
+    if (tc && token_hash_secret(app->token_key, parts.secret, mac) == 0)
+        tokencache_token_view(tc, parts.id, check_stored, &c);
+    crypto_wipe(&parts, sizeof(parts));
+    crypto_wipe(mac, sizeof(mac));
+    return c.res;
+}
+
+struct account_check {
+    struct principal *p;
+    bool found, active;
+    int64_t sessions_valid_after;
+    int rc;
+};
+
+static int check_account(void *ctx, const struct tokencache_account *a)
+{
+    struct account_check *c = ctx;
+    c->found = true;
+    c->active = a->is_active;
+    c->sessions_valid_after = a->sessions_valid_after;
+    c->rc = fill_from_account(c->p, a);
+    return 0;
+}
+
+/* A temporary token dies with its parent, and never holds more than the
+ * parent holds now. */
+struct parent_check {
+    int64_t account_id;
+    struct principal *p;
+    bool alive;
+    int rc;
+};
+
+static int check_parent(void *ctx, const struct tokencache_token *t,
+                        const struct tokencache_account *a)
+{
+    struct parent_check *c = ctx;
+    c->alive = a->id == c->account_id && !t->revoked &&
+               (!t->expires_at || time_now_ms() < t->expires_at);
+    if (c->alive)
+        c->rc = strlist_intersect(&c->p->scopes, &c->p->scopes, t->scopes);
+    return 0;
+}
+
+static enum auth_result verify_temp(struct app *app, const char *cred, struct principal *p)
+{
+    struct token_temp_claims c = {0};
+    int rc = token_parse_temp(app->token_key, cred, &c);
+    if (rc == -EPERM)
+        return AUTH_INVALID;
+    if (rc < 0)
+        return AUTH_MALFORMED;
+    enum auth_result res = AUTH_INVALID;
+    struct tokencache *tc = index_of(app);
+    if (!tc)
+        goto out;
+    p->kind = PRINCIPAL_TK;
+    copy_string(p->token_id, sizeof(p->token_id), c.parent);
+    p->created = c.iat * 1000;
+    p->expires = c.exp * 1000;
+    if (strlist_copy(&p->token_scopes, &c.scopes) < 0)
+        goto out;
+    struct account_check ac = {p, false, false, 0, 0};
+    if (tokencache_account_view_by_username(tc, c.username, check_account, &ac) < 0 || ac.rc < 0)
+        goto out;
+    /* Without a stored parent the token was minted by a session, and it ends
+     * with the account's sessions (logout everywhere, password change). */
+    bool parent_alive = p->created >= ac.sessions_valid_after;
+    if (c.parent[0]) {
+        struct parent_check pc = {p->account_id, p, false, 0};
+        tokencache_token_view(tc, c.parent, check_parent, &pc);
+        if (pc.rc < 0)
+            goto out;
+        parent_alive = pc.alive;
+    }
+    if (!parent_alive || !ac.active)
+        res = AUTH_REVOKED;
+    else if (time_now_ms() >= p->expires)
+        res = AUTH_EXPIRED;
+    else
+        res = AUTH_OK;
+out:
+    strlist_free(&c.scopes);
+    return res;
+}
+
+/* A session speaks for the whole account: its scopes are the account's
+ * current grants, not a snapshot taken at sign-in. */
+static int check_session_account(void *ctx, const struct tokencache_account *a)
+{
+    struct account_check *c = ctx;
+    if (strlist_copy(&c->p->token_scopes, a->scopes) < 0) {
+        c->rc = -ENOMEM;
+        return 0;
+    }
+    return check_account(ctx, a);
+}
+
+static enum auth_result verify_session(struct app *app, const char *cred, struct principal *p)
+{
+    struct jwt_claims c = {0};
+    int rc = jwt_verify(app->jwt_key, cred, &c);
+    if (rc == -EPERM)
+        return AUTH_INVALID;
+    if (rc < 0)
+        return AUTH_MALFORMED;
+    enum auth_result res = AUTH_INVALID;
+    struct tokencache *tc = c.type == JWT_ACCESS ? index_of(app) : NULL;
+    struct account_check ac = {p, false, false, 0, 0};
+    if (!tc || tokencache_account_view(tc, c.user_id, check_session_account, &ac) < 0 ||
+        ac.rc < 0)
+        goto out;
+    p->kind = PRINCIPAL_SESSION;
+    copy_string(p->jti, sizeof(p->jti), c.jti);
+    p->created = c.iat * 1000;
+    p->expires = c.exp * 1000;
+    if (!ac.active || p->created < ac.sessions_valid_after)
+        res = AUTH_REVOKED;
+    else if (time_now_ms() >= p->expires)
+        res = AUTH_EXPIRED;
+    else
+        res = AUTH_OK;
+out:
+    jwt_claims_free(&c);
+    return res;
+}
+
+enum auth_result auth_verify(struct app *app, const char *credential, struct principal *out)
+{
+    memset(out, 0, sizeof(*out));
+    enum auth_result res;
+    if (!credential)
+        return AUTH_NONE;
+    if (!*credential || strnlen(credential, JWT_MAX_LEN + 1) > JWT_MAX_LEN)
+        res = AUTH_MALFORMED;
+    else if (token_kind_of(credential) == TOKEN_TK)
+        res = verify_temp(app, credential, out);
+    else if (token_kind_of(credential) >= 0)
+        res = verify_stored(app, credential, out);
+    else
+        res = verify_session(app, credential, out);
+    metrics_count_verification(res);
+    return res;
+}
+
+/* Strips "scheme://" so "https://a.example/x" compares as "a.example/x". */
+static const char *without_scheme(const char *url)
+{
+    const char *s = strstr(url, "://");
+    return s ? s + 3 : url;
+}
+
+static bool url_allowed(const char *candidate, const struct strlist *allowed)
+{
+    const char *c = without_scheme(candidate);
+    for (size_t i = 0; i < allowed->n; i++) {
+        const char *a = without_scheme(allowed->v[i]);
+        size_t n = strlen(a);
+        while (n && a[n - 1] == '/')
+            n--;
+        if (n && strncasecmp(c, a, n) == 0 &&
+            (c[n] == '\0' || c[n] == '/' || c[n] == '?' || c[n] == '#' || c[n] == ':'))
+            return true;
+    }
+    return false;
+}
+
+bool auth_origin_allowed(const struct principal *p, const struct request *r)
+{
+    if (p->allowed_urls.n == 0)
+        return true;
+    const char *origin = request_header(r, "Origin");
+    const char *referer = request_header(r, "Referer");
+    if (!origin && !referer)
+        return true;
+    return (origin && url_allowed(origin, &p->allowed_urls)) ||
+           (referer && url_allowed(referer, &p->allowed_urls));
+}

@@ -1,0 +1,125 @@
+/* Token minting and the Mapbox token object. The secret of a new token exists
+ * only in the returned string; the store keeps HMAC-SHA256(server key,
+ * secret), and for pk tokens (public by design) the full string so they can
+ * be listed again. */
+#include "auth/tokens.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "util/json.h"
+#include "util/timeutil.h"
+#include "auth/token.h"
+
+bool tokens_scopes_known(struct app *app, const struct strlist *s, bool *all_public)
+{
+    struct scope_def *defs = NULL;
+    size_t n = 0;
+    *all_public = true;
+    if (app->store->ops->scope_list(app->store, &defs, &n) < 0)
+        return false;
+    bool known = true;
+    for (size_t i = 0; i < s->n && known; i++) {
+        known = false;
+        for (size_t j = 0; j < n; j++) {
+            if (strcmp(defs[j].id, s->v[i]) == 0) {
+                known = true;
+                if (!defs[j].is_public)
+                    *all_public = false;
+                break;
+            }
+        }
+    }
+    free(defs);
+    return known;
+}
+
+int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
+                   struct token_record *out, char **token_out)
+{
+    memset(out, 0, sizeof(*out));
+    *token_out = NULL;
+    int usage = spec->usage;
+    if (usage < 0) {
+        bool all_public;
+        if (!tokens_scopes_known(app, spec->scopes, &all_public))
+            return -EINVAL;
+        usage = all_public ? TOKEN_PK : TOKEN_SK;
+    }
+    char secret[TOKEN_SECRET_LEN + 1];
+    token_new_id(out->id);
+    token_new_secret(secret);
+    out->usage = (enum token_kind)usage;
+    snprintf(out->note, sizeof(out->note), "%s", spec->note ? spec->note : "");
+    out->is_default = spec->is_default;
+    out->expires_at = spec->expires_at;
+    out->created = out->modified = time_now_ms();
+    int rc = -ENOMEM;
+    if (strlist_copy(&out->scopes, spec->scopes) < 0 ||
+        (spec->allowed_urls && strlist_copy(&out->allowed_urls, spec->allowed_urls) < 0))
+        goto fail;
+    if (token_hash_secret(app->token_key, secret, out->secret_hash) < 0) {
+        rc = -EIO;
+        goto fail;
+    }
+    char *value = token_format_stored(out->usage, username, out->id, secret);
+    if (!value)
+        goto fail;
+    if (out->usage == TOKEN_PK && !(out->public_token = strdup(value))) {
+        free(value);
+        goto fail;
+    }
+    crypto_wipe(secret, sizeof(secret));
+    *token_out = value;
+    return 0;
+fail:
+    crypto_wipe(secret, sizeof(secret));
+    token_record_free(out);
+    return rc;
+}
+
+int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
+                  struct token_record *out, char **token_out)
+{
+    int rc = tokens_prepare(app, a->username, spec, out, token_out);
+    if (rc < 0)
+        return rc;
+    out->account_id = a->id;
+    rc = app->store->ops->token_insert(app->store, out);
+    if (rc < 0) {
+        crypto_wipe(*token_out, strlen(*token_out));
+        free(*token_out);
+        *token_out = NULL;
+        token_record_free(out);
+    }
+    return rc;
+}
+
+cJSON *tokens_to_json(const struct token_record *t, const char *token_value)
+{
+    char created[TIME_RFC3339_LEN], modified[TIME_RFC3339_LEN];
+    time_format_rfc3339(t->created, created);
+    time_format_rfc3339(t->modified, modified);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", t->id);
+    cJSON_AddStringToObject(o, "usage", t->usage == TOKEN_PK ? "pk" : "sk");
+    cJSON_AddStringToObject(o, "client", "api");
+    cJSON_AddBoolToObject(o, "default", t->is_default);
+    cJSON_AddItemToObject(o, "scopes", json_from_strlist(&t->scopes));
+    cJSON_AddStringToObject(o, "note", t->note);
+    cJSON_AddStringToObject(o, "created", created);
+    cJSON_AddStringToObject(o, "modified", modified);
+    if (t->expires_at) {
+        char expires[TIME_RFC3339_LEN];
+        time_format_rfc3339(t->expires_at, expires);
+        cJSON_AddStringToObject(o, "expires", expires);
+    }
+    if (t->allowed_urls.n)
+        cJSON_AddItemToObject(o, "allowedUrls", json_from_strlist(&t->allowed_urls));
+    if (token_value)
+        cJSON_AddStringToObject(o, "token", token_value);
+    return o;
+}

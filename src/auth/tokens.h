@@ -1,0 +1,42 @@
+/* Token minting and presentation shared by both API dialects and the CLI:
+ * creating stored pk/sk tokens (random id and secret, keyed hash at rest),
+ * signing temporary tk tokens, checking requested scopes against the scope
+ * registry, and the Mapbox-style token JSON object. Thread-safe. */
+#ifndef TESSERA_TOKENS_H
+#define TESSERA_TOKENS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct app;
+
+struct token_spec {
+    const struct strlist *scopes;
+    const char *note;
+    const struct strlist *allowed_urls; /* may be NULL */
+    int64_t expires_at;                 /* ms, 0 = never */
+    bool is_default;
+    int usage;                          /* -1: pk when every scope is public, else sk */
+};
+
+/* Mints a token for the account named username without storing it: out is
+ * the record to store (account_id left 0), *token_out the token string
+ * (caller wipes and frees). Returns 0, -EINVAL for unknown scopes (usage -1)
+ * or -ENOMEM. */
+int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
+                   struct token_record *out, char **token_out);
+/* Creates and stores a token for account a. On success *token_out is the
+ * malloc'd token string (caller wipes and frees) and out the stored record
+ * (caller frees with token_record_free). Returns 0 or -errno from the store. */
+int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
+                  struct token_record *out, char **token_out);
+/* True when every scope in s is a registered scope; *all_public is set when
+ * each of them is public. */
+bool tokens_scopes_known(struct app *app, const struct strlist *s, bool *all_public);
+/* The Mapbox token object (SPEC §4.2). token_value is included when non-NULL. */
+cJSON *tokens_to_json(const struct token_record *t, const char *token_value);
+
+#endif

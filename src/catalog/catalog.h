@@ -1,0 +1,135 @@
+/* The STAC catalog: collections and items with their visibility groups, a
+ * spatial index, and search. Stored in its own SQLite file (catalog.db in the
+ * data directory), loaded by `tessera stac import`, read by api_stac.c.
+ * Thread-safe: any thread may search; imports may run while serving (also from
+ * another process: readers see the state before or after an import, never a
+ * part of it). */
+#ifndef TESSERA_CATALOG_H
+#define TESSERA_CATALOG_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/strlist.h"
+
+struct catalog;
+struct catalog_geom;
+
+#define CATALOG_PUBLIC_GROUP "Public"
+#define CATALOG_MAX_LIMIT 100
+
+/* Opens (creating and migrating) data_dir/catalog.db. NULL on failure. */
+struct catalog *catalog_open(const char *data_dir);
+/* Closes every pooled connection. No other thread may still use cat. NULL ok. */
+void catalog_close(struct catalog *cat);
+
+struct catalog_import_result {
+    size_t files;       /* JSON files read */
+    size_t collections; /* collections written (new or replaced) */
+    size_t items;       /* items written (new or replaced) */
+    size_t skipped;     /* documents of other STAC types (e.g. Catalog), ignored */
+};
+
+/* Imports a STAC Collection, Item or ItemCollection file, or every *.json /
+ * *.geojson file under a directory (recursively), all in one transaction: on
+ * any invalid document nothing is loaded and err says which file and why.
+ * Documents with the same id (items: same collection and id) are replaced.
+ * Every item must name a collection that is in the import or already loaded.
+ * visibility: groups allowed to see the imported documents (NULL or empty =
+ * Public). 0 or -errno. */
+int catalog_import_path(struct catalog *cat, const char *path, const struct strlist *visibility,
+                        char *err, size_t errlen);
+/* Same, and reports counts in res (may be NULL). */
+int catalog_import_path_ex(struct catalog *cat, const char *path, const struct strlist *visibility,
+                           struct catalog_import_result *res, char *err, size_t errlen);
+
+/* A number that changes whenever catalog.db may have changed since it was
+ * last asked (a commit by any process, this one included). 0 when that
+ * cannot be told cheaply: then nothing derived from the catalog may be
+ * cached. Ask before the reads whose result is to be cached, so that a
+ * commit in between shows as a change the next time. Any thread. */
+uint64_t catalog_generation(struct catalog *cat);
+
+/* --- Reads. groups = the caller's groups (NULL = anonymous); Public is always
+ * implied. Hidden documents behave exactly like missing ones. cat may be NULL
+ * (an empty catalog). Any thread. --- */
+
+/* *out = JSON array of the visible collection documents (ordered by id); the
+ * caller owns it. 0 or -errno. */
+int catalog_collections(struct catalog *cat, const struct strlist *groups, cJSON **out);
+/* *out = the collection document (caller owns). 0, -ENOENT (missing or
+ * hidden) or -errno. */
+int catalog_collection_get(struct catalog *cat, const struct strlist *groups, const char *id,
+                           cJSON **out);
+/* *out = the item document (caller owns). 0, -ENOENT or -errno. */
+int catalog_item_get(struct catalog *cat, const struct strlist *groups, const char *collection,
+                     const char *id, cJSON **out);
+/* 0 when some visible item has an asset whose href is key (relative to the
+ * asset directory), -ENOENT when none does, else -errno. */
+int catalog_asset_visible(struct catalog *cat, const struct strlist *groups, const char *key);
+
+/* Item templates. A template is the item's JSON text with its navigation
+ * links (self, root, parent, collection, ...) removed, "links" moved to the
+ * end and the final "]}" cut off, so that a caller appends its own links and
+ * "]}" without parsing the document. Asset hrefs relative to the asset
+ * directory begin with CATALOG_ASSET_MARKER (as written in the JSON text),
+ * followed by the percent-encoded key: replace the marker with
+ * "<scheme>://<host>/api/v1/catalog/asset/". The template ends with '[' when
+ * no links remain. */
+#define CATALOG_ASSET_MARKER "\\u001etessera-asset\\u001e"
+typedef int (*catalog_item_fn)(void *ctx, const char *collection, const char *id,
+                               const char *tpl, size_t len);
+/* Calls fn with the template of one visible item. 0, -ENOENT or -errno. */
+int catalog_item_each(struct catalog *cat, const struct strlist *groups, const char *collection,
+                      const char *id, catalog_item_fn fn, void *ctx);
+
+struct catalog_query {
+    const struct strlist *groups; /* caller's groups, NULL = anonymous */
+    bool has_bbox;
+    double bbox[4];               /* minx, miny, maxx, maxy; minx > maxx crosses 180° */
+    bool has_start, has_end;      /* datetime interval bounds, ms, inclusive */
+    int64_t start, end;
+    const struct strlist *ids;          /* NULL or empty = any */
+    const struct strlist *collections;  /* NULL or empty = any */
+    const struct catalog_geom *intersects; /* NULL = any */
+    int64_t limit;                /* 1..CATALOG_MAX_LIMIT */
+    int64_t offset;               /* >= 0 */
+};
+
+/* Runs a search. *matched = number of visible matching items, *items = JSON
+ * array of the page (newest first, then collection, id; caller owns).
+ * 0 or -errno (-EINVAL for a bad query). */
+int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                   cJSON **items);
+
+/* Same search, but calls fn with each item's template, in page order; a
+ * non-zero return from fn stops and is returned. */
+int catalog_search_each(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                        catalog_item_fn fn, void *ctx);
+
+/* --- Parsing helpers for query parameters; pure functions, any thread. --- */
+
+/* Parses a GeoJSON geometry (Point, MultiPoint, LineString, MultiLineString,
+ * Polygon, MultiPolygon, GeometryCollection; WGS84 lon/lat). NULL on failure
+ * with a message in err. Free with catalog_geom_free. */
+struct catalog_geom *catalog_geom_parse(const cJSON *geometry, char *err, size_t errlen);
+void catalog_geom_free(struct catalog_geom *g);
+/* The geometry's bounding box: minx, miny, maxx, maxy. */
+void catalog_geom_bbox(const struct catalog_geom *g, double bbox[4]);
+/* True when the two geometries share at least one point (boundaries count). */
+bool catalog_geom_intersects(const struct catalog_geom *a, const struct catalog_geom *b);
+
+/* Parses a bbox given as "minx,miny,maxx,maxy" or with 6 numbers (3-D).
+ * 0 or -EINVAL with a message in err. */
+int catalog_parse_bbox_text(const char *text, double bbox[4], char *err, size_t errlen);
+/* Same for a JSON array of 4 or 6 numbers. */
+int catalog_parse_bbox_json(const cJSON *arr, double bbox[4], char *err, size_t errlen);
+/* Parses a STAC datetime parameter: an instant, "start/end", with ".." or ""
+ * for an open end. A date without time as an instant means that whole day.
+ * 0 or -EINVAL with a message in err. */
+int catalog_parse_datetime(const char *text, bool *has_start, int64_t *start, bool *has_end,
+                           int64_t *end, char *err, size_t errlen);
+
+#endif

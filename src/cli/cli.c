@@ -1,0 +1,652 @@
+/* The `tessera` command line: serve, migrate, and the operator commands on
+ * users, tokens, scopes, groups and the STAC catalog, all over the same store
+ * the server uses. Settings come from defaults, --config FILE, TESSERA_*
+ * variables and flags (every setting is also a flag: data_dir → --data-dir).
+ * Runs on the main thread. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/accounts.h"
+#include "app.h"
+#include "catalog/catalog.h"
+#include "util/log.h"
+#include "auth/password.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/timeutil.h"
+#include "auth/token.h"
+#include "auth/tokens.h"
+#include "http/workpool.h"
+
+static const char usage_main[] =
+    "usage: tessera [--config FILE] COMMAND [ARGS] [--SETTING VALUE ...]\n"
+    "\n"
+    "Commands:\n"
+    "  serve                 run the HTTP(S) server\n"
+    "  migrate               create or upgrade the storage schema\n"
+    "  user add|list|set|disable\n"
+    "  token create|list|revoke\n"
+    "  scope add|list\n"
+    "  group add|list\n"
+    "  stac import FILE|DIR --visibility GROUP[,GROUP]\n"
+    "\n"
+    "Every command takes the settings as flags, e.g. --data-dir DIR (default ./var),\n"
+    "--config FILE, --listen HOST:PORT. Precedence: defaults < --config file <\n"
+    "TESSERA_* environment (TESSERA_DATA_DIR, TESSERA_LISTEN, ...) < flags.\n"
+    "Run `tessera COMMAND --help` for a command's own options.\n";
+
+static const char usage_serve[] =
+    "usage: tessera serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
+    "                     [--tls-cert FILE --tls-key FILE] [--asset-dir DIR]\n"
+    "                     [--port-file FILE] [--threads N] [--workers N] [--SETTING VALUE]\n"
+    "Serves the API on HOST:PORT (default 127.0.0.1:8080; port 0 picks a free one\n"
+    "and writes it to --port-file). With --tls-cert and --tls-key it serves HTTPS.\n"
+    "Other settings: max_body, connection_timeout, max_connections, access_ttl,\n"
+    "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
+    "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
+    "worker_nice, stac_cache_mb.\n"
+    "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
+
+static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"
+                                    "Applies pending schema migrations and prints the version.\n";
+
+static const char usage_user[] =
+    "usage: tessera user add EMAIL [--password P | --password-stdin] [--username U]\n"
+    "                        [--groups G,G] [--scopes S,S] [--staff]\n"
+    "       tessera user list\n"
+    "       tessera user set EMAIL [--groups G,G] [--scopes S,S] [--active true|false]\n"
+    "                        [--staff true|false] [--password P | --password-stdin]\n"
+    "       tessera user disable EMAIL\n"
+    "Changing a password or disabling an account ends its sessions at once;\n"
+    "removing a scope or group takes effect on its tokens at the next request.\n";
+
+static const char usage_token[] =
+    "usage: tessera token create EMAIL --scopes S,S [--note TEXT] [--expires-days N]\n"
+    "       tessera token list EMAIL\n"
+    "       tessera token revoke ID\n"
+    "create prints the token once (pk when every scope is public, else sk).\n";
+
+static const char usage_scope[] = "usage: tessera scope add ID [--description TEXT] [--public]\n"
+                                  "       tessera scope list\n";
+
+static const char usage_group[] = "usage: tessera group add NAME [--description TEXT]\n"
+                                  "       tessera group list\n";
+
+static const char usage_stac[] =
+    "usage: tessera stac import FILE|DIR --visibility GROUP[,GROUP]\n"
+    "Imports STAC Collections, Items and ItemCollections (all *.json under DIR) in\n"
+    "one transaction: on any invalid document nothing is loaded.\n";
+
+/* Command-specific options collected while parsing. */
+struct cli_opts {
+    const char *positional[4];
+    int npositional;
+    const char *password, *username, *groups, *scopes, *note, *description, *visibility;
+    const char *active, *staff_value;
+    int expires_days;
+    bool password_stdin, staff, is_public, help;
+};
+
+static bool opt_takes_value(const char *name)
+{
+    static const char *const with_value[] = {"password", "username", "groups", "scopes",
+                                             "note", "description", "visibility", "active",
+                                             "staff-value", "expires-days", NULL};
+    for (int i = 0; with_value[i]; i++)
+        if (strcmp(name, with_value[i]) == 0)
+            return true;
+    return false;
+}
+
+static int set_opt(struct cli_opts *o, const char *name, const char *value)
+{
+    if (strcmp(name, "password") == 0) o->password = value;
+    else if (strcmp(name, "username") == 0) o->username = value;
+    else if (strcmp(name, "groups") == 0) o->groups = value;
+    else if (strcmp(name, "scopes") == 0) o->scopes = value;
+    else if (strcmp(name, "note") == 0) o->note = value;
+    else if (strcmp(name, "description") == 0) o->description = value;
+    else if (strcmp(name, "visibility") == 0) o->visibility = value;
+    else if (strcmp(name, "active") == 0) o->active = value;
+    else if (strcmp(name, "expires-days") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || v < 1 || v > 36500) {
+            fprintf(stderr, "tessera: --expires-days must be 1..36500\n");
+            return -EINVAL;
+        }
+        o->expires_days = (int)v;
+    }
+    return 0;
+}
+
+/* Parses argv (after the command words): command options into o, settings
+ * into cfg. --staff is a flag for `user add` and takes true|false for `user set`. */
+static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts *o, bool staff_takes_value)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            o->help = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (o->npositional == 4) {
+                fprintf(stderr, "tessera: unexpected argument \"%s\"\n", a);
+                return -EINVAL;
+            }
+            o->positional[o->npositional++] = a;
+            continue;
+        }
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (len >= sizeof(name)) {
+            fprintf(stderr, "tessera: unknown option %.80s\n", a);
+            return -EINVAL;
+        }
+        memcpy(name, a + 2, len);
+        name[len] = '\0';
+        if (strcmp(name, "password-stdin") == 0) { o->password_stdin = true; continue; }
+        if (strcmp(name, "public") == 0) { o->is_public = true; continue; }
+        if (strcmp(name, "staff") == 0 && !staff_takes_value) { o->staff = true; continue; }
+        if (strcmp(name, "staff") == 0)
+            strcpy(name, "staff-value");
+        /* A missing value must not swallow the next option: "--data-dir
+         * --threads 4" would silently use "./--threads" as the data directory.
+         * A value that starts with "--" can still be given as --name=value. */
+        const char *value = eq ? eq + 1
+                               : (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 ? argv[++i]
+                                                                                    : NULL);
+        if (!value) {
+            fprintf(stderr, "tessera: option --%s needs a value\n", name);
+            return -EINVAL;
+        }
+        if (opt_takes_value(name)) {
+            if (strcmp(name, "staff-value") == 0)
+                o->staff_value = value;
+            else if (set_opt(o, name, value) < 0)
+                return -EINVAL;
+            continue;
+        }
+        if (strcmp(name, "config") == 0)
+            continue; /* applied before everything else */
+        char key[64], err[256];
+        for (size_t k = 0; k <= len; k++)
+            key[k] = name[k] == '-' ? '_' : name[k];
+        if (config_set(cfg, key, value, err, sizeof(err)) < 0) {
+            fprintf(stderr, "tessera: %s\n", err);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int read_password_stdin(char *buf, size_t len)
+{
+    if (!fgets(buf, (int)len, stdin)) {
+        fprintf(stderr, "tessera: no password on standard input\n");
+        return -EINVAL;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int open_app(struct app *app)
+{
+    int rc = app_open(app);
+    if (rc < 0)
+        fprintf(stderr, "tessera: cannot open the data directory %s (see log above)\n",
+                app->cfg.data_dir);
+    return rc;
+}
+
+/* ---- serve / migrate -------------------------------------------------- */
+
+static int cmd_serve(struct app *app)
+{
+    /* Block the stop signals in every thread; the main thread waits for
+     * them with sigwait so shutdown runs in ordinary code. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    app->serving = true;
+    if (open_app(app) < 0)
+        return 1;
+    log_start_flusher();
+    struct server *srv = server_create(app);
+    if (!srv || server_start(srv) < 0) {
+        server_destroy(srv);
+        app_close(app);
+        log_stop_flusher();
+        return 1;
+    }
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    /* Order matters: stop accepting, let running jobs finish and resume
+     * their connections, then close everything. */
+    server_quiesce(srv);
+    workpool_drain(app->workers);
+    server_destroy(srv);
+    app_close(app);
+    log_info("stopped");
+    log_stop_flusher();
+    return 0;
+}
+
+static int cmd_migrate(struct app *app)
+{
+    if (open_app(app) < 0)
+        return 1;
+    printf("schema version %d\n", app->store->ops->schema_version(app->store));
+    app_close(app);
+    return 0;
+}
+
+/* ---- users ------------------------------------------------------------ */
+
+static int find_account(struct app *app, const char *email, struct account *a)
+{
+    int rc = app->store->ops->account_get_by_email(app->store, email, a);
+    if (rc == -ENOENT)
+        fprintf(stderr, "tessera: no account with e-mail %s\n", email);
+    return rc;
+}
+
+static int print_account(void *ctx, const struct account *a)
+{
+    char *groups = strlist_join(&a->groups, ",");
+    char *scopes = strlist_join(&a->scopes, ",");
+    printf("%lld\t%s\t%s\t%s\t%s\t%s%s\n", (long long)a->id, a->username, a->email,
+           groups ? groups : "", scopes ? scopes : "", a->is_active ? "active" : "disabled",
+           a->is_staff ? "\tstaff" : "");
+    free(groups);
+    free(scopes);
+    return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+        *out = false;
+    else {
+        fprintf(stderr, "tessera: expected true or false, got \"%s\"\n", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int replace_list(struct strlist *l, const char *csv)
+{
+    strlist_free(l);
+    return strlist_split(l, csv);
+}
+
+static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
+{
+    char pwbuf[512] = "";
+    int status = 1;
+    struct account a = {0};
+    if (o->password_stdin && read_password_stdin(pwbuf, sizeof(pwbuf)) < 0)
+        return 1;
+    const char *password = o->password_stdin ? pwbuf : o->password;
+    if (strcmp(verb, "list") == 0) {
+        if (open_app(app) < 0)
+            return 1;
+        status = app->store->ops->account_each(app->store, print_account, NULL) < 0;
+        goto out;
+    }
+    if (o->npositional != 1) {
+        fputs(usage_user, stderr);
+        return 2;
+    }
+    const char *email = o->positional[0];
+    if (open_app(app) < 0)
+        return 1;
+    if (strcmp(verb, "add") == 0) {
+        if (!password) {
+            fprintf(stderr, "tessera: user add needs --password or --password-stdin\n");
+            goto out;
+        }
+        struct account_input in = {.email = email, .password = password, .username = o->username};
+        const char *field;
+        char msg[256];
+        int rc = accounts_create(app, &in, &a, &field, msg, sizeof(msg));
+        if (rc < 0) {
+            fprintf(stderr, "tessera: %s: %s\n", field ? field : "error",
+                    field ? msg : strerror(-rc));
+            goto out;
+        }
+        bool changed = o->groups || o->scopes || o->staff;
+        if ((o->groups && replace_list(&a.groups, o->groups) < 0) ||
+            (o->scopes && replace_list(&a.scopes, o->scopes) < 0))
+            goto out;
+        a.is_staff = o->staff;
+        if (changed && app->store->ops->account_update(app->store, &a) < 0)
+            goto out;
+        print_account(NULL, &a);
+        status = 0;
+    } else if (strcmp(verb, "set") == 0 || strcmp(verb, "disable") == 0) {
+        if (find_account(app, email, &a) < 0)
+            goto out;
+        if (strcmp(verb, "disable") == 0) {
+            status = accounts_deactivate(app, &a) < 0;
+            goto out;
+        }
+        bool active = a.is_active, staff = a.is_staff;
+        if ((o->active && parse_bool(o->active, &active) < 0) ||
+            (o->staff_value && parse_bool(o->staff_value, &staff) < 0))
+            goto out;
+        if ((o->groups && replace_list(&a.groups, o->groups) < 0) ||
+            (o->scopes && replace_list(&a.scopes, o->scopes) < 0))
+            goto out;
+        a.is_staff = staff;
+        if (!active && a.is_active) {
+            if (accounts_deactivate(app, &a) < 0)
+                goto out;
+        } else {
+            a.is_active = active;
+            if (app->store->ops->account_update(app->store, &a) < 0)
+                goto out;
+        }
+        if (password) {
+            const char *weak = password_weakness(password);
+            if (weak) {
+                fprintf(stderr, "tessera: password: %s\n", weak);
+                goto out;
+            }
+            if (accounts_set_password(app, &a, password) < 0)
+                goto out;
+        }
+        print_account(NULL, &a);
+        status = 0;
+    } else {
+        fputs(usage_user, stderr);
+        status = 2;
+    }
+out:
+    crypto_wipe(pwbuf, sizeof(pwbuf));
+    account_free(&a);
+    app_close(app);
+    return status;
+}
+
+/* ---- tokens ----------------------------------------------------------- */
+
+static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
+{
+    struct account a = {0};
+    struct strlist scopes = STRLIST_INIT;
+    int status = 1;
+    bool known = strcmp(verb, "create") == 0 || strcmp(verb, "list") == 0 ||
+                 strcmp(verb, "revoke") == 0;
+    if (!known || o->npositional != 1 || (strcmp(verb, "create") == 0 && !o->scopes)) {
+        fputs(usage_token, stderr);
+        return 2;
+    }
+    if (open_app(app) < 0)
+        return 1;
+    if (strcmp(verb, "revoke") == 0) {
+        struct token_record t = {0};
+        int rc = app->store->ops->token_get(app->store, o->positional[0], &t);
+        if (rc == 0 && !t.revoked_at)
+            rc = app->store->ops->token_revoke(app->store, t.id, t.account_id);
+        else if (rc == 0)
+            rc = -ENOENT;
+        token_record_free(&t);
+        if (rc < 0)
+            fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
+        status = rc < 0;
+        goto out;
+    }
+    if (find_account(app, o->positional[0], &a) < 0)
+        goto out;
+    if (strcmp(verb, "create") == 0) {
+        bool all_public;
+        if (strlist_split(&scopes, o->scopes) < 0 || scopes.n == 0 ||
+            !tokens_scopes_known(app, &scopes, &all_public)) {
+            fprintf(stderr, "tessera: unknown scope in \"%s\" (see `tessera scope list`)\n", o->scopes);
+            goto out;
+        }
+        if (!strlist_is_subset(&scopes, &a.scopes)) {
+            fprintf(stderr, "tessera: the account is not granted every one of \"%s\"\n", o->scopes);
+            goto out;
+        }
+        struct token_spec spec = {.scopes = &scopes, .note = o->note ? o->note : "", .usage = -1,
+                                  .expires_at = o->expires_days
+                                                    ? time_now_ms() + o->expires_days * 86400000LL
+                                                    : 0};
+        struct token_record t;
+        char *value;
+        if (tokens_create(app, &a, &spec, &t, &value) < 0) {
+            fprintf(stderr, "tessera: could not create the token\n");
+            goto out;
+        }
+        printf("%s\n", value);
+        crypto_wipe(value, strlen(value));
+        free(value);
+        token_record_free(&t);
+        status = 0;
+    } else {
+        struct token_query q = {.account_id = a.id, .usage = -1, .is_default = -1, .limit = 100};
+        char last[TOKEN_ID_LEN + 1] = "";
+        for (;;) {
+            struct token_record *v;
+            size_t n;
+            q.start_after = last[0] ? last : NULL;
+            if (app->store->ops->token_list(app->store, &q, &v, &n) < 0)
+                goto out;
+            for (size_t i = 0; i < n; i++) {
+                char created[TIME_RFC3339_LEN];
+                time_format_rfc3339(v[i].created, created);
+                char *s = strlist_join(&v[i].scopes, ",");
+                printf("%s\t%s\t%s\t%s\t%s\n", v[i].id, v[i].usage == TOKEN_PK ? "pk" : "sk",
+                       created, s ? s : "", v[i].note);
+                free(s);
+            }
+            if (n)
+                snprintf(last, sizeof(last), "%s", v[n - 1].id);
+            token_records_free(v, n);
+            if (n < q.limit)
+                break;
+        }
+        status = 0;
+    }
+out:
+    strlist_free(&scopes);
+    account_free(&a);
+    app_close(app);
+    return status;
+}
+
+/* ---- scopes, groups, catalog ------------------------------------------ */
+
+/* Scope ids and group names travel in tokens, in space-separated JWT claims
+ * and in comma-separated lists (--groups, --visibility, X-Auth-Groups); the
+ * description is printed as one tab-separated line of `list`. */
+static bool registry_entry_ok(bool scope, const char *name, const char *description)
+{
+    const char *what = scope ? "scope id" : "group name";
+    if (!token_word_ok(name, scope ? SCOPE_ID_MAX : GROUP_NAME_MAX) || strchr(name, ',')) {
+        fprintf(stderr,
+                "tessera: invalid %s \"%s\": 1 to %d printable ASCII characters, without "
+                "spaces, commas, quotes or backslashes\n",
+                what, name, scope ? SCOPE_ID_MAX : GROUP_NAME_MAX);
+        return false;
+    }
+    size_t n = description ? strlen(description) : 0;
+    bool printable = true;
+    for (size_t i = 0; i < n; i++)
+        printable &= (unsigned char)description[i] >= ' ' && description[i] != 0x7f;
+    if (n > DESCRIPTION_MAX || !printable) {
+        fprintf(stderr, "tessera: the description must be at most %d bytes without control "
+                        "characters\n", DESCRIPTION_MAX);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_scope_group(struct app *app, bool scope, const char *verb, struct cli_opts *o)
+{
+    bool add = strcmp(verb, "add") == 0;
+    if ((!add && strcmp(verb, "list") != 0) || (add && o->npositional != 1)) {
+        fputs(scope ? usage_scope : usage_group, stderr);
+        return 2;
+    }
+    if (add && !registry_entry_ok(scope, o->positional[0], o->description))
+        return 2;
+    if (open_app(app) < 0)
+        return 1;
+    int rc = 0;
+    if (add && scope) {
+        struct scope_def d = {.is_public = o->is_public};
+        snprintf(d.id, sizeof(d.id), "%s", o->positional[0]);
+        snprintf(d.description, sizeof(d.description), "%s", o->description ? o->description : "");
+        rc = app->store->ops->scope_add(app->store, &d);
+    } else if (add) {
+        struct group_def d = {0};
+        snprintf(d.name, sizeof(d.name), "%s", o->positional[0]);
+        snprintf(d.description, sizeof(d.description), "%s", o->description ? o->description : "");
+        rc = app->store->ops->group_add(app->store, &d);
+    } else if (scope) {
+        struct scope_def *v = NULL;
+        size_t n = 0;
+        rc = app->store->ops->scope_list(app->store, &v, &n);
+        for (size_t i = 0; i < n; i++)
+            printf("%s\t%s\t%s\n", v[i].id, v[i].is_public ? "public" : "secret", v[i].description);
+        free(v);
+    } else {
+        struct group_def *v = NULL;
+        size_t n = 0;
+        rc = app->store->ops->group_list(app->store, &v, &n);
+        for (size_t i = 0; i < n; i++)
+            printf("%s\t%s\n", v[i].name, v[i].description);
+        free(v);
+    }
+    if (rc == -EEXIST)
+        fprintf(stderr, "tessera: %s \"%s\" already exists\n", scope ? "scope" : "group",
+                o->positional[0]);
+    app_close(app);
+    return rc < 0;
+}
+
+static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
+{
+    if (strcmp(verb, "import") != 0 || o->npositional != 1 || !o->visibility) {
+        fputs(usage_stac, stderr);
+        return 2;
+    }
+    struct strlist visibility = STRLIST_INIT;
+    if (strlist_split(&visibility, o->visibility) < 0 || visibility.n == 0) {
+        fprintf(stderr, "tessera: --visibility needs at least one group\n");
+        return 2;
+    }
+    if (open_app(app) < 0) {
+        strlist_free(&visibility);
+        return 1;
+    }
+    char err[512] = "";
+    struct catalog_import_result res = {0};
+    int rc = catalog_import_path_ex(app->catalog, o->positional[0], &visibility, &res, err,
+                                    sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "tessera: import failed, nothing was loaded: %s\n", err);
+    else
+        printf("imported %s: %zu files, %zu collections, %zu items, %zu skipped\n",
+               o->positional[0], res.files, res.collections, res.items, res.skipped);
+    strlist_free(&visibility);
+    app_close(app);
+    return rc < 0;
+}
+
+/* ---- entry point ------------------------------------------------------ */
+
+static int load_config(struct config *cfg, int argc, char **argv)
+{
+    char err[512];
+    config_defaults(cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        if (path && config_load_file(cfg, path, err, sizeof(err)) < 0) {
+            fprintf(stderr, "tessera: %s\n", err);
+            return -EINVAL;
+        }
+    }
+    if (config_load_env(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tessera: %s\n", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+    static struct app app; /* large (paths); static keeps it off the stack */
+    struct cli_opts o = {0};
+    /* Skip global options before the command word. */
+    int cmd = 1;
+    while (cmd < argc && strncmp(argv[cmd], "--", 2) == 0 && strcmp(argv[cmd], "--help") != 0)
+        cmd += strchr(argv[cmd], '=') ? 1 : 2;
+    if (cmd >= argc || strcmp(argv[cmd], "--help") == 0 || strcmp(argv[cmd], "help") == 0) {
+        fputs(usage_main, cmd >= argc ? stderr : stdout);
+        return cmd >= argc ? 2 : 0;
+    }
+    if (load_config(&app.cfg, argc, argv) < 0)
+        return 2;
+    const char *command = argv[cmd];
+    bool has_verb = strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0;
+    const char *verb = has_verb && cmd + 1 < argc && argv[cmd + 1][0] != '-' ? argv[cmd + 1] : "";
+    int first = cmd + 1 + (verb[0] ? 1 : 0);
+    bool staff_value = strcmp(command, "user") == 0 && strcmp(verb, "set") == 0;
+    /* Global options given before the command are parsed as well. */
+    if (parse_args(cmd - 1, argv + 1, &app.cfg, &o, staff_value) < 0 ||
+        parse_args(argc - first, argv + first, &app.cfg, &o, staff_value) < 0)
+        return 2;
+
+    struct {
+        const char *name;
+        const char *usage;
+    } usages[] = {{"serve", usage_serve}, {"migrate", usage_migrate}, {"user", usage_user},
+                  {"token", usage_token}, {"scope", usage_scope},     {"group", usage_group},
+                  {"stac", usage_stac}};
+    const char *usage = NULL;
+    for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++)
+        if (strcmp(usages[i].name, command) == 0)
+            usage = usages[i].usage;
+    if (!usage) {
+        fprintf(stderr, "tessera: unknown command \"%s\"\n\n%s", command, usage_main);
+        return 2;
+    }
+    if (o.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(command, "serve") == 0)
+        return cmd_serve(&app);
+    if (strcmp(command, "migrate") == 0)
+        return cmd_migrate(&app);
+    if (strcmp(command, "user") == 0)
+        return cmd_user(&app, verb, &o);
+    if (strcmp(command, "token") == 0)
+        return cmd_token(&app, verb, &o);
+    if (strcmp(command, "scope") == 0 || strcmp(command, "group") == 0)
+        return cmd_scope_group(&app, strcmp(command, "scope") == 0, verb, &o);
+    return cmd_stac(&app, verb, &o);
+}

@@ -1,0 +1,142 @@
+/* Request and verification counters. Every route gets a fixed block of
+ * atomic counters at registration time, so observing a request is a few
+ * relaxed atomic increments and never takes a lock. */
+#include "http/metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATUS_MIN 100
+#define STATUS_MAX 599
+static const int64_t bucket_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+                                    100000, 250000, 1000000};
+#define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
+
+struct route_metrics {
+    char method[16];
+    char pattern[128];
+    atomic_uint_fast64_t by_status[STATUS_MAX - STATUS_MIN + 1];
+    atomic_uint_fast64_t buckets[NBUCKETS + 1]; /* last = +Inf */
+    atomic_uint_fast64_t sum_us;
+    struct route_metrics *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct route_metrics *registry;
+static atomic_uint_fast64_t verifications[AUTH_REVOKED + 1];
+
+struct route_metrics *metrics_route(const char *method, const char *pattern)
+{
+    pthread_mutex_lock(&registry_lock);
+    struct route_metrics *m;
+    for (m = registry; m; m = m->next)
+        if (strcmp(m->method, method) == 0 && strcmp(m->pattern, pattern) == 0)
+            break;
+    if (!m && (m = calloc(1, sizeof(*m)))) {
+        snprintf(m->method, sizeof(m->method), "%s", method);
+        snprintf(m->pattern, sizeof(m->pattern), "%s", pattern);
+        m->next = registry;
+        registry = m;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return m;
+}
+
+void metrics_observe(struct route_metrics *m, int status, int64_t duration_us)
+{
+    if (!m)
+        return;
+    if (status >= STATUS_MIN && status <= STATUS_MAX)
+        atomic_fetch_add_explicit(&m->by_status[status - STATUS_MIN], 1, memory_order_relaxed);
+    size_t b = 0;
+    while (b < NBUCKETS && duration_us > bucket_us[b])
+        b++;
+    atomic_fetch_add_explicit(&m->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->sum_us, (uint64_t)(duration_us > 0 ? duration_us : 0),
+                              memory_order_relaxed);
+}
+
+void metrics_count_verification(enum auth_result outcome)
+{
+    if ((unsigned)outcome <= AUTH_REVOKED)
+        atomic_fetch_add_explicit(&verifications[outcome], 1, memory_order_relaxed);
+}
+
+struct textbuf {
+    char *s;
+    size_t len, cap;
+};
+
+static void tb_printf(struct textbuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void tb_printf(struct textbuf *tb, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(tb->s ? tb->s + tb->len : NULL, tb->s ? tb->cap - tb->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (tb->s && tb->len + (size_t)n < tb->cap) {
+            tb->len += (size_t)n;
+            return;
+        }
+        size_t cap = (tb->cap + (size_t)n + 1) * 2;
+        char *s = realloc(tb->s, cap);
+        if (!s)
+            return;
+        tb->s = s;
+        tb->cap = cap;
+    }
+}
+
+char *metrics_render(const char *extra)
+{
+    struct textbuf tb = {0};
+    tb_printf(&tb, "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
+                   "# TYPE tessera_http_requests_total counter\n");
+    pthread_mutex_lock(&registry_lock);
+    struct route_metrics *head = registry;
+    pthread_mutex_unlock(&registry_lock);
+    /* Routes are only ever prepended, so walking from a snapshot of the head
+     * is safe without the lock. */
+    for (struct route_metrics *m = head; m; m = m->next)
+        for (int s = STATUS_MIN; s <= STATUS_MAX; s++) {
+            uint64_t v = atomic_load_explicit(&m->by_status[s - STATUS_MIN], memory_order_relaxed);
+            if (v)
+                tb_printf(&tb, "tessera_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
+                          m->method, m->pattern, s, (unsigned long long)v);
+        }
+    tb_printf(&tb, "# HELP tessera_http_request_duration_seconds Request latency.\n"
+                   "# TYPE tessera_http_request_duration_seconds histogram\n");
+    for (struct route_metrics *m = head; m; m = m->next) {
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b <= NBUCKETS; b++) {
+            cumulative += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
+            if (b < NBUCKETS)
+                tb_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+                          m->method, m->pattern, (double)bucket_us[b] / 1e6, (unsigned long long)cumulative);
+            else
+                tb_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
+                          m->method, m->pattern, (unsigned long long)cumulative);
+        }
+        tb_printf(&tb, "tessera_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %g\n",
+                  m->method, m->pattern, (double)atomic_load(&m->sum_us) / 1e6);
+        tb_printf(&tb, "tessera_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+                  m->method, m->pattern, (unsigned long long)cumulative);
+    }
+    tb_printf(&tb, "# HELP tessera_verifications_total Credential verifications by outcome.\n"
+                   "# TYPE tessera_verifications_total counter\n");
+    for (int o = AUTH_OK; o <= AUTH_REVOKED; o++)
+        tb_printf(&tb, "tessera_verifications_total{outcome=\"%s\"} %llu\n",
+                  auth_result_name((enum auth_result)o),
+                  (unsigned long long)atomic_load(&verifications[o]));
+    if (extra)
+        tb_printf(&tb, "%s", extra);
+    return tb.s;
+}

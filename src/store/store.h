@@ -1,0 +1,169 @@
+/* The storage interface. Handlers, the CLI and the token cache talk only to
+ * these wrappers; store_sqlite.c implements them (and a PostgreSQL backend can
+ * implement the same ops without touching any caller).
+ *
+ * Threading: every operation may be called from any thread concurrently; the
+ * backend keeps one connection per thread. Writes are durable when they return
+ * 0 (an acknowledged write survives kill -9). Times are ms since the epoch.
+ * Return values: 0, or -ENOENT (no such row), -EEXIST / -EADDRINUSE (unique
+ * conflicts, see each op), -EPERM (see refresh_rotate), -EIO (backend error,
+ * already logged). */
+#ifndef TESSERA_STORE_H
+#define TESSERA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/crypto.h"
+#include "util/strlist.h"
+#include "auth/token.h"
+
+#define ACCOUNT_USERNAME_MAX 32
+#define ACCOUNT_EMAIL_MAX 254
+#define ACCOUNT_NAME_MAX 150
+#define TOKEN_NOTE_MAX 256
+#define SCOPE_ID_MAX 64
+#define GROUP_NAME_MAX 64
+#define DESCRIPTION_MAX 256
+
+struct account {
+    int64_t id;
+    char username[ACCOUNT_USERNAME_MAX + 1];
+    char email[ACCOUNT_EMAIL_MAX + 1];
+    char password_hash[128];
+    char first_name[ACCOUNT_NAME_MAX + 1];
+    char last_name[ACCOUNT_NAME_MAX + 1];
+    char organization[ACCOUNT_NAME_MAX + 1];
+    struct strlist groups; /* owned */
+    struct strlist scopes; /* owned: granted scopes, the ceiling of every token */
+    bool is_active;
+    bool is_staff;
+    int64_t created;
+    int64_t updated;
+    /* Session JWTs issued before this instant are dead (logout, password
+     * change, deactivation). 0 = none. */
+    int64_t sessions_valid_after;
+};
+
+struct token_record {
+    char id[TOKEN_ID_LEN + 1];
+    int64_t account_id;
+    enum token_kind usage; /* TOKEN_PK or TOKEN_SK */
+    char note[TOKEN_NOTE_MAX + 1];
+    struct strlist scopes;       /* owned */
+    struct strlist allowed_urls; /* owned */
+    uint8_t secret_hash[CRYPTO_MAC_LEN];
+    char *public_token; /* owned; the full token string for pk only (pk may be listed again) */
+    bool is_default;
+    int64_t expires_at; /* 0 = never */
+    int64_t created;
+    int64_t modified;
+    int64_t last_used_at; /* 0 = never */
+    int64_t revoked_at;   /* 0 = live */
+};
+
+struct refresh_record {
+    char jti[33];
+    char family[33];
+    int64_t account_id;
+    int64_t expires_at;
+};
+
+struct scope_def {
+    char id[SCOPE_ID_MAX + 1];
+    char description[DESCRIPTION_MAX + 1];
+    bool is_public;
+};
+
+struct group_def {
+    char name[GROUP_NAME_MAX + 1];
+    char description[DESCRIPTION_MAX + 1];
+};
+
+enum token_sort { TOKEN_SORT_CREATED, TOKEN_SORT_MODIFIED };
+
+struct token_query {
+    int64_t account_id;
+    int usage;        /* -1 any, else TOKEN_PK / TOKEN_SK */
+    int is_default;   /* -1 any, 0, 1 */
+    enum token_sort sortby;
+    const char *start_after; /* token id or NULL: keyset pagination */
+    size_t limit;
+};
+
+struct store;
+
+struct store_ops {
+    int (*migrate)(struct store *st);
+    int (*schema_version)(struct store *st);
+    int (*ping)(struct store *st);
+    void (*close)(struct store *st);
+
+    /* Sets a->id, a->created, a->updated. first_token (may be NULL) is
+     * inserted in the same transaction, with its account_id set to the new
+     * id: both are stored or neither. -EEXIST: e-mail taken (compared
+     * case-insensitively); -EADDRINUSE: username taken. */
+    int (*account_create)(struct store *st, struct account *a, struct token_record *first_token);
+    int (*account_get_by_id)(struct store *st, int64_t id, struct account *out);
+    int (*account_get_by_email)(struct store *st, const char *email, struct account *out);
+    int (*account_get_by_username)(struct store *st, const char *username, struct account *out);
+    /* Writes every mutable field of a (password hash, names, groups, scopes,
+     * flags, sessions_valid_after) and sets a->updated. */
+    int (*account_update)(struct store *st, struct account *a);
+    /* Calls fn for every account in id order; stops early when fn returns
+     * non-zero and returns that value. */
+    int (*account_each)(struct store *st, int (*fn)(void *ctx, const struct account *a),
+                        void *ctx);
+
+    int (*scope_add)(struct store *st, const struct scope_def *s); /* -EEXIST */
+    /* *out is malloc'd (caller frees), sorted by id. */
+    int (*scope_list)(struct store *st, struct scope_def **out, size_t *n);
+    int (*group_add)(struct store *st, const struct group_def *g); /* -EEXIST */
+    int (*group_list)(struct store *st, struct group_def **out, size_t *n);
+
+    int (*token_insert)(struct store *st, const struct token_record *t); /* -EEXIST on id */
+    /* Returns revoked tokens too (revoked_at != 0) so callers can tell
+     * "revoked" from "unknown". */
+    int (*token_get)(struct store *st, const char *id, struct token_record *out);
+    /* Live tokens of q->account_id in (sort key, id) order after
+     * q->start_after; *out is malloc'd, free with token_records_free.
+     * start_after may name a revoked token of the account: revoked rows keep
+     * their place, so a client paging while tokens are deleted neither skips
+     * nor repeats. -ENOENT when it is unknown or another account's. */
+    int (*token_list)(struct store *st, const struct token_query *q, struct token_record **out,
+                      size_t *n);
+    /* Writes note, scopes, allowed_urls and modified of a live token. */
+    int (*token_update)(struct store *st, const struct token_record *t);
+    /* Marks a live token of that account revoked now. -ENOENT otherwise. */
+    int (*token_revoke)(struct store *st, const char *id, int64_t account_id);
+    /* Calls fn for every live token (start-up load of the token cache). */
+    int (*token_each)(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
+                      void *ctx);
+
+    int (*refresh_insert)(struct store *st, const struct refresh_record *r);
+    /* In one transaction: if old_jti is the active member of its family, mark
+     * it used and insert next (same family) → 0. If old_jti was already used
+     * or revoked, revoke its whole family → -EPERM (re-use detected).
+     * Unknown → -ENOENT. */
+    int (*refresh_rotate)(struct store *st, const char *old_jti, const struct refresh_record *next);
+    /* True-ish lookup: 0 when jti exists and is active, -EPERM when used or
+     * revoked, -ENOENT when unknown. */
+    int (*refresh_check)(struct store *st, const char *jti, struct refresh_record *out);
+    int (*refresh_revoke_family)(struct store *st, const char *family);
+    int (*refresh_revoke_account)(struct store *st, int64_t account_id);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* Opens the SQLite store in data_dir (creating the directory and database,
+ * WAL mode). Does not migrate. NULL on failure (logged). */
+struct store *store_sqlite_open(const char *data_dir);
+
+void account_free(struct account *a);
+void token_record_free(struct token_record *t);
+void token_records_free(struct token_record *v, size_t n);
+
+#endif

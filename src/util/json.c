@@ -1,0 +1,116 @@
+/* cJSON ⇄ strlist conversions used by every handler that reads or writes a
+ * list of scopes, groups or URLs, and a direct JSON writer for the replies
+ * on the token-check path. */
+#include "util/json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+cJSON *json_add_int(cJSON *obj, const char *name, int64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)v);
+    return cJSON_AddRawToObject(obj, name, text);
+}
+
+cJSON *json_from_strlist(const struct strlist *l)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < l->n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(l->v[i]));
+    return arr;
+}
+
+int json_to_strlist(const cJSON *arr, struct strlist *out, size_t max_items, size_t max_len)
+{
+    if (!cJSON_IsArray(arr))
+        return -EINVAL;
+    if ((size_t)cJSON_GetArraySize(arr) > max_items)
+        return -EINVAL;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr)
+    {
+        if (!cJSON_IsString(item) || !item->valuestring[0] ||
+            strlen(item->valuestring) > max_len)
+            return -EINVAL;
+        if (strlist_add(out, item->valuestring) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- direct writer ----------------------------------------------------- */
+
+void json_out_init(struct json_out *o, char *buf, size_t cap)
+{
+    o->buf = buf;
+    o->cap = cap;
+    o->len = 0;
+    o->overflow = cap == 0;
+}
+
+static void put(struct json_out *o, const char *s, size_t n)
+{
+    if (o->overflow || n >= o->cap - o->len) { /* keep one byte for the NUL */
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+void json_out_raw(struct json_out *o, const char *text)
+{
+    put(o, text, strlen(text));
+}
+
+void json_out_string(struct json_out *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    put(o, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(o, run, (size_t)(s - run));
+        run = s + 1;
+        char esc[6] = {'\\', (char)c, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': case '\\': break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xF];
+            n = 6;
+        }
+        put(o, esc, n);
+    }
+    put(o, run, (size_t)(s - run));
+    put(o, "\"", 1);
+}
+
+void json_out_strings(struct json_out *o, const struct strlist *l)
+{
+    put(o, "[", 1);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            put(o, ",", 1);
+        json_out_string(o, l->v[i]);
+    }
+    put(o, "]", 1);
+}
+
+const char *json_out_text(struct json_out *o, size_t *len)
+{
+    if (o->overflow)
+        return NULL;
+    o->buf[o->len] = '\0';
+    *len = o->len;
+    return o->buf;
+}

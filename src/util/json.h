@@ -1,0 +1,38 @@
+/* Conversions between cJSON values and Tessera's value types. Pure, thread-safe. */
+#ifndef TESSERA_JSON_H
+#define TESSERA_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/strlist.h"
+
+/* Adds name: v as an exact integer. cJSON prints numbers with 15 significant
+ * digits when that reads back within its tolerance, which turns
+ * 7111111111111111 into 7.11111111111111e+15 (found by fuzz_jwt on a
+ * user_id). Returns the new item, NULL on ENOMEM. */
+cJSON *json_add_int(cJSON *obj, const char *name, int64_t v);
+/* A new JSON array of strings (NULL on ENOMEM). */
+cJSON *json_from_strlist(const struct strlist *l);
+/* Reads an array of strings into out (duplicates dropped). Returns 0, or
+ * -EINVAL when arr is not an array, an element is not a non-empty string of
+ * at most max_len bytes, or there are more than max_items elements. */
+int json_to_strlist(const cJSON *arr, struct strlist *out, size_t max_items, size_t max_len);
+
+/* A JSON text written straight into a caller's buffer, for hot replies where
+ * building and printing a cJSON tree costs more than the work behind them.
+ * Running out of room is sticky: json_out_text then returns NULL. */
+struct json_out {
+    char *buf;
+    size_t cap, len;
+    bool overflow;
+};
+void json_out_init(struct json_out *o, char *buf, size_t cap);
+void json_out_raw(struct json_out *o, const char *text); /* written as is */
+void json_out_string(struct json_out *o, const char *s);  /* quoted and escaped */
+void json_out_strings(struct json_out *o, const struct strlist *l); /* an array of strings */
+const char *json_out_text(struct json_out *o, size_t *len);      /* NUL-terminated */
+
+#endif
