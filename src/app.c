@@ -70,7 +70,7 @@ int app_open(struct app *app)
     }
     if (app->serving && (rc = wrap_with_token_index(app)) < 0)
         goto fail;
-    app->catalog = catalog_open(app->cfg.data_dir);
+    app->catalog = catalog_open(app->cfg.data_dir, NULL);
     if (!app->catalog) {
         rc = -EIO;
         goto fail;

@@ -1,6 +1,7 @@
 /* The STAC catalog: collections and items with their visibility groups, a
- * spatial index, and search. Stored in its own SQLite file (catalog.db in the
- * data directory), loaded by `tessera stac import`, read by api_stac.c.
+ * spatial index, and search. Stored by a driver chosen at open: its own SQLite
+ * file (catalog.db in the data directory) by default, or PostgreSQL. Loaded by
+ * `tessera stac import`, read by api_stac.c.
  * Thread-safe: any thread may search; imports may run while serving (also from
  * another process: readers see the state before or after an import, never a
  * part of it). */
@@ -12,16 +13,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/geom.h"
 #include "util/strlist.h"
 
 struct catalog;
-struct catalog_geom;
 
 #define CATALOG_PUBLIC_GROUP "Public"
 #define CATALOG_MAX_LIMIT 100
 
-/* Opens (creating and migrating) data_dir/catalog.db. NULL on failure. */
-struct catalog *catalog_open(const char *data_dir);
+/* Opens the catalog, creating and migrating its schema. database_url NULL,
+ * "", a path or a "sqlite:" URL means the SQLite file data_dir/catalog.db;
+ * "postgresql://..." or "postgres://..." means that PostgreSQL database
+ * (data_dir is then unused). NULL on failure (logged). Free with
+ * catalog_close. */
+struct catalog *catalog_open(const char *data_dir, const char *database_url);
 /* Closes every pooled connection. No other thread may still use cat. NULL ok. */
 void catalog_close(struct catalog *cat);
 
@@ -109,17 +114,8 @@ int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *
 int catalog_search_each(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                         catalog_item_fn fn, void *ctx);
 
-/* --- Parsing helpers for query parameters; pure functions, any thread. --- */
-
-/* Parses a GeoJSON geometry (Point, MultiPoint, LineString, MultiLineString,
- * Polygon, MultiPolygon, GeometryCollection; WGS84 lon/lat). NULL on failure
- * with a message in err. Free with catalog_geom_free. */
-struct catalog_geom *catalog_geom_parse(const cJSON *geometry, char *err, size_t errlen);
-void catalog_geom_free(struct catalog_geom *g);
-/* The geometry's bounding box: minx, miny, maxx, maxy. */
-void catalog_geom_bbox(const struct catalog_geom *g, double bbox[4]);
-/* True when the two geometries share at least one point (boundaries count). */
-bool catalog_geom_intersects(const struct catalog_geom *a, const struct catalog_geom *b);
+/* --- Parsing helpers for query parameters (params.c; the geometry ones are
+ * in geom.h); pure functions, any thread. --- */
 
 /* Parses a bbox given as "minx,miny,maxx,maxy" or with 6 numbers (3-D).
  * 0 or -EINVAL with a message in err. */

@@ -1,4 +1,4 @@
-/* Unit tests for catalog.c: importing the shipped sample catalog and bad
+/* Unit tests for the catalog (src/catalog/): importing the shipped sample catalog and bad
  * documents (nothing partial), search by bbox / datetime / ids / collections /
  * intersects with visibility filtering, counts and offsets, asset ownership,
  * and the parameter parsers. Single-threaded apart from one concurrent search
@@ -40,7 +40,7 @@ static int setup(void **state)
     strcpy(f->dir, "/tmp/test_catalog.XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
-    f->cat = catalog_open(f->dir);
+    f->cat = catalog_open(f->dir, NULL);
     if (!f->cat)
         return -1;
     strlist_add(&f->partners, "Public");
@@ -648,7 +648,7 @@ static void test_generation_follows_writes(void **state)
     struct catalog_query q = {.groups = &f->partners};
     assert_int_equal(search(f, &q, NULL), 17);
     assert_int_equal(catalog_generation(f->cat), g1);
-    struct catalog *other = catalog_open(f->dir);
+    struct catalog *other = catalog_open(f->dir, NULL);
     assert_non_null(other);
     char err[512];
     assert_int_equal(catalog_import_path(other, SAMPLE "/public", NULL, err, sizeof(err)), 0);

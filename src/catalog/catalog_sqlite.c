@@ -1,0 +1,543 @@
+/* The SQLite catalog driver: data_dir/catalog.db (WAL) holding the documents,
+ * their visibility as a bit mask over a small group table, an R*Tree on item
+ * bounding boxes, and the asset keys each item references. This file has the
+ * schema and its migrations, the pool of read connections, the import
+ * transaction and the generation probe; catalog_sqlite_read.c has the reads.
+ * Reads take a connection from the mutex-guarded pool, so any number of
+ * threads may search at once; an import uses its own connection and one
+ * IMMEDIATE transaction, which also serialises imports from other processes. */
+#include "catalog/catalog_sqlite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/geom.h"
+#include "catalog/template.h"
+#include "util/log.h"
+
+#define SCHEMA_VERSION 2
+#define MAX_IDLE_CONNS 32
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* SQL function tessera_intersects(geometry_json, geom_pointer): the exact test
+ * after the R*Tree prefilter. */
+static void sql_intersects(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const struct catalog_geom *q = sqlite3_value_pointer(argv[1], "tessera_geom");
+    const char *text = (const char *)sqlite3_value_text(argv[0]);
+    size_t len = (size_t)sqlite3_value_bytes(argv[0]);
+    sqlite3_result_int(ctx, catalog_geom_text_intersects(text, len, q));
+}
+
+/* A connection with the busy timeout and the SQL function every reader and
+ * the importer need. NULL on failure (logged). */
+static sqlite3 *db_open(const char *path, bool create)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        log_error("catalog: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    sqlite3_create_function(db, "tessera_intersects", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                            sql_intersects, NULL, NULL);
+    return db;
+}
+
+static void conn_free(struct catalog_sqlite_conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < CSQ_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < CATALOG_SQLITE_SHAPES; i++)
+            sqlite3_finalize(c->search[k][i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+struct catalog_sqlite_conn *catalog_sqlite_conn_get(struct catalog_sqlite *cat)
+{
+    pthread_mutex_lock(&cat->mu);
+    struct catalog_sqlite_conn *c = cat->idle;
+    if (c) {
+        cat->idle = c->next;
+        cat->nidle--;
+    }
+    pthread_mutex_unlock(&cat->mu);
+    if (c)
+        return c;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->db = db_open(cat->path, false);
+    if (!c->db) {
+        free(c);
+        return NULL;
+    }
+    sqlite3_exec(c->db, "PRAGMA query_only=1", NULL, NULL, NULL);
+    return c;
+}
+
+void catalog_sqlite_conn_put(struct catalog_sqlite *cat, struct catalog_sqlite_conn *c)
+{
+    pthread_mutex_lock(&cat->mu);
+    if (cat->nidle < MAX_IDLE_CONNS) {
+        c->next = cat->idle;
+        cat->idle = c;
+        cat->nidle++;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&cat->mu);
+    conn_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Schema                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const char *const schema_v1 =
+    "CREATE TABLE vgroups(name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE);"
+    "INSERT INTO vgroups(name, bit) VALUES('Public', 0);"
+    "CREATE TABLE collections(id TEXT PRIMARY KEY, doc TEXT NOT NULL,"
+    "  visibility TEXT NOT NULL, vis INTEGER NOT NULL, imported INTEGER NOT NULL);"
+    "CREATE TABLE items(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL, collection TEXT NOT NULL,"
+    "  doc TEXT NOT NULL, geometry TEXT, datetime_start INTEGER NOT NULL,"
+    "  datetime_end INTEGER NOT NULL, visibility TEXT NOT NULL, vis INTEGER NOT NULL,"
+    "  imported INTEGER NOT NULL, UNIQUE(collection, id));"
+    "CREATE INDEX items_id ON items(id);"
+    "CREATE INDEX items_order ON items(datetime_start DESC, collection, id);"
+    "CREATE VIRTUAL TABLE item_bbox USING rtree(id, minx, maxx, miny, maxy);"
+    "CREATE TABLE assets(key TEXT NOT NULL, item INTEGER NOT NULL, PRIMARY KEY(key, item))"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX assets_item ON assets(item);";
+
+/* Version 2 adds item templates; existing items get theirs here. */
+static int migrate_v2(sqlite3 *db)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc = -EIO;
+    if (sqlite3_exec(db, "ALTER TABLE items ADD COLUMN tpl TEXT NOT NULL DEFAULT ''", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT rowid, doc FROM items", -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE items SET tpl = ?2 WHERE rowid = ?1", -1, &upd, NULL) !=
+            SQLITE_OK)
+        goto out;
+    int st;
+    while ((st = sqlite3_step(sel)) == SQLITE_ROW) {
+        cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(sel, 1));
+        char *tpl = doc ? catalog_item_template(doc) : NULL;
+        cJSON_Delete(doc);
+        if (!tpl)
+            goto out;
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_text(upd, 2, tpl, -1, free);
+        st = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        if (st != SQLITE_DONE)
+            goto out;
+    }
+    if (st == SQLITE_DONE &&
+        sqlite3_exec(db, "INSERT INTO schema_version VALUES(2)", NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+static int migrate(sqlite3 *db)
+{
+    int version = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(db,
+                     "BEGIN IMMEDIATE;"
+                     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (version > SCHEMA_VERSION) {
+        log_error("catalog: catalog.db has schema version %d, newer than this binary (%d)", version,
+                  SCHEMA_VERSION);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -EPROTO;
+    }
+    if (version < 1 &&
+        (sqlite3_exec(db, schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
+         sqlite3_exec(db, "INSERT INTO schema_version VALUES(1)", NULL, NULL, NULL) != SQLITE_OK))
+        goto fail;
+    if (version < 2 && migrate_v2(db) < 0)
+        goto fail;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    log_error("catalog: migration failed: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -EIO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Import transaction                                                        */
+/* ------------------------------------------------------------------------ */
+
+struct sqlite_tx {
+    struct catalog_tx base;
+    sqlite3 *db;
+    sqlite3_stmt *find_item, *del_item, *del_bbox, *del_assets, *ins_item, *ins_bbox, *ins_asset,
+        *upsert_coll, *has_coll;
+    int64_t vis; /* the imported documents' visibility mask */
+    char *visibility_json;
+    int64_t now;
+};
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static void tx_free(struct sqlite_tx *tx)
+{
+    if (!tx)
+        return;
+    sqlite3_finalize(tx->find_item);
+    sqlite3_finalize(tx->del_item);
+    sqlite3_finalize(tx->del_bbox);
+    sqlite3_finalize(tx->del_assets);
+    sqlite3_finalize(tx->ins_item);
+    sqlite3_finalize(tx->ins_bbox);
+    sqlite3_finalize(tx->ins_asset);
+    sqlite3_finalize(tx->upsert_coll);
+    sqlite3_finalize(tx->has_coll);
+    sqlite3_close(tx->db);
+    free(tx->visibility_json);
+    free(tx);
+}
+
+/* Finds or assigns the bit of each visibility group, in the import
+ * transaction, so that the mask and the group table commit together. */
+static int visibility_mask(struct sqlite_tx *tx, const struct strlist *groups, char *err,
+                           size_t errlen)
+{
+    sqlite3_stmt *find = NULL, *maxbit = NULL, *ins = NULL;
+    int rc = -EIO;
+    tx->vis = 0;
+    if (sqlite3_prepare_v2(tx->db, "SELECT bit FROM vgroups WHERE name = ?1", -1, &find, NULL) ||
+        sqlite3_prepare_v2(tx->db, "SELECT coalesce(max(bit), -1) FROM vgroups", -1, &maxbit,
+                           NULL) ||
+        sqlite3_prepare_v2(tx->db, "INSERT INTO vgroups(name, bit) VALUES(?1, ?2)", -1, &ins, NULL))
+        goto fail;
+    for (size_t i = 0; i < groups->n; i++) {
+        const char *name = groups->v[i];
+        bind_text(find, 1, name);
+        int s = sqlite3_step(find);
+        int64_t bit = s == SQLITE_ROW ? sqlite3_column_int64(find, 0) : -1;
+        sqlite3_reset(find);
+        if (s != SQLITE_ROW && s != SQLITE_DONE)
+            goto fail;
+        if (bit < 0) {
+            if (sqlite3_step(maxbit) != SQLITE_ROW)
+                goto fail;
+            bit = sqlite3_column_int64(maxbit, 0) + 1;
+            sqlite3_reset(maxbit);
+            if (bit > CATALOG_SQLITE_MAX_GROUP_BITS) {
+                snprintf(err, errlen,
+                         "--visibility: too many distinct visibility groups in the catalog (at "
+                         "most %d)",
+                         CATALOG_SQLITE_MAX_GROUP_BITS + 1);
+                rc = -EINVAL;
+                goto out;
+            }
+            bind_text(ins, 1, name);
+            sqlite3_bind_int64(ins, 2, bit);
+            if (step_done(ins))
+                goto fail;
+        }
+        tx->vis |= (int64_t)1 << bit;
+    }
+    rc = 0;
+    goto out;
+fail:
+    snprintf(err, errlen, "--visibility: database error: %s", sqlite3_errmsg(tx->db));
+out:
+    sqlite3_finalize(find);
+    sqlite3_finalize(maxbit);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+static int sqlite_tx_begin(struct catalog *base, const struct strlist *visibility,
+                           const char *visibility_json, int64_t now, struct catalog_tx **out,
+                           char *err, size_t errlen)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    struct sqlite_tx *tx = calloc(1, sizeof(*tx));
+    int rc = -ENOMEM;
+    *out = NULL;
+    if (!tx || !(tx->visibility_json = strdup(visibility_json)))
+        goto fail;
+    tx->base.cat = base;
+    tx->now = now;
+    rc = -EIO;
+    tx->db = db_open(cat->path, false);
+    if (!tx->db) {
+        snprintf(err, errlen, "%s: cannot open the catalog database", cat->path);
+        goto fail;
+    }
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } stmts[] = {
+        {&tx->find_item, "SELECT rowid FROM items WHERE collection = ?1 AND id = ?2"},
+        {&tx->del_item, "DELETE FROM items WHERE rowid = ?1"},
+        {&tx->del_bbox, "DELETE FROM item_bbox WHERE id = ?1"},
+        {&tx->del_assets, "DELETE FROM assets WHERE item = ?1"},
+        {&tx->ins_item, "INSERT INTO items(id, collection, doc, geometry, datetime_start,"
+                        " datetime_end, visibility, vis, imported, tpl)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+        {&tx->ins_bbox, "INSERT INTO item_bbox(id, minx, maxx, miny, maxy) VALUES(?1,?2,?3,?4,?5)"},
+        {&tx->ins_asset, "INSERT OR IGNORE INTO assets(key, item) VALUES(?1, ?2)"},
+        {&tx->upsert_coll, "INSERT INTO collections(id, doc, visibility, vis, imported)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET"
+                           " doc = excluded.doc, visibility = excluded.visibility,"
+                           " vis = excluded.vis, imported = excluded.imported"},
+        {&tx->has_coll, "SELECT 1 FROM collections WHERE id = ?1"},
+    };
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        if (sqlite3_prepare_v2(tx->db, stmts[i].sql, -1, stmts[i].st, NULL) != SQLITE_OK)
+            goto db_fail;
+    }
+    if (sqlite3_exec(tx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto db_fail;
+    if ((rc = visibility_mask(tx, visibility, err, errlen)) < 0) {
+        sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
+        goto fail;
+    }
+    *out = &tx->base;
+    return 0;
+db_fail:
+    snprintf(err, errlen, "%s: database error: %s", cat->path, sqlite3_errmsg(tx->db));
+    rc = -EIO;
+fail:
+    tx_free(tx);
+    return rc;
+}
+
+static int sqlite_tx_put_collection(struct catalog_tx *base, const char *id, const char *doc)
+{
+    struct sqlite_tx *tx = (struct sqlite_tx *)base;
+    sqlite3_stmt *st = tx->upsert_coll;
+    bind_text(st, 1, id);
+    sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+    bind_text(st, 3, tx->visibility_json);
+    sqlite3_bind_int64(st, 4, tx->vis);
+    sqlite3_bind_int64(st, 5, tx->now);
+    return step_done(st);
+}
+
+static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec *it)
+{
+    struct sqlite_tx *tx = (struct sqlite_tx *)base;
+
+    /* Replace any previous version. */
+    sqlite3_stmt *st = tx->find_item;
+    bind_text(st, 1, it->collection);
+    bind_text(st, 2, it->id);
+    int s = sqlite3_step(st);
+    int64_t old = s == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return -EIO;
+    if (s == SQLITE_ROW) {
+        sqlite3_bind_int64(tx->del_assets, 1, old);
+        sqlite3_bind_int64(tx->del_bbox, 1, old);
+        sqlite3_bind_int64(tx->del_item, 1, old);
+        if (step_done(tx->del_assets) || step_done(tx->del_bbox) || step_done(tx->del_item))
+            return -EIO;
+    }
+
+    st = tx->ins_item;
+    bind_text(st, 1, it->id);
+    bind_text(st, 2, it->collection);
+    sqlite3_bind_text(st, 3, it->doc, -1, SQLITE_STATIC);
+    if (it->geometry)
+        sqlite3_bind_text(st, 4, it->geometry, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, it->start);
+    sqlite3_bind_int64(st, 6, it->end);
+    bind_text(st, 7, tx->visibility_json);
+    sqlite3_bind_int64(st, 8, tx->vis);
+    sqlite3_bind_int64(st, 9, tx->now);
+    sqlite3_bind_text(st, 10, it->tpl, -1, SQLITE_STATIC);
+    if (step_done(st))
+        return -EIO;
+    int64_t rowid = sqlite3_last_insert_rowid(tx->db);
+
+    if (it->has_box) {
+        /* A box across the antimeridian is indexed as the full longitude range. */
+        const double *box = it->box;
+        double minx = box[0] <= box[2] ? box[0] : -180, maxx = box[0] <= box[2] ? box[2] : 180;
+        st = tx->ins_bbox;
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_double(st, 2, minx);
+        sqlite3_bind_double(st, 3, maxx);
+        sqlite3_bind_double(st, 4, box[1]);
+        sqlite3_bind_double(st, 5, box[3]);
+        if (step_done(st))
+            return -EIO;
+    }
+    for (size_t i = 0; i < it->asset_keys->n; i++) {
+        bind_text(tx->ins_asset, 1, it->asset_keys->v[i]);
+        sqlite3_bind_int64(tx->ins_asset, 2, rowid);
+        if (step_done(tx->ins_asset))
+            return -EIO;
+    }
+    return 0;
+}
+
+static int sqlite_tx_has_collection(struct catalog_tx *base, const char *id)
+{
+    struct sqlite_tx *tx = (struct sqlite_tx *)base;
+    bind_text(tx->has_coll, 1, id);
+    int s = sqlite3_step(tx->has_coll);
+    sqlite3_reset(tx->has_coll);
+    return s == SQLITE_ROW ? 0 : s == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+static int sqlite_tx_commit(struct catalog_tx *base)
+{
+    struct sqlite_tx *tx = (struct sqlite_tx *)base;
+    if (sqlite3_exec(tx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return -EIO;
+    tx_free(tx);
+    return 0;
+}
+
+static void sqlite_tx_rollback(struct catalog_tx *base)
+{
+    struct sqlite_tx *tx = (struct sqlite_tx *)base;
+    sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_free(tx);
+}
+
+static const char *sqlite_tx_error(struct catalog_tx *base)
+{
+    return sqlite3_errmsg(((struct sqlite_tx *)base)->db);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open, close, generation                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void sqlite_close(struct catalog *base)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    while (cat->idle) {
+        struct catalog_sqlite_conn *c = cat->idle;
+        cat->idle = c->next;
+        conn_free(c);
+    }
+    walwatch_close(cat->wal); /* after every connection: see walwatch_close */
+    pthread_mutex_destroy(&cat->mu);
+    pthread_mutex_destroy(&cat->gen_mu);
+    free(cat);
+}
+
+/* A commit by any process rewrites the WAL-index header; a changed header is
+ * a new generation. */
+static uint64_t sqlite_generation(struct catalog *base)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    uint32_t hdr[WALWATCH_WORDS];
+    if (!walwatch_read(cat->wal, hdr))
+        return 0;
+    pthread_mutex_lock(&cat->gen_mu);
+    if (cat->gen == 0 || memcmp(hdr, cat->gen_hdr, sizeof(hdr)) != 0) {
+        memcpy(cat->gen_hdr, hdr, sizeof(hdr));
+        cat->gen++;
+    }
+    uint64_t gen = cat->gen;
+    pthread_mutex_unlock(&cat->gen_mu);
+    return gen;
+}
+
+/* The WAL header already shows every commit, other nodes' included (they
+ * share the file), so there is nothing to note. */
+static void sqlite_note_change(struct catalog *base)
+{
+    (void)base;
+}
+
+static const struct catalog_ops sqlite_ops = {
+    .name = "sqlite",
+    .tx_begin = sqlite_tx_begin,
+    .tx_put_collection = sqlite_tx_put_collection,
+    .tx_put_item = sqlite_tx_put_item,
+    .tx_has_collection = sqlite_tx_has_collection,
+    .tx_commit = sqlite_tx_commit,
+    .tx_rollback = sqlite_tx_rollback,
+    .tx_error = sqlite_tx_error,
+    .collections = catalog_sqlite_collections,
+    .collection_get = catalog_sqlite_collection_get,
+    .item_get = catalog_sqlite_item_get,
+    .item_each = catalog_sqlite_item_each,
+    .asset_visible = catalog_sqlite_asset_visible,
+    .search = catalog_sqlite_search,
+    .generation = sqlite_generation,
+    .note_change = sqlite_note_change,
+    .close = sqlite_close,
+};
+
+struct catalog *catalog_sqlite_open(const char *data_dir)
+{
+    struct catalog_sqlite *cat = calloc(1, sizeof(*cat));
+    sqlite3 *db = NULL;
+    if (!cat)
+        return NULL;
+    cat->base.ops = &sqlite_ops;
+    int n = snprintf(cat->path, sizeof(cat->path), "%s/catalog.db", data_dir);
+    if (n < 0 || (size_t)n >= sizeof(cat->path))
+        goto fail;
+    db = db_open(cat->path, true);
+    if (!db)
+        goto fail;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+        log_error("catalog: cannot enable WAL: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (migrate(db) < 0)
+        goto fail;
+    sqlite3_close(db);
+    cat->wal = walwatch_open(cat->path);
+    pthread_mutex_init(&cat->mu, NULL);
+    pthread_mutex_init(&cat->gen_mu, NULL);
+    return &cat->base;
+fail:
+    sqlite3_close(db);
+    free(cat);
+    return NULL;
+}

@@ -1,0 +1,72 @@
+/* Internals shared by the two files of the SQLite catalog driver:
+ * catalog_sqlite.c (schema, connection pool, import, generation) and
+ * catalog_sqlite_read.c (reads and search). Internal to src/catalog/.
+ * Threading: the pool is mutex-guarded; a connection taken from it belongs
+ * to the taking thread until it is put back. */
+#ifndef TESSERA_CATALOG_SQLITE_H
+#define TESSERA_CATALOG_SQLITE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "catalog/catalog_driver.h"
+#include "store/walwatch.h"
+
+/* Visibility is a bit mask over the vgroups table; bit 0 is Public. Bits
+ * 0..62 keep sums of masks within int64. */
+#define CATALOG_SQLITE_MAX_GROUP_BITS 62
+
+/* The prepared statements of the reads, made on first use per connection. */
+enum catalog_sqlite_stmt {
+    CSQ_GROUP_BIT,
+    CSQ_COLLECTIONS,
+    CSQ_COLLECTION,
+    CSQ_ITEM,
+    CSQ_ITEM_TPL,
+    CSQ_ASSET,
+    CSQ_COUNT
+};
+
+/* A search statement per combination of the filters present (bit mask). */
+#define CATALOG_SQLITE_SHAPES 64
+
+struct catalog_sqlite_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[CSQ_COUNT];
+    sqlite3_stmt *search[2][CATALOG_SQLITE_SHAPES]; /* [0] = count, [1] = page */
+    struct catalog_sqlite_conn *next;
+};
+
+struct catalog_sqlite {
+    struct catalog base;
+    char path[PATH_MAX];
+    pthread_mutex_t mu; /* guards idle and nidle */
+    struct catalog_sqlite_conn *idle;
+    unsigned nidle;
+    struct walwatch *wal;   /* catalog_generation's probe */
+    pthread_mutex_t gen_mu; /* guards gen and gen_hdr */
+    uint64_t gen;
+    uint32_t gen_hdr[WALWATCH_WORDS];
+};
+
+/* A read-only connection from the pool (opened when none is idle); NULL on
+ * failure (logged). Give it back with catalog_sqlite_conn_put. */
+struct catalog_sqlite_conn *catalog_sqlite_conn_get(struct catalog_sqlite *cat);
+void catalog_sqlite_conn_put(struct catalog_sqlite *cat, struct catalog_sqlite_conn *c);
+
+/* The reads of catalog_driver.h (catalog_sqlite_read.c). */
+int catalog_sqlite_collections(struct catalog *cat, const struct strlist *groups, cJSON **out);
+int catalog_sqlite_collection_get(struct catalog *cat, const struct strlist *groups, const char *id,
+                                  cJSON **out);
+int catalog_sqlite_item_get(struct catalog *cat, const struct strlist *groups,
+                            const char *collection, const char *id, cJSON **out);
+int catalog_sqlite_item_each(struct catalog *cat, const struct strlist *groups,
+                             const char *collection, const char *id, catalog_item_fn fn, void *ctx);
+int catalog_sqlite_asset_visible(struct catalog *cat, const struct strlist *groups,
+                                 const char *key);
+int catalog_sqlite_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                          cJSON **items, catalog_item_fn fn, void *ctx);
+
+#endif
