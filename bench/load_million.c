@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     uint8_t key[CRYPTO_KEY_LEN];
     char keypath[4096];
     snprintf(keypath, sizeof(keypath), "%s/token.key", argv[1]);
-    struct store *st = store_sqlite_open(argv[1]);
+    struct store *st = store_open(NULL, argv[1]);
     if (!st || st->ops->migrate(st) < 0 || crypto_load_or_create_key(keypath, key) < 0) {
         fprintf(stderr, "load_million: cannot open %s\n", argv[1]);
         return 1;

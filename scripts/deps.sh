@@ -8,12 +8,12 @@
 set -euo pipefail
 
 BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev
-       libssl-dev libsqlite3-dev)
+       libssl-dev libsqlite3-dev libpq-dev)
 case "${1:-test}" in
     run) PACKAGES=("${BUILD[@]}") ;;
     test) PACKAGES=("${BUILD[@]}" libcmocka-dev clang libclang-rt-14-dev python3
-                    python3-requests curl openssl nginx-light chromium) ;;
-    bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk) ;;
+                    python3-requests curl openssl nginx-light chromium postgresql) ;;
+    bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk postgresql) ;;
     *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
 esac
 # The page tests run on Node; the machine image may already have a newer one

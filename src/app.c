@@ -35,7 +35,7 @@ static int wrap_with_token_index(struct app *app)
 {
     struct store *backend = app->store;
     app->store = NULL;
-    struct changefeed *cf = changefeed_sqlite_open(app->cfg.data_dir);
+    struct changefeed *cf = backend->ops->feed_open(backend, NULL);
     if (!cf) {
         backend->ops->close(backend);
         return -EIO;
@@ -59,7 +59,7 @@ int app_open(struct app *app)
     if ((rc = load_key(app, "jwt.key", app->jwt_key)) < 0 ||
         (rc = load_key(app, "token.key", app->token_key)) < 0)
         goto fail;
-    app->store = store_sqlite_open(app->cfg.data_dir);
+    app->store = store_open(NULL, app->cfg.data_dir);
     if (!app->store) {
         rc = -EIO;
         goto fail;

@@ -715,15 +715,14 @@ static int load_token_cb(void *ctx, const struct token_record *t)
 static int full_load(struct tokencache *tc)
 {
     int64_t head = 0;
-    if (tc->cf && (head = changefeed_head(tc->cf)) < 0)
+    if (tc->cf && (head = tc->cf->ops->head(tc->cf)) < 0)
         return -EIO;
     struct load_ctx l = {tc, index_create()};
     if (!l.ix)
         return -ENOMEM;
     int rc = tc->backend->ops->account_each(tc->backend, load_account_cb, &l);
     if (rc == 0)
-        rc = tc->cf ? changefeed_load_tokens(tc->cf, load_token_cb, &l)
-                    : tc->backend->ops->token_each(tc->backend, load_token_cb, &l);
+        rc = tc->backend->ops->token_each(tc->backend, load_token_cb, &l);
     if (rc != 0) {
         index_destroy(l.ix);
         return rc < 0 ? rc : -EIO;
@@ -744,10 +743,10 @@ static void cache_sync(struct tokencache *tc)
     if (!tc->cf)
         return;
     bool forced = atomic_exchange(&tc->resync, false);
-    if (!changefeed_maybe_changed(tc->cf) && !forced)
+    if (!tc->cf->ops->maybe_changed(tc->cf) && !forced)
         return;
     pthread_mutex_lock(&tc->wlock);
-    int rc = changefeed_read(tc->cf, &tc->seq, apply_change, tc);
+    int rc = tc->cf->ops->read(tc->cf, &tc->seq, apply_change, tc);
     if (rc == -ESTALE) {
         log_info("token index: change log was pruned past our position, reloading");
         rc = full_load(tc);
@@ -870,7 +869,7 @@ static void write_through(struct tokencache *tc, int64_t account_id, const char 
     }
     /* Keep the change log short; the writer threads pay for it, not checks. */
     if (tc->cf && ++tc->writes % 1024 == 0)
-        changefeed_prune(tc->cf, 3600 * 1000);
+        tc->cf->ops->prune(tc->cf, 3600 * 1000);
     pthread_mutex_unlock(&tc->wlock);
 }
 
@@ -897,7 +896,7 @@ static void c_close(struct store *st)
     /* The feed goes last: it holds a descriptor of the -shm file whose
      * closing would drop the POSIX locks of connections still open. */
     cs->backend->ops->close(cs->backend);
-    changefeed_close(cs->tc->cf);
+    cs->tc->cf->ops->close(cs->tc->cf);
     tokencache_destroy(cs->tc);
     free(cs);
 }
@@ -1154,6 +1153,7 @@ fail:
     free(cs);
     if (backend)
         backend->ops->close(backend);
-    changefeed_close(cf);
+    if (cf)
+        cf->ops->close(cf);
     return NULL;
 }

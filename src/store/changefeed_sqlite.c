@@ -2,9 +2,9 @@
  * change_log on every write to accounts and tokens, whoever writes (this
  * server, a CLI process). "Did anything commit?" is answered by the
  * WAL-index header (walwatch.h): one memory compare per check. PRAGMA
- * data_version (which takes fcntl locks, ~5 us) is the fallback. Threading:
- * each thread gets its own probe connection (thread-local, registered for
- * close). */
+ * data_version (which takes fcntl locks, ~5 us) is the fallback. One
+ * machine, so no wake-up channel and no lease. Threading: each thread gets
+ * its own probe connection (thread-local, registered for close). */
 #include "store/changefeed.h"
 
 #include <errno.h>
@@ -15,14 +15,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "util/log.h"
-#include "store/store.h"
 #include "store/walwatch.h"
 
 struct probe {
-    struct changefeed *owner;
+    struct sqlite_feed *owner;
     sqlite3 *db;
     sqlite3_stmt *version; /* PRAGMA data_version */
     sqlite3_stmt *read;    /* entries after ?1 */
@@ -35,9 +32,9 @@ struct probe {
 };
 
 
-struct changefeed {
+struct sqlite_feed {
+    struct changefeed base; /* first: struct changefeed * casts to this */
     char *path;
-    sqlite3 *anchor; /* for the start-up bulk read */
     struct walwatch *wal;
     pthread_key_t key;
     pthread_mutex_t lock; /* guards the probe list */
@@ -59,15 +56,15 @@ static void probe_close(struct probe *p)
 static void probe_thread_exit(void *arg)
 {
     struct probe *p = arg;
-    struct changefeed *cf = p->owner;
-    pthread_mutex_lock(&cf->lock);
+    struct sqlite_feed *f = p->owner;
+    pthread_mutex_lock(&f->lock);
     if (p->prev)
         p->prev->next = p->next;
     else
-        cf->probes = p->next;
+        f->probes = p->next;
     if (p->next)
         p->next->prev = p->prev;
-    pthread_mutex_unlock(&cf->lock);
+    pthread_mutex_unlock(&f->lock);
     probe_close(p);
 }
 
@@ -97,17 +94,22 @@ static sqlite3 *open_db(const char *path)
     return db;
 }
 
-static struct probe *probe_get(struct changefeed *cf)
+static struct sqlite_feed *to_feed(struct changefeed *cf)
 {
-    struct probe *p = pthread_getspecific(cf->key);
+    return (struct sqlite_feed *)cf;
+}
+
+static struct probe *probe_get(struct sqlite_feed *f)
+{
+    struct probe *p = pthread_getspecific(f->key);
     if (p)
         return p;
     p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    p->owner = cf;
+    p->owner = f;
     p->last_version = -1; /* a new probe has seen nothing yet */
-    if (!(p->db = open_db(cf->path)) ||
+    if (!(p->db = open_db(f->path)) ||
         sqlite3_prepare_v3(p->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
                            &p->version, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(p->db,
@@ -125,57 +127,26 @@ static struct probe *probe_get(struct changefeed *cf)
         probe_close(p);
         return NULL;
     }
-    pthread_mutex_lock(&cf->lock);
-    p->next = cf->probes;
-    if (cf->probes)
-        cf->probes->prev = p;
-    cf->probes = p;
-    pthread_mutex_unlock(&cf->lock);
-    pthread_setspecific(cf->key, p);
+    pthread_mutex_lock(&f->lock);
+    p->next = f->probes;
+    if (f->probes)
+        f->probes->prev = p;
+    f->probes = p;
+    pthread_mutex_unlock(&f->lock);
+    pthread_setspecific(f->key, p);
     return p;
 }
 
-struct changefeed *changefeed_sqlite_open(const char *data_dir)
+static bool sf_maybe_changed(struct changefeed *cf)
 {
-    struct changefeed *cf = calloc(1, sizeof(*cf));
-    if (!cf)
-        return NULL;
-    sqlite3 *db = NULL;
-    if (asprintf(&cf->path, "%s/tessera.db", data_dir) < 0) {
-        cf->path = NULL;
-        goto fail_alloc;
-    }
-    /* change_log and its triggers come with store migration 2. */
-    if (!(db = open_db(cf->path)))
-        goto fail_alloc;
-    cf->anchor = db;
-    db = NULL;
-    if (!(cf->wal = walwatch_open(cf->path)))
-        goto fail_alloc;
-    if (!walwatch_mapped(cf->wal))
-        log_info("changefeed: WAL-index not mapped; probing with PRAGMA data_version");
-    if (pthread_key_create(&cf->key, probe_thread_exit) != 0)
-        goto fail_alloc;
-    pthread_mutex_init(&cf->lock, NULL);
-    return cf;
-fail_alloc:
-    sqlite3_close(db);
-    sqlite3_close(cf->anchor);
-    walwatch_close(cf->wal);
-    free(cf->path);
-    free(cf);
-    return NULL;
-}
-
-bool changefeed_maybe_changed(struct changefeed *cf)
-{
-    struct probe *p = probe_get(cf);
+    struct sqlite_feed *f = to_feed(cf);
+    struct probe *p = probe_get(f);
     if (!p)
         return true;
     bool changed = true;
-    if (walwatch_mapped(cf->wal)) {
+    if (walwatch_mapped(f->wal)) {
         uint32_t hdr[WALWATCH_WORDS];
-        if (!walwatch_read(cf->wal, hdr)) {
+        if (!walwatch_read(f->wal, hdr)) {
             p->have_hdr = false; /* torn: look again next time too */
             return true;
         }
@@ -202,18 +173,15 @@ static int64_t head_of(struct probe *p)
     return head;
 }
 
-int64_t changefeed_head(struct changefeed *cf)
+static int64_t sf_head(struct changefeed *cf)
 {
-    struct probe *p = probe_get(cf);
+    struct probe *p = probe_get(to_feed(cf));
     return p ? head_of(p) : -EIO;
 }
 
-int changefeed_read(struct changefeed *cf, int64_t *seq,
-                    int (*fn)(void *ctx, enum changefeed_kind kind, int64_t account_id,
-                              const char *token_id),
-                    void *ctx)
+static int sf_read(struct changefeed *cf, int64_t *seq, changefeed_fn fn, void *ctx)
 {
-    struct probe *p = probe_get(cf);
+    struct probe *p = probe_get(to_feed(cf));
     if (!p)
         return -EIO;
     /* One read transaction, so the head and the rows agree. */
@@ -252,67 +220,9 @@ out:
     return rc;
 }
 
-/* allowed_urls is stored as a JSON array of strings; "[]" needs no parser. */
-static int urls_parse(const char *text, struct strlist *out)
+static int sf_prune(struct changefeed *cf, int64_t max_age_ms)
 {
-    if (!text || strcmp(text, "[]") == 0)
-        return 0;
-    cJSON *arr = cJSON_Parse(text);
-    int rc = cJSON_IsArray(arr) ? 0 : -EIO;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, arr)
-    {
-        if (rc == 0 && (!cJSON_IsString(item) || strlist_push(out, item->valuestring) < 0))
-            rc = -EIO;
-    }
-    cJSON_Delete(arr);
-    return rc;
-}
-
-int changefeed_load_tokens(struct changefeed *cf,
-                           int (*fn)(void *ctx, const struct token_record *t), void *ctx)
-{
-    sqlite3_stmt *s = NULL;
-    /* Rowid order is table order: the scan reads each page once. (A large
-     * mmap window would save a copy per page but counts the whole file as
-     * resident memory.) */
-    if (sqlite3_prepare_v2(cf->anchor,
-                           "SELECT id, account_id, usage, scopes, allowed_urls, secret_hash,"
-                           " is_default, expires_at, created FROM tokens WHERE revoked_at = 0",
-                           -1, &s, NULL) != SQLITE_OK) {
-        log_error("changefeed: %s", sqlite3_errmsg(cf->anchor));
-        return -EIO;
-    }
-    int rc = 0, step;
-    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct token_record t = {0};
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        const char *usage = (const char *)sqlite3_column_text(s, 2);
-        const void *hash = sqlite3_column_blob(s, 5);
-        snprintf(t.id, sizeof(t.id), "%s", id ? id : "");
-        t.account_id = sqlite3_column_int64(s, 1);
-        t.usage = usage && strcmp(usage, "sk") == 0 ? TOKEN_SK : TOKEN_PK;
-        if (hash && sqlite3_column_bytes(s, 5) == CRYPTO_MAC_LEN)
-            memcpy(t.secret_hash, hash, CRYPTO_MAC_LEN);
-        t.is_default = sqlite3_column_int(s, 6) != 0;
-        t.expires_at = sqlite3_column_int64(s, 7);
-        t.created = sqlite3_column_int64(s, 8);
-        if (strlist_split(&t.scopes, (const char *)sqlite3_column_text(s, 3)) < 0 ||
-            urls_parse((const char *)sqlite3_column_text(s, 4), &t.allowed_urls) < 0)
-            rc = -EIO;
-        else
-            rc = fn(ctx, &t);
-        token_record_free(&t);
-    }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = -EIO;
-    sqlite3_finalize(s);
-    return rc;
-}
-
-int changefeed_prune(struct changefeed *cf, int64_t max_age_ms)
-{
-    struct probe *p = probe_get(cf);
+    struct probe *p = probe_get(to_feed(cf));
     if (!p)
         return -EIO;
     struct timespec ts;
@@ -324,20 +234,52 @@ int changefeed_prune(struct changefeed *cf, int64_t max_age_ms)
     return rc;
 }
 
-void changefeed_close(struct changefeed *cf)
+static void sf_close(struct changefeed *cf)
 {
-    if (!cf)
+    struct sqlite_feed *f = to_feed(cf);
+    if (!f)
         return;
-    pthread_key_delete(cf->key);
-    struct probe *p = cf->probes;
+    pthread_key_delete(f->key);
+    struct probe *p = f->probes;
     while (p) {
         struct probe *next = p->next;
         probe_close(p);
         p = next;
     }
-    pthread_mutex_destroy(&cf->lock);
-    sqlite3_close(cf->anchor);
-    walwatch_close(cf->wal); /* last: see walwatch_close */
-    free(cf->path);
-    free(cf);
+    pthread_mutex_destroy(&f->lock);
+    walwatch_close(f->wal); /* last: see walwatch_close */
+    free(f->path);
+    free(f);
+}
+
+static const struct changefeed_ops sqlite_feed_ops = {
+    .maybe_changed = sf_maybe_changed,
+    /* wait: none (checks probe maybe_changed and wake the feed thread);
+     * heartbeat: none (one machine, no lease). */
+    .head = sf_head,
+    .read = sf_read,
+    .prune = sf_prune,
+    .close = sf_close,
+};
+
+struct changefeed *changefeed_sqlite_open(const char *db_path)
+{
+    struct sqlite_feed *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->base.ops = &sqlite_feed_ops;
+    /* change_log and its triggers come with store migration 2. */
+    if (!(f->path = strdup(db_path)) || !(f->wal = walwatch_open(f->path)))
+        goto fail;
+    if (!walwatch_mapped(f->wal))
+        log_info("changefeed: WAL-index not mapped; probing with PRAGMA data_version");
+    if (pthread_key_create(&f->key, probe_thread_exit) != 0)
+        goto fail;
+    pthread_mutex_init(&f->lock, NULL);
+    return &f->base;
+fail:
+    walwatch_close(f->wal);
+    free(f->path);
+    free(f);
+    return NULL;
 }

@@ -62,12 +62,12 @@ int pg_commit(PGconn *c); /* COMMIT; 0 or -EIO (the transaction is then gone) */
 void pg_rollback(PGconn *c); /* ROLLBACK, ignoring errors */
 
 /* Column helpers for a row of a result. */
-int64_t pg_int64(const PGresult *r, int row, int col);
-bool pg_bool(const PGresult *r, int row, int col); /* 't' */
+int64_t pg_get_int64(const PGresult *r, int row, int col);
+bool pg_get_bool(const PGresult *r, int row, int col); /* 't' */
 /* Copies a text value into out (truncating, always NUL-terminated). */
-void pg_text(const PGresult *r, int row, int col, char *out, size_t outlen);
+void pg_get_text(const PGresult *r, int row, int col, char *out, size_t outlen);
 /* Decodes a bytea value of exactly len bytes into out: 0 or -EIO. */
-int pg_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t len);
+int pg_get_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t len);
 /* Formats bytes as a bytea text parameter ("\x" + hex) into out, which must
  * hold 2 * len + 3 bytes. */
 void pg_bytea_param(const uint8_t *in, size_t len, char *out);
@@ -91,7 +91,9 @@ int pg_schema_version(struct pg_pool *p, const char *track);
  * change_seq row, appends (seq, kind, account_id, token_id) to change_log and
  * queues NOTIFY tessera_changes (sent at commit). Bumping one row serialises
  * writers of access-reducing changes, which is what keeps sequence numbers
- * gap-free in commit order. 0 or -EIO. */
+ * gap-free in commit order; the row stays locked until the commit, so call
+ * this as the last statement before COMMIT. The tables come with the store's
+ * migrations (store_pg.c), which run before anything else. 0 or -EIO. */
 int pg_change_note(PGconn *c, int kind, int64_t account_id, const char *token_id);
 /* After a committed change: waits until every node whose lease is still live
  * has applied every change committed so far, or until its lease has run out,

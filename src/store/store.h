@@ -1,10 +1,13 @@
-/* The storage interface. Handlers, the CLI and the token cache talk only to
- * these wrappers; store_sqlite.c implements them (and a PostgreSQL backend can
- * implement the same ops without touching any caller).
+/* The storage interface. Handlers, the CLI and the token index talk only to
+ * these ops; a driver implements them: store_sqlite.c (embedded, one machine)
+ * and store_pg.c (PostgreSQL, several nodes). store_open picks the driver from
+ * the database URL, in this one place.
  *
- * Threading: every operation may be called from any thread concurrently; the
- * backend keeps one connection per thread. Writes are durable when they return
- * 0 (an acknowledged write survives kill -9). Times are ms since the epoch.
+ * Threading: every operation may be called from any thread concurrently.
+ * Writes are durable when they return 0 (an acknowledged write survives
+ * kill -9); on PostgreSQL a write to accounts or tokens also returns only
+ * once every live node has applied it (pg_barrier). Times are ms since the
+ * epoch.
  * Return values: 0, or -ENOENT (no such row), -EEXIST / -EADDRINUSE (unique
  * conflicts, see each op), -EPERM (see refresh_rotate), -EIO (backend error,
  * already logged). */
@@ -18,6 +21,7 @@
 #include "auth/crypto.h"
 #include "util/strlist.h"
 #include "auth/token.h"
+#include "store/changefeed.h"
 
 #define ACCOUNT_USERNAME_MAX 32
 #define ACCOUNT_EMAIL_MAX 254
@@ -93,6 +97,7 @@ struct token_query {
 };
 
 struct store;
+struct changefeed;
 
 struct store_ops {
     int (*migrate)(struct store *st);
@@ -137,7 +142,11 @@ struct store_ops {
     int (*token_update)(struct store *st, const struct token_record *t);
     /* Marks a live token of that account revoked now. -ENOENT otherwise. */
     int (*token_revoke)(struct store *st, const char *id, int64_t account_id);
-    /* Calls fn for every live token (start-up load of the token cache). */
+    /* Calls fn for every live token in one sequential scan (the start-up
+     * load of the token index: a million rows in well under a second). The
+     * records passed carry everything but the note and the public token
+     * string. fn runs while the scan is open: it may read the store, never
+     * write it. Stops early when fn returns non-zero and returns that. */
     int (*token_each)(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
                       void *ctx);
 
@@ -152,15 +161,38 @@ struct store_ops {
     int (*refresh_check)(struct store *st, const char *jti, struct refresh_record *out);
     int (*refresh_revoke_family)(struct store *st, const char *family);
     int (*refresh_revoke_account)(struct store *st, int64_t account_id);
+
+    /* The driver's feed of committed account/token/catalog changes, for a
+     * serving node's token index (changefeed.h). Call after migrate. NULL on
+     * failure (logged). The caller closes it before the store. */
+    struct changefeed *(*feed_open)(struct store *st, const struct changefeed_config *cfg);
+    /* Keys every node must share (jwt.key, token.key). given = false: reads
+     * the key called name from the database, creating it once if missing.
+     * given = true: key came from a configured file; checks it against the
+     * fingerprint the database recorded (recording it the first time).
+     * -EKEYREJECTED when the fingerprints differ. NULL for a driver whose
+     * keys live in the data directory (SQLite: one machine). */
+    int (*key_shared)(struct store *st, const char *name, uint8_t key[CRYPTO_KEY_LEN], bool given);
+    /* Counts one hit of key in the current fixed window of window_s
+     * seconds: 0 when within limit, else the seconds until the window ends.
+     * NULL for a driver whose throttles are the process's own counters. A
+     * failure counts as within limit (logged): throttling never locks users
+     * out because the database hiccupped. */
+    int (*throttle_hit)(struct store *st, const char *key, unsigned limit, int window_s);
 };
 
 struct store {
     const struct store_ops *ops;
 };
 
-/* Opens the SQLite store in data_dir (creating the directory and database,
- * WAL mode). Does not migrate. NULL on failure (logged). */
-struct store *store_sqlite_open(const char *data_dir);
+/* The one place that picks a driver: database_url "postgresql://..." or
+ * "postgres://..." → PostgreSQL; "sqlite:PATH" or a plain PATH → the SQLite
+ * file PATH; NULL or "" → data_dir/tessera.db. Does not migrate. NULL on
+ * failure (logged, never with a password). */
+struct store *store_open(const char *database_url, const char *data_dir);
+/* The drivers themselves (tests and the bench loader use them directly). */
+struct store *store_sqlite_open(const char *db_path); /* creates missing directories */
+struct store *store_pg_open(const char *url);
 
 void account_free(struct account *a);
 void token_record_free(struct token_record *t);

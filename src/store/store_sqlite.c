@@ -130,8 +130,8 @@ static const char *const migrations[] = {
 #define TOKEN_COLS                                                                                \
     "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "  \
     "expires_at, created, modified, last_used_at, revoked_at"
-/* Rows handed to the *_each callbacks are read in batches of this size, so no
- * statement (and no read transaction) stays open while a callback runs. */
+/* account_each reads rows in batches of this size, so no statement (and no
+ * read transaction) stays open while a callback runs. */
 #define EACH_BATCH 256
 
 /* Every statement the backend runs, prepared once per connection on first
@@ -165,7 +165,7 @@ enum stmt_id {
     ST_TOKEN_LIST_MODIFIED_AFTER,
     ST_TOKEN_UPDATE,
     ST_TOKEN_REVOKE,
-    ST_TOKEN_PAGE,
+    ST_TOKEN_SCAN,
     ST_REFRESH_INSERT,
     ST_REFRESH_GET,
     ST_REFRESH_MARK_USED,
@@ -232,8 +232,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                         " modified = ?5 WHERE id = ?1 AND revoked_at = 0",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3"
                         " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
-    [ST_TOKEN_PAGE] = "SELECT " TOKEN_COLS " FROM tokens WHERE id > ?1 AND revoked_at = 0"
-                      " ORDER BY id LIMIT ?2",
+    /* Table (rowid) order reads each page once; the note and the public
+     * token string are left out (the index keeps neither). */
+    [ST_TOKEN_SCAN] = "SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash, NULL,"
+                      " is_default, expires_at, created, modified, last_used_at, revoked_at"
+                      " FROM tokens WHERE revoked_at = 0",
     [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (jti, family, account_id, expires_at,"
                           " state, created) VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
     [ST_REFRESH_GET] =
@@ -522,6 +525,8 @@ done:
 
 static int urls_from_json(const char *text, struct strlist *out)
 {
+    if (!text || strcmp(text, "[]") == 0) /* nearly every token: no parser */
+        return 0;
     int rc = -EIO;
     cJSON *arr = cJSON_Parse(text ? text : "[]");
     if (!cJSON_IsArray(arr))
@@ -1325,43 +1330,21 @@ static int sq_token_each(struct store *st, int (*fn)(void *ctx, const struct tok
                          void *ctx)
 {
     struct sqlite_conn *c = conn_get(st);
-    if (!c)
+    sqlite3_stmt *s = c ? stmt_get(c, ST_TOKEN_SCAN) : NULL;
+    if (!s)
         return -EIO;
-    struct token_record *batch = calloc(EACH_BATCH, sizeof(*batch));
-    if (!batch)
-        return -ENOMEM;
-    char last[TOKEN_ID_LEN + 1] = "";
-    int rc = 0;
-    for (;;) {
-        sqlite3_stmt *s = stmt_get(c, ST_TOKEN_PAGE);
-        if (!s) {
-            rc = -EIO;
-            break;
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct token_record t;
+        rc = token_from_row(s, &t);
+        if (rc == 0) {
+            rc = fn(ctx, &t);
+            token_record_free(&t);
         }
-        sqlite3_bind_text(s, 1, last, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(s, 2, EACH_BATCH);
-        size_t n = 0;
-        int step;
-        while (n < EACH_BATCH && (step = sqlite3_step(s)) == SQLITE_ROW) {
-            rc = token_from_row(s, &batch[n]);
-            if (rc < 0)
-                break;
-            n++;
-        }
-        if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
-            rc = db_fail(c, "token_each");
-        stmt_done(s);
-        /* Callbacks run with no statement open, so they may use the store. */
-        for (size_t i = 0; i < n; i++) {
-            if (rc == 0)
-                rc = fn(ctx, &batch[i]);
-            memcpy(last, batch[i].id, sizeof(last));
-            token_record_free(&batch[i]);
-        }
-        if (rc != 0 || n < EACH_BATCH)
-            break;
     }
-    free(batch);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = db_fail(c, "token_each");
+    stmt_done(s);
     return rc;
 }
 
@@ -1522,6 +1505,12 @@ static int sq_refresh_revoke_account(struct store *st, int64_t account_id)
 /* ------------------------------------------------------------------------ */
 /* Opening                                                                  */
 
+static struct changefeed *sq_feed_open(struct store *st, const struct changefeed_config *cfg)
+{
+    (void)cfg; /* one machine: no node, no lease */
+    return changefeed_sqlite_open(to_sqlite(st)->path);
+}
+
 static const struct store_ops sqlite_ops = {
     .migrate = sq_migrate,
     .schema_version = sq_schema_version,
@@ -1548,6 +1537,9 @@ static const struct store_ops sqlite_ops = {
     .refresh_check = sq_refresh_check,
     .refresh_revoke_family = sq_refresh_revoke_family,
     .refresh_revoke_account = sq_refresh_revoke_account,
+    .feed_open = sq_feed_open,
+    /* key_shared, throttle_hit: none. One machine: the keys live in the data
+     * directory and the throttles in the process. */
 };
 
 /* mkdir -p with mode 0700 for every component we create. */
@@ -1577,12 +1569,28 @@ static int mkdir_p(const char *dir)
     return rc;
 }
 
-struct store *store_sqlite_open(const char *data_dir)
+/* Creates the directory that will hold db_path. */
+static int make_parent_dir(const char *db_path)
+{
+    const char *slash = strrchr(db_path, '/');
+    if (!slash || slash == db_path)
+        return 0;
+    char *dir = strndup(db_path, (size_t)(slash - db_path));
+    if (!dir)
+        return -ENOMEM;
+    int rc = mkdir_p(dir);
+    if (rc < 0)
+        log_error("store: cannot create directory %s: %s", dir, strerror(-rc));
+    free(dir);
+    return rc;
+}
+
+struct store *store_sqlite_open(const char *db_path)
 {
     struct sqlite_store *ss = NULL;
     bool key_made = false, lock_made = false;
-    if (!data_dir || !*data_dir) {
-        log_error("store: empty data directory");
+    if (!db_path || !*db_path) {
+        log_error("store: empty database path");
         return NULL;
     }
     /* Connections never cross threads, but SQLite's shared caches and
@@ -1591,19 +1599,14 @@ struct store *store_sqlite_open(const char *data_dir)
         log_error("store: SQLite was built without thread support");
         return NULL;
     }
-    int rc = mkdir_p(data_dir);
-    if (rc < 0) {
-        log_error("store: cannot create data directory %s: %s", data_dir, strerror(-rc));
+    if (make_parent_dir(db_path) < 0)
         return NULL;
-    }
     ss = calloc(1, sizeof(*ss));
     if (!ss)
         goto fail;
     ss->base.ops = &sqlite_ops;
-    if (asprintf(&ss->path, "%s/tessera.db", data_dir) < 0) {
-        ss->path = NULL;
+    if (!(ss->path = strdup(db_path)))
         goto fail;
-    }
     if (pthread_mutex_init(&ss->lock, NULL) != 0)
         goto fail;
     lock_made = true;
@@ -1616,7 +1619,7 @@ struct store *store_sqlite_open(const char *data_dir)
         goto fail;
     return &ss->base;
 fail:
-    log_error("store: cannot open the SQLite store in %s", data_dir);
+    log_error("store: cannot open the SQLite store %s", db_path);
     if (ss) {
         if (key_made) {
             struct sqlite_conn *c = pthread_getspecific(ss->key);

@@ -39,7 +39,7 @@ static int setup(void **state)
     /* A nested path checks that open creates missing directories. */
     char data[96];
     snprintf(data, sizeof(data), "%s/var/data", f->dir);
-    f->st = store_sqlite_open(data);
+    f->st = store_open(NULL, data);
     assert_non_null(f->st);
     assert_int_equal(f->st->ops->migrate(f->st), 0);
     *state = f;
@@ -164,7 +164,7 @@ static void test_unmigrated_version_zero(void **state)
     (void)state;
     char dir[] = "/tmp/tessera-store-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    struct store *st = store_sqlite_open(dir);
+    struct store *st = store_open(NULL, dir);
     assert_non_null(st);
     assert_int_equal(st->ops->schema_version(st), 0);
     assert_int_equal(st->ops->migrate(st), 0);
@@ -833,7 +833,7 @@ static void test_persistence(void **state)
     assert_int_equal(access(path, F_OK), 0);
     st->ops->close(st);
 
-    f->st = st = store_sqlite_open(data);
+    f->st = st = store_open(NULL, data);
     assert_non_null(st);
     assert_int_equal(st->ops->schema_version(st), 2);
     assert_int_equal(st->ops->migrate(st), 0);
