@@ -11,19 +11,12 @@
 #include <string.h>
 
 #include "catalog/catalog_driver.h"
-#include "util/log.h"
-
-static bool is_pg_url(const char *url)
-{
-    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
-}
+#include "store/pg.h"
 
 struct catalog *catalog_open(const char *data_dir, const char *database_url)
 {
-    if (database_url && is_pg_url(database_url)) {
-        log_error("catalog: this build has no PostgreSQL catalog driver");
-        return NULL;
-    }
+    if (pg_url_is_pg(database_url))
+        return catalog_pg_open(database_url);
     /* No URL, a path or a sqlite: URL all mean the embedded store; the
      * catalog keeps its own file next to it in the data directory. */
     if (!data_dir)
@@ -40,6 +33,12 @@ void catalog_close(struct catalog *cat)
 uint64_t catalog_generation(struct catalog *cat)
 {
     return cat ? cat->ops->generation(cat) : 0;
+}
+
+void catalog_note_change(struct catalog *cat)
+{
+    if (cat)
+        cat->ops->note_change(cat);
 }
 
 int catalog_collections(struct catalog *cat, const struct strlist *groups, cJSON **out)

@@ -50,12 +50,18 @@ int catalog_import_path(struct catalog *cat, const char *path, const struct strl
 int catalog_import_path_ex(struct catalog *cat, const char *path, const struct strlist *visibility,
                            struct catalog_import_result *res, char *err, size_t errlen);
 
-/* A number that changes whenever catalog.db may have changed since it was
+/* A number that changes whenever the catalog may have changed since it was
  * last asked (a commit by any process, this one included). 0 when that
  * cannot be told cheaply: then nothing derived from the catalog may be
  * cached. Ask before the reads whose result is to be cached, so that a
  * commit in between shows as a change the next time. Any thread. */
 uint64_t catalog_generation(struct catalog *cat);
+/* Tells the catalog that its data changed elsewhere: on PostgreSQL the
+ * generation cannot be probed from a file, so the node's change-feed thread
+ * calls this when it applies a PG_CHANGE_CATALOG entry (this process's own
+ * imports move the generation by themselves). A no-op on SQLite, whose probe
+ * sees every commit. NULL is a no-op. Any thread. */
+void catalog_note_change(struct catalog *cat);
 
 /* --- Reads. groups = the caller's groups (NULL = anonymous); Public is always
  * implied. Hidden documents behave exactly like missing ones. cat may be NULL
