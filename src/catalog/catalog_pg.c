@@ -72,7 +72,7 @@ static const char *const migrations[] = {
 };
 
 /* ------------------------------------------------------------------------ */
-/* Helpers                                                                   */
+/* Helpers shared with catalog_pg_search.c                                   */
 /* ------------------------------------------------------------------------ */
 
 /* Appends one array element, quoted, with '"' and '\' escaped: the only
@@ -119,6 +119,42 @@ void catalog_pg_box_param(const double b[4], char *out)
 {
     /* %.17g round-trips every double exactly. */
     snprintf(out, CATALOG_PG_BOX_LEN, "((%.17g,%.17g),(%.17g,%.17g))", b[0], b[1], b[2], b[3]);
+}
+
+int catalog_pg_collect_docs(const PGresult *r, int col, bool single, cJSON **out)
+{
+    int rows = PQntuples(r);
+    *out = NULL;
+    if (single) {
+        if (rows == 0)
+            return -ENOENT;
+        *out = cJSON_ParseWithLength(PQgetvalue(r, 0, col), (size_t)PQgetlength(r, 0, col));
+        return *out ? 0 : -EIO;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return -ENOMEM;
+    for (int i = 0; i < rows; i++) {
+        cJSON *doc = cJSON_ParseWithLength(PQgetvalue(r, i, col), (size_t)PQgetlength(r, i, col));
+        if (!doc) {
+            cJSON_Delete(arr);
+            return -EIO;
+        }
+        cJSON_AddItemToArray(arr, doc);
+    }
+    *out = arr;
+    return 0;
+}
+
+int catalog_pg_each_template(const PGresult *r, int col, catalog_item_fn fn, void *ctx)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        int rc = fn(ctx, PQgetvalue(r, i, col + 1), PQgetvalue(r, i, col + 2),
+                    PQgetvalue(r, i, col), (size_t)PQgetlength(r, i, col));
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -301,37 +337,99 @@ static const char *pg_tx_error(struct catalog_tx *base)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Reads (not yet: the next commits add them)                               */
+/* Reads                                                                     */
 /* ------------------------------------------------------------------------ */
+
+/* Runs sql with $1 = the caller's groups (plus Public) and $2, $3 = a, b.
+ * Returns the result (caller PQclear) or NULL with *rc set. */
+static PGresult *read_query(struct catalog_pg *cat, const char *sql, const struct strlist *groups,
+                            const char *a, const char *b, int *rc)
+{
+    char *grp = catalog_pg_text_array(groups, CATALOG_PUBLIC_GROUP);
+    PGconn *c = grp ? pg_acquire(cat->pool) : NULL;
+    PGresult *r = NULL;
+    *rc = grp ? -EIO : -ENOMEM;
+    if (c) {
+        const char *p[] = {grp, a, b};
+        r = pg_query(c, sql, b ? 3 : a ? 2 : 1, p, NULL);
+        pg_release(cat->pool, c);
+        if (r)
+            *rc = 0;
+    }
+    free(grp);
+    return r;
+}
 
 static int pg_collections(struct catalog *base, const struct strlist *groups, cJSON **out)
 {
-    return -EOPNOTSUPP;
+    int rc;
+    PGresult *r =
+        read_query((struct catalog_pg *)base,
+                   "SELECT c.doc FROM catalog_collections c WHERE " CATALOG_PG_COLL_VISIBLE(
+                       "c.id") " ORDER BY c.id COLLATE \"C\"",
+                   groups, NULL, NULL, &rc);
+    if (r)
+        rc = catalog_pg_collect_docs(r, 0, false, out);
+    PQclear(r);
+    return rc;
 }
 
 static int pg_collection_get(struct catalog *base, const struct strlist *groups, const char *id,
                              cJSON **out)
 {
-    return -EOPNOTSUPP;
+    int rc;
+    PGresult *r = read_query((struct catalog_pg *)base,
+                             "SELECT c.doc FROM catalog_collections c"
+                             " WHERE c.id = $2 AND " CATALOG_PG_COLL_VISIBLE("c.id"),
+                             groups, id, NULL, &rc);
+    if (r)
+        rc = catalog_pg_collect_docs(r, 0, true, out);
+    PQclear(r);
+    return rc;
 }
 
 static int pg_item_get(struct catalog *base, const struct strlist *groups, const char *collection,
                        const char *id, cJSON **out)
 {
-    return -EOPNOTSUPP;
+    int rc;
+    PGresult *r = read_query((struct catalog_pg *)base,
+                             "SELECT i.doc FROM catalog_items i"
+                             " WHERE i.collection = $2 AND i.id = $3 AND " CATALOG_PG_ITEM_VISIBLE,
+                             groups, collection, id, &rc);
+    if (r)
+        rc = catalog_pg_collect_docs(r, 0, true, out);
+    PQclear(r);
+    return rc;
 }
 
 static int pg_item_each(struct catalog *base, const struct strlist *groups, const char *collection,
                         const char *id, catalog_item_fn fn, void *ctx)
 {
-    return -EOPNOTSUPP;
+    int rc;
+    PGresult *r = read_query((struct catalog_pg *)base,
+                             "SELECT i.tpl, i.collection, i.id FROM catalog_items i"
+                             " WHERE i.collection = $2 AND i.id = $3 AND " CATALOG_PG_ITEM_VISIBLE,
+                             groups, collection, id, &rc);
+    if (r)
+        rc = PQntuples(r) ? catalog_pg_each_template(r, 0, fn, ctx) : -ENOENT;
+    PQclear(r);
+    return rc;
 }
 
 static int pg_asset_visible(struct catalog *base, const struct strlist *groups, const char *key)
 {
-    return -EOPNOTSUPP;
+    int rc;
+    PGresult *r = read_query((struct catalog_pg *)base,
+                             "SELECT 1 FROM catalog_assets a JOIN catalog_items i ON i.rid = a.item"
+                             " WHERE a.key = $2 AND " CATALOG_PG_ITEM_VISIBLE " LIMIT 1",
+                             groups, key, NULL, &rc);
+    if (r)
+        rc = PQntuples(r) ? 0 : -ENOENT;
+    PQclear(r);
+    return rc;
 }
 
+/* Search comes with catalog_pg_search.c (the next commit). */
 static int pg_search(struct catalog *base, const struct catalog_query *q, int64_t *matched,
                      cJSON **items, catalog_item_fn fn, void *ctx)
 {
