@@ -429,13 +429,6 @@ static int pg_asset_visible(struct catalog *base, const struct strlist *groups, 
     return rc;
 }
 
-/* Search comes with catalog_pg_search.c (the next commit). */
-static int pg_search(struct catalog *base, const struct catalog_query *q, int64_t *matched,
-                     cJSON **items, catalog_item_fn fn, void *ctx)
-{
-    return -EOPNOTSUPP;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Open, close, generation                                                   */
 /* ------------------------------------------------------------------------ */
@@ -471,7 +464,7 @@ static const struct catalog_ops pg_ops = {
     .item_get = pg_item_get,
     .item_each = pg_item_each,
     .asset_visible = pg_asset_visible,
-    .search = pg_search,
+    .search = catalog_pg_search,
     .generation = pg_generation,
     .note_change = pg_note_change,
     .close = pg_close,

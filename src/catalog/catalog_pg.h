@@ -53,4 +53,7 @@ int catalog_pg_collect_docs(const PGresult *r, int col, bool single, cJSON **out
  * on are tpl, collection, id; stops at the first non-zero return. */
 int catalog_pg_each_template(const PGresult *r, int col, catalog_item_fn fn, void *ctx);
 
+int catalog_pg_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
+                      cJSON **items, catalog_item_fn fn, void *ctx);
+
 #endif
