@@ -1,8 +1,11 @@
-/* Unit tests for the catalog (src/catalog/): importing the shipped sample catalog and bad
- * documents (nothing partial), search by bbox / datetime / ids / collections /
- * intersects with visibility filtering, counts and offsets, asset ownership,
- * and the parameter parsers. Single-threaded apart from one concurrent search
- * test; every test works in its own temporary data directory. */
+/* Unit tests for the catalog (src/catalog/): importing the shipped sample
+ * catalog and bad documents (nothing partial), search by bbox / datetime /
+ * ids / collections / intersects with visibility filtering, counts, offsets
+ * and order, asset ownership, templates, the generation, and the parameter
+ * parsers. Every store-level test runs against both drivers: SQLite in a
+ * temporary data directory, and PostgreSQL in a fresh database on the ctest
+ * cluster (tests/unit/pgtest.h). Single-threaded apart from one concurrent
+ * search test. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -18,11 +21,13 @@
 #include <cmocka.h>
 
 #include "catalog/catalog.h"
+#include "pgtest.h"
 
 #define SAMPLE TESSERA_SOURCE_DIR "/catalog/sample"
 
 struct fixture {
-    char dir[64];
+    char dir[64]; /* temporary files (and catalog.db for SQLite) */
+    char *url;    /* PostgreSQL: the test's own database; NULL for SQLite */
     struct catalog *cat;
     struct strlist partners; /* groups of a Partners account */
 };
@@ -34,13 +39,57 @@ static int rm_tree(const char *path)
     return system(cmd);
 }
 
-static int setup(void **state)
+static PGresult *sql_on(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQfinish(c);
+    return r;
+}
+
+/* A fresh database whose default collation is ICU's en-US, where "a" sorts
+ * before "B": the driver must order ids byte-wise (as SQLite does) whatever
+ * the database's collation. Then the change-log tables that pg_change_note
+ * and pg_barrier use (pg.c's statements give their shape); in a real
+ * deployment the store's migrations create them before the catalog opens. */
+static char *pg_catalog_db(void)
+{
+    static unsigned counter;
+    const char *admin = pgtest_admin_url();
+    if (!admin)
+        return NULL;
+    char name[64], sql[256];
+    snprintf(name, sizeof(name), "catalog_%d_%u", (int)getpid(), counter++);
+    snprintf(sql, sizeof(sql),
+             "CREATE DATABASE \"%s\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+             " LOCALE 'C'",
+             name);
+    if (pgtest_admin_exec(sql) < 0)
+        return NULL;
+    /* Same server, other database: replace the path of the URL. */
+    size_t prefix = (size_t)(strchr(strstr(admin, "://") + 3, '/') - admin);
+    char *url = malloc(prefix + strlen(name) + 2);
+    sprintf(url, "%.*s/%s", (int)prefix, admin, name);
+    PQclear(sql_on(url, "CREATE TABLE change_seq (seq BIGINT NOT NULL);"
+                        "INSERT INTO change_seq VALUES (0);"
+                        "CREATE TABLE change_log (seq BIGINT PRIMARY KEY, kind INTEGER NOT NULL,"
+                        " account_id BIGINT NOT NULL, token_id TEXT NOT NULL, at BIGINT NOT NULL);"
+                        "CREATE TABLE nodes (id TEXT PRIMARY KEY, applied_seq BIGINT NOT NULL,"
+                        " lease_until BIGINT NOT NULL)"));
+    return url;
+}
+
+static int setup_driver(void **state, bool pg)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     strcpy(f->dir, "/tmp/test_catalog.XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
-    f->cat = catalog_open(f->dir, NULL);
+    if (pg && !(f->url = pg_catalog_db()))
+        return -1;
+    f->cat = catalog_open(f->dir, f->url);
     if (!f->cat)
         return -1;
     strlist_add(&f->partners, "Public");
@@ -49,14 +98,35 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup_sqlite(void **state)
+{
+    return setup_driver(state, false);
+}
+
+static int setup_pg(void **state)
+{
+    return setup_driver(state, true);
+}
+
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     catalog_close(f->cat);
     rm_tree(f->dir);
+    pgtest_db_drop(f->url);
     strlist_free(&f->partners);
     free(f);
     return 0;
+}
+
+/* The value of a one-row, one-column query on the test's database. */
+static int64_t pg_scalar(struct fixture *f, const char *sql)
+{
+    PGresult *r = sql_on(f->url, sql);
+    assert_int_equal(PQntuples(r), 1);
+    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
 }
 
 static void import_sample(struct fixture *f)
@@ -633,9 +703,53 @@ static void test_item_templates(void **state)
     strlist_free(&got);
 }
 
-/* The generation moves with every import, including one made through
- * another connection (as `tessera stac import` does from its own process),
- * and stays put while nothing is written. Searches do not move it. */
+/* A public item in a hidden collection is hidden too: everywhere, and not
+ * counted. */
+static void test_hidden_collection_hides_items(void **state)
+{
+    struct fixture *f = *state;
+    char dir[128], buf[2048], err[512], file[160];
+    snprintf(dir, sizeof(dir), "%s/hc", f->dir);
+    mkdir(dir, 0700);
+    write_file(dir, "c.json", collection_doc);
+    struct strlist partners = STRLIST_INIT;
+    strlist_add(&partners, "Partners");
+    snprintf(file, sizeof(file), "%s/c.json", dir);
+    assert_int_equal(catalog_import_path(f->cat, file, &partners, err, sizeof(err)), 0);
+    snprintf(buf, sizeof(buf), ITEM_FMT, "i1", "i1");
+    write_file(dir, "i.json", buf);
+    snprintf(file, sizeof(file), "%s/i.json", dir);
+    assert_int_equal(catalog_import_path(f->cat, file, NULL, err, sizeof(err)), 0);
+
+    struct catalog_query q = {0};
+    assert_int_equal(search(f, &q, NULL), 0);
+    struct catalog_geom *g = geom("{\"type\":\"Point\",\"coordinates\":[1,2]}");
+    q.intersects = g;
+    assert_int_equal(search(f, &q, NULL), 0);
+    cJSON *doc = NULL;
+    assert_int_equal(catalog_item_get(f->cat, NULL, "c1", "i1", &doc), -ENOENT);
+    assert_int_equal(catalog_asset_visible(f->cat, NULL, "x/i1.txt"), -ENOENT);
+    struct strlist got = STRLIST_INIT;
+    assert_int_equal(catalog_item_each(f->cat, NULL, "c1", "i1", capture_tpl, &got), -ENOENT);
+    assert_int_equal(got.n, 0);
+
+    q.groups = &f->partners;
+    assert_int_equal(search(f, &q, NULL), 1);
+    q.intersects = NULL;
+    assert_int_equal(search(f, &q, NULL), 1);
+    assert_int_equal(catalog_item_get(f->cat, &f->partners, "c1", "i1", &doc), 0);
+    assert_string_equal(cJSON_GetObjectItem(doc, "id")->valuestring, "i1");
+    cJSON_Delete(doc);
+    assert_int_equal(catalog_asset_visible(f->cat, &f->partners, "x/i1.txt"), 0);
+    catalog_geom_free(g);
+    strlist_free(&partners);
+}
+
+/* The generation moves with every import of this process and stays put
+ * while nothing is written; searches do not move it. An import through
+ * another catalog (as `tessera stac import` makes from its own process, or
+ * another node): SQLite sees it in the WAL header at once; PostgreSQL learns
+ * of it when the change feed calls catalog_note_change. */
 static void test_generation_follows_writes(void **state)
 {
     struct fixture *f = *state;
@@ -648,13 +762,245 @@ static void test_generation_follows_writes(void **state)
     struct catalog_query q = {.groups = &f->partners};
     assert_int_equal(search(f, &q, NULL), 17);
     assert_int_equal(catalog_generation(f->cat), g1);
-    struct catalog *other = catalog_open(f->dir, NULL);
+    struct catalog *other = catalog_open(f->dir, f->url);
     assert_non_null(other);
     char err[512];
     assert_int_equal(catalog_import_path(other, SAMPLE "/public", NULL, err, sizeof(err)), 0);
-    assert_true(catalog_generation(f->cat) > g1);
+    if (f->url) {
+        assert_int_equal(catalog_generation(f->cat), g1);
+        catalog_note_change(f->cat);
+    }
+    uint64_t g2 = catalog_generation(f->cat);
+    assert_true(g2 > g1);
     catalog_close(other);
+    if (!f->url) {
+        /* Nothing to note on SQLite: the probe already saw the commit. */
+        catalog_note_change(f->cat);
+        assert_int_equal(catalog_generation(f->cat), g2);
+    }
     assert_int_equal(catalog_generation(NULL), 0);
+    catalog_note_change(NULL);
+}
+
+/* PostgreSQL: each committed import appends one catalog entry to the change
+ * log (so other nodes drop their cached pages); a failed one appends none. */
+static void test_pg_change_log(void **state)
+{
+    struct fixture *f = *state;
+    import_sample(f); /* two imports */
+    assert_int_equal(pg_scalar(f, "SELECT count(*) FROM change_log WHERE kind = 3"), 2);
+    assert_int_equal(pg_scalar(f, "SELECT max(seq) FROM change_log"), 2);
+    assert_int_equal(pg_scalar(f, "SELECT seq FROM change_seq"), 2);
+    char file[160], err[512];
+    snprintf(file, sizeof(file), "%s/bad.json", f->dir);
+    write_file(f->dir, "bad.json", "{\"type\":\"Thing\"}");
+    assert_int_equal(catalog_import_path(f->cat, file, NULL, err, sizeof(err)), -EINVAL);
+    assert_int_equal(pg_scalar(f, "SELECT count(*) FROM change_log"), 2);
+    /* The schema is the "catalog" track's, at its current version. */
+    assert_int_equal(pg_scalar(f, "SELECT max(version) FROM schema_migrations"
+                                  " WHERE track = 'catalog'"),
+                     1);
+    assert_int_equal(pg_scalar(f, "SELECT count(*) FROM catalog_visibility"
+                                  " WHERE collection = 'methane-plumes-partner-preview'"
+                                  " AND grp = 'Public'"),
+                     0);
+}
+
+/* PostgreSQL compares boxes with a tolerance of 1e-6; the driver compares
+ * the corners exactly as well. (SQLite's R*Tree keeps 32-bit floats rounded
+ * outwards, so it may also return items up to ~1e-6 degrees outside.) */
+static void test_pg_box_exact(void **state)
+{
+    struct fixture *f = *state;
+    char dir[128], err[512];
+    snprintf(dir, sizeof(dir), "%s/exact", f->dir);
+    mkdir(dir, 0700);
+    write_file(dir, "c.json", collection_doc);
+    write_file(dir, "i.json",
+               "{\"type\":\"Feature\",\"stac_version\":\"1.0.0\",\"id\":\"near\","
+               "\"collection\":\"c1\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
+               "[10.0000005,0]},\"properties\":{\"datetime\":\"2021-01-01T00:00:00Z\"},"
+               "\"links\":[],\"assets\":{}}");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    struct catalog_query q = {.has_bbox = true, .bbox = {0, -1, 10, 1}};
+    assert_int_equal(search(f, &q, NULL), 0);
+    q.bbox[2] = 10.0000005;
+    assert_int_equal(search(f, &q, NULL), 1);
+    double across[4] = {10.0000006, -1, -170, 1};
+    memcpy(q.bbox, across, sizeof(across));
+    assert_int_equal(search(f, &q, NULL), 0);
+}
+
+/* Collects "collection/id" of a page, in order. */
+static int page_ids(void *ctx, const char *collection, const char *id, const char *tpl,
+                    size_t len)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s/%s", collection, id);
+    return strlist_push(ctx, buf);
+}
+
+static void expect_order(struct fixture *f, struct catalog_query *q, const char *const *want,
+                         size_t n)
+{
+    /* Whole list, then page by page (limit 2), through both entry points. */
+    struct strlist got = STRLIST_INIT;
+    int64_t matched = -1;
+    q->limit = 100;
+    q->offset = 0;
+    assert_int_equal(catalog_search_each(f->cat, q, &matched, page_ids, &got), 0);
+    assert_int_equal(matched, (int64_t)n);
+    assert_int_equal(got.n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(got.v[i], want[i]);
+    strlist_free(&got);
+    q->limit = 2;
+    for (q->offset = 0; q->offset < (int64_t)n + 2; q->offset += 2) {
+        cJSON *items = NULL;
+        assert_int_equal(catalog_search(f->cat, q, &matched, &items), 0);
+        assert_int_equal(matched, (int64_t)n);
+        int size = cJSON_GetArraySize(items);
+        assert_int_equal(size, q->offset >= (int64_t)n ? 0 : n - (size_t)q->offset >= 2 ? 2 : 1);
+        for (int i = 0; i < size; i++) {
+            cJSON *it = cJSON_GetArrayItem(items, i);
+            char buf[256];
+            snprintf(buf, sizeof(buf), "%s/%s",
+                     cJSON_GetObjectItem(it, "collection")->valuestring,
+                     cJSON_GetObjectItem(it, "id")->valuestring);
+            assert_string_equal(buf, want[q->offset + i]);
+        }
+        cJSON_Delete(items);
+    }
+}
+
+/* Newest first; equal times by collection, then id, compared byte by byte
+ * ("B" before "a"), on every path: plain search and the intersects one. */
+static void test_order_and_pages(void **state)
+{
+    struct fixture *f = *state;
+    import_sample(f);
+    static const char *const all[] = {
+        "methane-plumes-partner-preview/ch4-partner-northsea-20250607",
+        "methane-plumes-partner-preview/ch4-partner-appalachia-20250515",
+        "methane-plumes-partner-preview/ch4-partner-bakken-20250502",
+        "methane-plumes-partner-preview/ch4-partner-permian-20250421",
+        "methane-plumes-partner-preview/ch4-partner-permian-20250420",
+        "methane-plumes/ch4-buenosaires-20250304",
+        "co2-plumes/co2-kendal-20250211",
+        "methane-plumes/ch4-delhi-ghazipur-20250118",
+        "methane-plumes/ch4-algeria-20241112",
+        "co2-plumes/co2-taichung-20241029",
+        "methane-plumes/ch4-turkmenistan-20240805",
+        "co2-plumes/co2-belchatow-20240610",
+        "methane-plumes/ch4-permian-20240322b",
+        "co2-plumes/co2-fourcorners-pp-20230921",
+        "methane-plumes/ch4-fourcorners-20230921",
+        "methane-plumes/ch4-permian-20230614a",
+        "methane-plumes/ch4-sanjoaquin-20230502",
+    };
+    struct catalog_query q = {.groups = &f->partners};
+    expect_order(f, &q, all, 17);
+    struct catalog_geom *world = geom("{\"type\":\"Polygon\",\"coordinates\":[[[-180,-90],"
+                                      "[180,-90],[180,90],[-180,90],[-180,-90]]]}");
+    q.intersects = world;
+    expect_order(f, &q, all, 17);
+
+    /* Ties: four items at the same instant in two collections. */
+    char dir[128], buf[2048], err[512];
+    snprintf(dir, sizeof(dir), "%s/ties", f->dir);
+    mkdir(dir, 0700);
+    write_file(dir, "c1.json", collection_doc);
+    const char *c2 = "{\"type\":\"Collection\",\"stac_version\":\"1.0.0\",\"id\":\"C2\","
+                     "\"description\":\"d\",\"license\":\"CC-BY-4.0\",\"extent\":{\"spatial\":"
+                     "{\"bbox\":[[-10,-10,10,10]]},\"temporal\":{\"interval\":[[null,null]]}},"
+                     "\"links\":[]}";
+    write_file(dir, "c2.json", c2);
+    const char *ids[] = {"a", "B", "b"};
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(buf, sizeof(buf), ITEM_FMT, ids[i], ids[i]);
+        snprintf(name, sizeof(name), "i_%s_%d.json", ids[i], i);
+        write_file(dir, name, buf);
+    }
+    snprintf(buf, sizeof(buf), ITEM_FMT, "z", "z");
+    memcpy(strstr(buf, "\"c1\""), "\"C2\"", 4);
+    write_file(dir, "i_z.json", buf);
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    static const char *const ties[] = {"C2/z", "c1/B", "c1/a", "c1/b"};
+    struct strlist colls = STRLIST_INIT;
+    strlist_add(&colls, "c1");
+    strlist_add(&colls, "C2");
+    struct catalog_query t = {.collections = &colls};
+    expect_order(f, &t, ties, 4);
+    t.intersects = world;
+    expect_order(f, &t, ties, 4);
+    catalog_geom_free(world);
+    strlist_free(&colls);
+}
+
+/* Boxes across the antimeridian, in the query and in the data. */
+static void test_antimeridian(void **state)
+{
+    struct fixture *f = *state;
+    char dir[128], buf[2048], err[512];
+    snprintf(dir, sizeof(dir), "%s/am", f->dir);
+    mkdir(dir, 0700);
+    write_file(dir, "c.json", collection_doc);
+    const char *pts[][2] = {{"east", "179.5,1"}, {"west", "-179.5,-1"}, {"zero", "0,0"}};
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(buf, sizeof(buf),
+                 "{\"type\":\"Feature\",\"stac_version\":\"1.0.0\",\"id\":\"%s\","
+                 "\"collection\":\"c1\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
+                 "[%s]},\"properties\":{\"datetime\":\"2021-01-01T00:00:00Z\"},\"links\":[],"
+                 "\"assets\":{}}",
+                 pts[i][0], pts[i][1]);
+        snprintf(name, sizeof(name), "%s.json", pts[i][0]);
+        write_file(dir, name, buf);
+    }
+    /* No geometry, a bbox that crosses 180°. */
+    write_file(dir, "span.json",
+               "{\"type\":\"Feature\",\"stac_version\":\"1.0.0\",\"id\":\"span\","
+               "\"collection\":\"c1\",\"geometry\":null,\"bbox\":[170,-5,-170,5],"
+               "\"properties\":{\"datetime\":\"2021-01-01T00:00:00Z\"},\"links\":[],"
+               "\"assets\":{}}");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    struct catalog_query q = {.has_bbox = true, .bbox = {170, -10, -170, 10}};
+    assert_int_equal(search(f, &q, NULL), 3); /* east, west, span */
+    double east_only[4] = {179, 0, -179.9, 2};
+    memcpy(q.bbox, east_only, sizeof(east_only));
+    assert_int_equal(search(f, &q, NULL), 2); /* east, span */
+    double north[4] = {170, 6, -170, 10};
+    memcpy(q.bbox, north, sizeof(north));
+    assert_int_equal(search(f, &q, NULL), 0);
+    double plain[4] = {-1, -1, 1, 1};
+    memcpy(q.bbox, plain, sizeof(plain));
+    assert_int_equal(search(f, &q, NULL), 1 + 1); /* zero, and span's full-range index */
+    /* intersects never matches an item without a geometry. */
+    struct catalog_geom *g = geom("{\"type\":\"Point\",\"coordinates\":[175,0]}");
+    struct catalog_query qi = {.intersects = g};
+    assert_int_equal(search(f, &qi, NULL), 0);
+    catalog_geom_free(g);
+}
+
+/* catalog_open picks the driver from the URL. */
+static void test_open_urls(void **state)
+{
+    (void)state;
+    char dir[64] = "/tmp/test_catalog.XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    const char *sqlite_urls[] = {"", "sqlite:/nowhere/tessera.db", "/nowhere/tessera.db"};
+    for (size_t i = 0; i < 3; i++) {
+        struct catalog *cat = catalog_open(dir, sqlite_urls[i]);
+        assert_non_null(cat);
+        catalog_close(cat);
+    }
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/catalog.db", dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_null(catalog_open(dir, "postgresql://tessera@127.0.0.1:1/none"));
+    assert_null(catalog_open(NULL, NULL));
+    rm_tree(dir);
 }
 
 static void test_null_catalog(void **state)
@@ -670,21 +1016,31 @@ static void test_null_catalog(void **state)
     assert_int_equal(catalog_asset_visible(NULL, NULL, "x"), -ENOENT);
 }
 
+/* A store-level test, once per driver. */
+#define BOTH_DRIVERS(t)                                                                            \
+    {"sqlite/" #t, t, setup_sqlite, teardown, NULL}, {"postgresql/" #t, t, setup_pg, teardown, NULL}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_import_sample_and_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_limit_offset_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bbox_search, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_datetime_search, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ids_collections_search, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_intersects_search, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_and_visibility, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_invalid_nothing_partial, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reimport_replaces, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_search, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_item_templates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_generation_follows_writes, setup, teardown),
+        BOTH_DRIVERS(test_import_sample_and_counts),
+        BOTH_DRIVERS(test_limit_offset_order),
+        BOTH_DRIVERS(test_bbox_search),
+        BOTH_DRIVERS(test_datetime_search),
+        BOTH_DRIVERS(test_ids_collections_search),
+        BOTH_DRIVERS(test_intersects_search),
+        BOTH_DRIVERS(test_get_and_visibility),
+        BOTH_DRIVERS(test_import_invalid_nothing_partial),
+        BOTH_DRIVERS(test_reimport_replaces),
+        BOTH_DRIVERS(test_concurrent_search),
+        BOTH_DRIVERS(test_item_templates),
+        BOTH_DRIVERS(test_generation_follows_writes),
+        BOTH_DRIVERS(test_order_and_pages),
+        BOTH_DRIVERS(test_antimeridian),
+        BOTH_DRIVERS(test_hidden_collection_hides_items),
+        cmocka_unit_test_setup_teardown(test_pg_change_log, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_box_exact, setup_pg, teardown),
+        cmocka_unit_test(test_open_urls),
         cmocka_unit_test(test_parse_bbox),
         cmocka_unit_test(test_parse_datetime),
         cmocka_unit_test(test_geometry),
