@@ -653,6 +653,70 @@ static void test_concurrent_search(void **state)
     }
 }
 
+struct import_arg {
+    struct fixture *f;
+    int rc;
+};
+
+static void *import_thread(void *arg)
+{
+    struct import_arg *a = arg;
+    /* A catalog of its own, as another process or node has. */
+    struct catalog *cat = catalog_open(a->f->dir, a->f->url);
+    char err[512];
+    a->rc = cat ? 0 : -EIO;
+    /* Items alone first: no collection row to queue the imports up on. */
+    for (int i = 0; i < 5 && a->rc == 0; i++)
+        a->rc = catalog_import_path(cat, a->f->dir, NULL, err, sizeof(err));
+    for (int i = 0; i < 2 && a->rc == 0; i++)
+        a->rc = catalog_import_path(cat, SAMPLE "/public", NULL, err, sizeof(err));
+    catalog_close(cat);
+    return NULL;
+}
+
+/* Imports that replace the same documents at the same time all succeed,
+ * one after the other, and leave one copy of each. */
+static void test_concurrent_imports(void **state)
+{
+    struct fixture *f = *state;
+    char buf[2048], name[32], err[512];
+    import_sample(f);
+    /* 40 items of the already loaded collection c1, in f->dir. */
+    snprintf(buf, sizeof(buf), "%s/c.json", f->dir);
+    write_file(f->dir, "c.json", collection_doc);
+    assert_int_equal(catalog_import_path(f->cat, buf, NULL, err, sizeof(err)), 0);
+    unlink(buf);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "n%02d", i);
+        snprintf(buf, sizeof(buf), ITEM_FMT, id, id);
+        snprintf(name, sizeof(name), "%s.json", id);
+        write_file(f->dir, name, buf);
+    }
+    pthread_t t[3];
+    struct import_arg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (struct import_arg){f, -1};
+        pthread_create(&t[i], NULL, import_thread, &args[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].rc, 0);
+    }
+    struct catalog_query q = {0};
+    size_t n;
+    assert_int_equal(search(f, &q, &n), 52);
+    assert_int_equal(n, 52);
+    q.groups = &f->partners;
+    assert_int_equal(search(f, &q, NULL), 57);
+    assert_int_equal(catalog_asset_visible(f->cat, NULL, "methane/ch4-permian-20230614a/rgb.png"),
+                     0);
+    assert_int_equal(catalog_asset_visible(f->cat, NULL, "x/n39.txt"), 0);
+    if (f->url)
+        assert_int_equal(pg_scalar(f, "SELECT count(*) FROM catalog_assets"),
+                         pg_scalar(f, "SELECT count(DISTINCT key) FROM catalog_assets"));
+}
+
 static int capture_tpl(void *ctx, const char *collection, const char *id, const char *tpl,
                        size_t len)
 {
@@ -1033,6 +1097,7 @@ int main(void)
         BOTH_DRIVERS(test_import_invalid_nothing_partial),
         BOTH_DRIVERS(test_reimport_replaces),
         BOTH_DRIVERS(test_concurrent_search),
+        BOTH_DRIVERS(test_concurrent_imports),
         BOTH_DRIVERS(test_item_templates),
         BOTH_DRIVERS(test_generation_follows_writes),
         BOTH_DRIVERS(test_order_and_pages),
