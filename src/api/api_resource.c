@@ -285,10 +285,11 @@ out:
     return obj;
 }
 
-static cJSON *introspect_token(struct app *app, const char *token)
+static cJSON *introspect_token(struct app *app, const char *token, enum auth_result *res_out)
 {
     struct principal p;
     enum auth_result res = auth_verify(app, token, &p);
+    *res_out = res;
     cJSON *obj = NULL;
     if (res != AUTH_OK) {
         principal_free(&p);
@@ -325,7 +326,13 @@ static void handle_introspect(struct request *r)
     token = read_token_param(r);
     if (!token)
         goto out;
-    cJSON *obj = introspect_token(app, token);
+    enum auth_result res;
+    cJSON *obj = introspect_token(app, token, &res);
+    if (res == AUTH_UNAVAILABLE) {
+        cJSON_Delete(obj);
+        api_reply_unauthorized(r, res); /* 503: no answer rather than a guess */
+        goto out;
+    }
     if (!obj) {
         /* RFC 7662 §2.2: nothing but "active" for an inactive token, so the
          * answer never says why (unknown, expired, revoked, malformed). */

@@ -551,6 +551,11 @@ static void handle_check(struct request *r)
     }
     struct principal p;
     enum auth_result res = auth_verify(request_app(r), cred, &p);
+    if (res == AUTH_UNAVAILABLE) {
+        principal_free(&p);
+        api_reply_unauthorized(r, res);
+        return;
+    }
     char small[2048];
     size_t len;
     const char *text = write_check_reply(small, sizeof(small), cred, res, &p, &len);
