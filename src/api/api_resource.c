@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "auth/tokens.h"
 #include "app.h"
 #include "auth/authrules.h"
 #include "auth/jwt.h"
@@ -367,12 +368,9 @@ static int revoke_stored(struct app *app, const char *token, int64_t owner)
         goto out;
     if ((owner >= 0 && t.account_id != owner) || t.revoked_at)
         goto out;
-    rc = app->store->ops->token_revoke(app->store, t.id, t.account_id);
+    rc = tokens_revoke(app, t.id, t.account_id, "oauth/revoke");
     if (rc == -ENOENT) /* revoked concurrently */
         rc = 0;
-    if (rc == 0)
-        log_info("oauth/revoke: token %s of account %lld revoked", t.id,
-                 (long long)t.account_id);
 out:
     crypto_wipe(&parts, sizeof(parts));
     token_record_free(&t);
