@@ -77,7 +77,13 @@ static int ensure_connected(struct pg_feed *f)
     f->conn = pg_connect(f->url);
     if (!f->conn)
         return -EIO;
-    if (pg_exec(f->conn, "LISTEN tessera_changes", 0, NULL, NULL) < 0) {
+    /* A name operators (and the fault tests) can find in pg_stat_activity. */
+    char app_name[200];
+    snprintf(app_name, sizeof(app_name), "tessera-feed %s", f->node_name);
+    const char *params[] = {app_name};
+    if (pg_exec(f->conn, "SELECT set_config('application_name', $1, false)", 1, params, NULL) <
+            0 ||
+        pg_exec(f->conn, "LISTEN tessera_changes", 0, NULL, NULL) < 0) {
         PQfinish(f->conn);
         f->conn = NULL;
         return -EIO;
