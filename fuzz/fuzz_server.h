@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "app.h"
 #include "catalog/catalog.h"
 #include "util/log.h"
@@ -359,7 +360,9 @@ static inline void fuzz_server_init(void)
         catalog_import_path(fuzz_app.catalog, sample, &partners, err, sizeof(err)) < 0)
         fprintf(stderr, "fuzz: restricted sample not imported: %s\n", err);
     strlist_free(&partners);
-    fuzz_srv = server_create(&fuzz_app);
+    fuzz_srv = server_create(&fuzz_app, api_reply_error);
+    if (fuzz_srv)
+        api_register_all(fuzz_srv);
     if (!fuzz_srv || server_start(fuzz_srv) < 0) {
         fprintf(stderr, "fuzz: server did not start\n");
         abort();

@@ -1,47 +1,93 @@
-/* Opening and closing the application context: key files, storage (with
- * migrations, wrapped by the in-memory token index of tokencache.c), the
- * catalog, the worker pool and the rate limiter. Start-up and shutdown only,
- * on the main thread. */
+/* Opening and closing the application context: storage (the driver chosen by
+ * database_url, migrated), the keys, the token index with its feed thread
+ * (serving only), the catalog, the worker pool and the rate limiter.
+ * Start-up and shutdown only, on the main thread. */
 #include "app.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include "catalog/catalog.h"
-#include "auth/authrules.h"
-#include "store/changefeed.h"
-#include "util/log.h"
-#include "catalog/pagecache.h"
 #include "api/ratelimit.h"
-#include "store/store.h"
-#include "auth/tokencache.h"
+#include "auth/authrules.h"
+#include "auth/indexsync.h"
+#include "auth/store_cached.h"
+#include "auth/tokenindex.h"
+#include "catalog/catalog.h"
+#include "catalog/pagecache.h"
 #include "http/workpool.h"
+#include "store/changefeed.h"
+#include "store/store.h"
+#include "util/log.h"
 
-static int load_key(const struct app *app, const char *name, uint8_t key[CRYPTO_KEY_LEN])
+/* One key: from a configured file (checked against the database's record of
+ * it on PostgreSQL), else shared through the database (PostgreSQL: created
+ * once, read by every node), else the data directory's file (SQLite). */
+static int load_key(struct app *app, const char *name, const char *configured,
+                    uint8_t key[CRYPTO_KEY_LEN])
 {
+    struct store *st = app->store;
+    int rc;
+    if (*configured) {
+        if ((rc = crypto_load_key(configured, key)) < 0) {
+            log_error("cannot load key file %s: %s", configured,
+                      rc == -EINVAL ? "not a 32-byte key"
+                      : rc == -EPERM ? "readable by others (chmod 600)"
+                                     : strerror(-rc));
+            return rc;
+        }
+        rc = st->ops->key_shared(st, name, key, true);
+        if (rc == -EKEYREJECTED)
+            log_error("%s (%s) is not the key the other nodes of this database use (its"
+                      " fingerprint differs); refusing to start",
+                      configured, name);
+        return rc == -ENOTSUP ? 0 : rc;
+    }
+    rc = st->ops->key_shared(st, name, key, false);
+    if (rc != -ENOTSUP) {
+        if (rc < 0)
+            log_error("cannot read or create the shared key %s in the database", name);
+        return rc;
+    }
     char path[PATH_MAX];
     config_data_path(&app->cfg, name, path, sizeof(path));
-    int rc = crypto_load_or_create_key(path, key);
-    if (rc < 0)
+    if ((rc = crypto_load_or_create_key(path, key)) < 0)
         log_error("cannot load key file %s: %s", path, strerror(-rc));
     return rc;
 }
 
-/* Token checks read only the in-memory index behind this wrapper; the
- * change feed carries writes made by other processes (CLI commands). */
-static int wrap_with_token_index(struct app *app)
+/* Serving: build the token index, follow the driver's change feed, and put
+ * the caching wrapper in front of the driver. */
+static int open_token_index(struct app *app)
 {
-    struct store *backend = app->store;
-    app->store = NULL;
-    struct changefeed *cf = backend->ops->feed_open(backend, NULL);
-    if (!cf) {
-        backend->ops->close(backend);
+    char name[sizeof(app->cfg.node_name)];
+    if (app->cfg.node_name[0]) {
+        snprintf(name, sizeof(name), "%s", app->cfg.node_name);
+    } else {
+        char host[64] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(name, sizeof(name), "%.64s:%d/%d", host, app->cfg.listen_port, (int)getpid());
+    }
+    struct changefeed_config feed_cfg = {
+        .node_name = name,
+        .lease_ms = (int)app->cfg.node_lease_ms,
+    };
+    struct changefeed *cf = app->store->ops->feed_open(app->store, &feed_cfg);
+    if (!cf || !(app->index = tokenindex_create())) {
+        if (cf)
+            cf->ops->close(cf);
         return -EIO;
     }
-    app->store = store_cached_wrap(backend, cf); /* closes both on failure */
-    return app->store ? 0 : -EIO;
+    if (!(app->index_sync = indexsync_start(app->index, app->store, cf, NULL)))
+        return -EIO;
+    struct store *wrapped = store_cached_wrap(app->store, app->index, app->index_sync);
+    if (!wrapped)
+        return -ENOMEM;
+    app->store = wrapped;
+    return 0;
 }
 
 int app_open(struct app *app)
@@ -56,10 +102,7 @@ int app_open(struct app *app)
         log_error("cannot create data directory %s: %s", app->cfg.data_dir, strerror(errno));
         return rc;
     }
-    if ((rc = load_key(app, "jwt.key", app->jwt_key)) < 0 ||
-        (rc = load_key(app, "token.key", app->token_key)) < 0)
-        goto fail;
-    app->store = store_open(NULL, app->cfg.data_dir);
+    app->store = store_open(app->cfg.database_url, app->cfg.data_dir);
     if (!app->store) {
         rc = -EIO;
         goto fail;
@@ -68,7 +111,10 @@ int app_open(struct app *app)
         log_error("storage migration failed");
         goto fail;
     }
-    if (app->serving && (rc = wrap_with_token_index(app)) < 0)
+    if ((rc = load_key(app, "jwt.key", app->cfg.jwt_key_file, app->jwt_key)) < 0 ||
+        (rc = load_key(app, "token.key", app->cfg.token_key_file, app->token_key)) < 0)
+        goto fail;
+    if (app->serving && (rc = open_token_index(app)) < 0)
         goto fail;
     app->catalog = catalog_open(app->cfg.data_dir, NULL);
     if (!app->catalog) {
@@ -107,6 +153,10 @@ void app_close(struct app *app)
 {
     workpool_destroy(app->workers);
     app->workers = NULL;
+    /* The feed thread stops before the store it reads and the catalog it
+     * notifies go away. */
+    indexsync_stop(app->index_sync);
+    app->index_sync = NULL;
     ratelimit_destroy(app->limits);
     app->limits = NULL;
     free(app->auth_rules);
@@ -119,6 +169,8 @@ void app_close(struct app *app)
     if (app->store)
         app->store->ops->close(app->store);
     app->store = NULL;
+    tokenindex_destroy(app->index);
+    app->index = NULL;
     crypto_wipe(app->jwt_key, sizeof(app->jwt_key));
     crypto_wipe(app->token_key, sizeof(app->token_key));
 }

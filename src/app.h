@@ -11,6 +11,8 @@
 #include "auth/crypto.h"
 
 struct store;
+struct tokenindex;
+struct indexsync;
 struct workpool;
 struct catalog;
 struct ratelimit;
@@ -19,21 +21,28 @@ struct pagecache;
 
 struct app {
     struct config cfg;
+    /* Serving: the caching wrapper around the driver; CLI: the driver. */
     struct store *store;
+    /* Serving only (NULL in one-shot CLI commands): the in-memory token
+     * index every check reads, and what keeps it exact. */
+    struct tokenindex *index;
+    struct indexsync *index_sync;
     struct workpool *workers;
     struct catalog *catalog;  /* STAC collections/items; may be NULL */
     struct ratelimit *limits; /* sign-in and token API throttles */
     struct authrules *auth_rules; /* forward-auth rules, parsed from cfg.auth_rules */
     struct pagecache *stac_pages; /* built STAC search pages (serving only), or NULL */
     /* Set by `serve` before app_open: hold every token and account in memory
-     * (tokencache.c). One-shot CLI commands work on the store directly. */
+     * (the token index). One-shot CLI commands work on the store directly. */
     bool serving;
     uint8_t jwt_key[CRYPTO_KEY_LEN];   /* signs session JWTs */
     uint8_t token_key[CRYPTO_KEY_LEN]; /* keys secret hashes and tk. MACs */
 };
 
-/* Loads keys, opens and migrates the store, opens the catalog. 0 or -errno
- * (logged). Used by `serve` and by every CLI command that touches data. */
+/* Opens and migrates the store, loads the keys (shared through the database
+ * on PostgreSQL), builds the token index when serving, opens the catalog.
+ * 0 or -errno (logged). Used by `serve` and by every CLI command that
+ * touches data. */
 int app_open(struct app *app);
 void app_close(struct app *app);
 

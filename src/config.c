@@ -29,6 +29,11 @@ struct setting {
 static const struct setting settings[] = {
     {"listen", SET_LISTEN, 0, 0, 0, 0},
     {"data_dir", STR(data_dir)},
+    {"database_url", STR(database_url)},
+    {"jwt_key_file", STR(jwt_key_file)},
+    {"token_key_file", STR(token_key_file)},
+    {"node_name", STR(node_name)},
+    {"node_lease_ms", NUM(SET_UINT, node_lease_ms, 300, 60000)},
     {"tls_cert", STR(tls_cert)},
     {"tls_key", STR(tls_key)},
     {"asset_dir", STR(asset_dir)},
@@ -60,6 +65,7 @@ void config_defaults(struct config *c)
     strcpy(c->listen_host, "127.0.0.1");
     c->listen_port = 8080;
     strcpy(c->data_dir, "./var");
+    c->node_lease_ms = 1500;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = ncpu >= 2 ? (unsigned)ncpu : 2;
     c->workers = 2;

@@ -14,6 +14,12 @@ struct config {
     char listen_host[64];
     int listen_port;            /* 0 = pick a free port (see port_file) */
     char data_dir[PATH_MAX];
+    /* Storage: "" = data_dir/tessera.db; sqlite:PATH or a path; postgresql://... */
+    char database_url[1024];
+    char jwt_key_file[PATH_MAX];   /* "" = shared through the database, or data_dir/jwt.key */
+    char token_key_file[PATH_MAX]; /* likewise for token.key */
+    char node_name[128];           /* "" = host:port; names this node on PostgreSQL */
+    unsigned node_lease_ms;        /* PostgreSQL: how long a heartbeat keeps the node trusted */
     char tls_cert[PATH_MAX];    /* both set = serve HTTPS */
     char tls_key[PATH_MAX];
     char asset_dir[PATH_MAX];

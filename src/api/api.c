@@ -51,6 +51,14 @@ void api_reply_validation(struct request *r, const char *field, const char *msg,
 void api_reply_unauthorized(struct request *r, enum auth_result why)
 {
     bool mapbox = is_mapbox_path(request_path(r));
+    if (why == AUTH_UNAVAILABLE) {
+        /* Fail closed: this node lost touch with the database long enough
+         * that it cannot vouch for any revocation, so it answers nothing. */
+        reply_header(r, "Retry-After", "1");
+        api_reply_error(r, 503, "This node cannot verify credentials right now; retry shortly",
+                        "verification_unavailable");
+        return;
+    }
     if (why == AUTH_NONE) {
         reply_header(r, "WWW-Authenticate", "Bearer realm=\"tessera\"");
         api_reply_error(r, 401, mapbox ? "Unauthorized" : "Authentication credentials were not provided.",

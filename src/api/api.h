@@ -18,7 +18,8 @@ void api_reply_error(struct request *r, int status, const char *message, const c
 /* 422 {"detail": [{"loc": ["body", field], "msg": msg, "type": type}]} for
  * /api/v1, {"message": msg} for Mapbox paths. field may be NULL. */
 void api_reply_validation(struct request *r, const char *field, const char *msg, const char *type);
-/* 401 with WWW-Authenticate: Bearer ... for the given outcome. */
+/* 401 with WWW-Authenticate: Bearer ... for the given outcome; 503 with
+ * Retry-After for AUTH_UNAVAILABLE. */
 void api_reply_unauthorized(struct request *r, enum auth_result why);
 /* 403 with WWW-Authenticate: Bearer error="insufficient_scope" scope="...". */
 void api_reply_insufficient_scope(struct request *r, const char *scope);

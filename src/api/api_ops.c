@@ -1,5 +1,6 @@
-/* Operational endpoints: liveness, readiness (storage reachable) and the
- * Prometheus metrics text. None of them takes credentials. */
+/* Operational endpoints: liveness, readiness (storage reachable and, on
+ * several nodes, this node's lease live) and the Prometheus metrics text.
+ * None of them takes credentials. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,8 @@
 #include "catalog/pagecache.h"
 #include "http/server.h"
 #include "store/store.h"
-#include "auth/tokencache.h"
+#include "auth/indexsync.h"
+#include "auth/tokenindex.h"
 
 static void handle_healthz(struct request *r)
 {
@@ -26,6 +28,12 @@ static void handle_readyz(struct request *r)
         api_reply_error(r, 503, "Storage is not reachable", "not_ready");
         return;
     }
+    if (app->index_sync && !indexsync_current(app->index_sync)) {
+        reply_header(r, "Retry-After", "1");
+        api_reply_error(r, 503, "This node is not current with the database (lease ran out)",
+                        "not_ready");
+        return;
+    }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ready");
     reply_json(r, 200, o);
@@ -36,10 +44,9 @@ static void handle_metrics(struct request *r)
     struct app *app = request_app(r);
     char extra[1024] = "";
     size_t n = 0;
-    struct tokencache *tc = store_cached_index(app->store);
-    if (tc) {
-        struct tokencache_counts c;
-        tokencache_stats(tc, &c);
+    if (app->index) {
+        struct tokenindex_counts c;
+        tokenindex_stats(app->index, &c);
         n += (size_t)snprintf(extra, sizeof(extra),
                               "# HELP tessera_tokens Stored tokens by kind (live = not revoked).\n"
                               "# TYPE tessera_tokens gauge\n"

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "auth/tokens.h"
 #include "app.h"
 #include "auth/authrules.h"
 #include "auth/jwt.h"
@@ -285,10 +286,11 @@ out:
     return obj;
 }
 
-static cJSON *introspect_token(struct app *app, const char *token)
+static cJSON *introspect_token(struct app *app, const char *token, enum auth_result *res_out)
 {
     struct principal p;
     enum auth_result res = auth_verify(app, token, &p);
+    *res_out = res;
     cJSON *obj = NULL;
     if (res != AUTH_OK) {
         principal_free(&p);
@@ -325,7 +327,13 @@ static void handle_introspect(struct request *r)
     token = read_token_param(r);
     if (!token)
         goto out;
-    cJSON *obj = introspect_token(app, token);
+    enum auth_result res;
+    cJSON *obj = introspect_token(app, token, &res);
+    if (res == AUTH_UNAVAILABLE) {
+        cJSON_Delete(obj);
+        api_reply_unauthorized(r, res); /* 503: no answer rather than a guess */
+        goto out;
+    }
     if (!obj) {
         /* RFC 7662 §2.2: nothing but "active" for an inactive token, so the
          * answer never says why (unknown, expired, revoked, malformed). */
@@ -360,12 +368,9 @@ static int revoke_stored(struct app *app, const char *token, int64_t owner)
         goto out;
     if ((owner >= 0 && t.account_id != owner) || t.revoked_at)
         goto out;
-    rc = app->store->ops->token_revoke(app->store, t.id, t.account_id);
+    rc = tokens_revoke(app, t.id, t.account_id, "oauth/revoke");
     if (rc == -ENOENT) /* revoked concurrently */
         rc = 0;
-    if (rc == 0)
-        log_info("oauth/revoke: token %s of account %lld revoked", t.id,
-                 (long long)t.account_id);
 out:
     crypto_wipe(&parts, sizeof(parts));
     token_record_free(&t);

@@ -81,7 +81,12 @@ static void handle_create_stac(struct request *r)
                               .usage = TOKEN_SK};
     struct token_record t;
     char *value = NULL;
-    if (tokens_create(app, &a, &spec, &t, &value) < 0) {
+    int rc = tokens_create(app, &a, &spec, &t, &value);
+    if (rc == -EPERM) { /* grants removed since the session was checked */
+        api_reply_insufficient_scope(r, "stac");
+        goto out;
+    }
+    if (rc < 0) {
         api_reply_error(r, 500, "Could not create the token", "internal_error");
         goto out;
     }
@@ -176,7 +181,7 @@ static void handle_delete(struct request *r)
         principal_free(&p);
         return;
     }
-    int rc = app->store->ops->token_revoke(app->store, request_param(r, 0), p.account_id);
+    int rc = tokens_revoke(app, request_param(r, 0), p.account_id, "account/tokens");
     if (rc == -ENOENT)
         api_reply_error(r, 404, "Token not found", "not_found");
     else if (rc < 0)

@@ -63,16 +63,6 @@ static bool mapbox_begin(struct request *r, struct principal *p, const char *sco
     return true;
 }
 
-static bool id_shaped(const char *s)
-{
-    if (!s || strlen(s) != TOKEN_ID_LEN)
-        return false;
-    for (const char *c = s; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
-            return false;
-    return true;
-}
-
 /* The token object; pk strings are public by design and listed again, sk
  * secrets exist only in the creation reply. */
 static cJSON *record_json(const struct token_record *t)
@@ -87,8 +77,7 @@ static bool read_scopes(struct request *r, const struct principal *p, const cJSO
                         struct strlist *out, bool *all_public)
 {
     if (json_to_strlist(item, out, SCOPES_MAX, SCOPE_ID_MAX) < 0 || out->n == 0 ||
-        !tokens_scopes_known(request_app(r), out, all_public) ||
-        !strlist_is_subset(out, &p->scopes)) {
+        tokens_check_scopes(request_app(r), out, &p->scopes, all_public) < 0) {
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
         return false;
     }
@@ -213,7 +202,7 @@ static bool read_list_query(struct request *r, struct token_query *q)
         }
     }
     if ((v = request_query(r, "start"))) {
-        if (!id_shaped(v)) {
+        if (!token_id_valid(v)) {
             api_reply_validation(r, "start", "start is invalid", "value_error");
             return false;
         }
@@ -350,7 +339,12 @@ static void create_permanent(struct request *r, const struct principal *p, const
     }
     struct token_spec spec = {.scopes = &scopes, .note = note ? note : "", .allowed_urls = &urls,
                               .usage = all_public ? TOKEN_PK : TOKEN_SK};
-    if (tokens_create(app, &a, &spec, &t, &value) < 0) {
+    int rc = tokens_create(app, &a, &spec, &t, &value);
+    if (rc == -EINVAL || rc == -EPERM) { /* grants changed since the check */
+        api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
+        goto out;
+    }
+    if (rc < 0) {
         api_reply_error(r, 500, "Could not create the token", "internal_error");
         goto out;
     }
@@ -398,7 +392,7 @@ static void handle_update(struct request *r)
         goto out;
     /* Temporary tokens have no id to address, so they land here too. */
     const char *id = request_param(r, 1);
-    if (!id_shaped(id) || app->store->ops->token_get(app->store, id, &t) < 0 || t.revoked_at ||
+    if (!token_id_valid(id) || app->store->ops->token_get(app->store, id, &t) < 0 || t.revoked_at ||
         t.account_id != p.account_id) {
         reply_not_found(r);
         goto out;
@@ -463,7 +457,7 @@ static void handle_delete(struct request *r)
     if (!mapbox_begin(r, &p, "tokens:write"))
         goto out;
     const char *id = request_param(r, 1);
-    int rc = id_shaped(id) ? app->store->ops->token_revoke(app->store, id, p.account_id) : -ENOENT;
+    int rc = tokens_revoke(app, id, p.account_id, "tokens/v2");
     if (rc == -ENOENT)
         reply_not_found(r);
     else if (rc < 0)
@@ -551,6 +545,11 @@ static void handle_check(struct request *r)
     }
     struct principal p;
     enum auth_result res = auth_verify(request_app(r), cred, &p);
+    if (res == AUTH_UNAVAILABLE) {
+        principal_free(&p);
+        api_reply_unauthorized(r, res);
+        return;
+    }
     char small[2048];
     size_t len;
     const char *text = write_check_reply(small, sizeof(small), cred, res, &p, &len);

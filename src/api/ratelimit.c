@@ -5,6 +5,7 @@
 #include "api/ratelimit.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "store/store.h"
 
 #define SLOTS 65536
 #define STRIPES 64
@@ -98,16 +100,28 @@ int ratelimit_hit(struct ratelimit *rl, const char *key, unsigned limit, int win
     return retry;
 }
 
+/* Several nodes share their counters through the database (the driver's
+ * throttle_hit); one machine counts in this process. */
+static int hit(struct app *app, const char *key, unsigned limit)
+{
+    if (limit == 0)
+        return 0;
+    int window = (int)app->cfg.rate_window;
+    int rc = app->store->ops->throttle_hit(app->store, key, limit, window);
+    if (rc == -ENOTSUP)
+        return ratelimit_hit(app->limits, key, limit, window);
+    return rc < 0 ? 0 : rc;
+}
+
 int ratelimit_login(struct app *app, const char *email, const char *addr)
 {
     char key[300];
     size_t n = (size_t)snprintf(key, sizeof(key), "login-account:%s", email);
     for (size_t i = 14; i < n && i < sizeof(key); i++)
         key[i] = (char)tolower((unsigned char)key[i]);
-    int window = (int)app->cfg.rate_window;
-    int by_account = ratelimit_hit(app->limits, key, app->cfg.login_rate_account, window);
+    int by_account = hit(app, key, app->cfg.login_rate_account);
     snprintf(key, sizeof(key), "login-addr:%s", addr);
-    int by_addr = ratelimit_hit(app->limits, key, app->cfg.login_rate_addr, window);
+    int by_addr = hit(app, key, app->cfg.login_rate_addr);
     return by_account > by_addr ? by_account : by_addr;
 }
 
@@ -115,5 +129,5 @@ int ratelimit_token_api(struct app *app, int64_t account_id)
 {
     char key[64];
     snprintf(key, sizeof(key), "token-api:%lld", (long long)account_id);
-    return ratelimit_hit(app->limits, key, app->cfg.token_api_rate, (int)app->cfg.rate_window);
+    return hit(app, key, app->cfg.token_api_rate);
 }

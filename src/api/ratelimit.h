@@ -17,7 +17,8 @@ void ratelimit_destroy(struct ratelimit *rl);
 int ratelimit_hit(struct ratelimit *rl, const char *key, unsigned limit, int window_s);
 
 /* Sign-in attempt for e-mail (case-insensitive) from addr: both the
- * per-account and the per-address limits of the configuration apply. */
+ * per-account and the per-address limits of the configuration apply. On
+ * PostgreSQL the counters live in the database, so they hold across nodes. */
 int ratelimit_login(struct app *app, const char *email, const char *addr);
 /* Token API call by account (Mapbox: 100 per minute by default). */
 int ratelimit_token_api(struct app *app, int64_t account_id);

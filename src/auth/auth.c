@@ -1,8 +1,10 @@
 /* Credential verification for every protected endpoint. Stored tokens are
  * checked against their keyed hash in constant time; tk. tokens and session
  * JWTs by MAC. Token and account state (revoked, active, granted scopes,
- * groups, logout watermark) comes from the in-memory index (tokencache.c),
- * which is exact on every request, so a check reads no storage.
+ * groups, logout watermark) comes from the in-memory index (tokenindex.c),
+ * which is exact on every request, so a check reads no storage; when the
+ * index cannot be trusted (a node whose lease ran out) the answer is
+ * AUTH_UNAVAILABLE, never a guess.
  * Thread-safe: no shared mutable state besides the index and metrics. */
 #include "auth/auth.h"
 
@@ -18,7 +20,7 @@
 #include "http/server.h"
 #include "store/store.h"
 #include "util/timeutil.h"
-#include "auth/tokencache.h"
+#include "auth/tokenindex.h"
 
 const char *auth_credential(const struct request *r)
 {
@@ -56,6 +58,7 @@ const char *auth_result_name(enum auth_result r)
     case AUTH_INVALID: return "TokenInvalid";
     case AUTH_EXPIRED: return "TokenExpired";
     case AUTH_REVOKED: return "TokenRevoked";
+    case AUTH_UNAVAILABLE: return "TokenUnavailable";
     }
     return "TokenInvalid";
 }
@@ -71,7 +74,7 @@ static void copy_string(char *dst, size_t size, const char *src)
 
 /* Copies the account's identity, groups and effective scopes (issued ∩
  * granted) into p. Runs under the index's read lock. */
-static int fill_from_account(struct principal *p, const struct tokencache_account *a)
+static int fill_from_account(struct principal *p, const struct tokenindex_account *a)
 {
     p->account_id = a->id;
     copy_string(p->username, sizeof(p->username), a->username);
@@ -81,14 +84,13 @@ static int fill_from_account(struct principal *p, const struct tokencache_accoun
     return strlist_intersect(&p->scopes, &p->token_scopes, a->scopes);
 }
 
-/* The index behind app->store. Every running server has one (app_open wraps
- * the store); without it we fail closed rather than trust anything. */
-static struct tokencache *index_of(struct app *app)
+/* Every running server has an index (app_open builds it); without one we
+ * fail closed rather than trust anything. */
+static struct tokenindex *index_of(struct app *app)
 {
-    struct tokencache *tc = store_cached_index(app->store);
-    if (!tc)
+    if (!app->index)
         log_error("auth: no token index; refusing credentials");
-    return tc;
+    return app->index;
 }
 
 struct stored_check {
@@ -98,8 +100,8 @@ struct stored_check {
     enum auth_result res;
 };
 
-static int check_stored(void *ctx, const struct tokencache_token *t,
-                        const struct tokencache_account *a)
+static int check_stored(void *ctx, const struct tokenindex_token *t,
+                        const struct tokenindex_account *a)
 {
     struct stored_check *c = ctx;
     struct principal *p = c->p;
@@ -128,12 +130,13 @@ static enum auth_result verify_stored(struct app *app, const char *cred, struct 
     struct token_stored_parts parts;
     if (token_parse_stored(cred, &parts) < 0) /* shape and checksum: no lookup */
         return AUTH_MALFORMED;
-    struct tokencache *tc = index_of(app);
+    struct tokenindex *tc = index_of(app);
     uint8_t mac[CRYPTO_MAC_LEN];
     struct stored_check c = {&parts, mac, p, AUTH_INVALID};
     /* Hash outside the lock: the HMAC is most of the cost of a check. */
-    if (tc && token_hash_secret(app->token_key, parts.secret, mac) == 0)
-        tokencache_token_view(tc, parts.id, check_stored, &c);
+    if (tc && token_hash_secret(app->token_key, parts.secret, mac) == 0 &&
+        tokenindex_token_view(tc, parts.id, check_stored, &c) == -EAGAIN)
+        c.res = AUTH_UNAVAILABLE;
     crypto_wipe(&parts, sizeof(parts));
     crypto_wipe(mac, sizeof(mac));
     return c.res;
@@ -146,7 +149,7 @@ struct account_check {
     int rc;
 };
 
-static int check_account(void *ctx, const struct tokencache_account *a)
+static int check_account(void *ctx, const struct tokenindex_account *a)
 {
     struct account_check *c = ctx;
     c->found = true;
@@ -165,8 +168,8 @@ struct parent_check {
     int rc;
 };
 
-static int check_parent(void *ctx, const struct tokencache_token *t,
-                        const struct tokencache_account *a)
+static int check_parent(void *ctx, const struct tokenindex_token *t,
+                        const struct tokenindex_account *a)
 {
     struct parent_check *c = ctx;
     c->alive = a->id == c->account_id && !t->revoked &&
@@ -185,7 +188,7 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
     if (rc < 0)
         return AUTH_MALFORMED;
     enum auth_result res = AUTH_INVALID;
-    struct tokencache *tc = index_of(app);
+    struct tokenindex *tc = index_of(app);
     if (!tc)
         goto out;
     p->kind = PRINCIPAL_TK;
@@ -195,14 +198,20 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
     if (strlist_copy(&p->token_scopes, &c.scopes) < 0)
         goto out;
     struct account_check ac = {p, false, false, 0, 0};
-    if (tokencache_account_view_by_username(tc, c.username, check_account, &ac) < 0 || ac.rc < 0)
+    rc = tokenindex_account_view_by_username(tc, c.username, check_account, &ac);
+    if (rc == -EAGAIN)
+        res = AUTH_UNAVAILABLE;
+    if (rc < 0 || ac.rc < 0)
         goto out;
     /* Without a stored parent the token was minted by a session, and it ends
      * with the account's sessions (logout everywhere, password change). */
     bool parent_alive = p->created >= ac.sessions_valid_after;
     if (c.parent[0]) {
         struct parent_check pc = {p->account_id, p, false, 0};
-        tokencache_token_view(tc, c.parent, check_parent, &pc);
+        if (tokenindex_token_view(tc, c.parent, check_parent, &pc) == -EAGAIN) {
+            res = AUTH_UNAVAILABLE;
+            goto out;
+        }
         if (pc.rc < 0)
             goto out;
         parent_alive = pc.alive;
@@ -220,7 +229,7 @@ out:
 
 /* A session speaks for the whole account: its scopes are the account's
  * current grants, not a snapshot taken at sign-in. */
-static int check_session_account(void *ctx, const struct tokencache_account *a)
+static int check_session_account(void *ctx, const struct tokenindex_account *a)
 {
     struct account_check *c = ctx;
     if (strlist_copy(&c->p->token_scopes, a->scopes) < 0) {
@@ -239,10 +248,12 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
     if (rc < 0)
         return AUTH_MALFORMED;
     enum auth_result res = AUTH_INVALID;
-    struct tokencache *tc = c.type == JWT_ACCESS ? index_of(app) : NULL;
+    struct tokenindex *tc = c.type == JWT_ACCESS ? index_of(app) : NULL;
     struct account_check ac = {p, false, false, 0, 0};
-    if (!tc || tokencache_account_view(tc, c.user_id, check_session_account, &ac) < 0 ||
-        ac.rc < 0)
+    rc = tc ? tokenindex_account_view(tc, c.user_id, check_session_account, &ac) : -ENOENT;
+    if (rc == -EAGAIN)
+        res = AUTH_UNAVAILABLE;
+    if (rc < 0 || ac.rc < 0)
         goto out;
     p->kind = PRINCIPAL_SESSION;
     copy_string(p->jti, sizeof(p->jti), c.jti);

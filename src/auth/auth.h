@@ -22,6 +22,7 @@ enum auth_result {
     AUTH_INVALID,   /* well-formed but unknown / wrong secret / bad MAC */
     AUTH_EXPIRED,
     AUTH_REVOKED,   /* revoked token, parent gone, logged-out session, inactive account */
+    AUTH_UNAVAILABLE, /* this node cannot tell now (its lease on the database ran out): 503 */
 };
 
 enum principal_kind { PRINCIPAL_PK, PRINCIPAL_SK, PRINCIPAL_TK, PRINCIPAL_SESSION };

@@ -443,6 +443,11 @@ fail:
     return rc;
 }
 
+int crypto_load_key(const char *path, uint8_t key[CRYPTO_KEY_LEN])
+{
+    return path && *path ? load_key(path, key) : -EINVAL;
+}
+
 int crypto_load_or_create_key(const char *path, uint8_t key[CRYPTO_KEY_LEN])
 {
     if (!path || !*path)

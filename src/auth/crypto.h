@@ -42,5 +42,8 @@ void crypto_hex(const void *data, size_t len, char *out);
  * temporary file and rename) when it does not exist. Refuses a key file that
  * is readable by group/others or has the wrong size. Returns 0 or -errno. */
 int crypto_load_or_create_key(const char *path, uint8_t key[CRYPTO_KEY_LEN]);
+/* Loads an existing key file (exactly CRYPTO_KEY_LEN bytes). 0, -ENOENT or
+ * -EINVAL (wrong size) / -errno. */
+int crypto_load_key(const char *path, uint8_t key[CRYPTO_KEY_LEN]);
 
 #endif

@@ -128,8 +128,10 @@ static bool scope_ok(const char *scope)
     return token_word_ok(scope, TOKEN_SCOPE_MAX);
 }
 
-static bool id_ok(const char *id)
+bool token_id_valid(const char *id)
 {
+    if (!id)
+        return false;
     size_t n = strnlen(id, TOKEN_ID_LEN + 1);
     if (n != TOKEN_ID_LEN)
         return false;
@@ -183,7 +185,7 @@ char *token_format_stored(enum token_kind kind, const char *username, const char
                           const char *secret)
 {
     if ((kind != TOKEN_PK && kind != TOKEN_SK) || !username || !id || !secret ||
-        !username_ok(username) || !id_ok(id) || !token_secret_checksum_ok(secret))
+        !username_ok(username) || !token_id_valid(id) || !token_secret_checksum_ok(secret))
         return NULL;
     cJSON *obj = cJSON_CreateObject();
     if (!obj || !cJSON_AddStringToObject(obj, "u", username) ||
@@ -317,7 +319,7 @@ static int temp_mac(const uint8_t key[CRYPTO_KEY_LEN], const char *signed_part, 
 
 char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_temp_claims *c)
 {
-    if (!key || !c || !username_ok(c->username) || (c->parent[0] && !id_ok(c->parent)) ||
+    if (!key || !c || !username_ok(c->username) || (c->parent[0] && !token_id_valid(c->parent)) ||
         c->iat < 0 || c->exp < 0 || c->iat > CLAIM_TIME_MAX || c->exp > CLAIM_TIME_MAX)
         return NULL;
     char *out = NULL, *unsigned_tok = NULL;
@@ -400,7 +402,7 @@ int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
     const char *p = json_string(obj, "p");
     const cJSON *scopes = cJSON_GetObjectItemCaseSensitive(obj, "scopes");
     const cJSON *client = cJSON_GetObjectItemCaseSensitive(obj, "client");
-    if (!u || !username_ok(u) || !p || (p[0] && !id_ok(p)) || !cJSON_IsArray(scopes) ||
+    if (!u || !username_ok(u) || !p || (p[0] && !token_id_valid(p)) || !cJSON_IsArray(scopes) ||
         (client && !cJSON_IsString(client)) || !json_time(obj, "iat", &out->iat) ||
         !json_time(obj, "exp", &out->exp))
         goto done;

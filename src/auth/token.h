@@ -48,6 +48,9 @@ struct token_temp_claims {
     struct strlist scopes;         /* owned: free with strlist_free */
 };
 
+/* True for a string shaped like a token id (TOKEN_ID_LEN chars of [a-z0-9]);
+ * NULL is not. */
+bool token_id_valid(const char *id);
 /* Fresh random id (TOKEN_ID_LEN chars of [a-z0-9] + NUL). */
 void token_new_id(char out[TOKEN_ID_LEN + 1]);
 /* Fresh secret with checksum (TOKEN_SECRET_LEN chars + NUL). */

@@ -11,10 +11,13 @@
 
 #include "app.h"
 #include "util/json.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 #include "auth/token.h"
 
-bool tokens_scopes_known(struct app *app, const struct strlist *s, bool *all_public)
+/* Every requested scope must be registered; pk or sk follows from whether
+ * they are all public. */
+static bool scopes_known(struct app *app, const struct strlist *s, bool *all_public)
 {
     struct scope_def *defs = NULL;
     size_t n = 0;
@@ -37,6 +40,14 @@ bool tokens_scopes_known(struct app *app, const struct strlist *s, bool *all_pub
     return known;
 }
 
+int tokens_check_scopes(struct app *app, const struct strlist *scopes,
+                        const struct strlist *ceiling, bool *all_public)
+{
+    if (!scopes_known(app, scopes, all_public))
+        return -EINVAL;
+    return strlist_is_subset(scopes, ceiling) ? 0 : -EPERM;
+}
+
 int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
                    struct token_record *out, char **token_out)
 {
@@ -45,7 +56,7 @@ int tokens_prepare(struct app *app, const char *username, const struct token_spe
     int usage = spec->usage;
     if (usage < 0) {
         bool all_public;
-        if (!tokens_scopes_known(app, spec->scopes, &all_public))
+        if (!scopes_known(app, spec->scopes, &all_public))
             return -EINVAL;
         usage = all_public ? TOKEN_PK : TOKEN_SK;
     }
@@ -84,7 +95,12 @@ fail:
 int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
                   struct token_record *out, char **token_out)
 {
-    int rc = tokens_prepare(app, a->username, spec, out, token_out);
+    /* Whoever asks, a token never holds what its account is not granted. */
+    bool all_public;
+    int rc = tokens_check_scopes(app, spec->scopes, &a->scopes, &all_public);
+    if (rc < 0)
+        return rc;
+    rc = tokens_prepare(app, a->username, spec, out, token_out);
     if (rc < 0)
         return rc;
     out->account_id = a->id;
@@ -95,6 +111,30 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
         *token_out = NULL;
         token_record_free(out);
     }
+    return rc;
+}
+
+int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by)
+{
+    if (!token_id_valid(id))
+        return -ENOENT; /* not even shaped like an id: no storage read */
+    int64_t account = owner;
+    if (owner < 0) {
+        struct token_record t = {0};
+        int rc = app->store->ops->token_get(app->store, id, &t);
+        account = t.account_id;
+        bool dead = t.revoked_at != 0;
+        token_record_free(&t);
+        if (rc < 0)
+            return rc;
+        if (dead)
+            return -ENOENT;
+    }
+    int rc = app->store->ops->token_revoke(app->store, id, account);
+    if (rc == 0)
+        log_info("token %s of account %lld revoked (%s)", id, (long long)account, by);
+    else if (rc != -ENOENT)
+        log_error("could not revoke token %s (%s): %s", id, by, strerror(-rc));
     return rc;
 }
 

@@ -22,20 +22,32 @@ struct token_spec {
     int usage;                          /* -1: pk when every scope is public, else sk */
 };
 
+/* The one rule for a token's scopes: every one registered, and all inside
+ * ceiling (the account's grants, or the authorizing credential's effective
+ * scopes, which never exceed them: SPEC §5 rules 1-2). 0, -EINVAL (an
+ * unknown scope) or -EPERM (one outside the ceiling); *all_public is set
+ * when each is public (a pk, else an sk). */
+int tokens_check_scopes(struct app *app, const struct strlist *scopes,
+                        const struct strlist *ceiling, bool *all_public);
 /* Mints a token for the account named username without storing it: out is
  * the record to store (account_id left 0), *token_out the token string
  * (caller wipes and frees). Returns 0, -EINVAL for unknown scopes (usage -1)
  * or -ENOMEM. */
 int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
                    struct token_record *out, char **token_out);
-/* Creates and stores a token for account a. On success *token_out is the
+/* Creates and stores a token for account a, whose grants bound its scopes
+ * (tokens_check_scopes: -EINVAL / -EPERM). On success *token_out is the
  * malloc'd token string (caller wipes and frees) and out the stored record
- * (caller frees with token_record_free). Returns 0 or -errno from the store. */
+ * (caller frees with token_record_free). Returns 0 or -errno. */
 int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
                   struct token_record *out, char **token_out);
-/* True when every scope in s is a registered scope; *all_public is set when
- * each of them is public. */
-bool tokens_scopes_known(struct app *app, const struct strlist *s, bool *all_public);
+/* Revokes the live token id, written once for every way in (both API
+ * dialects, RFC 7009, the CLI). owner >= 0: only a token of that account
+ * (another account's id is -ENOENT, like an unknown one); owner < 0: whoever
+ * owns it (the operator). Logs the revocation with by (never a secret). On
+ * PostgreSQL it returns once every live node has applied it. 0, -ENOENT or
+ * -EIO. */
+int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by);
 /* The Mapbox token object (SPEC §4.2). token_value is included when non-NULL. */
 cJSON *tokens_to_json(const struct token_record *t, const char *token_value);
 

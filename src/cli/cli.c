@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "auth/accounts.h"
 #include "app.h"
 #include "catalog/catalog.h"
@@ -224,7 +225,9 @@ static int cmd_serve(struct app *app)
     if (open_app(app) < 0)
         return 1;
     log_start_flusher();
-    struct server *srv = server_create(app);
+    struct server *srv = server_create(app, api_reply_error);
+    if (srv)
+        api_register_all(srv);
     if (!srv || server_start(srv) < 0) {
         server_destroy(srv);
         app_close(app);
@@ -400,15 +403,11 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
     if (open_app(app) < 0)
         return 1;
     if (strcmp(verb, "revoke") == 0) {
-        struct token_record t = {0};
-        int rc = app->store->ops->token_get(app->store, o->positional[0], &t);
-        if (rc == 0 && !t.revoked_at)
-            rc = app->store->ops->token_revoke(app->store, t.id, t.account_id);
-        else if (rc == 0)
-            rc = -ENOENT;
-        token_record_free(&t);
-        if (rc < 0)
+        int rc = tokens_revoke(app, o->positional[0], -1, "cli");
+        if (rc == -ENOENT)
             fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
+        else if (rc < 0)
+            fprintf(stderr, "tessera: could not revoke %s (see log above)\n", o->positional[0]);
         status = rc < 0;
         goto out;
     }
@@ -416,12 +415,14 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
         goto out;
     if (strcmp(verb, "create") == 0) {
         bool all_public;
-        if (strlist_split(&scopes, o->scopes) < 0 || scopes.n == 0 ||
-            !tokens_scopes_known(app, &scopes, &all_public)) {
+        int rc = strlist_split(&scopes, o->scopes) < 0 || scopes.n == 0
+                     ? -EINVAL
+                     : tokens_check_scopes(app, &scopes, &a.scopes, &all_public);
+        if (rc == -EINVAL) {
             fprintf(stderr, "tessera: unknown scope in \"%s\" (see `tessera scope list`)\n", o->scopes);
             goto out;
         }
-        if (!strlist_is_subset(&scopes, &a.scopes)) {
+        if (rc < 0) {
             fprintf(stderr, "tessera: the account is not granted every one of \"%s\"\n", o->scopes);
             goto out;
         }

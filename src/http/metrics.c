@@ -27,7 +27,7 @@ struct route_metrics {
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route_metrics *registry;
-static atomic_uint_fast64_t verifications[AUTH_REVOKED + 1];
+static atomic_uint_fast64_t verifications[AUTH_UNAVAILABLE + 1];
 
 struct route_metrics *metrics_route(const char *method, const char *pattern)
 {
@@ -62,7 +62,7 @@ void metrics_observe(struct route_metrics *m, int status, int64_t duration_us)
 
 void metrics_count_verification(enum auth_result outcome)
 {
-    if ((unsigned)outcome <= AUTH_REVOKED)
+    if ((unsigned)outcome <= AUTH_UNAVAILABLE)
         atomic_fetch_add_explicit(&verifications[outcome], 1, memory_order_relaxed);
 }
 
@@ -132,7 +132,7 @@ char *metrics_render(const char *extra)
     }
     tb_printf(&tb, "# HELP tessera_verifications_total Credential verifications by outcome.\n"
                    "# TYPE tessera_verifications_total counter\n");
-    for (int o = AUTH_OK; o <= AUTH_REVOKED; o++)
+    for (int o = AUTH_OK; o <= AUTH_UNAVAILABLE; o++)
         tb_printf(&tb, "tessera_verifications_total{outcome=\"%s\"} %llu\n",
                   auth_result_name((enum auth_result)o),
                   (unsigned long long)atomic_load(&verifications[o]));

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/api.h"
 #include "app.h"
 #include "auth/crypto.h"
 #include "util/log.h"
@@ -53,6 +52,7 @@ struct server {
     int port;
     char *tls_cert_pem, *tls_key_pem;
     struct route_metrics *unmatched;
+    server_error_fn reply_error; /* the API's error body, in its dialect */
     char id_prefix[9];
     atomic_uint_fast64_t next_id;
 };
@@ -499,7 +499,7 @@ static void request_free(struct request *r)
 static enum MHD_Result queue_reply(struct request *r)
 {
     if (!r->response)
-        api_reply_error(r, 500, "Internal server error", "internal_error");
+        r->srv->reply_error(r, 500, "Internal server error", "internal_error");
     if (!r->response)
         return MHD_NO;
     r->state = REQ_DONE;
@@ -550,9 +550,9 @@ static void dispatch(struct request *r)
     if (!r->route) {
         if (path_known) {
             reply_header(r, "Allow", "see /api/v1/openapi.json");
-            api_reply_error(r, 405, "Method Not Allowed", "method_not_allowed");
+            r->srv->reply_error(r, 405, "Method Not Allowed", "method_not_allowed");
         } else {
-            api_reply_error(r, 404, "Not Found", "not_found");
+            r->srv->reply_error(r, 404, "Not Found", "not_found");
         }
         return;
     }
@@ -566,7 +566,7 @@ static void dispatch(struct request *r)
     int rc = workpool_submit(r->srv->app->workers, offloaded_job, r);
     if (rc < 0) {
         reply_header(r, "Retry-After", "1");
-        api_reply_error(r, 503, "Server busy, retry shortly", "server_busy");
+        r->srv->reply_error(r, 503, "Server busy, retry shortly", "server_busy");
         MHD_resume_connection(r->conn);
     }
 }
@@ -575,7 +575,7 @@ static enum MHD_Result reply_too_large(struct request *r)
 {
     char msg[96];
     snprintf(msg, sizeof(msg), "Request body exceeds %zu bytes", r->srv->app->cfg.max_body);
-    api_reply_error(r, 413, msg, "payload_too_large");
+    r->srv->reply_error(r, 413, msg, "payload_too_large");
     return queue_reply(r);
 }
 
@@ -650,7 +650,7 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 
 /* ---- daemon ----------------------------------------------------------- */
 
-struct server *server_create(struct app *app)
+struct server *server_create(struct app *app, server_error_fn reply_error)
 {
     struct server *srv = calloc(1, sizeof(*srv));
     if (!srv)
@@ -661,7 +661,7 @@ struct server *server_create(struct app *app)
     crypto_random(rnd, sizeof(rnd));
     crypto_hex(rnd, sizeof(rnd), srv->id_prefix);
     srv->unmatched = metrics_route("ANY", "(unmatched)");
-    api_register_all(srv);
+    srv->reply_error = reply_error;
     return srv;
 }
 

@@ -33,7 +33,15 @@ enum route_flags {
 int server_route(struct server *srv, const char *method, const char *pattern,
                  route_handler handler, unsigned flags);
 
-struct server *server_create(struct app *app);
+/* The error replies the HTTP layer itself must give (404, 405, 413, 500,
+ * 503 when the worker pool is full) are written by the API, in the dialect
+ * of the path: the layer below never knows the handlers. */
+typedef void (*server_error_fn)(struct request *r, int status, const char *message,
+                                const char *code);
+
+/* The server, with no routes yet: the caller registers them (server_route)
+ * before server_start. */
+struct server *server_create(struct app *app, server_error_fn reply_error);
 /* Binds and starts serving; returns 0 or -errno. */
 int server_start(struct server *srv);
 /* The port actually bound (useful with port 0). */

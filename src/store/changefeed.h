@@ -29,9 +29,9 @@ typedef int (*changefeed_fn)(void *ctx, enum changefeed_kind kind, int64_t accou
                              const char *token_id);
 
 struct changefeed_config {
-    const char *node_name; /* shown in the nodes table and logs (e.g. host:port) */
-    int lease_ms;          /* how long a heartbeat keeps the node trusted */
-    int heartbeat_ms;      /* how often the feed thread renews it */
+    const char *node_name; /* shown in the nodes table and logs (e.g. host:port/pid) */
+    int lease_ms;          /* how long a heartbeat keeps the node trusted; the feed
+                            * thread renews it every lease_ms / 6 */
 };
 
 struct changefeed;

@@ -170,14 +170,14 @@ struct store_ops {
      * the key called name from the database, creating it once if missing.
      * given = true: key came from a configured file; checks it against the
      * fingerprint the database recorded (recording it the first time).
-     * -EKEYREJECTED when the fingerprints differ. NULL for a driver whose
-     * keys live in the data directory (SQLite: one machine). */
+     * -EKEYREJECTED when the fingerprints differ. -ENOTSUP for a driver
+     * whose keys live in the data directory (SQLite: one machine). */
     int (*key_shared)(struct store *st, const char *name, uint8_t key[CRYPTO_KEY_LEN], bool given);
     /* Counts one hit of key in the current fixed window of window_s
      * seconds: 0 when within limit, else the seconds until the window ends.
-     * NULL for a driver whose throttles are the process's own counters. A
-     * failure counts as within limit (logged): throttling never locks users
-     * out because the database hiccupped. */
+     * -ENOTSUP for a driver whose throttles are the process's own counters
+     * (SQLite). A failure counts as within limit (logged): throttling never
+     * locks users out because the database hiccupped. */
     int (*throttle_hit)(struct store *st, const char *key, unsigned limit, int window_s);
 };
 

@@ -1511,6 +1511,19 @@ static struct changefeed *sq_feed_open(struct store *st, const struct changefeed
     return changefeed_sqlite_open(to_sqlite(st)->path);
 }
 
+/* One machine: the keys live in the data directory and the throttles are
+ * the process's own counters. */
+static int sq_key_shared(struct store *st, const char *name, uint8_t key[CRYPTO_KEY_LEN],
+                         bool given)
+{
+    return -ENOTSUP;
+}
+
+static int sq_throttle_hit(struct store *st, const char *key, unsigned limit, int window_s)
+{
+    return -ENOTSUP;
+}
+
 static const struct store_ops sqlite_ops = {
     .migrate = sq_migrate,
     .schema_version = sq_schema_version,
@@ -1538,8 +1551,8 @@ static const struct store_ops sqlite_ops = {
     .refresh_revoke_family = sq_refresh_revoke_family,
     .refresh_revoke_account = sq_refresh_revoke_account,
     .feed_open = sq_feed_open,
-    /* key_shared, throttle_hit: none. One machine: the keys live in the data
-     * directory and the throttles in the process. */
+    .key_shared = sq_key_shared,
+    .throttle_hit = sq_throttle_hit,
 };
 
 /* mkdir -p with mode 0700 for every component we create. */

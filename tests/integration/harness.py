@@ -51,8 +51,13 @@ CREDENTIAL_FIELDS = ("password", "new_password", "current_password", "token", "a
 class Server:
     """A running tessera serve process with its own data directory."""
 
-    def __init__(self, settings=None, tls=None, asset_dir=None, data_dir=None, extra_args=()):
+    def __init__(self, settings=None, tls=None, asset_dir=None, data_dir=None, extra_args=(),
+                 database_url=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="tessera-it-")
+        # PostgreSQL nodes share database_url; the data directory then holds
+        # nothing but what a node writes locally.
+        self.database_url = database_url
+        self.shared_keys = []  # key bytes kept in the database, for the log scan
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.port_file = os.path.join(self.tmp.name, "port")
         self.log_path = os.path.join(self.tmp.name, "server.log")
@@ -70,6 +75,8 @@ class Server:
     def cli(self, *args, input=None, check=True):
         """Runs `tessera ARGS --data-dir D`; returns CompletedProcess."""
         cmd = [BIN] + list(args) + ["--data-dir", self.data_dir]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
         res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=120)
         if check and res.returncode != 0:
             raise AssertionError("tessera %s failed (%d): %s" % (" ".join(args), res.returncode,
@@ -82,6 +89,8 @@ class Server:
             os.unlink(self.port_file)
         cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
                "--port-file", self.port_file, "--asset-dir", self.asset_dir]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
         for k, v in self.settings.items():
             cmd += ["--" + k, str(v)]
         if self.tls:
@@ -140,13 +149,16 @@ class Server:
             line = next(l for l in log.splitlines() if secret in l)
             return line.replace(secret, "<%s...>" % secret[:6])[:300]
         leaks = sorted("credential in: %s" % where(c) for c in self.credentials if c in log)
+        keys = []
         for path in glob.glob(os.path.join(self.data_dir, "*.key")):
             with open(path, "rb") as f:
-                key = f.read()
+                keys.append((os.path.basename(path), f.read()))
+        keys += [("shared key", k) for k in self.shared_keys]
+        for name, key in keys:
             forms = {key.hex(), key.hex().upper()}
             for enc in (base64.b64encode, base64.urlsafe_b64encode):
                 forms |= {enc(key).decode(), enc(key).decode().rstrip("=")}
-            leaks += ["signing key %s" % os.path.basename(path) for f in forms if f in log]
+            leaks += ["signing key %s" % name for f in forms if f in log]
         if leaks:
             raise AssertionError("secrets in the server log:\n  " + "\n  ".join(leaks))
 

@@ -1,4 +1,5 @@
-/* Unit tests of the in-memory token index and its caching store wrapper:
+/* Unit tests of the in-memory token index, its feed thread and the caching
+ * store wrapper:
  * insert, update, revoke, expiry (through auth_verify), account changes,
  * writes by another process's connection (the CLI case, via the change
  * feed), interned lists, and a stress test in which reader threads check
@@ -25,13 +26,16 @@
 #include "store/store.h"
 #include "util/timeutil.h"
 #include "auth/token.h"
-#include "auth/tokencache.h"
+#include "auth/indexsync.h"
+#include "auth/store_cached.h"
+#include "auth/tokenindex.h"
 
 struct fixture {
     char dir[64];
     struct store *st;    /* the wrapper, as the server uses it */
     struct store *other; /* a second, unwrapped connection: "the CLI" */
-    struct tokencache *tc;
+    struct tokenindex *tc;
+    struct indexsync *sync;
     struct app app;
 };
 
@@ -52,12 +56,16 @@ static int setup(void **state)
     struct store *backend = store_open(NULL, f->dir);
     assert_non_null(backend);
     assert_int_equal(backend->ops->migrate(backend), 0);
-    struct changefeed *cf = backend->ops->feed_open(backend, NULL);
+    struct changefeed_config feed_cfg = {"unit", 1500};
+    struct changefeed *cf = backend->ops->feed_open(backend, &feed_cfg);
     assert_non_null(cf);
-    f->st = store_cached_wrap(backend, cf);
-    assert_non_null(f->st);
-    f->tc = store_cached_index(f->st);
+    f->tc = tokenindex_create();
     assert_non_null(f->tc);
+    f->sync = indexsync_start(f->tc, backend, cf, NULL);
+    assert_non_null(f->sync);
+    f->st = store_cached_wrap(backend, f->tc, f->sync);
+    assert_non_null(f->st);
+    f->app.index = f->tc;
     f->other = store_open(NULL, f->dir);
     assert_non_null(f->other);
     f->app.store = f->st;
@@ -71,7 +79,9 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     f->other->ops->close(f->other);
+    indexsync_stop(f->sync);
     f->st->ops->close(f->st);
+    tokenindex_destroy(f->tc);
     rm_tree(f->dir);
     free(f);
     return 0;
@@ -132,8 +142,8 @@ static void join(char *out, size_t len, const struct strlist *l)
     free(s);
 }
 
-static int see_token(void *ctx, const struct tokencache_token *t,
-                     const struct tokencache_account *a)
+static int see_token(void *ctx, const struct tokenindex_token *t,
+                     const struct tokenindex_account *a)
 {
     struct seen *s = ctx;
     s->found = true;
@@ -146,10 +156,10 @@ static int see_token(void *ctx, const struct tokencache_token *t,
     return 0;
 }
 
-static struct seen look(struct tokencache *tc, const char *id)
+static struct seen look(struct tokenindex *tc, const char *id)
 {
     struct seen s = {0};
-    tokencache_token_view(tc, id, see_token, &s);
+    tokenindex_token_view(tc, id, see_token, &s);
     return s;
 }
 
@@ -299,18 +309,18 @@ static void test_revoke_by_other_process(void **state)
 static void test_bare_index_interning(void **state)
 {
     (void)state;
-    struct tokencache *tc = tokencache_create();
+    struct tokenindex *tc = tokenindex_create();
     assert_non_null(tc);
     struct account a = {0};
     a.id = 7;
     snprintf(a.username, sizeof(a.username), "gina");
     a.is_active = true;
     assert_int_equal(strlist_split(&a.scopes, "stac"), 0);
-    assert_int_equal(tokencache_put_account(tc, &a), 0);
+    assert_int_equal(tokenindex_put_account(tc, &a), 0);
     struct token_record t = {0};
     t.account_id = 99; /* unknown account */
     token_new_id(t.id);
-    assert_int_equal(tokencache_put_token(tc, &t), -ENOENT);
+    assert_int_equal(tokenindex_put_token(tc, &t), -ENOENT);
     t.account_id = 7;
     /* Many distinct URL lists replaced over and over: released lists are
      * reused, so the index does not grow with churn. */
@@ -322,11 +332,11 @@ static void test_bare_index_interning(void **state)
             snprintf(url, sizeof(url), "https://h%d-%d.example", i, round);
             assert_int_equal(strlist_push(&t.allowed_urls, url), 0);
             t.revoked_at = round == 49 && i % 2 ? 1 : 0;
-            assert_int_equal(tokencache_put_token(tc, &t), 0);
+            assert_int_equal(tokenindex_put_token(tc, &t), 0);
         }
     }
-    struct tokencache_counts counts;
-    tokencache_stats(tc, &counts);
+    struct tokenindex_counts counts;
+    tokenindex_stats(tc, &counts);
     assert_int_equal(counts.tokens, 20);
     assert_int_equal(counts.accounts, 1);
     assert_int_equal(counts.live_pk + counts.live_sk, 10); /* odd ones revoked */
@@ -336,7 +346,7 @@ static void test_bare_index_interning(void **state)
     assert_false(look(tc, "tok0000000000000000000002").revoked);
     token_record_free(&t);
     account_free(&a);
-    tokencache_destroy(tc);
+    tokenindex_destroy(tc);
 }
 
 /* ---- concurrency -------------------------------------------------------- */

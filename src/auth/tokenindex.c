@@ -1,0 +1,576 @@
+/* The in-memory verification index (tokenindex.h). Records are compact (88
+ * bytes a token; scope, group and URL lists interned in auth/intern.c;
+ * open-addressing tables of 32-bit slots), so a million tokens fit in about
+ * 100 MB. Threading: lookups take the read lock; updates take the write lock
+ * for the in-memory mutation only. Readers are never starved of a revocation:
+ * the lock prefers writers. */
+#include "auth/tokenindex.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/crypto.h"
+#include "auth/intern.h"
+
+enum { TOK_REVOKED = 1, TOK_DEFAULT = 2 };
+
+struct tc_tok {
+    char id[TOKEN_ID_LEN + 1];
+    uint8_t usage;
+    uint8_t flags;
+    uint8_t hash[CRYPTO_MAC_LEN];
+    uint32_t account; /* slot in accs */
+    uint32_t scopes;  /* set ids */
+    uint32_t urls;
+    int64_t expires_at;
+    int64_t created;
+};
+
+struct tc_acc {
+    int64_t id;
+    char username[ACCOUNT_USERNAME_MAX + 1];
+    bool is_active;
+    bool is_staff;
+    int64_t sessions_valid_after;
+    int64_t created;
+    int64_t updated;
+    uint32_t groups, scopes; /* set ids */
+    /* email, password hash, first name, last name, organization, each
+     * NUL-terminated: only account_get_by_id/by_username need them. */
+    char *blob;
+};
+
+struct tc_index {
+    struct tc_tok *toks;
+    uint32_t ntoks, captoks;
+    uint32_t *tok_slots; /* record index + 1, 0 = empty; power-of-two size */
+    uint32_t ntok_slots;
+    struct tc_acc *accs;
+    uint32_t naccs, capaccs;
+    uint32_t *acc_by_id; /* record index + 1 */
+    uint32_t *acc_by_name;
+    uint32_t nacc_slots;
+    struct intern_pool sets; /* scopes, groups and URL lists share one pool */
+};
+
+struct tokenindex {
+    pthread_rwlock_t lock; /* readers vs. the in-memory mutation */
+    struct tc_index *ix;
+    tokenindex_gate_fn gate; /* set once before serving, then read-only */
+    void *gate_ctx;
+};
+
+static struct tc_index *index_create(void)
+{
+    struct tc_index *ix = calloc(1, sizeof(*ix));
+    if (!ix)
+        return NULL;
+    ix->captoks = 1024;
+    ix->ntok_slots = 2048;
+    ix->capaccs = 64;
+    ix->nacc_slots = 128;
+    ix->toks = malloc((size_t)ix->captoks * sizeof(*ix->toks));
+    ix->tok_slots = calloc(ix->ntok_slots, sizeof(uint32_t));
+    ix->accs = malloc((size_t)ix->capaccs * sizeof(*ix->accs));
+    ix->acc_by_id = calloc(ix->nacc_slots, sizeof(uint32_t));
+    ix->acc_by_name = calloc(ix->nacc_slots, sizeof(uint32_t));
+    if (!ix->toks || !ix->tok_slots || !ix->accs || !ix->acc_by_id || !ix->acc_by_name ||
+        intern_init(&ix->sets) < 0) {
+        free(ix->toks);
+        free(ix->tok_slots);
+        free(ix->accs);
+        free(ix->acc_by_id);
+        free(ix->acc_by_name);
+        intern_free(&ix->sets);
+        free(ix);
+        return NULL;
+    }
+    return ix;
+}
+
+/* Wipes (the password hash is in there) and frees an account blob. */
+static void blob_free(char *blob)
+{
+    if (!blob)
+        return;
+    size_t len = 0;
+    for (int i = 0; i < 5; i++)
+        len += strlen(blob + len) + 1;
+    crypto_wipe(blob, len);
+    free(blob);
+}
+
+static void index_destroy(struct tc_index *ix)
+{
+    if (!ix)
+        return;
+    for (uint32_t i = 0; i < ix->ntoks; i++)
+        crypto_wipe(ix->toks[i].hash, sizeof(ix->toks[i].hash));
+    for (uint32_t i = 0; i < ix->naccs; i++) {
+        blob_free(ix->accs[i].blob);
+    }
+    free(ix->toks);
+    free(ix->tok_slots);
+    free(ix->accs);
+    free(ix->acc_by_id);
+    free(ix->acc_by_name);
+    intern_free(&ix->sets);
+    free(ix);
+}
+
+static uint64_t hash_id(int64_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 31);
+}
+
+static uint32_t *tok_find_slot(const struct tc_index *ix, const char *id)
+{
+    uint32_t mask = ix->ntok_slots - 1;
+    uint32_t i = (uint32_t)intern_hash(id, TOKEN_ID_LEN) & mask;
+    for (;; i = (i + 1) & mask) {
+        uint32_t v = ix->tok_slots[i];
+        if (!v || memcmp(ix->toks[v - 1].id, id, TOKEN_ID_LEN + 1) == 0)
+            return &ix->tok_slots[i];
+    }
+}
+
+static const struct tc_tok *tok_find(const struct tc_index *ix, const char *id)
+{
+    if (strnlen(id, TOKEN_ID_LEN + 1) != TOKEN_ID_LEN)
+        return NULL;
+    uint32_t v = *tok_find_slot(ix, id);
+    return v ? &ix->toks[v - 1] : NULL;
+}
+
+static uint32_t *acc_find_id_slot(const struct tc_index *ix, int64_t id)
+{
+    uint32_t mask = ix->nacc_slots - 1;
+    for (uint32_t i = (uint32_t)hash_id(id) & mask;; i = (i + 1) & mask) {
+        uint32_t v = ix->acc_by_id[i];
+        if (!v || ix->accs[v - 1].id == id)
+            return &ix->acc_by_id[i];
+    }
+}
+
+static uint32_t *acc_find_name_slot(const struct tc_index *ix, const char *name)
+{
+    uint32_t mask = ix->nacc_slots - 1;
+    for (uint32_t i = (uint32_t)intern_hash(name, strlen(name)) & mask;; i = (i + 1) & mask) {
+        uint32_t v = ix->acc_by_name[i];
+        if (!v || strcmp(ix->accs[v - 1].username, name) == 0)
+            return &ix->acc_by_name[i];
+    }
+}
+
+static int tok_grow(struct tc_index *ix)
+{
+    if (ix->ntoks == ix->captoks) {
+        struct tc_tok *v = realloc(ix->toks, (size_t)ix->captoks * 2 * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        ix->toks = v;
+        ix->captoks *= 2;
+    }
+    /* Keep the table at most half full so probes stay short. */
+    if ((ix->ntoks + 1) * 2 > ix->ntok_slots) {
+        uint32_t n = ix->ntok_slots * 2;
+        uint32_t *slots = calloc(n, sizeof(*slots));
+        if (!slots)
+            return -ENOMEM;
+        free(ix->tok_slots);
+        ix->tok_slots = slots;
+        ix->ntok_slots = n;
+        for (uint32_t r = 0; r < ix->ntoks; r++)
+            *tok_find_slot(ix, ix->toks[r].id) = r + 1;
+    }
+    return 0;
+}
+
+static int acc_grow(struct tc_index *ix)
+{
+    if (ix->naccs == ix->capaccs) {
+        struct tc_acc *v = realloc(ix->accs, (size_t)ix->capaccs * 2 * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        ix->accs = v;
+        ix->capaccs *= 2;
+    }
+    if ((ix->naccs + 1) * 2 > ix->nacc_slots) {
+        uint32_t n = ix->nacc_slots * 2;
+        uint32_t *by_id = calloc(n, sizeof(uint32_t));
+        uint32_t *by_name = calloc(n, sizeof(uint32_t));
+        if (!by_id || !by_name) {
+            free(by_id);
+            free(by_name);
+            return -ENOMEM;
+        }
+        free(ix->acc_by_id);
+        free(ix->acc_by_name);
+        ix->acc_by_id = by_id;
+        ix->acc_by_name = by_name;
+        ix->nacc_slots = n;
+        for (uint32_t r = 0; r < ix->naccs; r++) {
+            *acc_find_id_slot(ix, ix->accs[r].id) = r + 1;
+            *acc_find_name_slot(ix, ix->accs[r].username) = r + 1;
+        }
+    }
+    return 0;
+}
+
+static char *account_blob(const struct account *a)
+{
+    const char *parts[] = {a->email, a->password_hash, a->first_name, a->last_name,
+                           a->organization};
+    size_t total = 0;
+    for (size_t i = 0; i < 5; i++)
+        total += strlen(parts[i]) + 1;
+    char *blob = malloc(total);
+    if (!blob)
+        return NULL;
+    char *p = blob;
+    for (size_t i = 0; i < 5; i++) {
+        size_t n = strlen(parts[i]) + 1;
+        memcpy(p, parts[i], n);
+        p += n;
+    }
+    return blob;
+}
+
+/* Inserts or replaces an account. The caller holds the write lock (or owns an
+ * index nobody else sees yet). */
+static int index_put_account(struct tc_index *ix, const struct account *a)
+{
+    uint32_t *slot = acc_find_id_slot(ix, a->id);
+    int64_t groups = intern_get(&ix->sets, &a->groups);
+    int64_t scopes = groups < 0 ? -ENOMEM : intern_get(&ix->sets, &a->scopes);
+    char *blob = scopes < 0 ? NULL : account_blob(a);
+    if (!blob) {
+        if (groups > 0)
+            intern_release(&ix->sets, (uint32_t)groups);
+        if (scopes > 0)
+            intern_release(&ix->sets, (uint32_t)scopes);
+        return -ENOMEM;
+    }
+    struct tc_acc *r;
+    if (*slot) {
+        r = &ix->accs[*slot - 1];
+        intern_release(&ix->sets, r->groups);
+        intern_release(&ix->sets, r->scopes);
+        blob_free(r->blob);
+        /* Usernames never change (Mapbox paths are built from them). */
+    } else {
+        if (acc_grow(ix) < 0) {
+            intern_release(&ix->sets, (uint32_t)groups);
+            intern_release(&ix->sets, (uint32_t)scopes);
+            free(blob);
+            return -ENOMEM;
+        }
+        r = &ix->accs[ix->naccs];
+        memset(r, 0, sizeof(*r));
+        r->id = a->id;
+        snprintf(r->username, sizeof(r->username), "%s", a->username);
+        *acc_find_id_slot(ix, a->id) = ix->naccs + 1;
+        *acc_find_name_slot(ix, r->username) = ix->naccs + 1;
+        ix->naccs++;
+    }
+    r->is_active = a->is_active;
+    r->is_staff = a->is_staff;
+    r->sessions_valid_after = a->sessions_valid_after;
+    r->created = a->created;
+    r->updated = a->updated;
+    r->groups = (uint32_t)groups;
+    r->scopes = (uint32_t)scopes;
+    r->blob = blob;
+    return 0;
+}
+
+/* -ENOENT when the token's account is not indexed. Caller as above. */
+static int index_put_token(struct tc_index *ix, const struct token_record *t)
+{
+    if (strnlen(t->id, sizeof(t->id)) != TOKEN_ID_LEN)
+        return -EINVAL;
+    uint32_t acc = *acc_find_id_slot(ix, t->account_id);
+    if (!acc)
+        return -ENOENT;
+    int64_t scopes = intern_get(&ix->sets, &t->scopes);
+    int64_t urls = scopes < 0 ? -ENOMEM : intern_get(&ix->sets, &t->allowed_urls);
+    if (urls < 0) {
+        if (scopes > 0)
+            intern_release(&ix->sets, (uint32_t)scopes);
+        return -ENOMEM;
+    }
+    uint32_t *slot = tok_find_slot(ix, t->id);
+    struct tc_tok *r;
+    if (*slot) {
+        r = &ix->toks[*slot - 1];
+        intern_release(&ix->sets, r->scopes);
+        intern_release(&ix->sets, r->urls);
+    } else {
+        if (tok_grow(ix) < 0) {
+            intern_release(&ix->sets, (uint32_t)scopes);
+            intern_release(&ix->sets, (uint32_t)urls);
+            return -ENOMEM;
+        }
+        r = &ix->toks[ix->ntoks];
+        memcpy(r->id, t->id, sizeof(r->id));
+        *tok_find_slot(ix, t->id) = ix->ntoks + 1;
+        ix->ntoks++;
+    }
+    r->usage = (uint8_t)t->usage;
+    r->flags = (uint8_t)((t->revoked_at ? TOK_REVOKED : 0) | (t->is_default ? TOK_DEFAULT : 0));
+    memcpy(r->hash, t->secret_hash, sizeof(r->hash));
+    r->account = acc - 1;
+    r->scopes = (uint32_t)scopes;
+    r->urls = (uint32_t)urls;
+    r->expires_at = t->expires_at;
+    r->created = t->created;
+    return 0;
+}
+
+/* A row that disappeared from storage: keep it indexed, dead. */
+static void index_kill_token(struct tc_index *ix, const char *id)
+{
+    uint32_t v = *tok_find_slot(ix, id);
+    if (v)
+        ix->toks[v - 1].flags |= TOK_REVOKED;
+}
+
+static void index_kill_account(struct tc_index *ix, int64_t id)
+{
+    uint32_t v = *acc_find_id_slot(ix, id);
+    if (v)
+        ix->accs[v - 1].is_active = false;
+}
+
+static void view_account(const struct tc_index *ix, const struct tc_acc *r,
+                         struct tokenindex_account *out)
+{
+    out->id = r->id;
+    out->username = r->username;
+    out->is_active = r->is_active;
+    out->is_staff = r->is_staff;
+    out->sessions_valid_after = r->sessions_valid_after;
+    out->groups = intern_list(&ix->sets, r->groups);
+    out->scopes = intern_list(&ix->sets, r->scopes);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle, gate and updates                                              */
+
+struct tokenindex *tokenindex_create(void)
+{
+    struct tokenindex *tix = calloc(1, sizeof(*tix));
+    if (!tix)
+        return NULL;
+    if (!(tix->ix = index_create())) {
+        free(tix);
+        return NULL;
+    }
+    /* Writer preference: a steady stream of checks must not starve the
+     * revocation that is waiting for the write lock. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&tix->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    return tix;
+}
+
+void tokenindex_destroy(struct tokenindex *tix)
+{
+    if (!tix)
+        return;
+    index_destroy(tix->ix);
+    pthread_rwlock_destroy(&tix->lock);
+    free(tix);
+}
+
+void tokenindex_set_gate(struct tokenindex *tix, tokenindex_gate_fn gate, void *ctx)
+{
+    tix->gate = gate;
+    tix->gate_ctx = ctx;
+}
+
+static int pass_gate(struct tokenindex *tix)
+{
+    return tix->gate ? tix->gate(tix->gate_ctx) : 0;
+}
+
+int tokenindex_put_account(struct tokenindex *tix, const struct account *a)
+{
+    pthread_rwlock_wrlock(&tix->lock);
+    int rc = index_put_account(tix->ix, a);
+    pthread_rwlock_unlock(&tix->lock);
+    return rc;
+}
+
+int tokenindex_put_token(struct tokenindex *tix, const struct token_record *t)
+{
+    pthread_rwlock_wrlock(&tix->lock);
+    int rc = index_put_token(tix->ix, t);
+    pthread_rwlock_unlock(&tix->lock);
+    return rc;
+}
+
+void tokenindex_kill_account(struct tokenindex *tix, int64_t account_id)
+{
+    pthread_rwlock_wrlock(&tix->lock);
+    index_kill_account(tix->ix, account_id);
+    pthread_rwlock_unlock(&tix->lock);
+}
+
+void tokenindex_kill_token(struct tokenindex *tix, const char *token_id)
+{
+    pthread_rwlock_wrlock(&tix->lock);
+    index_kill_token(tix->ix, token_id);
+    pthread_rwlock_unlock(&tix->lock);
+}
+
+void tokenindex_adopt(struct tokenindex *tix, struct tokenindex *fresh)
+{
+    pthread_rwlock_wrlock(&tix->lock);
+    struct tc_index *old = tix->ix;
+    tix->ix = fresh->ix;
+    pthread_rwlock_unlock(&tix->lock);
+    fresh->ix = old;
+    tokenindex_destroy(fresh);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lookups                                                                  */
+
+int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_token_fn fn,
+                          void *ctx)
+{
+    int gate = pass_gate(tix);
+    if (gate < 0)
+        return gate;
+    pthread_rwlock_rdlock(&tix->lock);
+    const struct tc_index *ix = tix->ix;
+    const struct tc_tok *r = tok_find(ix, id);
+    int rc = -ENOENT;
+    if (r) {
+        struct tokenindex_token t = {
+            .id = r->id,
+            .usage = (enum token_kind)r->usage,
+            .revoked = (r->flags & TOK_REVOKED) != 0,
+            .is_default = (r->flags & TOK_DEFAULT) != 0,
+            .secret_hash = r->hash,
+            .expires_at = r->expires_at,
+            .created = r->created,
+            .scopes = intern_list(&ix->sets, r->scopes),
+            .allowed_urls = intern_list(&ix->sets, r->urls),
+        };
+        struct tokenindex_account a;
+        view_account(ix, &ix->accs[r->account], &a);
+        rc = fn(ctx, &t, &a);
+    }
+    pthread_rwlock_unlock(&tix->lock);
+    return rc;
+}
+
+int tokenindex_account_view(struct tokenindex *tix, int64_t account_id, tokenindex_account_fn fn,
+                            void *ctx)
+{
+    int gate = pass_gate(tix);
+    if (gate < 0)
+        return gate;
+    pthread_rwlock_rdlock(&tix->lock);
+    uint32_t v = *acc_find_id_slot(tix->ix, account_id);
+    int rc = -ENOENT;
+    if (v) {
+        struct tokenindex_account a;
+        view_account(tix->ix, &tix->ix->accs[v - 1], &a);
+        rc = fn(ctx, &a);
+    }
+    pthread_rwlock_unlock(&tix->lock);
+    return rc;
+}
+
+int tokenindex_account_view_by_username(struct tokenindex *tix, const char *username,
+                                        tokenindex_account_fn fn, void *ctx)
+{
+    int gate = pass_gate(tix);
+    if (gate < 0)
+        return gate;
+    if (strnlen(username, ACCOUNT_USERNAME_MAX + 1) > ACCOUNT_USERNAME_MAX)
+        return -ENOENT;
+    pthread_rwlock_rdlock(&tix->lock);
+    uint32_t v = *acc_find_name_slot(tix->ix, username);
+    int rc = -ENOENT;
+    if (v) {
+        struct tokenindex_account a;
+        view_account(tix->ix, &tix->ix->accs[v - 1], &a);
+        rc = fn(ctx, &a);
+    }
+    pthread_rwlock_unlock(&tix->lock);
+    return rc;
+}
+
+/* Copies the whole record, the blob's fields included. Read lock held. */
+static int copy_account(const struct tc_index *ix, const struct tc_acc *r, struct account *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = r->id;
+    snprintf(a->username, sizeof(a->username), "%s", r->username);
+    const char *p = r->blob;
+    char *const fields[] = {a->email, a->password_hash, a->first_name, a->last_name,
+                            a->organization};
+    const size_t sizes[] = {sizeof(a->email), sizeof(a->password_hash), sizeof(a->first_name),
+                            sizeof(a->last_name), sizeof(a->organization)};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(fields[i], sizes[i], "%s", p);
+        p += strlen(p) + 1;
+    }
+    a->is_active = r->is_active;
+    a->is_staff = r->is_staff;
+    a->created = r->created;
+    a->updated = r->updated;
+    a->sessions_valid_after = r->sessions_valid_after;
+    if (strlist_copy(&a->groups, intern_list(&ix->sets, r->groups)) < 0 ||
+        strlist_copy(&a->scopes, intern_list(&ix->sets, r->scopes)) < 0) {
+        account_free(a);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int tokenindex_account_get(struct tokenindex *tix, int64_t id, const char *username,
+                           struct account *out)
+{
+    int rc = pass_gate(tix);
+    if (rc < 0)
+        return rc;
+    if (username && strnlen(username, ACCOUNT_USERNAME_MAX + 1) > ACCOUNT_USERNAME_MAX)
+        return -ENOENT;
+    pthread_rwlock_rdlock(&tix->lock);
+    uint32_t v = username ? *acc_find_name_slot(tix->ix, username) : *acc_find_id_slot(tix->ix, id);
+    rc = v ? copy_account(tix->ix, &tix->ix->accs[v - 1], out) : -ENOENT;
+    pthread_rwlock_unlock(&tix->lock);
+    return rc;
+}
+
+void tokenindex_stats(struct tokenindex *tix, struct tokenindex_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&tix->lock);
+    out->tokens = tix->ix->ntoks;
+    out->accounts = tix->ix->naccs;
+    /* A linear pass (a few ms per million tokens) is fine for a scrape every
+     * few seconds, and keeps counters out of every write path. */
+    for (uint32_t i = 0; i < tix->ix->ntoks; i++) {
+        const struct tc_tok *t = &tix->ix->toks[i];
+        if (t->flags & TOK_REVOKED)
+            continue;
+        if (t->usage == TOKEN_PK)
+            out->live_pk++;
+        else
+            out->live_sk++;
+    }
+    pthread_rwlock_unlock(&tix->lock);
+}
+

@@ -1,0 +1,97 @@
+/* The in-memory verification index: every stored token (id → keyed hash,
+ * account, usage, scopes, expiry, allowedUrls, revoked state) and the account
+ * state a check needs (active, username, groups, granted scopes, logout
+ * watermark, staff flag), so that checking a pk/sk/tk or a session JWT reads
+ * no storage. A member of the serving app (app->index); kept exact by
+ * auth/indexsync.c, which applies every committed change and sets the
+ * freshness gate every lookup passes first.
+ *
+ * Threading: lookups from any thread concurrently (read lock); updates take
+ * the write lock only for the in-memory mutation (their callers serialise
+ * them and read storage without any lock held). */
+#ifndef TESSERA_TOKENINDEX_H
+#define TESSERA_TOKENINDEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/token.h"
+#include "store/store.h"
+#include "util/strlist.h"
+
+struct tokenindex;
+
+/* Read-only views handed to lookup callbacks. Pointers are valid only while
+ * the callback runs (the read lock is held); copy what you keep. */
+struct tokenindex_account {
+    int64_t id;
+    const char *username;
+    bool is_active;
+    bool is_staff;
+    int64_t sessions_valid_after; /* ms; sessions issued before are dead */
+    const struct strlist *groups;
+    const struct strlist *scopes; /* granted scopes */
+};
+
+struct tokenindex_token {
+    const char *id;
+    enum token_kind usage; /* TOKEN_PK or TOKEN_SK */
+    bool revoked;
+    bool is_default;
+    const uint8_t *secret_hash; /* CRYPTO_MAC_LEN bytes */
+    int64_t expires_at;         /* ms, 0 = never */
+    int64_t created;            /* ms */
+    const struct strlist *scopes;
+    const struct strlist *allowed_urls;
+};
+
+typedef int (*tokenindex_token_fn)(void *ctx, const struct tokenindex_token *t,
+                                   const struct tokenindex_account *a);
+typedef int (*tokenindex_account_fn)(void *ctx, const struct tokenindex_account *a);
+
+struct tokenindex *tokenindex_create(void);
+void tokenindex_destroy(struct tokenindex *ix);
+
+/* The freshness gate: called before every lookup, on the caller's thread.
+ * It returns 0 once the index reflects every change committed before the
+ * call (waiting, if need be, for the feed thread to apply it), or -EAGAIN
+ * when the index cannot be trusted now (lease run out): the lookup then
+ * fails with -EAGAIN and the caller answers 503. No gate = always fresh. */
+typedef int (*tokenindex_gate_fn)(void *ctx);
+void tokenindex_set_gate(struct tokenindex *ix, tokenindex_gate_fn gate, void *ctx);
+
+/* Lookups: pass the gate, then call fn under the read lock. -ENOENT when not
+ * indexed, -EAGAIN (see the gate), else fn's return value. A token's account
+ * is always passed along. */
+int tokenindex_token_view(struct tokenindex *ix, const char *id, tokenindex_token_fn fn,
+                          void *ctx);
+int tokenindex_account_view(struct tokenindex *ix, int64_t account_id, tokenindex_account_fn fn,
+                            void *ctx);
+int tokenindex_account_view_by_username(struct tokenindex *ix, const char *username,
+                                        tokenindex_account_fn fn, void *ctx);
+/* The whole account record (e-mail, password hash and names included) by id,
+ * or by username when username is not NULL. Passes the gate. 0, -ENOENT,
+ * -EAGAIN or -ENOMEM; out is the caller's (account_free). */
+int tokenindex_account_get(struct tokenindex *ix, int64_t id, const char *username,
+                           struct account *out);
+
+/* Updates. put_* insert or replace (a token with revoked_at != 0 stays
+ * indexed as revoked); put_token returns -ENOENT when its account is not
+ * indexed. kill_* mark a record that vanished from storage dead (fail
+ * closed). adopt swaps in the contents of fresh, a privately built index
+ * (the full reload), and destroys fresh. */
+int tokenindex_put_account(struct tokenindex *ix, const struct account *a);
+int tokenindex_put_token(struct tokenindex *ix, const struct token_record *t);
+void tokenindex_kill_account(struct tokenindex *ix, int64_t account_id);
+void tokenindex_kill_token(struct tokenindex *ix, const char *token_id);
+void tokenindex_adopt(struct tokenindex *ix, struct tokenindex *fresh);
+
+/* Counts for /metrics. tokens = every indexed token (live and
+ * revoked-since-start); live_pk / live_sk exclude revoked ones (expiry is not
+ * considered: an expired token is still stored). */
+struct tokenindex_counts {
+    size_t tokens, live_pk, live_sk, accounts;
+};
+void tokenindex_stats(struct tokenindex *ix, struct tokenindex_counts *out);
+
+#endif

@@ -1,0 +1,319 @@
+"""Three nodes on one PostgreSQL behind nginx: a credential minted on one node
+works on the others at once, and a revocation through any node holds on every
+node from the very next request, whatever breaks in between.
+
+Revocations covered: sk and pk deletion, a tk whose parent is deleted, a
+password change and account deactivation (CLI on PostgreSQL), logout (the
+refresh family), scope removal. Faults: the listener of a node terminated by
+pg_terminate_backend, every connection of a node terminated, a PostgreSQL
+restart, a node stopped (SIGSTOP) while others revoke, kill -9 of a node in
+the middle of writes. Concurrent writes through all nodes lose nothing.
+"""
+import concurrent.futures
+import os
+import signal
+import threading
+import time
+import unittest
+
+import requests
+
+from harness import unique_email
+from multinode import LEASE_MS, NGINX, Nodes
+
+PASSWORD = "correct horse battery"
+
+
+class MultiNodeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Nodes(settings={"login-rate-account": 0, "login-rate-addr": 0,
+                                      "token-api-rate": 0}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+
+    # -- helpers ---------------------------------------------------------
+    def node(self, name):
+        return self.cluster[name]
+
+    def account(self, on="A"):
+        """Registers and signs in through one node: (email, username, pair)."""
+        n = self.node(on)
+        email = unique_email("multi")
+        r = n.register(email, PASSWORD)
+        self.assertEqual(r.status_code, 201, r.text)
+        pair = n.login(email, PASSWORD)
+        user = n.get("/api/v1/account/me", token=pair["access"]).json()["username"]
+        return email, user, pair
+
+    def mint(self, user, auth, scopes, on="A", **extra):
+        body = {"scopes": scopes, "note": "multi-node"}
+        body.update(extra)
+        r = self.node(on).post("/tokens/v2/" + user, body, token=auth)
+        self.assertEqual(r.status_code, 200, r.text)
+        return r.json()
+
+    def code(self, token, on):
+        r = self.node(on).get("/tokens/v2", token=token)
+        if r.status_code != 200:
+            return r.status_code
+        return r.json()["code"]
+
+    def assertEverywhere(self, token, code, nodes="ABC"):
+        for name in nodes:
+            self.assertEqual(self.code(token, name), code, "on node " + name)
+
+    def delete(self, user, token_id, auth, on):
+        r = self.node(on).request("DELETE", "/tokens/v2/%s/%s" % (user, token_id), token=auth)
+        self.assertEqual(r.status_code, 204, r.text)
+
+    # -- mint here, use there; revoke there, refused everywhere -------------
+    def test_sk_minted_on_a_works_on_b_and_c_and_dies_everywhere(self):
+        _, user, pair = self.account("A")
+        sk = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")
+        self.assertEverywhere(sk["token"], "TokenValid")
+        for name in "BC":
+            r = self.node(name).get("/api/v1/stac/search", token=sk["token"])
+            self.assertEqual(r.status_code, 200, r.text)
+        self.delete(user, sk["id"], pair["access"], on="B")
+        # The very next request, on each node, with no pause in between.
+        self.assertEverywhere(sk["token"], "TokenRevoked", "AC")
+        for name in "AC":
+            r = self.node(name).get("/api/v1/stac/search", token=sk["token"])
+            self.assertEqual(r.status_code, 401, r.text)
+
+    def test_pk_revoked_on_b_refused_on_a_and_c(self):
+        _, user, pair = self.account("A")
+        pk = self.mint(user, pair["access"], ["styles:read", "fonts:read"], on="A")
+        self.assertEqual(pk["usage"], "pk")
+        self.assertEverywhere(pk["token"], "TokenValid")
+        self.delete(user, pk["id"], pair["access"], on="B")
+        self.assertEverywhere(pk["token"], "TokenRevoked", "AC")
+
+    def test_tk_dies_with_its_parent_on_every_node(self):
+        _, user, pair = self.account("A")
+        parent = self.mint(user, pair["access"], ["stac", "tokens:write"], on="A")
+        expires = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 600))
+        r = self.node("C").post("/tokens/v2/" + user, {"scopes": ["stac"], "expires": expires},
+                                token=parent["token"])
+        self.assertEqual(r.status_code, 200, r.text)
+        tk = r.json()["token"]
+        self.assertEverywhere(tk, "TokenValid")
+        self.delete(user, parent["id"], pair["access"], on="B")
+        self.assertEverywhere(tk, "TokenRevoked", "AC")
+
+    def test_password_change_ends_sessions_on_every_node(self):
+        email, user, pair = self.account("A")
+        for name in "ABC":
+            r = self.node(name).get("/api/v1/account/me", token=pair["access"])
+            self.assertEqual(r.status_code, 200, r.text)
+        # The CLI writes PostgreSQL directly and returns once every node has
+        # applied the change.
+        self.node("B").cli("user", "set", email, "--password-stdin",
+                           input="a brand new passphrase\n")
+        for name in "ABC":
+            r = self.node(name).get("/api/v1/account/me", token=pair["access"])
+            self.assertEqual(r.status_code, 401, "node %s: %s" % (name, r.text))
+        r = self.node("C").post("/api/v1/token/refresh", {"refresh": pair["refresh"]})
+        self.assertEqual(r.status_code, 401, r.text)
+
+    def test_logout_ends_the_refresh_family_on_every_node(self):
+        _, _, pair = self.account("A")
+        r = self.node("B").post("/api/v1/token/blacklist", {"refresh": pair["refresh"]})
+        self.assertEqual(r.status_code, 200, r.text)
+        for name in "AC":
+            r = self.node(name).post("/api/v1/token/refresh", {"refresh": pair["refresh"]})
+            self.assertEqual(r.status_code, 401, "node %s: %s" % (name, r.text))
+
+    def test_account_disable_and_scope_removal_hold_on_every_node(self):
+        email, user, pair = self.account("A")
+        sk = self.mint(user, pair["access"], ["stac", "catalog:read", "tokens:read"], on="A")
+        other_email, other_user, other_pair = self.account("C")
+        other = self.mint(other_user, other_pair["access"], ["stac", "tokens:read"], on="C")
+        # Scope removal: the account keeps tokens:read but loses stac.
+        self.node("B").cli("user", "set", email, "--scopes",
+                           "tokens:read,tokens:write,scopes:list,catalog:read")
+        for name in "ABC":
+            r = self.node(name).get("/api/v1/stac/search", token=sk["token"])
+            self.assertEqual(r.status_code, 403, "node %s: %s" % (name, r.text))
+        # Deactivation: every token and session of the account, everywhere.
+        self.node("B").cli("user", "disable", other_email)
+        self.assertEverywhere(other["token"], "TokenRevoked")
+        for name in "ABC":
+            r = self.node(name).get("/api/v1/account/me", token=other_pair["access"])
+            self.assertEqual(r.status_code, 401, r.text)
+
+    @unittest.skipIf(NGINX is None, "nginx not installed (scripts/deps.sh installs it)")
+    def test_round_robin_through_nginx(self):
+        nginx = self.cluster.nginx
+        _, user, pair = self.account("A")
+        sk = self.mint(user, pair["access"], ["stac", "tokens:read"], on="B")
+        session = requests.Session()
+        seen = set()
+        for _ in range(12):  # every node answers several of these
+            r = session.get(nginx.url("/tokens/v2"), headers={"Authorization": "Bearer " +
+                                                              sk["token"]}, timeout=10)
+            self.assertEqual(r.json()["code"], "TokenValid")
+            seen.add(r.headers.get("X-Request-Id", "")[:8])
+        self.assertGreaterEqual(len(seen), 3, "nginx did not spread requests over the nodes")
+        r = session.delete(nginx.url("/tokens/v2/%s/%s" % (user, sk["id"])),
+                           headers={"Authorization": "Bearer " + pair["access"]}, timeout=10)
+        self.assertEqual(r.status_code, 204, r.text)
+        for _ in range(30):
+            r = session.get(nginx.url("/tokens/v2"), headers={"Authorization": "Bearer " +
+                                                              sk["token"]}, timeout=10)
+            self.assertEqual(r.json()["code"], "TokenRevoked")
+
+    # -- faults ---------------------------------------------------------------
+    def test_listener_terminated_then_revocation(self):
+        _, user, pair = self.account("A")
+        sk = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")
+        self.assertEverywhere(sk["token"], "TokenValid")
+        ended = self.cluster.terminate(["tessera-feed node-A"])
+        self.assertEqual(ended, 1, "node A's listener not found in pg_stat_activity")
+        self.delete(user, sk["id"], pair["access"], on="B")
+        self.assertNotEqual(self.code(sk["token"], "A"), "TokenValid")
+        self.assertEverywhere(sk["token"], "TokenRevoked", "BC")
+        # A reconnects by itself and takes part in the next change again.
+        self.cluster.wait_ready()
+        fresh = self.mint(user, pair["access"], ["stac"], on="C")
+        self.assertEverywhere(fresh["token"], "TokenValid")
+
+    def test_every_connection_of_a_node_terminated(self):
+        _, user, pair = self.account("B")
+        sk = self.mint(user, pair["access"], ["stac", "tokens:read"], on="B")
+        ended = self.cluster.terminate(["tessera-feed node-A", "tessera-node-A"])
+        self.assertGreaterEqual(ended, 1)
+        self.delete(user, sk["id"], pair["access"], on="C")
+        self.assertNotEqual(self.code(sk["token"], "A"), "TokenValid")
+        self.cluster.wait_ready()
+        self.assertEverywhere(sk["token"], "TokenRevoked")
+        # Node A writes again through fresh pool connections.
+        again = self.mint(user, pair["access"], ["stac"], on="A")
+        self.assertEverywhere(again["token"], "TokenValid")
+
+    def test_postgres_restart(self):
+        _, user, pair = self.account("A")
+        sk = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")
+        self.cluster.pg.stop()
+        try:
+            # Within one lease every node stops vouching for credentials:
+            # 503 with Retry-After, never a stale 200, and /readyz says so.
+            time.sleep(LEASE_MS / 1000 + 0.5)
+            for name in "ABC":
+                r = self.node(name).get("/tokens/v2", token=sk["token"])
+                self.assertEqual(r.status_code, 503, r.text)
+                self.assertIn("Retry-After", r.headers)
+                self.assertEqual(r.json().get("code"), "verification_unavailable")
+                self.assertEqual(self.node(name).get("/readyz").status_code, 503)
+                self.assertEqual(self.node(name).get("/healthz").status_code, 200)
+        finally:
+            self.cluster.pg.start()
+        self.cluster.wait_ready()
+        self.assertEverywhere(sk["token"], "TokenValid")
+        self.delete(user, sk["id"], pair["access"], on="B")
+        self.assertEverywhere(sk["token"], "TokenRevoked", "AC")
+
+    def test_stopped_node_never_accepts_a_revoked_token(self):
+        _, user, pair = self.account("A")
+        sk = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")
+        self.assertEverywhere(sk["token"], "TokenValid")
+        c = self.node("C")
+        os.kill(c.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.time()
+            self.delete(user, sk["id"], pair["access"], on="B")
+            waited = time.time() - started
+            # B waited for C's lease to run out, and no longer.
+            self.assertLess(waited, LEASE_MS / 1000 + 5)
+        finally:
+            os.kill(c.proc.pid, signal.SIGCONT)
+        # C's lease ran out while it was stopped: until it has caught up it
+        # answers 503, after that "revoked"; never "valid".
+        deadline = time.time() + 10
+        codes = []
+        while time.time() < deadline:
+            codes.append(self.code(sk["token"], "C"))
+            if codes[-1] == "TokenRevoked":
+                break
+            time.sleep(0.02)
+        self.assertNotIn("TokenValid", codes)
+        self.assertEqual(codes[-1], "TokenRevoked", codes)
+
+    def test_concurrent_writes_through_all_nodes_lose_nothing(self):
+        _, user, pair = self.account("A")
+        made = []
+        lock = threading.Lock()
+
+        def create(i):
+            name = "ABC"[i % 3]
+            r = self.node(name).post("/tokens/v2/" + user,
+                                     {"scopes": ["stac"], "note": "c%d" % i},
+                                     token=pair["access"])
+            if r.status_code == 200:
+                with lock:
+                    made.append(r.json())
+            return r.status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            codes = list(pool.map(create, range(90)))
+        self.assertEqual(codes.count(200), 90, codes)
+        listed = set()
+        start = None
+        while True:  # page through the account's tokens on another node
+            params = {"limit": 100}
+            if start:
+                params["start"] = start
+            r = self.node("C").get("/tokens/v2/" + user, token=pair["access"], params=params)
+            self.assertEqual(r.status_code, 200, r.text)
+            page = r.json()
+            listed |= {t["id"] for t in page}
+            if "next" not in r.links:
+                break
+            start = page[-1]["id"]
+        self.assertTrue({t["id"] for t in made} <= listed)
+        for t in made[::10]:
+            self.assertEverywhere(t["token"], "TokenValid")
+
+    def test_kill_9_of_a_node_mid_write_loses_no_acknowledged_write(self):
+        _, user, pair = self.account("B")
+        a = self.node("A")
+        acked = []
+        stop = threading.Event()
+
+        def writer():
+            s = requests.Session()
+            i = 0
+            while not stop.is_set():
+                try:
+                    r = s.post(a.url("/tokens/v2/" + user), json={"scopes": ["stac"],
+                                                                  "note": "k%d" % i},
+                               headers={"Authorization": "Bearer " + pair["access"]}, timeout=10)
+                except requests.RequestException:
+                    return  # the node died under us
+                if r.status_code == 200:
+                    acked.append(r.json())
+                i += 1
+
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.6)
+        a.kill()
+        stop.set()
+        t.join(30)
+        self.assertGreater(len(acked), 0)
+        for tok in acked:
+            self.assertEqual(self.code(tok["token"], "B"), "TokenValid")
+        # The survivors keep writing (they stop waiting for A once its lease
+        # has run out), and A comes back by itself.
+        again = self.mint(user, pair["access"], ["stac"], on="C")
+        self.assertEverywhere(again["token"], "TokenValid", "BC")
+        a.start()
+        self.assertEverywhere(again["token"], "TokenValid")
+        self.assertEqual(self.code(acked[-1]["token"], "A"), "TokenValid")
+
+
+if __name__ == "__main__":
+    unittest.main()
