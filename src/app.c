@@ -116,7 +116,7 @@ int app_open(struct app *app)
         goto fail;
     if (app->serving && (rc = open_token_index(app)) < 0)
         goto fail;
-    app->catalog = catalog_open(app->cfg.data_dir, NULL);
+    app->catalog = catalog_open(app->cfg.data_dir, app->cfg.database_url);
     if (!app->catalog) {
         rc = -EIO;
         goto fail;
