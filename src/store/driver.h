@@ -24,4 +24,12 @@ int store_urls_from_json(const char *text, struct strlist *out);
  * character behind. */
 void store_copy_text(char *dst, size_t size, const char *src);
 
+/* True when s (NULL counts as valid) is well-formed UTF-8: no overlong
+ * forms, surrogates or code points beyond U+10FFFF. PostgreSQL refuses any
+ * other text where SQLite stores any bytes, and some inputs come straight
+ * from requests (a username in a path): the PostgreSQL driver answers a
+ * lookup of such text with -ENOENT and a write of it with -EINVAL, rather
+ * than a database error (-EIO, a 500). */
+bool store_text_valid(const char *s);
+
 #endif

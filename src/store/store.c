@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,8 @@
 
 struct store *store_open(const char *database_url, const char *data_dir)
 {
-    if (pg_url_is_pg(database_url)) {
-        /* store_pg.c is being written; until it lands, say so plainly. */
-        log_error("store: this build has no PostgreSQL driver yet");
-        return NULL;
-    }
+    if (pg_url_is_pg(database_url))
+        return store_pg_open(database_url);
     char path[4096];
     if (!database_url || !*database_url) {
         if (snprintf(path, sizeof(path), "%s/tessera.db", data_dir) >= (int)sizeof(path)) {
@@ -149,4 +147,41 @@ void store_copy_text(char *dst, size_t size, const char *src)
     if (n)
         memcpy(dst, s, n);
     dst[n] = '\0';
+}
+
+/* Strict UTF-8, as PostgreSQL checks it. */
+bool store_text_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!p)
+        return true;
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int n;
+        uint32_t cp, min;
+        if ((*p & 0xE0) == 0xC0) {
+            n = 1, cp = *p & 0x1F, min = 0x80;
+        } else if ((*p & 0xF0) == 0xE0) {
+            n = 2, cp = *p & 0x0F, min = 0x800;
+        } else if ((*p & 0xF8) == 0xF0) {
+            n = 3, cp = *p & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        /* A NUL ends the loop here too: it is no continuation byte. */
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        /* Overlong forms, surrogates and code points beyond Unicode are
+         * refused by the server too. */
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += n + 1;
+    }
+    return true;
 }
