@@ -47,16 +47,27 @@ static int load_key(struct app *app, const char *name, const char *configured,
         return rc == -ENOTSUP ? 0 : rc;
     }
     rc = st->ops->key_shared(st, name, key, false);
-    if (rc != -ENOTSUP) {
-        if (rc < 0)
-            log_error("cannot read or create the shared key %s in the database", name);
+    if (rc == -ENOKEY)
+        log_error("the other nodes of this database were given %s from a key file; give this"
+                  " node the same file (%s_file)",
+                  name, strcmp(name, "jwt.key") == 0 ? "jwt_key" : "token_key");
+    else if (rc < 0 && rc != -ENOTSUP)
+        log_error("cannot read or create the shared key %s in the database", name);
+    if (rc != -ENOTSUP)
         return rc;
-    }
     char path[PATH_MAX];
     config_data_path(&app->cfg, name, path, sizeof(path));
     if ((rc = crypto_load_or_create_key(path, key)) < 0)
         log_error("cannot load key file %s: %s", path, strerror(-rc));
     return rc;
+}
+
+/* Feed thread: another process imported into the catalog (PostgreSQL);
+ * cached STAC pages built before it must not be served again. */
+static void catalog_changed(void *ctx)
+{
+    struct app *app = ctx;
+    catalog_note_change(app->catalog);
 }
 
 /* Serving: build the token index, follow the driver's change feed, and put
@@ -81,7 +92,8 @@ static int open_token_index(struct app *app)
             cf->ops->close(cf);
         return -EIO;
     }
-    if (!(app->index_sync = indexsync_start(app->index, app->store, cf, NULL)))
+    struct indexsync_hooks hooks = {catalog_changed, app};
+    if (!(app->index_sync = indexsync_start(app->index, app->store, cf, &hooks)))
         return -EIO;
     struct store *wrapped = store_cached_wrap(app->store, app->index, app->index_sync);
     if (!wrapped)
@@ -114,13 +126,15 @@ int app_open(struct app *app)
     if ((rc = load_key(app, "jwt.key", app->cfg.jwt_key_file, app->jwt_key)) < 0 ||
         (rc = load_key(app, "token.key", app->cfg.token_key_file, app->token_key)) < 0)
         goto fail;
-    if (app->serving && (rc = open_token_index(app)) < 0)
-        goto fail;
+    /* The catalog first: the feed thread tells it about imports by other
+     * nodes as soon as it runs. */
     app->catalog = catalog_open(app->cfg.data_dir, app->cfg.database_url);
     if (!app->catalog) {
         rc = -EIO;
         goto fail;
     }
+    if (app->serving && (rc = open_token_index(app)) < 0)
+        goto fail;
     /* config_set already refused malformed rules; parsing cannot fail here
      * short of a bug, and then the server must not start. */
     char err[320];

@@ -5,6 +5,7 @@
 #include "store/pg.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,23 @@ const char *pg_pool_url(const struct pg_pool *p)
     return p->url;
 }
 
+/* A pooled connection whose server end is gone (pg_terminate_backend, a
+ * server restart) has the server's farewell (a FATAL error) and then the end
+ * of the stream waiting on its socket. A healthy idle pooled connection has
+ * nothing to read: it never LISTENs, and the server sends nothing unasked
+ * but such farewells. So anything readable means "gone", even when only the
+ * message has arrived yet and not the end of the stream; one non-blocking
+ * poll, no round trip. The borrower then gets a fresh connection instead of
+ * an error on its first statement. */
+static bool conn_alive(PGconn *c)
+{
+    if (PQstatus(c) != CONNECTION_OK || PQsocket(c) < 0)
+        return false;
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    int n = poll(&pfd, 1, 0);
+    return n == 0 || (n < 0 && errno == EINTR);
+}
+
 PGconn *pg_acquire(struct pg_pool *p)
 {
     struct timespec deadline;
@@ -156,7 +174,7 @@ PGconn *pg_acquire(struct pg_pool *p)
     else
         p->open++;
     pthread_mutex_unlock(&p->mu);
-    if (c && PQstatus(c) == CONNECTION_OK)
+    if (c && conn_alive(c))
         return c;
     /* A new slot, or a pooled connection that broke while idle (a server
      * restart, pg_terminate_backend): connect afresh. */
@@ -193,10 +211,13 @@ void pg_release(struct pg_pool *p, PGconn *c)
 /* ------------------------------------------------------------------------ */
 /* Statements                                                               */
 
-PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params, char sqlstate[6])
+PGresult *pg_query_constraint(PGconn *c, const char *sql, int n, const char *const *params,
+                              char sqlstate[6], char *constraint, size_t constraint_len)
 {
     if (sqlstate)
         sqlstate[0] = '\0';
+    if (constraint && constraint_len)
+        constraint[0] = '\0';
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -204,6 +225,9 @@ PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params,
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (sqlstate && state)
         snprintf(sqlstate, 6, "%s", state);
+    const char *name = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    if (constraint && constraint_len && name)
+        snprintf(constraint, constraint_len, "%s", name);
     /* Constraint violations are answers ("e-mail taken"), not failures. */
     if (!state || state[0] != '2' || state[1] != '3') {
         const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
@@ -211,6 +235,11 @@ PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params,
     }
     PQclear(r);
     return NULL;
+}
+
+PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params, char sqlstate[6])
+{
+    return pg_query_constraint(c, sql, n, params, sqlstate, NULL, 0);
 }
 
 int pg_exec(PGconn *c, const char *sql, int n, const char *const *params, int64_t *changed)

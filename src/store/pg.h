@@ -32,7 +32,8 @@ void pg_pool_close(struct pg_pool *p);
 const char *pg_pool_url(const struct pg_pool *p); /* for a dedicated connection */
 
 /* Borrows a connection, waiting up to PG_ACQUIRE_TIMEOUT_MS when all are in
- * use; reconnects a pooled one that broke. NULL when the database cannot be
+ * use; reconnects a pooled one that broke, including one the server closed
+ * while it sat idle (seen without a round trip). NULL when the database cannot be
  * reached (logged, rate-limited). */
 #define PG_ACQUIRE_TIMEOUT_MS 5000
 PGconn *pg_acquire(struct pg_pool *p);
@@ -53,6 +54,11 @@ PGconn *pg_connect(const char *url);
  * sqlstate when that is not NULL ("" when the connection itself failed). */
 PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params,
                    char sqlstate[6]);
+/* pg_query that also copies the name of the violated constraint (a unique
+ * index's name for a unique violation) into constraint, "" when there is
+ * none, so a driver can tell which unique key was taken. */
+PGresult *pg_query_constraint(PGconn *c, const char *sql, int n, const char *const *params,
+                              char sqlstate[6], char *constraint, size_t constraint_len);
 /* The same for statements whose rows are not needed: 0, -EEXIST (unique
  * violation), -ENOENT (foreign key violation) or -EIO. *changed (may be NULL)
  * receives the affected row count. */

@@ -1,23 +1,25 @@
 /* Driver-independent parts of the storage interface: choosing the driver
- * from the database URL, and freeing the owned members of the records every
- * driver fills in. Pure functions on caller-owned values; thread-safe as long
- * as each value has one owner. */
+ * from the database URL, freeing the owned members of the records every
+ * driver fills in, and the value encodings the drivers share (driver.h).
+ * Pure functions on caller-owned values; thread-safe as long as each value
+ * has one owner. */
 #include "store/store.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/driver.h"
 #include "store/pg.h"
 #include "util/log.h"
 
 struct store *store_open(const char *database_url, const char *data_dir)
 {
-    if (pg_url_is_pg(database_url)) {
-        /* store_pg.c is being written; until it lands, say so plainly. */
-        log_error("store: this build has no PostgreSQL driver yet");
-        return NULL;
-    }
+    if (pg_url_is_pg(database_url))
+        return store_pg_open(database_url);
     char path[4096];
     if (!database_url || !*database_url) {
         if (snprintf(path, sizeof(path), "%s/tessera.db", data_dir) >= (int)sizeof(path)) {
@@ -75,4 +77,111 @@ void token_records_free(struct token_record *v, size_t n)
     for (size_t i = 0; i < n; i++)
         token_record_free(&v[i]);
     free(v);
+}
+
+/* Names stored space-separated (scopes, groups) must not contain the
+ * separators, or they would split into different names on the way back. */
+bool store_names_storable(const struct strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!l->v[i][0] || strpbrk(l->v[i], " ,\t\n"))
+            return false;
+    return true;
+}
+
+/* allowed_urls are stored as a JSON array: URLs may contain spaces/commas. */
+char *store_urls_to_json(const struct strlist *l)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *out = NULL;
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        cJSON *item = cJSON_CreateString(l->v[i]);
+        if (!item || !cJSON_AddItemToArray(arr, item)) {
+            cJSON_Delete(item);
+            goto done;
+        }
+    }
+    out = cJSON_PrintUnformatted(arr);
+done:
+    cJSON_Delete(arr);
+    return out;
+}
+
+int store_urls_from_json(const char *text, struct strlist *out)
+{
+    if (!text || strcmp(text, "[]") == 0) /* nearly every token: no parser */
+        return 0;
+    int rc = -EIO;
+    cJSON *arr = cJSON_Parse(text);
+    if (!cJSON_IsArray(arr))
+        goto fail;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr)
+    {
+        if (!cJSON_IsString(item))
+            goto fail;
+        if (strlist_push(out, item->valuestring) < 0) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
+    rc = 0;
+fail:
+    cJSON_Delete(arr);
+    return rc;
+}
+
+void store_copy_text(char *dst, size_t size, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = s ? strlen(src) : 0;
+    if (n >= size) {
+        n = size - 1;
+        /* Back up over continuation bytes to the start of the character
+         * that did not fit. */
+        while (n > 0 && (s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    if (n)
+        memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* Strict UTF-8, as PostgreSQL checks it. */
+bool store_text_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!p)
+        return true;
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int n;
+        uint32_t cp, min;
+        if ((*p & 0xE0) == 0xC0) {
+            n = 1, cp = *p & 0x1F, min = 0x80;
+        } else if ((*p & 0xF0) == 0xE0) {
+            n = 2, cp = *p & 0x0F, min = 0x800;
+        } else if ((*p & 0xF8) == 0xF0) {
+            n = 3, cp = *p & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        /* A NUL ends the loop here too: it is no continuation byte. */
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        /* Overlong forms, surrogates and code points beyond Unicode are
+         * refused by the server too. */
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += n + 1;
+    }
+    return true;
 }

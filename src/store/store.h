@@ -9,8 +9,10 @@
  * once every live node has applied it (pg_barrier). Times are ms since the
  * epoch.
  * Return values: 0, or -ENOENT (no such row), -EEXIST / -EADDRINUSE (unique
- * conflicts, see each op), -EPERM (see refresh_rotate), -EIO (backend error,
- * already logged). */
+ * conflicts, see each op), -EPERM (see refresh_rotate), -EINVAL (a value the
+ * driver cannot store: a list name holding a separator; on PostgreSQL, text
+ * that is not UTF-8, which lookups answer with -ENOENT), -EIO (backend
+ * error, already logged). */
 #ifndef TESSERA_STORE_H
 #define TESSERA_STORE_H
 
@@ -170,8 +172,10 @@ struct store_ops {
      * the key called name from the database, creating it once if missing.
      * given = true: key came from a configured file; checks it against the
      * fingerprint the database recorded (recording it the first time).
-     * -EKEYREJECTED when the fingerprints differ. -ENOTSUP for a driver
-     * whose keys live in the data directory (SQLite: one machine). */
+     * -EKEYREJECTED when the fingerprints differ; -ENOKEY (given = false)
+     * when other nodes were given the key from a file, which the database
+     * records by fingerprint only. -ENOTSUP for a driver whose keys live in
+     * the data directory (SQLite: one machine). */
     int (*key_shared)(struct store *st, const char *name, uint8_t key[CRYPTO_KEY_LEN], bool given);
     /* Counts one hit of key in the current fixed window of window_s
      * seconds: 0 when within limit, else the seconds until the window ends.

@@ -6,7 +6,6 @@
  * touched by the thread that owns it. */
 #include "store/store.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "store/driver.h"
 #include "util/log.h"
 
 /* ------------------------------------------------------------------------ */
@@ -468,83 +468,14 @@ static void tx_rollback(struct sqlite_conn *c)
 /* ------------------------------------------------------------------------ */
 /* Value helpers                                                            */
 
-/* Copies a column into a fixed buffer, truncating on a UTF-8 character
- * boundary so a cut never leaves half a character behind. */
-static void copy_text(char *dst, size_t size, const unsigned char *src)
-{
-    size_t n = src ? strlen((const char *)src) : 0;
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && (src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    if (n)
-        memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static void col_text(sqlite3_stmt *s, int col, char *dst, size_t size)
 {
-    copy_text(dst, size, sqlite3_column_text(s, col));
-}
-
-/* Names stored space-separated (scopes, groups) must not contain the
- * separators, or they would split into different names on the way back. */
-static bool names_storable(const struct strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (!l->v[i][0] || strpbrk(l->v[i], " ,\t\n"))
-            return false;
-    return true;
+    store_copy_text(dst, size, (const char *)sqlite3_column_text(s, col));
 }
 
 static int col_names(sqlite3_stmt *s, int col, struct strlist *out)
 {
     return strlist_split(out, (const char *)sqlite3_column_text(s, col));
-}
-
-/* allowed_urls are stored as a JSON array: URLs may contain spaces/commas. */
-static char *urls_to_json(const struct strlist *l)
-{
-    cJSON *arr = cJSON_CreateArray();
-    char *out = NULL;
-    if (!arr)
-        return NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        cJSON *item = cJSON_CreateString(l->v[i]);
-        if (!item || !cJSON_AddItemToArray(arr, item)) {
-            cJSON_Delete(item);
-            goto done;
-        }
-    }
-    out = cJSON_PrintUnformatted(arr);
-done:
-    cJSON_Delete(arr);
-    return out;
-}
-
-static int urls_from_json(const char *text, struct strlist *out)
-{
-    if (!text || strcmp(text, "[]") == 0) /* nearly every token: no parser */
-        return 0;
-    int rc = -EIO;
-    cJSON *arr = cJSON_Parse(text ? text : "[]");
-    if (!cJSON_IsArray(arr))
-        goto fail;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, arr)
-    {
-        if (!cJSON_IsString(item))
-            goto fail;
-        if (strlist_push(out, item->valuestring) < 0) {
-            rc = -ENOMEM;
-            goto fail;
-        }
-    }
-    rc = 0;
-fail:
-    cJSON_Delete(arr);
-    return rc;
 }
 
 /* Binds a 64-bit limit where 0 means "no limit" (SQLite's LIMIT -1). */
@@ -714,7 +645,7 @@ static int sq_account_create(struct store *st, struct account *a, struct token_r
     struct sqlite_conn *c = conn_get(st);
     if (!c)
         return -EIO;
-    if (!names_storable(&a->groups) || !names_storable(&a->scopes))
+    if (!store_names_storable(&a->groups) || !store_names_storable(&a->scopes))
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
@@ -842,7 +773,7 @@ static int sq_account_update(struct store *st, struct account *a)
     struct sqlite_conn *c = conn_get(st);
     if (!c)
         return -EIO;
-    if (!names_storable(&a->groups) || !names_storable(&a->scopes))
+    if (!store_names_storable(&a->groups) || !store_names_storable(&a->scopes))
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
@@ -1083,7 +1014,7 @@ static int token_from_row(sqlite3_stmt *s, struct token_record *t)
     int rc = col_names(s, 4, &t->scopes);
     if (rc < 0)
         goto fail;
-    rc = urls_from_json((const char *)sqlite3_column_text(s, 5), &t->allowed_urls);
+    rc = store_urls_from_json((const char *)sqlite3_column_text(s, 5), &t->allowed_urls);
     if (rc < 0) {
         if (rc == -EIO)
             log_error("store: token %s has malformed allowed_urls", t->id);
@@ -1117,12 +1048,12 @@ fail:
 
 static int token_insert_on(struct sqlite_conn *c, const struct token_record *t)
 {
-    if ((t->usage != TOKEN_PK && t->usage != TOKEN_SK) || !names_storable(&t->scopes))
+    if ((t->usage != TOKEN_PK && t->usage != TOKEN_SK) || !store_names_storable(&t->scopes))
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
     char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = urls_to_json(&t->allowed_urls);
+    char *urls = store_urls_to_json(&t->allowed_urls);
     if (!scopes || !urls)
         goto fail;
     rc = -EIO;
@@ -1273,12 +1204,12 @@ static int sq_token_update(struct store *st, const struct token_record *t)
     struct sqlite_conn *c = conn_get(st);
     if (!c)
         return -EIO;
-    if (!names_storable(&t->scopes))
+    if (!store_names_storable(&t->scopes))
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
     char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = urls_to_json(&t->allowed_urls);
+    char *urls = store_urls_to_json(&t->allowed_urls);
     if (!scopes || !urls)
         goto fail;
     rc = -EIO;

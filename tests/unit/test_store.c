@@ -1,114 +1,15 @@
-/* Unit tests of the SQLite store: migrations, accounts, scopes, groups,
- * tokens (filters, keyset pagination under concurrent changes, revocation),
- * refresh-token rotation and re-use detection, multi-threaded use and
- * persistence across reopen. Each test gets a fresh mkdtemp data directory. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+/* Unit tests of the store contract (store.h), each run against both drivers:
+ * SQLite in a fresh mkdtemp directory and PostgreSQL in a fresh database of
+ * the test cluster (storetest.h). Migrations, accounts, scopes, groups,
+ * tokens (filters, keyset pagination under concurrent changes, revocation,
+ * the one-scan token_each), refresh-token rotation and re-use detection,
+ * multi-threaded use and persistence across reopen. What only PostgreSQL
+ * does (several nodes on one database) is in test_store_pg.c. */
+#include "storetest.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-#include "store/store.h"
-
-struct fixture {
-    char dir[64];
-    struct store *st;
-};
-
-static int rm_tree(const char *dir)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/tessera-store-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    /* A nested path checks that open creates missing directories. */
-    char data[96];
-    snprintf(data, sizeof(data), "%s/var/data", f->dir);
-    f->st = store_open(NULL, data);
-    assert_non_null(f->st);
-    assert_int_equal(f->st->ops->migrate(f->st), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    if (f->st)
-        f->st->ops->close(f->st);
-    rm_tree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void make_account(struct account *a, const char *username, const char *email)
-{
-    memset(a, 0, sizeof(*a));
-    snprintf(a->username, sizeof(a->username), "%s", username);
-    snprintf(a->email, sizeof(a->email), "%s", email);
-    snprintf(a->password_hash, sizeof(a->password_hash), "$argon2id$v=19$m=19456,t=2,p=1$x$y");
-    a->is_active = true;
-    assert_int_equal(strlist_add(&a->groups, "Public"), 0);
-    assert_int_equal(strlist_add(&a->scopes, "stac"), 0);
-    assert_int_equal(strlist_add(&a->scopes, "tokens:read"), 0);
-}
-
-static int64_t create_account(struct store *st, const char *username, const char *email)
-{
-    struct account a;
-    make_account(&a, username, email);
-    assert_int_equal(st->ops->account_create(st, &a, NULL), 0);
-    account_free(&a);
-    return a.id;
-}
-
-static void make_token(struct token_record *t, const char *id, int64_t account,
-                       enum token_kind usage, bool is_default, int64_t created)
-{
-    memset(t, 0, sizeof(*t));
-    snprintf(t->id, sizeof(t->id), "%s", id);
-    t->account_id = account;
-    t->usage = usage;
-    t->is_default = is_default;
-    t->created = created;
-    t->modified = created;
-    snprintf(t->note, sizeof(t->note), "note of %s", id);
-    memset(t->secret_hash, 0xAB, sizeof(t->secret_hash));
-    assert_int_equal(strlist_add(&t->scopes, "stac"), 0);
-    assert_int_equal(strlist_push(&t->allowed_urls, "https://example.com/a b,c"), 0);
-    if (usage == TOKEN_PK)
-        t->public_token = strdup("pk.eyJ1IjoiYSJ9.secret");
-}
-
-static void insert_token(struct store *st, const char *id, int64_t account, enum token_kind usage,
-                         bool is_default, int64_t created)
-{
-    struct token_record t;
-    make_token(&t, id, account, usage, is_default, created);
-    assert_int_equal(st->ops->token_insert(st, &t), 0);
-    token_record_free(&t);
-}
-
-/* 25-char ids of [a-z0-9]. */
-static void token_id(char out[TOKEN_ID_LEN + 1], const char *prefix, int n)
-{
-    snprintf(out, TOKEN_ID_LEN + 1, "%s%0*d", prefix, (int)(TOKEN_ID_LEN - strlen(prefix)), n);
-}
 
 /* ------------------------------------------------------------------------ */
 
@@ -159,6 +60,7 @@ static void test_migrate_idempotent(void **state)
     assert_int_equal(st->ops->ping(st), 0);
 }
 
+/* SQLite: a new file starts at version 0 (PostgreSQL: test_store_pg.c). */
 static void test_unmigrated_version_zero(void **state)
 {
     (void)state;
@@ -168,7 +70,7 @@ static void test_unmigrated_version_zero(void **state)
     assert_non_null(st);
     assert_int_equal(st->ops->schema_version(st), 0);
     assert_int_equal(st->ops->migrate(st), 0);
-    assert_int_equal(st->ops->schema_version(st), 2);
+    assert_int_equal(st->ops->schema_version(st), SQLITE_SCHEMA_VERSION);
     st->ops->close(st);
     rm_tree(dir);
 }
@@ -642,6 +544,39 @@ static int count_tokens(void *ctx, const struct token_record *t)
     return 0;
 }
 
+struct scan_ctx {
+    struct store *st;
+    int count;
+    int reads;
+    int bad;
+};
+
+/* The index load reads the store from its callback now and then (the scan
+ * is still open): that must work, and the record must be complete but for
+ * the note and the public token string. */
+static int scan_token(void *ctx, const struct token_record *t)
+{
+    struct scan_ctx *c = ctx;
+    if (t->revoked_at != 0 || t->note[0] || t->public_token || t->scopes.n != 1 ||
+        t->allowed_urls.n != 1 || t->secret_hash[0] != 0xAB)
+        c->bad++;
+    if (c->count++ % 100 == 0) {
+        struct token_record g;
+        if (c->st->ops->token_get(c->st, t->id, &g) == 0 && g.account_id == t->account_id)
+            c->reads++;
+        else
+            c->bad++;
+        token_record_free(&g);
+    }
+    return 0;
+}
+
+static int stop_after_ten(void *ctx, const struct token_record *t)
+{
+    (void)t;
+    return ++*(int *)ctx == 10 ? 7 : 0;
+}
+
 static void test_token_each(void **state)
 {
     struct fixture *f = *state;
@@ -651,23 +586,22 @@ static void test_token_each(void **state)
     char id[TOKEN_ID_LEN + 1];
     for (int i = 0; i < 600; i++) {
         token_id(id, "e", i);
-        insert_token(st, id, i % 2 ? a1 : a2, TOKEN_SK, false, i);
+        insert_token(st, id, i % 2 ? a1 : a2, i % 3 ? TOKEN_SK : TOKEN_PK, false, i);
     }
     token_id(id, "e", 7);
     assert_int_equal(st->ops->token_revoke(st, id, a1), 0);
-    struct each_ctx c = {0};
-    assert_int_equal(st->ops->token_each(st, count_tokens, &c), 0);
+    struct scan_ctx c = {.st = st};
+    assert_int_equal(st->ops->token_each(st, scan_token, &c), 0);
     assert_int_equal(c.count, 599);
-}
-
-static void make_refresh(struct refresh_record *r, const char *jti, const char *family,
-                         int64_t account)
-{
-    memset(r, 0, sizeof(*r));
-    snprintf(r->jti, sizeof(r->jti), "%s", jti);
-    snprintf(r->family, sizeof(r->family), "%s", family);
-    r->account_id = account;
-    r->expires_at = 1234;
+    assert_int_equal(c.reads, 6);
+    assert_int_equal(c.bad, 0);
+    /* Stops when fn says so and passes its value on; the store still works. */
+    int seen = 0;
+    assert_int_equal(st->ops->token_each(st, stop_after_ten, &seen), 7);
+    assert_int_equal(seen, 10);
+    struct token_record g;
+    assert_int_equal(st->ops->token_get(st, id, &g), 0);
+    token_record_free(&g);
 }
 
 static void test_refresh(void **state)
@@ -815,6 +749,8 @@ static void test_close_with_live_threads(void **state)
     pthread_barrier_destroy(&close_barrier);
 }
 
+/* Everything written is there after the store is closed and opened again:
+ * the same SQLite file, or a new pool on the same PostgreSQL database. */
 static void test_persistence(void **state)
 {
     struct fixture *f = *state;
@@ -826,16 +762,20 @@ static void test_persistence(void **state)
     assert_int_equal(st->ops->refresh_insert(st, &r), 0);
     struct scope_def sd = {.id = "keep:me", .description = "kept"};
     assert_int_equal(st->ops->scope_add(st, &sd), 0);
+    struct group_def gd = {.name = "Keepers", .description = "kept too"};
+    assert_int_equal(st->ops->group_add(st, &gd), 0);
     char data[96], path[128];
-    snprintf(data, sizeof(data), "%s/var/data", f->dir);
-    /* WAL mode is on: the log file exists while the store is open. */
-    snprintf(path, sizeof(path), "%s/tessera.db-wal", data);
-    assert_int_equal(access(path, F_OK), 0);
+    fixture_sqlite_data(f, data, sizeof(data));
+    if (f->driver == DRIVER_SQLITE) {
+        /* WAL mode is on: the log file exists while the store is open. */
+        snprintf(path, sizeof(path), "%s/tessera.db-wal", data);
+        assert_int_equal(access(path, F_OK), 0);
+    }
     st->ops->close(st);
 
-    f->st = st = store_open(NULL, data);
+    f->st = st = fixture_open_store(f);
     assert_non_null(st);
-    assert_int_equal(st->ops->schema_version(st), 2);
+    assert_int_equal(st->ops->schema_version(st), fixture_schema_version(f));
     assert_int_equal(st->ops->migrate(st), 0);
     struct account a;
     assert_int_equal(st->ops->account_get_by_username(st, "keep", &a), 0);
@@ -844,6 +784,7 @@ static void test_persistence(void **state)
     struct token_record t;
     assert_int_equal(st->ops->token_get(st, "kkkkkkkkkkkkkkkkkkkkkkkk1", &t), 0);
     assert_int_equal(t.account_id, acc);
+    assert_string_equal(t.public_token, "pk.eyJ1IjoiYSJ9.secret");
     token_record_free(&t);
     struct refresh_record out;
     assert_int_equal(st->ops->refresh_check(st, "kjti", &out), 0);
@@ -852,31 +793,69 @@ static void test_persistence(void **state)
     assert_int_equal(st->ops->scope_list(st, &scopes, &n), 0);
     assert_int_equal(n, 12);
     free(scopes);
-    /* The database file lives where documented. */
-    snprintf(path, sizeof(path), "%s/tessera.db", data);
-    assert_int_equal(access(path, F_OK), 0);
+    struct group_def *groups;
+    assert_int_equal(st->ops->group_list(st, &groups, &n), 0);
+    assert_int_equal(n, 3);
+    free(groups);
+    /* New ids continue after the old ones. */
+    assert_true(create_account(st, "after", "after@example.com") > acc);
+    if (f->driver == DRIVER_SQLITE) {
+        /* The database file lives where documented. */
+        snprintf(path, sizeof(path), "%s/tessera.db", data);
+        assert_int_equal(access(path, F_OK), 0);
+    }
+}
+
+/* store_open picks the driver from the URL; both open unmigrated at 0. */
+static void test_open_by_url(void **state)
+{
+    struct fixture *f = *state;
+    if (f->driver == DRIVER_SQLITE) {
+        char path[128];
+        snprintf(path, sizeof(path), "sqlite:%s/other.db", f->dir);
+        struct store *st = store_open(path, "/nonexistent");
+        assert_non_null(st);
+        assert_int_equal(st->ops->schema_version(st), 0);
+        st->ops->close(st);
+        assert_int_equal(access(path + 7, F_OK), 0);
+        return;
+    }
+    char *other = pgtest_db_create();
+    assert_non_null(other);
+    struct store *st = store_open(other, "/nonexistent");
+    assert_non_null(st);
+    assert_int_equal(st->ops->ping(st), 0);
+    assert_int_equal(st->ops->schema_version(st), 0);
+    assert_int_equal(st->ops->migrate(st), 0);
+    assert_int_equal(st->ops->schema_version(st), PG_SCHEMA_VERSION);
+    st->ops->close(st);
+    pgtest_db_drop(other);
+    /* Nothing listens on port 1: refused at open, not on first use. */
+    assert_null(store_open("postgresql://tessera:pw@127.0.0.1:1/none", "/nonexistent"));
 }
 
 int main(void)
 {
+    assert_int_equal(crypto_init(), 0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
+        STORE_TEST_BOTH(test_migrate_idempotent),
         cmocka_unit_test(test_unmigrated_version_zero),
-        cmocka_unit_test_setup_teardown(test_builtin_scopes_groups, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scope_group_add, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_account_crud, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_account_with_first_token, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_account_truncation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_account_each, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_insert_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_list_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_pagination, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_update_revoke, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_each, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_with_live_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+        STORE_TEST_BOTH(test_open_by_url),
+        STORE_TEST_BOTH(test_builtin_scopes_groups),
+        STORE_TEST_BOTH(test_scope_group_add),
+        STORE_TEST_BOTH(test_account_crud),
+        STORE_TEST_BOTH(test_account_with_first_token),
+        STORE_TEST_BOTH(test_account_truncation),
+        STORE_TEST_BOTH(test_account_each),
+        STORE_TEST_BOTH(test_token_insert_get),
+        STORE_TEST_BOTH(test_token_list_filters),
+        STORE_TEST_BOTH(test_token_pagination),
+        STORE_TEST_BOTH(test_token_update_revoke),
+        STORE_TEST_BOTH(test_token_each),
+        STORE_TEST_BOTH(test_refresh),
+        STORE_TEST_BOTH(test_threads),
+        STORE_TEST_BOTH(test_close_with_live_threads),
+        STORE_TEST_BOTH(test_persistence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

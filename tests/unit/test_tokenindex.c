@@ -1,5 +1,7 @@
 /* Unit tests of the in-memory token index, its feed thread and the caching
- * store wrapper:
+ * store wrapper, against both drivers (SQLite in a temp directory; PostgreSQL
+ * in a fresh database on the test cluster, where "another process" is a
+ * second store on the same database, as another node or the CLI would be):
  * insert, update, revoke, expiry (through auth_verify), account changes,
  * writes by another process's connection (the CLI case, via the change
  * feed), interned lists, and a stress test in which reader threads check
@@ -29,9 +31,11 @@
 #include "auth/indexsync.h"
 #include "auth/store_cached.h"
 #include "auth/tokenindex.h"
+#include "pgtest.h"
 
 struct fixture {
     char dir[64];
+    char *pg_url; /* NULL: SQLite */
     struct store *st;    /* the wrapper, as the server uses it */
     struct store *other; /* a second, unwrapped connection: "the CLI" */
     struct tokenindex *tc;
@@ -46,14 +50,16 @@ static int rm_tree(const char *dir)
     return system(cmd);
 }
 
-static int setup(void **state)
+static int setup_with(void **state, bool pg)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     assert_int_equal(crypto_init(), 0);
     snprintf(f->dir, sizeof(f->dir), "/tmp/tessera-tc-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    struct store *backend = store_open(NULL, f->dir);
+    if (pg)
+        assert_non_null(f->pg_url = pgtest_db_create());
+    struct store *backend = store_open(f->pg_url, f->dir);
     assert_non_null(backend);
     assert_int_equal(backend->ops->migrate(backend), 0);
     struct changefeed_config feed_cfg = {"unit", 1500};
@@ -66,13 +72,23 @@ static int setup(void **state)
     f->st = store_cached_wrap(backend, f->tc, f->sync);
     assert_non_null(f->st);
     f->app.index = f->tc;
-    f->other = store_open(NULL, f->dir);
+    f->other = store_open(f->pg_url, f->dir);
     assert_non_null(f->other);
     f->app.store = f->st;
     crypto_random(f->app.token_key, sizeof(f->app.token_key));
     crypto_random(f->app.jwt_key, sizeof(f->app.jwt_key));
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, false);
+}
+
+static int setup_pg(void **state)
+{
+    return setup_with(state, true);
 }
 
 static int teardown(void **state)
@@ -83,6 +99,7 @@ static int teardown(void **state)
     f->st->ops->close(f->st);
     tokenindex_destroy(f->tc);
     rm_tree(f->dir);
+    pgtest_db_drop(f->pg_url);
     free(f);
     return 0;
 }
@@ -422,6 +439,9 @@ static void test_concurrent_readers_and_writer(void **state)
     free(s);
 }
 
+/* The same test on PostgreSQL, named so the two runs are told apart. */
+#define PG_TEST(fn) {"pg/" #fn, fn, setup_pg, teardown, NULL}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +452,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_by_other_process, setup, teardown),
         cmocka_unit_test(test_bare_index_interning),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
+        PG_TEST(test_insert_and_lookup),
+        PG_TEST(test_update_and_revoke),
+        PG_TEST(test_expiry),
+        PG_TEST(test_account_changes),
+        PG_TEST(test_revoke_by_other_process),
+        PG_TEST(test_concurrent_readers_and_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

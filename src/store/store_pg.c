@@ -1,0 +1,957 @@
+/* The PostgreSQL storage driver: the ops of store.h on one database shared by
+ * several Tessera nodes, with the semantics of store_sqlite.c. What several
+ * nodes add: every write to accounts or tokens appends to the change log in
+ * its own transaction (pg_change_note) and, once committed, waits until every
+ * live node has applied it (pg_barrier); shared keys and throttle counters
+ * live in the database so that all nodes agree on them.
+ * Threading: any thread, concurrently. Each op borrows a pooled connection
+ * (pg.h) and gives it back before returning, so no session state is kept
+ * between statements of different ops (transaction-mode poolers work). */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/driver.h"
+#include "store/pg.h"
+#include "store/store_pg_int.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+/* ------------------------------------------------------------------------ */
+/* Schema                                                                   */
+
+/* The names of the two unique keys of accounts: a unique violation reports
+ * the constraint, which is how account_create tells them apart. */
+#define EMAIL_KEY "accounts_email_key"
+#define USERNAME_KEY "accounts_username_key"
+
+_Static_assert(CRYPTO_KEY_LEN == 32, "shared_keys.key holds 32 bytes");
+
+/* Applied in order by pg_migrate under an advisory lock, each step in its own
+ * transaction with its schema_migrations row (track "store"). Never edit a
+ * shipped entry: append a new one. Times are BIGINT ms since the epoch and
+ * lists are stored as SQLite stores them (space-separated names, allowed_urls
+ * as JSON). Ids compared or ordered as strings use the "C" collation, so the
+ * order (scope lists, keyset pagination) is bytewise as on SQLite whatever the
+ * database's locale. */
+static const char *const migrations[] = {
+    /* 1: the initial schema with the built-in scopes and groups, and the
+     * multi-node tables: change_seq/change_log (pg_change_note, the change
+     * feed), nodes (leases, pg_barrier), shared_keys and throttle. */
+    "CREATE TABLE accounts ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  username TEXT NOT NULL CONSTRAINT " USERNAME_KEY " UNIQUE,"
+    "  email TEXT NOT NULL,"
+    "  password_hash TEXT NOT NULL DEFAULT '',"
+    "  first_name TEXT NOT NULL DEFAULT '',"
+    "  last_name TEXT NOT NULL DEFAULT '',"
+    "  organization TEXT NOT NULL DEFAULT '',"
+    "  \"groups\" TEXT NOT NULL DEFAULT '',"
+    "  scopes TEXT NOT NULL DEFAULT '',"
+    "  is_active BOOLEAN NOT NULL DEFAULT true,"
+    "  is_staff BOOLEAN NOT NULL DEFAULT false,"
+    "  created BIGINT NOT NULL,"
+    "  updated BIGINT NOT NULL,"
+    "  sessions_valid_after BIGINT NOT NULL DEFAULT 0"
+    ");"
+    /* E-mail addresses are unique whatever their case: an index on lower()
+     * rather than citext, which would need an extension. */
+    "CREATE UNIQUE INDEX " EMAIL_KEY " ON accounts (lower(email));"
+    "CREATE TABLE scopes ("
+    "  id TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  is_public BOOLEAN NOT NULL DEFAULT false"
+    ");"
+    "CREATE TABLE \"groups\" ("
+    "  name TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  description TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE TABLE tokens ("
+    "  id TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  account_id BIGINT NOT NULL REFERENCES accounts(id),"
+    "  usage TEXT NOT NULL CHECK (usage IN ('pk', 'sk')),"
+    "  note TEXT NOT NULL DEFAULT '',"
+    "  scopes TEXT NOT NULL DEFAULT '',"
+    "  allowed_urls TEXT NOT NULL DEFAULT '[]',"
+    "  secret_hash BYTEA NOT NULL,"
+    "  public_token TEXT,"
+    "  is_default BOOLEAN NOT NULL DEFAULT false,"
+    "  expires_at BIGINT NOT NULL DEFAULT 0,"
+    "  created BIGINT NOT NULL,"
+    "  modified BIGINT NOT NULL,"
+    "  last_used_at BIGINT NOT NULL DEFAULT 0,"
+    "  revoked_at BIGINT NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX tokens_account_created ON tokens (account_id, created, id);"
+    "CREATE INDEX tokens_account_modified ON tokens (account_id, modified, id);"
+    "CREATE TABLE refresh_tokens ("
+    "  jti TEXT PRIMARY KEY,"
+    "  family TEXT NOT NULL,"
+    "  account_id BIGINT NOT NULL REFERENCES accounts(id),"
+    "  expires_at BIGINT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'used', 'revoked')),"
+    "  created BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens (family);"
+    "CREATE INDEX refresh_tokens_account ON refresh_tokens (account_id);"
+    "INSERT INTO scopes (id, description, is_public) VALUES"
+    "  ('stac', 'Search the STAC catalog', false),"
+    "  ('catalog:read', 'Download catalog assets', false),"
+    "  ('tokens:read', 'List and read API tokens', false),"
+    "  ('tokens:write', 'Create, update and revoke API tokens', false),"
+    "  ('scopes:list', 'List the available scopes', false),"
+    "  ('tokens:introspect', 'Introspect tokens of other accounts', false),"
+    "  ('styles:tiles', 'Read styles as raster tiles', true),"
+    "  ('styles:read', 'Read styles', true),"
+    "  ('fonts:read', 'Read fonts', true),"
+    "  ('datasets:read', 'Read datasets', true),"
+    "  ('vision:read', 'Use the vision APIs', true);"
+    "INSERT INTO \"groups\" (name, description) VALUES"
+    "  ('Public', 'Everyone'),"
+    "  ('Partners', 'Partner organizations');"
+    /* Exactly one row (the primary key admits only "true"): pg_change_note
+     * bumps it, which serialises noted writers in commit order. */
+    "CREATE TABLE change_seq ("
+    "  one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),"
+    "  seq BIGINT NOT NULL DEFAULT 0"
+    ");"
+    "INSERT INTO change_seq DEFAULT VALUES;"
+    "CREATE TABLE change_log ("
+    "  seq BIGINT PRIMARY KEY,"
+    "  kind INT NOT NULL,"
+    "  account_id BIGINT NOT NULL,"
+    "  token_id TEXT NOT NULL DEFAULT '',"
+    "  at BIGINT NOT NULL"
+    ");"
+    "CREATE TABLE nodes ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  name TEXT,"
+    "  applied_seq BIGINT NOT NULL DEFAULT 0,"
+    "  lease_until BIGINT NOT NULL,"
+    "  started_at BIGINT NOT NULL"
+    ");"
+    /* A generated key is stored with its fingerprint; a key configured from
+     * a file only by its fingerprint (key NULL): the database never holds
+     * key material that an operator chose to keep in files. */
+    "CREATE TABLE shared_keys ("
+    "  name TEXT PRIMARY KEY,"
+    "  key BYTEA CHECK (key IS NULL OR octet_length(key) = 32),"
+    "  fingerprint TEXT NOT NULL"
+    ");"
+    /* Counters, not records: UNLOGGED skips the WAL (a crash empties it,
+     * which only forgives a window). window_end lets stale rows be pruned
+     * whatever window their key used. */
+    "CREATE UNLOGGED TABLE throttle ("
+    "  key TEXT PRIMARY KEY,"
+    "  window_start BIGINT NOT NULL,"
+    "  window_end BIGINT NOT NULL,"
+    "  count INT NOT NULL"
+    ");",
+};
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define ACCOUNT_COLS                                                                               \
+    "id, username, email, password_hash, first_name, last_name, organization, \"groups\", "        \
+    "scopes, is_active, is_staff, created, updated, sessions_valid_after"
+#define TOKEN_COLS                                                                                 \
+    "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "   \
+    "expires_at, created, modified, last_used_at, revoked_at"
+
+/* Connections per store: request threads and workers each hold one for a
+ * statement or a short transaction; token_each holds one for its scan while
+ * its callback borrows another. */
+#define POOL_MAX 16
+/* A node's lease is ~1.5 s, so a live node that does not apply a change is
+ * out of the picture well within this; the barrier usually returns within
+ * milliseconds. */
+#define BARRIER_TIMEOUT_MS 10000
+/* token_each fetches the scan's cursor in batches of this many rows, so a
+ * million tokens never sit in memory at once. */
+#define SCAN_FETCH "10000"
+/* account_each reads this many accounts per statement and runs the callback
+ * with no statement or transaction open. */
+#define EACH_BATCH 256
+
+/* ------------------------------------------------------------------------ */
+/* Helpers (store_pg_int.h)                                                 */
+
+bool pgstore_texts_ok(const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!store_text_valid(v[i]))
+            return false;
+    return true;
+}
+
+bool pgstore_list_ok(const struct strlist *l)
+{
+    return pgstore_texts_ok((const char *const *)l->v, l->n);
+}
+
+const char *pgstore_bool_param(bool v)
+{
+    return v ? "t" : "f";
+}
+
+void pgstore_get_text(const PGresult *r, int row, int col, char *out, size_t size)
+{
+    store_copy_text(out, size, PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col));
+}
+
+/* Borrows a connection and runs one statement on it: the result or NULL
+ * (-EIO, logged by pg.c). For the single-statement reads. */
+PGresult *pgstore_query_once(struct pg_store *ps, const char *sql, int n, const char *const *params)
+{
+    PGconn *c = pg_acquire(ps->pool);
+    if (!c)
+        return NULL;
+    PGresult *r = pg_query(c, sql, n, params, NULL);
+    pg_release(ps->pool, c);
+    return r;
+}
+
+/* The same for writes whose rows are not needed: 0, -EEXIST, -ENOENT (a
+ * foreign key) or -EIO. *changed as pg_exec. */
+int pgstore_exec_once(struct pg_store *ps, const char *sql, int n, const char *const *params,
+                      int64_t *changed)
+{
+    PGconn *c = pg_acquire(ps->pool);
+    if (!c)
+        return -EIO;
+    int rc = pg_exec(c, sql, n, params, changed);
+    pg_release(ps->pool, c);
+    return rc;
+}
+
+/* Ends a write transaction on c: commits when rc is 0 (else rolls back) and
+ * gives c back. After a commit that noted a change of accounts or tokens, it
+ * waits until every live node applied it, with a fresh connection so that
+ * this one is not held meanwhile. The barrier's outcome does not change the
+ * answer: the write is committed and cannot be taken back, and pg_barrier
+ * has logged any node that neither applied it nor lost its lease. */
+int pgstore_write_end(struct pg_store *ps, PGconn *c, int rc, bool noted)
+{
+    if (rc == 0)
+        rc = pg_commit(c);
+    if (rc < 0)
+        pg_rollback(c);
+    pg_release(ps->pool, c);
+    if (rc == 0 && noted)
+        (void)pg_barrier(ps->pool, BARRIER_TIMEOUT_MS);
+    return rc;
+}
+
+/* Gives back a connection whose transaction failed or was abandoned. */
+void pgstore_write_abort(struct pg_store *ps, PGconn *c)
+{
+    if (c) {
+        pg_rollback(c);
+        pg_release(ps->pool, c);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle and migrations                                                 */
+
+static int pg_store_migrate(struct store *st)
+{
+    return pg_migrate(to_pg(st)->pool, "store", migrations, MIGRATION_COUNT);
+}
+
+static int pg_store_schema_version(struct store *st)
+{
+    return pg_schema_version(to_pg(st)->pool, "store");
+}
+
+static int pg_store_ping(struct store *st)
+{
+    PGresult *r = pgstore_query_once(to_pg(st), "SELECT 1", 0, NULL);
+    int rc = r ? 0 : -EIO;
+    PQclear(r);
+    return rc;
+}
+
+static void pg_store_close(struct store *st)
+{
+    if (!st)
+        return;
+    struct pg_store *ps = to_pg(st);
+    pg_pool_close(ps->pool);
+    free(ps);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accounts                                                                 */
+
+static int account_from_row(const PGresult *r, int row, struct account *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = pg_get_int64(r, row, 0);
+    pgstore_get_text(r, row, 1, a->username, sizeof(a->username));
+    pgstore_get_text(r, row, 2, a->email, sizeof(a->email));
+    pgstore_get_text(r, row, 3, a->password_hash, sizeof(a->password_hash));
+    pgstore_get_text(r, row, 4, a->first_name, sizeof(a->first_name));
+    pgstore_get_text(r, row, 5, a->last_name, sizeof(a->last_name));
+    pgstore_get_text(r, row, 6, a->organization, sizeof(a->organization));
+    if (strlist_split(&a->groups, PQgetvalue(r, row, 7)) < 0 ||
+        strlist_split(&a->scopes, PQgetvalue(r, row, 8)) < 0) {
+        account_free(a);
+        return -ENOMEM;
+    }
+    a->is_active = pg_get_bool(r, row, 9);
+    a->is_staff = pg_get_bool(r, row, 10);
+    a->created = pg_get_int64(r, row, 11);
+    a->updated = pg_get_int64(r, row, 12);
+    a->sessions_valid_after = pg_get_int64(r, row, 13);
+    return 0;
+}
+
+static bool account_storable(const struct account *a)
+{
+    const char *text[] = {a->username,   a->email,     a->password_hash,
+                          a->first_name, a->last_name, a->organization};
+    return store_names_storable(&a->groups) && store_names_storable(&a->scopes) &&
+           pgstore_texts_ok(text, sizeof(text) / sizeof(*text)) && pgstore_list_ok(&a->groups) &&
+           pgstore_list_ok(&a->scopes);
+}
+
+static int token_insert_on(PGconn *c, const struct token_record *t);
+static bool token_storable(const struct token_record *t);
+
+static int pg_account_create(struct store *st, struct account *a, struct token_record *first_token)
+{
+    struct pg_store *ps = to_pg(st);
+    if (!account_storable(a) || (first_token && !token_storable(first_token)))
+        return -EINVAL;
+    int rc = -ENOMEM;
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    char *groups = strlist_join(&a->groups, " ");
+    char *scopes = strlist_join(&a->scopes, " ");
+    if (!groups || !scopes)
+        goto fail;
+    rc = -EIO;
+    if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
+        goto fail;
+    int64_t now = time_now_ms();
+    char now_p[24], sva_p[24];
+    const char *params[] = {a->username,
+                            a->email,
+                            a->password_hash,
+                            a->first_name,
+                            a->last_name,
+                            a->organization,
+                            groups,
+                            scopes,
+                            pgstore_bool_param(a->is_active),
+                            pgstore_bool_param(a->is_staff),
+                            pg_int_param(now, now_p),
+                            pg_int_param(a->sessions_valid_after, sva_p)};
+    char state[6], constraint[64];
+    r = pg_query_constraint(c,
+                            "INSERT INTO accounts (username, email, password_hash, first_name,"
+                            " last_name, organization, \"groups\", scopes, is_active, is_staff,"
+                            " created, updated, sessions_valid_after)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)"
+                            " RETURNING id",
+                            12, params, state, constraint, sizeof(constraint));
+    if (!r) {
+        if (strcmp(state, PG_UNIQUE_VIOLATION) == 0 && strcmp(constraint, EMAIL_KEY) == 0)
+            rc = -EEXIST;
+        else if (strcmp(state, PG_UNIQUE_VIOLATION) == 0 && strcmp(constraint, USERNAME_KEY) == 0)
+            rc = -EADDRINUSE;
+        else if (state[0] == '2' && state[1] == '3')
+            log_error("store: account_create violated %s (%s)", constraint, state);
+        goto fail;
+    }
+    int64_t id = pg_get_int64(r, 0, 0);
+    /* The account and its first token commit together, so a crash never
+     * leaves an account without its default token. */
+    if (first_token) {
+        first_token->account_id = id;
+        if ((rc = token_insert_on(c, first_token)) < 0)
+            goto fail;
+    }
+    /* The change notes come last: they lock the one change_seq row until
+     * the commit. */
+    if ((rc = pg_change_note(c, PG_CHANGE_ACCOUNT, id, "")) < 0 ||
+        (first_token && (rc = pg_change_note(c, PG_CHANGE_TOKEN, id, first_token->id)) < 0))
+        goto fail;
+    rc = pgstore_write_end(ps, c, 0, true);
+    c = NULL;
+    if (rc == 0) {
+        a->id = id;
+        a->created = a->updated = now;
+    }
+fail:
+    pgstore_write_abort(ps, c);
+    PQclear(r);
+    free(groups);
+    free(scopes);
+    return rc;
+}
+
+/* One account by a single-parameter WHERE clause. */
+static int account_fetch(struct pg_store *ps, const char *where, const char *param,
+                         struct account *out)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT " ACCOUNT_COLS " FROM accounts WHERE %s", where);
+    const char *params[] = {param};
+    PGresult *r = pgstore_query_once(ps, sql, 1, params);
+    int rc = !r ? -EIO : PQntuples(r) == 0 ? -ENOENT : account_from_row(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_account_get_by_id(struct store *st, int64_t id, struct account *out)
+{
+    char id_p[24];
+    return account_fetch(to_pg(st), "id = $1", pg_int_param(id, id_p), out);
+}
+
+static int pg_account_get_by_email(struct store *st, const char *email, struct account *out)
+{
+    if (!email || !store_text_valid(email))
+        return -ENOENT;
+    /* The same expression as the unique index, which this lookup uses. */
+    return account_fetch(to_pg(st), "lower(email) = lower($1)", email, out);
+}
+
+static int pg_account_get_by_username(struct store *st, const char *username, struct account *out)
+{
+    if (!username || !store_text_valid(username))
+        return -ENOENT;
+    return account_fetch(to_pg(st), "username = $1", username, out);
+}
+
+static int pg_account_update(struct store *st, struct account *a)
+{
+    struct pg_store *ps = to_pg(st);
+    if (!account_storable(a))
+        return -EINVAL;
+    int rc = -ENOMEM;
+    PGconn *c = NULL;
+    char *groups = strlist_join(&a->groups, " ");
+    char *scopes = strlist_join(&a->scopes, " ");
+    if (!groups || !scopes)
+        goto fail;
+    rc = -EIO;
+    if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
+        goto fail;
+    int64_t now = time_now_ms();
+    char id_p[24], now_p[24], sva_p[24];
+    const char *params[] = {pg_int_param(a->id, id_p),
+                            a->password_hash,
+                            a->first_name,
+                            a->last_name,
+                            a->organization,
+                            groups,
+                            scopes,
+                            pgstore_bool_param(a->is_active),
+                            pgstore_bool_param(a->is_staff),
+                            pg_int_param(now, now_p),
+                            pg_int_param(a->sessions_valid_after, sva_p)};
+    int64_t changed = 0;
+    if ((rc = pg_exec(c,
+                      "UPDATE accounts SET password_hash = $2, first_name = $3, last_name = $4,"
+                      " organization = $5, \"groups\" = $6, scopes = $7, is_active = $8,"
+                      " is_staff = $9, updated = $10, sessions_valid_after = $11 WHERE id = $1",
+                      11, params, &changed)) < 0)
+        goto fail;
+    if (changed == 0) {
+        rc = -ENOENT;
+        goto fail;
+    }
+    if ((rc = pg_change_note(c, PG_CHANGE_ACCOUNT, a->id, "")) < 0)
+        goto fail;
+    rc = pgstore_write_end(ps, c, 0, true);
+    c = NULL;
+    if (rc == 0)
+        a->updated = now;
+fail:
+    pgstore_write_abort(ps, c);
+    free(groups);
+    free(scopes);
+    return rc;
+}
+
+static int pg_account_each(struct store *st, int (*fn)(void *ctx, const struct account *a),
+                           void *ctx)
+{
+    struct pg_store *ps = to_pg(st);
+    int64_t last = 0;
+    int rc = 0;
+    char last_p[24], batch_p[24];
+    pg_int_param(EACH_BATCH, batch_p);
+    for (;;) {
+        const char *params[] = {pg_int_param(last, last_p), batch_p};
+        PGresult *r = pgstore_query_once(ps,
+                                         "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > $1"
+                                         " ORDER BY id LIMIT $2",
+                                         2, params);
+        if (!r)
+            return -EIO;
+        /* The rows are in client memory and the connection is back in the
+         * pool: callbacks may use the store. */
+        int n = PQntuples(r);
+        for (int i = 0; i < n && rc == 0; i++) {
+            struct account a;
+            if ((rc = account_from_row(r, i, &a)) < 0)
+                break;
+            rc = fn(ctx, &a);
+            last = a.id;
+            account_free(&a);
+        }
+        PQclear(r);
+        if (rc != 0 || n < EACH_BATCH)
+            return rc;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scopes and groups                                                        */
+
+static int pg_scope_add(struct store *st, const struct scope_def *sd)
+{
+    const char *params[] = {sd->id, sd->description, pgstore_bool_param(sd->is_public)};
+    if (!pgstore_texts_ok(params, 2))
+        return -EINVAL;
+    return pgstore_exec_once(to_pg(st),
+                             "INSERT INTO scopes (id, description, is_public)"
+                             " VALUES ($1, $2, $3)",
+                             3, params, NULL);
+}
+
+static int pg_scope_list(struct store *st, struct scope_def **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    PGresult *r = pgstore_query_once(
+        to_pg(st), "SELECT id, description, is_public FROM scopes ORDER BY id", 0, NULL);
+    if (!r)
+        return -EIO;
+    int rows = PQntuples(r);
+    struct scope_def *v = rows ? calloc((size_t)rows, sizeof(*v)) : NULL;
+    if (rows && !v) {
+        PQclear(r);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < rows; i++) {
+        pgstore_get_text(r, i, 0, v[i].id, sizeof(v[i].id));
+        pgstore_get_text(r, i, 1, v[i].description, sizeof(v[i].description));
+        v[i].is_public = pg_get_bool(r, i, 2);
+    }
+    PQclear(r);
+    *out = v;
+    *n = (size_t)rows;
+    return 0;
+}
+
+static int pg_group_add(struct store *st, const struct group_def *g)
+{
+    const char *params[] = {g->name, g->description};
+    if (!pgstore_texts_ok(params, 2))
+        return -EINVAL;
+    return pgstore_exec_once(
+        to_pg(st), "INSERT INTO \"groups\" (name, description) VALUES ($1, $2)", 2, params, NULL);
+}
+
+static int pg_group_list(struct store *st, struct group_def **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    PGresult *r = pgstore_query_once(
+        to_pg(st), "SELECT name, description FROM \"groups\" ORDER BY name", 0, NULL);
+    if (!r)
+        return -EIO;
+    int rows = PQntuples(r);
+    struct group_def *v = rows ? calloc((size_t)rows, sizeof(*v)) : NULL;
+    if (rows && !v) {
+        PQclear(r);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < rows; i++) {
+        pgstore_get_text(r, i, 0, v[i].name, sizeof(v[i].name));
+        pgstore_get_text(r, i, 1, v[i].description, sizeof(v[i].description));
+    }
+    PQclear(r);
+    *out = v;
+    *n = (size_t)rows;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tokens                                                                   */
+
+static int token_from_row(const PGresult *r, int row, struct token_record *t)
+{
+    memset(t, 0, sizeof(*t));
+    pgstore_get_text(r, row, 0, t->id, sizeof(t->id));
+    t->account_id = pg_get_int64(r, row, 1);
+    t->usage = strcmp(PQgetvalue(r, row, 2), "sk") == 0 ? TOKEN_SK : TOKEN_PK;
+    pgstore_get_text(r, row, 3, t->note, sizeof(t->note));
+    int rc = strlist_split(&t->scopes, PQgetvalue(r, row, 4));
+    if (rc < 0)
+        goto fail;
+    rc = store_urls_from_json(PQgetvalue(r, row, 5), &t->allowed_urls);
+    if (rc < 0) {
+        if (rc == -EIO)
+            log_error("store: token %s has malformed allowed_urls", t->id);
+        goto fail;
+    }
+    if ((rc = pg_get_bytea(r, row, 6, t->secret_hash, CRYPTO_MAC_LEN)) < 0) {
+        log_error("store: token %s has a secret hash of the wrong size", t->id);
+        goto fail;
+    }
+    if (!PQgetisnull(r, row, 7) && !(t->public_token = strdup(PQgetvalue(r, row, 7)))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    t->is_default = pg_get_bool(r, row, 8);
+    t->expires_at = pg_get_int64(r, row, 9);
+    t->created = pg_get_int64(r, row, 10);
+    t->modified = pg_get_int64(r, row, 11);
+    t->last_used_at = pg_get_int64(r, row, 12);
+    t->revoked_at = pg_get_int64(r, row, 13);
+    return 0;
+fail:
+    token_record_free(t);
+    return rc;
+}
+
+static bool token_storable(const struct token_record *t)
+{
+    const char *text[] = {t->id, t->note, t->public_token};
+    return (t->usage == TOKEN_PK || t->usage == TOKEN_SK) && store_names_storable(&t->scopes) &&
+           pgstore_texts_ok(text, 3) && pgstore_list_ok(&t->scopes) &&
+           pgstore_list_ok(&t->allowed_urls);
+}
+
+/* Inserts t on c (inside the caller's transaction): 0, -EEXIST (id taken),
+ * -ENOENT (no such account), -EINVAL, -ENOMEM or -EIO. */
+static int token_insert_on(PGconn *c, const struct token_record *t)
+{
+    if (!token_storable(t))
+        return -EINVAL;
+    int rc = -ENOMEM;
+    char *scopes = strlist_join(&t->scopes, " ");
+    char *urls = store_urls_to_json(&t->allowed_urls);
+    if (!scopes || !urls)
+        goto fail;
+    int64_t created = t->created ? t->created : time_now_ms();
+    char hash[2 * CRYPTO_MAC_LEN + 3], acc[24], exp[24], cre[24], mod[24], used[24], rev[24];
+    pg_bytea_param(t->secret_hash, CRYPTO_MAC_LEN, hash);
+    const char *params[] = {t->id,
+                            pg_int_param(t->account_id, acc),
+                            t->usage == TOKEN_SK ? "sk" : "pk",
+                            t->note,
+                            scopes,
+                            urls,
+                            hash,
+                            t->public_token,
+                            pgstore_bool_param(t->is_default),
+                            pg_int_param(t->expires_at, exp),
+                            pg_int_param(created, cre),
+                            pg_int_param(t->modified ? t->modified : created, mod),
+                            pg_int_param(t->last_used_at, used),
+                            pg_int_param(t->revoked_at, rev)};
+    rc = pg_exec(c,
+                 "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
+                 " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 14, params, NULL);
+fail:
+    free(scopes);
+    free(urls);
+    return rc;
+}
+
+static int pg_token_insert(struct store *st, const struct token_record *t)
+{
+    struct pg_store *ps = to_pg(st);
+    if (!token_storable(t))
+        return -EINVAL;
+    PGconn *c = pg_acquire(ps->pool);
+    if (!c)
+        return -EIO;
+    int rc = pg_begin(c);
+    if (rc == 0)
+        rc = token_insert_on(c, t);
+    if (rc == 0)
+        rc = pg_change_note(c, PG_CHANGE_TOKEN, t->account_id, t->id);
+    return pgstore_write_end(ps, c, rc, true);
+}
+
+static int pg_token_get(struct store *st, const char *id, struct token_record *out)
+{
+    if (!id || !store_text_valid(id))
+        return -ENOENT;
+    const char *params[] = {id};
+    PGresult *r =
+        pgstore_query_once(to_pg(st), "SELECT " TOKEN_COLS " FROM tokens WHERE id = $1", 1, params);
+    int rc = !r ? -EIO : PQntuples(r) == 0 ? -ENOENT : token_from_row(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+/* Token list filters: $2 NULL = any usage, else 'pk'/'sk'; $3 NULL = any
+ * is_default. The keyset variants continue strictly after ($4, $5) with a
+ * row-value comparison, an index range scan on (account_id, key, id). A NULL
+ * limit is no limit. */
+#define TOKEN_LIST_FILTER                                                                          \
+    " WHERE account_id = $1 AND revoked_at = 0 AND ($2::text IS NULL OR usage = $2)"               \
+    " AND ($3::boolean IS NULL OR is_default = $3)"
+static const char *const token_list_sql[2][2] = {
+    /* [by_modified][has cursor] */
+    {"SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER " ORDER BY created, id LIMIT $4",
+     "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
+     " AND (created, id) > ($4::bigint, $5::text) ORDER BY created, id LIMIT $6"},
+    {"SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER " ORDER BY modified, id LIMIT $4",
+     "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
+     " AND (modified, id) > ($4::bigint, $5::text) ORDER BY modified, id LIMIT $6"},
+};
+
+static int pg_token_list(struct store *st, const struct token_query *q, struct token_record **out,
+                         size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct pg_store *ps = to_pg(st);
+    bool by_modified = q->sortby == TOKEN_SORT_MODIFIED;
+    char acc_p[24], key_p[24], limit_p[24];
+    pg_int_param(q->account_id, acc_p);
+    int rc = -EIO;
+    PGresult *r = NULL;
+    struct token_record *v = NULL;
+    int len = 0;
+
+    if (q->start_after) {
+        /* The cursor must be a token of the same account (a foreign id would
+         * leak ordering); a revoked one keeps its place in the order. */
+        if (!store_text_valid(q->start_after))
+            return -ENOENT;
+        const char *params[] = {q->start_after, acc_p};
+        r = pgstore_query_once(
+            ps, "SELECT created, modified FROM tokens WHERE id = $1 AND account_id = $2", 2,
+            params);
+        if (!r)
+            return -EIO;
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            return -ENOENT;
+        }
+        pg_int_param(pg_get_int64(r, 0, by_modified ? 1 : 0), key_p);
+        PQclear(r);
+    }
+    const char *usage = q->usage == TOKEN_PK ? "pk" : q->usage == TOKEN_SK ? "sk" : NULL;
+    const char *is_default = q->is_default < 0 ? NULL : pgstore_bool_param(q->is_default != 0);
+    const char *limit =
+        q->limit && q->limit <= (size_t)INT64_MAX ? pg_int_param((int64_t)q->limit, limit_p) : NULL;
+    const char *plain[] = {acc_p, usage, is_default, limit};
+    const char *after[] = {acc_p, usage, is_default, key_p, q->start_after, limit};
+    const char *sql = token_list_sql[by_modified][q->start_after != NULL];
+    r = q->start_after ? pgstore_query_once(ps, sql, 6, after)
+                       : pgstore_query_once(ps, sql, 4, plain);
+    if (!r)
+        return -EIO;
+    int rows = PQntuples(r);
+    if (rows && !(v = calloc((size_t)rows, sizeof(*v)))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (; len < rows; len++)
+        if ((rc = token_from_row(r, len, &v[len])) < 0)
+            goto fail;
+    PQclear(r);
+    *out = v;
+    *n = (size_t)len;
+    return 0;
+fail:
+    PQclear(r);
+    token_records_free(v, (size_t)len);
+    return rc;
+}
+
+static int pg_token_update(struct store *st, const struct token_record *t)
+{
+    struct pg_store *ps = to_pg(st);
+    if (!store_names_storable(&t->scopes) || !store_text_valid(t->note) ||
+        !pgstore_list_ok(&t->scopes) || !pgstore_list_ok(&t->allowed_urls))
+        return -EINVAL;
+    if (!store_text_valid(t->id))
+        return -ENOENT;
+    int rc = -ENOMEM;
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    char *scopes = strlist_join(&t->scopes, " ");
+    char *urls = store_urls_to_json(&t->allowed_urls);
+    if (!scopes || !urls)
+        goto fail;
+    rc = -EIO;
+    if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
+        goto fail;
+    char mod[24];
+    const char *params[] = {t->id, t->note, scopes, urls,
+                            pg_int_param(t->modified ? t->modified : time_now_ms(), mod)};
+    /* The owner comes from the row: the change note names it, whatever the
+     * caller left in t->account_id. */
+    r = pg_query(c,
+                 "UPDATE tokens SET note = $2, scopes = $3, allowed_urls = $4, modified = $5"
+                 " WHERE id = $1 AND revoked_at = 0 RETURNING account_id",
+                 5, params, NULL);
+    if (!r)
+        goto fail;
+    if (PQntuples(r) == 0) {
+        rc = -ENOENT;
+        goto fail;
+    }
+    if ((rc = pg_change_note(c, PG_CHANGE_TOKEN, pg_get_int64(r, 0, 0), t->id)) < 0)
+        goto fail;
+    rc = pgstore_write_end(ps, c, 0, true);
+    c = NULL;
+fail:
+    pgstore_write_abort(ps, c);
+    PQclear(r);
+    free(scopes);
+    free(urls);
+    return rc;
+}
+
+static int pg_token_revoke(struct store *st, const char *id, int64_t account_id)
+{
+    struct pg_store *ps = to_pg(st);
+    if (!id || !store_text_valid(id))
+        return -ENOENT;
+    PGconn *c = pg_acquire(ps->pool);
+    if (!c)
+        return -EIO;
+    char acc[24], now[24];
+    const char *params[] = {id, pg_int_param(account_id, acc), pg_int_param(time_now_ms(), now)};
+    int64_t changed = 0;
+    int rc = pg_begin(c);
+    if (rc == 0)
+        rc = pg_exec(c,
+                     "UPDATE tokens SET revoked_at = $3"
+                     " WHERE id = $1 AND account_id = $2 AND revoked_at = 0",
+                     3, params, &changed);
+    if (rc == 0 && changed == 0)
+        rc = -ENOENT;
+    if (rc == 0)
+        rc = pg_change_note(c, PG_CHANGE_TOKEN, account_id, id);
+    return pgstore_write_end(ps, c, rc, true);
+}
+
+static int pg_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
+                         void *ctx)
+{
+    struct pg_store *ps = to_pg(st);
+    PGconn *c = pg_acquire(ps->pool);
+    if (!c)
+        return -EIO;
+    /* A cursor streams the scan in batches (a million rows never sit in one
+     * result), and lives only inside this transaction, which a
+     * transaction-mode pooler keeps on one server connection. fn runs while
+     * it is open and may read the store: on other pooled connections. The
+     * note and the public token string are left out (the index keeps
+     * neither). */
+    int rc = pg_begin(c);
+    PGresult *r = NULL;
+    if (rc == 0 &&
+        !(r = pg_query(c,
+                       "DECLARE tessera_token_scan NO SCROLL CURSOR FOR"
+                       " SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash,"
+                       " NULL, is_default, expires_at, created, modified, last_used_at, revoked_at"
+                       " FROM tokens WHERE revoked_at = 0",
+                       0, NULL, NULL)))
+        rc = -EIO;
+    PQclear(r);
+    while (rc == 0) {
+        r = pg_query(c, "FETCH " SCAN_FETCH " FROM tessera_token_scan", 0, NULL, NULL);
+        if (!r) {
+            rc = -EIO;
+            break;
+        }
+        int rows = PQntuples(r);
+        for (int i = 0; i < rows && rc == 0; i++) {
+            struct token_record t;
+            if ((rc = token_from_row(r, i, &t)) == 0) {
+                rc = fn(ctx, &t);
+                token_record_free(&t);
+            }
+        }
+        PQclear(r);
+        if (rows == 0)
+            break;
+    }
+    /* Read-only: ending it either way closes the cursor. */
+    pg_rollback(c);
+    pg_release(ps->pool, c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opening                                                                  */
+
+/* The node's own dedicated connection (LISTEN needs a session), on the
+ * same database as the pool. */
+static struct changefeed *pg_feed_open(struct store *st, const struct changefeed_config *cfg)
+{
+    return changefeed_pg_open(pg_pool_url(to_pg(st)->pool), cfg);
+}
+
+static const struct store_ops pg_ops = {
+    .migrate = pg_store_migrate,
+    .schema_version = pg_store_schema_version,
+    .ping = pg_store_ping,
+    .close = pg_store_close,
+    .account_create = pg_account_create,
+    .account_get_by_id = pg_account_get_by_id,
+    .account_get_by_email = pg_account_get_by_email,
+    .account_get_by_username = pg_account_get_by_username,
+    .account_update = pg_account_update,
+    .account_each = pg_account_each,
+    .scope_add = pg_scope_add,
+    .scope_list = pg_scope_list,
+    .group_add = pg_group_add,
+    .group_list = pg_group_list,
+    .token_insert = pg_token_insert,
+    .token_get = pg_token_get,
+    .token_list = pg_token_list,
+    .token_update = pg_token_update,
+    .token_revoke = pg_token_revoke,
+    .token_each = pg_token_each,
+    .refresh_insert = pgstore_refresh_insert,
+    .refresh_rotate = pgstore_refresh_rotate,
+    .refresh_check = pgstore_refresh_check,
+    .refresh_revoke_family = pgstore_refresh_revoke_family,
+    .refresh_revoke_account = pgstore_refresh_revoke_account,
+    .feed_open = pg_feed_open,
+    .key_shared = pgstore_key_shared,
+    .throttle_hit = pgstore_throttle_hit,
+};
+
+struct store *store_pg_open(const char *url)
+{
+    if (!url || !pg_url_is_pg(url)) {
+        log_error("store: not a PostgreSQL URL");
+        return NULL;
+    }
+    struct pg_store *ps = calloc(1, sizeof(*ps));
+    if (!ps) {
+        log_error("store: out of memory");
+        return NULL;
+    }
+    ps->base.ops = &pg_ops;
+    atomic_init(&ps->throttle_hits, 0);
+    /* Connects once now (pg_pool_open), so a bad URL or an unreachable
+     * server is reported at start-up, without the password. */
+    ps->pool = pg_pool_open(url, POOL_MAX);
+    if (!ps->pool) {
+        free(ps);
+        return NULL;
+    }
+    return &ps->base;
+}
