@@ -84,10 +84,12 @@ class Server:
         return res
 
     # -- life cycle --------------------------------------------------------
-    def start(self, timeout=30):
+    def start(self, timeout=30, port=0):
+        """Starts the server on a free port, or on port (a restart that a
+        load balancer in front must find again)."""
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
-        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+        cmd = [BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir", self.data_dir,
                "--port-file", self.port_file, "--asset-dir", self.asset_dir]
         if self.database_url:
             cmd += ["--database-url", self.database_url]

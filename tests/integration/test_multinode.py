@@ -155,6 +155,7 @@ class MultiNodeTest(unittest.TestCase):
         for _ in range(12):  # every node answers several of these
             r = session.get(nginx.url("/tokens/v2"), headers={"Authorization": "Bearer " +
                                                               sk["token"]}, timeout=10)
+            self.assertEqual(r.status_code, 200, "%s %s" % (r.text, nginx.error_log()))
             self.assertEqual(r.json()["code"], "TokenValid")
             seen.add(r.headers.get("X-Request-Id", "")[:8])
         self.assertGreaterEqual(len(seen), 3, "nginx did not spread requests over the nodes")
@@ -206,6 +207,9 @@ class MultiNodeTest(unittest.TestCase):
                 r = self.node(name).get("/tokens/v2", token=sk["token"])
                 self.assertEqual(r.status_code, 503, r.text)
                 self.assertIn("Retry-After", r.headers)
+                self.assertIn("cannot verify", r.json()["message"])  # Mapbox dialect
+                r = self.node(name).get("/api/v1/stac/search", token=sk["token"])
+                self.assertEqual(r.status_code, 503, r.text)
                 self.assertEqual(r.json().get("code"), "verification_unavailable")
                 self.assertEqual(self.node(name).get("/readyz").status_code, 503)
                 self.assertEqual(self.node(name).get("/healthz").status_code, 200)
@@ -300,6 +304,7 @@ class MultiNodeTest(unittest.TestCase):
         t = threading.Thread(target=writer)
         t.start()
         time.sleep(0.6)
+        port = a.port
         a.kill()
         stop.set()
         t.join(30)
@@ -310,7 +315,7 @@ class MultiNodeTest(unittest.TestCase):
         # has run out), and A comes back by itself.
         again = self.mint(user, pair["access"], ["stac"], on="C")
         self.assertEverywhere(again["token"], "TokenValid", "BC")
-        a.start()
+        a.start(port=port)  # where nginx expects it
         self.assertEverywhere(again["token"], "TokenValid")
         self.assertEqual(self.code(acked[-1]["token"], "A"), "TokenValid")
 
