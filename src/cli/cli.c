@@ -204,8 +204,8 @@ static int open_app(struct app *app)
 {
     int rc = app_open(app);
     if (rc < 0)
-        fprintf(stderr, "tessera: cannot open the data directory %s (see log above)\n",
-                app->cfg.data_dir);
+        fprintf(stderr, "tessera: cannot open %s (see log above)\n",
+                app->cfg.database_url[0] ? "the database" : app->cfg.data_dir);
     return rc;
 }
 

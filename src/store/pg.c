@@ -65,6 +65,14 @@ static void log_unreachable(struct pg_pool *p, PGconn *c)
     }
 }
 
+/* Server notices ("relation already exists, skipping") would go to stderr
+ * raw; they are informational, so they become debug lines. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_debug("postgresql: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 static PGconn *connect_url(const char *url)
 {
     /* Bounded waits: a vanished server must not hang a worker for minutes.
@@ -74,7 +82,10 @@ static PGconn *connect_url(const char *url)
                                 "keepalives_interval", "keepalives_count", "application_name",
                                 "dbname", NULL};
     const char *const values[] = {"5", "10000", "5", "2", "3", "tessera", url, NULL};
-    return PQconnectdbParams(keys, values, 1);
+    PGconn *c = PQconnectdbParams(keys, values, 1);
+    if (c)
+        PQsetNoticeProcessor(c, on_notice, NULL);
+    return c;
 }
 
 PGconn *pg_connect(const char *url)

@@ -18,7 +18,7 @@ import unittest
 
 import requests
 
-from harness import unique_email
+from harness import SAMPLE_CATALOG, Server, unique_email
 from multinode import LEASE_MS, NGINX, Nodes
 
 PASSWORD = "correct horse battery"
@@ -166,6 +166,74 @@ class MultiNodeTest(unittest.TestCase):
             r = session.get(nginx.url("/tokens/v2"), headers={"Authorization": "Bearer " +
                                                               sk["token"]}, timeout=10)
             self.assertEqual(r.json()["code"], "TokenRevoked")
+
+    # -- the catalog, schema and keys on PostgreSQL ----------------------------
+    def test_catalog_import_through_the_cli_is_seen_by_every_node(self):
+        search = "/api/v1/stac/search?limit=100"
+        before = {n: self.node(n).get(search).json()["numberMatched"] for n in "ABC"}
+        # Node C has that page in its cache now; an import by another
+        # process must still show on C's very next request.
+        self.node("A").cli("stac", "import", os.path.join(SAMPLE_CATALOG, "public"),
+                           "--visibility", "Public")
+        for name in "ABC":
+            r = self.node(name).get(search)
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertGreater(r.json()["numberMatched"], before[name], "node " + name)
+        ids = {c["id"] for c in self.node("B").get("/api/v1/stac/collections").json()
+               ["collections"]}
+        self.assertTrue(ids, "no collection visible after the import")
+
+    def test_node_refuses_a_schema_newer_than_it_knows(self):
+        url = self.cluster.pg.createdb("newer_schema")
+        node = Server(database_url=url)
+        try:
+            node.cli("migrate")
+            self.cluster.pg.psql("INSERT INTO schema_migrations (track, version, applied_at)"
+                                 " VALUES ('store', 9999, 0)", "newer_schema")
+            with self.assertRaises(AssertionError):
+                node.start()
+            self.assertIn("newer than this binary", node.read_log())
+            self.assertNotEqual(node.cli("migrate", check=False).returncode, 0)
+        finally:
+            node.close()
+
+    def test_key_files_must_match_across_nodes(self):
+        url = self.cluster.pg.createdb("key_files")
+        nodes = []
+        try:
+            keys = []
+            for i in range(2):
+                path = os.path.join(self.cluster.nodes[0].tmp.name, "jwt%d.key" % i)
+                with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                    f.write(os.urandom(32))
+                keys.append(path)
+            first = Server(settings={"jwt-key-file": keys[0]}, database_url=url)
+            nodes.append(first)
+            # The CLI signs and hashes too: it is given the same key file.
+            first.cli("migrate", "--jwt-key-file", keys[0])
+            first.start()
+            # Another node with the same file joins; one with another file,
+            # or with none, refuses to start and says why.
+            same = Server(settings={"jwt-key-file": keys[0]}, database_url=url)
+            nodes.append(same)
+            same.start()
+            other = Server(settings={"jwt-key-file": keys[1]}, database_url=url)
+            nodes.append(other)
+            with self.assertRaises(AssertionError):
+                other.start()
+            self.assertIn("fingerprint differs", other.read_log())
+            none = Server(database_url=url)
+            nodes.append(none)
+            with self.assertRaises(AssertionError):
+                none.start()
+            self.assertIn("from a key file", none.read_log())
+            key_column = self.cluster.pg.psql("SELECT count(*) FROM shared_keys"
+                                              " WHERE name = 'jwt.key' AND key IS NOT NULL",
+                                              "key_files")
+            self.assertEqual(key_column, "0", "a configured key was stored in the database")
+        finally:
+            for n in nodes:
+                n.close()
 
     # -- faults ---------------------------------------------------------------
     def test_listener_terminated_then_revocation(self):
