@@ -16,6 +16,7 @@
 #include "app.h"
 #include "store/store.h"
 #include "api/ratelimit.h"
+#include "pgtest.h"
 
 /* Waits for the start of a fresh second, so a 1 s window cannot turn over
  * in the middle of a burst. */
@@ -114,12 +115,46 @@ static void test_login_helper(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* On PostgreSQL the counters live in the database: two nodes (two stores
+ * on one database) count against one limit. */
+static void test_limits_hold_across_nodes(void **state)
+{
+    (void)state;
+    char *url = pgtest_db_create();
+    assert_non_null(url);
+    static struct app node[2];
+    for (int i = 0; i < 2; i++) {
+        config_defaults(&node[i].cfg);
+        node[i].cfg.login_rate_account = 3;
+        node[i].cfg.login_rate_addr = 1000;
+        node[i].cfg.token_api_rate = 2;
+        node[i].limits = ratelimit_create();
+        node[i].store = store_open(url, "/nonexistent");
+        assert_non_null(node[i].store);
+        assert_int_equal(node[i].store->ops->migrate(node[i].store), 0);
+    }
+    assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.1"), 0);
+    assert_int_equal(ratelimit_login(&node[1], "Shared@Example.com", "10.0.0.2"), 0);
+    assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.3"), 0);
+    /* The fourth attempt, on the other node: over the account's limit. */
+    int retry = ratelimit_login(&node[1], "shared@example.com", "10.0.0.4");
+    assert_true(retry > 0 && retry <= 60);
+    assert_int_equal(ratelimit_token_api(&node[1], 7), 0);
+    assert_int_equal(ratelimit_token_api(&node[0], 7), 0);
+    assert_true(ratelimit_token_api(&node[1], 7) > 0);
+    for (int i = 0; i < 2; i++) {
+        node[i].store->ops->close(node[i].store);
+        ratelimit_destroy(node[i].limits);
+    }
+    pgtest_db_drop(url);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limit_and_reset),   cmocka_unit_test(test_retry_after_within_window),
         cmocka_unit_test(test_unlimited_and_null), cmocka_unit_test(test_many_keys_bounded),
-        cmocka_unit_test(test_login_helper),
+        cmocka_unit_test(test_login_helper), cmocka_unit_test(test_limits_hold_across_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
