@@ -58,22 +58,22 @@ sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" "$BENCH/nginx.conf.
 PIDS+=($!)
 
 # ---- Tessera: one node on SQLite, three on PostgreSQL -----------------------------
-start_node() { # name [--database-url URL]
-    local name=$1
-    shift
+start_node() { # VAR name [--database-url URL]: sets VAR to the node's base URL
+    local var=$1 name=$2
+    shift 2
     "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/$name" --port-file "$TMP/$name.port" \
         --threads 1 --login-rate-account 0 --login-rate-addr 0 --token-api-rate 0 \
-        --node-name "$name" "$@" 2>"$TMP/$name.log" &
+        --node-name "$name" "$@" >/dev/null 2>"$TMP/$name.log" &
     PIDS+=($!)
     for _ in $(seq 200); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done
     [ -s "$TMP/$name.port" ] || { echo "bench: node $name did not start" >&2; cat "$TMP/$name.log" >&2; exit 1; }
-    echo "http://127.0.0.1:$(cat "$TMP/$name.port")"
+    printf -v "$var" 'http://127.0.0.1:%s' "$(cat "$TMP/$name.port")"
 }
 "$BIN" migrate --database-url "$DB_URL" --data-dir "$TMP/migrate" >/dev/null
-SQ=$(start_node sqlite)
-PA=$(start_node pgA --database-url "$DB_URL")
-PB=$(start_node pgB --database-url "$DB_URL")
-PC=$(start_node pgC --database-url "$DB_URL")
+start_node SQ sqlite
+start_node PA pgA --database-url "$DB_URL"
+start_node PB pgB --database-url "$DB_URL"
+start_node PC pgC --database-url "$DB_URL"
 N="http://127.0.0.1:$NGINX_PORT"
 for _ in $(seq 100); do curl -fs "$N/" >/dev/null && break; sleep 0.05; done
 
