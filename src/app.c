@@ -34,7 +34,7 @@ static int load_key(struct app *app, const char *name, const char *configured,
     if (*configured) {
         if ((rc = crypto_load_key(configured, key)) < 0) {
             log_error("cannot load key file %s: %s", configured,
-                      rc == -EINVAL ? "not a 32-byte key"
+                      rc == -EINVAL  ? "not a 32-byte key"
                       : rc == -EPERM ? "readable by others (chmod 600)"
                                      : strerror(-rc));
             return rc;
@@ -139,7 +139,8 @@ int app_open(struct app *app)
      * short of a bug, and then the server must not start. */
     char err[320];
     app->auth_rules = malloc(sizeof(*app->auth_rules));
-    if (!app->auth_rules || authrules_parse(app->auth_rules, app->cfg.auth_rules, err, sizeof(err)) < 0) {
+    if (!app->auth_rules ||
+        authrules_parse(app->auth_rules, app->cfg.auth_rules, err, sizeof(err)) < 0) {
         log_error("auth_rules: %s", app->auth_rules ? err : "out of memory");
         rc = -EINVAL;
         goto fail;
@@ -147,7 +148,8 @@ int app_open(struct app *app)
     if (app->auth_rules->n == 0)
         log_warn("auth_rules is empty: GET /api/v1/auth/check denies every path");
     app->limits = ratelimit_create();
-    app->workers = workpool_create(app->cfg.workers, app->cfg.worker_queue, (int)app->cfg.worker_nice);
+    app->workers =
+        workpool_create(app->cfg.workers, app->cfg.worker_queue, (int)app->cfg.worker_nice);
     if (app->serving && app->cfg.stac_cache_mb &&
         !(app->stac_pages = pagecache_create((size_t)app->cfg.stac_cache_mb << 20))) {
         rc = -ENOMEM;

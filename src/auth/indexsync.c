@@ -41,8 +41,8 @@ struct indexsync {
     int last_rc;              /* outcome of the last served round */
     bool stopping;
 
-    atomic_bool resync;          /* a write-through failed: reload */
-    atomic_int_least64_t lease;  /* CLOCK_MONOTONIC ms until which the index is trusted */
+    atomic_bool resync;         /* a write-through failed: reload */
+    atomic_int_least64_t lease; /* CLOCK_MONOTONIC ms until which the index is trusted */
     pthread_t thread;
     bool thread_started;
 };

@@ -443,8 +443,7 @@ void tokenindex_adopt(struct tokenindex *tix, struct tokenindex *fresh)
 /* ------------------------------------------------------------------------ */
 /* Lookups                                                                  */
 
-int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_token_fn fn,
-                          void *ctx)
+int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_token_fn fn, void *ctx)
 {
     int gate = pass_gate(tix);
     if (gate < 0)
@@ -573,4 +572,3 @@ void tokenindex_stats(struct tokenindex *tix, struct tokenindex_counts *out)
     }
     pthread_rwlock_unlock(&tix->lock);
 }
-

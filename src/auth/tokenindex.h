@@ -63,8 +63,7 @@ void tokenindex_set_gate(struct tokenindex *ix, tokenindex_gate_fn gate, void *c
 /* Lookups: pass the gate, then call fn under the read lock. -ENOENT when not
  * indexed, -EAGAIN (see the gate), else fn's return value. A token's account
  * is always passed along. */
-int tokenindex_token_view(struct tokenindex *ix, const char *id, tokenindex_token_fn fn,
-                          void *ctx);
+int tokenindex_token_view(struct tokenindex *ix, const char *id, tokenindex_token_fn fn, void *ctx);
 int tokenindex_account_view(struct tokenindex *ix, int64_t account_id, tokenindex_account_fn fn,
                             void *ctx);
 int tokenindex_account_view_by_username(struct tokenindex *ix, const char *username,

@@ -55,8 +55,7 @@ static int register_node(struct pg_feed *f, bool live)
     const char *params[] = {f->node_name, pg_int_param(live ? f->base.lease_ms : -1, lease),
                             pg_int_param(DEAD_NODE_MS, dead)};
     PGresult *r = pg_query(f->conn,
-                           "WITH gone AS (DELETE FROM nodes WHERE lease_until < " DB_NOW_MS
-                           " - $3)"
+                           "WITH gone AS (DELETE FROM nodes WHERE lease_until < " DB_NOW_MS " - $3)"
                            " INSERT INTO nodes (name, applied_seq, lease_until, started_at)"
                            " VALUES ($1, 0, " DB_NOW_MS " + $2, " DB_NOW_MS ") RETURNING id",
                            3, params, NULL);
@@ -85,8 +84,7 @@ static int ensure_connected(struct pg_feed *f)
      * of its own: losing it in a crash only makes writers wait for a lease.
      * A durable heartbeat would hold the change_seq row (FOR SHARE) through
      * an fsync and halve the rate at which writers can take it. */
-    if (pg_exec(f->conn, "SELECT set_config('application_name', $1, false)", 1, params, NULL) <
-            0 ||
+    if (pg_exec(f->conn, "SELECT set_config('application_name', $1, false)", 1, params, NULL) < 0 ||
         pg_exec(f->conn, "SET synchronous_commit = off", 0, NULL, NULL) < 0 ||
         pg_exec(f->conn, "LISTEN tessera_changes", 0, NULL, NULL) < 0) {
         PQfinish(f->conn);

@@ -78,9 +78,9 @@ static PGconn *connect_url(const char *url)
     /* Bounded waits: a vanished server must not hang a worker for minutes.
      * Keywords after the expanded URL would override it, so the defaults
      * come first and the URL's own settings win. */
-    const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "application_name",
-                                "dbname", NULL};
+    const char *const keys[] = {
+        "connect_timeout",  "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "application_name", "dbname",          NULL};
     const char *const values[] = {"5", "10000", "5", "2", "3", "tessera", url, NULL};
     PGconn *c = PQconnectdbParams(keys, values, 1);
     if (c && PQstatus(c) == CONNECTION_OK) {
@@ -375,8 +375,7 @@ static int64_t lock_key(const char *track)
 static int version_of(PGconn *c, const char *track)
 {
     /* Two statements: the second would not even parse without the table. */
-    PGresult *r = pg_query(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL,
-                           NULL);
+    PGresult *r = pg_query(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, NULL);
     bool exists = r && pg_get_bool(r, 0, 0);
     int v = r ? 0 : -EIO;
     PQclear(r);
@@ -416,8 +415,11 @@ static int apply_step(PGconn *c, const char *track, int version, const char *sql
     PQclear(r);
     char v[24], at[24];
     const char *params[] = {track, pg_int_param(version, v), pg_int_param(time_now_ms(), at)};
-    if (!ok || pg_exec(c, "INSERT INTO schema_migrations (track, version, applied_at)"
-                          " VALUES ($1, $2, $3)", 3, params, NULL) < 0 ||
+    if (!ok ||
+        pg_exec(c,
+                "INSERT INTO schema_migrations (track, version, applied_at)"
+                " VALUES ($1, $2, $3)",
+                3, params, NULL) < 0 ||
         pg_commit(c) < 0) {
         pg_rollback(c);
         return -EIO;
@@ -438,9 +440,10 @@ int pg_migrate(struct pg_pool *p, const char *track, const char *const *steps, i
     int rc = pg_exec(c, "SELECT pg_advisory_lock($1)", 1, params, NULL);
     if (rc < 0)
         goto out;
-    rc = pg_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " track TEXT NOT NULL, version INTEGER NOT NULL,"
-                    " applied_at BIGINT NOT NULL, PRIMARY KEY (track, version))",
+    rc = pg_exec(c,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " track TEXT NOT NULL, version INTEGER NOT NULL,"
+                 " applied_at BIGINT NOT NULL, PRIMARY KEY (track, version))",
                  0, NULL, NULL);
     int have = rc < 0 ? rc : version_of(c, track);
     if (have < 0) {

@@ -52,8 +52,7 @@ PGconn *pg_connect(const char *url);
  * the result (caller PQclear) when it succeeded; else NULL, having logged the
  * error unless it is a constraint violation, and copied the SQLSTATE into
  * sqlstate when that is not NULL ("" when the connection itself failed). */
-PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params,
-                   char sqlstate[6]);
+PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params, char sqlstate[6]);
 /* pg_query that also copies the name of the violated constraint (a unique
  * index's name for a unique violation) into constraint, "" when there is
  * none, so a driver can tell which unique key was taken. */
@@ -63,8 +62,8 @@ PGresult *pg_query_constraint(PGconn *c, const char *sql, int n, const char *con
  * violation), -ENOENT (foreign key violation) or -EIO. *changed (may be NULL)
  * receives the affected row count. */
 int pg_exec(PGconn *c, const char *sql, int n, const char *const *params, int64_t *changed);
-int pg_begin(PGconn *c); /* BEGIN; 0 or -EIO */
-int pg_commit(PGconn *c); /* COMMIT; 0 or -EIO (the transaction is then gone) */
+int pg_begin(PGconn *c);     /* BEGIN; 0 or -EIO */
+int pg_commit(PGconn *c);    /* COMMIT; 0 or -EIO (the transaction is then gone) */
 void pg_rollback(PGconn *c); /* ROLLBACK, ignoring errors */
 
 /* Column helpers for a row of a result. */
