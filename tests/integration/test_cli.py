@@ -4,12 +4,13 @@ checked over HTTP, plus exit codes and configuration precedence
 (file < TESSERA_* environment < flags)."""
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from harness import BIN, Server, ServerTestCase, unique_email
+from harness import BIN, SOURCE_DIR, Server, ServerTestCase, unique_email
 
 STAC = "/api/v1/stac/collections"
 ME = "/api/v1/account/me"
@@ -281,6 +282,31 @@ class CliAgainstServerTest(ServerTestCase):
         longest = "s" * 64
         self.cli("scope", "add", longest, "--description", "Grüße, 64 bytes")
         self.assertIn(longest + "\tsecret\tGrüße, 64 bytes", self.cli("scope", "list").stdout)
+
+
+class CliAgainstPostgresTest(CliAgainstServerTest):
+    """Every command above again, with the server and the CLI on PostgreSQL
+    (database_url): the CLI writes the database directly and the server
+    honours it on the next request."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "pg"))
+        from pgcluster import PgCluster
+        cls.pg = PgCluster().start()
+        try:
+            cls.server = Server(settings=cls.settings, database_url=cls.pg.createdb("cli"))
+            cls.server.start()
+        except Exception:
+            cls.pg.destroy()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.close()
+        finally:
+            cls.pg.destroy()
 
 
 class ConfigPrecedenceTest(unittest.TestCase):
