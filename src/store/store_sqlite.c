@@ -1,5 +1,7 @@
-/* The SQLite storage backend (WAL, synchronous=FULL so an acknowledged write
- * survives kill -9). Threading: each thread gets its own sqlite3 connection,
+/* The SQLite storage driver (WAL, synchronous=FULL so an acknowledged write
+ * survives kill -9): connections, migrations, accounts, scopes and groups,
+ * and the ops table; tokens and refresh tokens are in store_sqlite_tokens.c,
+ * the SQL in store_sqlite_sql.c. Threading: each thread gets its own sqlite3 connection,
  * opened lazily and kept in thread-local storage (a pthread key per store);
  * every connection is also registered in the store so close() can finalize
  * them all. A connection and its cached prepared statements are only ever
@@ -17,259 +19,18 @@
 #include <time.h>
 
 #include "store/driver.h"
+#include "store/store_sqlite_int.h"
 #include "util/log.h"
 
-/* ------------------------------------------------------------------------ */
-/* Schema                                                                   */
-
-/* Migrations are applied in order, each in its own BEGIN IMMEDIATE
- * transaction together with its row in schema_migrations, so a crash leaves
- * the schema either before or after a step, never in between. Never edit a
- * shipped entry: append a new one. */
-static const char *const migrations[] = {
-    /* 1: initial schema and the built-in scopes and groups. */
-    "CREATE TABLE accounts ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  username TEXT NOT NULL UNIQUE,"
-    "  email TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-    "  password_hash TEXT NOT NULL DEFAULT '',"
-    "  first_name TEXT NOT NULL DEFAULT '',"
-    "  last_name TEXT NOT NULL DEFAULT '',"
-    "  organization TEXT NOT NULL DEFAULT '',"
-    "  \"groups\" TEXT NOT NULL DEFAULT '',"
-    "  scopes TEXT NOT NULL DEFAULT '',"
-    "  is_active INTEGER NOT NULL DEFAULT 1,"
-    "  is_staff INTEGER NOT NULL DEFAULT 0,"
-    "  created INTEGER NOT NULL,"
-    "  updated INTEGER NOT NULL,"
-    "  sessions_valid_after INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE TABLE scopes ("
-    "  id TEXT PRIMARY KEY,"
-    "  description TEXT NOT NULL DEFAULT '',"
-    "  is_public INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE TABLE \"groups\" ("
-    "  name TEXT PRIMARY KEY,"
-    "  description TEXT NOT NULL DEFAULT ''"
-    ");"
-    "CREATE TABLE tokens ("
-    "  id TEXT PRIMARY KEY,"
-    "  account_id INTEGER NOT NULL REFERENCES accounts(id),"
-    "  usage TEXT NOT NULL CHECK (usage IN ('pk', 'sk')),"
-    "  note TEXT NOT NULL DEFAULT '',"
-    "  scopes TEXT NOT NULL DEFAULT '',"
-    "  allowed_urls TEXT NOT NULL DEFAULT '[]',"
-    "  secret_hash BLOB NOT NULL,"
-    "  public_token TEXT,"
-    "  is_default INTEGER NOT NULL DEFAULT 0,"
-    "  expires_at INTEGER NOT NULL DEFAULT 0,"
-    "  created INTEGER NOT NULL,"
-    "  modified INTEGER NOT NULL,"
-    "  last_used_at INTEGER NOT NULL DEFAULT 0,"
-    "  revoked_at INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE INDEX tokens_account_created ON tokens(account_id, created, id);"
-    "CREATE INDEX tokens_account_modified ON tokens(account_id, modified, id);"
-    "CREATE TABLE refresh_tokens ("
-    "  jti TEXT PRIMARY KEY,"
-    "  family TEXT NOT NULL,"
-    "  account_id INTEGER NOT NULL REFERENCES accounts(id),"
-    "  expires_at INTEGER NOT NULL,"
-    "  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'used', 'revoked')),"
-    "  created INTEGER NOT NULL"
-    ");"
-    "CREATE INDEX refresh_tokens_family ON refresh_tokens(family);"
-    "CREATE INDEX refresh_tokens_account ON refresh_tokens(account_id);"
-    "INSERT INTO scopes (id, description, is_public) VALUES"
-    "  ('stac', 'Search the STAC catalog', 0),"
-    "  ('catalog:read', 'Download catalog assets', 0),"
-    "  ('tokens:read', 'List and read API tokens', 0),"
-    "  ('tokens:write', 'Create, update and revoke API tokens', 0),"
-    "  ('scopes:list', 'List the available scopes', 0),"
-    "  ('tokens:introspect', 'Introspect tokens of other accounts', 0),"
-    "  ('styles:tiles', 'Read styles as raster tiles', 1),"
-    "  ('styles:read', 'Read styles', 1),"
-    "  ('fonts:read', 'Read fonts', 1),"
-    "  ('datasets:read', 'Read datasets', 1),"
-    "  ('vision:read', 'Use the vision APIs', 1);"
-    "INSERT INTO \"groups\" (name, description) VALUES"
-    "  ('Public', 'Everyone'),"
-    "  ('Partners', 'Partner organizations');",
-    /* 2: the change feed (changefeed_sqlite.c). Triggers log every account
-     * and token write inside the writer's own transaction, whoever writes
-     * (this server or a CLI process), so other processes can follow. */
-    "CREATE TABLE change_log ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  kind INTEGER NOT NULL,"
-    "  account_id INTEGER NOT NULL,"
-    "  token_id TEXT NOT NULL DEFAULT '',"
-    "  at INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))"
-    ");"
-    "CREATE TRIGGER change_log_account_insert AFTER INSERT ON accounts"
-    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, NEW.id); END;"
-    "CREATE TRIGGER change_log_account_update AFTER UPDATE ON accounts"
-    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, NEW.id); END;"
-    "CREATE TRIGGER change_log_account_delete AFTER DELETE ON accounts"
-    " BEGIN INSERT INTO change_log (kind, account_id) VALUES (1, OLD.id); END;"
-    "CREATE TRIGGER change_log_token_insert AFTER INSERT ON tokens"
-    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
-    " VALUES (2, NEW.account_id, NEW.id); END;"
-    "CREATE TRIGGER change_log_token_update AFTER UPDATE ON tokens"
-    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
-    " VALUES (2, NEW.account_id, NEW.id); END;"
-    "CREATE TRIGGER change_log_token_delete AFTER DELETE ON tokens"
-    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
-    " VALUES (2, OLD.account_id, OLD.id); END;",
-};
-#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
-
-#define ACCOUNT_COLS                                                                              \
-    "id, username, email, password_hash, first_name, last_name, organization, \"groups\", "      \
-    "scopes, is_active, is_staff, created, updated, sessions_valid_after"
-#define TOKEN_COLS                                                                                \
-    "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "  \
-    "expires_at, created, modified, last_used_at, revoked_at"
 /* account_each reads rows in batches of this size, so no statement (and no
  * read transaction) stays open while a callback runs. */
 #define EACH_BATCH 256
 
-/* Every statement the backend runs, prepared once per connection on first
- * use. The enum indexes both this table and the per-connection cache. */
-enum stmt_id {
-    ST_BEGIN_IMMEDIATE,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_PING,
-    ST_MIGRATIONS_TABLE_EXISTS,
-    ST_MIGRATIONS_CREATE,
-    ST_SCHEMA_VERSION,
-    ST_MIGRATION_APPLIED,
-    ST_MIGRATION_RECORD,
-    ST_ACCOUNT_INSERT,
-    ST_ACCOUNT_BY_ID,
-    ST_ACCOUNT_BY_EMAIL,
-    ST_ACCOUNT_BY_USERNAME,
-    ST_ACCOUNT_UPDATE,
-    ST_ACCOUNT_PAGE,
-    ST_SCOPE_INSERT,
-    ST_SCOPE_LIST,
-    ST_GROUP_INSERT,
-    ST_GROUP_LIST,
-    ST_TOKEN_INSERT,
-    ST_TOKEN_GET,
-    ST_TOKEN_CURSOR,
-    ST_TOKEN_LIST_CREATED,
-    ST_TOKEN_LIST_CREATED_AFTER,
-    ST_TOKEN_LIST_MODIFIED,
-    ST_TOKEN_LIST_MODIFIED_AFTER,
-    ST_TOKEN_UPDATE,
-    ST_TOKEN_REVOKE,
-    ST_TOKEN_SCAN,
-    ST_REFRESH_INSERT,
-    ST_REFRESH_GET,
-    ST_REFRESH_MARK_USED,
-    ST_REFRESH_REVOKE_FAMILY,
-    ST_REFRESH_REVOKE_ACCOUNT,
-    ST_COUNT
-};
-
-/* Token list filters: ?2 = -1 means any usage, else ?3 is 'pk'/'sk';
- * ?4 = -1 means any is_default. The keyset variants continue strictly after
- * (?5, ?6) using a row-value comparison, which SQLite turns into an index
- * range scan on (account_id, sort key, id). */
-#define TOKEN_LIST_FILTER                                                                         \
-    " WHERE account_id = ?1 AND revoked_at = 0 AND (?2 = -1 OR usage = ?3)"                       \
-    " AND (?4 = -1 OR is_default = ?4)"
-
-static const char *const stmt_sql[ST_COUNT] = {
-    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
-    [ST_PING] = "SELECT 1",
-    [ST_MIGRATIONS_TABLE_EXISTS] =
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
-    [ST_MIGRATIONS_CREATE] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                             " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    [ST_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-    [ST_MIGRATION_APPLIED] = "SELECT 1 FROM schema_migrations WHERE version = ?1",
-    [ST_MIGRATION_RECORD] = "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-    [ST_ACCOUNT_INSERT] =
-        "INSERT INTO accounts (username, email, password_hash, first_name, last_name,"
-        " organization, \"groups\", scopes, is_active, is_staff, created, updated,"
-        " sessions_valid_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    [ST_ACCOUNT_BY_ID] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?1",
-    /* The column is COLLATE NOCASE, so this comparison is case-insensitive
-     * and uses the unique index. */
-    [ST_ACCOUNT_BY_EMAIL] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE email = ?1",
-    [ST_ACCOUNT_BY_USERNAME] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE username = ?1",
-    [ST_ACCOUNT_UPDATE] =
-        "UPDATE accounts SET password_hash = ?2, first_name = ?3, last_name = ?4,"
-        " organization = ?5, \"groups\" = ?6, scopes = ?7, is_active = ?8, is_staff = ?9,"
-        " updated = ?10, sessions_valid_after = ?11 WHERE id = ?1",
-    [ST_ACCOUNT_PAGE] =
-        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > ?1 ORDER BY id LIMIT ?2",
-    [ST_SCOPE_INSERT] = "INSERT INTO scopes (id, description, is_public) VALUES (?1, ?2, ?3)",
-    [ST_SCOPE_LIST] = "SELECT id, description, is_public FROM scopes ORDER BY id",
-    [ST_GROUP_INSERT] = "INSERT INTO \"groups\" (name, description) VALUES (?1, ?2)",
-    [ST_GROUP_LIST] = "SELECT name, description FROM \"groups\" ORDER BY name",
-    [ST_TOKEN_INSERT] =
-        "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
-        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1",
-    [ST_TOKEN_CURSOR] = "SELECT created, modified FROM tokens"
-                        " WHERE id = ?1 AND account_id = ?2",
-    [ST_TOKEN_LIST_CREATED] = "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
-                              " ORDER BY created, id LIMIT ?7",
-    [ST_TOKEN_LIST_CREATED_AFTER] = "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
-                                    " AND (created, id) > (?5, ?6) ORDER BY created, id LIMIT ?7",
-    [ST_TOKEN_LIST_MODIFIED] = "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
-                               " ORDER BY modified, id LIMIT ?7",
-    [ST_TOKEN_LIST_MODIFIED_AFTER] =
-        "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
-        " AND (modified, id) > (?5, ?6) ORDER BY modified, id LIMIT ?7",
-    [ST_TOKEN_UPDATE] = "UPDATE tokens SET note = ?2, scopes = ?3, allowed_urls = ?4,"
-                        " modified = ?5 WHERE id = ?1 AND revoked_at = 0",
-    [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3"
-                        " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
-    /* Table (rowid) order reads each page once; the note and the public
-     * token string are left out (the index keeps neither). */
-    [ST_TOKEN_SCAN] = "SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash, NULL,"
-                      " is_default, expires_at, created, modified, last_used_at, revoked_at"
-                      " FROM tokens WHERE revoked_at = 0",
-    [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (jti, family, account_id, expires_at,"
-                          " state, created) VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
-    [ST_REFRESH_GET] =
-        "SELECT jti, family, account_id, expires_at, state FROM refresh_tokens WHERE jti = ?1",
-    [ST_REFRESH_MARK_USED] =
-        "UPDATE refresh_tokens SET state = 'used' WHERE jti = ?1 AND state = 'active'",
-    [ST_REFRESH_REVOKE_FAMILY] =
-        "UPDATE refresh_tokens SET state = 'revoked' WHERE family = ?1 AND state <> 'revoked'",
-    [ST_REFRESH_REVOKE_ACCOUNT] = "UPDATE refresh_tokens SET state = 'revoked'"
-                                  " WHERE account_id = ?1 AND state <> 'revoked'",
-};
-
 /* ------------------------------------------------------------------------ */
 /* Connections                                                              */
 
-struct sqlite_store;
 
-struct sqlite_conn {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[ST_COUNT];
-    struct sqlite_store *owner;
-    struct sqlite_conn *prev, *next; /* registry, guarded by owner->lock */
-};
-
-struct sqlite_store {
-    struct store base; /* first member: struct store * casts to this */
-    char *path;
-    pthread_key_t key;
-    pthread_mutex_t lock;
-    struct sqlite_conn *conns;
-};
-
-static int64_t now_ms(void)
+int64_t sq_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -382,7 +143,7 @@ static void conn_thread_exit(void *p)
 
 /* The calling thread's connection, opened on first use. NULL (logged) when
  * the database cannot be opened. */
-static struct sqlite_conn *conn_get(struct store *st)
+struct sqlite_conn *sq_conn_get(struct store *st)
 {
     struct sqlite_store *ss = to_sqlite(st);
     struct sqlite_conn *c = pthread_getspecific(ss->key);
@@ -406,7 +167,7 @@ static struct sqlite_conn *conn_get(struct store *st)
 }
 
 /* Logs the connection's last error and returns -EIO. */
-static int db_fail(struct sqlite_conn *c, const char *what)
+int sq_db_fail(struct sqlite_conn *c, const char *what)
 {
     log_error("store: %s: %s (%d)", what, sqlite3_errmsg(c->db),
               sqlite3_extended_errcode(c->db));
@@ -414,13 +175,13 @@ static int db_fail(struct sqlite_conn *c, const char *what)
 }
 
 /* The cached prepared statement, prepared on first use. */
-static sqlite3_stmt *stmt_get(struct sqlite_conn *c, enum stmt_id id)
+sqlite3_stmt *sq_stmt_get(struct sqlite_conn *c, enum stmt_id id)
 {
     if (c->stmt[id])
         return c->stmt[id];
-    if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
+    if (sqlite3_prepare_v3(c->db, sq_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
                            NULL) != SQLITE_OK) {
-        db_fail(c, "prepare");
+        sq_db_fail(c, "prepare");
         c->stmt[id] = NULL;
         return NULL;
     }
@@ -429,7 +190,7 @@ static sqlite3_stmt *stmt_get(struct sqlite_conn *c, enum stmt_id id)
 
 /* Returns a cached statement to its pristine state. Bindings are cleared
  * too, because they may point at caller buffers that are about to die. */
-static void stmt_done(sqlite3_stmt *s)
+void sq_stmt_done(sqlite3_stmt *s)
 {
     if (s) {
         sqlite3_reset(s);
@@ -440,25 +201,25 @@ static void stmt_done(sqlite3_stmt *s)
 /* Runs a cached statement that returns no rows. Returns the SQLite code. */
 static int stmt_run(struct sqlite_conn *c, enum stmt_id id)
 {
-    sqlite3_stmt *s = stmt_get(c, id);
+    sqlite3_stmt *s = sq_stmt_get(c, id);
     if (!s)
         return SQLITE_ERROR;
     int rc = sqlite3_step(s);
-    stmt_done(s);
+    sq_stmt_done(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-static int tx_begin(struct sqlite_conn *c)
+int sq_tx_begin(struct sqlite_conn *c)
 {
-    return stmt_run(c, ST_BEGIN_IMMEDIATE) == SQLITE_OK ? 0 : db_fail(c, "begin");
+    return stmt_run(c, ST_BEGIN_IMMEDIATE) == SQLITE_OK ? 0 : sq_db_fail(c, "begin");
 }
 
-static int tx_commit(struct sqlite_conn *c)
+int sq_tx_commit(struct sqlite_conn *c)
 {
-    return stmt_run(c, ST_COMMIT) == SQLITE_OK ? 0 : db_fail(c, "commit");
+    return stmt_run(c, ST_COMMIT) == SQLITE_OK ? 0 : sq_db_fail(c, "commit");
 }
 
-static void tx_rollback(struct sqlite_conn *c)
+void sq_tx_rollback(struct sqlite_conn *c)
 {
     /* Some errors (e.g. SQLITE_FULL) already rolled the transaction back. */
     if (!sqlite3_get_autocommit(c->db))
@@ -468,18 +229,18 @@ static void tx_rollback(struct sqlite_conn *c)
 /* ------------------------------------------------------------------------ */
 /* Value helpers                                                            */
 
-static void col_text(sqlite3_stmt *s, int col, char *dst, size_t size)
+void sq_col_text(sqlite3_stmt *s, int col, char *dst, size_t size)
 {
     store_copy_text(dst, size, (const char *)sqlite3_column_text(s, col));
 }
 
-static int col_names(sqlite3_stmt *s, int col, struct strlist *out)
+int sq_col_names(sqlite3_stmt *s, int col, struct strlist *out)
 {
     return strlist_split(out, (const char *)sqlite3_column_text(s, col));
 }
 
 /* Binds a 64-bit limit where 0 means "no limit" (SQLite's LIMIT -1). */
-static int bind_limit(sqlite3_stmt *s, int idx, size_t limit)
+int sq_bind_limit(sqlite3_stmt *s, int idx, size_t limit)
 {
     sqlite3_int64 v = limit == 0 || limit > (size_t)INT64_MAX ? -1 : (sqlite3_int64)limit;
     return sqlite3_bind_int64(s, idx, v);
@@ -490,33 +251,33 @@ static int bind_limit(sqlite3_stmt *s, int idx, size_t limit)
 
 static int sq_ping(struct store *st)
 {
-    struct sqlite_conn *c = conn_get(st);
+    struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
-    return stmt_run(c, ST_PING) == SQLITE_OK ? 0 : db_fail(c, "ping");
+    return stmt_run(c, ST_PING) == SQLITE_OK ? 0 : sq_db_fail(c, "ping");
 }
 
 static int sq_schema_version(struct store *st)
 {
-    struct sqlite_conn *c = conn_get(st);
+    struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
-    sqlite3_stmt *s = stmt_get(c, ST_MIGRATIONS_TABLE_EXISTS);
+    sqlite3_stmt *s = sq_stmt_get(c, ST_MIGRATIONS_TABLE_EXISTS);
     if (!s)
         return -EIO;
     int rc = sqlite3_step(s);
-    stmt_done(s);
+    sq_stmt_done(s);
     if (rc == SQLITE_DONE)
         return 0; /* never migrated */
     if (rc != SQLITE_ROW)
-        return db_fail(c, "schema_version");
-    s = stmt_get(c, ST_SCHEMA_VERSION);
+        return sq_db_fail(c, "schema_version");
+    s = sq_stmt_get(c, ST_SCHEMA_VERSION);
     if (!s)
         return -EIO;
     rc = sqlite3_step(s);
     int version = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-    stmt_done(s);
-    return rc == SQLITE_ROW ? version : db_fail(c, "schema_version");
+    sq_stmt_done(s);
+    return rc == SQLITE_ROW ? version : sq_db_fail(c, "schema_version");
 }
 
 /* Runs every statement of a multi-statement migration script in turn. */
@@ -526,7 +287,7 @@ static int run_script(struct sqlite_conn *c, const char *sql)
     while (tail && *tail) {
         sqlite3_stmt *s = NULL;
         if (sqlite3_prepare_v2(c->db, tail, -1, &s, &tail) != SQLITE_OK)
-            return db_fail(c, "migration prepare");
+            return sq_db_fail(c, "migration prepare");
         if (!s)
             break; /* only whitespace or comments remain */
         int rc;
@@ -534,57 +295,57 @@ static int run_script(struct sqlite_conn *c, const char *sql)
             ;
         sqlite3_finalize(s);
         if (rc != SQLITE_DONE)
-            return db_fail(c, "migration step");
+            return sq_db_fail(c, "migration step");
     }
     return 0;
 }
 
 static int sq_migrate(struct store *st)
 {
-    struct sqlite_conn *c = conn_get(st);
+    struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
     if (stmt_run(c, ST_MIGRATIONS_CREATE) != SQLITE_OK)
-        return db_fail(c, "create schema_migrations");
-    for (int v = 1; v <= MIGRATION_COUNT; v++) {
-        int rc = tx_begin(c);
+        return sq_db_fail(c, "create schema_migrations");
+    for (int v = 1; v <= sq_migration_count; v++) {
+        int rc = sq_tx_begin(c);
         if (rc < 0)
             return rc;
         /* Checked inside the write transaction, so two processes migrating
          * at once cannot both apply the same step. */
-        sqlite3_stmt *s = stmt_get(c, ST_MIGRATION_APPLIED);
+        sqlite3_stmt *s = sq_stmt_get(c, ST_MIGRATION_APPLIED);
         if (!s)
             goto fail;
         sqlite3_bind_int(s, 1, v);
         int step = sqlite3_step(s);
-        stmt_done(s);
+        sq_stmt_done(s);
         if (step == SQLITE_ROW) {
-            tx_rollback(c);
+            sq_tx_rollback(c);
             continue;
         }
         if (step != SQLITE_DONE) {
-            db_fail(c, "migration check");
+            sq_db_fail(c, "migration check");
             goto fail;
         }
-        if (run_script(c, migrations[v - 1]) < 0)
+        if (run_script(c, sq_migrations[v - 1]) < 0)
             goto fail;
-        s = stmt_get(c, ST_MIGRATION_RECORD);
+        s = sq_stmt_get(c, ST_MIGRATION_RECORD);
         if (!s)
             goto fail;
         sqlite3_bind_int(s, 1, v);
-        sqlite3_bind_int64(s, 2, now_ms());
+        sqlite3_bind_int64(s, 2, sq_now_ms());
         step = sqlite3_step(s);
-        stmt_done(s);
+        sq_stmt_done(s);
         if (step != SQLITE_DONE) {
-            db_fail(c, "migration record");
+            sq_db_fail(c, "migration record");
             goto fail;
         }
-        if (tx_commit(c) < 0)
+        if (sq_tx_commit(c) < 0)
             goto fail;
         log_info("store: applied migration %d", v);
         continue;
     fail:
-        tx_rollback(c);
+        sq_tx_rollback(c);
         log_error("store: migration %d failed", v);
         return -EIO;
     }
@@ -620,13 +381,13 @@ static int account_from_row(sqlite3_stmt *s, struct account *a)
 {
     memset(a, 0, sizeof(*a));
     a->id = sqlite3_column_int64(s, 0);
-    col_text(s, 1, a->username, sizeof(a->username));
-    col_text(s, 2, a->email, sizeof(a->email));
-    col_text(s, 3, a->password_hash, sizeof(a->password_hash));
-    col_text(s, 4, a->first_name, sizeof(a->first_name));
-    col_text(s, 5, a->last_name, sizeof(a->last_name));
-    col_text(s, 6, a->organization, sizeof(a->organization));
-    if (col_names(s, 7, &a->groups) < 0 || col_names(s, 8, &a->scopes) < 0) {
+    sq_col_text(s, 1, a->username, sizeof(a->username));
+    sq_col_text(s, 2, a->email, sizeof(a->email));
+    sq_col_text(s, 3, a->password_hash, sizeof(a->password_hash));
+    sq_col_text(s, 4, a->first_name, sizeof(a->first_name));
+    sq_col_text(s, 5, a->last_name, sizeof(a->last_name));
+    sq_col_text(s, 6, a->organization, sizeof(a->organization));
+    if (sq_col_names(s, 7, &a->groups) < 0 || sq_col_names(s, 8, &a->scopes) < 0) {
         account_free(a);
         return -ENOMEM;
     }
@@ -638,11 +399,11 @@ static int account_from_row(sqlite3_stmt *s, struct account *a)
     return 0;
 }
 
-static int token_insert_on(struct sqlite_conn *c, const struct token_record *t);
+int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t);
 
 static int sq_account_create(struct store *st, struct account *a, struct token_record *first_token)
 {
-    struct sqlite_conn *c = conn_get(st);
+    struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
     if (!store_names_storable(&a->groups) || !store_names_storable(&a->scopes))
@@ -654,10 +415,10 @@ static int sq_account_create(struct store *st, struct account *a, struct token_r
     if (!groups || !scopes)
         goto fail;
     rc = -EIO;
-    s = stmt_get(c, ST_ACCOUNT_INSERT);
+    s = sq_stmt_get(c, ST_ACCOUNT_INSERT);
     if (!s)
         goto fail;
-    int64_t now = now_ms();
+    int64_t now = sq_now_ms();
     /* Binding can only fail on misuse or OOM; OR-ing the codes keeps the
      * check to one branch (SQLITE_OK is 0). */
     int b = sqlite3_bind_text(s, 1, a->username, -1, SQLITE_STATIC);
@@ -674,12 +435,12 @@ static int sq_account_create(struct store *st, struct account *a, struct token_r
     b |= sqlite3_bind_int64(s, 12, now);
     b |= sqlite3_bind_int64(s, 13, a->sessions_valid_after);
     if (b != SQLITE_OK) {
-        db_fail(c, "account_create bind");
+        sq_db_fail(c, "account_create bind");
         goto fail;
     }
     /* The account and its first token commit together, so a crash never
      * leaves an account without its default token. */
-    if (first_token && tx_begin(c) < 0)
+    if (first_token && sq_tx_begin(c) < 0)
         goto fail;
     int step = sqlite3_step(s);
     if (step == SQLITE_DONE) {
@@ -695,24 +456,24 @@ static int sq_account_create(struct store *st, struct account *a, struct token_r
         else if (strstr(msg, "accounts.username"))
             rc = -EADDRINUSE;
         else
-            rc = db_fail(c, "account_create");
+            rc = sq_db_fail(c, "account_create");
     } else {
-        rc = db_fail(c, "account_create");
+        rc = sq_db_fail(c, "account_create");
     }
-    stmt_done(s);
+    sq_stmt_done(s);
     s = NULL;
     if (first_token) {
         if (rc == 0) {
             first_token->account_id = a->id;
-            rc = token_insert_on(c, first_token);
+            rc = sq_token_insert_on(c, first_token);
         }
         if (rc == 0)
-            rc = tx_commit(c);
+            rc = sq_tx_commit(c);
         if (rc < 0)
-            tx_rollback(c);
+            sq_tx_rollback(c);
     }
 fail:
-    stmt_done(s);
+    sq_stmt_done(s);
     free(groups);
     free(scopes);
     return rc;
@@ -728,15 +489,15 @@ static int account_fetch(struct sqlite_conn *c, sqlite3_stmt *s, struct account 
     else if (step == SQLITE_DONE)
         rc = -ENOENT;
     else
-        rc = db_fail(c, "account_get");
-    stmt_done(s);
+        rc = sq_db_fail(c, "account_get");
+    sq_stmt_done(s);
     return rc;
 }
 
 static int sq_account_get_by_id(struct store *st, int64_t id, struct account *out)
 {
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_ACCOUNT_BY_ID) : NULL;
+    struct sqlite_conn *c = sq_conn_get(st);
+    sqlite3_stmt *s = c ? sq_stmt_get(c, ST_ACCOUNT_BY_ID) : NULL;
     if (!s)
         return -EIO;
     sqlite3_bind_int64(s, 1, id);
@@ -745,8 +506,8 @@ static int sq_account_get_by_id(struct store *st, int64_t id, struct account *ou
 
 static int sq_account_get_by_email(struct store *st, const char *email, struct account *out)
 {
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_ACCOUNT_BY_EMAIL) : NULL;
+    struct sqlite_conn *c = sq_conn_get(st);
+    sqlite3_stmt *s = c ? sq_stmt_get(c, ST_ACCOUNT_BY_EMAIL) : NULL;
     if (!s)
         return -EIO;
     if (!email)
@@ -758,8 +519,8 @@ static int sq_account_get_by_email(struct store *st, const char *email, struct a
 static int sq_account_get_by_username(struct store *st, const char *username,
                                       struct account *out)
 {
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_ACCOUNT_BY_USERNAME) : NULL;
+    struct sqlite_conn *c = sq_conn_get(st);
+    sqlite3_stmt *s = c ? sq_stmt_get(c, ST_ACCOUNT_BY_USERNAME) : NULL;
     if (!s)
         return -EIO;
     if (!username)
@@ -770,7 +531,7 @@ static int sq_account_get_by_username(struct store *st, const char *username,
 
 static int sq_account_update(struct store *st, struct account *a)
 {
-    struct sqlite_conn *c = conn_get(st);
+    struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
     if (!store_names_storable(&a->groups) || !store_names_storable(&a->scopes))
@@ -782,10 +543,10 @@ static int sq_account_update(struct store *st, struct account *a)
     if (!groups || !scopes)
         goto fail;
     rc = -EIO;
-    s = stmt_get(c, ST_ACCOUNT_UPDATE);
+    s = sq_stmt_get(c, ST_ACCOUNT_UPDATE);
     if (!s)
         goto fail;
-    int64_t now = now_ms();
+    int64_t now = sq_now_ms();
     int b = sqlite3_bind_int64(s, 1, a->id);
     b |= sqlite3_bind_text(s, 2, a->password_hash, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 3, a->first_name, -1, SQLITE_STATIC);
@@ -798,11 +559,11 @@ static int sq_account_update(struct store *st, struct account *a)
     b |= sqlite3_bind_int64(s, 10, now);
     b |= sqlite3_bind_int64(s, 11, a->sessions_valid_after);
     if (b != SQLITE_OK) {
-        db_fail(c, "account_update bind");
+        sq_db_fail(c, "account_update bind");
         goto fail;
     }
     if (sqlite3_step(s) != SQLITE_DONE) {
-        db_fail(c, "account_update");
+        sq_db_fail(c, "account_update");
         goto fail;
     }
     if (sqlite3_changes(c->db) == 0) {
@@ -812,7 +573,7 @@ static int sq_account_update(struct store *st, struct account *a)
     a->updated = now;
     rc = 0;
 fail:
-    stmt_done(s);
+    sq_stmt_done(s);
     free(groups);
     free(scopes);
     return rc;
@@ -821,7 +582,7 @@ fail:
 static int sq_account_each(struct store *st, int (*fn)(void *ctx, const struct account *a),
                            void *ctx)
 {
-    struct sqlite_conn *c = conn_get(st);
+    struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
     struct account *batch = calloc(EACH_BATCH, sizeof(*batch));
@@ -830,7 +591,7 @@ static int sq_account_each(struct store *st, int (*fn)(void *ctx, const struct a
     int64_t last = 0;
     int rc = 0;
     for (;;) {
-        sqlite3_stmt *s = stmt_get(c, ST_ACCOUNT_PAGE);
+        sqlite3_stmt *s = sq_stmt_get(c, ST_ACCOUNT_PAGE);
         if (!s) {
             rc = -EIO;
             break;
@@ -846,8 +607,8 @@ static int sq_account_each(struct store *st, int (*fn)(void *ctx, const struct a
             n++;
         }
         if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
-            rc = db_fail(c, "account_each");
-        stmt_done(s);
+            rc = sq_db_fail(c, "account_each");
+        sq_stmt_done(s);
         /* Callbacks run with no statement open, so they may use the store. */
         for (size_t i = 0; i < n; i++) {
             if (rc == 0)
@@ -866,13 +627,13 @@ static int sq_account_each(struct store *st, int (*fn)(void *ctx, const struct a
 /* Scopes and groups                                                        */
 
 /* Maps the result of a single INSERT into 0 / -EEXIST / -EIO. */
-static int insert_result(struct sqlite_conn *c, int step, const char *what)
+int sq_insert_result(struct sqlite_conn *c, int step, const char *what)
 {
     if (step == SQLITE_DONE)
         return 0;
     if (step == SQLITE_CONSTRAINT_PRIMARYKEY || step == SQLITE_CONSTRAINT_UNIQUE)
         return -EEXIST;
-    return db_fail(c, what);
+    return sq_db_fail(c, what);
 }
 
 /* Doubles a result array; NULL on ENOMEM, leaving v untouched. */
@@ -888,7 +649,7 @@ static void *grow_array(void *v, size_t *cap, size_t elem)
 /* Steps s to the end, reading each row into a growing array of elem-byte
  * elements with read_row. *out and *n are set even on failure, so the caller
  * frees whatever rows were read; s is finished either way. */
-static int collect_rows(struct sqlite_conn *c, sqlite3_stmt *s, size_t elem,
+int sq_collect_rows(struct sqlite_conn *c, sqlite3_stmt *s, size_t elem,
                         int (*read_row)(sqlite3_stmt *s, void *row), const char *what,
                         void **out, size_t *n)
 {
@@ -909,8 +670,8 @@ static int collect_rows(struct sqlite_conn *c, sqlite3_stmt *s, size_t elem,
         len++;
     }
     if (rc == 0 && step != SQLITE_DONE)
-        rc = db_fail(c, what);
-    stmt_done(s);
+        rc = sq_db_fail(c, what);
+    sq_stmt_done(s);
     *out = v;
     *n = len;
     return rc;
@@ -924,13 +685,13 @@ static int list_flat_rows(struct store *st, enum stmt_id id, size_t elem,
 {
     *out = NULL;
     *n = 0;
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, id) : NULL;
+    struct sqlite_conn *c = sq_conn_get(st);
+    sqlite3_stmt *s = c ? sq_stmt_get(c, id) : NULL;
     if (!s)
         return -EIO;
     void *v;
     size_t len;
-    int rc = collect_rows(c, s, elem, read_row, what, &v, &len);
+    int rc = sq_collect_rows(c, s, elem, read_row, what, &v, &len);
     if (rc < 0) {
         free(v);
         return rc;
@@ -942,23 +703,23 @@ static int list_flat_rows(struct store *st, enum stmt_id id, size_t elem,
 
 static int sq_scope_add(struct store *st, const struct scope_def *sd)
 {
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_SCOPE_INSERT) : NULL;
+    struct sqlite_conn *c = sq_conn_get(st);
+    sqlite3_stmt *s = c ? sq_stmt_get(c, ST_SCOPE_INSERT) : NULL;
     if (!s)
         return -EIO;
     sqlite3_bind_text(s, 1, sd->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, sd->description, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, sd->is_public);
-    int rc = insert_result(c, sqlite3_step(s), "scope_add");
-    stmt_done(s);
+    int rc = sq_insert_result(c, sqlite3_step(s), "scope_add");
+    sq_stmt_done(s);
     return rc;
 }
 
 static int scope_from_row(sqlite3_stmt *s, void *row)
 {
     struct scope_def *d = row;
-    col_text(s, 0, d->id, sizeof(d->id));
-    col_text(s, 1, d->description, sizeof(d->description));
+    sq_col_text(s, 0, d->id, sizeof(d->id));
+    sq_col_text(s, 1, d->description, sizeof(d->description));
     d->is_public = sqlite3_column_int(s, 2) != 0;
     return 0;
 }
@@ -973,22 +734,22 @@ static int sq_scope_list(struct store *st, struct scope_def **out, size_t *n)
 
 static int sq_group_add(struct store *st, const struct group_def *g)
 {
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_GROUP_INSERT) : NULL;
+    struct sqlite_conn *c = sq_conn_get(st);
+    sqlite3_stmt *s = c ? sq_stmt_get(c, ST_GROUP_INSERT) : NULL;
     if (!s)
         return -EIO;
     sqlite3_bind_text(s, 1, g->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, g->description, -1, SQLITE_STATIC);
-    int rc = insert_result(c, sqlite3_step(s), "group_add");
-    stmt_done(s);
+    int rc = sq_insert_result(c, sqlite3_step(s), "group_add");
+    sq_stmt_done(s);
     return rc;
 }
 
 static int group_from_row(sqlite3_stmt *s, void *row)
 {
     struct group_def *g = row;
-    col_text(s, 0, g->name, sizeof(g->name));
-    col_text(s, 1, g->description, sizeof(g->description));
+    sq_col_text(s, 0, g->name, sizeof(g->name));
+    sq_col_text(s, 1, g->description, sizeof(g->description));
     return 0;
 }
 
@@ -997,439 +758,6 @@ static int sq_group_list(struct store *st, struct group_def **out, size_t *n)
     void *v;
     int rc = list_flat_rows(st, ST_GROUP_LIST, sizeof(**out), group_from_row, "group_list", &v, n);
     *out = v;
-    return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Tokens                                                                   */
-
-static int token_from_row(sqlite3_stmt *s, struct token_record *t)
-{
-    memset(t, 0, sizeof(*t));
-    col_text(s, 0, t->id, sizeof(t->id));
-    t->account_id = sqlite3_column_int64(s, 1);
-    const char *usage = (const char *)sqlite3_column_text(s, 2);
-    t->usage = usage && strcmp(usage, "sk") == 0 ? TOKEN_SK : TOKEN_PK;
-    col_text(s, 3, t->note, sizeof(t->note));
-    int rc = col_names(s, 4, &t->scopes);
-    if (rc < 0)
-        goto fail;
-    rc = store_urls_from_json((const char *)sqlite3_column_text(s, 5), &t->allowed_urls);
-    if (rc < 0) {
-        if (rc == -EIO)
-            log_error("store: token %s has malformed allowed_urls", t->id);
-        goto fail;
-    }
-    if (sqlite3_column_bytes(s, 6) != CRYPTO_MAC_LEN) {
-        log_error("store: token %s has a secret hash of the wrong size", t->id);
-        rc = -EIO;
-        goto fail;
-    }
-    memcpy(t->secret_hash, sqlite3_column_blob(s, 6), CRYPTO_MAC_LEN);
-    const unsigned char *pub = sqlite3_column_text(s, 7);
-    if (pub) {
-        t->public_token = strdup((const char *)pub);
-        if (!t->public_token) {
-            rc = -ENOMEM;
-            goto fail;
-        }
-    }
-    t->is_default = sqlite3_column_int(s, 8) != 0;
-    t->expires_at = sqlite3_column_int64(s, 9);
-    t->created = sqlite3_column_int64(s, 10);
-    t->modified = sqlite3_column_int64(s, 11);
-    t->last_used_at = sqlite3_column_int64(s, 12);
-    t->revoked_at = sqlite3_column_int64(s, 13);
-    return 0;
-fail:
-    token_record_free(t);
-    return rc;
-}
-
-static int token_insert_on(struct sqlite_conn *c, const struct token_record *t)
-{
-    if ((t->usage != TOKEN_PK && t->usage != TOKEN_SK) || !store_names_storable(&t->scopes))
-        return -EINVAL;
-    int rc = -ENOMEM;
-    sqlite3_stmt *s = NULL;
-    char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = store_urls_to_json(&t->allowed_urls);
-    if (!scopes || !urls)
-        goto fail;
-    rc = -EIO;
-    s = stmt_get(c, ST_TOKEN_INSERT);
-    if (!s)
-        goto fail;
-    int64_t created = t->created ? t->created : now_ms();
-    int b = sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_int64(s, 2, t->account_id);
-    b |= sqlite3_bind_text(s, 3, t->usage == TOKEN_SK ? "sk" : "pk", -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 4, t->note, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 5, scopes, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 6, urls, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_blob(s, 7, t->secret_hash, CRYPTO_MAC_LEN, SQLITE_STATIC);
-    if (t->public_token)
-        b |= sqlite3_bind_text(s, 8, t->public_token, -1, SQLITE_STATIC);
-    else
-        b |= sqlite3_bind_null(s, 8);
-    b |= sqlite3_bind_int(s, 9, t->is_default);
-    b |= sqlite3_bind_int64(s, 10, t->expires_at);
-    b |= sqlite3_bind_int64(s, 11, created);
-    b |= sqlite3_bind_int64(s, 12, t->modified ? t->modified : created);
-    b |= sqlite3_bind_int64(s, 13, t->last_used_at);
-    b |= sqlite3_bind_int64(s, 14, t->revoked_at);
-    if (b != SQLITE_OK) {
-        db_fail(c, "token_insert bind");
-        goto fail;
-    }
-    int step = sqlite3_step(s);
-    if (step == SQLITE_CONSTRAINT_FOREIGNKEY)
-        rc = -ENOENT; /* no such account */
-    else
-        rc = insert_result(c, step, "token_insert");
-fail:
-    stmt_done(s);
-    free(scopes);
-    free(urls);
-    return rc;
-}
-
-static int sq_token_insert(struct store *st, const struct token_record *t)
-{
-    struct sqlite_conn *c = conn_get(st);
-    return c ? token_insert_on(c, t) : -EIO;
-}
-
-static int sq_token_get(struct store *st, const char *id, struct token_record *out)
-{
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_TOKEN_GET) : NULL;
-    if (!s)
-        return -EIO;
-    if (!id)
-        return -ENOENT;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    int rc, step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        rc = token_from_row(s, out);
-    else if (step == SQLITE_DONE)
-        rc = -ENOENT;
-    else
-        rc = db_fail(c, "token_get");
-    stmt_done(s);
-    return rc;
-}
-
-static int token_row(sqlite3_stmt *s, void *row)
-{
-    return token_from_row(s, row);
-}
-
-static int sq_token_list(struct store *st, const struct token_query *q, struct token_record **out,
-                         size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    struct sqlite_conn *c = conn_get(st);
-    if (!c)
-        return -EIO;
-    bool by_modified = q->sortby == TOKEN_SORT_MODIFIED;
-    int64_t key = 0;
-    sqlite3_stmt *s = NULL;
-    struct token_record *v;
-    size_t len;
-    int rc = -EIO, step;
-
-    if (q->start_after) {
-        /* The cursor must be a token of the same account (a foreign id would
-         * leak ordering); a revoked one keeps its place in the order. */
-        s = stmt_get(c, ST_TOKEN_CURSOR);
-        if (!s)
-            goto fail;
-        sqlite3_bind_text(s, 1, q->start_after, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, q->account_id);
-        step = sqlite3_step(s);
-        if (step == SQLITE_ROW)
-            key = sqlite3_column_int64(s, by_modified ? 1 : 0);
-        stmt_done(s);
-        s = NULL;
-        if (step == SQLITE_DONE) {
-            rc = -ENOENT;
-            goto fail;
-        }
-        if (step != SQLITE_ROW) {
-            db_fail(c, "token_list cursor");
-            goto fail;
-        }
-    }
-
-    enum stmt_id id = by_modified ? (q->start_after ? ST_TOKEN_LIST_MODIFIED_AFTER
-                                                    : ST_TOKEN_LIST_MODIFIED)
-                                  : (q->start_after ? ST_TOKEN_LIST_CREATED_AFTER
-                                                    : ST_TOKEN_LIST_CREATED);
-    s = stmt_get(c, id);
-    if (!s)
-        goto fail;
-    int usage = q->usage == TOKEN_PK || q->usage == TOKEN_SK ? q->usage : -1;
-    int b = sqlite3_bind_int64(s, 1, q->account_id);
-    b |= sqlite3_bind_int(s, 2, usage);
-    b |= sqlite3_bind_text(s, 3, usage == TOKEN_SK ? "sk" : "pk", -1, SQLITE_STATIC);
-    b |= sqlite3_bind_int(s, 4, q->is_default < 0 ? -1 : q->is_default != 0);
-    if (q->start_after) {
-        b |= sqlite3_bind_int64(s, 5, key);
-        b |= sqlite3_bind_text(s, 6, q->start_after, -1, SQLITE_STATIC);
-    }
-    b |= bind_limit(s, 7, q->limit);
-    if (b != SQLITE_OK) {
-        db_fail(c, "token_list bind");
-        goto fail;
-    }
-    void *rows;
-    rc = collect_rows(c, s, sizeof(*v), token_row, "token_list", &rows, &len);
-    v = rows;
-    if (rc < 0) {
-        token_records_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
-fail:
-    stmt_done(s);
-    return rc;
-}
-
-static int sq_token_update(struct store *st, const struct token_record *t)
-{
-    struct sqlite_conn *c = conn_get(st);
-    if (!c)
-        return -EIO;
-    if (!store_names_storable(&t->scopes))
-        return -EINVAL;
-    int rc = -ENOMEM;
-    sqlite3_stmt *s = NULL;
-    char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = store_urls_to_json(&t->allowed_urls);
-    if (!scopes || !urls)
-        goto fail;
-    rc = -EIO;
-    s = stmt_get(c, ST_TOKEN_UPDATE);
-    if (!s)
-        goto fail;
-    int b = sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 2, t->note, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 3, scopes, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 4, urls, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_int64(s, 5, t->modified ? t->modified : now_ms());
-    if (b != SQLITE_OK) {
-        db_fail(c, "token_update bind");
-        goto fail;
-    }
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        db_fail(c, "token_update");
-        goto fail;
-    }
-    rc = sqlite3_changes(c->db) ? 0 : -ENOENT;
-fail:
-    stmt_done(s);
-    free(scopes);
-    free(urls);
-    return rc;
-}
-
-static int sq_token_revoke(struct store *st, const char *id, int64_t account_id)
-{
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_TOKEN_REVOKE) : NULL;
-    if (!s)
-        return -EIO;
-    if (!id)
-        return -ENOENT;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, account_id);
-    sqlite3_bind_int64(s, 3, now_ms());
-    int rc;
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = db_fail(c, "token_revoke");
-    else
-        rc = sqlite3_changes(c->db) ? 0 : -ENOENT;
-    stmt_done(s);
-    return rc;
-}
-
-static int sq_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
-                         void *ctx)
-{
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_TOKEN_SCAN) : NULL;
-    if (!s)
-        return -EIO;
-    int rc = 0, step;
-    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        struct token_record t;
-        rc = token_from_row(s, &t);
-        if (rc == 0) {
-            rc = fn(ctx, &t);
-            token_record_free(&t);
-        }
-    }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = db_fail(c, "token_each");
-    stmt_done(s);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Refresh tokens                                                           */
-
-static int sq_refresh_insert(struct store *st, const struct refresh_record *r)
-{
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_REFRESH_INSERT) : NULL;
-    if (!s)
-        return -EIO;
-    sqlite3_bind_text(s, 1, r->jti, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, r->family, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, r->account_id);
-    sqlite3_bind_int64(s, 4, r->expires_at);
-    sqlite3_bind_int64(s, 5, now_ms());
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_CONSTRAINT_FOREIGNKEY ? -ENOENT
-                                                  : insert_result(c, step, "refresh_insert");
-    stmt_done(s);
-    return rc;
-}
-
-enum refresh_state { REFRESH_ACTIVE, REFRESH_USED, REFRESH_REVOKED };
-
-/* Reads one refresh row: 0 (filled), -ENOENT or -EIO. */
-static int refresh_load(struct sqlite_conn *c, const char *jti, struct refresh_record *out,
-                        enum refresh_state *state)
-{
-    sqlite3_stmt *s = stmt_get(c, ST_REFRESH_GET);
-    if (!s)
-        return -EIO;
-    sqlite3_bind_text(s, 1, jti, -1, SQLITE_STATIC);
-    int rc, step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        memset(out, 0, sizeof(*out));
-        col_text(s, 0, out->jti, sizeof(out->jti));
-        col_text(s, 1, out->family, sizeof(out->family));
-        out->account_id = sqlite3_column_int64(s, 2);
-        out->expires_at = sqlite3_column_int64(s, 3);
-        const char *text = (const char *)sqlite3_column_text(s, 4);
-        *state = text && strcmp(text, "active") == 0 ? REFRESH_ACTIVE
-                 : text && strcmp(text, "used") == 0 ? REFRESH_USED
-                                                     : REFRESH_REVOKED;
-        rc = 0;
-    } else if (step == SQLITE_DONE) {
-        rc = -ENOENT;
-    } else {
-        rc = db_fail(c, "refresh lookup");
-    }
-    stmt_done(s);
-    return rc;
-}
-
-/* Runs a cached statement whose parameter 1 is the given text. */
-static int run_with_text(struct sqlite_conn *c, enum stmt_id id, const char *text,
-                         const char *what)
-{
-    sqlite3_stmt *s = stmt_get(c, id);
-    if (!s)
-        return -EIO;
-    sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(c, what);
-    stmt_done(s);
-    return rc;
-}
-
-static int sq_refresh_rotate(struct store *st, const char *old_jti,
-                             const struct refresh_record *next)
-{
-    struct sqlite_conn *c = conn_get(st);
-    if (!c)
-        return -EIO;
-    if (!old_jti)
-        return -ENOENT;
-    /* IMMEDIATE takes the write lock up front: two concurrent rotations of
-     * the same jti serialize here, and the second one sees "used". */
-    int rc = tx_begin(c);
-    if (rc < 0)
-        return rc;
-    struct refresh_record old;
-    enum refresh_state state;
-    rc = refresh_load(c, old_jti, &old, &state);
-    if (rc < 0)
-        goto fail;
-    if (state != REFRESH_ACTIVE) {
-        /* Re-use of a spent refresh token: assume it was stolen and kill the
-         * whole family, committed before reporting -EPERM. */
-        rc = run_with_text(c, ST_REFRESH_REVOKE_FAMILY, old.family, "refresh revoke family");
-        if (rc < 0 || (rc = tx_commit(c)) < 0)
-            goto fail;
-        log_warn("store: refresh token re-use detected, family of account %lld revoked",
-                 (long long)old.account_id);
-        return -EPERM;
-    }
-    rc = run_with_text(c, ST_REFRESH_MARK_USED, old_jti, "refresh mark used");
-    if (rc < 0)
-        goto fail;
-    sqlite3_stmt *s = stmt_get(c, ST_REFRESH_INSERT);
-    if (!s) {
-        rc = -EIO;
-        goto fail;
-    }
-    /* The family and the account are inherited from the spent token, whatever
-     * the caller put in next, so a rotation can never move a family. */
-    sqlite3_bind_text(s, 1, next->jti, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, old.family, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, old.account_id);
-    sqlite3_bind_int64(s, 4, next->expires_at);
-    sqlite3_bind_int64(s, 5, now_ms());
-    rc = insert_result(c, sqlite3_step(s), "refresh rotate insert");
-    stmt_done(s);
-    if (rc < 0 || (rc = tx_commit(c)) < 0)
-        goto fail;
-    return 0;
-fail:
-    tx_rollback(c);
-    return rc;
-}
-
-static int sq_refresh_check(struct store *st, const char *jti, struct refresh_record *out)
-{
-    struct sqlite_conn *c = conn_get(st);
-    if (!c)
-        return -EIO;
-    if (!jti)
-        return -ENOENT;
-    enum refresh_state state;
-    int rc = refresh_load(c, jti, out, &state);
-    if (rc < 0)
-        return rc;
-    return state == REFRESH_ACTIVE ? 0 : -EPERM;
-}
-
-static int sq_refresh_revoke_family(struct store *st, const char *family)
-{
-    struct sqlite_conn *c = conn_get(st);
-    if (!c)
-        return -EIO;
-    if (!family)
-        return 0;
-    return run_with_text(c, ST_REFRESH_REVOKE_FAMILY, family, "refresh_revoke_family");
-}
-
-static int sq_refresh_revoke_account(struct store *st, int64_t account_id)
-{
-    struct sqlite_conn *c = conn_get(st);
-    sqlite3_stmt *s = c ? stmt_get(c, ST_REFRESH_REVOKE_ACCOUNT) : NULL;
-    if (!s)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, account_id);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(c, "refresh_revoke_account");
-    stmt_done(s);
     return rc;
 }
 
@@ -1559,7 +887,7 @@ struct store *store_sqlite_open(const char *db_path)
     key_made = true;
     /* Open the calling thread's connection now, so a bad path or a locked
      * or corrupt file is reported at start-up rather than on first request. */
-    if (!conn_get(&ss->base))
+    if (!sq_conn_get(&ss->base))
         goto fail;
     return &ss->base;
 fail:
