@@ -526,29 +526,42 @@ static int pg_scope_add(struct store *st, const struct scope_def *sd)
                              3, params, NULL);
 }
 
-static int pg_scope_list(struct store *st, struct scope_def **out, size_t *n)
+/* Every row of a parameterless list SELECT as an array of elem-byte records
+ * (malloc'd into *out), each filled by fill. 0, -EIO or -ENOMEM. */
+static int list_rows(struct store *st, const char *sql, size_t elem,
+                     void (*fill)(const PGresult *r, int row, void *rec), void **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    PGresult *r = pgstore_query_once(
-        to_pg(st), "SELECT id, description, is_public FROM scopes ORDER BY id", 0, NULL);
+    PGresult *r = pgstore_query_once(to_pg(st), sql, 0, NULL);
     if (!r)
         return -EIO;
     int rows = PQntuples(r);
-    struct scope_def *v = rows ? calloc((size_t)rows, sizeof(*v)) : NULL;
+    char *v = rows ? calloc((size_t)rows, elem) : NULL;
     if (rows && !v) {
         PQclear(r);
         return -ENOMEM;
     }
-    for (int i = 0; i < rows; i++) {
-        pgstore_get_text(r, i, 0, v[i].id, sizeof(v[i].id));
-        pgstore_get_text(r, i, 1, v[i].description, sizeof(v[i].description));
-        v[i].is_public = pg_get_bool(r, i, 2);
-    }
+    for (int i = 0; i < rows; i++)
+        fill(r, i, v + (size_t)i * elem);
     PQclear(r);
     *out = v;
     *n = (size_t)rows;
     return 0;
+}
+
+static void fill_scope(const PGresult *r, int row, void *rec)
+{
+    struct scope_def *d = rec;
+    pgstore_get_text(r, row, 0, d->id, sizeof(d->id));
+    pgstore_get_text(r, row, 1, d->description, sizeof(d->description));
+    d->is_public = pg_get_bool(r, row, 2);
+}
+
+static int pg_scope_list(struct store *st, struct scope_def **out, size_t *n)
+{
+    return list_rows(st, "SELECT id, description, is_public FROM scopes ORDER BY id",
+                     sizeof(**out), fill_scope, (void **)out, n);
 }
 
 static int pg_group_add(struct store *st, const struct group_def *g)
@@ -560,28 +573,17 @@ static int pg_group_add(struct store *st, const struct group_def *g)
         to_pg(st), "INSERT INTO \"groups\" (name, description) VALUES ($1, $2)", 2, params, NULL);
 }
 
+static void fill_group(const PGresult *r, int row, void *rec)
+{
+    struct group_def *d = rec;
+    pgstore_get_text(r, row, 0, d->name, sizeof(d->name));
+    pgstore_get_text(r, row, 1, d->description, sizeof(d->description));
+}
+
 static int pg_group_list(struct store *st, struct group_def **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
-    PGresult *r = pgstore_query_once(
-        to_pg(st), "SELECT name, description FROM \"groups\" ORDER BY name", 0, NULL);
-    if (!r)
-        return -EIO;
-    int rows = PQntuples(r);
-    struct group_def *v = rows ? calloc((size_t)rows, sizeof(*v)) : NULL;
-    if (rows && !v) {
-        PQclear(r);
-        return -ENOMEM;
-    }
-    for (int i = 0; i < rows; i++) {
-        pgstore_get_text(r, i, 0, v[i].name, sizeof(v[i].name));
-        pgstore_get_text(r, i, 1, v[i].description, sizeof(v[i].description));
-    }
-    PQclear(r);
-    *out = v;
-    *n = (size_t)rows;
-    return 0;
+    return list_rows(st, "SELECT name, description FROM \"groups\" ORDER BY name",
+                     sizeof(**out), fill_group, (void **)out, n);
 }
 
 /* ------------------------------------------------------------------------ */
