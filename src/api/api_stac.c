@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "util/url.h"
 #include "app.h"
 #include "catalog/catalog.h"
 #include "util/log.h"
@@ -39,47 +40,13 @@ static const char *const conforms_to[] = {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static bool host_ok(const char *h)
-{
-    size_t n = strlen(h);
-    if (n == 0 || n > 255)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)h[i];
-        if (!isalnum(c) && !strchr(".-_:[]", c))
-            return false;
-    }
-    return true;
-}
-
 /* "scheme://host" of this request; an absent or odd Host falls back to localhost. */
 static void base_url(struct request *r, char *out, size_t len)
 {
     const char *host = request_header(r, "Host");
-    if (!host || !host_ok(host))
+    if (!url_host_ok(host))
         host = "localhost";
     snprintf(out, len, "%s://%s", request_scheme(r), host);
-}
-
-/* Percent-encodes s; keep lists the reserved characters left as they are. */
-static char *pct_encode(const char *s, const char *keep)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = malloc(3 * n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || strchr("-._~", *p) || (*p && strchr(keep, *p))) {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = 0;
-    return out;
 }
 
 static cJSON *add_link(cJSON *links, const char *rel, const char *href, const char *type,
@@ -227,7 +194,7 @@ static void rewrite_collection(cJSON *doc, const char *base)
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
     if (!cJSON_IsString(id))
         return;
-    char *eid = pct_encode(id->valuestring, "");
+    char *eid = url_encode(id->valuestring, "");
     cJSON *links = reset_links(doc);
     if (!eid || !links) {
         free(eid);
@@ -264,7 +231,7 @@ static void emit_item(struct buf *b, const char *base, const char *coll, const c
         buf_printf(b, "%s/api/v1/catalog/asset/", base);
         p = m + mlen;
     }
-    char *ec = pct_encode(coll, ""), *ei = pct_encode(id, "");
+    char *ec = url_encode(coll, ""), *ei = url_encode(id, "");
     if (ec && ei)
         buf_printf(b,
                    "%s{\"rel\":\"self\",\"href\":\"%s/api/v1/stac/collections/%s/items/%s\","
@@ -351,7 +318,7 @@ static void h_landing(struct request *r)
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
         const cJSON *title = cJSON_GetObjectItemCaseSensitive(c, "title");
-        char *eid = cJSON_IsString(id) ? pct_encode(id->valuestring, "") : NULL;
+        char *eid = cJSON_IsString(id) ? url_encode(id->valuestring, "") : NULL;
         if (!eid)
             continue;
         char *h = malloc(strlen(base) + strlen(eid) + 40);
@@ -734,7 +701,7 @@ static int copy_query_arg(void *ctx, const char *key, const char *value)
     struct query_copy *qc = ctx;
     if (strcmp(key, "offset") == 0)
         return 0;
-    char *k = pct_encode(key, ""), *v = pct_encode(value, "/:,");
+    char *k = url_encode(key, ""), *v = url_encode(value, "/:,");
     if (k && v)
         buf_printf(qc->b, "%s=%s&", k, v);
     else
@@ -748,7 +715,7 @@ static int copy_query_arg(void *ctx, const char *key, const char *value)
 static char *page_url(struct request *r, const char *base, long long offset)
 {
     struct buf b = {0};
-    char *path = pct_encode(request_path(r), "/");
+    char *path = url_encode(request_path(r), "/");
     if (!path)
         return NULL;
     buf_printf(&b, "%s%s?", base, path);
@@ -845,7 +812,7 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
     snprintf(href, sizeof(href), "%s/api/v1/stac/", base);
     add_link(links, "root", href, "application/json", NULL);
     if (collection) {
-        char *ec = pct_encode(collection, "");
+        char *ec = url_encode(collection, "");
         if (ec) {
             snprintf(href, sizeof(href), "%s/api/v1/stac/collections/%.600s", base, ec);
             add_link(links, "parent", href, "application/json", NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "util/url.h"
 #include "app.h"
 #include "util/json.h"
 #include "api/ratelimit.h"
@@ -127,24 +128,13 @@ static bool read_note(struct request *r, const cJSON *body, const char **note)
 
 /* ---- GET /tokens/v2/{username} --------------------------------------------- */
 
-/* A Host header fit to be echoed into a Link header; else links are relative. */
-static bool host_ok(const char *h)
-{
-    if (!h || !*h || strlen(h) > 255)
-        return false;
-    for (const char *c = h; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '.' || *c == '-' || *c == ':' || *c == '[' || *c == ']'))
-            return false;
-    return true;
-}
-
 static void add_next_link(struct request *r, const char *username, const char *last_id,
                           const struct token_query *q)
 {
     char link[1024], base[300] = "";
+    /* An odd Host makes the link relative rather than echo it. */
     const char *host = request_header(r, "Host");
-    if (host_ok(host))
+    if (url_host_ok(host))
         snprintf(base, sizeof(base), "%s://%s", request_scheme(r), host);
     /* The filters ride along so following the link continues the same
      * listing; the credential never does (clients send their own). */

@@ -4,11 +4,12 @@
  * parsing JSON per request. Pure functions; any thread. */
 #include "catalog/template.h"
 
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/url.h"
 
 /* The raw bytes of CATALOG_ASSET_MARKER: cJSON prints the two U+001E
  * separators as "\u001e", which is how catalog.h spells the marker. A record
@@ -27,27 +28,6 @@ static bool nav_rel(const char *rel)
     return false;
 }
 
-/* Percent-encodes what a URL path cannot carry as it is. '%', '/', '?', '#',
- * '=' and '&' are kept, so an href written already encoded, or with a query,
- * reaches the asset endpoint as it was written. */
-static char *pct_encode_key(const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(3 * strlen(s) + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || strchr("-._~/%?#=&", *p)) {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = 0;
-    return out;
-}
 
 /* The item template (see catalog.h), built once at import so that serving an
  * item never parses or prints JSON. NULL when out of memory. */
@@ -79,7 +59,10 @@ char *catalog_item_template(const cJSON *doc)
             continue;
         while (key[0] == '.' && key[1] == '/')
             key += 2;
-        char *ekey = pct_encode_key(key);
+        /* '%', '/', '?', '#', '=' and '&' are kept, so an href written
+         * already encoded, or with a query, reaches the asset endpoint as it
+         * was written. */
+        char *ekey = url_encode(key, "/%?#=&");
         char *v = ekey ? malloc(strlen(ekey) + 32) : NULL;
         if (v) {
             sprintf(v, ASSET_MARKER_RAW "%s", ekey);
