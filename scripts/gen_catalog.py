@@ -186,7 +186,7 @@ class Gen:
             point = {"type": "Point", "coordinates": [round(plon, 5), round(plat, 5)]}
             l4 = "l4a-ch4" if self.rnd.random() < 0.3 else "l4a-ch4-mfa-v3a"
             self.item(l4, pname, point, s["t"], pprops, COLLECTIONS[l4][3], vis)
-            count += 3
+            count += 2
         return count
 
     def generate(self, target):

@@ -35,6 +35,10 @@ struct catalog_import_result {
     size_t collections; /* collections written (new or replaced) */
     size_t items;       /* items written (new or replaced) */
     size_t skipped;     /* documents of other STAC types (e.g. Catalog), ignored */
+    /* Set by the caller (may be NULL): called with the counts so far after
+     * each file, and once more with committing = true before the commit. */
+    void (*progress)(void *ctx, const struct catalog_import_result *so_far, bool committing);
+    void *progress_ctx;
 };
 
 /* Imports a STAC Collection, Item or ItemCollection file, or every *.json /
@@ -46,7 +50,8 @@ struct catalog_import_result {
  * Public). 0 or -errno. */
 int catalog_import_path(struct catalog *cat, const char *path, const struct strlist *visibility,
                         char *err, size_t errlen);
-/* Same, and reports counts in res (may be NULL). */
+/* Same, and reports counts in res (may be NULL), calling res->progress on
+ * the way when the caller set it. */
 int catalog_import_path_ex(struct catalog *cat, const char *path, const struct strlist *visibility,
                            struct catalog_import_result *res, char *err, size_t errlen);
 

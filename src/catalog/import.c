@@ -451,6 +451,8 @@ static int import_file(struct importer *im, const char *file)
     }
     im->res.files++;
     rc = import_doc(im, file, doc);
+    if (rc == 0 && im->res.progress)
+        im->res.progress(im->res.progress_ctx, &im->res, false);
 done:
     cJSON_Delete(doc);
     free(buf);
@@ -563,8 +565,11 @@ int catalog_import_path_ex(struct catalog *cat, const char *path, const struct s
     int rc;
     if (errlen)
         err[0] = 0;
-    if (res)
+    if (res) {
+        im.res.progress = res->progress;
+        im.res.progress_ctx = res->progress_ctx;
         memset(res, 0, sizeof(*res));
+    }
     if (!cat || !path) {
         snprintf(err, errlen, "no catalog");
         return -EINVAL;
@@ -583,6 +588,8 @@ int catalog_import_path_ex(struct catalog *cat, const char *path, const struct s
         goto fail;
     if ((rc = import_tree(&im, path, 0)) < 0 || (rc = check_refs(&im)) < 0)
         goto fail;
+    if (im.res.progress)
+        im.res.progress(im.res.progress_ctx, &im.res, true);
     if ((rc = im.ops->tx_commit(im.tx)) < 0) {
         rc = tx_result(&im, path, rc);
         goto fail;

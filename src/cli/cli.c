@@ -544,6 +544,27 @@ static int cmd_scope_group(struct app *app, bool scope, const char *verb, struct
     return rc < 0;
 }
 
+/* ---- stac import: the progress line ------------------------------------ */
+
+struct import_progress {
+    int64_t last_ms;
+    bool printed;
+};
+
+/* Rewrites one stderr line at most ten times a second. */
+static void show_import_progress(void *ctx, const struct catalog_import_result *r, bool committing)
+{
+    struct import_progress *p = ctx;
+    int64_t now = time_now_ms();
+    if (!committing && now - p->last_ms < 100)
+        return;
+    p->last_ms = now;
+    p->printed = true;
+    fprintf(stderr, "\rimporting: %zu files, %zu collections, %zu items%s", r->files,
+            r->collections, r->items, committing ? "; committing ..." : "");
+    fflush(stderr);
+}
+
 static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
 {
     if (strcmp(verb, "import") != 0 || o->npositional != 1 || !o->visibility) {
@@ -561,8 +582,15 @@ static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
     }
     char err[512] = "";
     struct catalog_import_result res = {0};
+    struct import_progress shown = {0};
+    if (isatty(STDERR_FILENO)) { /* a progress line for people, none in logs */
+        res.progress = show_import_progress;
+        res.progress_ctx = &shown;
+    }
     int rc = catalog_import_path_ex(app->catalog, o->positional[0], &visibility, &res, err,
                                     sizeof(err));
+    if (shown.printed)
+        fputc('\n', stderr);
     if (rc < 0)
         fprintf(stderr, "tessera: import failed, nothing was loaded: %s\n", err);
     else

@@ -309,6 +309,25 @@ class CliAgainstPostgresTest(CliAgainstServerTest):
             cls.pg.destroy()
 
 
+class ImportProgressTest(unittest.TestCase):
+    def test_progress_line_on_a_terminal_only(self):
+        sample = os.path.join(SOURCE_DIR, "catalog", "sample", "public")
+        with tempfile.TemporaryDirectory() as d:
+            # On a terminal (script(1) gives the command one): a progress line.
+            cmd = "%s stac import %s --visibility Public --data-dir %s/a" % (BIN, sample, d)
+            r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("importing: ", r.stdout)
+            self.assertIn("; committing ...", r.stdout)
+            self.assertIn("imported ", r.stdout)
+            # Not on a pipe: only the summary, nothing to scroll through logs.
+            r = run("stac", "import", sample, "--visibility", "Public", "--data-dir", d + "/b")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("importing:", r.stdout + r.stderr)
+            self.assertIn("imported ", r.stdout)
+
+
 class ConfigPrecedenceTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="tessera-cfg-")
