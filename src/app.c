@@ -92,7 +92,8 @@ static int open_token_index(struct app *app)
             cf->ops->close(cf);
         return -EIO;
     }
-    struct indexsync_hooks hooks = {catalog_changed, app};
+    struct indexsync_hooks hooks = {catalog_changed, app,
+                                    (int)app->cfg.last_used_interval * 1000};
     if (!(app->index_sync = indexsync_start(app->index, app->store, cf, &hooks)))
         return -EIO;
     struct store *wrapped = store_cached_wrap(app->store, app->index, app->index_sync);

@@ -34,6 +34,7 @@ static const struct setting settings[] = {
     {"token_key_file", STR(token_key_file)},
     {"node_name", STR(node_name)},
     {"node_lease_ms", NUM(SET_UINT, node_lease_ms, 300, 60000)},
+    {"last_used_interval", NUM(SET_UINT, last_used_interval, 1, 3600)},
     {"tls_cert", STR(tls_cert)},
     {"tls_key", STR(tls_key)},
     {"asset_dir", STR(asset_dir)},
@@ -66,6 +67,7 @@ void config_defaults(struct config *c)
     c->listen_port = 8080;
     strcpy(c->data_dir, "./var");
     c->node_lease_ms = 1500;
+    c->last_used_interval = 10;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = ncpu >= 2 ? (unsigned)ncpu : 2;
     c->workers = 2;

@@ -20,6 +20,7 @@ struct config {
     char token_key_file[PATH_MAX]; /* likewise for token.key */
     char node_name[128];           /* "" = host:port; names this node on PostgreSQL */
     unsigned node_lease_ms;        /* PostgreSQL: how long a heartbeat keeps the node trusted */
+    unsigned last_used_interval;   /* seconds between writes of tokens' last-use times */
     char tls_cert[PATH_MAX];    /* both set = serve HTTPS */
     char tls_key[PATH_MAX];
     char asset_dir[PATH_MAX];

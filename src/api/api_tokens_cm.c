@@ -126,13 +126,8 @@ static cJSON *token_summary_json(const struct token_record *t)
     cJSON_AddBoolToObject(o, "default", t->is_default);
     cJSON_AddStringToObject(o, "created", created);
     cJSON_AddStringToObject(o, "modified", modified);
-    if (t->expires_at) {
-        char expires[TIME_RFC3339_LEN];
-        time_format_rfc3339(t->expires_at, expires);
-        cJSON_AddStringToObject(o, "expires", expires);
-    } else {
-        cJSON_AddNullToObject(o, "expires");
-    }
+    json_add_time(o, "expires", t->expires_at);
+    json_add_time(o, "last_used", t->last_used_at);
     return o;
 }
 
@@ -156,6 +151,7 @@ static void handle_list(struct request *r)
         rc = app->store->ops->token_list(app->store, &q, &v, &n);
         if (rc < 0)
             break;
+        tokens_merge_last_used(app, v, n);
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, token_summary_json(&v[i]));
         if (n)

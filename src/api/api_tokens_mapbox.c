@@ -229,6 +229,7 @@ static void handle_list(struct request *r)
     }
     cJSON *arr = cJSON_CreateArray();
     size_t shown = n < want ? n : want;
+    tokens_merge_last_used(app, v, shown);
     for (size_t i = 0; i < shown; i++)
         cJSON_AddItemToArray(arr, record_json(&v[i]));
     if (n > want)
@@ -430,8 +431,10 @@ static void handle_update(struct request *r)
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
     else if (rc < 0)
         api_reply_error(r, 500, "Could not update the token", "internal_error");
-    else
+    else {
+        tokens_merge_last_used(app, &t, 1);
         reply_json(r, 200, record_json(&t));
+    }
 out:
     strlist_free(&scopes);
     strlist_free(&urls);

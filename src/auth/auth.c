@@ -116,12 +116,15 @@ static int check_stored(void *ctx, const struct tokenindex_token *t,
     if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
         strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 || fill_from_account(p, a) < 0)
         return 0;
-    if (t->revoked || !a->is_active)
+    int64_t now = time_now_ms();
+    if (t->revoked || !a->is_active) {
         c->res = AUTH_REVOKED;
-    else if (t->expires_at && time_now_ms() >= t->expires_at)
+    } else if (t->expires_at && now >= t->expires_at) {
         c->res = AUTH_EXPIRED;
-    else
+    } else {
         c->res = AUTH_OK;
+        tokenindex_note_use(t, now);
+    }
     return 0;
 }
 
@@ -172,10 +175,13 @@ static int check_parent(void *ctx, const struct tokenindex_token *t,
                         const struct tokenindex_account *a)
 {
     struct parent_check *c = ctx;
-    c->alive = a->id == c->account_id && !t->revoked &&
-               (!t->expires_at || time_now_ms() < t->expires_at);
+    int64_t now = time_now_ms();
+    c->alive = a->id == c->account_id && !t->revoked && (!t->expires_at || now < t->expires_at);
     if (c->alive)
         c->rc = strlist_intersect(&c->p->scopes, &c->p->scopes, t->scopes);
+    /* A temporary token in use is its parent's authority in use. */
+    if (c->alive && a->is_active && now < c->p->expires)
+        tokenindex_note_use(t, now);
     return 0;
 }
 

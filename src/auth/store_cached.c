@@ -153,6 +153,11 @@ static int c_token_revoke(struct store *st, const char *id, int64_t account_id)
     return rc;
 }
 
+static int c_token_touch(struct store *st, const struct token_use *uses, size_t n)
+{
+    return BACKEND(st)->ops->token_touch(BACKEND(st), uses, n);
+}
+
 static int c_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
                         void *ctx)
 {
@@ -220,6 +225,7 @@ static const struct store_ops cached_ops = {
     .token_list = c_token_list,
     .token_update = c_token_update,
     .token_revoke = c_token_revoke,
+    .token_touch = c_token_touch,
     .token_each = c_token_each,
     .refresh_insert = c_refresh_insert,
     .refresh_rotate = c_refresh_rotate,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/tokenindex.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -138,6 +139,17 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by
     return rc;
 }
 
+void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n)
+{
+    if (!app->index)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int64_t here = tokenindex_last_used(app->index, v[i].id);
+        if (here > v[i].last_used_at)
+            v[i].last_used_at = here;
+    }
+}
+
 cJSON *tokens_to_json(const struct token_record *t, const char *token_value)
 {
     char created[TIME_RFC3339_LEN], modified[TIME_RFC3339_LEN];
@@ -159,6 +171,7 @@ cJSON *tokens_to_json(const struct token_record *t, const char *token_value)
     }
     if (t->allowed_urls.n)
         cJSON_AddItemToObject(o, "allowedUrls", json_from_strlist(&t->allowed_urls));
+    json_add_time(o, "last_used", t->last_used_at);
     if (token_value)
         cJSON_AddStringToObject(o, "token", token_value);
     return o;

@@ -48,7 +48,11 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
  * PostgreSQL it returns once every live node has applied it. 0, -ENOENT or
  * -EIO. */
 int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by);
-/* The Mapbox token object (SPEC §4.2). token_value is included when non-NULL. */
+/* Stored last-use times lag by up to last_used_interval: this node's own
+ * newer ones (from its token index, when serving) replace them in v. */
+void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n);
+/* The Mapbox token object (SPEC §4.2), plus last_used (null = never).
+ * token_value is included when non-NULL. */
 cJSON *tokens_to_json(const struct token_record *t, const char *token_value);
 
 #endif

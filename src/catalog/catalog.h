@@ -35,10 +35,13 @@ struct catalog_import_result {
     size_t collections; /* collections written (new or replaced) */
     size_t items;       /* items written (new or replaced) */
     size_t skipped;     /* documents of other STAC types (e.g. Catalog), ignored */
-    /* Set by the caller (may be NULL): called with the counts so far after
-     * each file, and once more with committing = true before the commit. */
-    void (*progress)(void *ctx, const struct catalog_import_result *so_far, bool committing);
-    void *progress_ctx;
+};
+
+/* Called with the counts so far after each file, and once more with
+ * committing = true before the commit (a progress line). */
+struct catalog_import_progress {
+    void (*fn)(void *ctx, const struct catalog_import_result *so_far, bool committing);
+    void *ctx;
 };
 
 /* Imports a STAC Collection, Item or ItemCollection file, or every *.json /
@@ -50,9 +53,10 @@ struct catalog_import_result {
  * Public). 0 or -errno. */
 int catalog_import_path(struct catalog *cat, const char *path, const struct strlist *visibility,
                         char *err, size_t errlen);
-/* Same, and reports counts in res (may be NULL), calling res->progress on
- * the way when the caller set it. */
+/* Same, and reports counts in res (may be NULL) and, on the way, to
+ * progress (may be NULL). */
 int catalog_import_path_ex(struct catalog *cat, const char *path, const struct strlist *visibility,
+                           const struct catalog_import_progress *progress,
                            struct catalog_import_result *res, char *err, size_t errlen);
 
 /* A number that changes whenever the catalog may have changed since it was

@@ -31,6 +31,7 @@ struct pending_ref {
 
 struct importer {
     const struct catalog_ops *ops;
+    const struct catalog_import_progress *progress; /* may be NULL */
     struct catalog_tx *tx;
     struct catalog_import_result res;
     struct pending_ref *refs;
@@ -451,8 +452,8 @@ static int import_file(struct importer *im, const char *file)
     }
     im->res.files++;
     rc = import_doc(im, file, doc);
-    if (rc == 0 && im->res.progress)
-        im->res.progress(im->res.progress_ctx, &im->res, false);
+    if (rc == 0 && im->progress)
+        im->progress->fn(im->progress->ctx, &im->res, false);
 done:
     cJSON_Delete(doc);
     free(buf);
@@ -557,19 +558,17 @@ static int check_refs(struct importer *im)
 }
 
 int catalog_import_path_ex(struct catalog *cat, const char *path, const struct strlist *visibility,
+                           const struct catalog_import_progress *progress,
                            struct catalog_import_result *res, char *err, size_t errlen)
 {
-    struct importer im = {.err = err, .errlen = errlen};
+    struct importer im = {.err = err, .errlen = errlen, .progress = progress};
     struct strlist groups = STRLIST_INIT;
     char *visibility_json = NULL;
     int rc;
     if (errlen)
         err[0] = 0;
-    if (res) {
-        im.res.progress = res->progress;
-        im.res.progress_ctx = res->progress_ctx;
+    if (res)
         memset(res, 0, sizeof(*res));
-    }
     if (!cat || !path) {
         snprintf(err, errlen, "no catalog");
         return -EINVAL;
@@ -588,8 +587,8 @@ int catalog_import_path_ex(struct catalog *cat, const char *path, const struct s
         goto fail;
     if ((rc = import_tree(&im, path, 0)) < 0 || (rc = check_refs(&im)) < 0)
         goto fail;
-    if (im.res.progress)
-        im.res.progress(im.res.progress_ctx, &im.res, true);
+    if (im.progress)
+        im.progress->fn(im.progress->ctx, &im.res, true);
     if ((rc = im.ops->tx_commit(im.tx)) < 0) {
         rc = tx_result(&im, path, rc);
         goto fail;
@@ -616,5 +615,5 @@ fail:
 int catalog_import_path(struct catalog *cat, const char *path, const struct strlist *visibility,
                         char *err, size_t errlen)
 {
-    return catalog_import_path_ex(cat, path, visibility, NULL, err, errlen);
+    return catalog_import_path_ex(cat, path, visibility, NULL, NULL, err, errlen);
 }

@@ -52,7 +52,8 @@ static const char usage_serve[] =
     "Other settings: max_body, connection_timeout, max_connections, access_ttl,\n"
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
     "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
-    "worker_nice, stac_cache_mb.\n"
+    "worker_nice, stac_cache_mb, last_used_interval; several nodes: database_url\n"
+    "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file.\n"
     "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"
@@ -72,7 +73,8 @@ static const char usage_token[] =
     "usage: tessera token create EMAIL --scopes S,S [--note TEXT] [--expires-days N]\n"
     "       tessera token list EMAIL\n"
     "       tessera token revoke ID\n"
-    "create prints the token once (pk when every scope is public, else sk).\n";
+    "create prints the token once (pk when every scope is public, else sk).\n"
+    "list prints id, usage, created, scopes, note and last used (\"never\"), tab-separated.\n";
 
 static const char usage_scope[] = "usage: tessera scope add ID [--description TEXT] [--public]\n"
                                   "       tessera scope list\n";
@@ -451,11 +453,13 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
             if (app->store->ops->token_list(app->store, &q, &v, &n) < 0)
                 goto out;
             for (size_t i = 0; i < n; i++) {
-                char created[TIME_RFC3339_LEN];
+                char created[TIME_RFC3339_LEN], used[TIME_RFC3339_LEN] = "never";
                 time_format_rfc3339(v[i].created, created);
+                if (v[i].last_used_at)
+                    time_format_rfc3339(v[i].last_used_at, used);
                 char *s = strlist_join(&v[i].scopes, ",");
-                printf("%s\t%s\t%s\t%s\t%s\n", v[i].id, v[i].usage == TOKEN_PK ? "pk" : "sk",
-                       created, s ? s : "", v[i].note);
+                printf("%s\t%s\t%s\t%s\t%s\t%s\n", v[i].id, v[i].usage == TOKEN_PK ? "pk" : "sk",
+                       created, s ? s : "", v[i].note, used);
                 free(s);
             }
             if (n)
@@ -583,11 +587,10 @@ static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
     char err[512] = "";
     struct catalog_import_result res = {0};
     struct import_progress shown = {0};
-    if (isatty(STDERR_FILENO)) { /* a progress line for people, none in logs */
-        res.progress = show_import_progress;
-        res.progress_ctx = &shown;
-    }
-    int rc = catalog_import_path_ex(app->catalog, o->positional[0], &visibility, &res, err,
+    struct catalog_import_progress progress = {show_import_progress, &shown};
+    /* A progress line for people on a terminal, none in pipes and logs. */
+    int rc = catalog_import_path_ex(app->catalog, o->positional[0], &visibility,
+                                    isatty(STDERR_FILENO) ? &progress : NULL, &res, err,
                                     sizeof(err));
     if (shown.printed)
         fputc('\n', stderr);

@@ -69,6 +69,12 @@ struct token_record {
     int64_t revoked_at;   /* 0 = live */
 };
 
+/* A token's last use, for token_touch. */
+struct token_use {
+    char id[TOKEN_ID_LEN + 1];
+    int64_t at; /* ms */
+};
+
 struct refresh_record {
     char jti[33];
     char family[33];
@@ -144,6 +150,11 @@ struct store_ops {
     int (*token_update)(struct store *st, const struct token_record *t);
     /* Marks a live token of that account revoked now. -ENOENT otherwise. */
     int (*token_revoke)(struct store *st, const char *id, int64_t account_id);
+    /* Records last uses in one batch: each token's last_used_at becomes the
+     * later of its stored value and the given one (several nodes: the newest
+     * wins). Not an access change: no change-log entry, no wait for other
+     * nodes. Unknown ids are skipped. */
+    int (*token_touch)(struct store *st, const struct token_use *uses, size_t n);
     /* Calls fn for every live token in one sequential scan (the start-up
      * load of the token index: a million rows in well under a second). The
      * records passed carry everything but the note and the public token

@@ -101,6 +101,14 @@ const char *const sq_migrations[] = {
     "CREATE TRIGGER change_log_token_delete AFTER DELETE ON tokens"
     " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
     " VALUES (2, OLD.account_id, OLD.id); END;",
+    /* 3: recording a token's last use (token_touch) is not a change other
+     * processes must apply, so the update trigger names the columns that
+     * are. */
+    "DROP TRIGGER change_log_token_update;"
+    "CREATE TRIGGER change_log_token_update AFTER UPDATE OF account_id, usage, note, scopes,"
+    " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at"
+    " ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 
@@ -172,6 +180,7 @@ const char *const sq_stmt_sql[ST_COUNT] = {
                         " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
     /* Table (rowid) order reads each page once; the note and the public
      * token string are left out (the index keeps neither). */
+    [ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
     [ST_TOKEN_SCAN] = "SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash, NULL,"
                       " is_default, expires_at, created, modified, last_used_at, revoked_at"
                       " FROM tokens WHERE revoked_at = 0",

@@ -264,6 +264,33 @@ int sq_token_revoke(struct store *st, const char *id, int64_t account_id)
     return rc;
 }
 
+int sq_token_touch(struct store *st, const struct token_use *uses, size_t n)
+{
+    struct sqlite_conn *c = sq_conn_get(st);
+    if (!c)
+        return -EIO;
+    if (n == 0)
+        return 0;
+    /* One transaction: one fsync for the whole batch. */
+    int rc = sq_tx_begin(c);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = sq_stmt_get(c, ST_TOKEN_TOUCH);
+    for (size_t i = 0; s && i < n && rc == 0; i++) {
+        sqlite3_bind_text(s, 1, uses[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, uses[i].at);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = sq_db_fail(c, "token_touch");
+        sq_stmt_done(s);
+    }
+    if (!s)
+        rc = -EIO;
+    if (rc == 0 && (rc = sq_tx_commit(c)) == 0)
+        return 0;
+    sq_tx_rollback(c);
+    return rc;
+}
+
 int sq_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t), void *ctx)
 {
     struct sqlite_conn *c = sq_conn_get(st);

@@ -23,7 +23,9 @@ from tlsutil import make_self_signed
 
 PUBLIC = ["datasets:read", "fonts:read", "styles:read", "styles:tiles", "vision:read"]
 ALL_GRANTED = ["stac", "catalog:read", "tokens:read", "tokens:write", "scopes:list"] + PUBLIC
-TOKEN_FIELDS = {"id", "usage", "client", "default", "scopes", "note", "created", "modified"}
+# Mapbox's fields, plus Tessera's last_used (null until first use; issue 14).
+TOKEN_FIELDS = {"id", "usage", "client", "default", "scopes", "note", "created", "modified",
+                "last_used"}
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 INVALID_401 = {"message": "Not Authorized - Invalid Token"}
 
@@ -125,6 +127,7 @@ class TokensEndpointsTest(MapboxCase):
         self.assertTrue(t["token"].startswith("pk."))
         self.assertRegex(t["created"], RFC3339_MS)
         self.assertRegex(t["modified"], RFC3339_MS)
+        self.assertIsNone(t["last_used"])
         self.assertRegex(t["id"], r"^[a-z0-9]{25}$")
         self.assertEqual(payload_of(t["token"])["u"], user)
         # The default pk works as a credential.

@@ -136,12 +136,12 @@ static void import_sample(struct fixture *f)
     struct catalog_import_result res;
     strlist_add(&pub, "Public");
     strlist_add(&partners, "Partners");
-    int rc = catalog_import_path_ex(f->cat, SAMPLE "/public", &pub, &res, err, sizeof(err));
+    int rc = catalog_import_path_ex(f->cat, SAMPLE "/public", &pub, NULL, &res, err, sizeof(err));
     if (rc)
         fail_msg("import public: %s", err);
     assert_int_equal(res.collections, 2);
     assert_int_equal(res.items, 12);
-    rc = catalog_import_path_ex(f->cat, SAMPLE "/restricted", &partners, &res, err, sizeof(err));
+    rc = catalog_import_path_ex(f->cat, SAMPLE "/restricted", &partners, NULL, &res, err, sizeof(err));
     if (rc)
         fail_msg("import restricted: %s", err);
     assert_int_equal(res.collections, 1);

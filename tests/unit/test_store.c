@@ -834,6 +834,47 @@ static void test_open_by_url(void **state)
     assert_null(store_open("postgresql://tessera:pw@127.0.0.1:1/none", "/nonexistent"));
 }
 
+/* Last uses: the later time wins, unknown ids are skipped, and recording
+ * them is not a change the other nodes or processes are told about. */
+static void test_token_touch(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t a = create_account(st, "touch", "touch@example.com");
+    char id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
+    token_id(id1, "t", 1);
+    token_id(id2, "t", 2);
+    insert_token(st, id1, a, TOKEN_SK, false, 1);
+    insert_token(st, id2, a, TOKEN_PK, false, 2);
+    struct changefeed_config cfg = {"touch-test", 1500};
+    struct changefeed *cf = st->ops->feed_open(st, &cfg);
+    assert_non_null(cf);
+    int64_t head = cf->ops->head(cf);
+    assert_true(head >= 0);
+    struct token_use uses[3] = {{.at = 5000000}, {.at = 7000000}, {.at = 1}};
+    memcpy(uses[0].id, id1, sizeof(uses[0].id));
+    memcpy(uses[1].id, id2, sizeof(uses[1].id));
+    token_id(uses[2].id, "nosuch", 3);
+    assert_int_equal(st->ops->token_touch(st, uses, 3), 0);
+    /* An older time for id1 and a newer one for id2 (another node's). */
+    uses[0].at = 4000000;
+    uses[1].at = 9000000;
+    assert_int_equal(st->ops->token_touch(st, uses, 2), 0);
+    assert_int_equal(st->ops->token_touch(st, uses, 0), 0);
+    struct token_record t;
+    assert_int_equal(st->ops->token_get(st, id1, &t), 0);
+    assert_true(t.last_used_at == 5000000);
+    token_record_free(&t);
+    assert_int_equal(st->ops->token_get(st, id2, &t), 0);
+    assert_true(t.last_used_at == 9000000);
+    token_record_free(&t);
+    assert_true(cf->ops->head(cf) == head);
+    /* A real change still is one. */
+    assert_int_equal(st->ops->token_revoke(st, id1, a), 0);
+    assert_true(cf->ops->head(cf) > head);
+    cf->ops->close(cf);
+}
+
 int main(void)
 {
     assert_int_equal(crypto_init(), 0);
@@ -852,6 +893,7 @@ int main(void)
         STORE_TEST_BOTH(test_token_pagination),
         STORE_TEST_BOTH(test_token_update_revoke),
         STORE_TEST_BOTH(test_token_each),
+        STORE_TEST_BOTH(test_token_touch),
         STORE_TEST_BOTH(test_refresh),
         STORE_TEST_BOTH(test_threads),
         STORE_TEST_BOTH(test_close_with_live_threads),

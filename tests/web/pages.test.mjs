@@ -213,6 +213,7 @@ step("tokens: the default public token is listed and scopes offered", async () =
   assert.equal(cells[1], "pk");
   assert.match(cells[2], /styles:read/);
   assert.equal(cells[4], "never");
+  assert.equal(cells[5], "never", "the default public token was never used");
   for (const s of ["styles:read", "stac", "catalog:read"]) {
     assert.equal(await page.locator(`#scopes input[type=checkbox][value="${s}"]`).count(), 1, s);
   }
