@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,14 @@ static int parse_listen(struct config *c, const char *value, char *err, size_t e
     c->listen_host[colon - value] = '\0';
     c->listen_port = (int)port;
     return 0;
+}
+
+bool config_known(const char *key)
+{
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return true;
+    return false;
 }
 
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)

@@ -7,6 +7,7 @@
 #define TESSERA_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,8 @@ struct config {
 };
 
 void config_defaults(struct config *c);
+/* True when key names a setting (file key form, e.g. "data_dir"). */
+bool config_known(const char *key);
 /* Sets one setting by its file key (e.g. "data_dir", "listen"). Returns 0, or
  * -EINVAL with a message in err. */
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);

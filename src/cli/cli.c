@@ -41,7 +41,8 @@ static const char usage_main[] =
     "Every command takes the settings as flags, e.g. --data-dir DIR (default ./var),\n"
     "--config FILE, --listen HOST:PORT. Precedence: defaults < --config file <\n"
     "TESSERA_* environment (TESSERA_DATA_DIR, TESSERA_LISTEN, ...) < flags.\n"
-    "Run `tessera COMMAND --help` for a command's own options.\n";
+    "Run `tessera COMMAND --help` for a command's own options; `tessera --version`\n"
+    "prints the version.\n";
 
 static const char usage_serve[] =
     "usage: tessera serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
@@ -162,6 +163,13 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts
         if (strcmp(name, "staff") == 0 && !staff_takes_value) { o->staff = true; continue; }
         if (strcmp(name, "staff") == 0)
             strcpy(name, "staff-value");
+        char key[64];
+        for (size_t k = 0; k <= len; k++)
+            key[k] = name[k] == '-' ? '_' : name[k];
+        if (!opt_takes_value(name) && strcmp(name, "config") != 0 && !config_known(key)) {
+            fprintf(stderr, "tessera: unknown option --%s (see `tessera COMMAND --help`)\n", name);
+            return -EINVAL;
+        }
         /* A missing value must not swallow the next option: "--data-dir
          * --threads 4" would silently use "./--threads" as the data directory.
          * A value that starts with "--" can still be given as --name=value. */
@@ -181,9 +189,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts
         }
         if (strcmp(name, "config") == 0)
             continue; /* applied before everything else */
-        char key[64], err[256];
-        for (size_t k = 0; k <= len; k++)
-            key[k] = name[k] == '-' ? '_' : name[k];
+        char err[256];
         if (config_set(cfg, key, value, err, sizeof(err)) < 0) {
             fprintf(stderr, "tessera: %s\n", err);
             return -EINVAL;
@@ -294,6 +300,33 @@ static int parse_bool(const char *v, bool *out)
     return 0;
 }
 
+/* Every name of the comma-separated list must be a registered scope (or
+ * group): a typo must not be granted silently. Prints what is wrong. */
+static bool names_registered(struct app *app, const char *csv, bool scopes)
+{
+    struct strlist names = STRLIST_INIT;
+    struct scope_def *sd = NULL;
+    struct group_def *gd = NULL;
+    size_t n = 0;
+    bool ok = strlist_split(&names, csv) == 0 &&
+              (scopes ? app->store->ops->scope_list(app->store, &sd, &n)
+                      : app->store->ops->group_list(app->store, &gd, &n)) == 0;
+    for (size_t i = 0; ok && i < names.n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++)
+            found = strcmp(names.v[i], scopes ? sd[j].id : gd[j].name) == 0;
+        if (!found) {
+            fprintf(stderr, "tessera: unknown %s \"%s\" (see `tessera %s list`)\n",
+                    scopes ? "scope" : "group", names.v[i], scopes ? "scope" : "group");
+            ok = false;
+        }
+    }
+    strlist_free(&names);
+    free(sd);
+    free(gd);
+    return ok;
+}
+
 static int replace_list(struct strlist *l, const char *csv)
 {
     strlist_free(l);
@@ -321,6 +354,9 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
     const char *email = o->positional[0];
     if (open_app(app) < 0)
         return 1;
+    if ((o->scopes && !names_registered(app, o->scopes, true)) ||
+        (o->groups && !names_registered(app, o->groups, false)))
+        goto out;
     if (strcmp(verb, "add") == 0) {
         if (!password) {
             fprintf(stderr, "tessera: user add needs --password or --password-stdin\n");
@@ -584,6 +620,11 @@ static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
         strlist_free(&visibility);
         return 1;
     }
+    if (!names_registered(app, o->visibility, false)) {
+        strlist_free(&visibility);
+        app_close(app);
+        return 1;
+    }
     char err[512] = "";
     struct catalog_import_result res = {0};
     struct import_progress shown = {0};
@@ -634,8 +675,13 @@ int cli_main(int argc, char **argv)
     struct cli_opts o = {0};
     /* Skip global options before the command word. */
     int cmd = 1;
-    while (cmd < argc && strncmp(argv[cmd], "--", 2) == 0 && strcmp(argv[cmd], "--help") != 0)
+    while (cmd < argc && strncmp(argv[cmd], "--", 2) == 0 && strcmp(argv[cmd], "--help") != 0 &&
+           strcmp(argv[cmd], "--version") != 0)
         cmd += strchr(argv[cmd], '=') ? 1 : 2;
+    if (cmd < argc && (strcmp(argv[cmd], "--version") == 0 || strcmp(argv[cmd], "version") == 0)) {
+        printf("tessera %s\n", TESSERA_VERSION);
+        return 0;
+    }
     if (cmd >= argc || strcmp(argv[cmd], "--help") == 0 || strcmp(argv[cmd], "help") == 0) {
         fputs(usage_main, cmd >= argc ? stderr : stdout);
         return cmd >= argc ? 2 : 0;

@@ -76,6 +76,39 @@ class HelpTest(unittest.TestCase):
                     self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
                     self.assertIn("needs a value", r.stderr)
                     self.assertEqual(os.listdir(d), [])
+            # An unknown flag is named as unknown, with or without a value.
+            for args in (["user", "list", "--bogus"], ["user", "list", "--bogus", "x"],
+                         ["--bogus=1", "user", "list"]):
+                with self.subTest(args=args):
+                    r = run(*args, cwd=d)
+                    self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
+                    self.assertIn("unknown option --bogus", r.stderr)
+
+    def test_version(self):
+        for args in (["--version"], ["version"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^tessera \d+\.\d+\.\d+\n$")
+
+    def test_unknown_scopes_and_groups_are_refused(self):
+        sample = os.path.join(SOURCE_DIR, "catalog", "sample", "public")
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "data")
+            for args, name in ((["--scopes", "stac,nosuchscope"], 'scope "nosuchscope"'),
+                               (["--groups", "Public,NoSuchGroup"], 'group "NoSuchGroup"')):
+                r = run("user", "add", "x@example.com", "--password-stdin", *args,
+                        "--data-dir", data, input="correct horse battery\n")
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("unknown " + name, r.stderr)
+            r = run("user", "list", "--data-dir", data)
+            self.assertEqual(r.stdout, "", "a refused account was created anyway")
+            r = run("stac", "import", sample, "--visibility", "NoSuchGroup", "--data-dir", data)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn('unknown group "NoSuchGroup"', r.stderr)
+            r = run("group", "add", "Analysts", "--data-dir", data)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run("stac", "import", sample, "--visibility", "Analysts", "--data-dir", data)
+            self.assertEqual(r.returncode, 0, r.stderr)
 
 
 class CliAgainstServerTest(ServerTestCase):
