@@ -4,6 +4,7 @@
 #   run   — build and serve (README command 1)
 #   test  — everything the test suite uses (README command 2), incl. fuzzing,
 #           PostgreSQL for the several-nodes tests, GDAL for the GIS tests,
+#           promtool (Debian: prometheus) for the metrics lint,
 #           nginx for the forward-auth test, and a browser for the page tests
 #   bench — what bench/ needs (nginx and wrk beside the build)
 set -euo pipefail
@@ -13,7 +14,7 @@ BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsodium
 case "${1:-test}" in
     run) PACKAGES=("${BUILD[@]}") ;;
     test) PACKAGES=("${BUILD[@]}" libcmocka-dev clang libclang-rt-14-dev python3
-                    python3-requests curl openssl nginx-light chromium postgresql gdal-bin) ;;
+                    python3-requests curl openssl nginx-light chromium postgresql gdal-bin prometheus) ;;
     bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk postgresql) ;;
     *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
 esac

@@ -281,8 +281,8 @@ enum auth_result auth_verify(struct app *app, const char *credential, struct pri
     memset(out, 0, sizeof(*out));
     enum auth_result res;
     if (!credential)
-        return AUTH_NONE;
-    if (!*credential || strnlen(credential, JWT_MAX_LEN + 1) > JWT_MAX_LEN)
+        res = AUTH_NONE;
+    else if (!*credential || strnlen(credential, JWT_MAX_LEN + 1) > JWT_MAX_LEN)
         res = AUTH_MALFORMED;
     else if (token_kind_of(credential) == TOKEN_TK)
         res = verify_temp(app, credential, out);

@@ -573,6 +573,10 @@ static void dispatch(struct request *r)
 
 static enum MHD_Result reply_too_large(struct request *r)
 {
+    /* Counted under the route the request was for, not "(unmatched)". */
+    bool path_known;
+    if (!r->route)
+        r->route = route_find(r->srv, r, &path_known);
     char msg[96];
     snprintf(msg, sizeof(msg), "Request body exceeds %zu bytes", r->srv->app->cfg.max_body);
     r->srv->reply_error(r, 413, msg, "payload_too_large");
