@@ -36,7 +36,9 @@ struct config {
     unsigned stac_cache_mb;     /* STAC search page cache budget, MiB (0 = off) */
     int64_t access_ttl;         /* session access JWT lifetime, seconds */
     int64_t refresh_ttl;        /* refresh JWT lifetime, seconds */
-    int max_token_days;         /* create-stac maximum lifetime */
+    int max_token_days;         /* the furthest ahead any token's expiry may be set, days */
+    int token_max_lifetime_days; /* 0, or every new pk/sk expires within it (default = it) */
+    int expiry_warning_days;    /* listings flag tokens expiring within it (expiring_soon) */
     char default_scopes[1024];  /* space-separated, granted to new accounts */
     char default_groups[256];   /* space-separated, for new accounts */
     char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */

@@ -86,6 +86,11 @@ static void handle_create_stac(struct request *r)
         api_reply_insufficient_scope(r, "stac");
         goto out;
     }
+    if (rc == -ERANGE) { /* token_max_lifetime_days is shorter than max_token_days */
+        api_reply_validation(r, "expiration_date", "Expiration date is beyond the maximum token"
+                             " lifetime", "value_error");
+        goto out;
+    }
     if (rc < 0) {
         api_reply_error(r, 500, "Could not create the token", "internal_error");
         goto out;
@@ -113,7 +118,7 @@ out:
     principal_free(&p);
 }
 
-static cJSON *token_summary_json(const struct token_record *t)
+static cJSON *token_summary_json(struct app *app, const struct token_record *t)
 {
     char created[TIME_RFC3339_LEN], modified[TIME_RFC3339_LEN];
     time_format_rfc3339(t->created, created);
@@ -128,6 +133,7 @@ static cJSON *token_summary_json(const struct token_record *t)
     cJSON_AddStringToObject(o, "modified", modified);
     json_add_time(o, "expires", t->expires_at);
     json_add_time(o, "last_used", t->last_used_at);
+    cJSON_AddBoolToObject(o, "expiring_soon", tokens_expiring_soon(app, t->expires_at));
     return o;
 }
 
@@ -153,7 +159,7 @@ static void handle_list(struct request *r)
             break;
         tokens_merge_last_used(app, v, n);
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, token_summary_json(&v[i]));
+            cJSON_AddItemToArray(arr, token_summary_json(app, &v[i]));
         if (n)
             snprintf(last, sizeof(last), "%s", v[n - 1].id);
         token_records_free(v, n);

@@ -66,9 +66,9 @@ static bool mapbox_begin(struct request *r, struct principal *p, const char *sco
 
 /* The token object; pk strings are public by design and listed again, sk
  * secrets exist only in the creation reply. */
-static cJSON *record_json(const struct token_record *t)
+static cJSON *record_json(struct app *app, const struct token_record *t)
 {
-    return tokens_to_json(t, t->usage == TOKEN_PK ? t->public_token : NULL);
+    return tokens_to_json(app, t, t->usage == TOKEN_PK ? t->public_token : NULL);
 }
 
 /* Reads and checks "scopes": an array of known scope ids, every one held by
@@ -108,6 +108,34 @@ static bool read_allowed_urls(struct request *r, const cJSON *item, struct strli
     if (!ok)
         api_reply_validation(r, "allowedUrls", "allowedUrls are invalid", "value_error");
     return ok;
+}
+
+/* Reads an optional "expires_at" of a stored token (Tessera's field: in the
+ * Mapbox API "expires" makes a temporary token): an RFC 3339 time, or null.
+ * Absent leaves *expires_at alone and sets *given false; null means "no
+ * expiry". The value follows tokens_check_expiry. Replies 422 and returns
+ * false when it is not acceptable. */
+static bool read_expires_at(struct request *r, const cJSON *body, bool is_default,
+                            int64_t *expires_at, bool *given)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "expires_at");
+    if (given)
+        *given = v != NULL;
+    if (!v)
+        return true;
+    char msg[96];
+    if (cJSON_IsNull(v)) {
+        *expires_at = 0;
+    } else if (!cJSON_IsString(v) || time_parse_rfc3339(v->valuestring, expires_at) < 0) {
+        api_reply_validation(r, "expires_at", "expires_at must be an RFC 3339 time or null",
+                             "value_error");
+        return false;
+    }
+    if (tokens_check_expiry(request_app(r), expires_at, is_default, msg, sizeof(msg)) < 0) {
+        api_reply_validation(r, "expires_at", msg, "value_error");
+        return false;
+    }
+    return true;
 }
 
 /* Reads an optional "note"; *note stays NULL when absent. */
@@ -231,7 +259,7 @@ static void handle_list(struct request *r)
     size_t shown = n < want ? n : want;
     tokens_merge_last_used(app, v, shown);
     for (size_t i = 0; i < shown; i++)
-        cJSON_AddItemToArray(arr, record_json(&v[i]));
+        cJSON_AddItemToArray(arr, record_json(app, &v[i]));
     if (n > want)
         add_next_link(r, p.username, v[shown - 1].id, &q);
     reply_json(r, 200, arr);
@@ -324,12 +352,15 @@ static void create_permanent(struct request *r, const struct principal *p, const
     const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
     if (au && !cJSON_IsNull(au) && !read_allowed_urls(r, au, &urls))
         goto out;
+    int64_t expires_at = 0;
+    if (!read_expires_at(r, body, false, &expires_at, NULL))
+        goto out;
     if (app->store->ops->account_get_by_id(app->store, p->account_id, &a) < 0) {
         reply_not_found(r);
         goto out;
     }
     struct token_spec spec = {.scopes = &scopes, .note = note ? note : "", .allowed_urls = &urls,
-                              .usage = all_public ? TOKEN_PK : TOKEN_SK};
+                              .expires_at = expires_at, .usage = all_public ? TOKEN_PK : TOKEN_SK};
     int rc = tokens_create(app, &a, &spec, &t, &value);
     if (rc == -EINVAL || rc == -EPERM) { /* grants changed since the check */
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
@@ -339,7 +370,7 @@ static void create_permanent(struct request *r, const struct principal *p, const
         api_reply_error(r, 500, "Could not create the token", "internal_error");
         goto out;
     }
-    reply_json(r, 200, tokens_to_json(&t, value));
+    reply_json(r, 200, tokens_to_json(app, &t, value));
 out:
     if (value) {
         crypto_wipe(value, strlen(value));
@@ -411,6 +442,12 @@ static void handle_update(struct request *r)
     }
     if (au && !read_allowed_urls(r, au, &urls))
         goto out;
+    int64_t expires_at = t.expires_at;
+    bool expiry_given;
+    if (!read_expires_at(r, body, t.is_default, &expires_at, &expiry_given))
+        goto out;
+    if (expiry_given)
+        t.expires_at = expires_at;
     if (note)
         snprintf(t.note, sizeof(t.note), "%s", note);
     if (sc) {
@@ -433,7 +470,7 @@ static void handle_update(struct request *r)
         api_reply_error(r, 500, "Could not update the token", "internal_error");
     else {
         tokens_merge_last_used(app, &t, 1);
-        reply_json(r, 200, record_json(&t));
+        reply_json(r, 200, record_json(app, &t));
     }
 out:
     strlist_free(&scopes);

@@ -49,6 +49,37 @@ int tokens_check_scopes(struct app *app, const struct strlist *scopes,
     return strlist_is_subset(scopes, ceiling) ? 0 : -EPERM;
 }
 
+#define DAY_MS (86400 * 1000LL)
+
+int tokens_check_expiry(struct app *app, int64_t *expires_at, bool is_default, char *msg,
+                        size_t msglen)
+{
+    int64_t now = time_now_ms();
+    int lifetime = is_default ? 0 : app->cfg.token_max_lifetime_days;
+    if (*expires_at == 0 && lifetime > 0)
+        *expires_at = now + lifetime * DAY_MS;
+    if (*expires_at == 0)
+        return 0;
+    if (*expires_at <= now) {
+        snprintf(msg, msglen, "expires_at is in the past");
+        return -EINVAL;
+    }
+    int days = lifetime > 0 && lifetime < app->cfg.max_token_days ? lifetime
+                                                                   : app->cfg.max_token_days;
+    /* Through the end of the last allowed day: create-stac's "valid through
+     * YYYY-MM-DD" ends at the next midnight. */
+    if (*expires_at > now + (days + 1) * DAY_MS) {
+        snprintf(msg, msglen, "expires_at is more than %d days in the future", days);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+bool tokens_expiring_soon(struct app *app, int64_t expires_at)
+{
+    return expires_at && expires_at - time_now_ms() < app->cfg.expiry_warning_days * DAY_MS;
+}
+
 int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
                    struct token_record *out, char **token_out)
 {
@@ -96,12 +127,17 @@ fail:
 int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
                   struct token_record *out, char **token_out)
 {
-    /* Whoever asks, a token never holds what its account is not granted. */
+    /* Whoever asks, a token never holds what its account is not granted,
+     * nor lives longer than the server allows. */
     bool all_public;
     int rc = tokens_check_scopes(app, spec->scopes, &a->scopes, &all_public);
     if (rc < 0)
         return rc;
-    rc = tokens_prepare(app, a->username, spec, out, token_out);
+    struct token_spec checked = *spec;
+    char msg[96];
+    if (tokens_check_expiry(app, &checked.expires_at, spec->is_default, msg, sizeof(msg)) < 0)
+        return -ERANGE;
+    rc = tokens_prepare(app, a->username, &checked, out, token_out);
     if (rc < 0)
         return rc;
     out->account_id = a->id;
@@ -150,7 +186,7 @@ void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n)
     }
 }
 
-cJSON *tokens_to_json(const struct token_record *t, const char *token_value)
+cJSON *tokens_to_json(struct app *app, const struct token_record *t, const char *token_value)
 {
     char created[TIME_RFC3339_LEN], modified[TIME_RFC3339_LEN];
     time_format_rfc3339(t->created, created);
@@ -172,6 +208,7 @@ cJSON *tokens_to_json(const struct token_record *t, const char *token_value)
     if (t->allowed_urls.n)
         cJSON_AddItemToObject(o, "allowedUrls", json_from_strlist(&t->allowed_urls));
     json_add_time(o, "last_used", t->last_used_at);
+    cJSON_AddBoolToObject(o, "expiring_soon", tokens_expiring_soon(app, t->expires_at));
     if (token_value)
         cJSON_AddStringToObject(o, "token", token_value);
     return o;

@@ -29,6 +29,15 @@ struct token_spec {
  * when each is public (a pk, else an sk). */
 int tokens_check_scopes(struct app *app, const struct strlist *scopes,
                         const struct strlist *ceiling, bool *all_public);
+/* The expiry rules for stored tokens: *expires_at (ms, 0 = none) must lie
+ * ahead, at most max_token_days away; with token_max_lifetime_days set it is
+ * also at most that far, and "none" becomes exactly that far (the account's
+ * default public token is exempt: is_default). 0, or -EINVAL with a message
+ * for the API's 422 in msg. */
+int tokens_check_expiry(struct app *app, int64_t *expires_at, bool is_default, char *msg,
+                        size_t msglen);
+/* True when a token expires within expiry_warning_days from now. */
+bool tokens_expiring_soon(struct app *app, int64_t expires_at);
 /* Mints a token for the account named username without storing it: out is
  * the record to store (account_id left 0), *token_out the token string
  * (caller wipes and frees). Returns 0, -EINVAL for unknown scopes (usage -1)
@@ -36,7 +45,9 @@ int tokens_check_scopes(struct app *app, const struct strlist *scopes,
 int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
                    struct token_record *out, char **token_out);
 /* Creates and stores a token for account a, whose grants bound its scopes
- * (tokens_check_scopes: -EINVAL / -EPERM). On success *token_out is the
+ * (tokens_check_scopes: -EINVAL / -EPERM) and whose expiry follows
+ * tokens_check_expiry (-ERANGE; the caller checked it to say why). On
+ * success *token_out is the
  * malloc'd token string (caller wipes and frees) and out the stored record
  * (caller frees with token_record_free). Returns 0 or -errno. */
 int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
@@ -51,8 +62,9 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by
 /* Stored last-use times lag by up to last_used_interval: this node's own
  * newer ones (from its token index, when serving) replace them in v. */
 void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n);
-/* The Mapbox token object (SPEC §4.2), plus last_used (null = never).
- * token_value is included when non-NULL. */
-cJSON *tokens_to_json(const struct token_record *t, const char *token_value);
+/* The Mapbox token object (SPEC §4.2), plus Tessera's last_used (null =
+ * never), expires (when set) and expiring_soon. token_value is included
+ * when non-NULL. */
+cJSON *tokens_to_json(struct app *app, const struct token_record *t, const char *token_value);
 
 #endif

@@ -53,7 +53,8 @@ static const char usage_serve[] =
     "Other settings: max_body, connection_timeout, max_connections, access_ttl,\n"
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
     "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
-    "worker_nice, stac_cache_mb, last_used_interval; several nodes: database_url\n"
+    "worker_nice, stac_cache_mb, last_used_interval, token_max_lifetime_days,\n"
+    "expiry_warning_days; several nodes: database_url\n"
     "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file.\n"
     "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
 
@@ -470,7 +471,13 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
                                                     : 0};
         struct token_record t;
         char *value;
-        if (tokens_create(app, &a, &spec, &t, &value) < 0) {
+        int made = tokens_create(app, &a, &spec, &t, &value);
+        if (made == -ERANGE) {
+            fprintf(stderr, "tessera: --expires-days is beyond the maximum lifetime"
+                            " (max_token_days, token_max_lifetime_days)\n");
+            goto out;
+        }
+        if (made < 0) {
             fprintf(stderr, "tessera: could not create the token\n");
             goto out;
         }

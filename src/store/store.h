@@ -146,7 +146,8 @@ struct store_ops {
      * nor repeats. -ENOENT when it is unknown or another account's. */
     int (*token_list)(struct store *st, const struct token_query *q, struct token_record **out,
                       size_t *n);
-    /* Writes note, scopes, allowed_urls and modified of a live token. */
+    /* Writes note, scopes, allowed_urls, expires_at and modified of a live
+     * token. */
     int (*token_update)(struct store *st, const struct token_record *t);
     /* Marks a live token of that account revoked now. -ENOENT otherwise. */
     int (*token_revoke)(struct store *st, const char *id, int64_t account_id);

@@ -795,15 +795,16 @@ static int pg_token_update(struct store *st, const struct token_record *t)
     rc = -EIO;
     if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
         goto fail;
-    char mod[24];
+    char mod[24], exp[24];
     const char *params[] = {t->id, t->note, scopes, urls,
-                            pg_int_param(t->modified ? t->modified : time_now_ms(), mod)};
+                            pg_int_param(t->modified ? t->modified : time_now_ms(), mod),
+                            pg_int_param(t->expires_at, exp)};
     /* The owner comes from the row: the change note names it, whatever the
      * caller left in t->account_id. */
     r = pg_query(c,
-                 "UPDATE tokens SET note = $2, scopes = $3, allowed_urls = $4, modified = $5"
-                 " WHERE id = $1 AND revoked_at = 0 RETURNING account_id",
-                 5, params, NULL);
+                 "UPDATE tokens SET note = $2, scopes = $3, allowed_urls = $4, modified = $5,"
+                 " expires_at = $6 WHERE id = $1 AND revoked_at = 0 RETURNING account_id",
+                 6, params, NULL);
     if (!r)
         goto fail;
     if (PQntuples(r) == 0) {

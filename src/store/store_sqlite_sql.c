@@ -175,7 +175,7 @@ const char *const sq_stmt_sql[ST_COUNT] = {
         "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
         " AND (modified, id) > (?5, ?6) ORDER BY modified, id LIMIT ?7",
     [ST_TOKEN_UPDATE] = "UPDATE tokens SET note = ?2, scopes = ?3, allowed_urls = ?4,"
-                        " modified = ?5 WHERE id = ?1 AND revoked_at = 0",
+                        " modified = ?5, expires_at = ?6 WHERE id = ?1 AND revoked_at = 0",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3"
                         " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
     /* Table (rowid) order reads each page once; the note and the public

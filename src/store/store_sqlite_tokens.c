@@ -228,6 +228,7 @@ int sq_token_update(struct store *st, const struct token_record *t)
     b |= sqlite3_bind_text(s, 3, scopes, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 4, urls, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int64(s, 5, t->modified ? t->modified : sq_now_ms());
+    b |= sqlite3_bind_int64(s, 6, t->expires_at);
     if (b != SQLITE_OK) {
         sq_db_fail(c, "token_update bind");
         goto fail;

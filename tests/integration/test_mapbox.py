@@ -23,9 +23,10 @@ from tlsutil import make_self_signed
 
 PUBLIC = ["datasets:read", "fonts:read", "styles:read", "styles:tiles", "vision:read"]
 ALL_GRANTED = ["stac", "catalog:read", "tokens:read", "tokens:write", "scopes:list"] + PUBLIC
-# Mapbox's fields, plus Tessera's last_used (null until first use; issue 14).
+# Mapbox's fields, plus Tessera's last_used (null until first use) and
+# expiring_soon (issue 14).
 TOKEN_FIELDS = {"id", "usage", "client", "default", "scopes", "note", "created", "modified",
-                "last_used"}
+                "last_used", "expiring_soon"}
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 INVALID_401 = {"message": "Not Authorized - Invalid Token"}
 
