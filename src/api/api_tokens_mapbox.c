@@ -259,7 +259,8 @@ static void handle_list(struct request *r)
     size_t shown = n < want ? n : want;
     tokens_merge_last_used(app, v, shown);
     for (size_t i = 0; i < shown; i++)
-        cJSON_AddItemToArray(arr, record_json(app, &v[i]));
+        if (tokens_listed(&v[i]))
+            cJSON_AddItemToArray(arr, record_json(app, &v[i]));
     if (n > want)
         add_next_link(r, p.username, v[shown - 1].id, &q);
     reply_json(r, 200, arr);

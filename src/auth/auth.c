@@ -117,9 +117,12 @@ static int check_stored(void *ctx, const struct tokenindex_token *t,
         strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 || fill_from_account(p, a) < 0)
         return 0;
     int64_t now = time_now_ms();
-    if (t->revoked || !a->is_active) {
+    bool past = t->expires_at && now >= t->expires_at;
+    /* A rotated-away secret past its grace period was replaced on purpose:
+     * revoked, not merely expired. */
+    if (t->revoked || !a->is_active || (t->replaced && past)) {
         c->res = AUTH_REVOKED;
-    } else if (t->expires_at && now >= t->expires_at) {
+    } else if (past) {
         c->res = AUTH_EXPIRED;
     } else {
         c->res = AUTH_OK;

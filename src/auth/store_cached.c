@@ -153,6 +153,17 @@ static int c_token_revoke(struct store *st, const char *id, int64_t account_id)
     return rc;
 }
 
+static int c_token_rotate(struct store *st, const char *old_id, int64_t account_id,
+                          struct token_record *fresh, int64_t valid_until)
+{
+    int rc = BACKEND(st)->ops->token_rotate(BACKEND(st), old_id, account_id, fresh, valid_until);
+    if (rc == 0) {
+        indexsync_written(to_cached(st)->sync, 0, old_id);
+        indexsync_written(to_cached(st)->sync, 0, fresh->id);
+    }
+    return rc;
+}
+
 static int c_token_touch(struct store *st, const struct token_use *uses, size_t n)
 {
     return BACKEND(st)->ops->token_touch(BACKEND(st), uses, n);
@@ -226,6 +237,7 @@ static const struct store_ops cached_ops = {
     .token_update = c_token_update,
     .token_revoke = c_token_revoke,
     .token_touch = c_token_touch,
+    .token_rotate = c_token_rotate,
     .token_each = c_token_each,
     .refresh_insert = c_refresh_insert,
     .refresh_rotate = c_refresh_rotate,

@@ -16,7 +16,7 @@
 #include "auth/crypto.h"
 #include "auth/intern.h"
 
-enum { TOK_REVOKED = 1, TOK_DEFAULT = 2 };
+enum { TOK_REVOKED = 1, TOK_DEFAULT = 2, TOK_REPLACED = 4 };
 
 struct tc_tok {
     char id[TOKEN_ID_LEN + 1];
@@ -332,7 +332,8 @@ static int index_put_token(struct tc_index *ix, const struct token_record *t)
         ix->ntoks++;
     }
     r->usage = (uint8_t)t->usage;
-    r->flags = (uint8_t)((t->revoked_at ? TOK_REVOKED : 0) | (t->is_default ? TOK_DEFAULT : 0));
+    r->flags = (uint8_t)((t->revoked_at ? TOK_REVOKED : 0) | (t->is_default ? TOK_DEFAULT : 0) |
+                         (t->replaced_by[0] ? TOK_REPLACED : 0));
     memcpy(r->hash, t->secret_hash, sizeof(r->hash));
     r->account = acc - 1;
     r->scopes = (uint32_t)scopes;
@@ -469,6 +470,7 @@ int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_tok
             .usage = (enum token_kind)r->usage,
             .revoked = (r->flags & TOK_REVOKED) != 0,
             .is_default = (r->flags & TOK_DEFAULT) != 0,
+            .replaced = (r->flags & TOK_REPLACED) != 0,
             .secret_hash = r->hash,
             .expires_at = r->expires_at,
             .created = r->created,

@@ -39,6 +39,7 @@ struct tokenindex_token {
     enum token_kind usage; /* TOKEN_PK or TOKEN_SK */
     bool revoked;
     bool is_default;
+    bool replaced;              /* rotated: dead once expires_at (its grace) is past */
     const uint8_t *secret_hash; /* CRYPTO_MAC_LEN bytes */
     int64_t expires_at;         /* ms, 0 = never */
     int64_t created;            /* ms */

@@ -151,6 +151,42 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
     return rc;
 }
 
+int tokens_rotate(struct app *app, const struct account *a, const char *id, int64_t grace_ms,
+                  const char *by, struct token_record *out, char **token_out)
+{
+    struct token_record old = {0};
+    memset(out, 0, sizeof(*out));
+    *token_out = NULL;
+    if (!token_id_valid(id))
+        return -ENOENT;
+    int rc = app->store->ops->token_get(app->store, id, &old);
+    int64_t now = time_now_ms();
+    if (rc == 0 && (old.account_id != a->id || old.revoked_at || old.replaced_by[0] ||
+                    (old.expires_at && old.expires_at <= now)))
+        rc = -ENOENT;
+    bool all_public;
+    if (rc == 0 && tokens_check_scopes(app, &old.scopes, &a->scopes, &all_public) < 0)
+        rc = -EPERM;
+    struct token_spec spec = {.scopes = &old.scopes, .note = old.note,
+                              .allowed_urls = &old.allowed_urls, .expires_at = old.expires_at,
+                              .is_default = old.is_default, .usage = (int)old.usage};
+    if (rc == 0)
+        rc = tokens_prepare(app, a->username, &spec, out, token_out);
+    if (rc == 0)
+        rc = app->store->ops->token_rotate(app->store, id, a->id, out, now + grace_ms);
+    if (rc == 0) {
+        log_info("token %s of account %lld rotated to %s, the old secret valid for %lld s (%s)",
+                 id, (long long)a->id, out->id, (long long)(grace_ms / 1000), by);
+    } else if (*token_out) {
+        crypto_wipe(*token_out, strlen(*token_out));
+        free(*token_out);
+        *token_out = NULL;
+        token_record_free(out);
+    }
+    token_record_free(&old);
+    return rc;
+}
+
 int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by)
 {
     if (!token_id_valid(id))
@@ -173,6 +209,11 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by
     else if (rc != -ENOENT)
         log_error("could not revoke token %s (%s): %s", id, by, strerror(-rc));
     return rc;
+}
+
+bool tokens_listed(const struct token_record *t)
+{
+    return !(t->replaced_by[0] && t->expires_at && t->expires_at <= time_now_ms());
 }
 
 void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n)
@@ -209,6 +250,8 @@ cJSON *tokens_to_json(struct app *app, const struct token_record *t, const char 
         cJSON_AddItemToObject(o, "allowedUrls", json_from_strlist(&t->allowed_urls));
     json_add_time(o, "last_used", t->last_used_at);
     cJSON_AddBoolToObject(o, "expiring_soon", tokens_expiring_soon(app, t->expires_at));
+    if (t->replaced_by[0])
+        cJSON_AddStringToObject(o, "replaced_by", t->replaced_by);
     if (token_value)
         cJSON_AddStringToObject(o, "token", token_value);
     return o;

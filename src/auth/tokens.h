@@ -52,6 +52,15 @@ int tokens_prepare(struct app *app, const char *username, const struct token_spe
  * (caller frees with token_record_free). Returns 0 or -errno. */
 int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
                   struct token_record *out, char **token_out);
+/* Rotates the live token id of account a: a new token (new id and secret;
+ * the same name, scopes, allowed URLs, expiry and default flag) replaces
+ * it, and the old one keeps working for grace_ms, then counts as revoked.
+ * On success *token_out is the new token string (caller wipes and frees)
+ * and out the new record (token_record_free). -ENOENT (no such live,
+ * unrotated, unexpired token of a), -EPERM (its scopes are no longer all
+ * granted to a), or -errno from the store. Logged. */
+int tokens_rotate(struct app *app, const struct account *a, const char *id, int64_t grace_ms,
+                  const char *by, struct token_record *out, char **token_out);
 /* Revokes the live token id, written once for every way in (both API
  * dialects, RFC 7009, the CLI). owner >= 0: only a token of that account
  * (another account's id is -ENOENT, like an unknown one); owner < 0: whoever
@@ -59,6 +68,9 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
  * PostgreSQL it returns once every live node has applied it. 0, -ENOENT or
  * -EIO. */
 int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by);
+/* False for a token that is gone for its owner although its row is live: a
+ * rotated-away token past its grace period. Listings skip those. */
+bool tokens_listed(const struct token_record *t);
 /* Stored last-use times lag by up to last_used_interval: this node's own
  * newer ones (from its token index, when serving) replace them in v. */
 void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n);

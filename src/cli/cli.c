@@ -75,7 +75,10 @@ static const char usage_token[] =
     "usage: tessera token create EMAIL --scopes S,S [--note TEXT] [--expires-days N]\n"
     "       tessera token list EMAIL\n"
     "       tessera token revoke ID\n"
+    "       tessera token rotate ID [--grace-seconds N]\n"
     "create prints the token once (pk when every scope is public, else sk).\n"
+    "rotate prints a new token (new secret; same name, scopes, restrictions and expiry);\n"
+    "the old one keeps working for --grace-seconds (default 0), then is revoked.\n"
     "list prints id, usage, created, scopes, note and last used (\"never\"), tab-separated.\n";
 
 static const char usage_scope[] = "usage: tessera scope add ID [--description TEXT] [--public]\n"
@@ -96,6 +99,7 @@ struct cli_opts {
     const char *password, *username, *groups, *scopes, *note, *description, *visibility;
     const char *active, *staff_value;
     int expires_days;
+    long grace_seconds;
     bool password_stdin, staff, is_public, help;
 };
 
@@ -103,7 +107,8 @@ static bool opt_takes_value(const char *name)
 {
     static const char *const with_value[] = {"password", "username", "groups", "scopes",
                                              "note", "description", "visibility", "active",
-                                             "staff-value", "expires-days", NULL};
+                                             "staff-value", "expires-days", "grace-seconds",
+                                             NULL};
     for (int i = 0; with_value[i]; i++)
         if (strcmp(name, with_value[i]) == 0)
             return true;
@@ -120,7 +125,15 @@ static int set_opt(struct cli_opts *o, const char *name, const char *value)
     else if (strcmp(name, "description") == 0) o->description = value;
     else if (strcmp(name, "visibility") == 0) o->visibility = value;
     else if (strcmp(name, "active") == 0) o->active = value;
-    else if (strcmp(name, "expires-days") == 0) {
+    else if (strcmp(name, "grace-seconds") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || v < 0 || v > 7 * 86400) {
+            fprintf(stderr, "tessera: --grace-seconds must be 0..604800 (7 days)\n");
+            return -EINVAL;
+        }
+        o->grace_seconds = v;
+    } else if (strcmp(name, "expires-days") == 0) {
         char *end;
         long v = strtol(value, &end, 10);
         if (*end || v < 1 || v > 36500) {
@@ -434,13 +447,40 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
     struct strlist scopes = STRLIST_INIT;
     int status = 1;
     bool known = strcmp(verb, "create") == 0 || strcmp(verb, "list") == 0 ||
-                 strcmp(verb, "revoke") == 0;
+                 strcmp(verb, "revoke") == 0 || strcmp(verb, "rotate") == 0;
     if (!known || o->npositional != 1 || (strcmp(verb, "create") == 0 && !o->scopes)) {
         fputs(usage_token, stderr);
         return 2;
     }
     if (open_app(app) < 0)
         return 1;
+    if (strcmp(verb, "rotate") == 0) {
+        struct token_record old = {0}, t = {0};
+        char *value = NULL;
+        int rc = app->store->ops->token_get(app->store, o->positional[0], &old);
+        if (rc == 0)
+            rc = app->store->ops->account_get_by_id(app->store, old.account_id, &a);
+        if (rc == 0)
+            rc = tokens_rotate(app, &a, o->positional[0], o->grace_seconds * 1000LL, "cli", &t,
+                               &value);
+        if (rc == -ENOENT)
+            fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
+        else if (rc == -EPERM)
+            fprintf(stderr, "tessera: the account is no longer granted every scope of %s\n",
+                    o->positional[0]);
+        else if (rc < 0)
+            fprintf(stderr, "tessera: could not rotate %s (see log above)\n", o->positional[0]);
+        else
+            printf("%s\n", value);
+        if (value) {
+            crypto_wipe(value, strlen(value));
+            free(value);
+        }
+        token_record_free(&t);
+        token_record_free(&old);
+        status = rc < 0;
+        goto out;
+    }
     if (strcmp(verb, "revoke") == 0) {
         int rc = tokens_revoke(app, o->positional[0], -1, "cli");
         if (rc == -ENOENT)

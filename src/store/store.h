@@ -67,6 +67,10 @@ struct token_record {
     int64_t modified;
     int64_t last_used_at; /* 0 = never */
     int64_t revoked_at;   /* 0 = live */
+    /* Rotated: the token that replaced it ("" = none). Such a token works
+     * until expires_at (the end of its grace period), then counts as
+     * revoked. */
+    char replaced_by[TOKEN_ID_LEN + 1];
 };
 
 /* A token's last use, for token_touch. */
@@ -149,6 +153,13 @@ struct store_ops {
     /* Writes note, scopes, allowed_urls, expires_at and modified of a live
      * token. */
     int (*token_update)(struct store *st, const struct token_record *t);
+    /* Rotation, in one transaction: inserts fresh (a new token of the same
+     * account, whose account_id is set here) and marks the live, not yet
+     * rotated token old_id of account_id replaced by it, working until
+     * valid_until (or its own earlier expiry); the default flag moves to
+     * fresh. -ENOENT when old_id is not such a token. */
+    int (*token_rotate)(struct store *st, const char *old_id, int64_t account_id,
+                        struct token_record *fresh, int64_t valid_until);
     /* Marks a live token of that account revoked now. -ENOENT otherwise. */
     int (*token_revoke)(struct store *st, const char *id, int64_t account_id);
     /* Records last uses in one batch: each token's last_used_at becomes the

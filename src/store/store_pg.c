@@ -150,6 +150,8 @@ static const char *const migrations[] = {
     "  window_end BIGINT NOT NULL,"
     "  count INT NOT NULL"
     ");",
+    /* 2: rotation with a grace period (token_rotate). */
+    "ALTER TABLE tokens ADD COLUMN replaced_by TEXT COLLATE \"C\" NOT NULL DEFAULT '';",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -158,7 +160,7 @@ static const char *const migrations[] = {
     "scopes, is_active, is_staff, created, updated, sessions_valid_after"
 #define TOKEN_COLS                                                                                 \
     "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "   \
-    "expires_at, created, modified, last_used_at, revoked_at"
+    "expires_at, created, modified, last_used_at, revoked_at, replaced_by"
 
 /* Connections per store: request threads and workers each hold one for a
  * statement or a short transaction; token_each holds one for its scan while
@@ -619,6 +621,7 @@ static int token_from_row(const PGresult *r, int row, struct token_record *t)
     t->modified = pg_get_int64(r, row, 11);
     t->last_used_at = pg_get_int64(r, row, 12);
     t->revoked_at = pg_get_int64(r, row, 13);
+    pgstore_get_text(r, row, 14, t->replaced_by, sizeof(t->replaced_by));
     return 0;
 fail:
     token_record_free(t);
@@ -660,11 +663,12 @@ static int token_insert_on(PGconn *c, const struct token_record *t)
                             pg_int_param(created, cre),
                             pg_int_param(t->modified ? t->modified : created, mod),
                             pg_int_param(t->last_used_at, used),
-                            pg_int_param(t->revoked_at, rev)};
+                            pg_int_param(t->revoked_at, rev),
+                            t->replaced_by};
     rc = pg_exec(c,
                  "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
-                 " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                 14, params, NULL);
+                 " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 15, params, NULL);
 fail:
     free(scopes);
     free(urls);
@@ -684,6 +688,41 @@ static int pg_token_insert(struct store *st, const struct token_record *t)
         rc = token_insert_on(c, t);
     if (rc == 0)
         rc = pg_change_note(c, PG_CHANGE_TOKEN, t->account_id, t->id);
+    return pgstore_write_end(ps, c, rc, true);
+}
+
+static int pg_token_rotate(struct store *st, const char *old_id, int64_t account_id,
+                           struct token_record *fresh, int64_t valid_until)
+{
+    struct pg_store *ps = to_pg(st);
+    if (!old_id || !store_text_valid(old_id))
+        return -ENOENT;
+    fresh->account_id = account_id;
+    if (!token_storable(fresh))
+        return -EINVAL;
+    PGconn *c = pg_acquire(ps->pool);
+    if (!c)
+        return -EIO;
+    char acc[24], until[24], now[24];
+    const char *params[] = {old_id, fresh->id, pg_int_param(valid_until, until),
+                            pg_int_param(time_now_ms(), now), pg_int_param(account_id, acc)};
+    int64_t changed = 0;
+    int rc = pg_begin(c);
+    if (rc == 0)
+        rc = pg_exec(c,
+                     "UPDATE tokens SET replaced_by = $2, is_default = false, modified = $4,"
+                     " expires_at = CASE WHEN expires_at = 0 OR expires_at > $3 THEN $3"
+                     " ELSE expires_at END"
+                     " WHERE id = $1 AND account_id = $5 AND revoked_at = 0 AND replaced_by = ''",
+                     5, params, &changed);
+    if (rc == 0 && changed == 0)
+        rc = -ENOENT;
+    if (rc == 0)
+        rc = token_insert_on(c, fresh);
+    if (rc == 0)
+        rc = pg_change_note(c, PG_CHANGE_TOKEN, account_id, old_id);
+    if (rc == 0)
+        rc = pg_change_note(c, PG_CHANGE_TOKEN, account_id, fresh->id);
     return pgstore_write_end(ps, c, rc, true);
 }
 
@@ -900,8 +939,8 @@ static int pg_token_each(struct store *st, int (*fn)(void *ctx, const struct tok
         !(r = pg_query(c,
                        "DECLARE tessera_token_scan NO SCROLL CURSOR FOR"
                        " SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash,"
-                       " NULL, is_default, expires_at, created, modified, last_used_at, revoked_at"
-                       " FROM tokens WHERE revoked_at = 0",
+                       " NULL, is_default, expires_at, created, modified, last_used_at, revoked_at,"
+                       " replaced_by FROM tokens WHERE revoked_at = 0",
                        0, NULL, NULL)))
         rc = -EIO;
     PQclear(r);
@@ -960,6 +999,7 @@ static const struct store_ops pg_ops = {
     .token_update = pg_token_update,
     .token_revoke = pg_token_revoke,
     .token_touch = pg_token_touch,
+    .token_rotate = pg_token_rotate,
     .token_each = pg_token_each,
     .refresh_insert = pgstore_refresh_insert,
     .refresh_rotate = pgstore_refresh_rotate,

@@ -804,6 +804,7 @@ static const struct store_ops sqlite_ops = {
     .token_update = sq_token_update,
     .token_revoke = sq_token_revoke,
     .token_touch = sq_token_touch,
+    .token_rotate = sq_token_rotate,
     .token_each = sq_token_each,
     .refresh_insert = sq_refresh_insert,
     .refresh_rotate = sq_refresh_rotate,

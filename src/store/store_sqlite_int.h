@@ -44,6 +44,7 @@ enum stmt_id {
     ST_TOKEN_LIST_MODIFIED_AFTER,
     ST_TOKEN_UPDATE,
     ST_TOKEN_REVOKE,
+    ST_TOKEN_REPLACE,
     ST_TOKEN_TOUCH,
     ST_TOKEN_SCAN,
     ST_REFRESH_INSERT,
@@ -112,6 +113,8 @@ int sq_token_list(struct store *st, const struct token_query *q, struct token_re
 int sq_token_update(struct store *st, const struct token_record *t);
 int sq_token_revoke(struct store *st, const char *id, int64_t account_id);
 int sq_token_touch(struct store *st, const struct token_use *uses, size_t n);
+int sq_token_rotate(struct store *st, const char *old_id, int64_t account_id,
+                    struct token_record *fresh, int64_t valid_until);
 int sq_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t), void *ctx);
 int sq_refresh_insert(struct store *st, const struct refresh_record *r);
 int sq_refresh_rotate(struct store *st, const char *old_jti, const struct refresh_record *next);

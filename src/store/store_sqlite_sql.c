@@ -109,6 +109,13 @@ const char *const sq_migrations[] = {
     " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at"
     " ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
     " VALUES (2, NEW.account_id, NEW.id); END;",
+    /* 4: rotation with a grace period (token_rotate). */
+    "ALTER TABLE tokens ADD COLUMN replaced_by TEXT NOT NULL DEFAULT '';"
+    "DROP TRIGGER change_log_token_update;"
+    "CREATE TRIGGER change_log_token_update AFTER UPDATE OF account_id, usage, note, scopes,"
+    " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at,"
+    " replaced_by ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 
@@ -117,7 +124,7 @@ const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migration
     "scopes, is_active, is_staff, created, updated, sessions_valid_after"
 #define TOKEN_COLS                                                                                \
     "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "  \
-    "expires_at, created, modified, last_used_at, revoked_at"
+    "expires_at, created, modified, last_used_at, revoked_at, replaced_by"
 
 
 /* Token list filters: ?2 = -1 means any usage, else ?3 is 'pk'/'sk';
@@ -161,7 +168,7 @@ const char *const sq_stmt_sql[ST_COUNT] = {
     [ST_GROUP_LIST] = "SELECT name, description FROM \"groups\" ORDER BY name",
     [ST_TOKEN_INSERT] =
         "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
-        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1",
     [ST_TOKEN_CURSOR] = "SELECT created, modified FROM tokens"
                         " WHERE id = ?1 AND account_id = ?2",
@@ -180,10 +187,16 @@ const char *const sq_stmt_sql[ST_COUNT] = {
                         " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
     /* Table (rowid) order reads each page once; the note and the public
      * token string are left out (the index keeps neither). */
+    /* Rotation: the old token is replaced (?2) and works until ?3 at the
+     * latest; the default flag goes with the new one. */
+    [ST_TOKEN_REPLACE] = "UPDATE tokens SET replaced_by = ?2, is_default = 0, modified = ?4,"
+                         " expires_at = CASE WHEN expires_at = 0 OR expires_at > ?3 THEN ?3"
+                         " ELSE expires_at END"
+                         " WHERE id = ?1 AND account_id = ?5 AND revoked_at = 0 AND replaced_by = ''",
     [ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
     [ST_TOKEN_SCAN] = "SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash, NULL,"
-                      " is_default, expires_at, created, modified, last_used_at, revoked_at"
-                      " FROM tokens WHERE revoked_at = 0",
+                      " is_default, expires_at, created, modified, last_used_at, revoked_at,"
+                      " replaced_by FROM tokens WHERE revoked_at = 0",
     [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (jti, family, account_id, expires_at,"
                           " state, created) VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
     [ST_REFRESH_GET] =

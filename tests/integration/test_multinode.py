@@ -104,6 +104,17 @@ class MultiNodeTest(unittest.TestCase):
         self.delete(user, parent["id"], pair["access"], on="B")
         self.assertEverywhere(tk, "TokenRevoked", "AC")
 
+    def test_rotation_without_grace_holds_on_every_node(self):
+        _, user, pair = self.account("A")
+        old = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")
+        r = self.node("B").post("/api/v1/account/tokens/%s/rotate" % old["id"],
+                                {"grace_seconds": 0}, token=pair["access"])
+        self.assertEqual(r.status_code, 200, r.text)
+        new = r.json()["token_value"]
+        self.node("B").keep_credential(new)
+        self.assertEverywhere(old["token"], "TokenRevoked", "AC")
+        self.assertEverywhere(new, "TokenValid")
+
     def test_password_change_ends_sessions_on_every_node(self):
         email, user, pair = self.account("A")
         for name in "ABC":

@@ -875,6 +875,57 @@ static void test_token_touch(void **state)
     cf->ops->close(cf);
 }
 
+/* Rotation: the new token and the replaced old one in one transaction. */
+static void test_token_rotate(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t a = create_account(st, "rot", "rot@example.com");
+    int64_t b = create_account(st, "rot2", "rot2@example.com");
+    char old_id[TOKEN_ID_LEN + 1];
+    token_id(old_id, "r", 1);
+    insert_token(st, old_id, a, TOKEN_SK, true, 1);
+    char fresh_id[TOKEN_ID_LEN + 1], other_id[TOKEN_ID_LEN + 1], unknown[TOKEN_ID_LEN + 1];
+    token_id(fresh_id, "r", 2);
+    token_id(other_id, "r", 4);
+    token_id(unknown, "r", 9);
+    struct token_record fresh;
+    make_token(&fresh, fresh_id, 0, TOKEN_SK, true, 10);
+    /* Not another account's token, not an unknown one. */
+    assert_int_equal(st->ops->token_rotate(st, old_id, b, &fresh, 5000), -ENOENT);
+    assert_int_equal(st->ops->token_rotate(st, unknown, a, &fresh, 5000), -ENOENT);
+    int64_t until = 4102444800000LL; /* 2100: later than no expiry */
+    assert_int_equal(st->ops->token_rotate(st, old_id, a, &fresh, until), 0);
+    struct token_record t;
+    assert_int_equal(st->ops->token_get(st, old_id, &t), 0);
+    assert_string_equal(t.replaced_by, fresh.id);
+    assert_true(t.expires_at == until);
+    assert_false(t.is_default); /* the default flag moved on */
+    assert_true(t.revoked_at == 0);
+    token_record_free(&t);
+    assert_int_equal(st->ops->token_get(st, fresh.id, &t), 0);
+    assert_true(t.account_id == a);
+    assert_string_equal(t.replaced_by, "");
+    assert_true(t.is_default);
+    token_record_free(&t);
+    /* Once replaced, never again; an earlier own expiry is kept. */
+    assert_int_equal(st->ops->token_rotate(st, old_id, a, &fresh, until), -ENOENT);
+    token_record_free(&fresh);
+    char id3[TOKEN_ID_LEN + 1];
+    token_id(id3, "r", 3);
+    struct token_record e;
+    make_token(&e, id3, a, TOKEN_PK, false, 11);
+    e.expires_at = 3000;
+    assert_int_equal(st->ops->token_insert(st, &e), 0);
+    token_record_free(&e);
+    make_token(&fresh, other_id, 0, TOKEN_PK, false, 12);
+    assert_int_equal(st->ops->token_rotate(st, id3, a, &fresh, until), 0);
+    token_record_free(&fresh);
+    assert_int_equal(st->ops->token_get(st, id3, &t), 0);
+    assert_true(t.expires_at == 3000);
+    token_record_free(&t);
+}
+
 int main(void)
 {
     assert_int_equal(crypto_init(), 0);
@@ -894,6 +945,7 @@ int main(void)
         STORE_TEST_BOTH(test_token_update_revoke),
         STORE_TEST_BOTH(test_token_each),
         STORE_TEST_BOTH(test_token_touch),
+        STORE_TEST_BOTH(test_token_rotate),
         STORE_TEST_BOTH(test_refresh),
         STORE_TEST_BOTH(test_threads),
         STORE_TEST_BOTH(test_close_with_live_threads),

@@ -347,6 +347,24 @@ step("tokens: revoke after accepting the confirm dialog and it disappears", asyn
   assert.equal(await row(stacName).count(), 0);
 });
 
+step("tokens: rotate shows a new secret and keeps the old one for the grace period", async () => {
+  const messages = [];
+  page.removeAllListeners("dialog");
+  page.on("dialog", d => { messages.push(d.message()); d.accept(); });
+  const oldSecret = secrets[pkName];
+  await row(pkName).getByRole("button", { name: "Rotate" }).click();
+  await assertVisibleText(page.locator("#list-status"), "Rotated");
+  page.removeAllListeners("dialog");
+  page.on("dialog", d => d.dismiss());
+  assert.equal(messages.length, 1);
+  assert.ok(messages[0].includes(pkName), messages[0]);
+  const fresh = (await page.locator("#secret").innerText()).trim();
+  assert.ok(fresh.startsWith("pk.") && fresh !== oldSecret, fresh);
+  assert.equal(await tokenCode(fresh), "TokenValid");
+  assert.equal(await tokenCode(oldSecret), "TokenValid", "the old secret works for an hour");
+  secrets[pkName] = fresh;
+});
+
 step("sign out ends the session", async () => {
   await page.getByRole("link", { name: "Sign out" }).click();
   await page.waitForURL(/\/account\/login\/$/);
