@@ -164,6 +164,22 @@ static int c_token_rotate(struct store *st, const char *old_id, int64_t account_
     return rc;
 }
 
+static int c_audit_append(struct store *st, const struct audit_event *v, size_t n)
+{
+    return BACKEND(st)->ops->audit_append(BACKEND(st), v, n);
+}
+
+static int c_audit_list(struct store *st, const struct audit_query *q, struct audit_event **out,
+                        size_t *n)
+{
+    return BACKEND(st)->ops->audit_list(BACKEND(st), q, out, n);
+}
+
+static int c_audit_prune(struct store *st, int64_t before_ms)
+{
+    return BACKEND(st)->ops->audit_prune(BACKEND(st), before_ms);
+}
+
 static int c_token_touch(struct store *st, const struct token_use *uses, size_t n)
 {
     return BACKEND(st)->ops->token_touch(BACKEND(st), uses, n);
@@ -238,6 +254,9 @@ static const struct store_ops cached_ops = {
     .token_revoke = c_token_revoke,
     .token_touch = c_token_touch,
     .token_rotate = c_token_rotate,
+    .audit_append = c_audit_append,
+    .audit_list = c_audit_list,
+    .audit_prune = c_audit_prune,
     .token_each = c_token_each,
     .refresh_insert = c_refresh_insert,
     .refresh_rotate = c_refresh_rotate,

@@ -97,6 +97,29 @@ struct group_def {
     char description[DESCRIPTION_MAX + 1];
 };
 
+/* One entry of the append-only audit trail. Never a secret: no password,
+ * token string or key ever goes in. Text fields are cut to their size. */
+#define AUDIT_TEXT_MAX 160
+struct audit_event {
+    int64_t id;          /* set by the store: increasing */
+    int64_t at;          /* ms */
+    char kind[32];       /* "signin", "token.revoke", ... (audit.h) */
+    char actor[64];      /* who acted: "session", "token:ID", "cli", "anonymous" */
+    int64_t account_id;  /* whose account, 0 = none known */
+    char token_id[TOKEN_ID_LEN + 1];
+    char client[64];     /* client address */
+    char user_agent[AUDIT_TEXT_MAX + 1];
+    char request_id[65];
+    char detail[AUDIT_TEXT_MAX + 1];
+};
+
+struct audit_query {
+    int64_t account_id; /* < 0: every account */
+    int64_t since;      /* ms, 0 = from the start */
+    int64_t before_id;  /* 0 = from the newest; else only ids below (paging) */
+    size_t limit;       /* 1.. */
+};
+
 enum token_sort { TOKEN_SORT_CREATED, TOKEN_SORT_MODIFIED };
 
 struct token_query {
@@ -186,6 +209,15 @@ struct store_ops {
     int (*refresh_check)(struct store *st, const char *jti, struct refresh_record *out);
     int (*refresh_revoke_family)(struct store *st, const char *family);
     int (*refresh_revoke_account)(struct store *st, int64_t account_id);
+
+    /* The audit trail. append stores the events in one transaction (ids and
+     * times as given are ignored / kept: at must be set); list returns the
+     * matching events newest first (*out malloc'd, caller frees); prune
+     * deletes those older than before_ms. */
+    int (*audit_append)(struct store *st, const struct audit_event *v, size_t n);
+    int (*audit_list)(struct store *st, const struct audit_query *q, struct audit_event **out,
+                      size_t *n);
+    int (*audit_prune)(struct store *st, int64_t before_ms);
 
     /* The driver's feed of committed account/token/catalog changes, for a
      * serving node's token index (changefeed.h). Call after migrate. NULL on

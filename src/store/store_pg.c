@@ -152,6 +152,21 @@ static const char *const migrations[] = {
     ");",
     /* 2: rotation with a grace period (token_rotate). */
     "ALTER TABLE tokens ADD COLUMN replaced_by TEXT COLLATE \"C\" NOT NULL DEFAULT '';",
+    /* 3: the audit trail (store_pg_audit.c). */
+    "CREATE TABLE audit_events ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  at BIGINT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  actor TEXT NOT NULL DEFAULT '',"
+    "  account_id BIGINT NOT NULL DEFAULT 0,"
+    "  token_id TEXT NOT NULL DEFAULT '',"
+    "  client TEXT NOT NULL DEFAULT '',"
+    "  user_agent TEXT NOT NULL DEFAULT '',"
+    "  request_id TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX audit_account ON audit_events (account_id, id);"
+    "CREATE INDEX audit_at ON audit_events (at);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1006,6 +1021,9 @@ static const struct store_ops pg_ops = {
     .refresh_check = pgstore_refresh_check,
     .refresh_revoke_family = pgstore_refresh_revoke_family,
     .refresh_revoke_account = pgstore_refresh_revoke_account,
+    .audit_append = pgstore_audit_append,
+    .audit_list = pgstore_audit_list,
+    .audit_prune = pgstore_audit_prune,
     .feed_open = pg_feed_open,
     .key_shared = pgstore_key_shared,
     .throttle_hit = pgstore_throttle_hit,

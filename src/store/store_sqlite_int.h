@@ -122,4 +122,10 @@ int sq_refresh_check(struct store *st, const char *jti, struct refresh_record *o
 int sq_refresh_revoke_family(struct store *st, const char *family);
 int sq_refresh_revoke_account(struct store *st, int64_t account_id);
 
+/* The audit trail (store_sqlite_audit.c). */
+int sq_audit_append(struct store *st, const struct audit_event *v, size_t n);
+int sq_audit_list(struct store *st, const struct audit_query *q, struct audit_event **out,
+                  size_t *n);
+int sq_audit_prune(struct store *st, int64_t before_ms);
+
 #endif

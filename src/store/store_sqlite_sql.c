@@ -116,6 +116,21 @@ const char *const sq_migrations[] = {
     " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at,"
     " replaced_by ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
     " VALUES (2, NEW.account_id, NEW.id); END;",
+    /* 5: the audit trail (store_sqlite_audit.c). */
+    "CREATE TABLE audit_events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  actor TEXT NOT NULL DEFAULT '',"
+    "  account_id INTEGER NOT NULL DEFAULT 0,"
+    "  token_id TEXT NOT NULL DEFAULT '',"
+    "  client TEXT NOT NULL DEFAULT '',"
+    "  user_agent TEXT NOT NULL DEFAULT '',"
+    "  request_id TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX audit_account ON audit_events(account_id, id);"
+    "CREATE INDEX audit_at ON audit_events(at);",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 

@@ -926,6 +926,59 @@ static void test_token_rotate(void **state)
     token_record_free(&t);
 }
 
+/* The audit trail: appended in batches, listed newest first per account or
+ * for all, paged by id, filtered by time, pruned by age. */
+static void test_audit(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    struct audit_event ev[5];
+    memset(ev, 0, sizeof(ev));
+    for (int i = 0; i < 5; i++) {
+        ev[i].at = 1000 * (i + 1);
+        snprintf(ev[i].kind, sizeof(ev[i].kind), "%s", i % 2 ? "signin" : "token.revoke");
+        snprintf(ev[i].actor, sizeof(ev[i].actor), "session");
+        ev[i].account_id = i < 3 ? 7 : 8;
+        snprintf(ev[i].client, sizeof(ev[i].client), "10.0.0.%d", i);
+        snprintf(ev[i].user_agent, sizeof(ev[i].user_agent), "agent %d", i);
+        snprintf(ev[i].request_id, sizeof(ev[i].request_id), "req-%d", i);
+        snprintf(ev[i].detail, sizeof(ev[i].detail), "detail %d", i);
+    }
+    assert_int_equal(st->ops->audit_append(st, ev, 3), 0);
+    assert_int_equal(st->ops->audit_append(st, ev + 3, 2), 0);
+    assert_int_equal(st->ops->audit_append(st, ev, 0), 0);
+    struct audit_event *v;
+    size_t n;
+    struct audit_query q = {.account_id = 7, .limit = 10};
+    assert_int_equal(st->ops->audit_list(st, &q, &v, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(v[0].at == 3000 && v[2].at == 1000); /* newest first */
+    assert_true(v[0].id > v[1].id && v[1].id > v[2].id);
+    assert_string_equal(v[0].kind, "token.revoke");
+    assert_string_equal(v[1].user_agent, "agent 1");
+    assert_string_equal(v[2].request_id, "req-0");
+    int64_t second = v[1].id;
+    free(v);
+    /* Paging: below an id; every account; since a time. */
+    q.before_id = second;
+    assert_int_equal(st->ops->audit_list(st, &q, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(v[0].at == 1000);
+    free(v);
+    struct audit_query all = {.account_id = -1, .since = 2500, .limit = 2};
+    assert_int_equal(st->ops->audit_list(st, &all, &v, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(v[0].at == 5000 && v[1].at == 4000);
+    assert_true(v[0].account_id == 8);
+    free(v);
+    assert_int_equal(st->ops->audit_prune(st, 3500), 0);
+    all.since = 0;
+    all.limit = 10;
+    assert_int_equal(st->ops->audit_list(st, &all, &v, &n), 0);
+    assert_int_equal(n, 2);
+    free(v);
+}
+
 int main(void)
 {
     assert_int_equal(crypto_init(), 0);
@@ -946,6 +999,7 @@ int main(void)
         STORE_TEST_BOTH(test_token_each),
         STORE_TEST_BOTH(test_token_touch),
         STORE_TEST_BOTH(test_token_rotate),
+        STORE_TEST_BOTH(test_audit),
         STORE_TEST_BOTH(test_refresh),
         STORE_TEST_BOTH(test_threads),
         STORE_TEST_BOTH(test_close_with_live_threads),
