@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/ratelimit.h"
+#include "auth/audit.h"
 #include "auth/authrules.h"
 #include "auth/indexsync.h"
 #include "auth/store_cached.h"
@@ -124,6 +125,10 @@ int app_open(struct app *app)
         log_error("storage migration failed");
         goto fail;
     }
+    if (!(app->audit = audit_open(app->store, app->cfg.audit_retention_days, app->serving))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     if ((rc = load_key(app, "jwt.key", app->cfg.jwt_key_file, app->jwt_key)) < 0 ||
         (rc = load_key(app, "token.key", app->cfg.token_key_file, app->token_key)) < 0)
         goto fail;
@@ -183,6 +188,10 @@ void app_close(struct app *app)
     if (app->catalog)
         catalog_close(app->catalog);
     app->catalog = NULL;
+    /* The audit writer writes what is queued through the store, so it goes
+     * first; the workers that queue events stopped above. */
+    audit_close(app->audit);
+    app->audit = NULL;
     if (app->store)
         app->store->ops->close(app->store);
     app->store = NULL;

@@ -53,6 +53,7 @@ static const struct setting settings[] = {
     {"max_token_days", NUM(SET_INT, max_token_days, 1, 36500)},
     {"token_max_lifetime_days", NUM(SET_INT, token_max_lifetime_days, 0, 36500)},
     {"expiry_warning_days", NUM(SET_INT, expiry_warning_days, 0, 365)},
+    {"audit_retention_days", NUM(SET_INT, audit_retention_days, 0, 36500)},
     {"default_scopes", STR(default_scopes)},
     {"default_groups", STR(default_groups)},
     {"auth_rules", STR(auth_rules)},
@@ -84,6 +85,7 @@ void config_defaults(struct config *c)
     c->refresh_ttl = 86400;
     c->max_token_days = 365;
     c->expiry_warning_days = 7;
+    c->audit_retention_days = 365;
     strcpy(c->default_scopes, "stac catalog:read tokens:read tokens:write scopes:list "
                               "styles:tiles styles:read fonts:read datasets:read vision:read");
     strcpy(c->default_groups, "Public");

@@ -39,6 +39,7 @@ struct config {
     int max_token_days;         /* the furthest ahead any token's expiry may be set, days */
     int token_max_lifetime_days; /* 0, or every new pk/sk expires within it (default = it) */
     int expiry_warning_days;    /* listings flag tokens expiring within it (expiring_soon) */
+    int audit_retention_days;   /* audit events older are deleted (0 = kept forever) */
     char default_scopes[1024];  /* space-separated, granted to new accounts */
     char default_groups[256];   /* space-separated, for new accounts */
     char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "auth/audit.h"
 #include "auth/auth.h"
 
 struct request;
@@ -37,6 +38,15 @@ const char *api_json_string(const cJSON *obj, const char *name, bool *wrong_type
 bool api_authenticate(struct request *r, struct principal *p, const char *scope);
 /* Same, but only a session access JWT is accepted. */
 bool api_authenticate_session(struct request *r, struct principal *p);
+
+/* Who is acting, for the audit trail: the principal (NULL: anonymous) and
+ * the request's client address, user agent and request id. out owns the
+ * actor text; the rest points into the request. */
+struct api_who {
+    struct audit_who who;
+    char actor[48];
+};
+void api_who(struct request *r, const struct principal *p, struct api_who *out);
 
 /* Registers every route of every api_*.c module. */
 void api_register_all(struct server *srv);

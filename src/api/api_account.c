@@ -68,6 +68,9 @@ static void handle_register(struct request *r)
         goto out;
     }
     reply_json(r, 201, accounts_to_json(&a));
+    struct api_who who;
+    api_who(r, NULL, &who);
+    audit_log(request_app(r)->audit, AUDIT_REGISTER, a.id, NULL, &who.who, NULL);
     account_free(&a);
 out:
     cJSON_Delete(body);
@@ -176,8 +179,11 @@ static void handle_pair(struct request *r)
         reply_missing_fields(r, "email and password must both be strings");
         goto out;
     }
+    struct api_who who;
+    api_who(r, NULL, &who);
     int retry_after = ratelimit_login(app, email, request_client_addr(r));
     if (retry_after > 0) {
+        audit_log(app->audit, AUDIT_THROTTLED, 0, NULL, &who.who, "sign-in");
         char secs[16];
         snprintf(secs, sizeof(secs), "%d", retry_after);
         reply_header(r, "Retry-After", secs);
@@ -188,6 +194,10 @@ static void handle_pair(struct request *r)
     /* Unknown e-mails pay for a hash too, so timing does not reveal them. */
     bool ok = found ? password_verify(password, a.password_hash) : (password_verify_dummy(password), false);
     if (!ok || !a.is_active) {
+        /* Kept under the account when there is one, so its owner sees the
+         * attempts; never the password tried. */
+        audit_log(app->audit, AUDIT_SIGNIN_FAILED, found ? a.id : 0, NULL, &who.who,
+                  !found ? "unknown e-mail" : !ok ? "wrong password" : "account disabled");
         api_reply_error(r, 401, "No active account found with the given credentials",
                         "authentication_failed");
         goto out;
@@ -206,6 +216,8 @@ static void handle_pair(struct request *r)
     free(groups);
     cJSON_AddItemToObject(res, "permissions", json_from_strlist(&a.scopes));
     reply_json(r, 200, res);
+    snprintf(who.actor, sizeof(who.actor), "password");
+    audit_log(app->audit, AUDIT_SIGNIN, a.id, NULL, &who.who, NULL);
 out:
     free(access);
     free(refresh);
@@ -316,9 +328,66 @@ static void handle_blacklist(struct request *r)
         goto out;
     }
     reply_json(r, 200, cJSON_CreateObject());
+    struct api_who who;
+    api_who(r, NULL, &who);
+    snprintf(who.actor, sizeof(who.actor), "session");
+    audit_log(app->audit, AUDIT_SIGNOUT, c.user_id, NULL, &who.who, NULL);
 out:
     jwt_claims_free(&c);
     cJSON_Delete(body);
+}
+
+#define AUDIT_PAGE_MAX 200
+
+/* GET /api/v1/account/audit?limit=N&before=ID: the caller's own events,
+ * newest first; "next" (and a Link header) continue below the last id. */
+static void handle_audit(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    if (!api_authenticate(r, &p, NULL))
+        goto out;
+    if (p.kind != PRINCIPAL_SESSION && !principal_has_scope(&p, "tokens:read")) {
+        api_reply_insufficient_scope(r, "tokens:read");
+        goto out;
+    }
+    long long limit = 50, before = 0;
+    const char *lv = request_query(r, "limit"), *bv = request_query(r, "before");
+    char *end;
+    if (lv && (limit = strtoll(lv, &end, 10), *end || limit < 1 || limit > AUDIT_PAGE_MAX)) {
+        api_reply_validation(r, "limit", "limit must be a whole number from 1 to 200",
+                             "value_error");
+        goto out;
+    }
+    if (bv && (before = strtoll(bv, &end, 10), *end || before < 1)) {
+        api_reply_validation(r, "before", "before must be an event id", "value_error");
+        goto out;
+    }
+    struct audit_query q = {.account_id = p.account_id, .before_id = before,
+                            .limit = (size_t)limit};
+    struct audit_event *v = NULL;
+    size_t n = 0;
+    if (app->store->ops->audit_list(app->store, &q, &v, &n) < 0) {
+        api_reply_error(r, 500, "Could not read the audit trail", "internal_error");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(res, "events");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, audit_event_json(&v[i]));
+    if (n == (size_t)limit) {
+        char next[160], link[200];
+        snprintf(next, sizeof(next), "/api/v1/account/audit?limit=%lld&before=%lld", limit,
+                 (long long)v[n - 1].id);
+        snprintf(link, sizeof(link), "<%s>; rel=\"next\"", next);
+        cJSON_AddStringToObject(res, "next", next);
+        reply_header(r, "Link", link);
+    } else {
+        cJSON_AddNullToObject(res, "next");
+    }
+    free(v);
+    reply_json(r, 200, res);
+out:
+    principal_free(&p);
 }
 
 void api_account_register(struct server *srv)
@@ -330,4 +399,5 @@ void api_account_register(struct server *srv)
     server_route(srv, "POST", "/api/v1/token/refresh", handle_refresh, ROUTE_OFFLOAD);
     server_route(srv, "POST", "/api/v1/token/verify", handle_verify, 0);
     server_route(srv, "POST", "/api/v1/token/blacklist", handle_blacklist, ROUTE_OFFLOAD);
+    server_route(srv, "GET", "/api/v1/account/audit", handle_audit, ROUTE_OFFLOAD);
 }

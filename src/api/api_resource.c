@@ -353,7 +353,8 @@ out:
  * so knowing an id is not enough) and it belongs to owner (or owner < 0: the
  * token speaks for itself). Unknown or foreign tokens are left alone
  * silently. 0, or -EIO when the store failed. */
-static int revoke_stored(struct app *app, const char *token, int64_t owner)
+static int revoke_stored(struct app *app, const char *token, int64_t owner,
+                         const struct audit_who *who)
 {
     struct token_stored_parts parts;
     struct token_record t = {0};
@@ -368,7 +369,7 @@ static int revoke_stored(struct app *app, const char *token, int64_t owner)
         goto out;
     if ((owner >= 0 && t.account_id != owner) || t.revoked_at)
         goto out;
-    rc = tokens_revoke(app, t.id, t.account_id, "oauth/revoke");
+    rc = tokens_revoke(app, t.id, t.account_id, who);
     if (rc == -ENOENT) /* revoked concurrently */
         rc = 0;
 out:
@@ -405,7 +406,9 @@ static void handle_revoke(struct request *r)
         goto out;
     }
     if (kind == TOKEN_PK || kind == TOKEN_SK) {
-        if (revoke_stored(app, token, owner) < 0) {
+        struct api_who who;
+        api_who(r, owner >= 0 ? &caller : NULL, &who);
+        if (revoke_stored(app, token, owner, &who.who) < 0) {
             reply_header(r, "Retry-After", "1");
             api_reply_error(r, 503, "Could not revoke the token, retry shortly", "server_busy");
             goto out;

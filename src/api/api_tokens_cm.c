@@ -108,6 +108,9 @@ static void handle_create_stac(struct request *r)
     cJSON_AddStringToObject(res, "created", created);
     cJSON_AddStringToObject(res, "usage", "sk");
     reply_json(r, 200, res);
+    struct api_who who;
+    api_who(r, &p, &who);
+    audit_log(app->audit, AUDIT_TOKEN_CREATE, p.account_id, t.id, &who.who, "sk (create-stac)");
     crypto_wipe(value, strlen(value));
     free(value);
     token_record_free(&t);
@@ -186,7 +189,9 @@ static void handle_delete(struct request *r)
         principal_free(&p);
         return;
     }
-    int rc = tokens_revoke(app, request_param(r, 0), p.account_id, "account/tokens");
+    struct api_who who;
+    api_who(r, &p, &who);
+    int rc = tokens_revoke(app, request_param(r, 0), p.account_id, &who.who);
     if (rc == -ENOENT)
         api_reply_error(r, 404, "Token not found", "not_found");
     else if (rc < 0)
@@ -231,8 +236,9 @@ static void handle_rotate(struct request *r)
         api_reply_error(r, 404, "Token not found", "not_found");
         goto out;
     }
-    int rc = tokens_rotate(app, &a, request_param(r, 0), grace * 1000, "account/tokens", &t,
-                           &value);
+    struct api_who who;
+    api_who(r, &p, &who);
+    int rc = tokens_rotate(app, &a, request_param(r, 0), grace * 1000, &who.who, &t, &value);
     if (rc == -ENOENT) {
         api_reply_error(r, 404, "Token not found", "not_found");
         goto out;

@@ -55,6 +55,10 @@ static bool mapbox_begin(struct request *r, struct principal *p, const char *sco
     }
     int wait = ratelimit_token_api(request_app(r), p->account_id);
     if (wait > 0) {
+        struct api_who who;
+        api_who(r, p, &who);
+        audit_log(request_app(r)->audit, AUDIT_THROTTLED, p->account_id, NULL, &who.who,
+                  "token API");
         char secs[16];
         snprintf(secs, sizeof(secs), "%d", wait);
         reply_header(r, "Retry-After", secs);
@@ -330,6 +334,11 @@ static void create_temporary(struct request *r, const struct principal *p, const
     cJSON_AddStringToObject(res, "expires", exp_text);
     cJSON_AddNumberToObject(res, "expires_in", (double)(c.exp - c.iat));
     reply_json(r, 200, res);
+    struct api_who who;
+    api_who(r, p, &who);
+    char detail[64];
+    snprintf(detail, sizeof(detail), "expires %s", exp_text);
+    audit_log(app->audit, AUDIT_TOKEN_TEMPORARY, p->account_id, c.parent, &who.who, detail);
 out:
     if (value) {
         crypto_wipe(value, strlen(value));
@@ -372,6 +381,10 @@ static void create_permanent(struct request *r, const struct principal *p, const
         goto out;
     }
     reply_json(r, 200, tokens_to_json(app, &t, value));
+    struct api_who who;
+    api_who(r, p, &who);
+    audit_log(app->audit, AUDIT_TOKEN_CREATE, p->account_id, t.id, &who.who,
+              t.usage == TOKEN_PK ? "pk" : "sk");
 out:
     if (value) {
         crypto_wipe(value, strlen(value));
@@ -472,6 +485,9 @@ static void handle_update(struct request *r)
     else {
         tokens_merge_last_used(app, &t, 1);
         reply_json(r, 200, record_json(app, &t));
+        struct api_who who;
+        api_who(r, &p, &who);
+        audit_log(app->audit, AUDIT_TOKEN_UPDATE, p.account_id, t.id, &who.who, NULL);
     }
 out:
     strlist_free(&scopes);
@@ -488,7 +504,9 @@ static void handle_delete(struct request *r)
     if (!mapbox_begin(r, &p, "tokens:write"))
         goto out;
     const char *id = request_param(r, 1);
-    int rc = tokens_revoke(app, id, p.account_id, "tokens/v2");
+    struct api_who who;
+    api_who(r, &p, &who);
+    int rc = tokens_revoke(app, id, p.account_id, &who.who);
     if (rc == -ENOENT)
         reply_not_found(r);
     else if (rc < 0)

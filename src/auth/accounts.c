@@ -222,7 +222,8 @@ static void wait_until(int64_t ms)
     }
 }
 
-int accounts_set_password(struct app *app, struct account *a, const char *password)
+int accounts_set_password(struct app *app, struct account *a, const char *password,
+                          const struct audit_who *who)
 {
     int rc = password_hash(password, a->password_hash);
     if (rc < 0)
@@ -231,17 +232,23 @@ int accounts_set_password(struct app *app, struct account *a, const char *passwo
     rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    if (rc == 0)
+        audit_log_now(app->audit, AUDIT_ACCOUNT_PASSWORD, a->id, NULL, who,
+                      "every session ended");
     wait_until(a->sessions_valid_after);
     return rc;
 }
 
-int accounts_deactivate(struct app *app, struct account *a)
+int accounts_deactivate(struct app *app, struct account *a, const struct audit_who *who)
 {
     a->is_active = false;
     a->sessions_valid_after = sessions_cutoff();
     int rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    if (rc == 0)
+        audit_log_now(app->audit, AUDIT_ACCOUNT_DISABLE, a->id, NULL, who,
+                      "every session and token ended");
     wait_until(a->sessions_valid_after);
     return rc;
 }

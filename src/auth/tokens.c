@@ -152,7 +152,7 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
 }
 
 int tokens_rotate(struct app *app, const struct account *a, const char *id, int64_t grace_ms,
-                  const char *by, struct token_record *out, char **token_out)
+                  const struct audit_who *who, struct token_record *out, char **token_out)
 {
     struct token_record old = {0};
     memset(out, 0, sizeof(*out));
@@ -175,8 +175,13 @@ int tokens_rotate(struct app *app, const struct account *a, const char *id, int6
     if (rc == 0)
         rc = app->store->ops->token_rotate(app->store, id, a->id, out, now + grace_ms);
     if (rc == 0) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "replaced by %s; the old secret works %lld s more",
+                 out->id, (long long)(grace_ms / 1000));
+        audit_log_now(app->audit, AUDIT_TOKEN_ROTATE, a->id, id, who, detail);
         log_info("token %s of account %lld rotated to %s, the old secret valid for %lld s (%s)",
-                 id, (long long)a->id, out->id, (long long)(grace_ms / 1000), by);
+                 id, (long long)a->id, out->id, (long long)(grace_ms / 1000),
+                 who && who->actor ? who->actor : "?");
     } else if (*token_out) {
         crypto_wipe(*token_out, strlen(*token_out));
         free(*token_out);
@@ -187,7 +192,7 @@ int tokens_rotate(struct app *app, const struct account *a, const char *id, int6
     return rc;
 }
 
-int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by)
+int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct audit_who *who)
 {
     if (!token_id_valid(id))
         return -ENOENT; /* not even shaped like an id: no storage read */
@@ -204,10 +209,15 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by
             return -ENOENT;
     }
     int rc = app->store->ops->token_revoke(app->store, id, account);
-    if (rc == 0)
+    const char *by = who && who->actor ? who->actor : "?";
+    if (rc == 0) {
+        /* Acknowledged only once audited; should the trail be unwritable
+         * now, the event stays queued for its writer. */
+        audit_log_now(app->audit, AUDIT_TOKEN_REVOKE, account, id, who, NULL);
         log_info("token %s of account %lld revoked (%s)", id, (long long)account, by);
-    else if (rc != -ENOENT)
+    } else if (rc != -ENOENT) {
         log_error("could not revoke token %s (%s): %s", id, by, strerror(-rc));
+    }
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/audit.h"
 #include "store/store.h"
 
 struct app;
@@ -58,16 +59,17 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
  * On success *token_out is the new token string (caller wipes and frees)
  * and out the new record (token_record_free). -ENOENT (no such live,
  * unrotated, unexpired token of a), -EPERM (its scopes are no longer all
- * granted to a), or -errno from the store. Logged. */
+ * granted to a), or -errno from the store. Audited (before it returns) and
+ * logged. */
 int tokens_rotate(struct app *app, const struct account *a, const char *id, int64_t grace_ms,
-                  const char *by, struct token_record *out, char **token_out);
+                  const struct audit_who *who, struct token_record *out, char **token_out);
 /* Revokes the live token id, written once for every way in (both API
  * dialects, RFC 7009, the CLI). owner >= 0: only a token of that account
  * (another account's id is -ENOENT, like an unknown one); owner < 0: whoever
- * owns it (the operator). Logs the revocation with by (never a secret). On
- * PostgreSQL it returns once every live node has applied it. 0, -ENOENT or
- * -EIO. */
-int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by);
+ * owns it (the operator). Audits the revocation before returning, with who,
+ * and logs it (never a secret). On PostgreSQL it returns once every live
+ * node has applied it. 0, -ENOENT or -EIO. */
+int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct audit_who *who);
 /* False for a token that is gone for its owner although its row is live: a
  * rotated-away token past its grace period. Listings skip those. */
 bool tokens_listed(const struct token_record *t);

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "auth/accounts.h"
+#include "auth/audit.h"
 #include "app.h"
 #include "catalog/catalog.h"
 #include "util/log.h"
@@ -37,6 +38,7 @@ static const char usage_main[] =
     "  scope add|list\n"
     "  group add|list\n"
     "  stac import FILE|DIR --visibility GROUP[,GROUP]\n"
+    "  audit [--account EMAIL] [--since TIME] [--limit N] [--json]\n"
     "\n"
     "Every command takes the settings as flags, e.g. --data-dir DIR (default ./var),\n"
     "--config FILE, --listen HOST:PORT. Precedence: defaults < --config file <\n"
@@ -54,7 +56,7 @@ static const char usage_serve[] =
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
     "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
     "worker_nice, stac_cache_mb, last_used_interval, token_max_lifetime_days,\n"
-    "expiry_warning_days; several nodes: database_url\n"
+    "expiry_warning_days, audit_retention_days; several nodes: database_url\n"
     "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file.\n"
     "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
 
@@ -92,6 +94,16 @@ static const char usage_stac[] =
     "Imports STAC Collections, Items and ItemCollections (all *.json under DIR) in\n"
     "one transaction: on any invalid document nothing is loaded.\n";
 
+static const char usage_audit[] =
+    "usage: tessera audit [--account EMAIL] [--since TIME] [--limit N] [--json]\n"
+    "Prints the audit trail, newest first: sign-ins (and failures), sign-outs,\n"
+    "registrations, token creation, update, rotation and revocation, account\n"
+    "changes and throttling, with time, actor, account, token, client address and\n"
+    "request id (never a secret). TIME is RFC 3339 (2026-11-01T00:00:00Z) or a\n"
+    "date; --limit defaults to 100. Events older than audit_retention_days are\n"
+    "deleted.\n"
+    "Example: tessera audit --account ada@example.com --since 2026-11-01 --json\n";
+
 /* Command-specific options collected while parsing. */
 struct cli_opts {
     const char *positional[4];
@@ -100,7 +112,8 @@ struct cli_opts {
     const char *active, *staff_value;
     int expires_days;
     long grace_seconds;
-    bool password_stdin, staff, is_public, help;
+    const char *account, *since, *limit;
+    bool password_stdin, staff, is_public, help, json;
 };
 
 static bool opt_takes_value(const char *name)
@@ -108,7 +121,7 @@ static bool opt_takes_value(const char *name)
     static const char *const with_value[] = {"password", "username", "groups", "scopes",
                                              "note", "description", "visibility", "active",
                                              "staff-value", "expires-days", "grace-seconds",
-                                             NULL};
+                                             "account", "since", "limit", NULL};
     for (int i = 0; with_value[i]; i++)
         if (strcmp(name, with_value[i]) == 0)
             return true;
@@ -125,6 +138,9 @@ static int set_opt(struct cli_opts *o, const char *name, const char *value)
     else if (strcmp(name, "description") == 0) o->description = value;
     else if (strcmp(name, "visibility") == 0) o->visibility = value;
     else if (strcmp(name, "active") == 0) o->active = value;
+    else if (strcmp(name, "account") == 0) o->account = value;
+    else if (strcmp(name, "since") == 0) o->since = value;
+    else if (strcmp(name, "limit") == 0) o->limit = value;
     else if (strcmp(name, "grace-seconds") == 0) {
         char *end;
         long v = strtol(value, &end, 10);
@@ -174,6 +190,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts
         name[len] = '\0';
         if (strcmp(name, "password-stdin") == 0) { o->password_stdin = true; continue; }
         if (strcmp(name, "public") == 0) { o->is_public = true; continue; }
+        if (strcmp(name, "json") == 0) { o->json = true; continue; }
         if (strcmp(name, "staff") == 0 && !staff_takes_value) { o->staff = true; continue; }
         if (strcmp(name, "staff") == 0)
             strcpy(name, "staff-value");
@@ -392,13 +409,14 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
         a.is_staff = o->staff;
         if (changed && app->store->ops->account_update(app->store, &a) < 0)
             goto out;
+        audit_log(app->audit, AUDIT_REGISTER, a.id, NULL, &audit_cli, NULL);
         print_account(NULL, &a);
         status = 0;
     } else if (strcmp(verb, "set") == 0 || strcmp(verb, "disable") == 0) {
         if (find_account(app, email, &a) < 0)
             goto out;
         if (strcmp(verb, "disable") == 0) {
-            status = accounts_deactivate(app, &a) < 0;
+            status = accounts_deactivate(app, &a, &audit_cli) < 0;
             goto out;
         }
         bool active = a.is_active, staff = a.is_staff;
@@ -410,12 +428,14 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
             goto out;
         a.is_staff = staff;
         if (!active && a.is_active) {
-            if (accounts_deactivate(app, &a) < 0)
+            if (accounts_deactivate(app, &a, &audit_cli) < 0)
                 goto out;
         } else {
             a.is_active = active;
             if (app->store->ops->account_update(app->store, &a) < 0)
                 goto out;
+            audit_log(app->audit, AUDIT_ACCOUNT_UPDATE, a.id, NULL, &audit_cli,
+                      "groups, scopes, staff or active set by an operator");
         }
         if (password) {
             const char *weak = password_weakness(password);
@@ -423,7 +443,7 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
                 fprintf(stderr, "tessera: password: %s\n", weak);
                 goto out;
             }
-            if (accounts_set_password(app, &a, password) < 0)
+            if (accounts_set_password(app, &a, password, &audit_cli) < 0)
                 goto out;
         }
         print_account(NULL, &a);
@@ -461,8 +481,8 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
         if (rc == 0)
             rc = app->store->ops->account_get_by_id(app->store, old.account_id, &a);
         if (rc == 0)
-            rc = tokens_rotate(app, &a, o->positional[0], o->grace_seconds * 1000LL, "cli", &t,
-                               &value);
+            rc = tokens_rotate(app, &a, o->positional[0], o->grace_seconds * 1000LL, &audit_cli,
+                               &t, &value);
         if (rc == -ENOENT)
             fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
         else if (rc == -EPERM)
@@ -482,7 +502,7 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
         goto out;
     }
     if (strcmp(verb, "revoke") == 0) {
-        int rc = tokens_revoke(app, o->positional[0], -1, "cli");
+        int rc = tokens_revoke(app, o->positional[0], -1, &audit_cli);
         if (rc == -ENOENT)
             fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
         else if (rc < 0)
@@ -522,6 +542,8 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
             goto out;
         }
         printf("%s\n", value);
+        audit_log(app->audit, AUDIT_TOKEN_CREATE, a.id, t.id, &audit_cli,
+                  t.usage == TOKEN_PK ? "pk" : "sk");
         crypto_wipe(value, strlen(value));
         free(value);
         token_record_free(&t);
@@ -692,6 +714,66 @@ static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
     return rc < 0;
 }
 
+/* ---- audit ------------------------------------------------------------ */
+
+static int cmd_audit(struct app *app, struct cli_opts *o)
+{
+    struct audit_query q = {.account_id = -1, .limit = 100};
+    if (o->limit) {
+        char *end;
+        long v = strtol(o->limit, &end, 10);
+        if (*end || v < 1 || v > 100000) {
+            fprintf(stderr, "tessera: --limit must be 1..100000\n");
+            return 2;
+        }
+        q.limit = (size_t)v;
+    }
+    if (o->since && time_parse_rfc3339(o->since, &q.since) < 0 &&
+        time_parse_date(o->since, &q.since) < 0) {
+        fprintf(stderr, "tessera: --since must be an RFC 3339 time or a date (YYYY-MM-DD)\n");
+        return 2;
+    }
+    if (open_app(app) < 0)
+        return 1;
+    int status = 1;
+    struct account a = {0};
+    struct audit_event *v = NULL;
+    size_t n = 0;
+    if (o->account) {
+        if (find_account(app, o->account, &a) < 0)
+            goto out;
+        q.account_id = a.id;
+    }
+    if (app->store->ops->audit_list(app->store, &q, &v, &n) < 0) {
+        fprintf(stderr, "tessera: cannot read the audit trail (see log above)\n");
+        goto out;
+    }
+    if (o->json) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, audit_event_json(&v[i]));
+        char *text = cJSON_Print(arr);
+        puts(text ? text : "[]");
+        free(text);
+        cJSON_Delete(arr);
+    } else {
+        printf("ID\tAT\tKIND\tACTOR\tACCOUNT\tTOKEN\tCLIENT\tDETAIL\n");
+        for (size_t i = 0; i < n; i++) {
+            char at[TIME_RFC3339_LEN];
+            time_format_rfc3339(v[i].at, at);
+            printf("%lld\t%s\t%s\t%s\t%lld\t%s\t%s\t%s\n", (long long)v[i].id, at, v[i].kind,
+                   v[i].actor, (long long)v[i].account_id, v[i].token_id[0] ? v[i].token_id : "-",
+                   v[i].client[0] ? v[i].client : "-", v[i].detail);
+        }
+    }
+    status = 0;
+out:
+    free(v);
+    account_free(&a);
+    app_close(app);
+    return status;
+}
+
 /* ---- entry point ------------------------------------------------------ */
 
 static int load_config(struct config *cfg, int argc, char **argv)
@@ -736,7 +818,8 @@ int cli_main(int argc, char **argv)
     if (load_config(&app.cfg, argc, argv) < 0)
         return 2;
     const char *command = argv[cmd];
-    bool has_verb = strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0;
+    bool has_verb = strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
+                    strcmp(command, "audit") != 0;
     const char *verb = has_verb && cmd + 1 < argc && argv[cmd + 1][0] != '-' ? argv[cmd + 1] : "";
     int first = cmd + 1 + (verb[0] ? 1 : 0);
     bool staff_value = strcmp(command, "user") == 0 && strcmp(verb, "set") == 0;
@@ -750,7 +833,7 @@ int cli_main(int argc, char **argv)
         const char *usage;
     } usages[] = {{"serve", usage_serve}, {"migrate", usage_migrate}, {"user", usage_user},
                   {"token", usage_token}, {"scope", usage_scope},     {"group", usage_group},
-                  {"stac", usage_stac}};
+                  {"stac", usage_stac}, {"audit", usage_audit}};
     const char *usage = NULL;
     for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++)
         if (strcmp(usages[i].name, command) == 0)
@@ -771,6 +854,8 @@ int cli_main(int argc, char **argv)
         return cmd_user(&app, verb, &o);
     if (strcmp(command, "token") == 0)
         return cmd_token(&app, verb, &o);
+    if (strcmp(command, "audit") == 0)
+        return cmd_audit(&app, &o);
     if (strcmp(command, "scope") == 0 || strcmp(command, "group") == 0)
         return cmd_scope_group(&app, strcmp(command, "scope") == 0, verb, &o);
     return cmd_stac(&app, verb, &o);

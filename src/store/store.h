@@ -116,7 +116,7 @@ struct audit_event {
 struct audit_query {
     int64_t account_id; /* < 0: every account */
     int64_t since;      /* ms, 0 = from the start */
-    int64_t before_id;  /* 0 = from the newest; else only ids below (paging) */
+    int64_t before_id;  /* 0 = from the newest; else those after this event (paging) */
     size_t limit;       /* 1.. */
 };
 
@@ -210,10 +210,10 @@ struct store_ops {
     int (*refresh_revoke_family)(struct store *st, const char *family);
     int (*refresh_revoke_account)(struct store *st, int64_t account_id);
 
-    /* The audit trail. append stores the events in one transaction (ids and
-     * times as given are ignored / kept: at must be set); list returns the
-     * matching events newest first (*out malloc'd, caller frees); prune
-     * deletes those older than before_ms. */
+    /* The audit trail. append stores the events in one transaction (their
+     * id is assigned, their at kept: it must be set); list returns the
+     * matching events newest first by time, then id (*out malloc'd, caller
+     * frees); prune deletes those older than before_ms. */
     int (*audit_append)(struct store *st, const struct audit_event *v, size_t n);
     int (*audit_list)(struct store *st, const struct audit_query *q, struct audit_event **out,
                       size_t *n);

@@ -165,8 +165,8 @@ static const char *const migrations[] = {
     "  request_id TEXT NOT NULL DEFAULT '',"
     "  detail TEXT NOT NULL DEFAULT ''"
     ");"
-    "CREATE INDEX audit_account ON audit_events (account_id, id);"
-    "CREATE INDEX audit_at ON audit_events (at);",
+    "CREATE INDEX audit_account ON audit_events (account_id, at, id);"
+    "CREATE INDEX audit_at ON audit_events (at, id);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -48,7 +48,9 @@ int pgstore_audit_list(struct store *st, const struct audit_query *q, struct aud
                                      "SELECT id, at, kind, actor, account_id, token_id, client,"
                                      " user_agent, request_id, detail FROM audit_events"
                                      " WHERE ($1 < 0 OR account_id = $1) AND at >= $2"
-                                     " AND ($3 = 0 OR id < $3) ORDER BY id DESC LIMIT $4",
+                                     " AND ($3 = 0 OR (at, id) < (SELECT at, id FROM"
+                                     "  audit_events WHERE id = $3))"
+                                     " ORDER BY at DESC, id DESC LIMIT $4",
                                      4, params);
     if (!r)
         return -EIO;

@@ -77,12 +77,15 @@ int sq_audit_list(struct store *st, const struct audit_query *q, struct audit_ev
     if (!c)
         return -EIO;
     sqlite3_stmt *s = NULL;
-    /* ?1 < 0: every account; ?3 = 0: from the newest. */
+    /* ?1 < 0: every account; ?3 = 0: from the newest, else after the event
+     * ?3 in (at, id) order: events are written in batches, so ids follow
+     * writes and only the time orders events. */
     if (sqlite3_prepare_v2(c->db,
                            "SELECT id, at, kind, actor, account_id, token_id, client, user_agent,"
                            " request_id, detail FROM audit_events"
                            " WHERE (?1 < 0 OR account_id = ?1) AND at >= ?2"
-                           " AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4",
+                           " AND (?3 = 0 OR (at, id) < (SELECT at, id FROM audit_events"
+                           "  WHERE id = ?3)) ORDER BY at DESC, id DESC LIMIT ?4",
                            -1, &s, NULL) != SQLITE_OK)
         return sq_db_fail(c, "audit_list prepare");
     sqlite3_bind_int64(s, 1, q->account_id);

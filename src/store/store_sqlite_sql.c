@@ -129,8 +129,8 @@ const char *const sq_migrations[] = {
     "  request_id TEXT NOT NULL DEFAULT '',"
     "  detail TEXT NOT NULL DEFAULT ''"
     ");"
-    "CREATE INDEX audit_account ON audit_events(account_id, id);"
-    "CREATE INDEX audit_at ON audit_events(at);",
+    "CREATE INDEX audit_account ON audit_events(account_id, at, id);"
+    "CREATE INDEX audit_at ON audit_events(at, id);",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 
