@@ -531,14 +531,18 @@ static bool parse_int(const char *s, long long *out)
     return true;
 }
 
+/* A limit above the maximum is served as the maximum, not refused (STAC API
+ * item search, OGC API Features /req/core/fc-limit-response-1); the next
+ * links repeat the limit as given, so every page is clamped the same way. */
 static int set_limit(struct search *s, bool ok, long long v)
 {
-    if (!ok || v < 1 || v > CATALOG_MAX_LIMIT) {
-        snprintf(s->msg, sizeof(s->msg), "limit must be an integer between 1 and %d",
+    if (!ok || v < 1) {
+        snprintf(s->msg, sizeof(s->msg),
+                 "limit must be a positive integer (at most %d items are returned)",
                  CATALOG_MAX_LIMIT);
         return -EINVAL;
     }
-    s->q.limit = v;
+    s->q.limit = v > CATALOG_MAX_LIMIT ? CATALOG_MAX_LIMIT : v;
     return 0;
 }
 
