@@ -59,7 +59,11 @@ write("fuzz_jwt", "hdr_crit", b"\x02" + b'{"alg":"HS256","crit":["b64"]}' + b"\x
 for i, s in enumerate(["2026-11-23T12:00:00.000Z", "2026-11-23T12:12:24.577133",
                        "2024-02-29 23:59:59+05:30", "1970-01-01T00:00:00-00:00",
                        "9999-12-31T23:59:59.999999Z", "2026-11-23", "0001-01-01",
-                       "2023-02-29", "2026-13-01T25:61:61Z"]):
+                       "2023-02-29", "2026-13-01T25:61:61Z",
+                       # the wide flavour (STAC): before 1970, year 0000, 7-9 digits
+                       "1900-01-01T00:00:00Z", "0000-01-01T00:00:00-00:01",
+                       "1969-12-31T23:59:59.999999999Z", "2001-02-03T04:05:06.1234567+01:00",
+                       "1850-06-01"]):
     write("fuzz_time", "t%02d" % i, s)
 
 # --- fuzz_stac_query: 0 bbox text, 1 datetime, 2 bbox JSON, 3 geometry JSON
@@ -69,6 +73,8 @@ write("fuzz_stac_query", "dt_instant", b"\x012026-11-23T12:00:00Z")
 write("fuzz_stac_query", "dt_day", b"\x012026-11-23")
 write("fuzz_stac_query", "dt_open", b"\x01../2026-11-23T12:00:00.5+01:00")
 write("fuzz_stac_query", "dt_interval", b"\x012020-01-01T00:00:00Z/2021-01-01")
+write("fuzz_stac_query", "dt_old", b"\x010001-01-01T00:00:00Z/1969-12-31T23:59:59.123456789Z")
+write("fuzz_stac_query", "dt_both_open", b"\x01../..")
 write("fuzz_stac_query", "bbox_json", b"\x02[-10.5, -5, 10, 5.25]")
 write("fuzz_stac_query", "point", b'\x03{"type":"Point","coordinates":[1.5,2.5]}')
 write("fuzz_stac_query", "polygon", b'\x03{"type":"Polygon","coordinates":[[[0,0],[20,0],[20,20],[0,20],[0,0]],[[5,5],[6,5],[6,6],[5,5]]]}')

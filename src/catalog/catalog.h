@@ -129,8 +129,10 @@ int catalog_parse_bbox_text(const char *text, double bbox[4], char *err, size_t 
 /* Same for a JSON array of 4 or 6 numbers. */
 int catalog_parse_bbox_json(const cJSON *arr, double bbox[4], char *err, size_t errlen);
 /* Parses a STAC datetime parameter: an instant, "start/end", with ".." or ""
- * for an open end. A date without time as an instant means that whole day.
- * 0 or -EINVAL with a message in err. */
+ * for one open end (both open is refused). Instants are RFC 3339 over years
+ * 0000-9999 with 0-9 fractional digits (time_parse_rfc3339_wide). A date
+ * without time as an instant means that whole day. 0 or -EINVAL with a
+ * message in err. */
 int catalog_parse_datetime(const char *text, bool *has_start, int64_t *start, bool *has_end,
                            int64_t *end, char *err, size_t errlen);
 

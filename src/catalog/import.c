@@ -152,7 +152,7 @@ static int item_time(struct importer *im, const char *file, const char *what, co
             return import_fail(im, file, "%s: properties.%s is required", what, name);
         return 0;
     }
-    if (!cJSON_IsString(v) || time_parse_rfc3339(v->valuestring, out) < 0)
+    if (!cJSON_IsString(v) || time_parse_rfc3339_wide(v->valuestring, out) < 0)
         return import_fail(im, file, "%s: properties.%s must be an RFC 3339 date-time", what, name);
     *present = true;
     return 0;
@@ -336,7 +336,7 @@ static int check_extent(struct importer *im, const char *file, const char *what,
         cJSON_ArrayForEach(t, b)
         {
             if (!cJSON_IsNull(t) &&
-                (!cJSON_IsString(t) || time_parse_rfc3339(t->valuestring, &ms) < 0))
+                (!cJSON_IsString(t) || time_parse_rfc3339_wide(t->valuestring, &ms) < 0))
                 return import_fail(im, file,
                                    "%s: extent.temporal.interval[%d] must hold RFC 3339 "
                                    "date-times or null",
