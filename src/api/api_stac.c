@@ -304,8 +304,7 @@ static void h_landing(struct request *r)
     l = add_link(links, "search", href, GEOJSON, "Item search (POST)");
     cJSON_AddStringToObject(l, "method", "POST");
     snprintf(href, sizeof(href), "%s/api/v1/openapi.json", base);
-    add_link(links, "service-desc", href, "application/vnd.oai.openapi+json;version=3.0",
-             "OpenAPI description");
+    add_link(links, "service-desc", href, API_OPENAPI_TYPE, "OpenAPI description");
     snprintf(href, sizeof(href), "%s/api/v1/docs", base);
     add_link(links, "service-doc", href, "text/html", "API documentation");
     const cJSON *c;

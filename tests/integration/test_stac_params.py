@@ -226,3 +226,20 @@ class ParamsTest(unittest.TestCase):
         # One open end is fine, either spelling.
         self.assertEqual(self.ids("datetime=/1900-01-01"), ["h-1900", "h-1850-range", "h-0001"])
         self.assertEqual(self.ids("datetime=2000-01-01T00:00:00Z/"), ["h-frac9"])
+
+    # -- service-desc ------------------------------------------------------------
+    def test_service_desc_content_type(self):
+        landing = self.server.get("/api/v1/stac/").json()
+        desc = [l for l in landing["links"] if l["rel"] == "service-desc"][0]
+        self.assertEqual(desc["type"], "application/vnd.oai.openapi+json;version=3.0")
+        self.assertEqual(desc["href"], self.server.url("/api/v1/openapi.json"))
+        r = harness.requests.get(desc["href"], timeout=30)
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.headers["Content-Type"], desc["type"])
+        self.assertEqual(r.json()["openapi"][:2], "3.")
+        doc = [l for l in landing["links"] if l["rel"] == "service-doc"][0]
+        self.assertEqual(doc["type"], "text/html")
+        self.assertEqual(doc["href"], self.server.url("/api/v1/docs"))
+        r = harness.requests.get(doc["href"], timeout=30)
+        self.assertEqual(r.status_code, 200)
+        self.assertTrue(r.headers["Content-Type"].startswith("text/html"))
