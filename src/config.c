@@ -57,6 +57,7 @@ static const struct setting settings[] = {
     {"login_rate_addr", NUM(SET_UINT, login_rate_addr, 0, 1000000)},
     {"token_api_rate", NUM(SET_UINT, token_api_rate, 0, 1000000)},
     {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
+    {"trusted_proxies", STR(trusted_proxies)},
 };
 
 void config_defaults(struct config *c)
@@ -135,6 +136,15 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
             snprintf(err, errlen, "auth_rules: %s", msg);
             return -EINVAL;
         }
+        /* Likewise a proxy range typo: parsed once here, matched per request. */
+        struct cidr_list nets;
+        bool proxies = strcmp(key, "trusted_proxies") == 0;
+        if (proxies && cidr_list_parse(&nets, value, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "trusted_proxies: %s", msg);
+            return -EINVAL;
+        }
+        if (proxies)
+            c->trusted_nets = nets;
         strcpy(field, value);
         return 0;
     }

@@ -1,9 +1,9 @@
 /* STAC API 1.0 (core, collections, OGC API Features, item search) under
- * /api/v1/stac/ (the asset endpoint is api_asset.c).
- * Results are filtered by the caller's groups (anonymous = Public); documents
- * get absolute links built from the request's scheme and Host. Handlers run on
- * the HTTP threads: catalog reads are short SQLite queries on pooled
- * connections. */
+ * /api/v1/stac/ (the asset endpoint is api_asset.c). Results are filtered by
+ * the caller's groups (anonymous = Public); documents get absolute links
+ * built from the request's scheme, Host and trusted forwarding headers
+ * (api/baseurl.c). Handlers run on the HTTP threads: catalog reads are short
+ * SQLite queries on pooled connections. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/baseurl.h"
 #include "util/url.h"
 #include "app.h"
 #include "catalog/catalog.h"
@@ -35,13 +36,12 @@ static const char *const conforms_to[] = {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* "scheme://host" of this request; an absent or odd Host falls back to localhost. */
+/* "scheme://host[prefix]" as the client addressed us (api/baseurl.c: the
+ * Host header, or what a trusted proxy says); an absent or odd Host falls
+ * back to localhost. */
 static void base_url(struct request *r, char *out, size_t len)
 {
-    const char *host = request_header(r, "Host");
-    if (!url_host_ok(host))
-        host = "localhost";
-    snprintf(out, len, "%s://%s", request_scheme(r), host);
+    request_base_url(r, out, len);
 }
 
 static cJSON *add_link(cJSON *links, const char *rel, const char *href, const char *type,

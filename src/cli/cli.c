@@ -53,6 +53,10 @@ static const char usage_serve[] =
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
     "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
     "worker_nice, stac_cache_mb.\n"
+    "  --trusted-proxies CIDRS  proxies whose Forwarded / X-Forwarded-Proto, -Host and\n"
+    "                 -Prefix headers are believed when links are built (comma/space-\n"
+    "                 separated, IPv4 and IPv6, e.g. 127.0.0.1/32,::1); default empty:\n"
+    "                 trust nobody, ignore those headers.\n"
     "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"

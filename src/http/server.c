@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -266,6 +267,47 @@ const char *request_scheme(const struct request *r)
 bool request_replied(const struct request *r)
 {
     return r->response != NULL;
+}
+
+struct header_join {
+    const char *name;
+    char *out;
+    size_t len, used;
+    int lines;
+    bool overflow;
+};
+
+static enum MHD_Result header_join_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct header_join *j = cls;
+    if (strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    size_t n = value ? strlen(value) : 0, sep = j->lines ? 2 : 0;
+    if (j->used + sep + n + 1 > j->len) {
+        j->overflow = true;
+        return MHD_NO;
+    }
+    memcpy(j->out + j->used, ", ", sep);
+    memcpy(j->out + j->used + sep, value ? value : "", n);
+    j->used += sep + n;
+    j->out[j->used] = '\0';
+    j->lines++;
+    return MHD_YES;
+}
+
+int request_header_join(const struct request *r, const char *name, char *out, size_t len)
+{
+    if (len == 0)
+        return -ENOSPC;
+    struct header_join j = {name, out, len, 0, 0, false};
+    out[0] = '\0';
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, header_join_cb, &j);
+    if (j.overflow) {
+        out[0] = '\0';
+        return -ENOSPC;
+    }
+    return j.lines;
 }
 
 struct query_iter {

@@ -64,8 +64,15 @@ const char *request_query(const struct request *r, const char *key);
 /* Calls fn for every query argument in order; stops when fn returns non-zero. */
 int request_query_each(const struct request *r,
                        int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
-/* Header value (case-insensitive name), or NULL. */
+/* Header value (case-insensitive name), or NULL. With several field lines
+ * of that name, the first. */
 const char *request_header(const struct request *r, const char *name);
+/* Every field line of a header (case-insensitive name), in the order
+ * received, joined with ", " into out: for list-valued headers such as
+ * Forwarded, whose lines a proxy may append separately (RFC 9110 §5.3).
+ * Returns the number of lines (0: absent, out = ""), or -ENOSPC when they do
+ * not fit (out = ""). */
+int request_header_join(const struct request *r, const char *name, char *out, size_t len);
 /* Request body (not NUL-terminated in general; always followed by a NUL). */
 const char *request_body(const struct request *r, size_t *len);
 const char *request_id(const struct request *r);

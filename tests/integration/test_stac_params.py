@@ -243,3 +243,211 @@ class ParamsTest(unittest.TestCase):
         r = harness.requests.get(doc["href"], timeout=30)
         self.assertEqual(r.status_code, 200)
         self.assertTrue(r.headers["Content-Type"].startswith("text/html"))
+
+
+def raw_request(server, head):
+    """Sends head (request line and headers, CRLF-terminated) over a plain
+    socket and returns (status, headers dict lower-cased, body bytes): for
+    header values no HTTP library would send."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(head.encode("latin-1") + b"Connection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head_part, _, body = data.partition(b"\r\n\r\n")
+    lines = head_part.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, body
+
+
+def all_hrefs(doc):
+    """Every href in a STAC document: links, features' links and assets."""
+    hrefs = [l["href"] for l in doc.get("links", [])]
+    for f in doc.get("features", []) + doc.get("collections", []):
+        hrefs += [l["href"] for l in f.get("links", [])]
+        hrefs += [a["href"] for a in f.get("assets", {}).values()]
+    return hrefs
+
+
+HOSTILE_HEADERS = [
+    {"X-Forwarded-Host": "evil.example/path"},
+    {"X-Forwarded-Host": 'evil.example"><script>'},
+    {"X-Forwarded-Host": "evil.example?x=1"},
+    {"X-Forwarded-Host": "user@evil.example"},
+    {"X-Forwarded-Host": "evil example"},
+    {"X-Forwarded-Proto": "javascript"},
+    {"X-Forwarded-Proto": "https\"evil"},
+    {"X-Forwarded-Prefix": "//evil.example"},
+    {"X-Forwarded-Prefix": "/a/../evil"},
+    {"X-Forwarded-Prefix": "/evil%0d%0aX-Injected:1"},
+    {"X-Forwarded-Prefix": "evil"},
+    {"X-Forwarded-Prefix": '/evil"quote'},
+    {"Forwarded": 'host="evil.example/x";proto=gopher'},
+    {"Forwarded": 'host="evil.example\\r\\nX-Injected: 1"'},
+    {"Forwarded": 'host="evil.example'},
+    {"Forwarded": "host=a.example;host=evil.example"},
+]
+
+
+class ForwardedTest(unittest.TestCase):
+    """One server trusting 127.0.0.1 (the test client) and one trusting nobody."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.trusting = start_server({"trusted-proxies": "127.0.0.1/32"})
+        cls.plain = start_server()
+        cls.accounts = {}
+        for s in (cls.trusting, cls.plain):
+            email, pair = s.new_account()
+            me = s.get("/api/v1/account/me", token=pair["access"]).json()
+            token = s.create_stac_token(pair["access"])["token_value"]
+            s.cli("token", "create", email, "--scopes", "tokens:read")
+            cls.accounts[s] = (me["username"], pair["access"], token)
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in (cls.trusting, cls.plain):
+            stop_server(s)
+
+    def hrefs(self, server, path, headers, token=None):
+        r = server.get(path, token=token, headers=headers)
+        self.assertEqual(r.status_code, 200, r.text)
+        return all_hrefs(r.json())
+
+    def stac_paths(self):
+        return ["/api/v1/stac/", "/api/v1/stac/collections", "/api/v1/stac/collections/files",
+                "/api/v1/stac/collections/files/items", "/api/v1/stac/search?limit=1",
+                "/api/v1/stac/collections/bulk/items?limit=1&offset=3",
+                "/api/v1/stac/collections/files/items/f1"]
+
+    def mapbox_link(self, server, headers):
+        username, access, _ = self.accounts[server]
+        r = server.get("/tokens/v2/%s?limit=1" % username, token=access, headers=headers)
+        self.assertEqual(r.status_code, 200, r.text)
+        return r.headers["Link"]
+
+    def test_x_forwarded_headers_from_a_trusted_peer(self):
+        s = self.trusting
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example",
+                   "X-Forwarded-Prefix": "/tessera/"}
+        _, _, token = self.accounts[s]
+        for path in self.stac_paths():
+            with self.subTest(path=path):
+                hrefs = self.hrefs(s, path, headers, token)
+                ours = [h for h in hrefs if "creativecommons" not in h]
+                self.assertTrue(ours)
+                for h in ours:
+                    self.assertTrue(h.startswith("https://public.example/tessera/api/v1/"), h)
+        # Asset hrefs, next/prev links (GET and POST) all carry the prefix.
+        r = s.get("/api/v1/stac/collections/files/items/f1", headers=headers)
+        self.assertEqual(r.json()["assets"]["cog_tif"]["href"],
+                         "https://public.example/tessera/api/v1/catalog/asset/files/cog.tif")
+        doc = s.get("/api/v1/stac/search?collections=bulk&limit=2&offset=2",
+                    headers=headers).json()
+        rels = {l["rel"]: l["href"] for l in doc["links"]}
+        self.assertTrue(rels["next"].startswith(
+            "https://public.example/tessera/api/v1/stac/search?"), rels)
+        self.assertIn("offset=4", rels["next"])
+        self.assertIn("offset=0", rels["prev"])
+        r = s.post("/api/v1/stac/search", {"collections": ["bulk"], "limit": 2}, headers=headers)
+        nxt = [l for l in r.json()["links"] if l["rel"] == "next"][0]
+        self.assertEqual(nxt["href"], "https://public.example/tessera/api/v1/stac/search")
+        # The Mapbox Link header too.
+        username = self.accounts[s][0]
+        self.assertTrue(self.mapbox_link(s, headers).startswith(
+            "<https://public.example/tessera/tokens/v2/%s?start=" % username))
+        # A lone X-Forwarded-Proto keeps the Host header.
+        hrefs = self.hrefs(s, "/api/v1/stac/", {"X-Forwarded-Proto": "https"})
+        self.assertTrue(hrefs[0].startswith("https://127.0.0.1:%d/api/v1/stac/" % s.port))
+
+    def test_forwarded_header_from_a_trusted_peer(self):
+        s = self.trusting
+        landing = lambda h: self.hrefs(s, "/api/v1/stac/", h)[0]
+        self.assertEqual(landing({"Forwarded": 'for=198.51.100.7;proto=https;host="stac.example:8443"'}),
+                         "https://stac.example:8443/api/v1/stac/")
+        # Forwarded wins over X-Forwarded-*, field by field; the prefix only
+        # comes from X-Forwarded-Prefix.
+        self.assertEqual(landing({"Forwarded": "proto=https;host=fwd.example",
+                                  "X-Forwarded-Host": "xfh.example",
+                                  "X-Forwarded-Proto": "http",
+                                  "X-Forwarded-Prefix": "/p"}),
+                         "https://fwd.example/p/api/v1/stac/")
+        self.assertEqual(landing({"Forwarded": "host=fwd.example",
+                                  "X-Forwarded-Proto": "https"}),
+                         "https://fwd.example/api/v1/stac/")
+        # A client-supplied element to the left of the proxy's is not believed.
+        self.assertEqual(landing({"Forwarded": "host=evil.example;proto=https, "
+                                               "for=198.51.100.7;host=good.example"}),
+                         "http://good.example/api/v1/stac/")
+        # ...unless a trusted proxy vouches for the hop that wrote it.
+        self.assertEqual(landing({"Forwarded": "for=198.51.100.7;host=outer.example;proto=https, "
+                                               "for=127.0.0.1;host=inner.example"}),
+                         "https://outer.example/api/v1/stac/")
+        # Two Forwarded field lines are one list.
+        status, headers, body = raw_request(
+            s, "GET /api/v1/stac/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Forwarded: host=evil.example\r\nForwarded: for=198.51.100.7;host=good.example\r\n")
+        self.assertEqual(status, 200)
+        self.assertEqual(all_hrefs(json.loads(body))[0], "http://good.example/api/v1/stac/")
+
+    def test_hostile_values_are_ignored(self):
+        s = self.trusting
+        direct = "http://127.0.0.1:%d/api/v1/" % s.port
+        for headers in HOSTILE_HEADERS:
+            with self.subTest(headers=headers):
+                for path in ("/api/v1/stac/", "/api/v1/stac/search?limit=1&collections=bulk"):
+                    r = s.get(path, headers=headers)
+                    self.assertEqual(r.status_code, 200, r.text)
+                    self.assertNotIn("evil", r.text)
+                    self.assertNotIn("Injected", r.text)
+                    for h in all_hrefs(r.json()):
+                        if "creativecommons" not in h:
+                            self.assertTrue(h.startswith(direct), h)
+                self.assertNotIn("evil", self.mapbox_link(s, headers))
+        # Values no HTTP library would send: CR/LF, obs-fold, NUL-free junk.
+        for extra in ("X-Forwarded-Host: evil.example\r\n X-Injected: 1\r\n",
+                      "X-Forwarded-Host: evil.example\rX-Injected: 1\r\n",
+                      "X-Forwarded-Host: \"evil.example\r\n",
+                      "Forwarded: host=\"evil.example\\\r\n\tX-Injected: 1\"\r\n",
+                      "X-Forwarded-Prefix: /a\x7fb\r\n",
+                      "X-Forwarded-Host: \xe9vil.example\r\n"):
+            with self.subTest(raw=extra):
+                status, headers, body = raw_request(
+                    s, "GET /api/v1/stac/ HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s" % (s.port, extra))
+                self.assertIn(status, (200, 400), body)
+                self.assertNotIn(b"evil", body)
+                self.assertNotIn("x-injected", headers)
+                if status == 200:
+                    for h in all_hrefs(json.loads(body)):
+                        self.assertTrue(h.startswith(direct), h)
+
+    def test_untrusted_peer_headers_are_ignored(self):
+        s = self.plain
+        direct = "http://127.0.0.1:%d/api/v1/" % s.port
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example",
+                   "X-Forwarded-Prefix": "/tessera", "Forwarded": "proto=https;host=fwd.example"}
+        _, _, token = self.accounts[s]
+        for path in self.stac_paths():
+            with self.subTest(path=path):
+                for h in self.hrefs(s, path, headers, token):
+                    if "creativecommons" not in h:
+                        self.assertTrue(h.startswith(direct), h)
+        self.assertTrue(self.mapbox_link(s, headers).startswith(
+            "<http://127.0.0.1:%d/tokens/v2/" % s.port))
+
+    def test_cached_pages_do_not_leak_between_bases(self):
+        s = self.trusting
+        path = "/api/v1/stac/search?collections=bulk&limit=3"
+        a = s.get(path, headers={"X-Forwarded-Host": "a.example"}).json()
+        b = s.get(path).json()
+        c = s.get(path, headers={"X-Forwarded-Host": "a.example"}).json()
+        self.assertTrue(all_hrefs(a)[0].startswith("http://a.example/"))
+        self.assertTrue(all_hrefs(b)[0].startswith("http://127.0.0.1:%d/" % s.port))
+        self.assertEqual(a, c)

@@ -121,6 +121,37 @@ static void test_listen(void **state)
     assert_int_equal(c.listen_port, 65535);
 }
 
+static void test_trusted_proxies(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    config_defaults(&c);
+    assert_string_equal(c.trusted_proxies, "");
+    assert_int_equal(c.trusted_nets.n, 0); /* trust nobody */
+    assert_int_equal(config_set(&c, "trusted_proxies", "127.0.0.1/32, 10.0.0.0/8 ::1", err,
+                                sizeof(err)),
+                     0);
+    assert_int_equal(c.trusted_nets.n, 3);
+    assert_true(cidr_list_match(&c.trusted_nets, "10.9.8.7"));
+    /* A typo stops the start, and the previous list stays. */
+    err[0] = '\0';
+    assert_int_equal(config_set(&c, "trusted_proxies", "10.0.0.1/8", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "trusted_proxies"));
+    assert_int_equal(c.trusted_nets.n, 3);
+    assert_string_equal(c.trusted_proxies, "127.0.0.1/32, 10.0.0.0/8 ::1");
+    assert_int_equal(config_set(&c, "trusted_proxies", "bogus", err, sizeof(err)), -EINVAL);
+    /* The environment goes through the same parser. */
+    setenv("TESSERA_TRUSTED_PROXIES", "192.168.0.0/16", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof(err)), 0);
+    unsetenv("TESSERA_TRUSTED_PROXIES");
+    assert_int_equal(c.trusted_nets.n, 1);
+    assert_true(cidr_list_match(&c.trusted_nets, "192.168.1.1"));
+    assert_false(cidr_list_match(&c.trusted_nets, "10.9.8.7"));
+    assert_int_equal(config_set(&c, "trusted_proxies", "", err, sizeof(err)), 0);
+    assert_int_equal(c.trusted_nets.n, 0);
+}
+
 static char tmp_path[64];
 
 static const char *write_tmp(const char *text)
@@ -249,7 +280,7 @@ int main(void)
         cmocka_unit_test(test_set_invalid), cmocka_unit_test(test_listen),
         cmocka_unit_test(test_file),        cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_env),         cmocka_unit_test(test_precedence_file_then_env),
-        cmocka_unit_test(test_data_path),
+        cmocka_unit_test(test_data_path),   cmocka_unit_test(test_trusted_proxies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
