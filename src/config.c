@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/cors.h"
 #include "auth/authrules.h"
 
 enum setting_kind { SET_STRING, SET_UINT, SET_INT64, SET_SIZE, SET_INT, SET_LISTEN };
@@ -58,6 +59,7 @@ static const struct setting settings[] = {
     {"token_api_rate", NUM(SET_UINT, token_api_rate, 0, 1000000)},
     {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
     {"trusted_proxies", STR(trusted_proxies)},
+    {"cors_origins", STR(cors_origins)},
 };
 
 void config_defaults(struct config *c)
@@ -88,6 +90,7 @@ void config_defaults(struct config *c)
     c->login_rate_addr = 60;
     c->token_api_rate = 100;
     c->rate_window = 60;
+    strcpy(c->cors_origins, "*");
 }
 
 static int parse_listen(struct config *c, const char *value, char *err, size_t errlen)
@@ -141,6 +144,10 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
         bool proxies = strcmp(key, "trusted_proxies") == 0;
         if (proxies && cidr_list_parse(&nets, value, msg, sizeof(msg)) < 0) {
             snprintf(err, errlen, "trusted_proxies: %s", msg);
+            return -EINVAL;
+        }
+        if (strcmp(key, "cors_origins") == 0 && cors_origins_check(value, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "cors_origins: %s", msg);
             return -EINVAL;
         }
         if (proxies)

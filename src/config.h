@@ -50,6 +50,9 @@ struct config {
      * trusted_nets is the parsed form, kept in step by config_set. */
     char trusted_proxies[2048];
     struct cidr_list trusted_nets;
+    /* CORS on the STAC, asset and token-check routes (api/cors.c): "*",
+     * origins (scheme://host[:port]) comma/space-separated, or "" = off. */
+    char cors_origins[2048];
 };
 
 void config_defaults(struct config *c);

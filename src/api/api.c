@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/cors.h"
 #include "http/server.h"
 
 /* Whole segments only: "/tokens/v20" is not under /tokens/v2. */
@@ -222,4 +223,5 @@ void api_register_all(struct server *srv)
     api_resource_register(srv);
     api_tokens_mapbox_register(srv);
     api_docs_register(srv);
+    cors_register(srv);
 }

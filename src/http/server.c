@@ -54,6 +54,8 @@ struct server {
     char *tls_cert_pem, *tls_key_pem;
     struct route_metrics *unmatched;
     server_error_fn reply_error; /* the API's error body, in its dialect */
+    server_reply_hook on_reply;  /* or NULL */
+    server_options_fn on_options; /* or NULL */
     char id_prefix[9];
     atomic_uint_fast64_t next_id;
 };
@@ -544,6 +546,8 @@ static enum MHD_Result queue_reply(struct request *r)
         r->srv->reply_error(r, 500, "Internal server error", "internal_error");
     if (!r->response)
         return MHD_NO;
+    if (r->srv->on_reply)
+        r->srv->on_reply(r, r->status);
     r->state = REQ_DONE;
     return MHD_queue_response(r->conn, (unsigned)r->status, r->response);
 }
@@ -590,6 +594,9 @@ static void dispatch(struct request *r)
     bool path_known;
     r->route = route_find(r->srv, r, &path_known);
     if (!r->route) {
+        if (path_known && r->srv->on_options && strcmp(r->method, "OPTIONS") == 0 &&
+            r->srv->on_options(r))
+            return;
         if (path_known) {
             reply_header(r, "Allow", "see /api/v1/openapi.json");
             r->srv->reply_error(r, 405, "Method Not Allowed", "method_not_allowed");
@@ -691,6 +698,16 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 }
 
 /* ---- daemon ----------------------------------------------------------- */
+
+void server_on_reply(struct server *srv, server_reply_hook hook)
+{
+    srv->on_reply = hook;
+}
+
+void server_on_options(struct server *srv, server_options_fn fn)
+{
+    srv->on_options = fn;
+}
 
 struct server *server_create(struct app *app, server_error_fn reply_error)
 {

@@ -39,6 +39,19 @@ int server_route(struct server *srv, const char *method, const char *pattern,
 typedef void (*server_error_fn)(struct request *r, int status, const char *message,
                                 const char *code);
 
+/* Called once per request, after its reply is chosen (by a handler or by
+ * this layer: 404, 405, 413, 500, 503) and before it is sent, on the thread
+ * that sends it: may add headers with reply_header (e.g. CORS on every reply
+ * of some paths, errors included). One hook; register before server_start. */
+typedef void (*server_reply_hook)(struct request *r, int status);
+void server_on_reply(struct server *srv, server_reply_hook hook);
+/* OPTIONS on a path that routes serve with other methods (a CORS preflight)
+ * goes to fn before it would get 405: fn replies and returns true, or
+ * returns false (without replying) to leave it to the 405. Other paths keep
+ * their 404. One; register before server_start. */
+typedef bool (*server_options_fn)(struct request *r);
+void server_on_options(struct server *srv, server_options_fn fn);
+
 /* The server, with no routes yet: the caller registers them (server_route)
  * before server_start. */
 struct server *server_create(struct app *app, server_error_fn reply_error);

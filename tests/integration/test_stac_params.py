@@ -451,3 +451,130 @@ class ForwardedTest(unittest.TestCase):
         self.assertTrue(all_hrefs(a)[0].startswith("http://a.example/"))
         self.assertTrue(all_hrefs(b)[0].startswith("http://127.0.0.1:%d/" % s.port))
         self.assertEqual(a, c)
+
+
+ALLOWED = "https://app.example"
+OTHER_ALLOWED = "http://localhost:5173"
+DISALLOWED = "https://evil.example"
+CORS_PATHS = ["/api/v1/stac/", "/api/v1/stac/search", "/api/v1/stac/collections/bulk/items",
+              "/api/v1/catalog/asset/files/pic.png", "/tokens/v2"]
+
+
+class CorsTest(unittest.TestCase):
+    """cors_origins as "*" (the default), as a list, and off."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.star = start_server()
+        cls.listed = start_server({"cors-origins": "%s, %s" % (ALLOWED, OTHER_ALLOWED.upper())})
+        cls.off = start_server({"cors-origins": ""})
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in (cls.star, cls.listed, cls.off):
+            stop_server(s)
+
+    def preflight(self, server, path, origin, method="GET",
+                  headers="authorization,range,if-none-match"):
+        h = {"Access-Control-Request-Method": method}
+        if origin:
+            h["Origin"] = origin
+        if headers:
+            h["Access-Control-Request-Headers"] = headers
+        return server.request("OPTIONS", path, headers=h)
+
+    def assert_no_cors(self, r):
+        for k in r.headers:
+            self.assertFalse(k.lower().startswith("access-control-"), (k, r.headers))
+
+    def test_preflight_allowed_origin(self):
+        for server, origin, expect in ((self.star, ALLOWED, "*"),
+                                       (self.listed, ALLOWED, ALLOWED),
+                                       (self.listed, OTHER_ALLOWED, OTHER_ALLOWED.upper())):
+            for path in CORS_PATHS:
+                with self.subTest(server=server.port, origin=origin, path=path):
+                    r = self.preflight(server, path, origin)
+                    self.assertEqual(r.status_code, 204, r.text)
+                    self.assertEqual(r.content, b"")
+                    self.assertEqual(r.headers["Access-Control-Allow-Origin"], expect)
+                    allowed = [m.strip() for m in
+                               r.headers["Access-Control-Allow-Methods"].split(",")]
+                    self.assertIn("GET", allowed)
+                    hdrs = [h.strip().lower() for h in
+                            r.headers["Access-Control-Allow-Headers"].split(",")]
+                    for h in ("authorization", "content-type", "range", "if-none-match"):
+                        self.assertIn(h, hdrs)
+                    self.assertGreater(int(r.headers["Access-Control-Max-Age"]), 0)
+                    self.assertNotIn("Access-Control-Allow-Credentials", r.headers)
+                    if expect == "*":
+                        self.assertNotIn("Origin", r.headers.get("Vary", ""))
+                    else:
+                        self.assertIn("Origin", r.headers["Vary"])
+        r = self.preflight(self.star, "/api/v1/stac/search", ALLOWED, method="POST",
+                           headers="content-type")
+        self.assertIn("POST", r.headers["Access-Control-Allow-Methods"])
+
+    def test_preflight_disallowed_or_off(self):
+        for server, origin in ((self.listed, DISALLOWED), (self.listed, "null"),
+                               (self.listed, ALLOWED + ".evil"), (self.off, ALLOWED)):
+            for path in CORS_PATHS:
+                with self.subTest(server=server.port, origin=origin, path=path):
+                    r = self.preflight(server, path, origin)
+                    self.assertEqual(r.status_code, 204)  # answered, but grants nothing
+                    self.assert_no_cors(r)
+        # Paths outside CORS keep their 405 for OPTIONS; unknown ones their 404.
+        r = self.preflight(self.star, "/api/v1/account/me", ALLOWED)
+        self.assertEqual(r.status_code, 405)
+        self.assert_no_cors(r)
+        self.assertEqual(self.preflight(self.star, "/tokens/v2/someone", ALLOWED).status_code, 405)
+        self.assertEqual(self.star.get("/api/v1/stac/no-such-thing").status_code, 404)
+
+    def test_actual_responses(self):
+        expose_needed = ("x-request-id", "content-range", "etag", "link")
+        cases = [
+            ("/api/v1/stac/", 200, None),
+            ("/api/v1/stac/search?limit=2", 200, None),
+            ("/api/v1/stac/search?limit=0", 400, None),                   # handler error
+            ("/api/v1/stac/collections/nope", 404, None),
+            ("/api/v1/stac/nope/nope/nope", 404, None),                   # router error
+            ("/api/v1/catalog/asset/files/pic.png", 401, None),           # no credential
+            ("/api/v1/catalog/asset/files/pic.png", 401, "tk.bad.token"), # bad credential
+            ("/tokens/v2", 401, None),
+            ("/tokens/v2", 200, "pk.bad.token"),
+            ("/api/v1/openapi.json", 200, None),
+        ]
+        for server, origin, expect in ((self.star, ALLOWED, "*"), (self.star, None, "*"),
+                                       (self.listed, ALLOWED, ALLOWED)):
+            for path, status, token in cases:
+                with self.subTest(server=server.port, origin=origin, path=path, token=token):
+                    headers = {"Origin": origin} if origin else {}
+                    r = server.get(path, token=token, headers=headers)
+                    self.assertEqual(r.status_code, status, r.text)
+                    self.assertEqual(r.headers["Access-Control-Allow-Origin"], expect)
+                    exposed = [h.strip().lower() for h in
+                               r.headers["Access-Control-Expose-Headers"].split(",")]
+                    for h in expose_needed:
+                        self.assertIn(h, exposed)
+                    self.assertNotIn("Access-Control-Allow-Credentials", r.headers)
+                    vary = r.headers.get("Vary", "")
+                    self.assertEqual("Origin" in vary, expect != "*", vary)
+        # A method the route lacks (405 from the router) still gets CORS.
+        r = self.listed.request("DELETE", "/api/v1/stac/", headers={"Origin": ALLOWED})
+        self.assertEqual(r.status_code, 405)
+        self.assertEqual(r.headers["Access-Control-Allow-Origin"], ALLOWED)
+
+    def test_actual_responses_disallowed_or_off(self):
+        for server, origin in ((self.listed, DISALLOWED), (self.listed, None),
+                               (self.off, ALLOWED), (self.off, None)):
+            for path in ("/api/v1/stac/", "/api/v1/stac/collections/nope", "/tokens/v2",
+                         "/api/v1/catalog/asset/files/pic.png"):
+                with self.subTest(server=server.port, origin=origin, path=path):
+                    r = server.get(path, headers={"Origin": origin} if origin else {})
+                    self.assert_no_cors(r)
+                    if server is self.listed:
+                        self.assertIn("Origin", r.headers["Vary"])
+        # Routes outside the CORS set never get it, even with "*".
+        r = self.star.get("/api/v1/account/me", headers={"Origin": ALLOWED})
+        self.assert_no_cors(r)
+        r = self.star.get("/healthz", headers={"Origin": ALLOWED})
+        self.assert_no_cors(r)
