@@ -3,7 +3,8 @@
 # Works as root or through sudo. Usage: scripts/deps.sh [run|test|bench]
 #   run   — build and serve (README command 1)
 #   test  — everything the test suite uses (README command 2), incl. fuzzing,
-#           nginx for the forward-auth test, and a browser for the page tests
+#           nginx for the forward-auth test, a browser for the page tests, and
+#           GDAL to read a COG from the asset endpoint as GDAL clients do
 #   bench — what bench/ needs (nginx and wrk beside the build)
 set -euo pipefail
 
@@ -12,7 +13,7 @@ BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsodium
 case "${1:-test}" in
     run) PACKAGES=("${BUILD[@]}") ;;
     test) PACKAGES=("${BUILD[@]}" libcmocka-dev clang libclang-rt-14-dev python3
-                    python3-requests curl openssl nginx-light chromium postgresql) ;;
+                    python3-requests curl openssl nginx-light chromium postgresql gdal-bin) ;;
     bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk postgresql) ;;
     *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
 esac

@@ -1,11 +1,16 @@
-/* The asset endpoint, GET /api/v1/catalog/asset/{key...}: serves a file of the
- * configured asset directory to a caller holding catalog:read when some item
- * it may see references the file, with single Range requests (206/416).
- * Handlers run on the HTTP threads; the file is sent by the HTTP layer from
- * the open descriptor. */
+/* The asset endpoint, GET and HEAD /api/v1/catalog/asset/{key...}: serves a
+ * file of the configured asset directory to a caller holding catalog:read
+ * when some item it may see references the file. The Content-Type comes from
+ * the item's declared type for Cloud-Optimized GeoTIFFs, else from the
+ * extension. Validators (a strong ETag from inode, size and mtime, and
+ * Last-Modified) make If-None-Match / If-Modified-Since answer 304 and
+ * If-Range guard single Range requests (206/416), which is what GDAL's
+ * /vsicurl and COG viewers do: HEAD, then ranged GETs. Handlers run on the
+ * HTTP threads; the file is sent by the HTTP layer from the open descriptor. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,7 @@
 #include "app.h"
 #include "catalog/catalog.h"
 #include "http/server.h"
+#include "util/httpcond.h"
 
 static void reply_invalid(struct request *r, const char *msg)
 {
@@ -57,6 +63,9 @@ static bool asset_key_ok(const char *key)
     return true;
 }
 
+#define GEOTIFF "image/tiff; application=geotiff"
+#define COG GEOTIFF "; profile=cloud-optimized"
+
 static const char *content_type_of(const char *path)
 {
     static const struct {
@@ -67,12 +76,13 @@ static const char *content_type_of(const char *path)
         {".jpeg", "image/jpeg"},
         {".webp", "image/webp"},
         {".gif", "image/gif"},
-        {".tif", "image/tiff; application=geotiff"},
-        {".tiff", "image/tiff; application=geotiff"},
+        {".tif", GEOTIFF},
+        {".tiff", GEOTIFF},
         {".geojson", "application/geo+json"},
         {".json", "application/json"},
         {".txt", "text/plain; charset=utf-8"},
         {".csv", "text/csv; charset=utf-8"},
+        {".gpkg", "application/geopackage+sqlite3"},
         {".nc", "application/x-netcdf"},
         {".h5", "application/x-hdf5"},
         {".zip", "application/zip"},
@@ -84,6 +94,28 @@ static const char *content_type_of(const char *path)
             if (strcasecmp(dot, types[i].ext) == 0)
                 return types[i].type;
     return "application/octet-stream";
+}
+
+/* True when an item declares the asset a Cloud-Optimized GeoTIFF: media
+ * type image/tiff with profile=cloud-optimized (the STAC best-practice
+ * spelling), compared without case and spaces. */
+static bool declared_cog(const char *declared)
+{
+    char t[128];
+    size_t n = 0;
+    for (const char *p = declared; *p && n + 1 < sizeof(t); p++)
+        if (*p != ' ' && *p != '\t' && *p != '"')
+            t[n++] = (char)tolower((unsigned char)*p);
+    t[n] = '\0';
+    return strncmp(t, "image/tiff;", 11) == 0 && strstr(t, ";profile=cloud-optimized") != NULL;
+}
+
+/* The declared type counts only to tell a COG apart (a type no extension
+ * shows); everything else goes by extension, so that what an item declares
+ * can never make the browser read a file as, say, HTML. */
+static const char *media_type(const char *path, const char *declared)
+{
+    return declared_cog(declared) ? COG : content_type_of(path);
 }
 
 static bool parse_u64(const char *s, size_t n, uint64_t *out)
@@ -145,6 +177,31 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
     return 1;
 }
 
+/* RFC 9110 §13.2.2 for GET/HEAD: If-None-Match (weak comparison) when
+ * present, else If-Modified-Since. True when the answer is 304. */
+static bool not_modified(struct request *r, const char *etag, int64_t mtime)
+{
+    const char *inm = request_header(r, "If-None-Match");
+    if (inm)
+        return etag_none_match(inm, etag);
+    int64_t since;
+    const char *ims = request_header(r, "If-Modified-Since");
+    return ims && httpdate_parse(ims, &since) == 0 && mtime <= since;
+}
+
+/* If-Range (§13.1.5): the Range applies only when the validator is our
+ * strong ETag or exactly our Last-Modified; else the whole file is sent. */
+static bool range_applies(struct request *r, const char *etag, int64_t mtime)
+{
+    const char *ir = request_header(r, "If-Range");
+    if (!ir)
+        return true;
+    int64_t date;
+    if (ir[0] == '"' || (ir[0] == 'W' && ir[1] == '/'))
+        return etag_strong_equal(ir, etag);
+    return httpdate_parse(ir, &date) == 0 && date == mtime;
+}
+
 static void h_asset(struct request *r)
 {
     struct principal p = {0};
@@ -157,7 +214,8 @@ static void h_asset(struct request *r)
         reply_invalid(r, "invalid asset path");
         goto out;
     }
-    int rc = catalog_asset_visible(app->catalog, &p.groups, key);
+    char declared[128];
+    int rc = catalog_asset_type(app->catalog, &p.groups, key, declared, sizeof(declared));
     if (rc == -ENOENT || !app->cfg.asset_dir[0]) {
         reply_not_found(r, "Asset not found");
         goto out;
@@ -184,10 +242,29 @@ static void h_asset(struct request *r)
         goto out;
     }
     uint64_t size = (uint64_t)sb.st_size, off = 0, len = size;
-    char cr[96];
+    /* Strong: a rewrite changes the mtime (nanoseconds) or the inode (a
+     * file replaced by rename), and the size usually too. */
+    char etag[80], modified[HTTPDATE_LEN], cr[96];
+    snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", (uint64_t)sb.st_ino,
+             size, (uint64_t)sb.st_mtim.tv_sec * 1000000000u + (uint64_t)sb.st_mtim.tv_nsec);
+    httpdate_format((int64_t)sb.st_mtim.tv_sec, modified);
     reply_header(r, "Accept-Ranges", "bytes");
     reply_header(r, "Cache-Control", "private, max-age=0");
-    int range = parse_range(request_header(r, "Range"), size, &off, &len);
+    reply_header(r, "ETag", etag);
+    reply_header(r, "Last-Modified", modified);
+    reply_header(r, "X-Content-Type-Options", "nosniff");
+    if (not_modified(r, etag, (int64_t)sb.st_mtim.tv_sec)) {
+        /* From the file, not an empty buffer: libmicrohttpd sends no body
+         * for 304 but writes the response's size as Content-Length, which
+         * must then be the size a 200 would have (RFC 9110 §8.6), not 0. */
+        reply_file(r, 304, fd, 0, size, NULL);
+        fd = -1;
+        goto out;
+    }
+    const char *range_header = request_header(r, "Range");
+    if (range_header && !range_applies(r, etag, (int64_t)sb.st_mtim.tv_sec))
+        range_header = NULL;
+    int range = parse_range(range_header, size, &off, &len);
     if (range < 0) {
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
         reply_header(r, "Content-Range", cr);
@@ -199,7 +276,7 @@ static void h_asset(struct request *r)
                  (unsigned long long)(off + len - 1), (unsigned long long)size);
         reply_header(r, "Content-Range", cr);
     }
-    reply_file(r, range > 0 ? 206 : 200, fd, off, len, content_type_of(real));
+    reply_file(r, range > 0 ? 206 : 200, fd, off, len, media_type(real, declared));
     fd = -1; /* owned by the reply now */
 out:
     if (fd >= 0)

@@ -80,6 +80,16 @@ int catalog_item_get(struct catalog *cat, const struct strlist *groups, const ch
 /* 0 when some visible item has an asset whose href is key (relative to the
  * asset directory), -ENOENT when none does, else -errno. */
 int catalog_asset_visible(struct catalog *cat, const struct strlist *groups, const char *key);
+/* The same, and the media type ("type") that item declares for the asset
+ * into type ("" when it declares none or it does not fit). When several
+ * visible items reference key, the first by collection and id speaks. */
+int catalog_asset_type(struct catalog *cat, const struct strlist *groups, const char *key,
+                       char *type, size_t typelen);
+/* The asset key an href refers to (hrefs relative to the asset directory,
+ * or absolute URLs of the asset endpoint), percent-decoded, into key. False
+ * for hrefs that name no servable asset (elsewhere, or leaving the
+ * directory). Pure; any thread. */
+bool catalog_asset_key(const char *href, char *key, size_t keylen);
 
 /* Item templates. A template is the item's JSON text with its navigation
  * links (self, root, parent, collection, ...) removed, "links" moved to the

@@ -114,7 +114,7 @@ static int pct_decode(const char *in, size_t n, char *out, size_t outlen)
 /* The asset key an href refers to: relative hrefs are relative to the asset
  * directory; absolute URLs count when they point at our asset endpoint.
  * Returns false for hrefs that name no servable asset. */
-static bool asset_key(const char *href, char *key, size_t keylen)
+bool catalog_asset_key(const char *href, char *key, size_t keylen)
 {
     static const char marker[] = "/api/v1/catalog/asset/";
     const char *p = href;
@@ -256,7 +256,7 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
     cJSON_ArrayForEach(a, assets)
     {
         char key[1024];
-        if (asset_key(get(a, "href")->valuestring, key, sizeof(key)) && strlist_add(&keys, key) < 0)
+        if (catalog_asset_key(get(a, "href")->valuestring, key, sizeof(key)) && strlist_add(&keys, key) < 0)
             goto fail;
     }
     struct catalog_item_rec rec = {

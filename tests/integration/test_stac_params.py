@@ -8,14 +8,20 @@ malformed intervals, CORS preflight and actual responses, forwarded headers
 from trusted and untrusted peers (hostile values included), the service-desc
 content type, and conditional / ranged / HEAD asset downloads.
 """
+import email.utils as email_utils
+import http.client
 import json
 import os
+import shutil
 import socket
+import subprocess
 import tempfile
 import unittest
 
 import harness
 from harness import Server
+
+GDALINFO = shutil.which("gdalinfo")
 
 BULK = 120  # more than the maximum page size (100)
 
@@ -90,6 +96,8 @@ def build_catalog(root):
         if declared:
             a["type"] = declared
         file_assets[name.replace(".", "_")] = a
+    # Written by the GDAL test, when GDAL is there to make a real COG.
+    file_assets["gdal_cog"] = {"href": "./files/gdal-cog.tif", "type": EXPECTED_TYPES["cog.tif"]}
     feats.append(feature("files", "f1", {"datetime": "1960-06-01T00:00:00Z"}, file_assets))
     for i, d in enumerate(docs):
         with open(os.path.join(cat, "c%d.json" % i), "w") as f:
@@ -578,3 +586,200 @@ class CorsTest(unittest.TestCase):
         self.assert_no_cors(r)
         r = self.star.get("/healthz", headers={"Origin": ALLOWED})
         self.assert_no_cors(r)
+
+
+class AssetTest(unittest.TestCase):
+    """Content types, validators, conditional and ranged requests, HEAD."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = start_server()
+        email, pair = cls.server.new_account()
+        cls.token = cls.server.create_stac_token(pair["access"])["token_value"]
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls.server)
+
+    def path(self, name):
+        return "/api/v1/catalog/asset/files/" + name
+
+    def req(self, method, name, headers=None):
+        return self.server.request(method, self.path(name), token=self.token,
+                                   headers=dict(headers or {}))
+
+    def test_content_types(self):
+        for name, expected in EXPECTED_TYPES.items():
+            with self.subTest(name=name):
+                r = self.req("GET", name)
+                self.assertEqual(r.status_code, 200, r.text)
+                ctype = r.headers["Content-Type"]
+                if expected == "text/csv":
+                    self.assertEqual(ctype.split(";")[0], "text/csv")
+                else:
+                    self.assertEqual(ctype, expected)
+                self.assertEqual(r.content, ASSETS[name][0])
+                self.assertEqual(r.headers["X-Content-Type-Options"], "nosniff")
+        # The item's asset types are as declared in the STAC document.
+        item = self.server.get("/api/v1/stac/collections/files/items/f1").json()
+        self.assertEqual(item["assets"]["cog_tif"]["type"], EXPECTED_TYPES["cog.tif"])
+
+    def test_validators_and_304(self):
+        r = self.req("GET", "cog.tif")
+        etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
+        self.assertRegex(etag, r'^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$')  # strong
+        self.assertTrue(modified.endswith(" GMT"))
+        mtime = os.stat(os.path.join(self.server.asset_dir, "files", "cog.tif")).st_mtime
+        self.assertEqual(email_utils.parsedate_to_datetime(modified).timestamp(), int(mtime))
+        self.assertEqual(self.req("GET", "cog.tif").headers["ETag"], etag)  # stable
+        self.assertNotEqual(self.req("GET", "plain.tif").headers["ETag"], etag)
+        for inm in (etag, "W/" + etag, '"nope", ' + etag, "*", '%s ,"x"' % etag):
+            with self.subTest(inm=inm):
+                for method in ("GET", "HEAD"):
+                    r = self.req(method, "cog.tif", {"If-None-Match": inm})
+                    self.assertEqual(r.status_code, 304, r.text)
+                    self.assertEqual(r.content, b"")
+                    self.assertEqual(r.headers["ETag"], etag)
+                    self.assertEqual(r.headers["Last-Modified"], modified)
+                    # RFC 9110 §8.6: no Content-Length, or the size a 200 would have.
+                    self.assertIn(r.headers.get("Content-Length", "absent"),
+                                  ("absent", str(len(ASSETS["cog.tif"][0]))))
+        for inm in ('"nope"', etag[:-2] + '"', "garbage", etag + " junk"):
+            with self.subTest(inm=inm):
+                self.assertEqual(self.req("GET", "cog.tif", {"If-None-Match": inm}).status_code,
+                                 200)
+        # If-Modified-Since, in all three HTTP-date forms; ignored next to If-None-Match.
+        dt = email_utils.parsedate_to_datetime(modified)
+        rfc850 = dt.strftime("%A, %d-%b-%y %H:%M:%S GMT")
+        asctime = dt.strftime("%a %b ") + ("%2d" % dt.day) + dt.strftime(" %H:%M:%S %Y")
+        for ims in (modified, rfc850, asctime, "Fri, 31 Dec 9999 23:59:59 GMT"):
+            with self.subTest(ims=ims):
+                self.assertEqual(self.req("GET", "cog.tif",
+                                          {"If-Modified-Since": ims}).status_code, 304)
+        for ims in ("Thu, 01 Jan 1970 00:00:00 GMT", "Mon, 01 Jan 1900 00:00:00 GMT", "garbage",
+                    "Sun, 32 Nov 1994 08:49:37 GMT"):
+            with self.subTest(ims=ims):
+                self.assertEqual(self.req("GET", "cog.tif",
+                                          {"If-Modified-Since": ims}).status_code, 200)
+        self.assertEqual(self.req("GET", "cog.tif", {"If-None-Match": '"nope"',
+                                                     "If-Modified-Since": modified}).status_code,
+                         200)
+        # Access rules come first: no 304 without a valid credential.
+        r = self.server.request("GET", self.path("cog.tif"), headers={"If-None-Match": etag})
+        self.assertEqual(r.status_code, 401)
+
+    def test_304_keeps_the_connection_usable(self):
+        """A 304 sends no body even though it states the file's length: the
+        next reply on the same connection must parse."""
+        etag = self.req("GET", "cog.tif").headers["ETag"]
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            auth = {"Authorization": "Bearer " + self.token}
+            for inm, status in ((etag, 304), ('"x"', 200), (etag, 304), (None, 200)):
+                headers = dict(auth)
+                if inm:
+                    headers["If-None-Match"] = inm
+                conn.request("GET", self.path("cog.tif"), headers=headers)
+                r = conn.getresponse()
+                body = r.read()
+                self.assertEqual(r.status, status)
+                self.assertEqual(body, b"" if status == 304 else ASSETS["cog.tif"][0])
+        finally:
+            conn.close()
+
+    def test_ranges_and_if_range(self):
+        data = ASSETS["cog.tif"][0]
+        r = self.req("GET", "cog.tif")
+        etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
+        r = self.req("GET", "cog.tif", {"Range": "bytes=4-11"})
+        self.assertEqual(r.status_code, 206)
+        self.assertEqual(r.content, data[4:12])
+        self.assertEqual(r.headers["Content-Range"], "bytes 4-11/%d" % len(data))
+        self.assertEqual(r.headers["ETag"], etag)
+        for ir in (etag, modified):
+            with self.subTest(if_range=ir):
+                r = self.req("GET", "cog.tif", {"Range": "bytes=0-3", "If-Range": ir})
+                self.assertEqual(r.status_code, 206)
+                self.assertEqual(r.content, data[:4])
+        for ir in ("W/" + etag, '"other"', "Thu, 01 Jan 1970 00:00:00 GMT", "garbage"):
+            with self.subTest(if_range=ir):
+                r = self.req("GET", "cog.tif", {"Range": "bytes=0-3", "If-Range": ir})
+                self.assertEqual(r.status_code, 200)
+                self.assertEqual(r.content, data)
+                self.assertNotIn("Content-Range", r.headers)
+        r = self.req("GET", "cog.tif", {"Range": "bytes=%d-" % len(data)})
+        self.assertEqual(r.status_code, 416)
+        self.assertEqual(r.headers["Content-Range"], "bytes */%d" % len(data))
+
+    def test_head_like_get_without_body(self):
+        data = ASSETS["cog.tif"][0]
+        get = self.req("GET", "cog.tif")
+        # requests never reads a HEAD body; the raw socket shows none is sent.
+        status, headers, body = raw_request(
+            self.server, "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                         % (self.path("cog.tif"), self.token))
+        self.assertEqual(status, 200)
+        self.assertEqual(body, b"")
+        self.assertEqual(int(headers["content-length"]), len(data))
+        self.assertEqual(headers["accept-ranges"], "bytes")
+        for h in ("ETag", "Last-Modified", "Content-Type"):
+            self.assertEqual(headers[h.lower()], get.headers[h])
+        status, headers, body = raw_request(
+            self.server, "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=10-19\r\n"
+                         "Authorization: Bearer %s\r\n" % (self.path("cog.tif"), self.token))
+        self.assertEqual(status, 206)
+        self.assertEqual(body, b"")
+        self.assertEqual(headers["content-range"], "bytes 10-19/%d" % len(data))
+
+    def test_vsicurl_access_pattern(self):
+        """What GDAL's /vsicurl does: HEAD for the size, then Range GETs of
+        the header and of blocks further in, reassembling the file."""
+        data = ASSETS["cog.tif"][0]
+        r = self.req("HEAD", "cog.tif")
+        self.assertEqual(r.status_code, 200)
+        size = int(r.headers["Content-Length"])
+        self.assertEqual(size, len(data))
+        self.assertEqual(r.headers["Accept-Ranges"], "bytes")
+        got, block = b"", 700
+        for start in range(0, size, block):
+            end = min(start + block, size) - 1
+            r = self.req("GET", "cog.tif", {"Range": "bytes=%d-%d" % (start, end)})
+            self.assertEqual(r.status_code, 206)
+            self.assertEqual(r.headers["Content-Range"], "bytes %d-%d/%d" % (start, end, size))
+            got += r.content
+        self.assertEqual(got, data)
+
+    @unittest.skipIf(GDALINFO is None, "gdalinfo not installed (scripts/deps.sh installs gdal-bin)")
+    def test_gdal_reads_a_cog_over_vsicurl(self):
+        """The real client: GDAL makes a COG, then reads it back through
+        /vsicurl/ from the asset endpoint with the token in a header."""
+        d = os.path.join(self.server.asset_dir, "files")
+        src, cog = os.path.join(d, "gdal-src.tif"), os.path.join(d, "gdal-cog.tif")
+        run = lambda *a: subprocess.run(a, capture_output=True, text=True, timeout=120,
+                                        check=True)
+        run("gdal_create", "-of", "GTiff", "-outsize", "600", "600", "-bands", "1", "-ot", "Byte",
+            "-burn", "42", "-a_srs", "EPSG:4326", "-a_ullr", "10", "51", "11", "50", src)
+        run("gdal_translate", "-q", "-of", "COG", "-co", "BLOCKSIZE=256",
+            "-co", "COMPRESS=DEFLATE", src, cog)
+        url = "/vsicurl/" + self.server.url(self.path("gdal-cog.tif"))
+        env = dict(os.environ, GDAL_HTTP_HEADERS="Authorization: Bearer " + self.token,
+                   GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", CPL_VSIL_CURL_USE_HEAD="YES",
+                   GDAL_HTTP_MAX_RETRY="0", CPL_VSIL_CURL_CHUNK_SIZE="16384")
+        log_start = len(self.server.read_log())
+        res = subprocess.run(["gdalinfo", "-json", url], capture_output=True, text=True,
+                             timeout=120, env=env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        info = json.loads(res.stdout)
+        self.assertEqual(info["size"], [600, 600])
+        self.assertEqual(info["metadata"]["IMAGE_STRUCTURE"].get("LAYOUT"), "COG")
+        res = subprocess.run(["gdallocationinfo", "-valonly", url, "300", "300"],
+                             capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout.strip(), "42")
+        # It went HEAD first, then ranged GETs answered 206.
+        log = self.server.read_log()[log_start:]
+        lines = [l for l in log.splitlines() if "gdal-cog.tif" in l]
+        self.assertTrue(any("HEAD" in l and " 200 " in l for l in lines), lines)
+        self.assertTrue(any("GET" in l and " 206 " in l for l in lines), lines)
+        r = self.req("GET", "gdal-cog.tif")
+        self.assertEqual(r.headers["Content-Type"], EXPECTED_TYPES["cog.tif"])

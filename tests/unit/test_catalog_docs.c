@@ -1,9 +1,10 @@
-/* Unit tests for datetimes across the whole RFC 3339 range in the catalog:
- * items from before 1970 (negative milliseconds) and year 0001, with up to
- * nine fractional digits, are imported and found by datetime searches in the
- * right order, on both drivers: SQLite in a temporary data directory and
- * PostgreSQL in a fresh database on the ctest cluster (pgtest.h).
- * Single-threaded. */
+/* Unit tests for what the catalog reads from STAC documents beyond
+ * test_catalog.c: datetimes across the whole RFC 3339 range (items from
+ * before 1970 and year 0001, with up to nine fractional digits, imported and
+ * found by datetime searches in the right order) and the media type an item
+ * declares for an asset (catalog_asset_type, catalog_asset_key). Both
+ * drivers: SQLite in a temporary data directory and PostgreSQL in a fresh
+ * database on the ctest cluster (pgtest.h). Single-threaded. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,7 +55,7 @@ static char *pg_db(void)
 static int setup_driver(void **state, bool pg)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    strcpy(f->dir, "/tmp/test_catalog_time.XXXXXX");
+    strcpy(f->dir, "/tmp/test_catalog_docs.XXXXXX");
     if (!mkdtemp(f->dir) || (pg && !(f->url = pg_db())))
         return -1;
     f->cat = catalog_open(f->dir, f->url);
@@ -188,6 +189,53 @@ static void test_before_1970(void **state)
     assert_string_equal(ids, "y2001");
 }
 
+static void test_asset_type(void **state)
+{
+    struct fixture *f = *state;
+    char dir[96], err[512], type[128];
+    snprintf(dir, sizeof(dir), "%s/in", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    write_file(dir, "collection.json", collection_text);
+    /* Two items share a.tif with different declarations: the first by
+     * collection and id ("i1") speaks. A percent-encoded href decodes to
+     * its key. */
+    char path[160];
+    snprintf(path, sizeof(path), "%s/items.json", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("{\"type\":\"FeatureCollection\",\"features\":["
+          "{\"type\":\"Feature\",\"stac_version\":\"1.0.0\",\"id\":\"i2\",\"collection\":\"old\","
+          "\"geometry\":null,\"properties\":{\"datetime\":\"2020-01-01T00:00:00Z\"},\"links\":[],"
+          "\"assets\":{\"a\":{\"href\":\"./d/a.tif\",\"type\":\"image/tiff\"}}},"
+          "{\"type\":\"Feature\",\"stac_version\":\"1.0.0\",\"id\":\"i1\",\"collection\":\"old\","
+          "\"geometry\":null,\"properties\":{\"datetime\":\"1900-01-01T00:00:00Z\"},\"links\":[],"
+          "\"assets\":{\"x\":{\"href\":\"d/other.png\"},"
+          "\"cog\":{\"href\":\"d/a.tif\",\"type\":\"image/tiff; application=geotiff; "
+          "profile=cloud-optimized\"},"
+          "\"sp\":{\"href\":\"d/with%20space.csv\"}}}]}",
+          fp);
+    fclose(fp);
+    if (catalog_import_path(f->cat, dir, NULL, err, sizeof(err)) != 0)
+        fail_msg("import: %s", err);
+    assert_int_equal(catalog_asset_type(f->cat, NULL, "d/a.tif", type, sizeof(type)), 0);
+    assert_string_equal(type, "image/tiff; application=geotiff; profile=cloud-optimized");
+    assert_int_equal(catalog_asset_type(f->cat, NULL, "d/other.png", type, sizeof(type)), 0);
+    assert_string_equal(type, "");
+    assert_int_equal(catalog_asset_type(f->cat, NULL, "d/with space.csv", type, sizeof(type)), 0);
+    assert_string_equal(type, "");
+    assert_int_equal(catalog_asset_type(f->cat, NULL, "d/none.tif", type, sizeof(type)), -ENOENT);
+    /* A declaration that does not fit is left out, not cut. */
+    assert_int_equal(catalog_asset_type(f->cat, NULL, "d/a.tif", type, 10), 0);
+    assert_string_equal(type, "");
+    char key[64];
+    assert_true(catalog_asset_key("./d/a%2Fb.tif?x=1", key, sizeof(key)));
+    assert_string_equal(key, "d/a/b.tif");
+    assert_true(catalog_asset_key("https://h/api/v1/catalog/asset/d/x.png", key, sizeof(key)));
+    assert_string_equal(key, "d/x.png");
+    assert_false(catalog_asset_key("https://elsewhere.example/x.png", key, sizeof(key)));
+    assert_false(catalog_asset_key("../x.png", key, sizeof(key)));
+}
+
 /* A store-level test, once per driver. */
 #define BOTH_DRIVERS(t)                                                                            \
     {"sqlite/" #t, t, setup_sqlite, teardown, NULL}, {"postgresql/" #t, t, setup_pg, teardown, NULL}
@@ -196,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         BOTH_DRIVERS(test_before_1970),
+        BOTH_DRIVERS(test_asset_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
