@@ -80,6 +80,18 @@ write("fuzz_stac_query", "point", b'\x03{"type":"Point","coordinates":[1.5,2.5]}
 write("fuzz_stac_query", "polygon", b'\x03{"type":"Polygon","coordinates":[[[0,0],[20,0],[20,20],[0,20],[0,0]],[[5,5],[6,5],[6,6],[5,5]]]}')
 write("fuzz_stac_query", "multi", b'\x03{"type":"GeometryCollection","geometries":[{"type":"LineString","coordinates":[[-20,0],[20,1]]},{"type":"MultiPoint","coordinates":[[179,1],[-179,1]]}]}')
 
+# --- fuzz_forwarded: 0 Forwarded / X-Forwarded-* value, 1 CIDR list, 2 HTTP-date, 3 etags
+write("fuzz_forwarded", "fwd_simple", b"\x00for=192.0.2.60;proto=https;host=example.org")
+write("fuzz_forwarded", "fwd_chain", b'\x00host=evil, for="[2001:db8::5]:4711";host="a.example:8443", '
+      b'for=10.0.0.1;proto=http;host=b.example')
+write("fuzz_forwarded", "fwd_quoted", b'\x00host="a\\"b";proto="HTTPS";;by=_x, host=[::1]:80')
+write("fuzz_forwarded", "prefix", b"\x00/tessera/v1/")
+write("fuzz_forwarded", "cidr", b"\x01127.0.0.1/32, 10.0.0.0/8 ::1 fd00::/8 ::ffff:192.168.0.0/112")
+write("fuzz_forwarded", "date_imf", b"\x02Sun, 06 Nov 1994 08:49:37 GMT")
+write("fuzz_forwarded", "date_850", b"\x02Sunday, 06-Nov-94 08:49:37 GMT")
+write("fuzz_forwarded", "date_asc", b"\x02Sun Nov  6 08:49:37 1994")
+write("fuzz_forwarded", "etags", b'\x03"x", W/"a1-2b" ,"y"|"a1-2b"')
+
 # --- fuzz_json_body: route byte, credential byte, body
 # routes: 0 register 1 pair 2 refresh 3 verify 4 blacklist 5 create-stac
 #         6 stac search 7 tokens/v2 create 8 tokens/v2 patch 9 introspect 10 revoke
