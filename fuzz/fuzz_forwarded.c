@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static struct cidr_list trusted;
         static int ready;
         char err[128];
-        if (!ready && cidr_list_parse(&trusted, "127.0.0.1 10.0.0.0/8 2001:db8::/32", err,
-                                      sizeof(err)) == 0)
+        if (!ready &&
+            cidr_list_parse(&trusted, "127.0.0.1 10.0.0.0/8 2001:db8::/32", err, sizeof(err)) == 0)
             ready = 1;
         struct fwd_values v;
         fwd_parse_forwarded(s, &trusted, &v);

@@ -15,10 +15,10 @@
 struct request;
 
 struct base_url {
-    char scheme[6];                    /* "http" or "https" */
-    char host[FWD_HOST_MAX + 1];       /* valid host[:port], when host_ok */
-    bool host_ok;                      /* false: no usable Host at all */
-    char prefix[FWD_PREFIX_MAX + 1];   /* "" or "/path" without a trailing '/' */
+    char scheme[6];                  /* "http" or "https" */
+    char host[FWD_HOST_MAX + 1];     /* valid host[:port], when host_ok */
+    bool host_ok;                    /* false: no usable Host at all */
+    char prefix[FWD_PREFIX_MAX + 1]; /* "" or "/path" without a trailing '/' */
 };
 
 /* The parts, each field on its own: from a trusted peer, Forwarded's value

@@ -49,7 +49,7 @@ static bool origin_ok(const char *s, size_t n)
     char host[300];
     size_t skip = n >= 8 && strncasecmp(s, "https://", 8) == 0  ? 8
                   : n >= 7 && strncasecmp(s, "http://", 7) == 0 ? 7
-                                                                  : 0;
+                                                                : 0;
     if (!skip || n - skip >= sizeof(host))
         return false;
     memcpy(host, s + skip, n - skip);
@@ -143,8 +143,8 @@ static bool on_options(struct request *r)
     const char *path = request_path(r);
     if (!cors_path(path))
         return false;
-    const char *methods = strncmp(path, "/api/v1/stac", 12) == 0 ? "GET, HEAD, POST, OPTIONS"
-                                                                 : "GET, HEAD, OPTIONS";
+    const char *methods =
+        strncmp(path, "/api/v1/stac", 12) == 0 ? "GET, HEAD, POST, OPTIONS" : "GET, HEAD, OPTIONS";
     reply_header(r, "Allow", methods);
     char origin[320];
     bool any;

@@ -13,9 +13,9 @@
 #include "util/url.h"
 
 struct element {
-    bool bad;                    /* malformed: nothing in it is used */
-    char for_[64];               /* the for= value as written, or "" */
-    char proto[16];              /* raw values, validated when used */
+    bool bad;       /* malformed: nothing in it is used */
+    char for_[64];  /* the for= value as written, or "" */
+    char proto[16]; /* raw values, validated when used */
     char host[FWD_HOST_MAX + 1];
 };
 

@@ -14,8 +14,8 @@
 
 #include "util/cidr.h"
 
-#define FWD_HOST_MAX 255   /* as url_host_ok */
-#define FWD_PREFIX_MAX 128 /* longer prefixes are refused */
+#define FWD_HOST_MAX 255    /* as url_host_ok */
+#define FWD_PREFIX_MAX 128  /* longer prefixes are refused */
 #define FWD_ELEMENTS_MAX 16 /* hops kept, counted from the right */
 
 struct fwd_values {

@@ -10,7 +10,8 @@
 
 static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-static const char wdays[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"}; /* from 1970-01-01 */
+static const char wdays[7][4] = {"Thu", "Fri", "Sat", "Sun",
+                                 "Mon", "Tue", "Wed"}; /* from 1970-01-01 */
 
 void httpdate_format(int64_t secs, char out[HTTPDATE_LEN])
 {

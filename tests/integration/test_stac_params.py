@@ -6,16 +6,19 @@ digits, and assets of the types in use) is imported into fresh servers, which
 are then asked about: limit clamping, the full RFC 3339 datetime range,
 malformed intervals, CORS preflight and actual responses, forwarded headers
 from trusted and untrusted peers (hostile values included), the service-desc
-content type, and conditional / ranged / HEAD asset downloads.
+content type, conditional / ranged / HEAD asset downloads (GDAL's /vsicurl
+included), and a real nginx serving Tessera under a path prefix.
 """
 import email.utils as email_utils
 import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -783,3 +786,120 @@ class AssetTest(unittest.TestCase):
         self.assertTrue(any("GET" in l and " 206 " in l for l in lines), lines)
         r = self.req("GET", "gdal-cog.tif")
         self.assertEqual(r.headers["Content-Type"], EXPECTED_TYPES["cog.tif"])
+
+
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+
+NGINX_PREFIX_CONF = """
+{user}
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        # Tessera mounted under /tessera/, as README "Behind a reverse proxy" says.
+        location /tessera/ {{
+            proxy_pass http://127.0.0.1:{tessera}/;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Prefix /tessera;
+        }}
+    }}
+}}
+"""
+
+
+@unittest.skipIf(NGINX is None, "nginx not installed (scripts/deps.sh installs nginx-light)")
+class NginxPrefixTest(unittest.TestCase):
+    """A real nginx serving Tessera under /tessera/: every link Tessera
+    writes leads back through nginx, and following them walks the catalog
+    down to an asset."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = start_server({"trusted-proxies": "127.0.0.1/32"})
+        email, pair = cls.server.new_account()
+        cls.token = cls.server.create_stac_token(pair["access"])["token_value"]
+        cls.tmp = tempfile.TemporaryDirectory(prefix="tessera-nginx-prefix-")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            cls.port = sock.getsockname()[1]
+        user = ""
+        if os.geteuid() == 0:
+            import pwd
+            user = "user %s;" % pwd.getpwuid(os.geteuid()).pw_name
+        conf = os.path.join(cls.tmp.name, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_PREFIX_CONF.format(user=user, tmp=cls.tmp.name, port=cls.port,
+                                             tessera=cls.server.port))
+        cls.nginx = subprocess.Popen([NGINX, "-p", cls.tmp.name, "-c", conf,
+                                      "-e", cls.tmp.name + "/error.log"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", cls.port), timeout=0.5):
+                    return
+            except OSError:
+                if cls.nginx.poll() is not None:
+                    break
+                time.sleep(0.05)
+        cls.tearDownClass()
+        raise AssertionError("nginx did not start")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.nginx.poll() is None:
+                cls.nginx.send_signal(signal.SIGTERM)  # by pid
+                try:
+                    cls.nginx.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    cls.nginx.kill()
+                    cls.nginx.wait()
+        finally:
+            stop_server(cls.server)
+            cls.tmp.cleanup()
+
+    def get(self, url):
+        r = harness.requests.get(url, headers={"Authorization": "Bearer " + self.token},
+                                 timeout=30)
+        self.assertEqual(r.status_code, 200, (url, r.text[:300]))
+        return r
+
+    def test_links_lead_back_through_the_prefix(self):
+        base = "http://127.0.0.1:%d/tessera/" % self.port
+        landing = self.get(base + "api/v1/stac/").json()
+        for h in all_hrefs(landing):
+            self.assertTrue(h.startswith(base + "api/v1/"), h)
+        data = [l for l in landing["links"] if l["rel"] == "data"][0]["href"]
+        colls = self.get(data).json()
+        seen_asset = False
+        for c in colls["collections"]:
+            items_href = [l for l in c["links"] if l["rel"] == "items"][0]["href"]
+            self.assertTrue(items_href.startswith(base), items_href)
+            page = self.get(items_href + "?limit=2").json()
+            nxt = [l for l in page["links"] if l["rel"] == "next"]
+            if nxt:
+                self.assertTrue(nxt[0]["href"].startswith(base + "api/v1/stac/collections/"))
+                self.get(nxt[0]["href"])
+            for f in page["features"]:
+                self_href = [l for l in f["links"] if l["rel"] == "self"][0]["href"]
+                self.assertEqual(self.get(self_href).json()["id"], f["id"])
+                for a in f["assets"].values():
+                    self.assertTrue(a["href"].startswith(base + "api/v1/catalog/asset/"), a)
+                    if a["href"].endswith("/files/pic.png"):
+                        self.assertEqual(self.get(a["href"]).content, ASSETS["pic.png"][0])
+                        seen_asset = True
+        self.assertTrue(seen_asset)
