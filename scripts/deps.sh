@@ -3,7 +3,8 @@
 # Works as root or through sudo. Usage: scripts/deps.sh [run|test|bench]
 #   run   — build and serve (README command 1)
 #   test  — everything the test suite uses (README command 2), incl. fuzzing,
-#           PostgreSQL for the several-nodes tests, GDAL for the GIS tests,
+#           PostgreSQL for the several-nodes tests, GDAL for the GIS tests
+#           (it reads COGs from the asset endpoint as GDAL clients do),
 #           promtool (Debian: prometheus) for the metrics lint,
 #           nginx for the forward-auth test, and a browser for the page tests
 #   bench — what bench/ needs (nginx and wrk beside the build)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/cors.h"
 #include "auth/authrules.h"
 
 enum setting_kind { SET_STRING, SET_UINT, SET_INT64, SET_SIZE, SET_INT, SET_LISTEN };
@@ -62,6 +63,8 @@ static const struct setting settings[] = {
     {"login_rate_addr", NUM(SET_UINT, login_rate_addr, 0, 1000000)},
     {"token_api_rate", NUM(SET_UINT, token_api_rate, 0, 1000000)},
     {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
+    {"trusted_proxies", STR(trusted_proxies)},
+    {"cors_origins", STR(cors_origins)},
 };
 
 void config_defaults(struct config *c)
@@ -95,6 +98,7 @@ void config_defaults(struct config *c)
     c->login_rate_addr = 60;
     c->token_api_rate = 100;
     c->rate_window = 60;
+    strcpy(c->cors_origins, "*");
 }
 
 static int parse_listen(struct config *c, const char *value, char *err, size_t errlen)
@@ -151,6 +155,19 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
             snprintf(err, errlen, "auth_rules: %s", msg);
             return -EINVAL;
         }
+        /* Likewise a proxy range typo: parsed once here, matched per request. */
+        struct cidr_list nets;
+        bool proxies = strcmp(key, "trusted_proxies") == 0;
+        if (proxies && cidr_list_parse(&nets, value, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "trusted_proxies: %s", msg);
+            return -EINVAL;
+        }
+        if (strcmp(key, "cors_origins") == 0 && cors_origins_check(value, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "cors_origins: %s", msg);
+            return -EINVAL;
+        }
+        if (proxies)
+            c->trusted_nets = nets;
         strcpy(field, value);
         return 0;
     }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/cidr.h"
+
 struct config {
     char listen_host[64];
     int listen_port;            /* 0 = pick a free port (see port_file) */
@@ -48,6 +50,14 @@ struct config {
     unsigned login_rate_addr;    /* login attempts per minute per client address */
     unsigned token_api_rate;     /* token API calls per minute per account */
     unsigned rate_window;        /* seconds per rate-limit window (60: "per minute") */
+    /* Peers whose Forwarded / X-Forwarded-* headers are believed when links
+     * are built (api/baseurl.c): CIDRs, comma/space-separated; "" = nobody.
+     * trusted_nets is the parsed form, kept in step by config_set. */
+    char trusted_proxies[2048];
+    struct cidr_list trusted_nets;
+    /* CORS on the STAC, asset and token-check routes (api/cors.c): "*",
+     * origins (scheme://host[:port]) comma/space-separated, or "" = off. */
+    char cors_origins[2048];
 };
 
 void config_defaults(struct config *c);

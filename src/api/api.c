@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/cors.h"
 #include "http/server.h"
 
 /* Whole segments only: "/tokens/v20" is not under /tokens/v2. */
@@ -234,7 +235,9 @@ void api_register_all(struct server *srv)
     api_account_register(srv);
     api_tokens_cm_register(srv);
     api_stac_register(srv);
+    api_asset_register(srv);
     api_resource_register(srv);
     api_tokens_mapbox_register(srv);
     api_docs_register(srv);
+    cors_register(srv);
 }

@@ -13,6 +13,11 @@
 struct request;
 struct server;
 
+/* The STAC landing page advertises this type for its service-desc link (STAC
+ * API core, OGC API Common), and /api/v1/openapi.json is served with exactly
+ * it: clients may compare the two. */
+#define API_OPENAPI_TYPE "application/vnd.oai.openapi+json;version=3.0"
+
 /* Error body in the dialect of the path: {"message": msg} under /tokens/v2
  * and /scopes/v1, else {"detail": msg, "code": code} (code omitted if NULL). */
 void api_reply_error(struct request *r, int status, const char *message, const char *code);
@@ -53,7 +58,8 @@ void api_register_all(struct server *srv);
 void api_account_register(struct server *srv);
 void api_tokens_cm_register(struct server *srv);
 void api_ops_register(struct server *srv);
-void api_stac_register(struct server *srv);   /* api_stac.c: STAC API + assets */
+void api_stac_register(struct server *srv);   /* api_stac.c: STAC API */
+void api_asset_register(struct server *srv);  /* api_asset.c: /api/v1/catalog/asset/ */
 void api_tokens_mapbox_register(struct server *srv); /* api_tokens_mapbox.c: /tokens/v2, /scopes/v1 */
 void api_resource_register(struct server *srv); /* api_resource.c: auth/check, oauth introspect+revoke */
 void api_docs_register(struct server *srv);   /* api_docs.c: openapi.json, docs, web pages */

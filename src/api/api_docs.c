@@ -29,7 +29,7 @@ static const char *content_type_of(const char *name)
     return "application/octet-stream";
 }
 
-static void serve_asset(struct request *r, const char *name)
+static void serve_asset_as(struct request *r, const char *name, const char *type)
 {
     const struct web_asset *a = find_asset(name);
     if (!a) {
@@ -40,12 +40,17 @@ static void serve_asset(struct request *r, const char *name)
      * framed by another site. */
     reply_header(r, "X-Frame-Options", "DENY");
     reply_header(r, "Cache-Control", "no-cache");
-    reply_static(r, 200, content_type_of(a->name), a->data, a->len);
+    reply_static(r, 200, type ? type : content_type_of(a->name), a->data, a->len);
+}
+
+static void serve_asset(struct request *r, const char *name)
+{
+    serve_asset_as(r, name, NULL);
 }
 
 static void handle_openapi(struct request *r)
 {
-    serve_asset(r, "openapi.json");
+    serve_asset_as(r, "openapi.json", API_OPENAPI_TYPE);
 }
 static void handle_docs(struct request *r)
 {

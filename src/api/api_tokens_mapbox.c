@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "util/url.h"
+#include "api/baseurl.h"
 #include "app.h"
 #include "util/json.h"
 #include "api/ratelimit.h"
@@ -163,11 +163,15 @@ static bool read_note(struct request *r, const cJSON *body, const char **note)
 static void add_next_link(struct request *r, const char *username, const char *last_id,
                           const struct token_query *q)
 {
-    char link[1024], base[300] = "";
-    /* An odd Host makes the link relative rather than echo it. */
-    const char *host = request_header(r, "Host");
-    if (url_host_ok(host))
-        snprintf(base, sizeof(base), "%s://%s", request_scheme(r), host);
+    char link[1024], base[400];
+    /* An odd Host makes the link relative rather than echo it. The base is
+     * what the client addressed, proxies included (api/baseurl.c). */
+    struct base_url b;
+    request_base_parts(r, &b);
+    if (b.host_ok)
+        snprintf(base, sizeof(base), "%s://%s%s", b.scheme, b.host, b.prefix);
+    else
+        snprintf(base, sizeof(base), "%s", b.prefix);
     /* The filters ride along so following the link continues the same
      * listing; the credential never does (clients send their own). */
     snprintf(link, sizeof(link), "<%s/tokens/v2/%s?start=%s&limit=%zu%s%s%s%s>; rel=\"next\"",

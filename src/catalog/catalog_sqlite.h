@@ -65,7 +65,7 @@ int catalog_sqlite_item_get(struct catalog *cat, const struct strlist *groups,
 int catalog_sqlite_item_each(struct catalog *cat, const struct strlist *groups,
                              const char *collection, const char *id, catalog_item_fn fn, void *ctx);
 int catalog_sqlite_asset_visible(struct catalog *cat, const struct strlist *groups,
-                                 const char *key);
+                                 const char *key, cJSON **doc);
 int catalog_sqlite_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                           cJSON **items, catalog_item_fn fn, void *ctx);
 

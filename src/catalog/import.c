@@ -115,7 +115,7 @@ static int pct_decode(const char *in, size_t n, char *out, size_t outlen)
 /* The asset key an href refers to: relative hrefs are relative to the asset
  * directory; absolute URLs count when they point at our asset endpoint.
  * Returns false for hrefs that name no servable asset. */
-static bool asset_key(const char *href, char *key, size_t keylen)
+bool catalog_asset_key(const char *href, char *key, size_t keylen)
 {
     static const char marker[] = "/api/v1/catalog/asset/";
     const char *p = href;
@@ -153,7 +153,7 @@ static int item_time(struct importer *im, const char *file, const char *what, co
             return import_fail(im, file, "%s: properties.%s is required", what, name);
         return 0;
     }
-    if (!cJSON_IsString(v) || time_parse_rfc3339(v->valuestring, out) < 0)
+    if (!cJSON_IsString(v) || time_parse_rfc3339_wide(v->valuestring, out) < 0)
         return import_fail(im, file, "%s: properties.%s must be an RFC 3339 date-time", what, name);
     *present = true;
     return 0;
@@ -257,7 +257,7 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
     cJSON_ArrayForEach(a, assets)
     {
         char key[1024];
-        if (asset_key(get(a, "href")->valuestring, key, sizeof(key)) && strlist_add(&keys, key) < 0)
+        if (catalog_asset_key(get(a, "href")->valuestring, key, sizeof(key)) && strlist_add(&keys, key) < 0)
             goto fail;
     }
     struct catalog_item_rec rec = {
@@ -337,7 +337,7 @@ static int check_extent(struct importer *im, const char *file, const char *what,
         cJSON_ArrayForEach(t, b)
         {
             if (!cJSON_IsNull(t) &&
-                (!cJSON_IsString(t) || time_parse_rfc3339(t->valuestring, &ms) < 0))
+                (!cJSON_IsString(t) || time_parse_rfc3339_wide(t->valuestring, &ms) < 0))
                 return import_fail(im, file,
                                    "%s: extent.temporal.interval[%d] must hold RFC 3339 "
                                    "date-times or null",

@@ -57,7 +57,15 @@ static const char usage_serve[] =
     "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
     "worker_nice, stac_cache_mb, last_used_interval, token_max_lifetime_days,\n"
     "expiry_warning_days, audit_retention_days; several nodes: database_url\n"
-    "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file.\n"
+    "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file; and:\n"
+    "  --trusted-proxies CIDRS   proxies whose Forwarded / X-Forwarded-Proto, -Host and\n"
+    "                            -Prefix headers are believed when links are built\n"
+    "                            (comma/space-separated, IPv4 and IPv6, e.g.\n"
+    "                            127.0.0.1/32,::1). Default empty: trust nobody.\n"
+    "  --cors-origins ORIGINS    CORS for the STAC API, assets, GET /tokens/v2 and\n"
+    "                            openapi.json: * (default), origins such as\n"
+    "                            https://app.example (comma/space-separated), or empty\n"
+    "                            to turn CORS off.\n"
     "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -53,6 +54,8 @@ struct server {
     char *tls_cert_pem, *tls_key_pem;
     struct route_metrics *unmatched;
     server_error_fn reply_error; /* the API's error body, in its dialect */
+    server_reply_hook on_reply;  /* or NULL */
+    server_options_fn on_options; /* or NULL */
     char id_prefix[9];
     atomic_uint_fast64_t next_id;
 };
@@ -266,6 +269,47 @@ const char *request_scheme(const struct request *r)
 bool request_replied(const struct request *r)
 {
     return r->response != NULL;
+}
+
+struct header_join {
+    const char *name;
+    char *out;
+    size_t len, used;
+    int lines;
+    bool overflow;
+};
+
+static enum MHD_Result header_join_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct header_join *j = cls;
+    if (strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    size_t n = value ? strlen(value) : 0, sep = j->lines ? 2 : 0;
+    if (j->used + sep + n + 1 > j->len) {
+        j->overflow = true;
+        return MHD_NO;
+    }
+    memcpy(j->out + j->used, ", ", sep);
+    memcpy(j->out + j->used + sep, value ? value : "", n);
+    j->used += sep + n;
+    j->out[j->used] = '\0';
+    j->lines++;
+    return MHD_YES;
+}
+
+int request_header_join(const struct request *r, const char *name, char *out, size_t len)
+{
+    if (len == 0)
+        return -ENOSPC;
+    struct header_join j = {name, out, len, 0, 0, false};
+    out[0] = '\0';
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, header_join_cb, &j);
+    if (j.overflow) {
+        out[0] = '\0';
+        return -ENOSPC;
+    }
+    return j.lines;
 }
 
 struct query_iter {
@@ -502,6 +546,8 @@ static enum MHD_Result queue_reply(struct request *r)
         r->srv->reply_error(r, 500, "Internal server error", "internal_error");
     if (!r->response)
         return MHD_NO;
+    if (r->srv->on_reply)
+        r->srv->on_reply(r, r->status);
     r->state = REQ_DONE;
     return MHD_queue_response(r->conn, (unsigned)r->status, r->response);
 }
@@ -548,6 +594,9 @@ static void dispatch(struct request *r)
     bool path_known;
     r->route = route_find(r->srv, r, &path_known);
     if (!r->route) {
+        if (path_known && r->srv->on_options && strcmp(r->method, "OPTIONS") == 0 &&
+            r->srv->on_options(r))
+            return;
         if (path_known) {
             reply_header(r, "Allow", "see /api/v1/openapi.json");
             r->srv->reply_error(r, 405, "Method Not Allowed", "method_not_allowed");
@@ -653,6 +702,16 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 }
 
 /* ---- daemon ----------------------------------------------------------- */
+
+void server_on_reply(struct server *srv, server_reply_hook hook)
+{
+    srv->on_reply = hook;
+}
+
+void server_on_options(struct server *srv, server_options_fn fn)
+{
+    srv->on_options = fn;
+}
 
 struct server *server_create(struct app *app, server_error_fn reply_error)
 {
