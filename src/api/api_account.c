@@ -13,6 +13,7 @@
 #include "util/json.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
+#include "auth/tokens.h"
 #include "api/ratelimit.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -337,6 +338,161 @@ out:
     cJSON_Delete(body);
 }
 
+/* ---- self-service -------------------------------------------------------- */
+
+/* Begins a self-service request: a session, its account, and the JSON body
+ * when body is not NULL. Replies and returns false on failure. */
+static bool self_begin(struct request *r, struct principal *p, struct account *a, cJSON **body)
+{
+    struct app *app = request_app(r);
+    if (!api_authenticate_session(r, p))
+        return false;
+    if (app->store->ops->account_get_by_id(app->store, p->account_id, a) < 0) {
+        api_reply_error(r, 404, "Account not found", "not_found");
+        return false;
+    }
+    if (body && !(*body = api_parse_body(r)))
+        return false;
+    return true;
+}
+
+/* POST /api/v1/account/password {current_password, new_password}: every
+ * session ends, and this one continues with the new pair in the reply. */
+static void handle_password(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    struct account a = {0};
+    cJSON *body = NULL;
+    char *access = NULL, *refresh = NULL;
+    if (!self_begin(r, &p, &a, &body))
+        goto out;
+    bool wrong = false;
+    const char *current = api_json_string(body, "current_password", &wrong);
+    const char *fresh = api_json_string(body, "new_password", &wrong);
+    if (wrong || !current || !fresh) {
+        api_reply_validation(r, !current ? "current_password" : "new_password",
+                             "Both current_password and new_password are required strings",
+                             "missing");
+        goto out;
+    }
+    if (!password_verify(current, a.password_hash)) {
+        api_reply_validation(r, "current_password", "The current password is not correct",
+                             "invalid");
+        goto out;
+    }
+    const char *weak = password_weakness(fresh);
+    if (weak) {
+        api_reply_validation(r, "new_password", weak, "password_too_weak");
+        goto out;
+    }
+    struct api_who who;
+    api_who(r, &p, &who);
+    struct refresh_record next;
+    if (accounts_set_password(app, &a, fresh, &who.who) < 0 ||
+        issue_pair(app, &a, NULL, &next, &access, &refresh) < 0 ||
+        app->store->ops->refresh_insert(app->store, &next) < 0) {
+        api_reply_error(r, 500, "Could not change the password", "internal_error");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "refresh", refresh);
+    cJSON_AddStringToObject(res, "access", access);
+    reply_json(r, 200, res);
+out:
+    free(access);
+    free(refresh);
+    cJSON_Delete(body);
+    account_free(&a);
+    principal_free(&p);
+}
+
+/* POST /api/v1/account/logout-all: every session of the account ends, this
+ * one included (tokens are not sessions and keep working). */
+static void handle_logout_all(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    struct account a = {0};
+    if (!self_begin(r, &p, &a, NULL))
+        goto out;
+    struct api_who who;
+    api_who(r, &p, &who);
+    if (accounts_end_sessions(app, &a, &who.who) < 0)
+        api_reply_error(r, 500, "Could not end the sessions", "internal_error");
+    else
+        reply_json(r, 204, NULL);
+out:
+    account_free(&a);
+    principal_free(&p);
+}
+
+/* POST /api/v1/account/tokens/revoke-all: every token of the account but
+ * its default public one (rotate that instead). */
+static void handle_revoke_all(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    struct account a = {0};
+    if (!self_begin(r, &p, &a, NULL))
+        goto out;
+    struct api_who who;
+    api_who(r, &p, &who);
+    size_t revoked = 0;
+    int rc = tokens_revoke_all(app, a.id, &who.who, &revoked);
+    if (rc < 0) {
+        api_reply_error(r, 500, "Could not revoke every token; some may be revoked",
+                        "internal_error");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject();
+    json_add_int(res, "revoked", (int64_t)revoked);
+    reply_json(r, 200, res);
+out:
+    account_free(&a);
+    principal_free(&p);
+}
+
+/* PATCH /api/v1/account/me {first_name, last_name, organization}. */
+static void handle_me_patch(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    struct account a = {0};
+    cJSON *body = NULL;
+    if (!self_begin(r, &p, &a, &body))
+        goto out;
+    static const char *const fields[] = {"first_name", "last_name", "organization"};
+    char *const targets[] = {a.first_name, a.last_name, a.organization};
+    const char *values[3];
+    for (size_t i = 0; i < 3; i++) {
+        bool wrong = false;
+        values[i] = api_json_string(body, fields[i], &wrong);
+        if (wrong || (values[i] && strlen(values[i]) > ACCOUNT_NAME_MAX)) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "%s must be a string of at most %d bytes", fields[i],
+                     ACCOUNT_NAME_MAX);
+            api_reply_validation(r, fields[i], msg, "value_error");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < 3; i++)
+        if (values[i])
+            snprintf(targets[i], ACCOUNT_NAME_MAX + 1, "%s", values[i]);
+    if (app->store->ops->account_update(app->store, &a) < 0) {
+        api_reply_error(r, 500, "Could not update the account", "internal_error");
+        goto out;
+    }
+    struct api_who who;
+    api_who(r, &p, &who);
+    audit_log(app->audit, AUDIT_ACCOUNT_UPDATE, a.id, NULL, &who.who, "names or organization");
+    reply_json(r, 200, accounts_to_json(&a));
+out:
+    cJSON_Delete(body);
+    account_free(&a);
+    principal_free(&p);
+}
+
 #define AUDIT_PAGE_MAX 200
 
 /* GET /api/v1/account/audit?limit=N&before=ID: the caller's own events,
@@ -400,4 +556,10 @@ void api_account_register(struct server *srv)
     server_route(srv, "POST", "/api/v1/token/verify", handle_verify, 0);
     server_route(srv, "POST", "/api/v1/token/blacklist", handle_blacklist, ROUTE_OFFLOAD);
     server_route(srv, "GET", "/api/v1/account/audit", handle_audit, ROUTE_OFFLOAD);
+    server_route(srv, "PATCH", "/api/v1/account/me", handle_me_patch, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/account/password", handle_password,
+                 ROUTE_OFFLOAD | ROUTE_IDLE_CPU);
+    server_route(srv, "POST", "/api/v1/account/logout-all", handle_logout_all, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/account/tokens/revoke-all", handle_revoke_all,
+                 ROUTE_OFFLOAD);
 }

@@ -237,6 +237,33 @@ void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n)
     }
 }
 
+int tokens_revoke_all(struct app *app, int64_t account_id, const struct audit_who *who,
+                      size_t *revoked)
+{
+    *revoked = 0;
+    struct token_query q = {.account_id = account_id, .usage = -1, .is_default = 0,
+                            .sortby = TOKEN_SORT_CREATED, .limit = 100};
+    int rc = 0;
+    /* Each page starts from the beginning: revoked rows leave the listing. */
+    for (;;) {
+        struct token_record *v = NULL;
+        size_t n = 0;
+        if ((rc = app->store->ops->token_list(app->store, &q, &v, &n)) < 0)
+            break;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = tokens_revoke(app, v[i].id, account_id, who);
+            if (rc == -ENOENT) /* revoked meanwhile */
+                rc = 0;
+            else if (rc == 0)
+                (*revoked)++;
+        }
+        token_records_free(v, n);
+        if (rc < 0 || n < q.limit)
+            break;
+    }
+    return rc;
+}
+
 cJSON *tokens_to_json(struct app *app, const struct token_record *t, const char *token_value)
 {
     char created[TIME_RFC3339_LEN], modified[TIME_RFC3339_LEN];

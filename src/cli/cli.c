@@ -72,14 +72,17 @@ static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"
                                     "Applies pending schema migrations and prints the version.\n";
 
 static const char usage_user[] =
-    "usage: tessera user add EMAIL [--password P | --password-stdin] [--username U]\n"
-    "                        [--groups G,G] [--scopes S,S] [--staff]\n"
+    "usage: tessera user add EMAIL [--password P | --password-stdin | --service]\n"
+    "                        [--username U] [--groups G,G] [--scopes S,S] [--staff]\n"
     "       tessera user list\n"
     "       tessera user set EMAIL [--groups G,G] [--scopes S,S] [--active true|false]\n"
     "                        [--staff true|false] [--password P | --password-stdin]\n"
     "       tessera user disable EMAIL\n"
     "Changing a password or disabling an account ends its sessions at once;\n"
-    "removing a scope or group takes effect on its tokens at the next request.\n";
+    "removing a scope or group takes effect on its tokens at the next request.\n"
+    "A --service account has no password and cannot sign in: it only holds the\n"
+    "tokens an operator creates for it (tessera token create).\n"
+    "Example: tessera user add ci@example.com --service --scopes stac,catalog:read\n";
 
 static const char usage_token[] =
     "usage: tessera token create EMAIL --scopes S,S [--note TEXT] [--expires-days N]\n"
@@ -121,7 +124,7 @@ struct cli_opts {
     int expires_days;
     long grace_seconds;
     const char *account, *since, *limit;
-    bool password_stdin, staff, is_public, help, json;
+    bool password_stdin, staff, is_public, help, json, service;
 };
 
 static bool opt_takes_value(const char *name)
@@ -199,6 +202,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts
         if (strcmp(name, "password-stdin") == 0) { o->password_stdin = true; continue; }
         if (strcmp(name, "public") == 0) { o->is_public = true; continue; }
         if (strcmp(name, "json") == 0) { o->json = true; continue; }
+        if (strcmp(name, "service") == 0) { o->service = true; continue; }
         if (strcmp(name, "staff") == 0 && !staff_takes_value) { o->staff = true; continue; }
         if (strcmp(name, "staff") == 0)
             strcpy(name, "staff-value");
@@ -397,11 +401,16 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
         (o->groups && !names_registered(app, o->groups, false)))
         goto out;
     if (strcmp(verb, "add") == 0) {
-        if (!password) {
-            fprintf(stderr, "tessera: user add needs --password or --password-stdin\n");
+        if (!password && !o->service) {
+            fprintf(stderr, "tessera: user add needs --password, --password-stdin or --service\n");
             goto out;
         }
-        struct account_input in = {.email = email, .password = password, .username = o->username};
+        if (password && o->service) {
+            fprintf(stderr, "tessera: a --service account has no password\n");
+            goto out;
+        }
+        struct account_input in = {.email = email, .password = password, .username = o->username,
+                                   .service = o->service};
         const char *field;
         char msg[256];
         int rc = accounts_create(app, &in, &a, &field, msg, sizeof(msg));
