@@ -18,6 +18,7 @@
 #include "auth/audit.h"
 #include "app.h"
 #include "catalog/catalog.h"
+#include "cli/table.h"
 #include "util/log.h"
 #include "auth/password.h"
 #include "http/server.h"
@@ -34,7 +35,7 @@ static const char usage_main[] =
     "  serve                 run the HTTP(S) server\n"
     "  migrate               create or upgrade the storage schema\n"
     "  user add|list|set|disable\n"
-    "  token create|list|revoke\n"
+    "  token create|list|revoke|rotate\n"
     "  scope add|list\n"
     "  group add|list\n"
     "  stac import FILE|DIR --visibility GROUP[,GROUP]\n"
@@ -66,15 +67,17 @@ static const char usage_serve[] =
     "                            openapi.json: * (default), origins such as\n"
     "                            https://app.example (comma/space-separated), or empty\n"
     "                            to turn CORS off.\n"
-    "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
+    "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n"
+    "Example: tessera serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"
-                                    "Applies pending schema migrations and prints the version.\n";
+                                    "Applies pending schema migrations and prints the version.\n"
+                                    "Example: tessera migrate --database-url postgresql://tessera@db/tessera\n";
 
 static const char usage_user[] =
     "usage: tessera user add EMAIL [--password P | --password-stdin | --service]\n"
     "                        [--username U] [--groups G,G] [--scopes S,S] [--staff]\n"
-    "       tessera user list\n"
+    "       tessera user list [--json]\n"
     "       tessera user set EMAIL [--groups G,G] [--scopes S,S] [--active true|false]\n"
     "                        [--staff true|false] [--password P | --password-stdin]\n"
     "       tessera user disable EMAIL\n"
@@ -82,28 +85,42 @@ static const char usage_user[] =
     "removing a scope or group takes effect on its tokens at the next request.\n"
     "A --service account has no password and cannot sign in: it only holds the\n"
     "tokens an operator creates for it (tessera token create).\n"
-    "Example: tessera user add ci@example.com --service --scopes stac,catalog:read\n";
+    "list prints a header, then one tab-separated row per account; --json prints\n"
+    "the same accounts as a JSON array.\n"
+    "Examples: tessera user add ada@example.com --password-stdin --groups Public,Partners\n"
+    "          tessera user add ci@example.com --service --scopes stac,catalog:read\n";
 
 static const char usage_token[] =
     "usage: tessera token create EMAIL --scopes S,S [--note TEXT] [--expires-days N]\n"
-    "       tessera token list EMAIL\n"
+    "       tessera token list EMAIL [--json]\n"
     "       tessera token revoke ID\n"
     "       tessera token rotate ID [--grace-seconds N]\n"
     "create prints the token once (pk when every scope is public, else sk).\n"
     "rotate prints a new token (new secret; same name, scopes, restrictions and expiry);\n"
     "the old one keeps working for --grace-seconds (default 0), then is revoked.\n"
-    "list prints id, usage, created, scopes, note and last used (\"never\"), tab-separated.\n";
+    "list prints a header, then id, usage, created, scopes, note, last used and\n"
+    "expiry (\"never\"), tab-separated; --json prints the tokens as a JSON array.\n"
+    "Examples: tessera token create ci@example.com --scopes stac --note ci --expires-days 90\n"
+    "          tessera token rotate k3v9x2m8q4w7e1r5t6y0u2i8o --grace-seconds 3600\n";
 
-static const char usage_scope[] = "usage: tessera scope add ID [--description TEXT] [--public]\n"
-                                  "       tessera scope list\n";
+static const char usage_scope[] =
+    "usage: tessera scope add ID [--description TEXT] [--public]\n"
+    "       tessera scope list [--json]\n"
+    "A --public scope may be held by a public (pk) token.\n"
+    "Example: tessera scope add reports:read --description \"Read reports\" --public\n";
 
-static const char usage_group[] = "usage: tessera group add NAME [--description TEXT]\n"
-                                  "       tessera group list\n";
+static const char usage_group[] =
+    "usage: tessera group add NAME [--description TEXT]\n"
+    "       tessera group list [--json]\n"
+    "Groups decide which STAC collections and items an account sees.\n"
+    "Example: tessera group add Partners --description \"Partner organizations\"\n";
 
 static const char usage_stac[] =
     "usage: tessera stac import FILE|DIR --visibility GROUP[,GROUP]\n"
     "Imports STAC Collections, Items and ItemCollections (all *.json under DIR) in\n"
-    "one transaction: on any invalid document nothing is loaded.\n";
+    "one transaction: on any invalid document nothing is loaded. On a terminal a\n"
+    "progress line counts files, collections and items.\n"
+    "Example: tessera stac import ./catalog --visibility Public,Partners\n";
 
 static const char usage_audit[] =
     "usage: tessera audit [--account EMAIL] [--since TIME] [--limit N] [--json]\n"
@@ -318,16 +335,28 @@ static int find_account(struct app *app, const char *email, struct account *a)
     return rc;
 }
 
-static int print_account(void *ctx, const struct account *a)
+static const struct table_column account_columns[] = {
+    TABLE_COLUMN("ID", "id"),
+    TABLE_COLUMN("USERNAME", "username"),
+    TABLE_COLUMN("EMAIL", "email"),
+    TABLE_COLUMN("GROUPS", "groups"),
+    TABLE_COLUMN("SCOPES", "scopes"),
+    TABLE_BOOL("STATUS", "is_active", "active", "disabled"),
+    TABLE_BOOL("STAFF", "is_staff", "staff", "-"),
+    TABLE_BOOL("SERVICE", "service", "service", "-"),
+    TABLE_END};
+
+static int collect_account(void *rows, const struct account *a)
 {
-    char *groups = strlist_join(&a->groups, ",");
-    char *scopes = strlist_join(&a->scopes, ",");
-    printf("%lld\t%s\t%s\t%s\t%s\t%s%s\n", (long long)a->id, a->username, a->email,
-           groups ? groups : "", scopes ? scopes : "", a->is_active ? "active" : "disabled",
-           a->is_staff ? "\tstaff" : "");
-    free(groups);
-    free(scopes);
+    cJSON_AddItemToArray(rows, accounts_to_json(a));
     return 0;
+}
+
+static void print_account(const struct account *a, bool json)
+{
+    cJSON *rows = cJSON_CreateArray();
+    collect_account(rows, a);
+    table_print(rows, account_columns, json);
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -387,7 +416,12 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
     if (strcmp(verb, "list") == 0) {
         if (open_app(app) < 0)
             return 1;
-        status = app->store->ops->account_each(app->store, print_account, NULL) < 0;
+        cJSON *rows = cJSON_CreateArray();
+        status = app->store->ops->account_each(app->store, collect_account, rows) < 0;
+        if (status == 0)
+            table_print(rows, account_columns, o->json);
+        else
+            cJSON_Delete(rows);
         goto out;
     }
     if (o->npositional != 1) {
@@ -427,7 +461,7 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
         if (changed && app->store->ops->account_update(app->store, &a) < 0)
             goto out;
         audit_log(app->audit, AUDIT_REGISTER, a.id, NULL, &audit_cli, NULL);
-        print_account(NULL, &a);
+        print_account(&a, o->json);
         status = 0;
     } else if (strcmp(verb, "set") == 0 || strcmp(verb, "disable") == 0) {
         if (find_account(app, email, &a) < 0)
@@ -463,7 +497,7 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
             if (accounts_set_password(app, &a, password, &audit_cli) < 0)
                 goto out;
         }
-        print_account(NULL, &a);
+        print_account(&a, o->json);
         status = 0;
     } else {
         fputs(usage_user, stderr);
@@ -477,6 +511,16 @@ out:
 }
 
 /* ---- tokens ----------------------------------------------------------- */
+
+static const struct table_column token_columns[] = {
+    TABLE_COLUMN("ID", "id"),
+    TABLE_COLUMN("USAGE", "usage"),
+    TABLE_COLUMN("CREATED", "created"),
+    TABLE_COLUMN("SCOPES", "scopes"),
+    TABLE_COLUMN("NOTE", "note"),
+    TABLE_OR_NULL("LAST_USED", "last_used", "never"),
+    TABLE_OR_NULL("EXPIRES", "expires", "never"),
+    TABLE_END};
 
 static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
 {
@@ -568,28 +612,24 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
     } else {
         struct token_query q = {.account_id = a.id, .usage = -1, .is_default = -1, .limit = 100};
         char last[TOKEN_ID_LEN + 1] = "";
+        cJSON *rows = cJSON_CreateArray();
         for (;;) {
             struct token_record *v;
             size_t n;
             q.start_after = last[0] ? last : NULL;
-            if (app->store->ops->token_list(app->store, &q, &v, &n) < 0)
+            if (app->store->ops->token_list(app->store, &q, &v, &n) < 0) {
+                cJSON_Delete(rows);
                 goto out;
-            for (size_t i = 0; i < n; i++) {
-                char created[TIME_RFC3339_LEN], used[TIME_RFC3339_LEN] = "never";
-                time_format_rfc3339(v[i].created, created);
-                if (v[i].last_used_at)
-                    time_format_rfc3339(v[i].last_used_at, used);
-                char *s = strlist_join(&v[i].scopes, ",");
-                printf("%s\t%s\t%s\t%s\t%s\t%s\n", v[i].id, v[i].usage == TOKEN_PK ? "pk" : "sk",
-                       created, s ? s : "", v[i].note, used);
-                free(s);
             }
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(rows, tokens_to_json(app, &v[i], NULL));
             if (n)
                 snprintf(last, sizeof(last), "%s", v[n - 1].id);
             token_records_free(v, n);
             if (n < q.limit)
                 break;
         }
+        table_print(rows, token_columns, o->json);
         status = 0;
     }
 out:
@@ -652,15 +692,33 @@ static int cmd_scope_group(struct app *app, bool scope, const char *verb, struct
         struct scope_def *v = NULL;
         size_t n = 0;
         rc = app->store->ops->scope_list(app->store, &v, &n);
-        for (size_t i = 0; i < n; i++)
-            printf("%s\t%s\t%s\n", v[i].id, v[i].is_public ? "public" : "secret", v[i].description);
+        cJSON *rows = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) {
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "id", v[i].id);
+            cJSON_AddBoolToObject(row, "public", v[i].is_public);
+            cJSON_AddStringToObject(row, "description", v[i].description);
+            cJSON_AddItemToArray(rows, row);
+        }
+        static const struct table_column columns[] = {
+            TABLE_COLUMN("ID", "id"), TABLE_BOOL("KIND", "public", "public", "secret"),
+            TABLE_COLUMN("DESCRIPTION", "description"), TABLE_END};
+        table_print(rows, columns, o->json);
         free(v);
     } else {
         struct group_def *v = NULL;
         size_t n = 0;
         rc = app->store->ops->group_list(app->store, &v, &n);
-        for (size_t i = 0; i < n; i++)
-            printf("%s\t%s\n", v[i].name, v[i].description);
+        cJSON *rows = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) {
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "name", v[i].name);
+            cJSON_AddStringToObject(row, "description", v[i].description);
+            cJSON_AddItemToArray(rows, row);
+        }
+        static const struct table_column columns[] = {
+            TABLE_COLUMN("NAME", "name"), TABLE_COLUMN("DESCRIPTION", "description"), TABLE_END};
+        table_print(rows, columns, o->json);
         free(v);
     }
     if (rc == -EEXIST)
@@ -765,24 +823,16 @@ static int cmd_audit(struct app *app, struct cli_opts *o)
         fprintf(stderr, "tessera: cannot read the audit trail (see log above)\n");
         goto out;
     }
-    if (o->json) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, audit_event_json(&v[i]));
-        char *text = cJSON_Print(arr);
-        puts(text ? text : "[]");
-        free(text);
-        cJSON_Delete(arr);
-    } else {
-        printf("ID\tAT\tKIND\tACTOR\tACCOUNT\tTOKEN\tCLIENT\tDETAIL\n");
-        for (size_t i = 0; i < n; i++) {
-            char at[TIME_RFC3339_LEN];
-            time_format_rfc3339(v[i].at, at);
-            printf("%lld\t%s\t%s\t%s\t%lld\t%s\t%s\t%s\n", (long long)v[i].id, at, v[i].kind,
-                   v[i].actor, (long long)v[i].account_id, v[i].token_id[0] ? v[i].token_id : "-",
-                   v[i].client[0] ? v[i].client : "-", v[i].detail);
-        }
-    }
+    cJSON *rows = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(rows, audit_event_json(&v[i]));
+    static const struct table_column columns[] = {
+        TABLE_COLUMN("ID", "id"),          TABLE_COLUMN("AT", "at"),
+        TABLE_COLUMN("KIND", "kind"),      TABLE_COLUMN("ACTOR", "actor"),
+        TABLE_COLUMN("ACCOUNT", "account_id"), TABLE_COLUMN("TOKEN", "token_id"),
+        TABLE_COLUMN("CLIENT", "client"),  TABLE_COLUMN("DETAIL", "detail"),
+        TABLE_END};
+    table_print(rows, columns, o->json);
     status = 0;
 out:
     free(v);
