@@ -11,7 +11,7 @@
 set -euo pipefail
 
 BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev
-       libssl-dev libsqlite3-dev libpq-dev)
+       libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev)
 case "${1:-test}" in
     run) PACKAGES=("${BUILD[@]}") ;;
     test) PACKAGES=("${BUILD[@]}" libcmocka-dev clang libclang-rt-14-dev python3

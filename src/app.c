@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "catalog/pagecache.h"
 #include "http/workpool.h"
+#include "notify/notifier.h"
 #include "store/changefeed.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -165,6 +166,10 @@ int app_open(struct app *app)
         rc = -ENOMEM;
         goto fail;
     }
+    if (app->serving && !(app->notifier = notifier_start(app))) {
+        rc = -EINVAL;
+        goto fail;
+    }
     return 0;
 fail:
     app_close(app);
@@ -173,6 +178,8 @@ fail:
 
 void app_close(struct app *app)
 {
+    notifier_stop(app->notifier);
+    app->notifier = NULL;
     workpool_destroy(app->workers);
     app->workers = NULL;
     /* The feed thread stops before the store it reads and the catalog it

@@ -19,6 +19,7 @@ struct ratelimit;
 struct authrules;
 struct pagecache;
 struct audit;
+struct notifier;
 
 struct app {
     struct config cfg;
@@ -34,6 +35,7 @@ struct app {
     struct authrules *auth_rules; /* forward-auth rules, parsed from cfg.auth_rules */
     struct pagecache *stac_pages; /* built STAC search pages (serving only), or NULL */
     struct audit *audit;          /* the audit trail's writer */
+    struct notifier *notifier;    /* expiry notices and their webhook (serving only) */
     /* Set by `serve` before app_open: hold every token and account in memory
      * (the token index). One-shot CLI commands work on the store directly. */
     bool serving;

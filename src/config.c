@@ -55,6 +55,11 @@ static const struct setting settings[] = {
     {"token_max_lifetime_days", NUM(SET_INT, token_max_lifetime_days, 0, 36500)},
     {"expiry_warning_days", NUM(SET_INT, expiry_warning_days, 0, 365)},
     {"audit_retention_days", NUM(SET_INT, audit_retention_days, 0, 36500)},
+    {"notice_scan_interval", NUM(SET_UINT, notice_scan_interval, 1, 86400)},
+    {"webhook_url", STR(webhook_url)},
+    {"webhook_secret", STR(webhook_secret)},
+    {"webhook_retry_seconds", NUM(SET_UINT, webhook_retry_seconds, 1, 86400)},
+    {"webhook_max_attempts", NUM(SET_UINT, webhook_max_attempts, 1, 100)},
     {"default_scopes", STR(default_scopes)},
     {"default_groups", STR(default_groups)},
     {"auth_rules", STR(auth_rules)},
@@ -89,6 +94,9 @@ void config_defaults(struct config *c)
     c->max_token_days = 365;
     c->expiry_warning_days = 7;
     c->audit_retention_days = 365;
+    c->notice_scan_interval = 60;
+    c->webhook_retry_seconds = 30;
+    c->webhook_max_attempts = 8;
     strcpy(c->default_scopes, "stac catalog:read tokens:read tokens:write scopes:list "
                               "styles:tiles styles:read fonts:read datasets:read vision:read");
     strcpy(c->default_groups, "Public");
@@ -164,6 +172,16 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
         }
         if (strcmp(key, "cors_origins") == 0 && cors_origins_check(value, msg, sizeof(msg)) < 0) {
             snprintf(err, errlen, "cors_origins: %s", msg);
+            return -EINVAL;
+        }
+        if (strcmp(key, "webhook_url") == 0 && *value && strncmp(value, "http://", 7) != 0 &&
+            strncmp(value, "https://", 8) != 0) {
+            snprintf(err, errlen, "webhook_url must be an http:// or https:// URL");
+            return -EINVAL;
+        }
+        /* The HMAC key: a short one would be guessable from signatures. */
+        if (strcmp(key, "webhook_secret") == 0 && *value && strlen(value) < 16) {
+            snprintf(err, errlen, "webhook_secret must be at least 16 characters");
             return -EINVAL;
         }
         if (proxies)

@@ -42,6 +42,15 @@ struct config {
     int token_max_lifetime_days; /* 0, or every new pk/sk expires within it (default = it) */
     int expiry_warning_days;    /* listings flag tokens expiring within it (expiring_soon) */
     int audit_retention_days;   /* audit events older are deleted (0 = kept forever) */
+    /* Expiry notices (notify/): how often each node looks for tokens near
+     * or past expiry, and the webhook they are posted to ("" = none), signed
+     * with webhook_secret, retried from webhook_retry_seconds on, doubling,
+     * up to webhook_max_attempts. */
+    unsigned notice_scan_interval;
+    char webhook_url[1024];
+    char webhook_secret[256];
+    unsigned webhook_retry_seconds;
+    unsigned webhook_max_attempts;
     char default_scopes[1024];  /* space-separated, granted to new accounts */
     char default_groups[256];   /* space-separated, for new accounts */
     char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */

@@ -16,6 +16,7 @@
 #include "auth/tokens.h"
 #include "api/ratelimit.h"
 #include "http/server.h"
+#include "notify/notices.h"
 #include "store/store.h"
 #include "util/timeutil.h"
 
@@ -546,6 +547,56 @@ out:
     principal_free(&p);
 }
 
+/* GET /api/v1/account/notices: the caller's expiry notices to show (the
+ * pages' banner), newest first. */
+static void handle_notices(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    if (!api_authenticate(r, &p, NULL))
+        goto out;
+    if (p.kind != PRINCIPAL_SESSION && !principal_has_scope(&p, "tokens:read")) {
+        api_reply_insufficient_scope(r, "tokens:read");
+        goto out;
+    }
+    cJSON *list;
+    if (notices_list_json(app, p.account_id, time_now_ms(), &list) < 0) {
+        api_reply_error(r, 500, "Could not read the notices", "internal_error");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "notices", list);
+    reply_json(r, 200, res);
+out:
+    principal_free(&p);
+}
+
+/* POST /api/v1/account/notices/{id}/dismiss: hides one of the caller's
+ * notices (again: fine). */
+static void handle_notice_dismiss(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    if (!api_authenticate(r, &p, NULL))
+        goto out;
+    if (p.kind != PRINCIPAL_SESSION && !principal_has_scope(&p, "tokens:write")) {
+        api_reply_insufficient_scope(r, "tokens:write");
+        goto out;
+    }
+    char *end;
+    long long id = strtoll(request_param(r, 0), &end, 10);
+    int rc = *end || id < 1 ? -ENOENT
+                            : app->store->ops->notice_dismiss(app->store, id, p.account_id);
+    if (rc == -ENOENT)
+        api_reply_error(r, 404, "No such notice", "not_found");
+    else if (rc < 0)
+        api_reply_error(r, 500, "Could not dismiss the notice", "internal_error");
+    else
+        reply_json(r, 204, NULL);
+out:
+    principal_free(&p);
+}
+
 void api_account_register(struct server *srv)
 {
     server_route(srv, "POST", "/api/v1/account/register", handle_register,
@@ -561,5 +612,8 @@ void api_account_register(struct server *srv)
                  ROUTE_OFFLOAD | ROUTE_IDLE_CPU);
     server_route(srv, "POST", "/api/v1/account/logout-all", handle_logout_all, ROUTE_OFFLOAD);
     server_route(srv, "POST", "/api/v1/account/tokens/revoke-all", handle_revoke_all,
+                 ROUTE_OFFLOAD);
+    server_route(srv, "GET", "/api/v1/account/notices", handle_notices, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/account/notices/{}/dismiss", handle_notice_dismiss,
                  ROUTE_OFFLOAD);
 }

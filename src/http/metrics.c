@@ -39,6 +39,14 @@ static const char *const throttle_names[THROTTLE_REASONS] = {
     [THROTTLE_TOKEN_API] = "token_api",
 };
 
+static atomic_uint_fast64_t webhooks[WEBHOOK_OUTCOMES];
+static const char *const webhook_names[WEBHOOK_OUTCOMES] = {
+    [WEBHOOK_DELIVERED] = "delivered",
+    [WEBHOOK_RETRIED] = "retried",
+    [WEBHOOK_FAILED] = "failed",
+    [WEBHOOK_CANCELLED] = "cancelled",
+};
+
 struct route_metrics *metrics_route(const char *method, const char *pattern)
 {
     pthread_mutex_lock(&registry_lock);
@@ -74,6 +82,12 @@ void metrics_count_throttled(enum throttle_reason reason)
 {
     if ((unsigned)reason < THROTTLE_REASONS)
         atomic_fetch_add_explicit(&throttled[reason], 1, memory_order_relaxed);
+}
+
+void metrics_count_webhook(enum webhook_outcome outcome)
+{
+    if ((unsigned)outcome < WEBHOOK_OUTCOMES)
+        atomic_fetch_add_explicit(&webhooks[outcome], 1, memory_order_relaxed);
 }
 
 void metrics_count_verification(enum auth_result outcome)
@@ -226,6 +240,13 @@ char *metrics_render(const char *extra)
     for (int t = 0; t < THROTTLE_REASONS; t++)
         tb_printf(&tb, "tessera_throttled_total{reason=\"%s\"} %llu\n", throttle_names[t],
                   (unsigned long long)atomic_load(&throttled[t]));
+    tb_printf(&tb, "# HELP tessera_webhook_deliveries_total Expiry-notice webhook posts by "
+                   "outcome (retried: failed, to be tried again; failed: out of attempts; "
+                   "cancelled: the token changed first).\n"
+                   "# TYPE tessera_webhook_deliveries_total counter\n");
+    for (int w = 0; w < WEBHOOK_OUTCOMES; w++)
+        tb_printf(&tb, "tessera_webhook_deliveries_total{outcome=\"%s\"} %llu\n", webhook_names[w],
+                  (unsigned long long)atomic_load(&webhooks[w]));
     render_process(&tb);
     if (extra)
         tb_printf(&tb, "%s", extra);

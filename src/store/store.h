@@ -120,6 +120,31 @@ struct audit_query {
     size_t limit;       /* 1.. */
 };
 
+/* A notice to a token's owner (notices.h): its expiry is near, or came.
+ * One per (token, kind, expiry), whichever node saw it first. It is shown
+ * on the account's pages until dismissed, and posted to the webhook when
+ * one is configured. */
+enum notice_delivery {
+    NOTICE_NO_WEBHOOK, /* none was configured when the notice was made */
+    NOTICE_PENDING,
+    NOTICE_DELIVERED,
+    NOTICE_FAILED,    /* every attempt failed */
+    NOTICE_CANCELLED, /* the token was revoked, rotated or re-dated first */
+};
+
+struct notice {
+    int64_t id; /* set by the store */
+    int64_t account_id;
+    char token_id[TOKEN_ID_LEN + 1];
+    char kind[24];            /* NOTICE_TOKEN_EXPIRING / NOTICE_TOKEN_EXPIRED */
+    int64_t token_expires_at; /* ms: the expiry the notice is about */
+    int64_t created;          /* ms */
+    int64_t dismissed_at;     /* ms, 0 = shown */
+    enum notice_delivery delivery;
+    int attempts;
+    int64_t next_attempt_at; /* ms */
+};
+
 enum token_sort { TOKEN_SORT_CREATED, TOKEN_SORT_MODIFIED };
 
 struct token_query {
@@ -218,6 +243,29 @@ struct store_ops {
     int (*audit_list)(struct store *st, const struct audit_query *q, struct audit_event **out,
                       size_t *n);
     int (*audit_prune)(struct store *st, int64_t before_ms);
+
+    /* Live, not rotated tokens whose expiry is in (from, until] and that
+     * have no notice of that kind for that expiry, in expiry order: fn gets
+     * id, account and expiry; stops when fn returns non-zero and returns
+     * that. Served by an index on expires_at. */
+    int (*token_expiring)(struct store *st, const char *kind, int64_t from, int64_t until,
+                          int (*fn)(void *ctx, const char *id, int64_t account_id,
+                                    int64_t expires_at),
+                          void *ctx);
+    /* Notices. add sets n->id and created; -EEXIST when the token already has
+     * one of that kind for that expiry. list: the account's notices not
+     * dismissed whose token is live and still expires at the time they
+     * name, newest first (*out malloc'd, caller frees). dismiss: -ENOENT
+     * unless it is the account's. claim: up to max pending deliveries due by
+     * now that no node holds, held for lease_ms (so one node posts each);
+     * delivered records the outcome of an attempt and releases the claim. */
+    int (*notice_add)(struct store *st, struct notice *n);
+    int (*notice_list)(struct store *st, int64_t account_id, struct notice **out, size_t *n);
+    int (*notice_dismiss)(struct store *st, int64_t id, int64_t account_id);
+    int (*notice_claim)(struct store *st, int64_t now, int64_t lease_ms, size_t max,
+                        struct notice **out, size_t *n);
+    int (*notice_delivered)(struct store *st, int64_t id, enum notice_delivery state,
+                            int attempts, int64_t next_attempt_at);
 
     /* The driver's feed of committed account/token/catalog changes, for a
      * serving node's token index (changefeed.h). Call after migrate. NULL on

@@ -167,6 +167,24 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX audit_account ON audit_events (account_id, at, id);"
     "CREATE INDEX audit_at ON audit_events (at, id);",
+    /* 4: expiry notices (store_pg_notices.c) and the index their scan reads. */
+    "CREATE INDEX tokens_expiring ON tokens (expires_at) WHERE expires_at > 0 AND revoked_at = 0;"
+    "CREATE TABLE notices ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  account_id BIGINT NOT NULL,"
+    "  token_id TEXT COLLATE \"C\" NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  token_expires_at BIGINT NOT NULL,"
+    "  created BIGINT NOT NULL,"
+    "  dismissed_at BIGINT NOT NULL DEFAULT 0,"
+    "  delivery INT NOT NULL DEFAULT 0,"
+    "  attempts INT NOT NULL DEFAULT 0,"
+    "  next_attempt_at BIGINT NOT NULL DEFAULT 0,"
+    "  claimed_until BIGINT NOT NULL DEFAULT 0,"
+    "  UNIQUE (token_id, kind, token_expires_at)"
+    ");"
+    "CREATE INDEX notices_account ON notices (account_id, created);"
+    "CREATE INDEX notices_due ON notices (next_attempt_at) WHERE delivery = 1;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1024,6 +1042,12 @@ static const struct store_ops pg_ops = {
     .audit_append = pgstore_audit_append,
     .audit_list = pgstore_audit_list,
     .audit_prune = pgstore_audit_prune,
+    .token_expiring = pgstore_token_expiring,
+    .notice_add = pgstore_notice_add,
+    .notice_list = pgstore_notice_list,
+    .notice_dismiss = pgstore_notice_dismiss,
+    .notice_claim = pgstore_notice_claim,
+    .notice_delivered = pgstore_notice_delivered,
     .feed_open = pg_feed_open,
     .key_shared = pgstore_key_shared,
     .throttle_hit = pgstore_throttle_hit,

@@ -67,4 +67,17 @@ int pgstore_audit_list(struct store *st, const struct audit_query *q, struct aud
                        size_t *n);
 int pgstore_audit_prune(struct store *st, int64_t before_ms);
 
+/* Expiry notices (store_pg_notices.c). */
+int pgstore_token_expiring(struct store *st, const char *kind, int64_t from, int64_t until,
+                           int (*fn)(void *ctx, const char *id, int64_t account_id,
+                                     int64_t expires_at),
+                           void *ctx);
+int pgstore_notice_add(struct store *st, struct notice *n);
+int pgstore_notice_list(struct store *st, int64_t account_id, struct notice **out, size_t *n);
+int pgstore_notice_dismiss(struct store *st, int64_t id, int64_t account_id);
+int pgstore_notice_claim(struct store *st, int64_t now, int64_t lease_ms, size_t max,
+                         struct notice **out, size_t *n);
+int pgstore_notice_delivered(struct store *st, int64_t id, enum notice_delivery state,
+                             int attempts, int64_t next_attempt_at);
+
 #endif

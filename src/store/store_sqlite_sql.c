@@ -131,6 +131,25 @@ const char *const sq_migrations[] = {
     ");"
     "CREATE INDEX audit_account ON audit_events(account_id, at, id);"
     "CREATE INDEX audit_at ON audit_events(at, id);",
+    /* 6: expiry notices (store_sqlite_notices.c) and the index their scan
+     * reads. Not access changes: no change-log triggers. */
+    "CREATE INDEX tokens_expiring ON tokens(expires_at) WHERE expires_at > 0 AND revoked_at = 0;"
+    "CREATE TABLE notices ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account_id INTEGER NOT NULL,"
+    "  token_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  token_expires_at INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  dismissed_at INTEGER NOT NULL DEFAULT 0,"
+    "  delivery INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    "  claimed_until INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (token_id, kind, token_expires_at)"
+    ");"
+    "CREATE INDEX notices_account ON notices(account_id, created);"
+    "CREATE INDEX notices_due ON notices(next_attempt_at) WHERE delivery = 1;",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 

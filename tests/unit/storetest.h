@@ -31,8 +31,8 @@ struct fixture {
 };
 
 /* The schema version each driver's migrations end at. */
-#define SQLITE_SCHEMA_VERSION 5
-#define PG_SCHEMA_VERSION 3
+#define SQLITE_SCHEMA_VERSION 6
+#define PG_SCHEMA_VERSION 4
 
 static inline int fixture_schema_version(const struct fixture *f)
 {
