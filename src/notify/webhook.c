@@ -1,13 +1,15 @@
 #include "notify/webhook.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "auth/crypto.h"
 #include "util/log.h"
 
 int webhook_global_init(void)
@@ -15,20 +17,26 @@ int webhook_global_init(void)
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
-void webhook_sign(const char *secret, int64_t t, const char *body, char out[WEBHOOK_SIGNATURE_LEN])
+int webhook_sign(const char *secret, int64_t t, const char *body, char out[WEBHOOK_SIGNATURE_LEN])
 {
     char stamp[24];
     int stamp_len = snprintf(stamp, sizeof(stamp), "%" PRId64 ".", t);
-    crypto_auth_hmacsha256_state st;
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)stamp, (size_t)stamp_len);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, strlen(body));
-    crypto_auth_hmacsha256_final(&st, mac);
-    char hex[2 * sizeof(mac) + 1];
-    sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+    size_t body_len = strlen(body);
+    char *signed_text = malloc((size_t)stamp_len + body_len);
+    if (!signed_text)
+        return -ENOMEM;
+    memcpy(signed_text, stamp, (size_t)stamp_len);
+    memcpy(signed_text + stamp_len, body, body_len);
+    uint8_t mac[CRYPTO_MAC_LEN];
+    char hex[2 * CRYPTO_MAC_LEN + 1];
+    int rc = crypto_hmac_sha256((const uint8_t *)secret, strlen(secret), signed_text,
+                                (size_t)stamp_len + body_len, mac);
+    free(signed_text);
+    if (rc < 0)
+        return rc;
+    crypto_hex(mac, sizeof(mac), hex);
     snprintf(out, WEBHOOK_SIGNATURE_LEN, "t=%" PRId64 ",v1=%s", t, hex);
-    sodium_memzero(&st, sizeof(st));
+    return 0;
 }
 
 /* The receiver's answer is not needed: read and drop it. */
@@ -64,7 +72,10 @@ int webhook_post(const char *url, const char *secret, const char *event, const c
                  const char *body, const atomic_bool *cancel, char *err, size_t errlen)
 {
     char signature[WEBHOOK_SIGNATURE_LEN], sig_line[128], event_line[96], id_line[96];
-    webhook_sign(secret, (int64_t)time(NULL), body, signature);
+    if (webhook_sign(secret, (int64_t)time(NULL), body, signature) < 0) {
+        snprintf(err, errlen, "cannot sign the body");
+        return -1;
+    }
     snprintf(sig_line, sizeof(sig_line), "X-Tessera-Signature: %s", signature);
     snprintf(event_line, sizeof(event_line), "X-Tessera-Event: %s", event);
     snprintf(id_line, sizeof(id_line), "X-Tessera-Delivery: %s", delivery_id);

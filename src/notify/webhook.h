@@ -15,8 +15,9 @@
 
 int webhook_global_init(void);
 
-/* The signature header's value for body sent at unix time t. */
-void webhook_sign(const char *secret, int64_t t, const char *body, char out[WEBHOOK_SIGNATURE_LEN]);
+/* The signature header's value for body sent at unix time t. 0 or
+ * -errno. */
+int webhook_sign(const char *secret, int64_t t, const char *body, char out[WEBHOOK_SIGNATURE_LEN]);
 
 /* Posts body (JSON) to url with the event name and delivery id, giving up
  * after WEBHOOK_TIMEOUT_MS or as soon as *cancel (may be NULL) is set. 0
