@@ -1,7 +1,10 @@
-"""The web pages for people (SPEC §4.4), end to end in a real browser:
-tests/web/pages.test.mjs drives Debian's chromium through playwright-core
-against a fresh server (register, sign in, create tokens, a secret shown once,
-a dated STAC token, revoke, sign out) and checks the results through the API.
+"""The web pages for people (SPEC §4.4, issue 14 item 6), end to end in a real
+browser: tests/web/pages.test.mjs drives Debian's chromium through
+playwright-core against a fresh server (register and sign in with errors at
+their fields; the tokens page: default public token, create with expiry
+presets, the secret reveal with copy and dismiss, filter, sort, edit, rotate,
+revoke, the expiry notices banner; keyboard use; 390 px wide) and checks the
+results through the API.
 
 Needs node (>= 18) and /usr/bin/chromium; scripts/deps.sh installs chromium.
 A missing tool fails this test rather than skipping it. `npm ci` runs in
@@ -32,7 +35,9 @@ class PagesTest(unittest.TestCase):
         if not os.access(CHROMIUM, os.X_OK):
             self.fail("%s is missing: install Debian's chromium (scripts/deps.sh does)" % CHROMIUM)
         self.ensure_node_modules()
-        self.server = Server()
+        # Expiry notices are looked for every second, so the banner step
+        # does not wait a minute for the scan.
+        self.server = Server(settings={"notice-scan-interval": "1"})
         self.addCleanup(self.server.close)
         self.server.start()
 
