@@ -1,7 +1,7 @@
 /* Documentation and pages for people, served from files embedded at build
  * time (web/ → webassets.c): the OpenAPI document, a page rendering it, and
- * the register / sign-in / tokens pages, which talk to the JSON API. Static,
- * so every handler runs on the HTTP thread. */
+ * the register / sign-in / tokens / settings / audit pages, which talk to the
+ * JSON API. Static, so every handler runs on the HTTP thread. */
 #include <string.h>
 
 #include "api/api.h"
@@ -72,6 +72,14 @@ static void handle_tokens_page(struct request *r)
 {
     serve_asset(r, "tokens.html");
 }
+static void handle_settings_page(struct request *r)
+{
+    serve_asset(r, "settings.html");
+}
+static void handle_audit_page(struct request *r)
+{
+    serve_asset(r, "audit.html");
+}
 
 static void handle_static(struct request *r)
 {
@@ -92,5 +100,7 @@ void api_docs_register(struct server *srv)
     server_route(srv, "GET", "/account/register", handle_register_page, 0);
     server_route(srv, "GET", "/account/login", handle_login_page, 0);
     server_route(srv, "GET", "/account/tokens", handle_tokens_page, 0);
+    server_route(srv, "GET", "/account/settings", handle_settings_page, 0);
+    server_route(srv, "GET", "/account/audit", handle_audit_page, 0);
     server_route(srv, "GET", "/static/{}", handle_static, 0);
 }

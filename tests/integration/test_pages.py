@@ -3,8 +3,9 @@ browser: tests/web/pages.test.mjs drives Debian's chromium through
 playwright-core against a fresh server (register and sign in with errors at
 their fields; the tokens page: default public token, create with expiry
 presets, the secret reveal with copy and dismiss, filter, sort, edit, rotate,
-revoke, the expiry notices banner; keyboard use; 390 px wide) and checks the
-results through the API.
+revoke, the expiry notices banner; settings: profile, password, revoke all,
+sign out everywhere; the audit log with paging; keyboard use; 390 px wide) and
+checks the results through the API.
 
 Needs node (>= 18) and /usr/bin/chromium; scripts/deps.sh installs chromium.
 A missing tool fails this test rather than skipping it. `npm ci` runs in

@@ -4,8 +4,10 @@
 //   (default public token with copy and rotate but no revoke, create with
 //   scope descriptions and every expiry preset, the secret reveal with copy
 //   and dismiss, filter, sort and empty states, edit in a dialog, rotate,
-//   revoke, last used, the expiry notices banner), keyboard use (focus
-//   visible, dialogs trap focus and close on Escape) and every page at 390 px.
+//   revoke, last used, the expiry notices banner), the settings page
+//   (profile, password change keeping this tab signed in, revoke all, sign
+//   out everywhere), the audit page with paging, keyboard use (focus visible,
+//   dialogs trap focus and close on Escape) and every page at 390 px.
 // Each credential the pages hand out is checked against the API with fetch.
 //
 //   TESSERA_URL=http://127.0.0.1:8080 node --test pages.test.mjs
@@ -37,6 +39,7 @@ const PHONE = { width: 390, height: 844 };
 const run = Date.now().toString(36) + process.pid;
 const email = `web-${run}@example.com`;
 const password = "correct horse battery staple";
+const newPassword = "purple monkey dishwasher 42";
 // Token names need only be unique within the (new) account.
 const pkName = "web map tiles";
 const stacName = "nightly STAC sync";
@@ -272,7 +275,7 @@ after(async () => {
 // ---- pages served, sign-in required ---------------------------------------------------
 
 step("the pages and their shared assets are served", async () => {
-  for (const p of ["/account/register/", "/account/login/", "/account/tokens/"]) {
+  for (const p of ["/account/register/", "/account/login/", "/account/tokens/", "/account/settings/", "/account/audit/"]) {
     const res = await page.goto(BASE + p);
     assert.equal(res.status(), 200, p);
     assert.match(res.headers()["content-type"], /^text\/html/, p);
@@ -284,7 +287,7 @@ step("the pages and their shared assets are served", async () => {
 });
 
 step("without a session the account pages send you to sign in", async () => {
-  for (const p of ["/account/tokens/"]) {
+  for (const p of ["/account/tokens/", "/account/settings/", "/account/audit/"]) {
     await page.goto(BASE + p);
     await page.waitForURL(/\/account\/login\/$/);
   }
@@ -378,7 +381,9 @@ step("sign in: the right password lands on the tokens page", async () => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/account\/tokens\/$/);
   await assertVisibleText(page.locator("#who"), email);
+  // The header leads to every account page.
   const nav = page.getByRole("navigation", { name: "Account" });
+  for (const name of ["Tokens", "Settings", "Audit log"]) assert.equal(await nav.getByRole("link", { name }).count(), 1, name);
   assert.equal(await nav.getByRole("link", { name: "Tokens" }).getAttribute("aria-current"), "page");
 });
 
@@ -797,11 +802,106 @@ step("tokens: the keyboard reaches every control with a visible focus", async ()
     assert.ok(f.outline, `focus on ${f.tag} "${f.label}" is visible`);
     seen.add(f.label);
   }
-  for (const want of ["Tokens", "Sign out", "Create token", `Revoke ${names.p90}`, `Rotate ${names.p90}`, `Edit ${names.p90}`])
+  for (const want of ["Tokens", "Settings", "Audit log", "Sign out", "Create token", `Revoke ${names.p90}`, `Rotate ${names.p90}`, `Edit ${names.p90}`])
     assert.ok([...seen].some(l => l.startsWith(want)), `Tab reaches ${want} (saw ${[...seen].join(", ")})`);
   // Every action is a real button.
   const fake = await page.evaluate(() => [...document.querySelectorAll("[onclick], a[href='#']")].length);
   assert.equal(fake, 0);
+});
+
+// ---- settings ----------------------------------------------------------------------------------------
+
+step("settings: profile names and organization are saved", async () => {
+  await page.getByRole("navigation", { name: "Account" }).getByRole("link", { name: "Settings" }).click();
+  await page.waitForURL(/\/account\/settings\/$/);
+  await assertVisibleText(page.locator("#email-text"), email);
+  assert.equal(await page.getByLabel("First name").inputValue(), "Ada");
+  await page.getByLabel("Last name").fill("Lovelace");
+  await page.getByLabel("Organization").fill("Analytical Engines Ltd");
+  await page.getByRole("button", { name: "Save profile" }).click();
+  await assertVisibleText(page.locator("#profile-status"), "Profile saved.");
+  const me = await api("GET", "/api/v1/account/me", { token: await pageAccess() });
+  assert.equal(me.data.last_name, "Lovelace");
+  assert.equal(me.data.organization, "Analytical Engines Ltd");
+  await docShot("settings");
+});
+
+step("settings: password errors are said at their fields", async () => {
+  await page.getByLabel("Current password").fill("not my password");
+  await page.getByLabel(/^New password \(at least/).fill(newPassword);
+  await page.getByLabel("New password again").fill(newPassword);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await assertFieldError("#current_password", /current password is not correct/i);
+  await page.getByLabel("Current password").fill(password);
+  await page.getByLabel(/^New password \(at least/).fill("password");
+  await page.getByLabel("New password again").fill("password");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await assertFieldError("#new_password", /./);
+  assert.equal(await page.locator("#current_password").getAttribute("aria-invalid"), null, "the earlier error is gone");
+  await page.getByLabel(/^New password \(at least/).fill(newPassword);
+  await page.getByLabel("New password again").fill(newPassword + "?");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await assertFieldError("#new_password2", /do not match/);
+  const r = await api("POST", "/api/v1/token/pair", { body: { email, password } });
+  assert.equal(r.status, 200, "the password is unchanged");
+});
+
+step("settings: changing the password keeps this tab signed in and ends other sessions", async () => {
+  const other = await api("POST", "/api/v1/token/pair", { body: { email, password } });
+  assert.equal(other.status, 200);
+  const old = await pageSession();
+  await page.getByLabel(/^New password \(at least/).fill(newPassword);
+  await page.getByLabel("New password again").fill(newPassword);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await assertVisibleText(page.locator("#password-status"), "Password changed.");
+  assert.equal(await page.getByLabel("Current password").inputValue(), "", "the form is cleared");
+  const now = await pageSession();
+  assert.notEqual(now.access, old.access, "the page took the new pair");
+  assert.equal((await api("GET", "/api/v1/account/me", { token: now.access })).status, 200);
+  assert.equal((await api("POST", "/api/v1/token/refresh", { body: { refresh: other.data.refresh } })).status, 401, "the other session ended");
+  assert.equal((await api("POST", "/api/v1/token/pair", { body: { email, password: newPassword } })).status, 200);
+  // Still signed in, page after page.
+  await page.goto(BASE + "/account/tokens/");
+  await row(names.p90).waitFor();
+  assert.match(page.url(), /\/account\/tokens\/$/);
+});
+
+// ---- audit -------------------------------------------------------------------------------------------
+
+step("audit: the account's events, newest first, page by page with Older", async () => {
+  await page.getByRole("navigation", { name: "Account" }).getByRole("link", { name: "Audit log" }).click();
+  await page.waitForURL(/\/account\/audit\/$/);
+  await until(async () => (await page.locator("#events tr").count()) > 10, "the events so far");
+  await docShot("audit", false);
+  // More events than one page (25): a few profile saves through the API.
+  for (let i = 0; i < 20; i++) {
+    const r = await api("PATCH", "/api/v1/account/me", { token: await pageAccess(), body: { organization: "Org " + i } });
+    assert.equal(r.status, 200);
+  }
+  const all = await until(async () => {
+    const r = await api("GET", "/api/v1/account/audit?limit=200", { token: await pageAccess() });
+    return r.status === 200 && r.data.events.filter(e => e.kind === "account.update").length >= 21 && r.data.events;
+  }, "the audit writer to catch up");
+  assert.ok(all.length > 25, `${all.length} events: more than a page`);
+  await page.reload();
+  const rows = page.locator("#events tr");
+  await until(async () => (await rows.count()) === 25, "the first page of 25");
+  const first = await rows.first().locator("td").allInnerTexts();
+  assert.equal(first[1], "Account changed", "newest first");
+  const older = page.getByRole("button", { name: "Older events" });
+  for (let pages = 1; await older.isVisible(); pages++) {
+    assert.ok(pages < 20, "paging ends");
+    const n = await rows.count();
+    await older.click();
+    await until(async () => (await rows.count()) > n || !(await older.isVisible()), "the next page");
+  }
+  await assertVisibleText(page.locator("#end"), "oldest");
+  assert.equal(await rows.count(), all.length, "every event, once");
+  const text = await page.locator("#events").innerText();
+  assert.ok(text.includes(names.p90), "a listed token goes by its name");
+  for (const kind of ["Account created", "Sign-in failed", "Signed in", "Token created", "Token changed", "Token rotated", "Token revoked", "Password changed"])
+    assert.ok(text.includes(kind), kind);
+  assert.ok(!text.includes(password) && !text.includes(newPassword), "no password in the trail");
 });
 
 // ---- phone width ---------------------------------------------------------------------------------------
@@ -829,16 +929,61 @@ step("every page fits 390 px and keeps its actions reachable", async () => {
     await assertReachable(editDialog().getByRole("button", { name: "Save changes" }), "Save at 390 px");
     await assertNoOverflow("edit dialog");
     await page.keyboard.press("Escape");
+    await page.goto(BASE + "/account/settings/");
+    await assertVisibleText(page.locator("#email-text"), email);
+    await assertNoOverflow("settings");
+    for (const b of ["Save profile", "Change password", "Sign out everywhere", "Revoke all tokens"])
+      await assertReachable(page.getByRole("button", { name: b }), `${b} at 390 px`);
+    await page.goto(BASE + "/account/audit/");
+    await until(async () => (await page.locator("#events tr").count()) === 25, "events");
+    await assertNoOverflow("audit");
+    await assertReachable(page.getByRole("button", { name: "Older events" }), "Older at 390 px");
   } finally {
     await page.setViewportSize(DESKTOP);
   }
 });
 
-// ---- sign out ----------------------------------------------------------------------------------------
+// ---- revoke all, sign out everywhere, sign out --------------------------------------------------------
+
+step("settings: revoke all tokens, after a confirmation; the default stays", async () => {
+  await page.goto(BASE + "/account/settings/");
+  await assertVisibleText(page.locator("#email-text"), email);
+  await page.getByRole("button", { name: "Revoke all tokens" }).click();
+  const dialog = page.locator("dialog.confirm");
+  await assertVisibleText(dialog, /stops working/);
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  assert.ok((await listed()).length > 2, "Escape revoked nothing");
+  await page.getByRole("button", { name: "Revoke all tokens" }).click();
+  await dialog.getByRole("button", { name: "Revoke all tokens" }).click();
+  await assertVisibleText(page.locator("#revoke-status"), /^Revoked \d+ tokens\. The default public token stays\./);
+  const left = await listed();
+  assert.deepEqual(left.map(t => t.default), [true], "only the default pk is left");
+  assert.equal(await tokenCode(secrets[pkName + " (production)"]), "TokenRevoked");
+  await page.goto(BASE + "/account/tokens/");
+  await assertVisibleText(page.locator("#tokens td.empty"), "No tokens yet");
+  await assertVisibleText(page.locator("#default-token"), /^pk\./);
+});
+
+step("settings: sign out everywhere ends this session and the others", async () => {
+  const other = await api("POST", "/api/v1/token/pair", { body: { email, password: newPassword } });
+  assert.equal(other.status, 200);
+  const mine = await pageSession();
+  await page.goto(BASE + "/account/settings/");
+  await assertVisibleText(page.locator("#email-text"), email);
+  await page.getByRole("button", { name: "Sign out everywhere" }).click();
+  await page.locator("dialog.confirm").getByRole("button", { name: "Sign out everywhere" }).click();
+  await page.waitForURL(/\/account\/login\/$/);
+  for (const refresh of [mine.refresh, other.data.refresh])
+    assert.equal((await api("POST", "/api/v1/token/refresh", { body: { refresh } })).status, 401);
+  assert.equal((await api("GET", "/api/v1/account/me", { token: mine.access })).status, 401);
+});
 
 step("sign out ends the session", async () => {
-  await page.goto(BASE + "/account/tokens/");
-  await row(names.p90).waitFor();
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(newPassword);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/account\/tokens\/$/);
   const s = await pageSession();
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/account\/login\/$/);
