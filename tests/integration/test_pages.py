@@ -7,6 +7,9 @@ revoke, the expiry notices banner; settings: profile, password, revoke all,
 sign out everywhere; the audit log with paging; keyboard use; 390 px wide) and
 checks the results through the API.
 
+With TESSERA_SCREENSHOT_DIR set, the run writes the README's screenshots
+there (docs/screenshots; see the README's "Web pages").
+
 Needs node (>= 18) and /usr/bin/chromium; scripts/deps.sh installs chromium.
 A missing tool fails this test rather than skipping it. `npm ci` runs in
 tests/web when its node_modules is missing (playwright-core is pinned in
@@ -58,8 +61,13 @@ class PagesTest(unittest.TestCase):
     def test_pages_in_browser(self):
         env = dict(os.environ, TESSERA_URL=self.server.url(""), CHROMIUM=CHROMIUM)
         # On failure the script leaves screenshots in a temporary directory
-        # (its path is in the output); a passing run leaves nothing behind.
-        env.pop("TESSERA_SCREENSHOT_DIR", None)
+        # (its path is in the output). TESSERA_SCREENSHOT_DIR asks for the
+        # README's screenshots; a relative one is taken from the source tree,
+        # since ctest runs this from tests/integration. Without it a passing
+        # run leaves nothing behind.
+        shots = env.get("TESSERA_SCREENSHOT_DIR")
+        if shots:
+            env["TESSERA_SCREENSHOT_DIR"] = os.path.join(SOURCE_DIR, shots)
         cmd = [self.node, "--test", "--test-reporter=spec", "pages.test.mjs"]
         try:
             res = subprocess.run(cmd, cwd=WEB_DIR, env=env, capture_output=True, text=True,
