@@ -15,7 +15,8 @@ BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsodium
 case "${1:-test}" in
     run) PACKAGES=("${BUILD[@]}") ;;
     test) PACKAGES=("${BUILD[@]}" libcmocka-dev clang libclang-rt-14-dev python3
-                    python3-requests curl openssl nginx-light chromium postgresql gdal-bin prometheus) ;;
+                    python3-requests curl openssl nginx-light chromium postgresql gdal-bin prometheus
+                    python3-aiosmtpd) ;;
     bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk postgresql) ;;
     *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
 esac

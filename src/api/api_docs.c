@@ -68,6 +68,14 @@ static void handle_login_page(struct request *r)
 {
     serve_asset(r, "login.html");
 }
+static void handle_forgot_page(struct request *r)
+{
+    serve_asset(r, "forgot.html");
+}
+static void handle_reset_page(struct request *r)
+{
+    serve_asset(r, "reset.html");
+}
 static void handle_tokens_page(struct request *r)
 {
     serve_asset(r, "tokens.html");
@@ -92,5 +100,7 @@ void api_docs_register(struct server *srv)
     server_route(srv, "GET", "/account/register", handle_register_page, 0);
     server_route(srv, "GET", "/account/login", handle_login_page, 0);
     server_route(srv, "GET", "/account/tokens", handle_tokens_page, 0);
+    server_route(srv, "GET", "/account/forgot", handle_forgot_page, 0);
+    server_route(srv, "GET", "/account/reset", handle_reset_page, 0);
     server_route(srv, "GET", "/static/{}", handle_static, 0);
 }
