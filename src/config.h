@@ -51,6 +51,13 @@ struct config {
     char webhook_secret[256];
     unsigned webhook_retry_seconds;
     unsigned webhook_max_attempts;
+    /* Password reset (auth/reset.c): links live password_reset_ttl seconds,
+     * point at public_url ("" = this node's listen address) and go out by
+     * mail_transport (notify/mail.h) from mail_from. */
+    unsigned password_reset_ttl;
+    char public_url[1024];
+    char mail_transport[1024];
+    char mail_from[320];
     char default_scopes[1024];  /* space-separated, granted to new accounts */
     char default_groups[256];   /* space-separated, for new accounts */
     char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */

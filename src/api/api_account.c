@@ -17,6 +17,8 @@
 #include "api/ratelimit.h"
 #include "http/server.h"
 #include "notify/notices.h"
+#include "auth/reset.h"
+#include "api/baseurl.h"
 #include "store/store.h"
 #include "util/timeutil.h"
 
@@ -166,6 +168,25 @@ static cJSON *parse_token_body(struct request *r, const char *field, const char 
     return body;
 }
 
+/* Sign-in and password-reset requests share the sign-in throttles (per
+ * e-mail and per client address): when over, replies 429 with Retry-After,
+ * audits it and returns true. */
+static bool login_throttled(struct request *r, const char *email, const struct api_who *who,
+                            const char *what)
+{
+    struct app *app = request_app(r);
+    int retry_after = ratelimit_login(app, email, request_client_addr(r));
+    if (retry_after <= 0)
+        return false;
+    audit_log(app->audit, AUDIT_THROTTLED, 0, NULL, &who->who, what);
+    char secs[16], msg[96];
+    snprintf(secs, sizeof(secs), "%d", retry_after);
+    snprintf(msg, sizeof(msg), "Too many %s attempts; try again later", what);
+    reply_header(r, "Retry-After", secs);
+    api_reply_error(r, 429, msg, "throttled");
+    return true;
+}
+
 static void handle_pair(struct request *r)
 {
     struct app *app = request_app(r);
@@ -183,15 +204,8 @@ static void handle_pair(struct request *r)
     }
     struct api_who who;
     api_who(r, NULL, &who);
-    int retry_after = ratelimit_login(app, email, request_client_addr(r));
-    if (retry_after > 0) {
-        audit_log(app->audit, AUDIT_THROTTLED, 0, NULL, &who.who, "sign-in");
-        char secs[16];
-        snprintf(secs, sizeof(secs), "%d", retry_after);
-        reply_header(r, "Retry-After", secs);
-        api_reply_error(r, 429, "Too many sign-in attempts; try again later", "throttled");
+    if (login_throttled(r, email, &who, "sign-in"))
         goto out;
-    }
     bool found = app->store->ops->account_get_by_email(app->store, email, &a) == 0;
     /* Unknown e-mails pay for a hash too, so timing does not reveal them. */
     bool ok = found ? password_verify(password, a.password_hash) : (password_verify_dummy(password), false);
@@ -547,6 +561,83 @@ out:
     principal_free(&p);
 }
 
+/* POST /api/v1/account/password/reset {email}: mails a one-time reset link
+ * when the address belongs to an active account; the answer is the same
+ * either way, so it does not tell who has an account. Throttled like
+ * sign-in, per address and per e-mail. */
+static void handle_reset_request(struct request *r)
+{
+    struct app *app = request_app(r);
+    cJSON *body = api_parse_body(r);
+    if (!body)
+        return;
+    bool wrong = false;
+    const char *email = api_json_string(body, "email", &wrong);
+    if (wrong || !email || !accounts_email_valid(email)) {
+        api_reply_validation(r, "email", "Enter a valid e-mail address", "value_error");
+        goto out;
+    }
+    struct api_who who;
+    api_who(r, NULL, &who);
+    if (login_throttled(r, email, &who, "password reset"))
+        goto out;
+    char base[1100];
+    request_public_base_url(r, base, sizeof(base));
+    if (reset_request(app, email, base, &who.who) < 0) {
+        api_reply_error(r, 503, "The reset link could not be sent; try again later",
+                        "unavailable");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "detail",
+                            "If an account uses that e-mail address, a link to reset its "
+                            "password is on its way.");
+    reply_json(r, 202, res);
+out:
+    cJSON_Delete(body);
+}
+
+/* POST /api/v1/account/password/reset/confirm {token, new_password}: the
+ * link's secret sets a new password and ends every session. */
+static void handle_reset_confirm(struct request *r)
+{
+    struct app *app = request_app(r);
+    cJSON *body = api_parse_body(r);
+    if (!body)
+        return;
+    bool wrong = false;
+    const char *secret = api_json_string(body, "token", &wrong);
+    const char *fresh = api_json_string(body, "new_password", &wrong);
+    const char *weak = wrong || !fresh ? "Enter a new password" : password_weakness(fresh);
+    if (wrong || !secret) {
+        reply_missing_fields(r, "token and new_password must both be strings");
+        goto out;
+    }
+    if (weak) {
+        api_reply_validation(r, "new_password", weak, "password_too_weak");
+        goto out;
+    }
+    struct api_who who;
+    api_who(r, NULL, &who);
+    snprintf(who.actor, sizeof(who.actor), "reset link");
+    int rc = reset_confirm(app, secret, fresh, &who.who);
+    if (rc == -EIO) {
+        api_reply_error(r, 500, "Could not change the password", "internal_error");
+        goto out;
+    }
+    if (rc < 0) {
+        api_reply_error(r, 400, "This reset link is not valid: it was used, it expired, or it "
+                                "was mistyped. Ask for a new one.",
+                        "invalid_reset_link");
+        goto out;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "detail", "Your password is changed; sign in with it.");
+    reply_json(r, 200, res);
+out:
+    cJSON_Delete(body);
+}
+
 /* GET /api/v1/account/notices: the caller's expiry notices to show (the
  * pages' banner), newest first. */
 static void handle_notices(struct request *r)
@@ -614,6 +705,10 @@ void api_account_register(struct server *srv)
     server_route(srv, "POST", "/api/v1/account/tokens/revoke-all", handle_revoke_all,
                  ROUTE_OFFLOAD);
     server_route(srv, "GET", "/api/v1/account/notices", handle_notices, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/account/password/reset", handle_reset_request,
+                 ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/account/password/reset/confirm", handle_reset_confirm,
+                 ROUTE_OFFLOAD | ROUTE_IDLE_CPU);
     server_route(srv, "POST", "/api/v1/account/notices/{}/dismiss", handle_notice_dismiss,
                  ROUTE_OFFLOAD);
 }

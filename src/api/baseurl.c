@@ -66,3 +66,18 @@ int request_base_url(struct request *r, char *out, size_t len)
     snprintf(out, len, "%s://localhost", request_scheme(r));
     return -ENOSPC;
 }
+
+void request_public_base_url(struct request *r, char *out, size_t len)
+{
+    const struct config *cfg = &request_app(r)->cfg;
+    if (cfg->public_url[0]) {
+        snprintf(out, len, "%s", cfg->public_url);
+        return;
+    }
+    const char *host = cfg->listen_host;
+    bool wildcard = !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+                    strcmp(host, "[::]") == 0;
+    bool v6 = !wildcard && strchr(host, ':') && host[0] != '[';
+    snprintf(out, len, "%s://%s%s%s:%d", request_scheme(r), v6 ? "[" : "",
+             wildcard ? "localhost" : host, v6 ? "]" : "", request_server_port(r));
+}

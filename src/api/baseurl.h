@@ -32,4 +32,10 @@ void request_base_parts(struct request *r, struct base_url *out);
  * direct "scheme://localhost" (len must allow 24 bytes). */
 int request_base_url(struct request *r, char *out, size_t len);
 
+/* The base of links that leave the request, in mail (a password reset
+ * link): public_url when set, else this node's own listen address
+ * (localhost for a wildcard one) and bound port. Never the Host header: a
+ * forged one would send the link's secret elsewhere. */
+void request_public_base_url(struct request *r, char *out, size_t len);
+
 #endif

@@ -200,6 +200,18 @@ static int c_notice_delivered(struct store *st, int64_t id, enum notice_delivery
     return BACKEND(st)->ops->notice_delivered(BACKEND(st), id, state, attempts, next_attempt_at);
 }
 
+static int c_reset_insert(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN],
+                          int64_t account_id, int64_t expires_at)
+{
+    return BACKEND(st)->ops->reset_insert(BACKEND(st), hash, account_id, expires_at);
+}
+
+static int c_reset_use(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,
+                       int64_t *account_id)
+{
+    return BACKEND(st)->ops->reset_use(BACKEND(st), hash, now, account_id);
+}
+
 static int c_audit_append(struct store *st, const struct audit_event *v, size_t n)
 {
     return BACKEND(st)->ops->audit_append(BACKEND(st), v, n);
@@ -299,6 +311,8 @@ static const struct store_ops cached_ops = {
     .notice_dismiss = c_notice_dismiss,
     .notice_claim = c_notice_claim,
     .notice_delivered = c_notice_delivered,
+    .reset_insert = c_reset_insert,
+    .reset_use = c_reset_use,
     .token_each = c_token_each,
     .refresh_insert = c_refresh_insert,
     .refresh_rotate = c_refresh_rotate,

@@ -59,7 +59,9 @@ static const char usage_serve[] =
     "worker_nice, stac_cache_mb, last_used_interval, token_max_lifetime_days,\n"
     "expiry_warning_days, audit_retention_days; expiry notices: notice_scan_interval,\n"
     "webhook_url, webhook_secret (use TESSERA_WEBHOOK_SECRET), webhook_retry_seconds,\n"
-    "webhook_max_attempts; several nodes: database_url\n"
+    "webhook_max_attempts; password reset: password_reset_ttl, public_url,\n"
+    "mail_transport (file | smtp://HOST[:PORT] | smtps://...), mail_from;\n"
+    "several nodes: database_url\n"
     "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file; and:\n"
     "  --trusted-proxies CIDRS   proxies whose Forwarded / X-Forwarded-Proto, -Host and\n"
     "                            -Prefix headers are believed when links are built\n"
@@ -100,8 +102,9 @@ static const char usage_token[] =
     "create prints the token once (pk when every scope is public, else sk).\n"
     "rotate prints a new token (new secret; same name, scopes, restrictions and expiry);\n"
     "the old one keeps working for --grace-seconds (default 0), then is revoked.\n"
-    "list prints a header, then id, usage, created, scopes, note, last used and\n"
-    "expiry (\"never\"), tab-separated; --json prints the tokens as a JSON array.\n"
+    "list prints a header, then id, usage, created, scopes, note, last used, expiry\n"
+    "(\"never\") and whether it is within expiry_warning_days, tab-separated;\n"
+    "--json prints the tokens as a JSON array.\n"
     "Examples: tessera token create ci@example.com --scopes stac --note ci --expires-days 90\n"
     "          tessera token rotate k3v9x2m8q4w7e1r5t6y0u2i8o --grace-seconds 3600\n";
 
@@ -522,6 +525,7 @@ static const struct table_column token_columns[] = {
     TABLE_COLUMN("NOTE", "note"),
     TABLE_OR_NULL("LAST_USED", "last_used", "never"),
     TABLE_OR_NULL("EXPIRES", "expires", "never"),
+    TABLE_BOOL("EXPIRING_SOON", "expiring_soon", "yes", "-"),
     TABLE_END};
 
 static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)

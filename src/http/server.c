@@ -50,7 +50,7 @@ struct server {
     int quiesced_fd; /* the listen socket after server_quiesce, or -1 */
     struct route *routes;
     size_t nroutes, cap;
-    int port;
+    atomic_int port; /* written once bound; read by request threads */
     char *tls_cert_pem, *tls_key_pem;
     struct route_metrics *unmatched;
     server_error_fn reply_error; /* the API's error body, in its dialect */
@@ -228,6 +228,10 @@ static const struct route *route_find(struct server *srv, struct request *r, boo
 struct app *request_app(const struct request *r)
 {
     return r->srv->app;
+}
+int request_server_port(const struct request *r)
+{
+    return atomic_load(&r->srv->port);
 }
 const char *request_method(const struct request *r)
 {
@@ -832,7 +836,7 @@ int server_start(struct server *srv)
         return -EADDRINUSE;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = info ? info->port : cfg->listen_port;
+    atomic_store(&srv->port, info ? info->port : cfg->listen_port);
     if (cfg->port_file[0])
         write_port_file(cfg->port_file, srv->port);
     log_info("listening on %s://%s:%d (%u threads, %u workers)", tls ? "https" : "http",

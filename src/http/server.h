@@ -67,6 +67,8 @@ void server_stop(struct server *srv);
 void server_destroy(struct server *srv);
 
 struct app *request_app(const struct request *r);
+/* The port this node is bound to (the one chosen, with port 0). */
+int request_server_port(const struct request *r);
 const char *request_method(const struct request *r);
 /* URL-decoded path without the query string. */
 const char *request_path(const struct request *r);

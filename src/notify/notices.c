@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/audit.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -36,6 +37,13 @@ static int add_notice(void *ctx, const char *id, int64_t account_id, int64_t exp
     if (rc < 0)
         return rc;
     log_info("notice %s for token %s (account %lld)", s->kind, id, (long long)account_id);
+    /* The owner's audit trail shows the warning beside the token's other
+     * events; the node that made the notice writes it, once. */
+    static const struct audit_who system = {.actor = "system"};
+    char when[TIME_RFC3339_LEN], detail[64];
+    time_format_rfc3339(expires_at, when);
+    snprintf(detail, sizeof(detail), "expires at %s", when);
+    audit_log(s->app->audit, s->kind, account_id, id, &system, detail);
     s->made++;
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "http/metrics.h"
+#include "notify/curl.h"
 #include "notify/notices.h"
 #include "notify/webhook.h"
 #include "store/store.h"
@@ -132,10 +133,8 @@ struct notifier *notifier_start(struct app *app)
                   "(set webhook_secret, at least 16 characters, e.g. in TESSERA_WEBHOOK_SECRET)");
         return NULL;
     }
-    if (app->cfg.webhook_url[0] && webhook_global_init() < 0) {
-        log_error("webhook: cannot initialise libcurl");
+    if (app->cfg.webhook_url[0] && notify_curl_ready() < 0)
         return NULL;
-    }
     struct notifier *nf = calloc(1, sizeof(*nf));
     if (!nf)
         return NULL;

@@ -10,12 +10,8 @@
 #include <time.h>
 
 #include "auth/crypto.h"
+#include "notify/curl.h"
 #include "util/log.h"
-
-int webhook_global_init(void)
-{
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
 
 int webhook_sign(const char *secret, int64_t t, const char *body, char out[WEBHOOK_SIGNATURE_LEN])
 {
@@ -80,6 +76,10 @@ int webhook_post(const char *url, const char *secret, const char *event, const c
     snprintf(event_line, sizeof(event_line), "X-Tessera-Event: %s", event);
     snprintf(id_line, sizeof(id_line), "X-Tessera-Delivery: %s", delivery_id);
     struct curl_slist *headers = NULL;
+    if (notify_curl_ready() < 0) {
+        snprintf(err, errlen, "libcurl is not available");
+        return -1;
+    }
     CURL *curl = curl_easy_init();
     if (!curl || !add_header(&headers, "Content-Type: application/json") ||
         !add_header(&headers, sig_line) || !add_header(&headers, event_line) ||

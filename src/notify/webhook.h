@@ -2,7 +2,7 @@
  *   X-Tessera-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
  * (the time is signed with the body, so an old delivery cannot be replayed
  * later as new), and de-duplicates retries by X-Tessera-Delivery. Any
- * thread; webhook_global_init once at start-up first. */
+ * thread. */
 #ifndef TESSERA_NOTIFY_WEBHOOK_H
 #define TESSERA_NOTIFY_WEBHOOK_H
 
@@ -12,8 +12,6 @@
 
 #define WEBHOOK_SIGNATURE_LEN 96 /* "t=" 20 digits ",v1=" 64 hex, NUL */
 #define WEBHOOK_TIMEOUT_MS 10000
-
-int webhook_global_init(void);
 
 /* The signature header's value for body sent at unix time t. 0 or
  * -errno. */

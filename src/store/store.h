@@ -267,6 +267,16 @@ struct store_ops {
     int (*notice_delivered)(struct store *st, int64_t id, enum notice_delivery state,
                             int attempts, int64_t next_attempt_at);
 
+    /* One-time password reset links: only a keyed hash of a link's secret
+     * is stored. insert also deletes links that expired a day ago. use, when
+     * the link is unused and not expired at now, marks it and every other
+     * link of its account used and sets *account_id: 0; -ENOENT for an
+     * unknown link, -EPERM for a used or expired one. */
+    int (*reset_insert)(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t account_id,
+                        int64_t expires_at);
+    int (*reset_use)(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,
+                     int64_t *account_id);
+
     /* The driver's feed of committed account/token/catalog changes, for a
      * serving node's token index (changefeed.h). Call after migrate. NULL on
      * failure (logged). The caller closes it before the store. */

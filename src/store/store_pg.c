@@ -185,6 +185,15 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX notices_account ON notices (account_id, created);"
     "CREATE INDEX notices_due ON notices (next_attempt_at) WHERE delivery = 1;",
+    /* 5: one-time password reset links (store_pg_resets.c). */
+    "CREATE TABLE password_resets ("
+    "  token_hash BYTEA PRIMARY KEY,"
+    "  account_id BIGINT NOT NULL REFERENCES accounts(id),"
+    "  created BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL,"
+    "  used_at BIGINT NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX password_resets_account ON password_resets (account_id);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1048,6 +1057,8 @@ static const struct store_ops pg_ops = {
     .notice_dismiss = pgstore_notice_dismiss,
     .notice_claim = pgstore_notice_claim,
     .notice_delivered = pgstore_notice_delivered,
+    .reset_insert = pgstore_reset_insert,
+    .reset_use = pgstore_reset_use,
     .feed_open = pg_feed_open,
     .key_shared = pgstore_key_shared,
     .throttle_hit = pgstore_throttle_hit,

@@ -77,6 +77,11 @@ int pgstore_notice_list(struct store *st, int64_t account_id, struct notice **ou
 int pgstore_notice_dismiss(struct store *st, int64_t id, int64_t account_id);
 int pgstore_notice_claim(struct store *st, int64_t now, int64_t lease_ms, size_t max,
                          struct notice **out, size_t *n);
+/* Password reset links (store_pg_resets.c). */
+int pgstore_reset_insert(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t account_id,
+                         int64_t expires_at);
+int pgstore_reset_use(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,
+                      int64_t *account_id);
 int pgstore_notice_delivered(struct store *st, int64_t id, enum notice_delivery state,
                              int attempts, int64_t next_attempt_at);
 

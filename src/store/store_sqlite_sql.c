@@ -150,6 +150,15 @@ const char *const sq_migrations[] = {
     ");"
     "CREATE INDEX notices_account ON notices(account_id, created);"
     "CREATE INDEX notices_due ON notices(next_attempt_at) WHERE delivery = 1;",
+    /* 7: one-time password reset links (store_sqlite_resets.c). */
+    "CREATE TABLE password_resets ("
+    "  token_hash BLOB PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    "  created INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX password_resets_account ON password_resets(account_id);",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 

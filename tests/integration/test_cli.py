@@ -268,7 +268,7 @@ class CliAgainstServerTest(ServerTestCase):
         sk = self.cli("token", "create", email, "--scopes", "stac").stdout.strip()
         headers = {
             ("user", "list"): "ID USERNAME EMAIL GROUPS SCOPES STATUS STAFF SERVICE",
-            ("token", "list", email): "ID USAGE CREATED SCOPES NOTE LAST_USED EXPIRES",
+            ("token", "list", email): "ID USAGE CREATED SCOPES NOTE LAST_USED EXPIRES EXPIRING_SOON",
             ("scope", "list"): "ID KIND DESCRIPTION",
             ("group", "list"): "NAME DESCRIPTION",
             ("audit", "--account", email): "ID AT KIND ACTOR ACCOUNT TOKEN CLIENT DETAIL",
@@ -293,7 +293,7 @@ class CliAgainstServerTest(ServerTestCase):
         self.assertNotIn(sk.split(".")[2], json.dumps(tokens))
         row = next(l for l in self.cli("token", "list", email).stdout.split("\n")
                    if l.startswith(made["id"]))
-        self.assertEqual(row.split("\t")[4:], ["-", "never", "never"])
+        self.assertEqual(row.split("\t")[4:], ["-", "never", "never", "-"])
         scopes = {s["id"]: s for s in json.loads(self.cli("scope", "list", "--json").stdout)}
         self.assertIs(scopes["stac"]["public"], False)
         self.assertIs(scopes["styles:tiles"]["public"], True)

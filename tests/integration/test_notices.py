@@ -161,6 +161,19 @@ class NoticesTest(unittest.TestCase):
         self.assertIn("in 2 days", mine[0]["message"])
         self.assertEqual(mine[0]["token"]["note"], "three days")
         self.assertFalse(any(n["token"]["id"] == far["id"] for n in shown))
+        # The warning is in the owner's audit trail, and the CLI marks the token.
+        deadline = time.time() + 10  # the audit writer works in batches
+        while True:
+            events = self.server.get("/api/v1/account/audit", token=self.pair["access"]).json()
+            warned = [e for e in events["events"] if e["kind"] == "token.expiring"]
+            if warned or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual([(e["token_id"], e["actor"]) for e in warned], [(t["id"], "system")])
+        rows = {l.split("\t")[0]: l.split("\t")
+                for l in self.server.cli("token", "list", self.email).stdout.splitlines()}
+        self.assertEqual(rows[t["id"]][7], "yes")
+        self.assertEqual(rows[far["id"]][7], "-")
         # Nobody else sees or dismisses it.
         _, other = self.server.new_account()
         self.assertEqual(self.notices(other["access"]), [])

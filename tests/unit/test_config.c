@@ -314,6 +314,46 @@ static void test_data_path(void **state)
     assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
+/* The notice and mail settings refuse what would fail later, saying why;
+ * a refused value leaves the previous one. */
+static void test_notify_settings(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    config_defaults(&c);
+    assert_string_equal(c.webhook_url, "");
+    assert_string_equal(c.mail_transport, "file");
+    assert_int_equal(c.password_reset_ttl, 3600);
+    static const struct {
+        const char *key, *value, *says;
+    } bad[] = {
+        {"webhook_url", "ftp://example.com/hook", "http:// or https://"},
+        {"webhook_secret", "too-short", "at least 16"},
+        {"public_url", "https://tokens.example.com/", "trailing slash"},
+        {"public_url", "tokens.example.com", "http:// or https://"},
+        {"mail_transport", "sendmail", "smtp://"},
+        {"mail_from", "a@b.c\r\nBcc: x@y.z", "one line"},
+        {"mail_from", "", "one line"},
+        {"password_reset_ttl", "0", "password_reset_ttl"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(config_set(&c, bad[i].key, bad[i].value, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, bad[i].says));
+    }
+    assert_string_equal(c.mail_transport, "file");
+    assert_int_equal(config_set(&c, "webhook_url", "https://hooks.example.com/t", err, sizeof(err)),
+                     0);
+    assert_int_equal(config_set(&c, "webhook_secret", "0123456789abcdef", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "public_url", "https://tokens.example.com", err, sizeof(err)),
+                     0);
+    assert_int_equal(config_set(&c, "mail_transport", "smtp://127.0.0.1:2525", err, sizeof(err)),
+                     0);
+    assert_int_equal(config_set(&c, "mail_from", "Ops <ops@example.com>", err, sizeof(err)), 0);
+    assert_string_equal(c.mail_from, "Ops <ops@example.com>");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,7 +362,7 @@ int main(void)
         cmocka_unit_test(test_file),        cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_env),         cmocka_unit_test(test_precedence_file_then_env),
         cmocka_unit_test(test_data_path),   cmocka_unit_test(test_trusted_proxies),
-        cmocka_unit_test(test_cors_origins),
+        cmocka_unit_test(test_cors_origins), cmocka_unit_test(test_notify_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

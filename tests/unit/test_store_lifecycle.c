@@ -1,7 +1,8 @@
-/* Unit tests of the store's expiry notices (store.h: token_expiring and
- * notice_*), each run against both drivers (storetest.h): the scan window,
- * one notice per (token, kind, expiry), what the account's list shows, and
- * the delivery claim that lets one node post each notice. */
+/* Unit tests of the store's token-lifecycle tables, each run against both
+ * drivers (storetest.h): expiry notices (token_expiring and notice_*: the
+ * scan window, one notice per (token, kind, expiry), what the account's list
+ * shows, the delivery claim that lets one node post each notice) and
+ * one-time password reset links (reset_*). */
 #include "storetest.h"
 
 #include <errno.h>
@@ -229,6 +230,40 @@ static void test_notice_claim(void **state)
     free(v);
 }
 
+/* A reset link works once, before it expires; using one spends every other
+ * link of the account. */
+static void test_reset_links(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t a = create_account(st, "rs", "rs@example.com");
+    int64_t b = create_account(st, "rs2", "rs2@example.com");
+    uint8_t h1[CRYPTO_MAC_LEN], h2[CRYPTO_MAC_LEN], h3[CRYPTO_MAC_LEN], h4[CRYPTO_MAC_LEN];
+    memset(h1, 1, sizeof(h1));
+    memset(h2, 2, sizeof(h2));
+    memset(h3, 3, sizeof(h3));
+    memset(h4, 4, sizeof(h4));
+    int64_t far = 4102444800000LL;
+    assert_int_equal(st->ops->reset_insert(st, h1, a, far), 0);
+    assert_int_equal(st->ops->reset_insert(st, h2, a, far), 0);
+    assert_int_equal(st->ops->reset_insert(st, h3, b, far), 0);
+    assert_int_equal(st->ops->reset_insert(st, h4, b, 5000), 0);
+    int64_t who = 0;
+    assert_int_equal(st->ops->reset_use(st, h4, 5000, &who), -EPERM); /* expired */
+    assert_int_equal(st->ops->reset_use(st, h1, 1000, &who), 0);
+    assert_true(who == a);
+    assert_int_equal(st->ops->reset_use(st, h1, 1000, &who), -EPERM); /* used */
+    assert_int_equal(st->ops->reset_use(st, h2, 1000, &who), -EPERM); /* spent with h1 */
+    assert_int_equal(st->ops->reset_use(st, h3, 1000, &who), 0);     /* b's is untouched */
+    assert_true(who == b);
+    uint8_t unknown[CRYPTO_MAC_LEN];
+    memset(unknown, 9, sizeof(unknown));
+    assert_int_equal(st->ops->reset_use(st, unknown, 1000, &who), -ENOENT);
+    /* Links that expired a day before an insert are pruned by it. */
+    assert_int_equal(st->ops->reset_insert(st, unknown, a, far), 0);
+    assert_int_equal(st->ops->reset_use(st, h4, 1000, &who), -ENOENT);
+}
+
 int main(void)
 {
     assert_int_equal(crypto_init(), 0);
@@ -236,6 +271,7 @@ int main(void)
         STORE_TEST_BOTH(test_token_expiring),
         STORE_TEST_BOTH(test_notice_add_list_dismiss),
         STORE_TEST_BOTH(test_notice_claim),
+        STORE_TEST_BOTH(test_reset_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
