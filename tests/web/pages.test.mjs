@@ -909,7 +909,7 @@ step("audit: the account's events, newest first, page by page with Older", async
 step("every page fits 390 px and keeps its actions reachable", async () => {
   await page.setViewportSize(PHONE);
   try {
-    for (const p of ["/", "/account/register/", "/account/login/"]) {
+    for (const p of ["/", "/account/register/", "/account/login/", "/account/forgot/", "/account/reset/"]) {
       await page.goto(BASE + p);
       await assertNoOverflow(p);
     }
