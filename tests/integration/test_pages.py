@@ -59,7 +59,8 @@ class PagesTest(unittest.TestCase):
                       % (res.returncode, tail(res.stdout), tail(res.stderr)))
 
     def test_pages_in_browser(self):
-        env = dict(os.environ, TESSERA_URL=self.server.url(""), CHROMIUM=CHROMIUM)
+        env = dict(os.environ, TESSERA_URL=self.server.url(""), CHROMIUM=CHROMIUM,
+                   TESSERA_OUTBOX=os.path.join(self.server.data_dir, "outbox"))
         # On failure the script leaves screenshots in a temporary directory
         # (its path is in the output). TESSERA_SCREENSHOT_DIR asks for the
         # README's screenshots; a relative one is taken from the source tree,

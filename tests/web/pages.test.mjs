@@ -40,6 +40,9 @@ const run = Date.now().toString(36) + process.pid;
 const email = `web-${run}@example.com`;
 const password = "correct horse battery staple";
 const newPassword = "purple monkey dishwasher 42";
+const resetPassword = "seven ravens over the hill";
+// The server's mail outbox (mail_transport = file), for the reset link.
+const OUTBOX = process.env.TESSERA_OUTBOX || "";
 // Token names need only be unique within the (new) account.
 const pkName = "web map tiles";
 const stacName = "nightly STAC sync";
@@ -990,4 +993,40 @@ step("sign out ends the session", async () => {
   assert.equal((await api("POST", "/api/v1/token/refresh", { body: { refresh: s.refresh } })).status, 401);
   await page.goto(BASE + "/account/tokens/");
   await page.waitForURL(/\/account\/login\/$/);
+});
+
+step("forgot password: the mailed link sets a new password, with errors at the fields", async () => {
+  assert.ok(OUTBOX, "TESSERA_OUTBOX names the server's outbox directory");
+  const before = new Set(fs.existsSync(OUTBOX) ? fs.readdirSync(OUTBOX) : []);
+  await page.goto(BASE + "/account/login/");
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await page.waitForURL(/\/account\/forgot\/$/);
+  await page.getByRole("button", { name: "Send the link" }).click();
+  await assertVisibleText(page.locator("#email-error"), "Enter your e-mail address.");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByRole("button", { name: "Send the link" }).click();
+  await assertVisibleText(page.locator("#status"), /on its way/);
+  const fresh = fs.readdirSync(OUTBOX).filter(f => f.endsWith(".eml") && !before.has(f));
+  assert.equal(fresh.length, 1, "one message in the outbox");
+  const mail = fs.readFileSync(path.join(OUTBOX, fresh[0]), "utf8");
+  const link = /(https?:\/\/\S+\/account\/reset#token=[A-Za-z0-9_-]{43})/.exec(mail);
+  assert.ok(link, "a reset link in:\n" + mail);
+  await page.goto(link[1]);
+  assert.ok(!page.url().includes("token="), "the secret leaves the address bar");
+  await page.getByLabel(/^New password \(at least/).fill(resetPassword);
+  await page.getByLabel("New password again").fill(resetPassword + "!");
+  await page.getByRole("button", { name: "Set the password" }).click();
+  await assertVisibleText(page.locator("#password2-error"), "The two passwords differ.");
+  await page.getByLabel(/^New password \(at least/).fill("short");
+  await page.getByLabel("New password again").fill("short");
+  await page.getByRole("button", { name: "Set the password" }).click();
+  await assertVisibleText(page.locator("#password1-error"), /\S/);
+  assert.equal(await page.locator("#password1").getAttribute("aria-invalid"), "true");
+  await page.getByLabel(/^New password \(at least/).fill(resetPassword);
+  await page.getByLabel("New password again").fill(resetPassword);
+  await page.getByRole("button", { name: "Set the password" }).click();
+  await assertVisibleText(page.locator("#status"), /password is changed/);
+  await page.waitForURL(/\/account\/login\/$/);
+  assert.equal((await api("POST", "/api/v1/token/pair", { body: { email, password: newPassword } })).status, 401);
+  assert.equal((await api("POST", "/api/v1/token/pair", { body: { email, password: resetPassword } })).status, 200);
 });
