@@ -53,7 +53,7 @@ NGINX_PID=$!
 # ---- Tessera ---------------------------------------------------------------
 # The sample catalog, for the STAC search page (12 items, 10 a page).
 "$BIN" stac import "$ROOT/catalog/sample/public" --visibility Public --data-dir "$TMP/data" >/dev/null
-"$BIN" stac import "$ROOT/catalog/sample/restricted" --visibility Partners --data-dir "$TMP/data" >/dev/null
+"$BIN" stac import "$ROOT/catalog/sample/partners" --visibility Partners --data-dir "$TMP/data" >/dev/null
 # Sign-in throttles off: the login storm must reach Argon2id, not a 429.
 "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" --threads "$THREADS" \
     --login-rate-account 0 --login-rate-addr 0 2>"$TMP/tessera.log" &

@@ -355,7 +355,7 @@ static inline void fuzz_server_init(void)
     if (fuzz_app.catalog &&
         catalog_import_path(fuzz_app.catalog, sample, NULL, err, sizeof(err)) < 0)
         fprintf(stderr, "fuzz: sample catalog not imported: %s\n", err);
-    snprintf(sample, sizeof(sample), "%s/catalog/sample/restricted", TESSERA_SOURCE_DIR);
+    snprintf(sample, sizeof(sample), "%s/catalog/sample/partners", TESSERA_SOURCE_DIR);
     if (fuzz_app.catalog &&
         catalog_import_path(fuzz_app.catalog, sample, &partners, err, sizeof(err)) < 0)
         fprintf(stderr, "fuzz: restricted sample not imported: %s\n", err);

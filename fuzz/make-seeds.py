@@ -141,7 +141,7 @@ st = [
     (0, 4, 1, b"", b"", b"", b"", b""),                       # GET me with access
     (0, 10, 9, b"", b"", b"", b"", b""),                      # GET tokens, access in query
     (2, 11, 1, b"", b"", b"", b"", b""),                      # DELETE own sk
-    (0, 15, 2, b"methane-plumes", b"", b"", b"", b""),       # collection with sk
+    (0, 15, 2, b"l4a-ch4-mfa-v3a", b"", b"", b"", b""),      # collection with sk
     (0, 17, 0, b"c", b"i", b"", b"", b""),
     (0, 18, 0, b"", b"", b"bbox=1,2,3&datetime=..%2F..&ids=a,b&limit=0&offset=-1", b"", b""),
     (0, 19, 2, b"a/b.png", b"", b"", b"Range: bytes=10-5\n", b""),

@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import uuid
 import zlib
 from datetime import datetime, timedelta, timezone
 
@@ -52,11 +53,18 @@ COLLECTIONS = {
     "l2b-co2": ("L2B", "CO2", "Carbon dioxide concentration per scene",
                 ["cmf.tif", "rgb.tif"]),
     "l3a-ch4-mfa-v3a": ("L3A", "CH4", "Methane plume rasters (matched filter, v3a)",
-                        ["plume.tif", "plume-rgb.png", "plume-outline.geojson"]),
+                        ["plume.tif", "plume.png", "plume-rgb.png", "rgb.png",
+                         "plume-outline.geojson"]),
     "l4a-ch4-mfa-v3a": ("L4A", "CH4", "Methane emission estimates (matched filter, v3a)",
                         ["plume-outline.geojson"]),
     "l4a-ch4": ("L4A", "CH4", "Methane emission estimates", []),
 }
+# An emission estimate (L4A) also links its plume's rasters, which live with
+# the L3A item of the same name: the platform's plume_tif, plume_png,
+# plume_rgb_png and rgb_png.
+PLUME_RASTERS = ["plume.tif", "plume.png", "plume-rgb.png", "rgb.png"]
+# Plume statuses: most are published; a few wait in review.
+STATUSES = ["published"] * 11 + ["in_review"]
 PARTNER_COLLECTION = "l3a-ch4-mfa-v3a-partner"
 PARTNER_GROUP = "Partners"
 LETTERS = "ABCDEFGH"
@@ -74,6 +82,7 @@ class Gen:
         self.first_year, self.last_year = years
         self.assets = assets
         self.items = {}  # (collection, visibility) -> [item]
+        self.linked = set()  # hrefs items link to but another item owns
 
     def when(self):
         start = datetime(self.first_year, 1, 1, tzinfo=timezone.utc)
@@ -110,19 +119,22 @@ class Gen:
         return "%s/%s/%s_%s_%s" % (coll, t.strftime("%Y/%m/%d") + "/" + item_id, item_id, coll,
                                    key)
 
-    def item(self, coll, item_id, geometry, t, props, asset_keys, visibility):
+    def item(self, coll, item_id, geometry, t, props, asset_keys, visibility, linked=None):
+        """An item with its own assets (asset_keys, files under its own
+        path) and linked ones (key -> href of a file another item owns)."""
         xs = [p[0] for p in geometry["coordinates"][0]] if geometry["type"] == "Polygon" \
             else [geometry["coordinates"][0]]
         ys = [p[1] for p in geometry["coordinates"][0]] if geometry["type"] == "Polygon" \
             else [geometry["coordinates"][1]]
         assets = {}
         bbox = [min(xs), min(ys), max(xs), max(ys)]
-        for key in asset_keys:
+        for key in list(asset_keys) + list(linked or {}):
             media = {"tif": "image/tiff; application=geotiff; profile=cloud-optimized",
                      "png": "image/png", "geojson": "application/geo+json"}[key.rsplit(".", 1)[1]]
-            assets[key] = {"href": self.href(coll, item_id, t, key), "type": media,
+            href = (linked or {}).get(key) or self.href(coll, item_id, t, key)
+            assets[key] = {"href": href, "type": media,
                            "roles": ["thumbnail"] if key.endswith(".png") else ["data"]}
-            if key.endswith(".tif"):
+            if key.endswith(".tif") and key not in (linked or {}):
                 # The projection extension: what GDAL's STACIT driver needs
                 # to place the raster without opening it.
                 cell = raster_cell(bbox)
@@ -147,7 +159,10 @@ class Gen:
         return {"platform": s["platform"], "instruments": [s["instrument"]], "version": version,
                 "created": iso(s["t"] + timedelta(days=2)),
                 "processing:datetime": iso(s["t"] + timedelta(days=1)),
-                "cm:scene_id": s["id"]}
+                "cm:scene_id": s["id"], "cm:instrument": s["code"]}
+
+    def uuid(self):
+        return str(uuid.UUID(int=self.rnd.getrandbits(128), version=4))
 
     def add_scene_and_plumes(self, place, embargoed):
         s = self.scene(place)
@@ -156,27 +171,39 @@ class Gen:
         gas_coll = "l2b-co2" if self.rnd.random() < 0.2 else "l2b-ch4-mfa-v3a"
         props = self.common(s, "v3a" if gas_coll != "l2b-co2" else "v1")
         props.update({"cm:visibility": "embargoed" if embargoed else "public",
+                      "cm:scene_uuid": self.uuid(),
                       "eo:cloud_cover": round(self.rnd.uniform(0, 60), 1)})
-        self.item(gas_coll, s["id"], footprint, s["t"], props,
-                  COLLECTIONS[gas_coll][3], vis)
+        scene = self.item(gas_coll, s["id"], footprint, s["t"], props,
+                          COLLECTIONS[gas_coll][3], vis)
         if gas_coll == "l2b-co2" and not embargoed:
+            scene["properties"]["cm:plume_count"] = 0
             return 1
         count = 1
-        for k in range(max(self.rnd.choice([0, 1, 1, 2, 3]), 1 if embargoed else 0)):
+        plumes = max(self.rnd.choice([0, 1, 1, 2, 3]), 1 if embargoed else 0)
+        scene["properties"]["cm:plume_count"] = plumes
+        for k in range(plumes):
             pname = "%s-%s" % (s["id"], LETTERS[k])
             plon = s["lon"] + self.rnd.uniform(-s["w"], s["w"]) * 0.8
             plat = s["lat"] + self.rnd.uniform(-s["h"], s["h"]) * 0.8
             e, u = self.emission()
             sector = self.rnd.choice(s["sectors"])
+            outline = self.polygon(plon, plat, 0.004 + self.rnd.uniform(0, 0.006),
+                                   0.003 + self.rnd.uniform(0, 0.005))
+            ring = outline["coordinates"][0]
+            status = self.rnd.choice(STATUSES)
             pprops = self.common(s)
             pprops.update({
                 "cm:emission": e, "cm:emission_uncertainty": u,
                 "cm:plume_latitude": round(plat, 5), "cm:plume_longitude": round(plon, 5),
                 "cm:plume:sector": sector, "cm:plume:quality": self.rnd.choice(QUALITIES),
                 "cm:gas": "CH4", "cm:visibility": "embargoed" if embargoed else "public",
+                "cm:plume_uuid": self.uuid(), "cm:status": status,
+                "cm:plume_bounds": [ring[0][0], ring[0][1], ring[2][0], ring[2][1]],
+                "cm:wind_speed_avg_auto": round(self.rnd.uniform(0.5, 9), 2),
+                "cm:wind_direction_avg_auto": round(self.rnd.uniform(0, 360), 1),
             })
-            outline = self.polygon(plon, plat, 0.004 + self.rnd.uniform(0, 0.006),
-                                   0.003 + self.rnd.uniform(0, 0.005))
+            if status == "published":
+                pprops["cm:published_at"] = iso(s["t"] + timedelta(days=self.rnd.randrange(3, 40)))
             # An embargoed scene's first plume always goes to the partner
             # collection, so even a small catalog has both kinds of secret.
             to_partner = embargoed and (k == 0 or self.rnd.random() < 0.5)
@@ -185,7 +212,9 @@ class Gen:
                       "partners" if embargoed else "public")
             point = {"type": "Point", "coordinates": [round(plon, 5), round(plat, 5)]}
             l4 = "l4a-ch4" if self.rnd.random() < 0.3 else "l4a-ch4-mfa-v3a"
-            self.item(l4, pname, point, s["t"], pprops, COLLECTIONS[l4][3], vis)
+            linked = {key: self.href(l3, pname, s["t"], key) for key in PLUME_RASTERS}
+            self.linked.update(linked.values())
+            self.item(l4, pname, point, s["t"], pprops, COLLECTIONS[l4][3], vis, linked)
             count += 2
         return count
 
@@ -197,8 +226,10 @@ class Gen:
             # places, California among them.
             place = PLACES[round_ % len(PLACES)]
             # One scene in eight is under embargo (partners only), from the
-            # fourth on, whatever the size.
-            n += self.add_scene_and_plumes(place, embargoed=round_ % 8 == 3)
+            # fourth on, whatever the size; the phase shifts each pass over
+            # the places, so every place gets some.
+            embargoed = (round_ + round_ // len(PLACES)) % 8 == 3
+            n += self.add_scene_and_plumes(place, embargoed)
             round_ += 1
 
     # -- output ---------------------------------------------------------------
@@ -236,6 +267,10 @@ class Gen:
                      {"type": "FeatureCollection", "features": items[k:k + 1000]})
         if self.assets:
             self.write_assets(os.path.join(out, "assets"))
+            # A file no item references: the asset endpoint must not serve it.
+            with open(os.path.join(out, "assets", "README.txt"), "w") as f:
+                f.write("Assets of the sample catalog, written by scripts/gen_catalog.py.\n"
+                        "Served only through the items that reference them.\n")
 
     def write_assets(self, root):
         tmp = tempfile.mkdtemp(prefix="gen-catalog-")
@@ -243,6 +278,8 @@ class Gen:
             for items in self.items.values():
                 for doc in items:
                     for key, a in doc["assets"].items():
+                        if a["href"] in self.linked and not a["href"].startswith(doc["collection"] + "/"):
+                            continue  # written by the item that owns it
                         path = os.path.join(root, a["href"])
                         os.makedirs(os.path.dirname(path), exist_ok=True)
                         if key.endswith(".tif"):

@@ -11,7 +11,7 @@ DATA_DIR="${TESSERA_DATA_DIR:-./var}"
 "$BIN" migrate --data-dir "$DATA_DIR"
 if [ -d catalog/sample ]; then
     "$BIN" stac import catalog/sample/public --visibility Public --data-dir "$DATA_DIR"
-    "$BIN" stac import catalog/sample/restricted --visibility Partners --data-dir "$DATA_DIR"
+    "$BIN" stac import catalog/sample/partners --visibility Partners --data-dir "$DATA_DIR"
 fi
 exec "$BIN" serve --listen "${TESSERA_LISTEN:-127.0.0.1:8080}" --data-dir "$DATA_DIR" \
     --asset-dir catalog/sample/assets "$@"

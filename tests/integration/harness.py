@@ -32,6 +32,7 @@ SOURCE_DIR = os.environ.get("TESSERA_SOURCE_DIR",
 BIN = os.environ.get("TESSERA_BIN", os.path.join(SOURCE_DIR, "build", "debug", "tessera"))
 SANITIZED = os.environ.get("TESSERA_SANITIZED", "0") in ("1", "ON", "TRUE", "true")
 SAMPLE_CATALOG = os.path.join(SOURCE_DIR, "catalog", "sample")
+PARTNER_GROUP = "Partners"  # the sample's partners/ tree is visible to it
 
 # Throttles are generous by default so unrelated tests never trip them; the
 # throttling tests lower them explicitly.
@@ -346,3 +347,12 @@ class ServerTestCase(unittest.TestCase):
 
 def pretty(obj):
     return json.dumps(obj, indent=2, sort_keys=True)
+
+
+def import_sample(server):
+    """Loads the sample catalog as scripts/run.sh does: public/ for Public,
+    partners/ (embargoed records, the partner collection) for Partners."""
+    server.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "public"), "--visibility", "Public")
+    server.cli("group", "add", PARTNER_GROUP, check=False)
+    server.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "partners"),
+               "--visibility", PARTNER_GROUP)

@@ -1,7 +1,7 @@
 """GIS tools read the catalog's assets directly (issue 11): GDAL's own
 gdalinfo, gdal_translate and the STACIT driver from Debian's gdal-bin, against
-a running server with a generated platform-shaped catalog whose rasters are
-real Cloud-Optimized GeoTIFFs (scripts/gen_catalog.py).
+a running server with the sample catalog, shaped like the platform's, whose
+rasters are real Cloud-Optimized GeoTIFFs (scripts/gen_catalog.py).
 
 Tokens reach GDAL the two ways GDAL users pass them: as a header
 (GDAL_HTTP_HEADERS) and in the URL (?access_token=). Group visibility holds
@@ -11,11 +11,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
-from harness import SOURCE_DIR, Server, unique_email
+from harness import Server, import_sample, unique_email
 
 GDALINFO = shutil.which("gdalinfo")
 
@@ -39,13 +38,8 @@ def gdal(*args, token=None, check=True):
 class GdalTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="tessera-gdal-")
-        cat = os.path.join(cls.tmp.name, "catalog")
-        subprocess.run([sys.executable, os.path.join(SOURCE_DIR, "scripts", "gen_catalog.py"),
-                        cat, "--items", "60", "--seed", "7"], check=True, capture_output=True)
-        cls.server = Server(asset_dir=os.path.join(cat, "assets"))
-        cls.server.cli("stac", "import", os.path.join(cat, "public"), "--visibility", "Public")
-        cls.server.cli("stac", "import", os.path.join(cat, "partners"), "--visibility", "Partners")
+        cls.server = Server()  # the sample catalog's assets
+        import_sample(cls.server)
         cls.server.start()
         _, pair = cls.server.new_account()
         cls.sk = cls.server.create_stac_token(pair["access"])["token_value"]
@@ -57,10 +51,7 @@ class GdalTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.server.close()
-        finally:
-            cls.tmp.cleanup()
+        cls.server.close()
 
     def features(self, token, **params):
         r = self.server.get("/api/v1/stac/search", token=token, params=params)
@@ -99,9 +90,10 @@ class GdalTest(unittest.TestCase):
         sums = [l.strip() for l in remote.splitlines() if "Checksum=" in l]
         self.assertEqual(len(sums), 3, remote)  # three bands, each read with Range requests
         self.assertEqual(sums, [l.strip() for l in here.splitlines() if "Checksum=" in l])
-        out = os.path.join(self.tmp.name, "copy.tif")
-        gdal("gdal_translate", "-q", "/vsicurl/" + href, out, token=self.sk)
-        self.assertIn("Size is 32, 32", gdal("gdalinfo", out).stdout)
+        with tempfile.TemporaryDirectory(prefix="tessera-gdal-") as tmp:
+            out = os.path.join(tmp, "copy.tif")
+            gdal("gdal_translate", "-q", "/vsicurl/" + href, out, token=self.sk)
+            self.assertIn("Size is 32, 32", gdal("gdalinfo", out).stdout)
 
     def test_partner_raster_follows_group_visibility(self):
         page = self.features(self.partner_sk, collections="l3a-ch4-mfa-v3a-partner", limit=1)

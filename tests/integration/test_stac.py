@@ -1,7 +1,8 @@
 """STAC API, group-dependent results and the asset endpoint over real HTTP.
 
-The sample catalog is loaded with the CLI (public/ as Public, restricted/ as
-Partners) into a fresh server. Two accounts, one only in Public and one also
+The sample catalog is loaded with the CLI (public/ as Public, partners/ as
+Partners) into a fresh server; expected answers are computed from its files
+(sample.py). Two accounts, one only in Public and one also
 in Partners, walk the catalog from the landing page and search it; the tests
 check counts, 404s for hidden documents, 401/403 rules, clear 400s for
 malformed parameters, Range downloads and path traversal refusal.
@@ -13,25 +14,25 @@ import tempfile
 import unittest
 
 import harness
-from harness import SAMPLE_CATALOG, Server
+import sample
+from harness import SAMPLE_CATALOG, Server, import_sample
 
-PUBLIC_COLLECTIONS = {"methane-plumes", "co2-plumes"}
-RESTRICTED_COLLECTION = "methane-plumes-partner-preview"
-RESTRICTED_ITEM = "ch4-partner-bakken-20250502"
-PERMIAN_BBOX = "-104.5,31,-103,32.5"
-PUBLIC_ASSET = "methane/ch4-permian-20230614a/plume.geojson"
-RESTRICTED_ASSET = "partner/ch4-partner-bakken-20250502/rgb.png"
-
-
-def load_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def import_sample(server):
-    server.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "public"), "--visibility", "Public")
-    server.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "restricted"),
-               "--visibility", "Partners")
+PUBLIC_COLLECTIONS = sample.collections(partner=False)
+RESTRICTED_COLLECTION = sample.PARTNER_COLLECTION
+RESTRICTED_ITEM = sample.first(partner_only=True, collection=RESTRICTED_COLLECTION)["id"]
+PUBLIC_COUNT = len(sample.visible(partner=False))
+PARTNER_COUNT = len(sample.visible(partner=True))
+# A Public plume raster item and its outline, and a raster only partners see.
+PLUME_ITEM = sample.first(collection="l3a-ch4-mfa-v3a")
+PUBLIC_ASSET = sample.asset_key(PLUME_ITEM, "plume-outline.geojson")
+RESTRICTED_ASSET = sample.asset_key(
+    sample.first(partner_only=True, collection=RESTRICTED_COLLECTION), "plume.tif")
+# About a place where partners see embargoed records the Public view lacks.
+_EMBARGOED = sample.first(partner_only=True, collection="l4a-ch4-mfa-v3a")
+EMBARGO_BBOX = [round(c, 3) for c in (_EMBARGOED["bbox"][0] - 1, _EMBARGOED["bbox"][1] - 1,
+                                      _EMBARGOED["bbox"][0] + 1, _EMBARGOED["bbox"][1] + 1)]
+EMBARGO_BBOX_Q = ",".join(str(c) for c in EMBARGO_BBOX)
+SMALL_COLLECTION = "l2b-co2"
 
 
 class StacTest(unittest.TestCase):
@@ -46,7 +47,6 @@ class StacTest(unittest.TestCase):
         cls.public_email, pair = s.new_account()
         cls.public_token = s.create_stac_token(pair["access"])["token_value"]
         cls.partner_email, _ = s.new_account()
-        s.cli("group", "add", "Partners", check=False)
         s.cli("user", "set", cls.partner_email, "--groups", "Public,Partners")
         pair = s.login(cls.partner_email)
         cls.partner_access = pair["access"]
@@ -80,7 +80,9 @@ class StacTest(unittest.TestCase):
         self.assertIn(word, body["detail"])
 
     def page_through(self, first_url, token, post_body=None):
-        """Follows next links (GET or POST); returns (ids, numberMatched, pages)."""
+        """Follows next links (GET or POST); returns ((collection, id) of each
+        item, numberMatched, pages). A plume's name is the id of its L3A and
+        its L4A item alike, so an item is known by both."""
         ids, pages, matched = [], 0, None
         if post_body is None:
             resp = self.get_url(first_url, token)
@@ -96,9 +98,9 @@ class StacTest(unittest.TestCase):
             if matched is None:
                 matched = doc["numberMatched"]
             self.assertEqual(doc["numberMatched"], matched)
-            ids += [f["id"] for f in doc["features"]]
+            ids += [(f["collection"], f["id"]) for f in doc["features"]]
             pages += 1
-            self.assertLess(pages, 50, "next links loop")
+            self.assertLess(pages, 100, "next links loop")
             nxt = self.link(doc, "next")
             if not nxt:
                 break
@@ -138,17 +140,17 @@ class StacTest(unittest.TestCase):
         for c in colls:
             items = self.link(c, "items")
             self.assertIsNotNone(items, c["id"])
-            ids, matched, _ = self.page_through(items["href"] + "?limit=3", token)
+            ids, matched, _ = self.page_through(items["href"] + "?limit=5", token)
             self.assertEqual(matched, len(ids))
             item_ids += ids
             # Every item can be fetched through its own self link.
         search = self.link(landing, "search", "GET")["href"]
-        sids, smatched, spages = self.page_through(search + "?limit=5", token)
+        sids, smatched, spages = self.page_through(search + "?limit=7", token)
         self.assertEqual(sorted(sids), sorted(item_ids))
         self.assertEqual(smatched, len(sids))
-        self.assertEqual(spages, (len(sids) + 4) // 5)
+        self.assertEqual(spages, (len(sids) + 6) // 7)
         post = self.link(landing, "search", "POST")["href"]
-        pids, _, _ = self.page_through(post, token, post_body={"limit": 4})
+        pids, _, _ = self.page_through(post, token, post_body={"limit": 9})
         self.assertEqual(sorted(pids), sorted(item_ids))
         return collection_ids, item_ids
 
@@ -156,57 +158,74 @@ class StacTest(unittest.TestCase):
     def test_anonymous_walk_sees_public_view(self):
         colls, items = self.walk(None)
         self.assertEqual(colls, PUBLIC_COLLECTIONS)
-        self.assertEqual(len(items), 12)
+        self.assertEqual(len(items), PUBLIC_COUNT)
 
     def test_public_account_walk_equals_public_view(self):
         colls, items = self.walk(self.public_token)
         self.assertEqual(colls, PUBLIC_COLLECTIONS)
-        self.assertEqual(len(items), 12)
+        self.assertEqual(len(items), PUBLIC_COUNT)
 
     def test_partner_walk_sees_more(self):
         colls, items = self.walk(self.partner_token)
         self.assertEqual(colls, PUBLIC_COLLECTIONS | {RESTRICTED_COLLECTION})
-        self.assertEqual(len(items), 17)
-        self.assertIn(RESTRICTED_ITEM, items)
+        self.assertEqual(len(items), PARTNER_COUNT)
+        self.assertGreater(PARTNER_COUNT, PUBLIC_COUNT)
+        self.assertIn((RESTRICTED_COLLECTION, RESTRICTED_ITEM), items)
         # The session access JWT works as well.
         r = self.get("/api/v1/stac/search?limit=1", self.partner_access)
-        self.assertEqual(r.json()["numberMatched"], 17)
+        self.assertEqual(r.json()["numberMatched"], PARTNER_COUNT)
 
     def test_item_links_and_assets_are_absolute(self):
-        r = self.get("/api/v1/stac/collections/methane-plumes/items/ch4-permian-20230614a")
+        coll_id, item_id = PLUME_ITEM["collection"], PLUME_ITEM["id"]
+        r = self.get("/api/v1/stac/collections/%s/items/%s" % (coll_id, item_id))
         self.assertEqual(r.status_code, 200, r.text)
         item = r.json()
         base = self.server.url("/api/v1/")
         self.assertEqual(self.link(item, "self")["href"],
-                         base + "stac/collections/methane-plumes/items/ch4-permian-20230614a")
+                         base + "stac/collections/%s/items/%s" % (coll_id, item_id))
         self.assertEqual(self.link(item, "collection")["href"],
-                         base + "stac/collections/methane-plumes")
+                         base + "stac/collections/" + coll_id)
         self.assertEqual(self.link(item, "license")["href"],
                          "https://creativecommons.org/licenses/by/4.0/")
-        self.assertEqual(item["assets"]["plume"]["href"], base + "catalog/asset/" + PUBLIC_ASSET)
+        # The platform's href layout: collection/YYYY/MM/DD/item/item_collection_key.
+        day = PLUME_ITEM["properties"]["datetime"][:10].replace("-", "/")
+        self.assertEqual(item["assets"]["plume-outline.geojson"]["href"],
+                         base + "catalog/asset/%s/%s/%s/%s_%s_plume-outline.geojson" % (
+                             coll_id, day, item_id, item_id, coll_id))
+        self.assertEqual(PUBLIC_ASSET, item["assets"]["plume-outline.geojson"]["href"]
+                         .split("/catalog/asset/", 1)[1])
         coll = self.get_url(self.link(item, "collection")["href"]).json()
-        self.assertEqual(coll["id"], "methane-plumes")
+        self.assertEqual(coll["id"], coll_id)
         self.assertEqual(coll["license"], "CC-BY-4.0")
 
     # -- group-dependent results ---------------------------------------------
     def test_two_accounts_get_different_results(self):
-        path = "/api/v1/stac/search?bbox=" + PERMIAN_BBOX
+        path = "/api/v1/stac/search?limit=1000&bbox=" + EMBARGO_BBOX_Q
         pub = self.get(path, self.public_token).json()
         par = self.get(path, self.partner_token).json()
-        self.assertEqual(pub["numberMatched"], 2)
-        self.assertEqual(par["numberMatched"], 4)
-        self.assertLess(set(f["id"] for f in pub["features"]),
-                        set(f["id"] for f in par["features"]))
+        want_pub = sample.select(False, bbox=EMBARGO_BBOX)
+        want_par = sample.select(True, bbox=EMBARGO_BBOX)
+        self.assertLess(len(want_pub), len(want_par))
+        self.assertEqual(pub["numberMatched"], len(want_pub))
+        self.assertEqual(par["numberMatched"], len(want_par))
+        key = lambda f: (f["collection"], f["id"])
+        self.assertEqual(sorted(map(key, pub["features"])), sorted(want_pub))
+        self.assertEqual(sorted(map(key, par["features"])), sorted(want_par))
         body = {"collections": [RESTRICTED_COLLECTION], "limit": 100}
         self.assertEqual(self.server.post("/api/v1/stac/search", body,
-                                          token=self.partner_token).json()["numberMatched"], 5)
+                                          token=self.partner_token).json()["numberMatched"],
+                         len(sample.select(True, collection=RESTRICTED_COLLECTION)))
         r = self.server.post("/api/v1/stac/search", body, token=self.public_token)
         self.assert_bad_param(r, RESTRICTED_COLLECTION)
-        ids = "ids=%s,ch4-algeria-20241112" % RESTRICTED_ITEM
+        ids = "ids=%s,%s" % (RESTRICTED_ITEM, PLUME_ITEM["id"])
+        # A plume's id is shared by its L3A raster and L4A estimate items.
+        both = lambda partner: len(sample.select(
+            partner, where=lambda i: i["id"] in (RESTRICTED_ITEM, PLUME_ITEM["id"])))
         self.assertEqual(self.get("/api/v1/stac/search?" + ids,
-                                  self.public_token).json()["numberMatched"], 1)
+                                  self.public_token).json()["numberMatched"], both(False))
         self.assertEqual(self.get("/api/v1/stac/search?" + ids,
-                                  self.partner_token).json()["numberMatched"], 2)
+                                  self.partner_token).json()["numberMatched"], both(True))
+        self.assertLess(both(False), both(True))
 
     def test_hidden_documents_are_404_like_missing_ones(self):
         coll = "/api/v1/stac/collections/" + RESTRICTED_COLLECTION
@@ -217,15 +236,16 @@ class StacTest(unittest.TestCase):
                 self.assertEqual(r.status_code, 404, (path, r.text))
             missing = self.get("/api/v1/stac/collections/no-such-collection", token)
             self.assertEqual(self.get(coll, token).json(), missing.json())
-            missing_item = self.get("/api/v1/stac/collections/co2-plumes/items/no-such-item",
+            missing_item = self.get("/api/v1/stac/collections/l2b-co2/items/no-such-item",
                                     token)
             self.assertEqual(missing_item.status_code, 404)
         for path in (coll, item):
             self.assertEqual(self.get(path, self.partner_token).status_code, 200, path)
         r = self.get(coll + "/items", self.partner_token)
-        self.assertEqual(r.json()["numberMatched"], 5)
+        self.assertEqual(r.json()["numberMatched"],
+                         len(sample.select(True, collection=RESTRICTED_COLLECTION)))
         # An item asked for under the wrong collection is not found either.
-        r = self.get("/api/v1/stac/collections/co2-plumes/items/" + RESTRICTED_ITEM,
+        r = self.get("/api/v1/stac/collections/l2b-co2/items/" + RESTRICTED_ITEM,
                      self.partner_token)
         self.assertEqual(r.status_code, 404)
 
@@ -251,11 +271,11 @@ class StacTest(unittest.TestCase):
     def test_access_token_query_parameter_is_kept_in_next_links(self):
         r = self.get("/api/v1/stac/search?limit=10&access_token=" + self.partner_token)
         doc = r.json()
-        self.assertEqual(doc["numberMatched"], 17)
+        self.assertEqual(doc["numberMatched"], PARTNER_COUNT)
         nxt = self.link(doc, "next")["href"]
         self.assertIn("offset=10", nxt)
         doc2 = self.get_url(nxt).json()
-        self.assertEqual(doc2["numberReturned"], 7)
+        self.assertEqual(doc2["numberReturned"], 10)
         self.assertIsNotNone(self.link(doc2, "prev"))
 
     # -- search parameters -----------------------------------------------------
@@ -275,7 +295,7 @@ class StacTest(unittest.TestCase):
         for query, word in cases:
             with self.subTest(query=query):
                 self.assert_bad_param(self.get("/api/v1/stac/search?" + query), word)
-        self.assert_bad_param(self.get("/api/v1/stac/collections/co2-plumes/items?limit=0"),
+        self.assert_bad_param(self.get("/api/v1/stac/collections/l2b-co2/items?limit=0"),
                               "limit")
         self.assertEqual(self.get("/api/v1/stac/collections/nope/items").status_code, 404)
         self.assertEqual(self.get("/api/v1/stac/collections/nope").json()["code"], "not_found")
@@ -293,35 +313,61 @@ class StacTest(unittest.TestCase):
         self.assertEqual(r.status_code, 400)
 
     def test_datetime_filters(self):
-        def count(q):
-            r = self.get("/api/v1/stac/search?limit=100&datetime=" + q)
+        def count(q, token=None):
+            r = self.get("/api/v1/stac/search?limit=100&datetime=" + q, token)
             self.assertEqual(r.status_code, 200, r.text)
             return r.json()["numberMatched"]
-        self.assertEqual(count("2023-09-21T17:15:02Z"), 1)
-        self.assertEqual(count("2024-01-01T00:00:00Z/2024-12-31T23:59:59Z"), 5)
-        self.assertEqual(count("../2023-12-31T23:59:59Z"), 4)
-        self.assertEqual(count("2025-01-01T00:00:00Z/.."), 3)
-        self.assertEqual(count("2025-01-01T00:00:00Z/"), 3)
-        self.assertEqual(count("2024-01-01T02:00:00%2B02:00/.."), 8)
+        want = lambda start=None, end=None, partner=False: len(
+            sample.select(partner, start=start, end=end))
+        t = PLUME_ITEM["properties"]["datetime"]
+        self.assertEqual(count(t), want(t, t))
+        self.assertGreaterEqual(want(t, t), 2)  # a scene, its plume rasters and estimates
+        self.assertEqual(count("2024-01-01T00:00:00Z/2024-12-31T23:59:59Z"),
+                         want("2024-01-01T00:00:00Z", "2024-12-31T23:59:59Z"))
+        self.assertEqual(count("../2023-12-31T23:59:59Z"), want(end="2023-12-31T23:59:59Z"))
+        after = want("2025-01-01T00:00:00Z")
+        self.assertEqual(count("2025-01-01T00:00:00Z/.."), after)
+        self.assertEqual(count("2025-01-01T00:00:00Z/"), after)
+        self.assertEqual(count("2025-01-01T02:00:00%2B02:00/.."), after)
+        self.assertEqual(count("2024-12-31T23:00:00-01:00/.."), after)
+        self.assertEqual(count("1900-01-01T00:00:00Z/2019-12-31T23:59:59Z"), 0)
         r = self.server.post("/api/v1/stac/search", {"datetime": "2025-01-01T00:00:00Z/..",
                                                      "limit": 100}, token=self.partner_token)
-        self.assertEqual(r.json()["numberMatched"], 8)
+        self.assertEqual(r.json()["numberMatched"], want("2025-01-01T00:00:00Z", partner=True))
+        self.assertGreater(want("2025-01-01T00:00:00Z", partner=True), after)
 
     def test_intersects_point_and_polygon(self):
-        point = {"type": "Point", "coordinates": [-103.612, 31.874]}
+        estimate = sample.first(collection="l4a-ch4-mfa-v3a")
+        x, y = estimate["geometry"]["coordinates"]
+        key = lambda f: (f["collection"], f["id"])
+
+        def found(geometry, token=None):
+            r = self.server.post("/api/v1/stac/search", {"intersects": geometry, "limit": 1000},
+                                 token=token)
+            self.assertEqual(r.status_code, 200, r.text)
+            return [key(f) for f in r.json()["features"]]
+        # The estimate's own point finds it (GET, the geometry as JSON text).
+        point = {"type": "Point", "coordinates": [x, y]}
         r = self.get("/api/v1/stac/search", params={"intersects": json.dumps(point)})
         self.assertEqual(r.status_code, 200, r.text)
-        self.assertEqual([f["id"] for f in r.json()["features"]], ["ch4-permian-20230614a"])
-        # In the footprint's bounding box, outside the footprint itself.
-        outside = {"type": "Point", "coordinates": [-103.6235, 31.8815]}
-        r = self.server.post("/api/v1/stac/search", {"intersects": outside})
-        self.assertEqual(r.json()["numberMatched"], 0)
-        poly = {"type": "Polygon", "coordinates": [[[-104.5, 31], [-103, 31], [-103, 32.5],
-                                                    [-104.5, 32.5], [-104.5, 31]]]}
-        self.assertEqual(self.server.post("/api/v1/stac/search", {"intersects": poly}).json()
-                         ["numberMatched"], 2)
-        self.assertEqual(self.server.post("/api/v1/stac/search", {"intersects": poly},
-                                          token=self.partner_token).json()["numberMatched"], 4)
+        self.assertIn(key(estimate), [key(f) for f in r.json()["features"]])
+
+        # A triangle whose bounding box holds the point but whose area does
+        # not: the exact test, not the box, decides.
+        d = 0.001
+        outside = {"type": "Polygon", "coordinates": [[[x - 3 * d, y - 3 * d], [x + d, y - 3 * d],
+                                                       [x - 3 * d, y + d], [x - 3 * d, y - 3 * d]]]}
+        inside = {"type": "Polygon", "coordinates": [[[x - 3 * d, y - 3 * d], [x + 3 * d, y - 3 * d],
+                                                      [x - 3 * d, y + 3 * d], [x - 3 * d, y - 3 * d]]]}
+        self.assertNotIn(key(estimate), found(outside))
+        self.assertIn(key(estimate), found(inside))
+        # A rectangle: every item whose geometry meets it (the sample's
+        # footprints are rectangles, so their boxes are exact).
+        w, s_, e, n = EMBARGO_BBOX
+        poly = {"type": "Polygon", "coordinates": [[[w, s_], [e, s_], [e, n], [w, n], [w, s_]]]}
+        self.assertEqual(sorted(found(poly)), sorted(sample.select(False, bbox=EMBARGO_BBOX)))
+        self.assertEqual(sorted(found(poly, self.partner_token)),
+                         sorted(sample.select(True, bbox=EMBARGO_BBOX)))
 
     # -- assets ----------------------------------------------------------------
     def asset_path(self, key):
@@ -349,12 +395,14 @@ class StacTest(unittest.TestCase):
         r = self.get(path, self.public_token, headers={"Range": "bytes=%d-" % len(data)})
         self.assertEqual(r.status_code, 416)
         self.assertEqual(r.headers["Content-Range"], "bytes */%d" % len(data))
-        r = self.get(self.asset_path("methane/ch4-permian-20230614a/rgb.png"), self.public_token)
+        r = self.get(self.asset_path(sample.asset_key(PLUME_ITEM, "plume-rgb.png")),
+                     self.public_token)
         self.assertEqual(r.headers["Content-Type"], "image/png")
         self.assertTrue(r.content.startswith(b"\x89PNG"))
         # The absolute href in the item document is the URL that works.
-        item = self.get("/api/v1/stac/collections/methane-plumes/items/ch4-permian-20230614a")
-        href = item.json()["assets"]["plume"]["href"]
+        item = self.get("/api/v1/stac/collections/%s/items/%s" % (PLUME_ITEM["collection"],
+                                                                  PLUME_ITEM["id"]))
+        href = item.json()["assets"]["plume-outline.geojson"]["href"]
         self.assertEqual(self.get_url(href, self.public_token).content, data)
 
     def test_asset_access_rules(self):
@@ -385,12 +433,12 @@ class StacTest(unittest.TestCase):
 
     def test_asset_path_traversal_is_refused(self):
         for raw in ("/api/v1/catalog/asset/../../../../etc/passwd",
-                    "/api/v1/catalog/asset/methane/../../../etc/passwd",
+                    "/api/v1/catalog/asset/l2b-co2/../../../etc/passwd",
                     "/api/v1/catalog/asset/%2e%2e/%2e%2e/etc/passwd",
-                    "/api/v1/catalog/asset/methane%2F..%2F..%2F..%2Fetc%2Fpasswd",
-                    "/api/v1/catalog/asset/./methane/ch4-permian-20230614a/rgb.png",
+                    "/api/v1/catalog/asset/l2b-co2%2F..%2F..%2F..%2Fetc%2Fpasswd",
+                    "/api/v1/catalog/asset/./" + PUBLIC_ASSET,
                     "/api/v1/catalog/asset/%2Fetc%2Fpasswd",
-                    "/api/v1/catalog/asset/methane\\..\\..\\etc\\passwd"):
+                    "/api/v1/catalog/asset/l2b-co2\\..\\..\\etc\\passwd"):
             with self.subTest(path=raw):
                 status, body = self.raw_get(raw, self.partner_token)
                 self.assertIn(status, (400, 404), body)
@@ -399,8 +447,7 @@ class StacTest(unittest.TestCase):
     # -- import through the CLI -------------------------------------------------
     def test_cli_import_rejects_bad_documents_and_loads_nothing(self):
         with tempfile.TemporaryDirectory() as d:
-            coll = load_json(os.path.join(SAMPLE_CATALOG, "public", "co2-plumes",
-                                          "collection.json"))
+            coll = sample.collection_doc(SMALL_COLLECTION)
             coll["id"] = "half-imported"
             with open(os.path.join(d, "a.json"), "w") as f:
                 json.dump(coll, f)
@@ -413,7 +460,7 @@ class StacTest(unittest.TestCase):
             self.assertIn("b.json", res.stderr)
             self.assertIn("datetime", res.stderr)
         self.assertEqual(self.get("/api/v1/stac/collections/half-imported").status_code, 404)
-        self.assertEqual(self.get("/api/v1/stac/search").json()["numberMatched"], 12)
+        self.assertEqual(self.get("/api/v1/stac/search").json()["numberMatched"], PUBLIC_COUNT)
 
 
 class SearchPageCacheTest(unittest.TestCase):
@@ -425,9 +472,9 @@ class SearchPageCacheTest(unittest.TestCase):
         ("GET", "/api/v1/stac/search", None),
         ("GET", "/api/v1/stac/search?limit=3&offset=3", None),
         ("GET", "/api/v1/stac/search?offset=3&limit=3", None),
-        ("GET", "/api/v1/stac/search?bbox=" + PERMIAN_BBOX, None),
+        ("GET", "/api/v1/stac/search?bbox=" + EMBARGO_BBOX_Q, None),
         ("GET", "/api/v1/stac/search?limit", None),
-        ("GET", "/api/v1/stac/collections/methane-plumes/items?limit=2", None),
+        ("GET", "/api/v1/stac/collections/l4a-ch4-mfa-v3a/items?limit=2", None),
         ("GET", "/api/v1/stac/collections/%s/items" % RESTRICTED_COLLECTION, None),
         ("POST", "/api/v1/stac/search", {"limit": 4}),
         ("POST", "/api/v1/stac/search", {"limit": 4, "offset": 4}),
@@ -442,7 +489,6 @@ class SearchPageCacheTest(unittest.TestCase):
         for s in (cls.cached, cls.plain):
             s.cli("migrate")
             import_sample(s)
-            s.cli("group", "add", "Partners", check=False)
             s.start()
             public_email, pair = s.new_account()
             partner_email, _ = s.new_account()
@@ -513,12 +559,11 @@ class SearchPageCacheTest(unittest.TestCase):
     def test_catalog_changes_show_on_the_next_request(self):
         """A `tessera stac import` by another process while serving: the very
         next request sees it, cached page or not."""
-        path = "/api/v1/stac/search?collections=co2-plumes&limit=100"
+        path = "/api/v1/stac/search?collections=%s&limit=100" % SMALL_COLLECTION
         first = self.ask(self.cached, "GET", path, None, "anonymous").json()
         again = self.ask(self.cached, "GET", path, None, "anonymous").json()
         self.assertEqual(first, again)
-        items = load_json(os.path.join(SAMPLE_CATALOG, "public", "co2-plumes", "items.json"))
-        added = dict(items["features"][0])
+        added = dict(sample.first(collection=SMALL_COLLECTION))
         added["id"] = "co2-cache-test-new-item"
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "item.json"), "w") as f:
@@ -527,20 +572,20 @@ class SearchPageCacheTest(unittest.TestCase):
         after = self.ask(self.cached, "GET", path, None, "anonymous").json()
         self.assertEqual(after["numberMatched"], first["numberMatched"] + 1)
         self.assertIn("co2-cache-test-new-item", [f["id"] for f in after["features"]])
-        # Visibility is part of the catalog too: re-importing the restricted
-        # collection as Public shows it to anonymous callers at once.
+        # Visibility is part of the catalog too: re-importing the partners'
+        # records as Public shows them to anonymous callers at once.
         restricted = "/api/v1/stac/collections/%s/items" % RESTRICTED_COLLECTION
         self.assertEqual(self.ask(self.cached, "GET", restricted, None, "anonymous").status_code,
                          404)
-        self.cached.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "restricted"),
-                        "--visibility", "Public")
+        partners = os.path.join(SAMPLE_CATALOG, "partners")
+        self.cached.cli("stac", "import", partners, "--visibility", "Public")
         try:
             r = self.ask(self.cached, "GET", restricted, None, "anonymous")
             self.assertEqual(r.status_code, 200, r.text)
-            self.assertEqual(r.json()["numberMatched"], 5)
+            self.assertEqual(r.json()["numberMatched"],
+                             len(sample.select(True, collection=RESTRICTED_COLLECTION)))
         finally:
-            self.cached.cli("stac", "import", os.path.join(SAMPLE_CATALOG, "restricted"),
-                            "--visibility", "Partners")
+            self.cached.cli("stac", "import", partners, "--visibility", "Partners")
         self.assertEqual(self.ask(self.cached, "GET", restricted, None, "anonymous").status_code,
                          404)
 
@@ -588,8 +633,7 @@ class AssetSymlinkTest(unittest.TestCase):
         os.symlink(os.path.join(assets, "d", "ok.txt"), os.path.join(assets, "d", "inside.txt"))
         cat = os.path.join(cls.tmp.name, "cat")
         os.makedirs(cat)
-        coll = load_json(os.path.join(SAMPLE_CATALOG, "public", "co2-plumes",
-                                      "collection.json"))
+        coll = sample.collection_doc(SMALL_COLLECTION)
         coll["id"] = "links"
         item = {"type": "Feature", "stac_version": "1.0.0", "id": "i", "collection": "links",
                 "geometry": {"type": "Point", "coordinates": [0, 0]},

@@ -1,5 +1,6 @@
-/* Unit tests for the catalog (src/catalog/): importing the shipped sample
- * catalog and bad documents (nothing partial), search by bbox / datetime /
+/* Unit tests for the catalog (src/catalog/): importing a small fixture
+ * catalog (tests/fixtures/catalog: two public collections, one for Partners)
+ * and bad documents (nothing partial), search by bbox / datetime /
  * ids / collections / intersects with visibility filtering, counts, offsets
  * and order, asset ownership, templates, the generation, and the parameter
  * parsers. Every store-level test runs against both drivers: SQLite in a
@@ -23,7 +24,7 @@
 #include "catalog/catalog.h"
 #include "pgtest.h"
 
-#define SAMPLE TESSERA_SOURCE_DIR "/catalog/sample"
+#define FIXTURE TESSERA_SOURCE_DIR "/tests/fixtures/catalog"
 
 struct fixture {
     char dir[64]; /* temporary files (and catalog.db for SQLite) */
@@ -129,19 +130,19 @@ static int64_t pg_scalar(struct fixture *f, const char *sql)
     return v;
 }
 
-static void import_sample(struct fixture *f)
+static void import_fixture(struct fixture *f)
 {
     char err[512];
     struct strlist pub = STRLIST_INIT, partners = STRLIST_INIT;
     struct catalog_import_result res;
     strlist_add(&pub, "Public");
     strlist_add(&partners, "Partners");
-    int rc = catalog_import_path_ex(f->cat, SAMPLE "/public", &pub, NULL, &res, err, sizeof(err));
+    int rc = catalog_import_path_ex(f->cat, FIXTURE "/public", &pub, NULL, &res, err, sizeof(err));
     if (rc)
         fail_msg("import public: %s", err);
     assert_int_equal(res.collections, 2);
     assert_int_equal(res.items, 12);
-    rc = catalog_import_path_ex(f->cat, SAMPLE "/restricted", &partners, NULL, &res, err, sizeof(err));
+    rc = catalog_import_path_ex(f->cat, FIXTURE "/restricted", &partners, NULL, &res, err, sizeof(err));
     if (rc)
         fail_msg("import restricted: %s", err);
     assert_int_equal(res.collections, 1);
@@ -186,10 +187,10 @@ static const char *const collection_doc =
     "\"properties\":{\"datetime\":\"2021-01-01T00:00:00Z\"},\"links\":[]," \
     "\"assets\":{\"a\":{\"href\":\"./x/%s.txt\"}}}"
 
-static void test_import_sample_and_counts(void **state)
+static void test_import_fixture_and_counts(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     struct catalog_query q = {0};
     size_t n;
     assert_int_equal(search(f, &q, &n), 12);
@@ -199,7 +200,7 @@ static void test_import_sample_and_counts(void **state)
     assert_int_equal(n, 17);
 
     /* Re-import replaces by id: counts stay the same. */
-    import_sample(f);
+    import_fixture(f);
     q.groups = NULL;
     assert_int_equal(search(f, &q, NULL), 12);
 
@@ -215,7 +216,7 @@ static void test_import_sample_and_counts(void **state)
 static void test_limit_offset_order(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     struct catalog_query q = {.limit = 5, .offset = 10};
     size_t n;
     assert_int_equal(search(f, &q, &n), 12);
@@ -246,7 +247,7 @@ static void test_limit_offset_order(void **state)
 static void test_bbox_search(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     struct catalog_query q = {.has_bbox = true, .bbox = {-104.5, 31.0, -103.0, 32.5}};
     assert_int_equal(search(f, &q, NULL), 2);
     q.groups = &f->partners;
@@ -266,7 +267,7 @@ static void test_bbox_search(void **state)
 static void test_datetime_search(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     struct catalog_query q = {0};
     char err[256];
     assert_int_equal(catalog_parse_datetime("2023-09-21T17:15:02Z", &q.has_start, &q.start,
@@ -300,7 +301,7 @@ static void test_datetime_search(void **state)
 static void test_ids_collections_search(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     struct strlist ids = STRLIST_INIT, colls = STRLIST_INIT;
     strlist_add(&ids, "ch4-algeria-20241112");
     strlist_add(&ids, "ch4-partner-bakken-20250502");
@@ -334,7 +335,7 @@ static struct catalog_geom *geom(const char *json)
 static void test_intersects_search(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     /* The footprint's center: exactly one item. */
     struct catalog_geom *g = geom("{\"type\":\"Point\",\"coordinates\":[-103.612,31.874]}");
     assert_non_null(g);
@@ -359,7 +360,7 @@ static void test_intersects_search(void **state)
 static void test_get_and_visibility(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     cJSON *doc = NULL;
     assert_int_equal(catalog_collection_get(f->cat, NULL, "methane-plumes", &doc), 0);
     assert_string_equal(cJSON_GetObjectItem(doc, "id")->valuestring, "methane-plumes");
@@ -649,7 +650,7 @@ static void *search_thread(void *arg)
 static void test_concurrent_search(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, search_thread, f);
@@ -676,7 +677,7 @@ static void *import_thread(void *arg)
     for (int i = 0; i < 5 && a->rc == 0; i++)
         a->rc = catalog_import_path(cat, a->f->dir, NULL, err, sizeof(err));
     for (int i = 0; i < 2 && a->rc == 0; i++)
-        a->rc = catalog_import_path(cat, SAMPLE "/public", NULL, err, sizeof(err));
+        a->rc = catalog_import_path(cat, FIXTURE "/public", NULL, err, sizeof(err));
     catalog_close(cat);
     return NULL;
 }
@@ -687,7 +688,7 @@ static void test_concurrent_imports(void **state)
 {
     struct fixture *f = *state;
     char buf[2048], name[32], err[512];
-    import_sample(f);
+    import_fixture(f);
     /* 40 items of the already loaded collection c1, in f->dir. */
     snprintf(buf, sizeof(buf), "%s/c.json", f->dir);
     write_file(f->dir, "c.json", collection_doc);
@@ -739,7 +740,7 @@ static int capture_tpl(void *ctx, const char *collection, const char *id, const 
 static void test_item_templates(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     struct strlist got = STRLIST_INIT;
     assert_int_equal(catalog_item_each(f->cat, NULL, "methane-plumes", "ch4-permian-20230614a",
                                        capture_tpl, &got),
@@ -827,7 +828,7 @@ static void test_generation_follows_writes(void **state)
     uint64_t g0 = catalog_generation(f->cat);
     assert_true(g0 != 0);
     assert_int_equal(catalog_generation(f->cat), g0);
-    import_sample(f);
+    import_fixture(f);
     uint64_t g1 = catalog_generation(f->cat);
     assert_true(g1 > g0);
     struct catalog_query q = {.groups = &f->partners};
@@ -836,7 +837,7 @@ static void test_generation_follows_writes(void **state)
     struct catalog *other = catalog_open(f->dir, f->url);
     assert_non_null(other);
     char err[512];
-    assert_int_equal(catalog_import_path(other, SAMPLE "/public", NULL, err, sizeof(err)), 0);
+    assert_int_equal(catalog_import_path(other, FIXTURE "/public", NULL, err, sizeof(err)), 0);
     if (f->url) {
         assert_int_equal(catalog_generation(f->cat), g1);
         catalog_note_change(f->cat);
@@ -858,7 +859,7 @@ static void test_generation_follows_writes(void **state)
 static void test_pg_change_log(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f); /* two imports */
+    import_fixture(f); /* two imports */
     assert_int_equal(pg_scalar(f, "SELECT count(*) FROM change_log WHERE kind = 3"), 2);
     assert_int_equal(pg_scalar(f, "SELECT max(seq) FROM change_log"), 2);
     assert_int_equal(pg_scalar(f, "SELECT seq FROM change_seq"), 2);
@@ -949,7 +950,7 @@ static void expect_order(struct fixture *f, struct catalog_query *q, const char 
 static void test_order_and_pages(void **state)
 {
     struct fixture *f = *state;
-    import_sample(f);
+    import_fixture(f);
     static const char *const all[] = {
         "methane-plumes-partner-preview/ch4-partner-northsea-20250607",
         "methane-plumes-partner-preview/ch4-partner-appalachia-20250515",
@@ -1094,7 +1095,7 @@ static void test_null_catalog(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH_DRIVERS(test_import_sample_and_counts),
+        BOTH_DRIVERS(test_import_fixture_and_counts),
         BOTH_DRIVERS(test_limit_offset_order),
         BOTH_DRIVERS(test_bbox_search),
         BOTH_DRIVERS(test_datetime_search),
