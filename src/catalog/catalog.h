@@ -163,6 +163,12 @@ int catalog_properties_visible(struct catalog *cat, const struct strlist *groups
                                const char *collection, const struct strlist *names,
                                size_t *missing);
 
+/* Tests and benchmarks: the number of candidates up to which the SQLite
+ * driver reads all of a search's matches in one ordered statement (default
+ * 3000; 0 makes every search walk an index in page order instead). The
+ * answers are the same either way. Process-wide; any thread. */
+void catalog_set_small_set(int64_t n);
+
 /* --- Parsing helpers for query parameters (params.c; the geometry ones are
  * in geom.h); pure functions, any thread. --- */
 

@@ -48,6 +48,18 @@ struct catalog_prop {
  * borrowed from props, which must outlive them), *n entries. 0 or -ENOMEM. */
 int catalog_props_of(const cJSON *props, struct catalog_prop **out, size_t *n);
 
+/* The same properties in one compact record, for a driver that keeps them
+ * beside each item (the SQLite driver tests them without a lookup):
+ * entries of u16 key length, key, u8 kind, then a double for the kinds with
+ * num and a u32 length and the text for the kinds with txt (host byte
+ * order: the record never leaves the machine's own database). malloc'd;
+ * NULL with *len 0 when there are none; -ENOMEM. */
+int catalog_props_pack(const struct catalog_prop *props, size_t n, uint8_t **out, size_t *len);
+/* Finds key in a packed record: true with *p filled (txt pointing into the
+ * record, txtlen its length) when present. Malformed records find nothing. */
+bool catalog_props_find(const uint8_t *rec, size_t len, const char *key, size_t keylen,
+                        struct catalog_prop *p, size_t *txtlen);
+
 /* One validated item, as import.c hands it to a driver. Pointers are
  * borrowed for the duration of the call. */
 struct catalog_item_rec {

@@ -241,23 +241,69 @@ static void like_op(const struct filter_sql *d, struct sqlb *b, const char *col,
     free(p);
 }
 
-/* The value condition C of a property leaf, over the columns kind, num and
- * txt of one property row. */
-static void value_cond(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n)
+/* What a property value condition reads: the columns of a property row, or
+ * the tessera_pk/pn/pt functions of a packed record. */
+struct cols {
+    char kind[80], num[80], txt[80];
+};
+
+static void row_cols(struct cols *c, const char *a)
+{
+    const char *dot = *a ? "." : "";
+    snprintf(c->kind, sizeof(c->kind), "%s%skind", a, dot);
+    snprintf(c->num, sizeof(c->num), "%s%snum", a, dot);
+    snprintf(c->txt, sizeof(c->txt), "%s%stxt", a, dot);
+}
+
+/* key is the parameter number of the property name. */
+static void packed_cols(struct cols *c, const char *packed, int key)
+{
+    snprintf(c->kind, sizeof(c->kind), "tessera_pk(%s, ?%d)", packed, key);
+    snprintf(c->num, sizeof(c->num), "tessera_pn(%s, ?%d)", packed, key);
+    snprintf(c->txt, sizeof(c->txt), "tessera_pt(%s, ?%d)", packed, key);
+}
+
+/* The date-time strings among the string values of an IN list: a
+ * date-time property equals one when their instants and texts agree. */
+static void in_timestamps(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n,
+                          const struct cols *c)
+{
+    bool any = false;
+    for (size_t i = 0; i < n->nvalues; i++) {
+        int64_t ms;
+        if (n->values[i].type != FILTER_STRING || time_parse_rfc3339(n->values[i].str, &ms) < 0)
+            continue;
+        sqlb_add(b, " OR (%s = %d AND %s = ", c->kind, CATALOG_PROP_TIMESTAMP, c->num);
+        sqlb_double(b, (double)ms);
+        sqlb_add(b, " AND ");
+        text_col(d, b, c->txt);
+        sqlb_add(b, " = ");
+        sqlb_text(b, n->values[i].str);
+        sqlb_add(b, ")");
+        any = true;
+    }
+    (void)any;
+}
+
+/* The value condition C of a property leaf, over the kind, num and txt of
+ * one property value. */
+static void value_cond(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n,
+                       const struct cols *c)
 {
     const struct filter_value *v = n->values;
+    const char *kind = c->kind, *num = c->num, *txt = c->txt;
     switch (n->op) {
     case FILTER_CMP:
         switch (v->type) {
         case FILTER_NUMBER:
         case FILTER_BOOL:
-            sqlb_add(b, "kind = %d AND num %s ",
-                     v->type == FILTER_BOOL ? CATALOG_PROP_BOOL : CATALOG_PROP_NUMBER,
+            sqlb_add(b, "%s = %d AND %s %s ", kind,
+                     v->type == FILTER_BOOL ? CATALOG_PROP_BOOL : CATALOG_PROP_NUMBER, num,
                      cmp_sql[n->cmp]);
             sqlb_double(b, v->num);
             return;
         case FILTER_TIME:
-            sqlb_add(b, "kind = %d AND num %s ", CATALOG_PROP_TIMESTAMP, cmp_sql[n->cmp]);
+            sqlb_add(b, "%s = %d AND %s %s ", kind, CATALOG_PROP_TIMESTAMP, num, cmp_sql[n->cmp]);
             sqlb_double(b, (double)v->ms);
             return;
         case FILTER_STRING:
@@ -266,52 +312,52 @@ static void value_cond(const struct filter_sql *d, struct sqlb *b, const struct 
                  * txt) finds the rows: a plain string has no num, and a
                  * date-time string equals v only if their instants agree. */
                 int64_t ms;
-                sqlb_add(b, "(kind = %d AND num IS NULL AND ", CATALOG_PROP_STRING);
-                text_col(d, b, "txt");
+                sqlb_add(b, "(%s = %d AND %s IS NULL AND ", kind, CATALOG_PROP_STRING, num);
+                text_col(d, b, txt);
                 sqlb_add(b, " = ");
                 int pt = sqlb_text(b, v->str);
                 if (d->pg) {
                     /* PostgreSQL indexes a prefix of the text (a B-tree
                      * entry has a size limit): say it for the index. */
-                    sqlb_add(b, " AND left(txt, 200) COLLATE \"C\" = left(");
+                    sqlb_add(b, " AND left(%s, 200) COLLATE \"C\" = left(", txt);
                     sqlb_ref(b, pt);
                     sqlb_add(b, ", 200)");
                 }
                 sqlb_add(b, ")");
                 if (time_parse_rfc3339(v->str, &ms) == 0) {
-                    sqlb_add(b, " OR (kind = %d AND num = ", CATALOG_PROP_TIMESTAMP);
+                    sqlb_add(b, " OR (%s = %d AND %s = ", kind, CATALOG_PROP_TIMESTAMP, num);
                     sqlb_double(b, (double)ms);
                     sqlb_add(b, " AND ");
-                    text_col(d, b, "txt");
+                    text_col(d, b, txt);
                     sqlb_add(b, " = ");
                     sqlb_ref(b, pt);
                     sqlb_add(b, ")");
                 }
                 return;
             }
-            sqlb_add(b, "kind IN (%d, %d) AND ", CATALOG_PROP_STRING, CATALOG_PROP_TIMESTAMP);
-            text_col(d, b, "txt");
+            sqlb_add(b, "%s IN (%d, %d) AND ", kind, CATALOG_PROP_STRING, CATALOG_PROP_TIMESTAMP);
+            text_col(d, b, txt);
             sqlb_add(b, " %s ", cmp_sql[n->cmp]);
             sqlb_text(b, v->str);
             return;
         }
         return;
     case FILTER_LIKE:
-        sqlb_add(b, "kind IN (%d, %d) AND ", CATALOG_PROP_STRING, CATALOG_PROP_TIMESTAMP);
-        like_op(d, b, "txt", v->str);
+        sqlb_add(b, "%s IN (%d, %d) AND ", kind, CATALOG_PROP_STRING, CATALOG_PROP_TIMESTAMP);
+        like_op(d, b, txt, v->str);
         return;
     case FILTER_BETWEEN:
         if (v->type == FILTER_STRING) {
-            sqlb_add(b, "kind IN (%d, %d) AND ", CATALOG_PROP_STRING, CATALOG_PROP_TIMESTAMP);
-            text_col(d, b, "txt");
+            sqlb_add(b, "%s IN (%d, %d) AND ", kind, CATALOG_PROP_STRING, CATALOG_PROP_TIMESTAMP);
+            text_col(d, b, txt);
             sqlb_add(b, " BETWEEN ");
             sqlb_text(b, v[0].str);
             sqlb_add(b, " AND ");
             sqlb_text(b, v[1].str);
             return;
         }
-        sqlb_add(b, "kind = %d AND num BETWEEN ",
-                 v->type == FILTER_TIME ? CATALOG_PROP_TIMESTAMP : CATALOG_PROP_NUMBER);
+        sqlb_add(b, "%s = %d AND %s BETWEEN ", kind,
+                 v->type == FILTER_TIME ? CATALOG_PROP_TIMESTAMP : CATALOG_PROP_NUMBER, num);
         sqlb_double(b, v->type == FILTER_TIME ? (double)v[0].ms : v[0].num);
         sqlb_add(b, " AND ");
         sqlb_double(b, v->type == FILTER_TIME ? (double)v[1].ms : v[1].num);
@@ -331,15 +377,17 @@ static void value_cond(const struct filter_sql *d, struct sqlb *b, const struct 
                     if (any)
                         sqlb_add(b, " OR ");
                     if (order[t] == FILTER_STRING) {
-                        sqlb_add(b, "(kind IN (%d, %d) AND ", CATALOG_PROP_STRING,
-                                 CATALOG_PROP_TIMESTAMP);
-                        text_col(d, b, "txt");
+                        /* Plain strings (no num, as in the index), then
+                         * below the date-time ones by their instants. */
+                        sqlb_add(b, "(%s = %d AND %s IS NULL AND ", kind, CATALOG_PROP_STRING, num);
+                        text_col(d, b, txt);
                         sqlb_add(b, " IN (");
                     } else {
-                        sqlb_add(b, "(kind = %d AND num IN (",
+                        sqlb_add(b, "(%s = %d AND %s IN (", kind,
                                  order[t] == FILTER_BOOL   ? CATALOG_PROP_BOOL
                                  : order[t] == FILTER_TIME ? CATALOG_PROP_TIMESTAMP
-                                                           : CATALOG_PROP_NUMBER);
+                                                           : CATALOG_PROP_NUMBER,
+                                 num);
                     }
                 } else {
                     sqlb_add(b, ", ");
@@ -353,6 +401,8 @@ static void value_cond(const struct filter_sql *d, struct sqlb *b, const struct 
             }
             if (!first)
                 sqlb_add(b, "))");
+            if (!first && order[t] == FILTER_STRING)
+                in_timestamps(d, b, n, c);
         }
         sqlb_add(b, any ? ")" : "1 = 0)");
         return;
@@ -360,6 +410,31 @@ static void value_cond(const struct filter_sql *d, struct sqlb *b, const struct 
     default:
         sqlb_add(b, "1 = 0");
         return;
+    }
+}
+
+void filter_sql_value_cond(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n,
+                           const char *alias)
+{
+    struct cols c;
+    row_cols(&c, alias);
+    value_cond(d, b, n, &c);
+}
+
+bool filter_sql_indexable(const struct filter_node *n)
+{
+    if (n->field != FILTER_FIELD_PROPERTY || n->negated)
+        return false;
+    switch (n->op) {
+    case FILTER_CMP:
+        /* Strings other than = compare across two kinds: no single range. */
+        return n->values[0].type != FILTER_STRING || n->cmp == FILTER_EQ;
+    case FILTER_BETWEEN:
+        return n->values[0].type != FILTER_STRING;
+    case FILTER_IN:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -417,6 +492,10 @@ static void column_leaf(const struct filter_sql *d, struct sqlb *b, const struct
 
 static void leaf(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n)
 {
+    if (n == d->skip) {
+        sqlb_add(b, "(1 = 1)");
+        return;
+    }
     switch (n->op) {
     case FILTER_CONST:
         sqlb_add(b, "%s", truth(d, !n->negated));
@@ -447,6 +526,22 @@ static void leaf(const struct filter_sql *d, struct sqlb *b, const struct filter
         column_leaf(d, b, n);
         return;
     }
+    if (d->packed) {
+        /* The record holds a value for the key, and it satisfies C (or,
+         * negated, does not). */
+        struct cols c;
+        sqlb_add(b, "(tessera_pk(%s, ", d->packed);
+        int key = sqlb_text(b, n->prop);
+        if (n->op == FILTER_ISNULL) {
+            sqlb_add(b, ") IS %sNULL)", n->negated ? "NOT " : "");
+            return;
+        }
+        sqlb_add(b, ") IS NOT NULL AND %s(", n->negated ? "NOT " : "");
+        packed_cols(&c, d->packed, key);
+        value_cond(d, b, n, &c);
+        sqlb_add(b, "))");
+        return;
+    }
     if (n->op == FILTER_ISNULL) {
         sqlb_add(b,
                  "%sEXISTS (SELECT 1 FROM %s WHERE item = %s AND key = ", n->negated ? "" : "NOT ",
@@ -460,7 +555,9 @@ static void leaf(const struct filter_sql *d, struct sqlb *b, const struct filter
     sqlb_add(b, "%s IN (SELECT item FROM %s WHERE key = ", d->item, d->props);
     sqlb_text(b, n->prop);
     sqlb_add(b, n->negated ? " AND NOT (" : " AND (");
-    value_cond(d, b, n);
+    struct cols c;
+    row_cols(&c, "");
+    value_cond(d, b, n, &c);
     sqlb_add(b, "))");
 }
 
@@ -470,11 +567,18 @@ void filter_sql_where(const struct filter_sql *d, struct sqlb *b, const struct f
         leaf(d, b, n);
         return;
     }
+    /* Spatial tests last: they parse the item's geometry, and AND and OR
+     * stop at the first term that decides. */
     sqlb_add(b, "(");
-    for (size_t i = 0; i < n->nkids; i++) {
-        if (i)
-            sqlb_add(b, n->op == FILTER_AND ? " AND " : " OR ");
-        filter_sql_where(d, b, n->kids[i]);
+    size_t written = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n->nkids; i++) {
+            if ((n->kids[i]->op == FILTER_S_INTERSECTS) != (pass == 1))
+                continue;
+            if (written++)
+                sqlb_add(b, n->op == FILTER_AND ? " AND " : " OR ");
+            filter_sql_where(d, b, n->kids[i]);
+        }
     }
     sqlb_add(b, ")");
 }
@@ -503,6 +607,14 @@ void filter_sql_order_key(const struct filter_sql *d, struct sqlb *b,
     /* Kinds first (booleans, numbers, strings, date-time strings, arrays,
      * objects), then the value; within one kind num and txt are either
      * always set or always NULL, so NULL ordering never decides. */
+    if (d->packed && !present) {
+        struct cols c;
+        sqlb_add(b, "(tessera_pk(%s, ", d->packed);
+        int key = sqlb_text(b, k->prop);
+        packed_cols(&c, d->packed, key);
+        sqlb_add(b, ") IS NULL), %s%s, %s%s, %s%s, ", c.kind, dir, c.num, dir, c.txt, dir);
+        return;
+    }
     if (!present)
         sqlb_add(b, "(%s.kind IS NULL), ", alias);
     sqlb_add(b, "%s.kind%s, %s.num%s, ", alias, dir, alias, dir);

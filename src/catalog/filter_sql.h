@@ -67,17 +67,35 @@ struct filter_sql {
      * "known not to intersect" form. */
     void (*spatial)(void *ctx, struct sqlb *b, const struct filter_node *leaf);
     void *ctx;
+    /* A leaf the statement already applies another way (the property row
+     * it starts from): written as TRUE. */
+    const struct filter_node *skip;
+    /* SQLite: the column holding each item's packed properties
+     * (catalog_props_pack), which property leaves and sort keys then read
+     * with tessera_pk/pn/pt instead of rows of props. NULL: rows. */
+    const char *packed;
 };
 
 /* Appends a boolean SQL expression that is true exactly for the items the
  * (normalized) filter n selects. */
 void filter_sql_where(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n);
 
+/* Appends the value condition of a property leaf (its "true" form), over
+ * the columns kind, num and txt of one property row, qualified by alias
+ * ("" for none). */
+void filter_sql_value_cond(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n,
+                           const char *alias);
+/* True when a property leaf's value condition can seek the property index
+ * (key, kind, num, txt) rather than scan all of the key's rows. */
+bool filter_sql_indexable(const struct filter_node *n);
+
 /* Appends the ORDER BY terms (without "ORDER BY") of key k, whose property
  * row, if any, is alias (joined with LEFT JOIN on key; missing ones sort
  * last in either direction), followed by ", ". present: alias is an inner
  * join, so the "missing last" term is left out and the index's own order
- * is used (PostgreSQL compares a prefix of the text first). */
+ * is used (PostgreSQL compares a prefix of the text first). With packed
+ * properties (and not present), the terms read the packed record and alias
+ * is unused. */
 void filter_sql_order_key(const struct filter_sql *d, struct sqlb *b,
                           const struct catalog_sort_key *k, const char *alias, bool present);
 
