@@ -117,6 +117,8 @@ def main():
     ap.add_argument("--database-url")
     ap.add_argument("--keep", help="reuse/keep the generated catalog in this directory")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--no-import", action="store_true",
+                    help="PostgreSQL: search the catalog already in the database")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="tessera-stacbench-")
@@ -132,7 +134,8 @@ def main():
         tail = ["--data-dir", data] + (["--database-url", args.database_url]
                                        if args.database_url else [])
         subprocess.run(base + ["migrate"] + tail, check=True, capture_output=True)
-        for part, vis in (("public", "Public"), ("partner", "Partners")):
+        for part, vis in () if args.no_import else (("public", "Public"),
+                                                    ("partner", "Partners")):
             t = time.time()
             subprocess.run(base + ["stac", "import", os.path.join(cat_dir, part),
                                    "--visibility", vis] + tail, check=True)

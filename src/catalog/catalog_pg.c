@@ -66,21 +66,44 @@ static const char *const migrations[] = {
     "  item TEXT NOT NULL,"
     "  grp TEXT NOT NULL,"
     "  PRIMARY KEY (collection, item, grp));",
-    /* 2: search. Each item carries its own and its collection's groups as
-     * arrays, so a search tests visibility without a join; its properties
-     * become rows (catalog_driver.h) with an index that serves both range
-     * filters and sorting (a prefix of the text: a B-tree entry has a size
-     * limit); catalog_prop_keys lists the names seen per collection. Existing
+    /* 2: search. catalog_item_search is a narrow copy of what a search
+     * tests and orders on, with the item's own and its collection's groups
+     * as arrays (so visibility needs no join) and the box; searches scan it
+     * and read the documents of the page alone from catalog_items. Item
+     * properties become rows (catalog_driver.h) with an index that serves
+     * both range filters and sorting (a prefix of the text: a B-tree entry
+     * has a size limit); catalog_prop_keys lists the names seen per
+     * collection; catalog_item_counts answers unfiltered counts. Existing
      * items get their property rows from C after this step (props_ok). */
-    "ALTER TABLE catalog_items"
-    "  ADD COLUMN vis TEXT[] NOT NULL DEFAULT '{}',"
-    "  ADD COLUMN cvis TEXT[] NOT NULL DEFAULT '{}',"
-    "  ADD COLUMN props_ok BOOLEAN NOT NULL DEFAULT false;"
-    "UPDATE catalog_items i SET"
-    "  vis = coalesce((SELECT array_agg(v.grp ORDER BY v.grp) FROM catalog_visibility v"
+    "ALTER TABLE catalog_items ADD COLUMN props_ok BOOLEAN NOT NULL DEFAULT false;"
+    "CREATE TABLE catalog_item_search ("
+    "  rid BIGINT PRIMARY KEY REFERENCES catalog_items (rid) ON DELETE CASCADE,"
+    "  collection TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  vis TEXT[] NOT NULL,"
+    "  cvis TEXT[] NOT NULL,"
+    "  datetime_start BIGINT NOT NULL,"
+    "  datetime_end BIGINT NOT NULL,"
+    "  box BOX,"
+    "  has_geom BOOLEAN NOT NULL);"
+    "INSERT INTO catalog_item_search SELECT i.rid, i.collection, i.id,"
+    "  coalesce((SELECT array_agg(v.grp ORDER BY v.grp) FROM catalog_visibility v"
     "    WHERE v.collection = i.collection AND v.item = i.id), '{}'),"
-    "  cvis = coalesce((SELECT array_agg(v.grp ORDER BY v.grp) FROM catalog_visibility v"
-    "    WHERE v.collection = i.collection AND v.item = ''), '{}');"
+    "  coalesce((SELECT array_agg(v.grp ORDER BY v.grp) FROM catalog_visibility v"
+    "    WHERE v.collection = i.collection AND v.item = ''), '{}'),"
+    "  i.datetime_start, i.datetime_end, i.box, i.geometry IS NOT NULL FROM catalog_items i;"
+    "CREATE INDEX catalog_item_search_box ON catalog_item_search USING gist (box);"
+    "CREATE INDEX catalog_item_search_order ON catalog_item_search"
+    "  (datetime_start DESC, collection COLLATE \"C\", id COLLATE \"C\");"
+    "CREATE INDEX catalog_item_search_id ON catalog_item_search (id);"
+    "CREATE INDEX catalog_item_search_coll ON catalog_item_search (collection);"
+    "CREATE TABLE catalog_item_counts ("
+    "  collection TEXT NOT NULL,"
+    "  vis TEXT[] NOT NULL,"
+    "  n BIGINT NOT NULL,"
+    "  PRIMARY KEY (collection, vis));"
+    "INSERT INTO catalog_item_counts SELECT collection, vis, count(*) FROM catalog_item_search"
+    "  GROUP BY collection, vis;"
     "CREATE TABLE catalog_item_props ("
     "  item BIGINT NOT NULL REFERENCES catalog_items (rid) ON DELETE CASCADE,"
     "  key TEXT NOT NULL,"
@@ -266,7 +289,7 @@ static int pg_tx_put_collection(struct catalog_tx *base, const char *id, const c
                 "INSERT INTO catalog_visibility (collection, item, grp)"
                 " SELECT $1, '', g FROM unnest($2::text[]) AS g",
                 2, (const char *const[]){id, tx->visibility}, NULL) < 0 ||
-        pg_exec(tx->c, "UPDATE catalog_items SET cvis = $2::text[] WHERE collection = $1", 2,
+        pg_exec(tx->c, "UPDATE catalog_item_search SET cvis = $2::text[] WHERE collection = $1", 2,
                 (const char *const[]){id, tx->visibility}, NULL) < 0)
         return tx_fail(tx);
     return 0;
@@ -316,16 +339,26 @@ static int pg_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec
      * visibility rows, as the collection's import last wrote them. */
     rc = 0;
     if (pg_exec(tx->c,
-                "WITH v AS (DELETE FROM catalog_visibility WHERE collection = $1 AND item = $2)"
+                "WITH v AS (DELETE FROM catalog_visibility WHERE collection = $1 AND item = $2),"
+                " s AS (DELETE FROM catalog_item_search WHERE rid = (SELECT rid FROM"
+                "   catalog_items WHERE collection = $1 AND id = $2) RETURNING collection, vis),"
+                " c AS (UPDATE catalog_item_counts k SET n = k.n - 1 FROM s"
+                "   WHERE k.collection = s.collection AND k.vis = s.vis)"
                 " DELETE FROM catalog_items WHERE collection = $1 AND id = $2",
                 2, p, NULL) < 0 ||
         pg_exec(tx->c,
                 "WITH ins AS (INSERT INTO catalog_items (collection, id, doc, tpl, geometry,"
-                "   datetime_start, datetime_end, box, imported, vis, cvis, props_ok)"
-                "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::box, $9, $11::text[],"
+                "   datetime_start, datetime_end, box, imported, props_ok)"
+                "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::box, $9, true) RETURNING rid),"
+                " se AS (INSERT INTO catalog_item_search (rid, collection, id, vis, cvis,"
+                "   datetime_start, datetime_end, box, has_geom)"
+                "   SELECT ins.rid, $1, $2, $11::text[],"
                 "   (SELECT coalesce(array_agg(grp ORDER BY grp), '{}'::text[])"
-                "    FROM catalog_visibility WHERE collection = $1 AND item = ''), true)"
-                "   RETURNING rid),"
+                "    FROM catalog_visibility WHERE collection = $1 AND item = ''),"
+                "   $6, $7, $8::box, $5::text IS NOT NULL FROM ins),"
+                " cn AS (INSERT INTO catalog_item_counts (collection, vis, n)"
+                "   VALUES ($1, $11::text[], 1) ON CONFLICT (collection, vis)"
+                "   DO UPDATE SET n = catalog_item_counts.n + 1),"
                 " a AS (INSERT INTO catalog_assets (key, item)"
                 "   SELECT k, ins.rid FROM ins, unnest($10::text[]) AS k ON CONFLICT DO NOTHING),"
                 " pr AS (INSERT INTO catalog_item_props (item, key, kind, num, txt)"
@@ -365,6 +398,10 @@ static int pg_tx_commit(struct catalog_tx *base)
      * keeps the change_seq row locked until COMMIT. */
     if (pg_change_note(tx->c, PG_CHANGE_CATALOG, 0, "") < 0 || pg_commit(tx->c) < 0)
         return tx_fail(tx);
+    /* Fresh statistics for the search tables, so that the planner starts
+     * searches from the right index right after an import (autovacuum would
+     * get there later). Best effort: the import is committed. */
+    pg_exec(tx->c, "ANALYZE catalog_item_search, catalog_item_props", 0, NULL, NULL);
     pg_release(cat->pool, tx->c);
     tx->c = NULL;
     tx_free(cat, tx);

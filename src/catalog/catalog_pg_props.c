@@ -195,7 +195,7 @@ int catalog_pg_queryables(struct catalog *base, const struct strlist *groups,
         r = pg_query(c,
                      "SELECT k.key, k.kind FROM catalog_prop_keys k"
                      " WHERE ($2::text IS NULL OR k.collection = $2) AND EXISTS (SELECT 1"
-                     "  FROM catalog_item_props p JOIN catalog_items i ON i.rid = p.item"
+                     "  FROM catalog_item_props p JOIN catalog_item_search i ON i.rid = p.item"
                      "  WHERE p.key = k.key AND p.kind = k.kind AND i.collection = k.collection"
                      "  AND i.vis && $1::text[] AND i.cvis && $1::text[])",
                      2, p, NULL);
@@ -244,13 +244,14 @@ int catalog_pg_properties_visible(struct catalog *base, const struct strlist *gr
     int rc = grp && list ? -EIO : -ENOMEM;
     if (c) {
         const char *p[] = {grp, list, collection};
-        r = pg_query(c,
-                     "SELECT u.ord FROM unnest($2::text[]) WITH ORDINALITY AS u (name, ord)"
-                     " WHERE NOT EXISTS (SELECT 1 FROM catalog_item_props p JOIN catalog_items i"
-                     "  ON i.rid = p.item WHERE p.key = u.name AND i.vis && $1::text[]"
-                     "  AND i.cvis && $1::text[] AND ($3::text IS NULL OR i.collection = $3))"
-                     " ORDER BY u.ord LIMIT 1",
-                     3, p, NULL);
+        r = pg_query(
+            c,
+            "SELECT u.ord FROM unnest($2::text[]) WITH ORDINALITY AS u (name, ord)"
+            " WHERE NOT EXISTS (SELECT 1 FROM catalog_item_props p JOIN catalog_item_search i"
+            "  ON i.rid = p.item WHERE p.key = u.name AND i.vis && $1::text[]"
+            "  AND i.cvis && $1::text[] AND ($3::text IS NULL OR i.collection = $3))"
+            " ORDER BY u.ord LIMIT 1",
+            3, p, NULL);
         pg_release(cat->pool, c);
     }
     if (r) {

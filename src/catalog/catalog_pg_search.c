@@ -1,8 +1,11 @@
 /* Search on the PostgreSQL catalog driver: the same answers as the SQLite
  * driver, from the same SQL translation of filters and sort keys
- * (filter_sql.c). Visibility is two array overlaps on the item row (its own
- * and its collection's groups); the bbox parameter uses the GiST box index
- * with exact corner comparisons. The exact geometry test has no SQL here (no
+ * (filter_sql.c). Searches run on the narrow catalog_item_search table
+ * (catalog_pg.c): visibility is two array overlaps on its row (the item's
+ * own and its collection's groups); the bbox parameter uses its GiST box
+ * index with exact corner comparisons. The page statement returns rids; the
+ * page's documents alone are then read from catalog_items. A search without
+ * filters counts from catalog_item_counts. The exact geometry test has no SQL here (no
  * PostGIS): for each spatial predicate (the intersects parameter and every
  * S_INTERSECTS) the candidates of the box index stream through a cursor into
  * catalog_geom in C first, and the search then tests membership in the set
@@ -84,8 +87,9 @@ static int spatial_fill(struct search *x, struct spatial_set *set)
     catalog_pg_box_param(bb, box);
     const char *p[] = {box, x->groups};
     if (pg_exec(x->c,
-                "DECLARE catalog_candidates NO SCROLL CURSOR FOR SELECT i.rid, i.geometry"
-                " FROM catalog_items i WHERE i.geometry IS NOT NULL AND i.box && $1::box"
+                "DECLARE catalog_candidates NO SCROLL CURSOR FOR SELECT i.rid, ci.geometry"
+                " FROM catalog_item_search i JOIN catalog_items ci ON ci.rid = i.rid"
+                " WHERE i.has_geom AND i.box && $1::box"
                 " AND i.vis && $2::text[] AND i.cvis && $2::text[]",
                 2, p, NULL) < 0)
         return -EIO;
@@ -144,7 +148,7 @@ static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
         if (x->sets[i].leaf == n)
             rids = x->sets[i].rids;
     if (n->negated) {
-        sqlb_add(b, "(i.geometry IS NOT NULL AND NOT (i.rid = ANY (");
+        sqlb_add(b, "(i.has_geom AND NOT (i.rid = ANY (");
         sqlb_text_as(b, rids, "::bigint[]");
         sqlb_add(b, ")))");
     } else {
@@ -289,11 +293,6 @@ static PGresult *run_page(struct search *x, struct sqlb *b, int64_t limit, int64
     return run(x, b, rc);
 }
 
-static const char *body(const struct search *x)
-{
-    return x->docs ? "SELECT i.doc, i.collection, i.id" : "SELECT i.tpl, i.collection, i.id";
-}
-
 /* The page in up to two results (the second: items without the first sort
  * key's property); *matched set when the page alone tells it, else -1. */
 static int page(struct search *x, PGresult **first, PGresult **second, int64_t *matched)
@@ -305,7 +304,7 @@ static int page(struct search *x, PGresult **first, PGresult **second, int64_t *
     bool split = x->sort->n && x->sort->keys[0].field == FILTER_FIELD_PROPERTY;
     if (!split) {
         sqlb_init(&b, true);
-        sqlb_add(&b, "%s FROM catalog_items i", body(x));
+        sqlb_add(&b, "SELECT i.rid FROM catalog_item_search i");
         add_joins(x, &b, 0);
         sqlb_add(&b, " WHERE ");
         add_where(x, &b);
@@ -319,7 +318,8 @@ static int page(struct search *x, PGresult **first, PGresult **second, int64_t *
     }
     const char *key = x->sort->keys[0].prop;
     sqlb_init(&b, true);
-    sqlb_add(&b, "%s FROM catalog_item_props p0 JOIN catalog_items i ON i.rid = p0.item", body(x));
+    sqlb_add(&b, "SELECT i.rid FROM catalog_item_props p0 JOIN catalog_item_search i"
+                 " ON i.rid = p0.item");
     add_joins(x, &b, 1);
     sqlb_add(&b, " WHERE p0.key = ");
     sqlb_text(&b, key);
@@ -336,7 +336,7 @@ static int page(struct search *x, PGresult **first, PGresult **second, int64_t *
         have = q->offset + n1;
     } else {
         sqlb_init(&b, true);
-        sqlb_add(&b, "SELECT count(*) FROM catalog_item_props p0 JOIN catalog_items i"
+        sqlb_add(&b, "SELECT count(*) FROM catalog_item_props p0 JOIN catalog_item_search i"
                      " ON i.rid = p0.item WHERE p0.key = ");
         sqlb_text(&b, key);
         sqlb_add(&b, " AND ");
@@ -347,7 +347,7 @@ static int page(struct search *x, PGresult **first, PGresult **second, int64_t *
             return rc;
     }
     sqlb_init(&b, true);
-    sqlb_add(&b, "%s FROM catalog_items i", body(x));
+    sqlb_add(&b, "SELECT i.rid FROM catalog_item_search i");
     add_joins(x, &b, 1);
     sqlb_add(&b, " WHERE ");
     add_where(x, &b);
@@ -365,17 +365,66 @@ static int page(struct search *x, PGresult **first, PGresult **second, int64_t *
     return rc;
 }
 
-static int emit(PGresult *r, bool docs, cJSON *items, catalog_item_fn fn, void *ctx)
+/* The page's rids, in page order, as a bigint[] literal. */
+static char *rid_list(PGresult *first, PGresult *second)
 {
-    if (!r)
-        return 0;
-    if (!docs)
-        return catalog_pg_each_template(r, 0, fn, ctx);
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON *doc = cJSON_ParseWithLength(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
-        if (!doc)
-            return -EIO;
-        cJSON_AddItemToArray(items, doc);
+    PGresult *parts[] = {first, second};
+    size_t len = 3;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; parts[k] && i < PQntuples(parts[k]); i++)
+            len += (size_t)PQgetlength(parts[k], i, 0) + 1;
+    char *out = malloc(len), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '{';
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; parts[k] && i < PQntuples(parts[k]); i++)
+            o += sprintf(o, "%s%s", o > out + 1 ? "," : "", PQgetvalue(parts[k], i, 0));
+    *o++ = '}';
+    *o = 0;
+    return out;
+}
+
+/* Reads the page's documents (or templates) and hands them out in the
+ * order of rids. */
+static int emit(struct search *x, const char *rids, PGresult **bodies)
+{
+    const char *p[] = {rids};
+    *bodies = pg_query(x->c,
+                       x->docs ? "SELECT i.rid, i.doc, i.collection, i.id FROM catalog_items i"
+                                 " WHERE i.rid = ANY ($1::bigint[])"
+                               : "SELECT i.rid, i.tpl, i.collection, i.id FROM catalog_items i"
+                                 " WHERE i.rid = ANY ($1::bigint[])",
+                       1, p, NULL);
+    return *bodies ? 0 : -EIO;
+}
+
+static int hand_out(PGresult *first, PGresult *second, PGresult *bodies, bool docs, cJSON *items,
+                    catalog_item_fn fn, void *ctx)
+{
+    PGresult *parts[] = {first, second};
+    int nb = bodies ? PQntuples(bodies) : 0;
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; parts[k] && i < PQntuples(parts[k]); i++) {
+            const char *rid = PQgetvalue(parts[k], i, 0);
+            int j;
+            for (j = 0; j < nb && strcmp(PQgetvalue(bodies, j, 0), rid) != 0; j++)
+                ;
+            if (j == nb)
+                return -EIO; /* cannot happen in one snapshot */
+            if (docs) {
+                cJSON *doc = cJSON_ParseWithLength(PQgetvalue(bodies, j, 1),
+                                                   (size_t)PQgetlength(bodies, j, 1));
+                if (!doc)
+                    return -EIO;
+                cJSON_AddItemToArray(items, doc);
+            } else {
+                int rc = fn(ctx, PQgetvalue(bodies, j, 2), PQgetvalue(bodies, j, 3),
+                            PQgetvalue(bodies, j, 1), (size_t)PQgetlength(bodies, j, 1));
+                if (rc != 0)
+                    return rc;
+            }
+        }
     }
     return 0;
 }
@@ -400,7 +449,8 @@ int catalog_pg_search(struct catalog *base, const struct catalog_query *q, int64
                     .spatial = spatial},
     };
     x.dialect.ctx = &x;
-    PGresult *first = NULL, *second = NULL;
+    PGresult *first = NULL, *second = NULL, *bodies = NULL;
+    char *rids = NULL;
     bool in_tx = false;
     int rc = -ENOMEM;
     *matched = -1;
@@ -429,11 +479,36 @@ int catalog_pg_search(struct catalog *base, const struct catalog_query *q, int64
     if (*matched < 0) {
         struct sqlb b;
         sqlb_init(&b, true);
-        sqlb_add(&b, "SELECT count(*) FROM catalog_items i WHERE ");
-        add_where(&x, &b);
+        if (!q->has_bbox && !q->has_start && !q->has_end && !x.ids && !q->intersects &&
+            !q->filter) {
+            /* Nothing filters but visibility (and collections): the stored
+             * counts per collection and visibility add up to it. */
+            sqlb_add(&b, "SELECT coalesce(sum(k.n), 0) FROM catalog_item_counts k WHERE k.vis && ");
+            int g = sqlb_text_as(&b, x.groups, "::text[]");
+            sqlb_add(&b, " AND EXISTS (SELECT 1 FROM catalog_visibility v WHERE v.collection ="
+                         " k.collection AND v.item = '' AND v.grp = ANY (");
+            sqlb_ref(&b, g);
+            sqlb_add(&b, "))");
+            if (x.colls) {
+                sqlb_add(&b, " AND k.collection = ANY (");
+                sqlb_text_as(&b, x.colls, "::text[]");
+                sqlb_add(&b, ")");
+            }
+        } else {
+            sqlb_add(&b, "SELECT count(*) FROM catalog_item_search i WHERE ");
+            add_where(&x, &b);
+        }
         rc = run_count(&x, &b, matched);
         sqlb_free(&b);
         if (rc < 0)
+            goto done;
+    }
+    if (!(rids = rid_list(first, second))) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    if ((first && PQntuples(first)) || (second && PQntuples(second))) {
+        if ((rc = emit(&x, rids, &bodies)) < 0)
             goto done;
     }
     /* The caller's callback may take its time: the connection goes back
@@ -446,9 +521,7 @@ int catalog_pg_search(struct catalog *base, const struct catalog_query *q, int64
         rc = -ENOMEM;
         goto done;
     }
-    rc = emit(first, x.docs, items ? *items : NULL, fn, ctx);
-    if (rc == 0)
-        rc = emit(second, x.docs, items ? *items : NULL, fn, ctx);
+    rc = hand_out(first, second, bodies, x.docs, items ? *items : NULL, fn, ctx);
     if (rc != 0 && items) {
         cJSON_Delete(*items);
         *items = NULL;
@@ -463,6 +536,8 @@ done:
     }
     PQclear(first);
     PQclear(second);
+    PQclear(bodies);
+    free(rids);
     for (size_t i = 0; i < x.nsets; i++)
         free(x.sets[i].rids);
     free(x.groups);
