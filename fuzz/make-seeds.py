@@ -59,7 +59,11 @@ write("fuzz_jwt", "hdr_crit", b"\x02" + b'{"alg":"HS256","crit":["b64"]}' + b"\x
 for i, s in enumerate(["2026-11-23T12:00:00.000Z", "2026-11-23T12:12:24.577133",
                        "2024-02-29 23:59:59+05:30", "1970-01-01T00:00:00-00:00",
                        "9999-12-31T23:59:59.999999Z", "2026-11-23", "0001-01-01",
-                       "2023-02-29", "2026-13-01T25:61:61Z"]):
+                       "2023-02-29", "2026-13-01T25:61:61Z",
+                       # the wide flavour (STAC): before 1970, year 0000, 7-9 digits
+                       "1900-01-01T00:00:00Z", "0000-01-01T00:00:00-00:01",
+                       "1969-12-31T23:59:59.999999999Z", "2001-02-03T04:05:06.1234567+01:00",
+                       "1850-06-01"]):
     write("fuzz_time", "t%02d" % i, s)
 
 # --- fuzz_stac_query: 0 bbox text, 1 datetime, 2 bbox JSON, 3 geometry JSON
@@ -69,10 +73,24 @@ write("fuzz_stac_query", "dt_instant", b"\x012026-11-23T12:00:00Z")
 write("fuzz_stac_query", "dt_day", b"\x012026-11-23")
 write("fuzz_stac_query", "dt_open", b"\x01../2026-11-23T12:00:00.5+01:00")
 write("fuzz_stac_query", "dt_interval", b"\x012020-01-01T00:00:00Z/2021-01-01")
+write("fuzz_stac_query", "dt_old", b"\x010001-01-01T00:00:00Z/1969-12-31T23:59:59.123456789Z")
+write("fuzz_stac_query", "dt_both_open", b"\x01../..")
 write("fuzz_stac_query", "bbox_json", b"\x02[-10.5, -5, 10, 5.25]")
 write("fuzz_stac_query", "point", b'\x03{"type":"Point","coordinates":[1.5,2.5]}')
 write("fuzz_stac_query", "polygon", b'\x03{"type":"Polygon","coordinates":[[[0,0],[20,0],[20,20],[0,20],[0,0]],[[5,5],[6,5],[6,6],[5,5]]]}')
 write("fuzz_stac_query", "multi", b'\x03{"type":"GeometryCollection","geometries":[{"type":"LineString","coordinates":[[-20,0],[20,1]]},{"type":"MultiPoint","coordinates":[[179,1],[-179,1]]}]}')
+
+# --- fuzz_forwarded: 0 Forwarded / X-Forwarded-* value, 1 CIDR list, 2 HTTP-date, 3 etags
+write("fuzz_forwarded", "fwd_simple", b"\x00for=192.0.2.60;proto=https;host=example.org")
+write("fuzz_forwarded", "fwd_chain", b'\x00host=evil, for="[2001:db8::5]:4711";host="a.example:8443", '
+      b'for=10.0.0.1;proto=http;host=b.example')
+write("fuzz_forwarded", "fwd_quoted", b'\x00host="a\\"b";proto="HTTPS";;by=_x, host=[::1]:80')
+write("fuzz_forwarded", "prefix", b"\x00/tessera/v1/")
+write("fuzz_forwarded", "cidr", b"\x01127.0.0.1/32, 10.0.0.0/8 ::1 fd00::/8 ::ffff:192.168.0.0/112")
+write("fuzz_forwarded", "date_imf", b"\x02Sun, 06 Nov 1994 08:49:37 GMT")
+write("fuzz_forwarded", "date_850", b"\x02Sunday, 06-Nov-94 08:49:37 GMT")
+write("fuzz_forwarded", "date_asc", b"\x02Sun Nov  6 08:49:37 1994")
+write("fuzz_forwarded", "etags", b'\x03"x", W/"a1-2b" ,"y"|"a1-2b"')
 
 # --- fuzz_json_body: route byte, credential byte, body
 # routes: 0 register 1 pair 2 refresh 3 verify 4 blacklist 5 create-stac

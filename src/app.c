@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/ratelimit.h"
+#include "auth/audit.h"
 #include "auth/authrules.h"
 #include "auth/indexsync.h"
 #include "auth/store_cached.h"
@@ -19,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "catalog/pagecache.h"
 #include "http/workpool.h"
+#include "notify/notifier.h"
 #include "store/changefeed.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -92,7 +94,8 @@ static int open_token_index(struct app *app)
             cf->ops->close(cf);
         return -EIO;
     }
-    struct indexsync_hooks hooks = {catalog_changed, app};
+    struct indexsync_hooks hooks = {catalog_changed, app,
+                                    (int)app->cfg.last_used_interval * 1000};
     if (!(app->index_sync = indexsync_start(app->index, app->store, cf, &hooks)))
         return -EIO;
     struct store *wrapped = store_cached_wrap(app->store, app->index, app->index_sync);
@@ -121,6 +124,10 @@ int app_open(struct app *app)
     }
     if ((rc = app->store->ops->migrate(app->store)) < 0) {
         log_error("storage migration failed");
+        goto fail;
+    }
+    if (!(app->audit = audit_open(app->store, app->cfg.audit_retention_days, app->serving))) {
+        rc = -ENOMEM;
         goto fail;
     }
     if ((rc = load_key(app, "jwt.key", app->cfg.jwt_key_file, app->jwt_key)) < 0 ||
@@ -159,6 +166,10 @@ int app_open(struct app *app)
         rc = -ENOMEM;
         goto fail;
     }
+    if (app->serving && !(app->notifier = notifier_start(app))) {
+        rc = -EINVAL;
+        goto fail;
+    }
     return 0;
 fail:
     app_close(app);
@@ -167,6 +178,8 @@ fail:
 
 void app_close(struct app *app)
 {
+    notifier_stop(app->notifier);
+    app->notifier = NULL;
     workpool_destroy(app->workers);
     app->workers = NULL;
     /* The feed thread stops before the store it reads and the catalog it
@@ -182,6 +195,10 @@ void app_close(struct app *app)
     if (app->catalog)
         catalog_close(app->catalog);
     app->catalog = NULL;
+    /* The audit writer writes what is queued through the store, so it goes
+     * first; the workers that queue events stopped above. */
+    audit_close(app->audit);
+    app->audit = NULL;
     if (app->store)
         app->store->ops->close(app->store);
     app->store = NULL;

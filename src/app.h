@@ -18,6 +18,8 @@ struct catalog;
 struct ratelimit;
 struct authrules;
 struct pagecache;
+struct audit;
+struct notifier;
 
 struct app {
     struct config cfg;
@@ -32,6 +34,8 @@ struct app {
     struct ratelimit *limits; /* sign-in and token API throttles */
     struct authrules *auth_rules; /* forward-auth rules, parsed from cfg.auth_rules */
     struct pagecache *stac_pages; /* built STAC search pages (serving only), or NULL */
+    struct audit *audit;          /* the audit trail's writer */
+    struct notifier *notifier;    /* expiry notices and their webhook (serving only) */
     /* Set by `serve` before app_open: hold every token and account in memory
      * (the token index). One-shot CLI commands work on the store directly. */
     bool serving;

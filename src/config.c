@@ -5,35 +5,143 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "api/cors.h"
 #include "auth/authrules.h"
+#include "notify/mail.h"
 
 enum setting_kind { SET_STRING, SET_UINT, SET_INT64, SET_SIZE, SET_INT, SET_LISTEN };
+
+/* A string setting's own rule: 0, or -EINVAL with the message in err. It
+ * may keep a parsed form in c (trusted_proxies). */
+typedef int (*setting_check)(struct config *c, const char *value, char *err, size_t errlen);
 
 struct setting {
     const char *key;
     enum setting_kind kind;
     size_t offset;
-    size_t size;       /* strings: buffer size */
+    size_t size;        /* strings: buffer size */
     long long min, max; /* numbers */
+    setting_check check; /* strings: NULL = any value that fits */
 };
 
-#define STR(field) SET_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0
-#define NUM(kind, field, lo, hi) kind, offsetof(struct config, field), 0, lo, hi
+#define STR(field) SET_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, NULL
+#define CHECKED(field, fn) SET_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, fn
+#define NUM(kind, field, lo, hi) kind, offsetof(struct config, field), 0, lo, hi, NULL
+
+/* A forward-auth rule typo must stop the server from starting, not turn
+ * every check into an error at run time. */
+static int check_auth_rules(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    struct authrules rules;
+    char msg[200];
+    if (authrules_parse(&rules, value, msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "auth_rules: %s", msg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Likewise a proxy range typo: parsed once here, matched per request; a
+ * refused list leaves the previous one. */
+static int check_trusted_proxies(struct config *c, const char *value, char *err, size_t errlen)
+{
+    char msg[200];
+    struct cidr_list nets;
+    if (cidr_list_parse(&nets, value, msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "trusted_proxies: %s", msg);
+        return -EINVAL;
+    }
+    c->trusted_nets = nets;
+    return 0;
+}
+
+static int check_cors_origins(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    char msg[200];
+    if (cors_origins_check(value, msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "cors_origins: %s", msg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool is_http_url(const char *value)
+{
+    return strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0;
+}
+
+static int check_webhook_url(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    if (*value && !is_http_url(value)) {
+        snprintf(err, errlen, "webhook_url must be an http:// or https:// URL");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The HMAC key: a short one would be guessable from signatures. */
+static int check_webhook_secret(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    if (*value && strlen(value) < 16) {
+        snprintf(err, errlen, "webhook_secret must be at least 16 characters");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_public_url(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    if (*value && (!is_http_url(value) || value[strlen(value) - 1] == '/')) {
+        snprintf(err, errlen, "public_url must be an http:// or https:// URL without a "
+                              "trailing slash, e.g. https://tokens.example.com");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_mail_transport(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    if (mail_transport_check(value) < 0) {
+        snprintf(err, errlen, "mail_transport must be file, smtp://HOST[:PORT] or "
+                              "smtps://HOST[:PORT]");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* It becomes a mail header line. */
+static int check_mail_from(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    if (!*value || strpbrk(value, "\r\n")) {
+        snprintf(err, errlen, "mail_from must be one line, e.g. Tessera <tessera@example.com>");
+        return -EINVAL;
+    }
+    return 0;
+}
 
 static const struct setting settings[] = {
-    {"listen", SET_LISTEN, 0, 0, 0, 0},
+    {"listen", SET_LISTEN, 0, 0, 0, 0, NULL},
     {"data_dir", STR(data_dir)},
     {"database_url", STR(database_url)},
     {"jwt_key_file", STR(jwt_key_file)},
     {"token_key_file", STR(token_key_file)},
     {"node_name", STR(node_name)},
     {"node_lease_ms", NUM(SET_UINT, node_lease_ms, 300, 60000)},
+    {"last_used_interval", NUM(SET_UINT, last_used_interval, 1, 3600)},
     {"tls_cert", STR(tls_cert)},
     {"tls_key", STR(tls_key)},
     {"asset_dir", STR(asset_dir)},
@@ -49,14 +157,28 @@ static const struct setting settings[] = {
     {"access_ttl", NUM(SET_INT64, access_ttl, 10, 86400 * 7)},
     {"refresh_ttl", NUM(SET_INT64, refresh_ttl, 60, 86400 * 365)},
     {"max_token_days", NUM(SET_INT, max_token_days, 1, 36500)},
+    {"token_max_lifetime_days", NUM(SET_INT, token_max_lifetime_days, 0, 36500)},
+    {"expiry_warning_days", NUM(SET_INT, expiry_warning_days, 0, 365)},
+    {"audit_retention_days", NUM(SET_INT, audit_retention_days, 0, 36500)},
+    {"notice_scan_interval", NUM(SET_UINT, notice_scan_interval, 1, 86400)},
+    {"webhook_url", CHECKED(webhook_url, check_webhook_url)},
+    {"webhook_secret", CHECKED(webhook_secret, check_webhook_secret)},
+    {"webhook_retry_seconds", NUM(SET_UINT, webhook_retry_seconds, 1, 86400)},
+    {"webhook_max_attempts", NUM(SET_UINT, webhook_max_attempts, 1, 100)},
+    {"password_reset_ttl", NUM(SET_UINT, password_reset_ttl, 1, 86400)},
+    {"public_url", CHECKED(public_url, check_public_url)},
+    {"mail_transport", CHECKED(mail_transport, check_mail_transport)},
+    {"mail_from", CHECKED(mail_from, check_mail_from)},
     {"default_scopes", STR(default_scopes)},
     {"default_groups", STR(default_groups)},
-    {"auth_rules", STR(auth_rules)},
+    {"auth_rules", CHECKED(auth_rules, check_auth_rules)},
     {"introspect_scope", STR(introspect_scope)},
     {"login_rate_account", NUM(SET_UINT, login_rate_account, 0, 1000000)},
     {"login_rate_addr", NUM(SET_UINT, login_rate_addr, 0, 1000000)},
     {"token_api_rate", NUM(SET_UINT, token_api_rate, 0, 1000000)},
     {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
+    {"trusted_proxies", CHECKED(trusted_proxies, check_trusted_proxies)},
+    {"cors_origins", CHECKED(cors_origins, check_cors_origins)},
 };
 
 void config_defaults(struct config *c)
@@ -66,6 +188,7 @@ void config_defaults(struct config *c)
     c->listen_port = 8080;
     strcpy(c->data_dir, "./var");
     c->node_lease_ms = 1500;
+    c->last_used_interval = 10;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = ncpu >= 2 ? (unsigned)ncpu : 2;
     c->workers = 2;
@@ -78,6 +201,14 @@ void config_defaults(struct config *c)
     c->access_ttl = 3600;
     c->refresh_ttl = 86400;
     c->max_token_days = 365;
+    c->expiry_warning_days = 7;
+    c->audit_retention_days = 365;
+    c->notice_scan_interval = 60;
+    c->webhook_retry_seconds = 30;
+    c->webhook_max_attempts = 8;
+    c->password_reset_ttl = 3600;
+    strcpy(c->mail_transport, "file");
+    strcpy(c->mail_from, "Tessera <tessera@localhost>");
     strcpy(c->default_scopes, "stac catalog:read tokens:read tokens:write scopes:list "
                               "styles:tiles styles:read fonts:read datasets:read vision:read");
     strcpy(c->default_groups, "Public");
@@ -87,6 +218,7 @@ void config_defaults(struct config *c)
     c->login_rate_addr = 60;
     c->token_api_rate = 100;
     c->rate_window = 60;
+    strcpy(c->cors_origins, "*");
 }
 
 static int parse_listen(struct config *c, const char *value, char *err, size_t errlen)
@@ -109,6 +241,14 @@ static int parse_listen(struct config *c, const char *value, char *err, size_t e
     return 0;
 }
 
+bool config_known(const char *key)
+{
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return true;
+    return false;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const struct setting *s = NULL;
@@ -127,14 +267,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
             snprintf(err, errlen, "%s is too long (max %zu bytes)", key, s->size - 1);
             return -EINVAL;
         }
-        /* A forward-auth rule typo must stop the server from starting, not
-         * turn every check into an error at run time. */
-        struct authrules rules;
-        char msg[200];
-        if (strcmp(key, "auth_rules") == 0 && authrules_parse(&rules, value, msg, sizeof(msg)) < 0) {
-            snprintf(err, errlen, "auth_rules: %s", msg);
+        if (s->check && s->check(c, value, err, errlen) < 0)
             return -EINVAL;
-        }
         strcpy(field, value);
         return 0;
     }

@@ -7,8 +7,11 @@
 #define TESSERA_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/cidr.h"
 
 struct config {
     char listen_host[64];
@@ -20,6 +23,7 @@ struct config {
     char token_key_file[PATH_MAX]; /* likewise for token.key */
     char node_name[128];           /* "" = host:port; names this node on PostgreSQL */
     unsigned node_lease_ms;        /* PostgreSQL: how long a heartbeat keeps the node trusted */
+    unsigned last_used_interval;   /* seconds between writes of tokens' last-use times */
     char tls_cert[PATH_MAX];    /* both set = serve HTTPS */
     char tls_key[PATH_MAX];
     char asset_dir[PATH_MAX];
@@ -34,7 +38,26 @@ struct config {
     unsigned stac_cache_mb;     /* STAC search page cache budget, MiB (0 = off) */
     int64_t access_ttl;         /* session access JWT lifetime, seconds */
     int64_t refresh_ttl;        /* refresh JWT lifetime, seconds */
-    int max_token_days;         /* create-stac maximum lifetime */
+    int max_token_days;         /* the furthest ahead any token's expiry may be set, days */
+    int token_max_lifetime_days; /* 0, or every new pk/sk expires within it (default = it) */
+    int expiry_warning_days;    /* listings flag tokens expiring within it (expiring_soon) */
+    int audit_retention_days;   /* audit events older are deleted (0 = kept forever) */
+    /* Expiry notices (notify/): how often each node looks for tokens near
+     * or past expiry, and the webhook they are posted to ("" = none), signed
+     * with webhook_secret, retried from webhook_retry_seconds on, doubling,
+     * up to webhook_max_attempts. */
+    unsigned notice_scan_interval;
+    char webhook_url[1024];
+    char webhook_secret[256];
+    unsigned webhook_retry_seconds;
+    unsigned webhook_max_attempts;
+    /* Password reset (auth/reset.c): links live password_reset_ttl seconds,
+     * point at public_url ("" = this node's listen address) and go out by
+     * mail_transport (notify/mail.h) from mail_from. */
+    unsigned password_reset_ttl;
+    char public_url[1024];
+    char mail_transport[1024];
+    char mail_from[320];
     char default_scopes[1024];  /* space-separated, granted to new accounts */
     char default_groups[256];   /* space-separated, for new accounts */
     char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */
@@ -43,9 +66,19 @@ struct config {
     unsigned login_rate_addr;    /* login attempts per minute per client address */
     unsigned token_api_rate;     /* token API calls per minute per account */
     unsigned rate_window;        /* seconds per rate-limit window (60: "per minute") */
+    /* Peers whose Forwarded / X-Forwarded-* headers are believed when links
+     * are built (api/baseurl.c): CIDRs, comma/space-separated; "" = nobody.
+     * trusted_nets is the parsed form, kept in step by config_set. */
+    char trusted_proxies[2048];
+    struct cidr_list trusted_nets;
+    /* CORS on the STAC, asset and token-check routes (api/cors.c): "*",
+     * origins (scheme://host[:port]) comma/space-separated, or "" = off. */
+    char cors_origins[2048];
 };
 
 void config_defaults(struct config *c);
+/* True when key names a setting (file key form, e.g. "data_dir"). */
+bool config_known(const char *key);
 /* Sets one setting by its file key (e.g. "data_dir", "listen"). Returns 0, or
  * -EINVAL with a message in err. */
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);

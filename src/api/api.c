@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/cors.h"
 #include "http/server.h"
 
 /* Whole segments only: "/tokens/v20" is not under /tokens/v2. */
@@ -212,13 +213,31 @@ bool api_authenticate_session(struct request *r, struct principal *p)
     return true;
 }
 
+void api_who(struct request *r, const struct principal *p, struct api_who *out)
+{
+    if (!p)
+        snprintf(out->actor, sizeof(out->actor), "anonymous");
+    else if (p->kind == PRINCIPAL_SESSION)
+        snprintf(out->actor, sizeof(out->actor), "session");
+    else if (p->kind == PRINCIPAL_TK)
+        snprintf(out->actor, sizeof(out->actor), "tk:%s", p->token_id[0] ? p->token_id : "session");
+    else
+        snprintf(out->actor, sizeof(out->actor), "token:%s", p->token_id);
+    out->who.actor = out->actor;
+    out->who.client = request_client_addr(r);
+    out->who.user_agent = request_header(r, "User-Agent");
+    out->who.request_id = request_id(r);
+}
+
 void api_register_all(struct server *srv)
 {
     api_ops_register(srv);
     api_account_register(srv);
     api_tokens_cm_register(srv);
     api_stac_register(srv);
+    api_asset_register(srv);
     api_resource_register(srv);
     api_tokens_mapbox_register(srv);
     api_docs_register(srv);
+    cors_register(srv);
 }

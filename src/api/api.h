@@ -7,10 +7,19 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "auth/audit.h"
 #include "auth/auth.h"
 
 struct request;
 struct server;
+
+/* The STAC landing page advertises this type for its service-desc link (STAC
+ * API core, OGC API Common), and /api/v1/openapi.json is served with exactly
+ * it: clients may compare the two. */
+/* Why the default public token cannot be revoked (tokens_revoke -EPERM). */
+#define API_DEFAULT_TOKEN_KEPT                                                                    \
+    "The default public token cannot be revoked; rotate it to get a new value"
+#define API_OPENAPI_TYPE "application/vnd.oai.openapi+json;version=3.1"
 
 /* Error body in the dialect of the path: {"message": msg} under /tokens/v2
  * and /scopes/v1, else {"detail": msg, "code": code} (code omitted if NULL). */
@@ -38,12 +47,22 @@ bool api_authenticate(struct request *r, struct principal *p, const char *scope)
 /* Same, but only a session access JWT is accepted. */
 bool api_authenticate_session(struct request *r, struct principal *p);
 
+/* Who is acting, for the audit trail: the principal (NULL: anonymous) and
+ * the request's client address, user agent and request id. out owns the
+ * actor text; the rest points into the request. */
+struct api_who {
+    struct audit_who who;
+    char actor[48];
+};
+void api_who(struct request *r, const struct principal *p, struct api_who *out);
+
 /* Registers every route of every api_*.c module. */
 void api_register_all(struct server *srv);
 void api_account_register(struct server *srv);
 void api_tokens_cm_register(struct server *srv);
 void api_ops_register(struct server *srv);
-void api_stac_register(struct server *srv);   /* api_stac.c: STAC API + assets */
+void api_stac_register(struct server *srv);   /* api_stac.c: STAC API */
+void api_asset_register(struct server *srv);  /* api_asset.c: /api/v1/catalog/asset/ */
 void api_tokens_mapbox_register(struct server *srv); /* api_tokens_mapbox.c: /tokens/v2, /scopes/v1 */
 void api_resource_register(struct server *srv); /* api_resource.c: auth/check, oauth introspect+revoke */
 void api_docs_register(struct server *srv);   /* api_docs.c: openapi.json, docs, web pages */

@@ -10,6 +10,7 @@
 #include "http/metrics.h"
 #include "catalog/pagecache.h"
 #include "http/server.h"
+#include "http/workpool.h"
 #include "store/store.h"
 #include "auth/indexsync.h"
 #include "auth/tokenindex.h"
@@ -42,7 +43,7 @@ static void handle_readyz(struct request *r)
 static void handle_metrics(struct request *r)
 {
     struct app *app = request_app(r);
-    char extra[1024] = "";
+    char extra[2048] = "";
     size_t n = 0;
     if (app->index) {
         struct tokenindex_counts c;
@@ -56,6 +57,20 @@ static void handle_metrics(struct request *r)
                               "# TYPE tessera_accounts gauge\n"
                               "tessera_accounts %zu\n",
                               c.live_pk, c.live_sk, c.accounts);
+    }
+    if (app->workers && n < sizeof(extra)) {
+        size_t queued;
+        uint64_t rejected;
+        workpool_stats(app->workers, &queued, &rejected);
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+                              "# HELP tessera_worker_queue_depth Jobs waiting for a worker.\n"
+                              "# TYPE tessera_worker_queue_depth gauge\n"
+                              "tessera_worker_queue_depth %zu\n"
+                              "# HELP tessera_worker_rejected_total Jobs refused (503) because"
+                              " the worker queue was full.\n"
+                              "# TYPE tessera_worker_rejected_total counter\n"
+                              "tessera_worker_rejected_total %llu\n",
+                              queued, (unsigned long long)rejected);
     }
     if (app->stac_pages && n < sizeof(extra)) {
         struct pagecache_stats c;

@@ -352,8 +352,10 @@ out:
 /* Revokes a pk/sk token when the string really is that token (secret checked,
  * so knowing an id is not enough) and it belongs to owner (or owner < 0: the
  * token speaks for itself). Unknown or foreign tokens are left alone
- * silently. 0, or -EIO when the store failed. */
-static int revoke_stored(struct app *app, const char *token, int64_t owner)
+ * silently. 0, -EPERM for the account's default public token (never
+ * revoked: rotated), or -EIO when the store failed. */
+static int revoke_stored(struct app *app, const char *token, int64_t owner,
+                         const struct audit_who *who)
 {
     struct token_stored_parts parts;
     struct token_record t = {0};
@@ -368,13 +370,13 @@ static int revoke_stored(struct app *app, const char *token, int64_t owner)
         goto out;
     if ((owner >= 0 && t.account_id != owner) || t.revoked_at)
         goto out;
-    rc = tokens_revoke(app, t.id, t.account_id, "oauth/revoke");
+    rc = tokens_revoke(app, t.id, t.account_id, who);
     if (rc == -ENOENT) /* revoked concurrently */
         rc = 0;
 out:
     crypto_wipe(&parts, sizeof(parts));
     token_record_free(&t);
-    return rc < 0 ? -EIO : 0;
+    return rc == -EPERM ? rc : rc < 0 ? -EIO : 0;
 }
 
 static void handle_revoke(struct request *r)
@@ -405,7 +407,14 @@ static void handle_revoke(struct request *r)
         goto out;
     }
     if (kind == TOKEN_PK || kind == TOKEN_SK) {
-        if (revoke_stored(app, token, owner) < 0) {
+        struct api_who who;
+        api_who(r, owner >= 0 ? &caller : NULL, &who);
+        int rc = revoke_stored(app, token, owner, &who.who);
+        if (rc == -EPERM) {
+            reply_oauth_error(r, 400, "unsupported_token_type", API_DEFAULT_TOKEN_KEPT);
+            goto out;
+        }
+        if (rc < 0) {
             reply_header(r, "Retry-After", "1");
             api_reply_error(r, 503, "Could not revoke the token, retry shortly", "server_busy");
             goto out;

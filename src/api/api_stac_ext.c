@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/baseurl.h"
 #include "app.h"
 #include "http/server.h"
 #include "util/url.h"
@@ -296,16 +297,15 @@ static void h_queryables(struct request *r)
                             "catalog_unavailable");
         goto out;
     }
-    const char *host = request_header(r, "Host");
-    if (!url_host_ok(host))
-        host = "localhost";
+    char base[512];
+    request_base_url(r, base, sizeof(base));
     char *ec = collection ? url_encode(collection, "") : NULL;
-    size_t idlen = strlen(host) + (ec ? strlen(ec) : 0) + 96;
+    size_t idlen = strlen(base) + (ec ? strlen(ec) : 0) + 96;
     char *id = malloc(idlen);
     cJSON *doc = cJSON_CreateObject();
     if (id)
-        snprintf(id, idlen, "%s://%s/api/v1/stac/%s%s%squeryables", request_scheme(r), host,
-                 ec ? "collections/" : "", ec ? ec : "", ec ? "/" : "");
+        snprintf(id, idlen, "%s/api/v1/stac/%s%s%squeryables", base, ec ? "collections/" : "",
+                 ec ? ec : "", ec ? "/" : "");
     cJSON_AddStringToObject(doc, "$schema", "https://json-schema.org/draft/2019-09/schema");
     cJSON_AddStringToObject(doc, "$id", id ? id : "");
     cJSON_AddStringToObject(doc, "type", "object");

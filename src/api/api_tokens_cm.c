@@ -86,6 +86,11 @@ static void handle_create_stac(struct request *r)
         api_reply_insufficient_scope(r, "stac");
         goto out;
     }
+    if (rc == -ERANGE) { /* token_max_lifetime_days is shorter than max_token_days */
+        api_reply_validation(r, "expiration_date", "Expiration date is beyond the maximum token"
+                             " lifetime", "value_error");
+        goto out;
+    }
     if (rc < 0) {
         api_reply_error(r, 500, "Could not create the token", "internal_error");
         goto out;
@@ -103,6 +108,9 @@ static void handle_create_stac(struct request *r)
     cJSON_AddStringToObject(res, "created", created);
     cJSON_AddStringToObject(res, "usage", "sk");
     reply_json(r, 200, res);
+    struct api_who who;
+    api_who(r, &p, &who);
+    audit_log(app->audit, AUDIT_TOKEN_CREATE, p.account_id, t.id, &who.who, "sk (create-stac)");
     crypto_wipe(value, strlen(value));
     free(value);
     token_record_free(&t);
@@ -113,7 +121,7 @@ out:
     principal_free(&p);
 }
 
-static cJSON *token_summary_json(const struct token_record *t)
+static cJSON *token_summary_json(struct app *app, const struct token_record *t)
 {
     char created[TIME_RFC3339_LEN], modified[TIME_RFC3339_LEN];
     time_format_rfc3339(t->created, created);
@@ -126,13 +134,11 @@ static cJSON *token_summary_json(const struct token_record *t)
     cJSON_AddBoolToObject(o, "default", t->is_default);
     cJSON_AddStringToObject(o, "created", created);
     cJSON_AddStringToObject(o, "modified", modified);
-    if (t->expires_at) {
-        char expires[TIME_RFC3339_LEN];
-        time_format_rfc3339(t->expires_at, expires);
-        cJSON_AddStringToObject(o, "expires", expires);
-    } else {
-        cJSON_AddNullToObject(o, "expires");
-    }
+    json_add_time(o, "expires", t->expires_at);
+    json_add_time(o, "last_used", t->last_used_at);
+    cJSON_AddBoolToObject(o, "expiring_soon", tokens_expiring_soon(app, t->expires_at));
+    if (t->replaced_by[0])
+        cJSON_AddStringToObject(o, "replaced_by", t->replaced_by);
     return o;
 }
 
@@ -156,8 +162,10 @@ static void handle_list(struct request *r)
         rc = app->store->ops->token_list(app->store, &q, &v, &n);
         if (rc < 0)
             break;
+        tokens_merge_last_used(app, v, n);
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, token_summary_json(&v[i]));
+            if (tokens_listed(&v[i]))
+                cJSON_AddItemToArray(arr, token_summary_json(app, &v[i]));
         if (n)
             snprintf(last, sizeof(last), "%s", v[n - 1].id);
         token_records_free(v, n);
@@ -181,13 +189,89 @@ static void handle_delete(struct request *r)
         principal_free(&p);
         return;
     }
-    int rc = tokens_revoke(app, request_param(r, 0), p.account_id, "account/tokens");
+    struct api_who who;
+    api_who(r, &p, &who);
+    int rc = tokens_revoke(app, request_param(r, 0), p.account_id, &who.who);
     if (rc == -ENOENT)
         api_reply_error(r, 404, "Token not found", "not_found");
+    else if (rc == -EPERM)
+        api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     else if (rc < 0)
         api_reply_error(r, 500, "Could not revoke the token", "internal_error");
     else
         reply_json(r, 204, NULL);
+    principal_free(&p);
+}
+
+#define GRACE_MAX_S (7 * 86400)
+
+/* POST /api/v1/account/tokens/{id}/rotate {"grace_seconds": 0..604800}: a new
+ * secret (a new token with the same name, scopes, restrictions and expiry);
+ * the old one keeps working for the grace period, then is revoked. */
+static void handle_rotate(struct request *r)
+{
+    struct app *app = request_app(r);
+    struct principal p;
+    cJSON *body = NULL;
+    struct account a = {0};
+    struct token_record t = {0};
+    char *value = NULL;
+    if (!api_authenticate_session(r, &p))
+        goto out;
+    size_t len;
+    request_body(r, &len);
+    long long grace = 0;
+    if (len) { /* an empty body rotates without grace */
+        if (!(body = api_parse_body(r)))
+            goto out;
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(body, "grace_seconds");
+        if (g && (!cJSON_IsNumber(g) || g->valuedouble != (double)(long long)g->valuedouble ||
+                  g->valuedouble < 0 || g->valuedouble > GRACE_MAX_S)) {
+            api_reply_validation(r, "grace_seconds",
+                                 "grace_seconds must be a whole number from 0 to 604800 (7 days)",
+                                 "value_error");
+            goto out;
+        }
+        grace = g ? (long long)g->valuedouble : 0;
+    }
+    if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0) {
+        api_reply_error(r, 404, "Token not found", "not_found");
+        goto out;
+    }
+    struct api_who who;
+    api_who(r, &p, &who);
+    int rc = tokens_rotate(app, &a, request_param(r, 0), grace * 1000, &who.who, &t, &value);
+    if (rc == -ENOENT) {
+        api_reply_error(r, 404, "Token not found", "not_found");
+        goto out;
+    }
+    if (rc == -EPERM) {
+        api_reply_validation(r, "scopes", "The account is no longer granted every scope of this"
+                             " token; change its scopes first", "value_error");
+        goto out;
+    }
+    if (rc < 0) {
+        api_reply_error(r, 500, "Could not rotate the token", "internal_error");
+        goto out;
+    }
+    cJSON *res = token_summary_json(app, &t);
+    cJSON_AddStringToObject(res, "token_value", value);
+    cJSON_AddStringToObject(res, "replaces", request_param(r, 0));
+    /* What the store settled on: the grace, or the old token's own expiry
+     * when that comes first. */
+    struct token_record old = {0};
+    if (app->store->ops->token_get(app->store, request_param(r, 0), &old) == 0)
+        json_add_time(res, "old_valid_until", old.expires_at);
+    token_record_free(&old);
+    reply_json(r, 200, res);
+out:
+    if (value) {
+        crypto_wipe(value, strlen(value));
+        free(value);
+    }
+    token_record_free(&t);
+    account_free(&a);
+    cJSON_Delete(body);
     principal_free(&p);
 }
 
@@ -197,4 +281,5 @@ void api_tokens_cm_register(struct server *srv)
                  ROUTE_OFFLOAD);
     server_route(srv, "GET", "/api/v1/account/tokens", handle_list, 0);
     server_route(srv, "DELETE", "/api/v1/account/tokens/{}", handle_delete, ROUTE_OFFLOAD);
+    server_route(srv, "POST", "/api/v1/account/tokens/{}/rotate", handle_rotate, ROUTE_OFFLOAD);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "util/url.h"
+#include "api/baseurl.h"
 #include "app.h"
 #include "util/json.h"
 #include "api/ratelimit.h"
@@ -55,6 +55,10 @@ static bool mapbox_begin(struct request *r, struct principal *p, const char *sco
     }
     int wait = ratelimit_token_api(request_app(r), p->account_id);
     if (wait > 0) {
+        struct api_who who;
+        api_who(r, p, &who);
+        audit_log(request_app(r)->audit, AUDIT_THROTTLED, p->account_id, NULL, &who.who,
+                  "token API");
         char secs[16];
         snprintf(secs, sizeof(secs), "%d", wait);
         reply_header(r, "Retry-After", secs);
@@ -66,9 +70,9 @@ static bool mapbox_begin(struct request *r, struct principal *p, const char *sco
 
 /* The token object; pk strings are public by design and listed again, sk
  * secrets exist only in the creation reply. */
-static cJSON *record_json(const struct token_record *t)
+static cJSON *record_json(struct app *app, const struct token_record *t)
 {
-    return tokens_to_json(t, t->usage == TOKEN_PK ? t->public_token : NULL);
+    return tokens_to_json(app, t, t->usage == TOKEN_PK ? t->public_token : NULL);
 }
 
 /* Reads and checks "scopes": an array of known scope ids, every one held by
@@ -110,6 +114,34 @@ static bool read_allowed_urls(struct request *r, const cJSON *item, struct strli
     return ok;
 }
 
+/* Reads an optional "expires_at" of a stored token (Tessera's field: in the
+ * Mapbox API "expires" makes a temporary token): an RFC 3339 time, or null.
+ * Absent leaves *expires_at alone and sets *given false; null means "no
+ * expiry". The value follows tokens_check_expiry. Replies 422 and returns
+ * false when it is not acceptable. */
+static bool read_expires_at(struct request *r, const cJSON *body, bool is_default,
+                            int64_t *expires_at, bool *given)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "expires_at");
+    if (given)
+        *given = v != NULL;
+    if (!v)
+        return true;
+    char msg[96];
+    if (cJSON_IsNull(v)) {
+        *expires_at = 0;
+    } else if (!cJSON_IsString(v) || time_parse_rfc3339(v->valuestring, expires_at) < 0) {
+        api_reply_validation(r, "expires_at", "expires_at must be an RFC 3339 time or null",
+                             "value_error");
+        return false;
+    }
+    if (tokens_check_expiry(request_app(r), expires_at, is_default, msg, sizeof(msg)) < 0) {
+        api_reply_validation(r, "expires_at", msg, "value_error");
+        return false;
+    }
+    return true;
+}
+
 /* Reads an optional "note"; *note stays NULL when absent. */
 static bool read_note(struct request *r, const cJSON *body, const char **note)
 {
@@ -131,11 +163,15 @@ static bool read_note(struct request *r, const cJSON *body, const char **note)
 static void add_next_link(struct request *r, const char *username, const char *last_id,
                           const struct token_query *q)
 {
-    char link[1024], base[300] = "";
-    /* An odd Host makes the link relative rather than echo it. */
-    const char *host = request_header(r, "Host");
-    if (url_host_ok(host))
-        snprintf(base, sizeof(base), "%s://%s", request_scheme(r), host);
+    char link[1024], base[400];
+    /* An odd Host makes the link relative rather than echo it. The base is
+     * what the client addressed, proxies included (api/baseurl.c). */
+    struct base_url b;
+    request_base_parts(r, &b);
+    if (b.host_ok)
+        snprintf(base, sizeof(base), "%s://%s%s", b.scheme, b.host, b.prefix);
+    else
+        snprintf(base, sizeof(base), "%s", b.prefix);
     /* The filters ride along so following the link continues the same
      * listing; the credential never does (clients send their own). */
     snprintf(link, sizeof(link), "<%s/tokens/v2/%s?start=%s&limit=%zu%s%s%s%s>; rel=\"next\"",
@@ -229,8 +265,10 @@ static void handle_list(struct request *r)
     }
     cJSON *arr = cJSON_CreateArray();
     size_t shown = n < want ? n : want;
+    tokens_merge_last_used(app, v, shown);
     for (size_t i = 0; i < shown; i++)
-        cJSON_AddItemToArray(arr, record_json(&v[i]));
+        if (tokens_listed(&v[i]))
+            cJSON_AddItemToArray(arr, record_json(app, &v[i]));
     if (n > want)
         add_next_link(r, p.username, v[shown - 1].id, &q);
     reply_json(r, 200, arr);
@@ -300,6 +338,11 @@ static void create_temporary(struct request *r, const struct principal *p, const
     cJSON_AddStringToObject(res, "expires", exp_text);
     cJSON_AddNumberToObject(res, "expires_in", (double)(c.exp - c.iat));
     reply_json(r, 200, res);
+    struct api_who who;
+    api_who(r, p, &who);
+    char detail[64];
+    snprintf(detail, sizeof(detail), "expires %s", exp_text);
+    audit_log(app->audit, AUDIT_TOKEN_TEMPORARY, p->account_id, c.parent, &who.who, detail);
 out:
     if (value) {
         crypto_wipe(value, strlen(value));
@@ -323,12 +366,15 @@ static void create_permanent(struct request *r, const struct principal *p, const
     const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
     if (au && !cJSON_IsNull(au) && !read_allowed_urls(r, au, &urls))
         goto out;
+    int64_t expires_at = 0;
+    if (!read_expires_at(r, body, false, &expires_at, NULL))
+        goto out;
     if (app->store->ops->account_get_by_id(app->store, p->account_id, &a) < 0) {
         reply_not_found(r);
         goto out;
     }
     struct token_spec spec = {.scopes = &scopes, .note = note ? note : "", .allowed_urls = &urls,
-                              .usage = all_public ? TOKEN_PK : TOKEN_SK};
+                              .expires_at = expires_at, .usage = all_public ? TOKEN_PK : TOKEN_SK};
     int rc = tokens_create(app, &a, &spec, &t, &value);
     if (rc == -EINVAL || rc == -EPERM) { /* grants changed since the check */
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
@@ -338,7 +384,11 @@ static void create_permanent(struct request *r, const struct principal *p, const
         api_reply_error(r, 500, "Could not create the token", "internal_error");
         goto out;
     }
-    reply_json(r, 200, tokens_to_json(&t, value));
+    reply_json(r, 200, tokens_to_json(app, &t, value));
+    struct api_who who;
+    api_who(r, p, &who);
+    audit_log(app->audit, AUDIT_TOKEN_CREATE, p->account_id, t.id, &who.who,
+              t.usage == TOKEN_PK ? "pk" : "sk");
 out:
     if (value) {
         crypto_wipe(value, strlen(value));
@@ -410,6 +460,12 @@ static void handle_update(struct request *r)
     }
     if (au && !read_allowed_urls(r, au, &urls))
         goto out;
+    int64_t expires_at = t.expires_at;
+    bool expiry_given;
+    if (!read_expires_at(r, body, t.is_default, &expires_at, &expiry_given))
+        goto out;
+    if (expiry_given)
+        t.expires_at = expires_at;
     if (note)
         snprintf(t.note, sizeof(t.note), "%s", note);
     if (sc) {
@@ -430,8 +486,13 @@ static void handle_update(struct request *r)
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
     else if (rc < 0)
         api_reply_error(r, 500, "Could not update the token", "internal_error");
-    else
-        reply_json(r, 200, record_json(&t));
+    else {
+        tokens_merge_last_used(app, &t, 1);
+        reply_json(r, 200, record_json(app, &t));
+        struct api_who who;
+        api_who(r, &p, &who);
+        audit_log(app->audit, AUDIT_TOKEN_UPDATE, p.account_id, t.id, &who.who, NULL);
+    }
 out:
     strlist_free(&scopes);
     strlist_free(&urls);
@@ -447,9 +508,13 @@ static void handle_delete(struct request *r)
     if (!mapbox_begin(r, &p, "tokens:write"))
         goto out;
     const char *id = request_param(r, 1);
-    int rc = tokens_revoke(app, id, p.account_id, "tokens/v2");
+    struct api_who who;
+    api_who(r, &p, &who);
+    int rc = tokens_revoke(app, id, p.account_id, &who.who);
     if (rc == -ENOENT)
         reply_not_found(r);
+    else if (rc == -EPERM)
+        api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     else if (rc < 0)
         api_reply_error(r, 500, "Could not delete the token", "internal_error");
     else

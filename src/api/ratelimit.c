@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "http/metrics.h"
 #include "store/store.h"
 
 #define SLOTS 65536
@@ -122,6 +123,10 @@ int ratelimit_login(struct app *app, const char *email, const char *addr)
     int by_account = hit(app, key, app->cfg.login_rate_account);
     snprintf(key, sizeof(key), "login-addr:%s", addr);
     int by_addr = hit(app, key, app->cfg.login_rate_addr);
+    if (by_account)
+        metrics_count_throttled(THROTTLE_LOGIN_ACCOUNT);
+    if (by_addr)
+        metrics_count_throttled(THROTTLE_LOGIN_ADDR);
     return by_account > by_addr ? by_account : by_addr;
 }
 
@@ -129,5 +134,8 @@ int ratelimit_token_api(struct app *app, int64_t account_id)
 {
     char key[64];
     snprintf(key, sizeof(key), "token-api:%lld", (long long)account_id);
-    return hit(app, key, app->cfg.token_api_rate);
+    int wait = hit(app, key, app->cfg.token_api_rate);
+    if (wait)
+        metrics_count_throttled(THROTTLE_TOKEN_API);
+    return wait;
 }

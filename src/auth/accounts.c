@@ -15,6 +15,9 @@
 #include "auth/password.h"
 #include "util/json.h"
 #include "util/timeutil.h"
+
+/* A service account's password hash: no password verifies against it. */
+#define SERVICE_HASH "!service"
 #include "auth/tokens.h"
 
 bool accounts_email_valid(const char *email)
@@ -126,12 +129,12 @@ int accounts_create(struct app *app, const struct account_input *in, struct acco
         snprintf(msg, msglen, "Enter a valid email address.");
         return -EINVAL;
     }
-    if (!in->password || !*in->password) {
+    if (!in->service && (!in->password || !*in->password)) {
         *field = "password";
         snprintf(msg, msglen, "This field is required.");
         return -EINVAL;
     }
-    const char *weak = password_weakness(in->password);
+    const char *weak = in->service ? NULL : password_weakness(in->password);
     if (weak) {
         *field = "password";
         snprintf(msg, msglen, "%s", weak);
@@ -162,8 +165,9 @@ int accounts_create(struct app *app, const struct account_input *in, struct acco
     if (strlist_split(&out->groups, app->cfg.default_groups) < 0 ||
         strlist_split(&out->scopes, app->cfg.default_scopes) < 0)
         goto fail;
-    rc = password_hash(in->password, out->password_hash);
-    if (rc < 0)
+    if (in->service)
+        snprintf(out->password_hash, sizeof(out->password_hash), "%s", SERVICE_HASH);
+    else if ((rc = password_hash(in->password, out->password_hash)) < 0)
         goto fail;
 
     char base[ACCOUNT_USERNAME_MAX + 1];
@@ -222,7 +226,8 @@ static void wait_until(int64_t ms)
     }
 }
 
-int accounts_set_password(struct app *app, struct account *a, const char *password)
+int accounts_set_password(struct app *app, struct account *a, const char *password,
+                          const struct audit_who *who)
 {
     int rc = password_hash(password, a->password_hash);
     if (rc < 0)
@@ -231,19 +236,42 @@ int accounts_set_password(struct app *app, struct account *a, const char *passwo
     rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    if (rc == 0)
+        audit_log_now(app->audit, AUDIT_ACCOUNT_PASSWORD, a->id, NULL, who,
+                      "every session ended");
     wait_until(a->sessions_valid_after);
     return rc;
 }
 
-int accounts_deactivate(struct app *app, struct account *a)
+int accounts_end_sessions(struct app *app, struct account *a, const struct audit_who *who)
+{
+    a->sessions_valid_after = sessions_cutoff();
+    int rc = app->store->ops->account_update(app->store, a);
+    if (rc == 0)
+        rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    if (rc == 0)
+        audit_log_now(app->audit, AUDIT_SIGNOUT, a->id, NULL, who, "every session ended");
+    wait_until(a->sessions_valid_after);
+    return rc;
+}
+
+int accounts_deactivate(struct app *app, struct account *a, const struct audit_who *who)
 {
     a->is_active = false;
     a->sessions_valid_after = sessions_cutoff();
     int rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    if (rc == 0)
+        audit_log_now(app->audit, AUDIT_ACCOUNT_DISABLE, a->id, NULL, who,
+                      "every session and token ended");
     wait_until(a->sessions_valid_after);
     return rc;
+}
+
+bool accounts_is_service(const struct account *a)
+{
+    return strcmp(a->password_hash, SERVICE_HASH) == 0;
 }
 
 cJSON *accounts_to_json(const struct account *a)
@@ -261,6 +289,7 @@ cJSON *accounts_to_json(const struct account *a)
     cJSON_AddItemToObject(o, "scopes", json_from_strlist(&a->scopes));
     cJSON_AddBoolToObject(o, "is_active", a->is_active);
     cJSON_AddBoolToObject(o, "is_staff", a->is_staff);
+    cJSON_AddBoolToObject(o, "service", accounts_is_service(a));
     cJSON_AddStringToObject(o, "created", created);
     return o;
 }

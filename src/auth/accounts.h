@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "auth/audit.h"
 #include "store/store.h"
 
 struct app;
@@ -19,6 +20,9 @@ struct account_input {
     const char *first_name;
     const char *last_name;
     const char *organization;
+    /* A service account: no password (it cannot sign in), tokens only,
+     * created by an operator. password is then ignored. */
+    bool service;
 };
 
 /* Validates and creates an account. On a validation failure returns -EINVAL
@@ -28,17 +32,24 @@ struct account_input {
 int accounts_create(struct app *app, const struct account_input *in, struct account *out,
                     const char **field, char *msg, size_t msglen);
 /* Sets a new password hash and ends every session of the account. Returns
- * only once a session started afterwards is valid (waits up to 1 s). */
-int accounts_set_password(struct app *app, struct account *a, const char *password);
+ * only once a session started afterwards is valid (waits up to 1 s).
+ * Audited with who (as are the other changes below). */
+int accounts_set_password(struct app *app, struct account *a, const char *password,
+                          const struct audit_who *who);
+/* Ends every session of the account (sign out everywhere): access JWTs
+ * issued until now die, refresh families are revoked. Waits as above. */
+int accounts_end_sessions(struct app *app, struct account *a, const struct audit_who *who);
 /* Deactivates the account and ends every session; its tokens stop working
  * at once because verification checks is_active. Waits up to 1 s, as
  * accounts_set_password does. */
-int accounts_deactivate(struct app *app, struct account *a);
+int accounts_deactivate(struct app *app, struct account *a, const struct audit_who *who);
 /* True for a plausible e-mail address (one '@', non-empty parts, a dot in
  * the domain, no spaces or control characters, ≤ 254 bytes). */
 bool accounts_email_valid(const char *email);
 bool accounts_username_valid(const char *username);
-/* The user object of SPEC §4.1 (never the password hash). */
+/* True for a service account (no password: it holds tokens only). */
+bool accounts_is_service(const struct account *a);
+/* The user object of SPEC §4.1 (never the password hash), with "service". */
 cJSON *accounts_to_json(const struct account *a);
 
 #endif

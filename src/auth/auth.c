@@ -116,12 +116,18 @@ static int check_stored(void *ctx, const struct tokenindex_token *t,
     if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
         strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 || fill_from_account(p, a) < 0)
         return 0;
-    if (t->revoked || !a->is_active)
+    int64_t now = time_now_ms();
+    bool past = t->expires_at && now >= t->expires_at;
+    /* A rotated-away secret past its grace period was replaced on purpose:
+     * revoked, not merely expired. */
+    if (t->revoked || !a->is_active || (t->replaced && past)) {
         c->res = AUTH_REVOKED;
-    else if (t->expires_at && time_now_ms() >= t->expires_at)
+    } else if (past) {
         c->res = AUTH_EXPIRED;
-    else
+    } else {
         c->res = AUTH_OK;
+        tokenindex_note_use(t, now);
+    }
     return 0;
 }
 
@@ -172,10 +178,13 @@ static int check_parent(void *ctx, const struct tokenindex_token *t,
                         const struct tokenindex_account *a)
 {
     struct parent_check *c = ctx;
-    c->alive = a->id == c->account_id && !t->revoked &&
-               (!t->expires_at || time_now_ms() < t->expires_at);
+    int64_t now = time_now_ms();
+    c->alive = a->id == c->account_id && !t->revoked && (!t->expires_at || now < t->expires_at);
     if (c->alive)
         c->rc = strlist_intersect(&c->p->scopes, &c->p->scopes, t->scopes);
+    /* A temporary token in use is its parent's authority in use. */
+    if (c->alive && a->is_active && now < c->p->expires)
+        tokenindex_note_use(t, now);
     return 0;
 }
 
@@ -275,8 +284,8 @@ enum auth_result auth_verify(struct app *app, const char *credential, struct pri
     memset(out, 0, sizeof(*out));
     enum auth_result res;
     if (!credential)
-        return AUTH_NONE;
-    if (!*credential || strnlen(credential, JWT_MAX_LEN + 1) > JWT_MAX_LEN)
+        res = AUTH_NONE;
+    else if (!*credential || strnlen(credential, JWT_MAX_LEN + 1) > JWT_MAX_LEN)
         res = AUTH_MALFORMED;
     else if (token_kind_of(credential) == TOKEN_TK)
         res = verify_temp(app, credential, out);

@@ -24,6 +24,8 @@
  * and prunes the change log now and then. */
 #define IDLE_LOOK_MS 1000
 #define PRUNE_EVERY_MS (10 * 60 * 1000)
+#define USES_EVERY_MS 10000 /* default last_used_interval_ms */
+#define USES_BATCH 4096
 #define LOG_KEEP_MS (3600 * 1000)
 
 struct indexsync {
@@ -115,6 +117,29 @@ static int apply_change(void *ctx, enum changefeed_kind kind, int64_t account_id
     return 0;
 }
 
+/* ---- last uses ------------------------------------------------------------ */
+
+/* Writes the last uses noted since the previous call, in batches. A batch
+ * that cannot be written is dropped (logged): a last-use time is a hint,
+ * and the next use notes it again. */
+static void flush_uses(struct indexsync *s)
+{
+    struct token_use *batch = malloc(USES_BATCH * sizeof(*batch));
+    if (!batch)
+        return;
+    size_t n;
+    while ((n = tokenindex_take_uses(s->ix, batch, USES_BATCH)) > 0) {
+        int rc = s->backend->ops->token_touch(s->backend, batch, n);
+        if (rc < 0) {
+            log_warn("token index: could not store %zu last-use times (%s)", n, strerror(-rc));
+            break;
+        }
+        if (n < USES_BATCH)
+            break;
+    }
+    free(batch);
+}
+
 /* ---- the full load ------------------------------------------------------- */
 
 struct load_ctx {
@@ -149,6 +174,7 @@ static int load_token_cb(void *ctx, const struct token_record *t)
  * been missed too, so the catalog hook runs. */
 static int full_load(struct indexsync *s)
 {
+    flush_uses(s); /* the fresh index starts from what storage knows */
     int64_t head = s->cf->ops->head(s->cf);
     if (head < 0)
         return -EIO;
@@ -253,7 +279,9 @@ static void *feed_thread(void *arg)
     struct indexsync *s = arg;
     const struct changefeed_ops *ops = s->cf->ops;
     int heartbeat_ms = s->cf->lease_ms ? s->cf->lease_ms / 6 : IDLE_LOOK_MS;
-    int64_t last_prune = mono_ms(), last_beat = mono_ms();
+    int64_t last_prune = mono_ms(), last_beat = mono_ms(), last_uses = mono_ms();
+    int uses_every = s->hooks.last_used_interval_ms > 0 ? s->hooks.last_used_interval_ms
+                                                        : USES_EVERY_MS;
     bool behind = false;
     int last_rc = 0; /* log a failure once, not once a round */
     while (!stopping(s)) {
@@ -283,6 +311,10 @@ static void *feed_thread(void *arg)
             renew_lease(s, &behind);
         } else if (rc < 0) {
             behind = false;
+        }
+        if (mono_ms() - last_uses >= uses_every) {
+            last_uses = mono_ms();
+            flush_uses(s);
         }
         if (mono_ms() - last_prune >= PRUNE_EVERY_MS) {
             last_prune = mono_ms();
@@ -381,8 +413,10 @@ void indexsync_stop(struct indexsync *s)
     pthread_cond_broadcast(&s->kick);
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->mu);
-    if (s->thread_started)
+    if (s->thread_started) {
         pthread_join(s->thread, NULL);
+        flush_uses(s); /* what the last round did not write (SIGTERM) */
+    }
     tokenindex_set_gate(s->ix, NULL, NULL);
     s->cf->ops->close(s->cf);
     pthread_mutex_destroy(&s->update);

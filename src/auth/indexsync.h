@@ -29,6 +29,9 @@ struct indexsync_hooks {
      * page cache must forget what it built). May be NULL. */
     void (*catalog_changed)(void *ctx);
     void *ctx;
+    /* How often the feed thread writes the tokens' last uses to storage
+     * (and once more at stop); 0 = every 10 s. */
+    int last_used_interval_ms;
 };
 
 /* Loads ix from backend (every account and live token), makes the node
@@ -37,7 +40,8 @@ struct indexsync_hooks {
  * indexsync_stop, or here on failure). NULL on failure (logged). */
 struct indexsync *indexsync_start(struct tokenindex *ix, struct store *backend,
                                   struct changefeed *cf, const struct indexsync_hooks *hooks);
-/* Stops and joins the feed thread, removes the gate, closes the feed (on
+/* Stops and joins the feed thread, writes the last uses not yet stored,
+ * removes the gate, closes the feed (on
  * PostgreSQL this withdraws the node, so writers stop waiting for it). After
  * every HTTP and worker thread has stopped. NULL is a no-op. */
 void indexsync_stop(struct indexsync *s);

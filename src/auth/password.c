@@ -44,8 +44,12 @@ bool password_verify(const char *password, const char *phc)
     /* Only our own Argon2id strings are accepted; a foreign or truncated
      * string (or an unterminated one) is simply a mismatch. */
     size_t n = strnlen(phc, PASSWORD_HASH_MAX);
-    if (n == 0 || n >= PASSWORD_HASH_MAX || strncmp(phc, "$argon2id$", 10) != 0)
+    if (n == 0 || n >= PASSWORD_HASH_MAX || strncmp(phc, "$argon2id$", 10) != 0) {
+        /* Costs a hash all the same (a service account's "!" included), so
+         * timing does not tell such accounts apart. */
+        password_verify_dummy(password);
         return false;
+    }
     return crypto_pwhash_str_verify(phc, password, strlen(password)) == 0;
 }
 

@@ -153,6 +153,86 @@ static int c_token_revoke(struct store *st, const char *id, int64_t account_id)
     return rc;
 }
 
+static int c_token_rotate(struct store *st, const char *old_id, int64_t account_id,
+                          struct token_record *fresh, int64_t valid_until)
+{
+    int rc = BACKEND(st)->ops->token_rotate(BACKEND(st), old_id, account_id, fresh, valid_until);
+    if (rc == 0) {
+        indexsync_written(to_cached(st)->sync, 0, old_id);
+        indexsync_written(to_cached(st)->sync, 0, fresh->id);
+    }
+    return rc;
+}
+
+/* Notices are not access data: straight to the backend. */
+static int c_token_expiring(struct store *st, const char *kind, int64_t from, int64_t until,
+                            int (*fn)(void *ctx, const char *id, int64_t account_id,
+                                      int64_t expires_at),
+                            void *ctx)
+{
+    return BACKEND(st)->ops->token_expiring(BACKEND(st), kind, from, until, fn, ctx);
+}
+
+static int c_notice_add(struct store *st, struct notice *n)
+{
+    return BACKEND(st)->ops->notice_add(BACKEND(st), n);
+}
+
+static int c_notice_list(struct store *st, int64_t account_id, struct notice **out, size_t *n)
+{
+    return BACKEND(st)->ops->notice_list(BACKEND(st), account_id, out, n);
+}
+
+static int c_notice_dismiss(struct store *st, int64_t id, int64_t account_id)
+{
+    return BACKEND(st)->ops->notice_dismiss(BACKEND(st), id, account_id);
+}
+
+static int c_notice_claim(struct store *st, int64_t now, int64_t lease_ms, size_t max,
+                          struct notice **out, size_t *n)
+{
+    return BACKEND(st)->ops->notice_claim(BACKEND(st), now, lease_ms, max, out, n);
+}
+
+static int c_notice_delivered(struct store *st, int64_t id, enum notice_delivery state,
+                              int attempts, int64_t next_attempt_at)
+{
+    return BACKEND(st)->ops->notice_delivered(BACKEND(st), id, state, attempts, next_attempt_at);
+}
+
+static int c_reset_insert(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN],
+                          int64_t account_id, int64_t expires_at)
+{
+    return BACKEND(st)->ops->reset_insert(BACKEND(st), hash, account_id, expires_at);
+}
+
+static int c_reset_use(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,
+                       int64_t *account_id)
+{
+    return BACKEND(st)->ops->reset_use(BACKEND(st), hash, now, account_id);
+}
+
+static int c_audit_append(struct store *st, const struct audit_event *v, size_t n)
+{
+    return BACKEND(st)->ops->audit_append(BACKEND(st), v, n);
+}
+
+static int c_audit_list(struct store *st, const struct audit_query *q, struct audit_event **out,
+                        size_t *n)
+{
+    return BACKEND(st)->ops->audit_list(BACKEND(st), q, out, n);
+}
+
+static int c_audit_prune(struct store *st, int64_t before_ms)
+{
+    return BACKEND(st)->ops->audit_prune(BACKEND(st), before_ms);
+}
+
+static int c_token_touch(struct store *st, const struct token_use *uses, size_t n)
+{
+    return BACKEND(st)->ops->token_touch(BACKEND(st), uses, n);
+}
+
 static int c_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
                         void *ctx)
 {
@@ -220,6 +300,19 @@ static const struct store_ops cached_ops = {
     .token_list = c_token_list,
     .token_update = c_token_update,
     .token_revoke = c_token_revoke,
+    .token_touch = c_token_touch,
+    .token_rotate = c_token_rotate,
+    .audit_append = c_audit_append,
+    .audit_list = c_audit_list,
+    .audit_prune = c_audit_prune,
+    .token_expiring = c_token_expiring,
+    .notice_add = c_notice_add,
+    .notice_list = c_notice_list,
+    .notice_dismiss = c_notice_dismiss,
+    .notice_claim = c_notice_claim,
+    .notice_delivered = c_notice_delivered,
+    .reset_insert = c_reset_insert,
+    .reset_use = c_reset_use,
     .token_each = c_token_each,
     .refresh_insert = c_refresh_insert,
     .refresh_rotate = c_refresh_rotate,

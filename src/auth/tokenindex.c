@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 #include "auth/crypto.h"
 #include "auth/intern.h"
 
-enum { TOK_REVOKED = 1, TOK_DEFAULT = 2 };
+enum { TOK_REVOKED = 1, TOK_DEFAULT = 2, TOK_REPLACED = 4 };
 
 struct tc_tok {
     char id[TOKEN_ID_LEN + 1];
@@ -25,6 +26,11 @@ struct tc_tok {
     uint32_t account; /* slot in accs */
     uint32_t scopes;  /* set ids */
     uint32_t urls;
+    /* Last use in seconds since the epoch (0 = never), set by checks under
+     * the read lock, hence atomic; `flushed` is what storage was last told
+     * (the flusher alone touches it). Seconds keep both in 8 bytes. */
+    atomic_uint_least32_t used_s;
+    uint32_t flushed_s;
     int64_t expires_at;
     int64_t created;
 };
@@ -138,7 +144,7 @@ static uint32_t *tok_find_slot(const struct tc_index *ix, const char *id)
     }
 }
 
-static const struct tc_tok *tok_find(const struct tc_index *ix, const char *id)
+static struct tc_tok *tok_find(const struct tc_index *ix, const char *id)
 {
     if (strnlen(id, TOKEN_ID_LEN + 1) != TOKEN_ID_LEN)
         return NULL;
@@ -318,10 +324,16 @@ static int index_put_token(struct tc_index *ix, const struct token_record *t)
         r = &ix->toks[ix->ntoks];
         memcpy(r->id, t->id, sizeof(r->id));
         *tok_find_slot(ix, t->id) = ix->ntoks + 1;
+        /* A new record starts from what storage knows; a replaced one keeps
+         * the uses not yet flushed. */
+        uint32_t used = (uint32_t)(t->last_used_at > 0 ? t->last_used_at / 1000 : 0);
+        atomic_init(&r->used_s, used);
+        r->flushed_s = used;
         ix->ntoks++;
     }
     r->usage = (uint8_t)t->usage;
-    r->flags = (uint8_t)((t->revoked_at ? TOK_REVOKED : 0) | (t->is_default ? TOK_DEFAULT : 0));
+    r->flags = (uint8_t)((t->revoked_at ? TOK_REVOKED : 0) | (t->is_default ? TOK_DEFAULT : 0) |
+                         (t->replaced_by[0] ? TOK_REPLACED : 0));
     memcpy(r->hash, t->secret_hash, sizeof(r->hash));
     r->account = acc - 1;
     r->scopes = (uint32_t)scopes;
@@ -450,7 +462,7 @@ int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_tok
         return gate;
     pthread_rwlock_rdlock(&tix->lock);
     const struct tc_index *ix = tix->ix;
-    const struct tc_tok *r = tok_find(ix, id);
+    struct tc_tok *r = tok_find(ix, id);
     int rc = -ENOENT;
     if (r) {
         struct tokenindex_token t = {
@@ -458,11 +470,13 @@ int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_tok
             .usage = (enum token_kind)r->usage,
             .revoked = (r->flags & TOK_REVOKED) != 0,
             .is_default = (r->flags & TOK_DEFAULT) != 0,
+            .replaced = (r->flags & TOK_REPLACED) != 0,
             .secret_hash = r->hash,
             .expires_at = r->expires_at,
             .created = r->created,
             .scopes = intern_list(&ix->sets, r->scopes),
             .allowed_urls = intern_list(&ix->sets, r->urls),
+            .used_s = &r->used_s,
         };
         struct tokenindex_account a;
         view_account(ix, &ix->accs[r->account], &a);
@@ -508,6 +522,43 @@ int tokenindex_account_view_by_username(struct tokenindex *tix, const char *user
     }
     pthread_rwlock_unlock(&tix->lock);
     return rc;
+}
+
+void tokenindex_note_use(const struct tokenindex_token *t, int64_t now_ms)
+{
+    /* Written at most once a second per token: a busy token's checks would
+     * otherwise all write one shared cache line. */
+    uint32_t now = (uint32_t)(now_ms / 1000);
+    if (atomic_load_explicit(t->used_s, memory_order_relaxed) < now)
+        atomic_store_explicit(t->used_s, now, memory_order_relaxed);
+}
+
+size_t tokenindex_take_uses(struct tokenindex *tix, struct token_use *out, size_t max)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&tix->lock);
+    struct tc_index *ix = tix->ix;
+    for (uint32_t i = 0; i < ix->ntoks && n < max; i++) {
+        struct tc_tok *r = &ix->toks[i];
+        uint32_t used = atomic_load_explicit(&r->used_s, memory_order_relaxed);
+        if (used <= r->flushed_s)
+            continue;
+        memcpy(out[n].id, r->id, sizeof(out[n].id));
+        out[n].at = (int64_t)used * 1000;
+        r->flushed_s = used;
+        n++;
+    }
+    pthread_rwlock_unlock(&tix->lock);
+    return n;
+}
+
+int64_t tokenindex_last_used(struct tokenindex *tix, const char *id)
+{
+    pthread_rwlock_rdlock(&tix->lock);
+    const struct tc_tok *r = tok_find(tix->ix, id);
+    int64_t at = r ? (int64_t)atomic_load_explicit(&r->used_s, memory_order_relaxed) * 1000 : 0;
+    pthread_rwlock_unlock(&tix->lock);
+    return at;
 }
 
 /* Copies the whole record, the blob's fields included. Read lock held. */

@@ -12,6 +12,7 @@
 #ifndef TESSERA_TOKENINDEX_H
 #define TESSERA_TOKENINDEX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,11 +39,13 @@ struct tokenindex_token {
     enum token_kind usage; /* TOKEN_PK or TOKEN_SK */
     bool revoked;
     bool is_default;
+    bool replaced;              /* rotated: dead once expires_at (its grace) is past */
     const uint8_t *secret_hash; /* CRYPTO_MAC_LEN bytes */
     int64_t expires_at;         /* ms, 0 = never */
     int64_t created;            /* ms */
     const struct strlist *scopes;
     const struct strlist *allowed_urls;
+    atomic_uint_least32_t *used_s; /* for tokenindex_note_use only */
 };
 
 typedef int (*tokenindex_token_fn)(void *ctx, const struct tokenindex_token *t,
@@ -84,6 +87,16 @@ int tokenindex_put_token(struct tokenindex *ix, const struct token_record *t);
 void tokenindex_kill_account(struct tokenindex *ix, int64_t account_id);
 void tokenindex_kill_token(struct tokenindex *ix, const char *token_id);
 void tokenindex_adopt(struct tokenindex *ix, struct tokenindex *fresh);
+
+/* Last use. A check that accepted a stored token notes it, in memory only
+ * (from the lookup callback, under the read lock); the feed thread takes
+ * the uses not yet written (tokenindex_take_uses, marking them taken) and
+ * stores them in batches (store op token_touch). Times are ms, kept to the
+ * second; 0 = never. */
+void tokenindex_note_use(const struct tokenindex_token *t, int64_t now_ms);
+size_t tokenindex_take_uses(struct tokenindex *ix, struct token_use *out, size_t max);
+/* The last use this node knows of (0 = none or unknown token). */
+int64_t tokenindex_last_used(struct tokenindex *ix, const char *id);
 
 /* Counts for /metrics. tokens = every indexed token (live and
  * revoked-since-start); live_pk / live_sk exclude revoked ones (expiry is not

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/tokenindex.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -46,6 +47,37 @@ int tokens_check_scopes(struct app *app, const struct strlist *scopes,
     if (!scopes_known(app, scopes, all_public))
         return -EINVAL;
     return strlist_is_subset(scopes, ceiling) ? 0 : -EPERM;
+}
+
+#define DAY_MS (86400 * 1000LL)
+
+int tokens_check_expiry(struct app *app, int64_t *expires_at, bool is_default, char *msg,
+                        size_t msglen)
+{
+    int64_t now = time_now_ms();
+    int lifetime = is_default ? 0 : app->cfg.token_max_lifetime_days;
+    if (*expires_at == 0 && lifetime > 0)
+        *expires_at = now + lifetime * DAY_MS;
+    if (*expires_at == 0)
+        return 0;
+    if (*expires_at <= now) {
+        snprintf(msg, msglen, "expires_at is in the past");
+        return -EINVAL;
+    }
+    int days = lifetime > 0 && lifetime < app->cfg.max_token_days ? lifetime
+                                                                   : app->cfg.max_token_days;
+    /* Through the end of the last allowed day: create-stac's "valid through
+     * YYYY-MM-DD" ends at the next midnight. */
+    if (*expires_at > now + (days + 1) * DAY_MS) {
+        snprintf(msg, msglen, "expires_at is more than %d days in the future", days);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+bool tokens_expiring_soon(struct app *app, int64_t expires_at)
+{
+    return expires_at && expires_at - time_now_ms() < app->cfg.expiry_warning_days * DAY_MS;
 }
 
 int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
@@ -95,12 +127,17 @@ fail:
 int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
                   struct token_record *out, char **token_out)
 {
-    /* Whoever asks, a token never holds what its account is not granted. */
+    /* Whoever asks, a token never holds what its account is not granted,
+     * nor lives longer than the server allows. */
     bool all_public;
     int rc = tokens_check_scopes(app, spec->scopes, &a->scopes, &all_public);
     if (rc < 0)
         return rc;
-    rc = tokens_prepare(app, a->username, spec, out, token_out);
+    struct token_spec checked = *spec;
+    char msg[96];
+    if (tokens_check_expiry(app, &checked.expires_at, spec->is_default, msg, sizeof(msg)) < 0)
+        return -ERANGE;
+    rc = tokens_prepare(app, a->username, &checked, out, token_out);
     if (rc < 0)
         return rc;
     out->account_id = a->id;
@@ -114,31 +151,121 @@ int tokens_create(struct app *app, const struct account *a, const struct token_s
     return rc;
 }
 
-int tokens_revoke(struct app *app, const char *id, int64_t owner, const char *by)
+int tokens_rotate(struct app *app, const struct account *a, const char *id, int64_t grace_ms,
+                  const struct audit_who *who, struct token_record *out, char **token_out)
 {
+    struct token_record old = {0};
+    memset(out, 0, sizeof(*out));
+    *token_out = NULL;
     if (!token_id_valid(id))
-        return -ENOENT; /* not even shaped like an id: no storage read */
-    int64_t account = owner;
-    if (owner < 0) {
-        struct token_record t = {0};
-        int rc = app->store->ops->token_get(app->store, id, &t);
-        account = t.account_id;
-        bool dead = t.revoked_at != 0;
-        token_record_free(&t);
-        if (rc < 0)
-            return rc;
-        if (dead)
-            return -ENOENT;
-    }
-    int rc = app->store->ops->token_revoke(app->store, id, account);
+        return -ENOENT;
+    int rc = app->store->ops->token_get(app->store, id, &old);
+    int64_t now = time_now_ms();
+    if (rc == 0 && (old.account_id != a->id || old.revoked_at || old.replaced_by[0] ||
+                    (old.expires_at && old.expires_at <= now)))
+        rc = -ENOENT;
+    bool all_public;
+    if (rc == 0 && tokens_check_scopes(app, &old.scopes, &a->scopes, &all_public) < 0)
+        rc = -EPERM;
+    struct token_spec spec = {.scopes = &old.scopes, .note = old.note,
+                              .allowed_urls = &old.allowed_urls, .expires_at = old.expires_at,
+                              .is_default = old.is_default, .usage = (int)old.usage};
     if (rc == 0)
-        log_info("token %s of account %lld revoked (%s)", id, (long long)account, by);
-    else if (rc != -ENOENT)
-        log_error("could not revoke token %s (%s): %s", id, by, strerror(-rc));
+        rc = tokens_prepare(app, a->username, &spec, out, token_out);
+    if (rc == 0)
+        rc = app->store->ops->token_rotate(app->store, id, a->id, out, now + grace_ms);
+    if (rc == 0) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "replaced by %s; the old secret works %lld s more",
+                 out->id, (long long)(grace_ms / 1000));
+        audit_log_now(app->audit, AUDIT_TOKEN_ROTATE, a->id, id, who, detail);
+        log_info("token %s of account %lld rotated to %s, the old secret valid for %lld s (%s)",
+                 id, (long long)a->id, out->id, (long long)(grace_ms / 1000),
+                 who && who->actor ? who->actor : "?");
+    } else if (*token_out) {
+        crypto_wipe(*token_out, strlen(*token_out));
+        free(*token_out);
+        *token_out = NULL;
+        token_record_free(out);
+    }
+    token_record_free(&old);
     return rc;
 }
 
-cJSON *tokens_to_json(const struct token_record *t, const char *token_value)
+int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct audit_who *who)
+{
+    if (!token_id_valid(id))
+        return -ENOENT; /* not even shaped like an id: no storage read */
+    struct token_record t = {0};
+    int rc = app->store->ops->token_get(app->store, id, &t);
+    int64_t account = t.account_id;
+    bool dead = t.revoked_at != 0, is_default = t.is_default;
+    token_record_free(&t);
+    if (rc < 0)
+        return rc;
+    if (dead || (owner >= 0 && account != owner))
+        return -ENOENT;
+    /* The account's one pk is how its pages and public clients work: it is
+     * rotated, never ended (an account that must lose it is disabled). */
+    if (is_default)
+        return -EPERM;
+    rc = app->store->ops->token_revoke(app->store, id, account);
+    const char *by = who && who->actor ? who->actor : "?";
+    if (rc == 0) {
+        /* Acknowledged only once audited; should the trail be unwritable
+         * now, the event stays queued for its writer. */
+        audit_log_now(app->audit, AUDIT_TOKEN_REVOKE, account, id, who, NULL);
+        log_info("token %s of account %lld revoked (%s)", id, (long long)account, by);
+    } else if (rc != -ENOENT) {
+        log_error("could not revoke token %s (%s): %s", id, by, strerror(-rc));
+    }
+    return rc;
+}
+
+bool tokens_listed(const struct token_record *t)
+{
+    return !(t->replaced_by[0] && t->expires_at && t->expires_at <= time_now_ms());
+}
+
+void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n)
+{
+    if (!app->index)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int64_t here = tokenindex_last_used(app->index, v[i].id);
+        if (here > v[i].last_used_at)
+            v[i].last_used_at = here;
+    }
+}
+
+int tokens_revoke_all(struct app *app, int64_t account_id, const struct audit_who *who,
+                      size_t *revoked)
+{
+    *revoked = 0;
+    struct token_query q = {.account_id = account_id, .usage = -1, .is_default = 0,
+                            .sortby = TOKEN_SORT_CREATED, .limit = 100};
+    int rc = 0;
+    /* Each page starts from the beginning: revoked rows leave the listing. */
+    for (;;) {
+        struct token_record *v = NULL;
+        size_t n = 0;
+        if ((rc = app->store->ops->token_list(app->store, &q, &v, &n)) < 0)
+            break;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = tokens_revoke(app, v[i].id, account_id, who);
+            if (rc == -ENOENT) /* revoked meanwhile */
+                rc = 0;
+            else if (rc == 0)
+                (*revoked)++;
+        }
+        token_records_free(v, n);
+        if (rc < 0 || n < q.limit)
+            break;
+    }
+    return rc;
+}
+
+cJSON *tokens_to_json(struct app *app, const struct token_record *t, const char *token_value)
 {
     char created[TIME_RFC3339_LEN], modified[TIME_RFC3339_LEN];
     time_format_rfc3339(t->created, created);
@@ -159,6 +286,10 @@ cJSON *tokens_to_json(const struct token_record *t, const char *token_value)
     }
     if (t->allowed_urls.n)
         cJSON_AddItemToObject(o, "allowedUrls", json_from_strlist(&t->allowed_urls));
+    json_add_time(o, "last_used", t->last_used_at);
+    cJSON_AddBoolToObject(o, "expiring_soon", tokens_expiring_soon(app, t->expires_at));
+    if (t->replaced_by[0])
+        cJSON_AddStringToObject(o, "replaced_by", t->replaced_by);
     if (token_value)
         cJSON_AddStringToObject(o, "token", token_value);
     return o;

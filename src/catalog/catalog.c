@@ -73,7 +73,37 @@ int catalog_asset_visible(struct catalog *cat, const struct strlist *groups, con
 {
     if (!cat || !key)
         return -ENOENT;
-    return cat->ops->asset_visible(cat, groups, key);
+    return cat->ops->asset_visible(cat, groups, key, NULL);
+}
+
+int catalog_asset_type(struct catalog *cat, const struct strlist *groups, const char *key,
+                       char *type, size_t typelen)
+{
+    if (typelen)
+        type[0] = '\0';
+    if (!cat || !key)
+        return -ENOENT;
+    cJSON *doc = NULL;
+    int rc = cat->ops->asset_visible(cat, groups, key, &doc);
+    if (rc < 0)
+        return rc;
+    /* The asset of that item whose href names this key: the same mapping
+     * from href to key as at import. */
+    const cJSON *a, *assets = cJSON_GetObjectItemCaseSensitive(doc, "assets");
+    char k[1024];
+    cJSON_ArrayForEach(a, assets)
+    {
+        const cJSON *href = cJSON_GetObjectItemCaseSensitive(a, "href");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "type");
+        if (cJSON_IsString(href) && catalog_asset_key(href->valuestring, k, sizeof(k)) &&
+            strcmp(k, key) == 0) {
+            if (cJSON_IsString(t) && strlen(t->valuestring) < typelen)
+                strcpy(type, t->valuestring);
+            break;
+        }
+    }
+    cJSON_Delete(doc);
+    return 0;
 }
 
 int catalog_item_each(struct catalog *cat, const struct strlist *groups, const char *collection,

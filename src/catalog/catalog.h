@@ -39,6 +39,13 @@ struct catalog_import_result {
     size_t skipped;     /* documents of other STAC types (e.g. Catalog), ignored */
 };
 
+/* Called with the counts so far after each file, and once more with
+ * committing = true before the commit (a progress line). */
+struct catalog_import_progress {
+    void (*fn)(void *ctx, const struct catalog_import_result *so_far, bool committing);
+    void *ctx;
+};
+
 /* Imports a STAC Collection, Item or ItemCollection file, or every *.json /
  * *.geojson file under a directory (recursively), all in one transaction: on
  * any invalid document nothing is loaded and err says which file and why.
@@ -48,8 +55,10 @@ struct catalog_import_result {
  * Public). 0 or -errno. */
 int catalog_import_path(struct catalog *cat, const char *path, const struct strlist *visibility,
                         char *err, size_t errlen);
-/* Same, and reports counts in res (may be NULL). */
+/* Same, and reports counts in res (may be NULL) and, on the way, to
+ * progress (may be NULL). */
 int catalog_import_path_ex(struct catalog *cat, const char *path, const struct strlist *visibility,
+                           const struct catalog_import_progress *progress,
                            struct catalog_import_result *res, char *err, size_t errlen);
 
 /* A number that changes whenever the catalog may have changed since it was
@@ -82,6 +91,16 @@ int catalog_item_get(struct catalog *cat, const struct strlist *groups, const ch
 /* 0 when some visible item has an asset whose href is key (relative to the
  * asset directory), -ENOENT when none does, else -errno. */
 int catalog_asset_visible(struct catalog *cat, const struct strlist *groups, const char *key);
+/* The same, and the media type ("type") that item declares for the asset
+ * into type ("" when it declares none or it does not fit). When several
+ * visible items reference key, the first by collection and id speaks. */
+int catalog_asset_type(struct catalog *cat, const struct strlist *groups, const char *key,
+                       char *type, size_t typelen);
+/* The asset key an href refers to (hrefs relative to the asset directory,
+ * or absolute URLs of the asset endpoint), percent-decoded, into key. False
+ * for hrefs that name no servable asset (elsewhere, or leaving the
+ * directory). Pure; any thread. */
+bool catalog_asset_key(const char *href, char *key, size_t keylen);
 
 /* Item templates. A template is the item's JSON text with its navigation
  * links (self, root, parent, collection, ...) removed, "links" moved to the
@@ -178,8 +197,10 @@ int catalog_parse_bbox_text(const char *text, double bbox[4], char *err, size_t 
 /* Same for a JSON array of 4 or 6 numbers. */
 int catalog_parse_bbox_json(const cJSON *arr, double bbox[4], char *err, size_t errlen);
 /* Parses a STAC datetime parameter: an instant, "start/end", with ".." or ""
- * for an open end. A date without time as an instant means that whole day.
- * 0 or -EINVAL with a message in err. */
+ * for one open end (both open is refused). Instants are RFC 3339 over years
+ * 0000-9999 with 0-9 fractional digits (time_parse_rfc3339_wide). A date
+ * without time as an instant means that whole day. 0 or -EINVAL with a
+ * message in err. */
 int catalog_parse_datetime(const char *text, bool *has_start, int64_t *start, bool *has_end,
                            int64_t *end, char *err, size_t errlen);
 

@@ -112,7 +112,10 @@ struct catalog_ops {
                     const char *id, cJSON **out);
     int (*item_each)(struct catalog *cat, const struct strlist *groups, const char *collection,
                      const char *id, catalog_item_fn fn, void *ctx);
-    int (*asset_visible)(struct catalog *cat, const struct strlist *groups, const char *key);
+    /* doc NULL: visibility only. Else *doc = the document of one visible item
+     * referencing key (the first by collection and id, byte-wise). */
+    int (*asset_visible)(struct catalog *cat, const struct strlist *groups, const char *key,
+                         cJSON **doc);
     /* Exactly one of items and fn is set: collect documents into *items, or
      * call fn with each template in page order. */
     int (*search)(struct catalog *cat, const struct catalog_query *q, int64_t *matched,

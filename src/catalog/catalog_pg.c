@@ -504,15 +504,19 @@ static int pg_item_each(struct catalog *base, const struct strlist *groups, cons
     return rc;
 }
 
-static int pg_asset_visible(struct catalog *base, const struct strlist *groups, const char *key)
+static int pg_asset_visible(struct catalog *base, const struct strlist *groups, const char *key,
+                            cJSON **doc)
 {
     int rc;
     PGresult *r = read_query((struct catalog_pg *)base,
-                             "SELECT 1 FROM catalog_assets a JOIN catalog_items i ON i.rid = a.item"
-                             " WHERE a.key = $2 AND " CATALOG_PG_ITEM_VISIBLE " LIMIT 1",
+                             "SELECT i.doc FROM catalog_assets a JOIN catalog_items i ON i.rid = a.item"
+                             " WHERE a.key = $2 AND " CATALOG_PG_ITEM_VISIBLE
+                             " ORDER BY i.collection COLLATE \"C\", i.id COLLATE \"C\" LIMIT 1",
                              groups, key, NULL, &rc);
     if (r)
         rc = PQntuples(r) ? 0 : -ENOENT;
+    if (rc == 0 && doc && !(*doc = cJSON_Parse(PQgetvalue(r, 0, 0))))
+        rc = -ENOMEM; /* the text was stored by us, printed by cJSON */
     PQclear(r);
     return rc;
 }

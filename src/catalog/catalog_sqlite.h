@@ -67,7 +67,7 @@ int catalog_sqlite_item_get(struct catalog *cat, const struct strlist *groups,
 int catalog_sqlite_item_each(struct catalog *cat, const struct strlist *groups,
                              const char *collection, const char *id, catalog_item_fn fn, void *ctx);
 int catalog_sqlite_asset_visible(struct catalog *cat, const struct strlist *groups,
-                                 const char *key);
+                                 const char *key, cJSON **doc);
 /* The read statement id on c, prepared on first use and kept with c (NULL
  * on failure, logged). */
 sqlite3_stmt *catalog_sqlite_stmt(struct catalog_sqlite_conn *c, enum catalog_sqlite_stmt id);

@@ -21,9 +21,10 @@ static const char *const stmt_sql[CSQ_COUNT] = {
     [CSQ_ITEM_TPL] = "SELECT i.doc, i.tpl, i.collection, i.id FROM items i JOIN collections c"
                      " ON c.id = i.collection WHERE i.collection = ?2 AND i.id = ?3"
                      " AND (i.vis & ?1) != 0 AND (c.vis & ?1) != 0",
-    [CSQ_ASSET] = "SELECT 1 FROM assets a JOIN items i ON i.rowid = a.item "
+    [CSQ_ASSET] = "SELECT i.doc FROM assets a JOIN items i ON i.rowid = a.item "
                   "JOIN collections c ON c.id = i.collection "
-                  "WHERE a.key = ?2 AND (i.vis & ?1) != 0 AND (c.vis & ?1) != 0 LIMIT 1",
+                  "WHERE a.key = ?2 AND (i.vis & ?1) != 0 AND (c.vis & ?1) != 0 "
+                  "ORDER BY i.collection, i.id LIMIT 1",
     [CSQ_FETCH_DOC] = "SELECT doc FROM items WHERE rowid = ?1",
     [CSQ_FETCH_TPL] = "SELECT tpl, collection, id FROM items WHERE rowid = ?1",
     [CSQ_PROP_KEYS] = "SELECT collection, key, kind FROM prop_keys"
@@ -160,7 +161,7 @@ int catalog_sqlite_item_get(struct catalog *cat, const struct strlist *groups,
 }
 
 int catalog_sqlite_asset_visible(struct catalog *base, const struct strlist *groups,
-                                 const char *key)
+                                 const char *key, cJSON **doc)
 {
     struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
     struct catalog_sqlite_conn *c = catalog_sqlite_conn_get(cat);
@@ -174,6 +175,12 @@ int catalog_sqlite_asset_visible(struct catalog *base, const struct strlist *gro
         bind_text(st, 2, key);
         int s = sqlite3_step(st);
         rc = s == SQLITE_ROW ? 0 : s == SQLITE_DONE ? -ENOENT : -EIO;
+        if (rc == 0 && doc) {
+            const char *text = (const char *)sqlite3_column_text(st, 0);
+            *doc = text ? cJSON_Parse(text) : NULL;
+            if (!*doc)
+                rc = -ENOMEM; /* the text was stored by us, printed by cJSON */
+        }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }

@@ -31,6 +31,7 @@ struct pending_ref {
 
 struct importer {
     const struct catalog_ops *ops;
+    const struct catalog_import_progress *progress; /* may be NULL */
     struct catalog_tx *tx;
     struct catalog_import_result res;
     struct pending_ref *refs;
@@ -114,7 +115,7 @@ static int pct_decode(const char *in, size_t n, char *out, size_t outlen)
 /* The asset key an href refers to: relative hrefs are relative to the asset
  * directory; absolute URLs count when they point at our asset endpoint.
  * Returns false for hrefs that name no servable asset. */
-static bool asset_key(const char *href, char *key, size_t keylen)
+bool catalog_asset_key(const char *href, char *key, size_t keylen)
 {
     static const char marker[] = "/api/v1/catalog/asset/";
     const char *p = href;
@@ -152,7 +153,7 @@ static int item_time(struct importer *im, const char *file, const char *what, co
             return import_fail(im, file, "%s: properties.%s is required", what, name);
         return 0;
     }
-    if (!cJSON_IsString(v) || time_parse_rfc3339(v->valuestring, out) < 0)
+    if (!cJSON_IsString(v) || time_parse_rfc3339_wide(v->valuestring, out) < 0)
         return import_fail(im, file, "%s: properties.%s must be an RFC 3339 date-time", what, name);
     *present = true;
     return 0;
@@ -259,7 +260,7 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
     cJSON_ArrayForEach(a, assets)
     {
         char key[1024];
-        if (asset_key(get(a, "href")->valuestring, key, sizeof(key)) && strlist_add(&keys, key) < 0)
+        if (catalog_asset_key(get(a, "href")->valuestring, key, sizeof(key)) && strlist_add(&keys, key) < 0)
             goto fail;
     }
     struct catalog_item_rec rec = {
@@ -342,7 +343,7 @@ static int check_extent(struct importer *im, const char *file, const char *what,
         cJSON_ArrayForEach(t, b)
         {
             if (!cJSON_IsNull(t) &&
-                (!cJSON_IsString(t) || time_parse_rfc3339(t->valuestring, &ms) < 0))
+                (!cJSON_IsString(t) || time_parse_rfc3339_wide(t->valuestring, &ms) < 0))
                 return import_fail(im, file,
                                    "%s: extent.temporal.interval[%d] must hold RFC 3339 "
                                    "date-times or null",
@@ -457,6 +458,8 @@ static int import_file(struct importer *im, const char *file)
     }
     im->res.files++;
     rc = import_doc(im, file, doc);
+    if (rc == 0 && im->progress)
+        im->progress->fn(im->progress->ctx, &im->res, false);
 done:
     cJSON_Delete(doc);
     free(buf);
@@ -561,9 +564,10 @@ static int check_refs(struct importer *im)
 }
 
 int catalog_import_path_ex(struct catalog *cat, const char *path, const struct strlist *visibility,
+                           const struct catalog_import_progress *progress,
                            struct catalog_import_result *res, char *err, size_t errlen)
 {
-    struct importer im = {.err = err, .errlen = errlen};
+    struct importer im = {.err = err, .errlen = errlen, .progress = progress};
     struct strlist groups = STRLIST_INIT;
     char *visibility_json = NULL;
     int rc;
@@ -589,6 +593,8 @@ int catalog_import_path_ex(struct catalog *cat, const char *path, const struct s
         goto fail;
     if ((rc = import_tree(&im, path, 0)) < 0 || (rc = check_refs(&im)) < 0)
         goto fail;
+    if (im.progress)
+        im.progress->fn(im.progress->ctx, &im.res, true);
     if ((rc = im.ops->tx_commit(im.tx)) < 0) {
         rc = tx_result(&im, path, rc);
         goto fail;
@@ -615,5 +621,5 @@ fail:
 int catalog_import_path(struct catalog *cat, const char *path, const struct strlist *visibility,
                         char *err, size_t errlen)
 {
-    return catalog_import_path_ex(cat, path, visibility, NULL, err, errlen);
+    return catalog_import_path_ex(cat, path, visibility, NULL, NULL, err, errlen);
 }

@@ -119,13 +119,13 @@ static int parse_instant(const char *s, bool end_of_day, int64_t *out)
         if (buf[i] == ' ')
             buf[i] = '+';
     if (is_date_only(buf)) {
-        if (time_parse_date(buf, out) < 0)
+        if (time_parse_date_wide(buf, out) < 0)
             return -EINVAL;
         if (end_of_day)
             *out += DAY_MS - 1;
         return 0;
     }
-    return time_parse_rfc3339(buf, out);
+    return time_parse_rfc3339_wide(buf, out);
 }
 
 int catalog_parse_datetime(const char *text, bool *has_start, int64_t *start, bool *has_end,
@@ -164,6 +164,10 @@ int catalog_parse_datetime(const char *text, bool *has_start, int64_t *start, bo
             goto bad;
         *has_end = true;
     }
+    /* "/", "../..", "/.." and "../" bound nothing: the STAC API lets one
+     * end be open, not both, so such a parameter is a client error. */
+    if (!*has_start && !*has_end)
+        goto bad;
     if (*has_start && *has_end && *start > *end) {
         snprintf(err, errlen, "datetime interval starts after it ends");
         return -EINVAL;
@@ -172,6 +176,6 @@ int catalog_parse_datetime(const char *text, bool *has_start, int64_t *start, bo
 bad:
     snprintf(err, errlen,
              "datetime must be an RFC 3339 date-time (2023-05-01T12:00:00Z) or an interval "
-             "start/end where either end may be '..' (open)");
+             "start/end where one end may be '..' or empty (open)");
     return -EINVAL;
 }

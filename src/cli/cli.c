@@ -15,8 +15,10 @@
 
 #include "api/api.h"
 #include "auth/accounts.h"
+#include "auth/audit.h"
 #include "app.h"
 #include "catalog/catalog.h"
+#include "cli/table.h"
 #include "util/log.h"
 #include "auth/password.h"
 #include "http/server.h"
@@ -33,15 +35,17 @@ static const char usage_main[] =
     "  serve                 run the HTTP(S) server\n"
     "  migrate               create or upgrade the storage schema\n"
     "  user add|list|set|disable\n"
-    "  token create|list|revoke\n"
+    "  token create|list|revoke|rotate\n"
     "  scope add|list\n"
     "  group add|list\n"
     "  stac import FILE|DIR --visibility GROUP[,GROUP]\n"
+    "  audit [--account EMAIL] [--since TIME] [--limit N] [--json]\n"
     "\n"
     "Every command takes the settings as flags, e.g. --data-dir DIR (default ./var),\n"
     "--config FILE, --listen HOST:PORT. Precedence: defaults < --config file <\n"
     "TESSERA_* environment (TESSERA_DATA_DIR, TESSERA_LISTEN, ...) < flags.\n"
-    "Run `tessera COMMAND --help` for a command's own options.\n";
+    "Run `tessera COMMAND --help` for a command's own options; `tessera --version`\n"
+    "prints the version.\n";
 
 static const char usage_serve[] =
     "usage: tessera serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
@@ -52,38 +56,86 @@ static const char usage_serve[] =
     "Other settings: max_body, connection_timeout, max_connections, access_ttl,\n"
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
     "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
-    "worker_nice, stac_cache_mb.\n"
-    "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n";
+    "worker_nice, stac_cache_mb, last_used_interval, token_max_lifetime_days,\n"
+    "expiry_warning_days, audit_retention_days; expiry notices: notice_scan_interval,\n"
+    "webhook_url, webhook_secret (use TESSERA_WEBHOOK_SECRET), webhook_retry_seconds,\n"
+    "webhook_max_attempts; password reset: password_reset_ttl, public_url,\n"
+    "mail_transport (file | smtp://HOST[:PORT] | smtps://...), mail_from;\n"
+    "several nodes: database_url\n"
+    "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file; and:\n"
+    "  --trusted-proxies CIDRS   proxies whose Forwarded / X-Forwarded-Proto, -Host and\n"
+    "                            -Prefix headers are believed when links are built\n"
+    "                            (comma/space-separated, IPv4 and IPv6, e.g.\n"
+    "                            127.0.0.1/32,::1). Default empty: trust nobody.\n"
+    "  --cors-origins ORIGINS    CORS for the STAC API, assets, GET /tokens/v2 and\n"
+    "                            openapi.json: * (default), origins such as\n"
+    "                            https://app.example (comma/space-separated), or empty\n"
+    "                            to turn CORS off.\n"
+    "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n"
+    "Example: tessera serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"
-                                    "Applies pending schema migrations and prints the version.\n";
+                                    "Applies pending schema migrations and prints the version.\n"
+                                    "Example: tessera migrate --database-url postgresql://tessera@db/tessera\n";
 
 static const char usage_user[] =
-    "usage: tessera user add EMAIL [--password P | --password-stdin] [--username U]\n"
-    "                        [--groups G,G] [--scopes S,S] [--staff]\n"
-    "       tessera user list\n"
+    "usage: tessera user add EMAIL [--password P | --password-stdin | --service]\n"
+    "                        [--username U] [--groups G,G] [--scopes S,S] [--staff]\n"
+    "       tessera user list [--json]\n"
     "       tessera user set EMAIL [--groups G,G] [--scopes S,S] [--active true|false]\n"
     "                        [--staff true|false] [--password P | --password-stdin]\n"
     "       tessera user disable EMAIL\n"
     "Changing a password or disabling an account ends its sessions at once;\n"
-    "removing a scope or group takes effect on its tokens at the next request.\n";
+    "removing a scope or group takes effect on its tokens at the next request.\n"
+    "A --service account has no password and cannot sign in: it only holds the\n"
+    "tokens an operator creates for it (tessera token create).\n"
+    "list prints a header, then one tab-separated row per account; --json prints\n"
+    "the same accounts as a JSON array.\n"
+    "Examples: tessera user add ada@example.com --password-stdin --groups Public,Partners\n"
+    "          tessera user add ci@example.com --service --scopes stac,catalog:read\n";
 
 static const char usage_token[] =
     "usage: tessera token create EMAIL --scopes S,S [--note TEXT] [--expires-days N]\n"
-    "       tessera token list EMAIL\n"
+    "       tessera token list EMAIL [--json]\n"
     "       tessera token revoke ID\n"
-    "create prints the token once (pk when every scope is public, else sk).\n";
+    "       tessera token rotate ID [--grace-seconds N]\n"
+    "create prints the token once (pk when every scope is public, else sk).\n"
+    "rotate prints a new token (new secret; same name, scopes, restrictions and expiry);\n"
+    "the old one keeps working for --grace-seconds (default 0), then is revoked.\n"
+    "list prints a header, then id, usage, created, scopes, note, last used, expiry\n"
+    "(\"never\") and whether it is within expiry_warning_days, tab-separated;\n"
+    "--json prints the tokens as a JSON array.\n"
+    "Examples: tessera token create ci@example.com --scopes stac --note ci --expires-days 90\n"
+    "          tessera token rotate k3v9x2m8q4w7e1r5t6y0u2i8o --grace-seconds 3600\n";
 
-static const char usage_scope[] = "usage: tessera scope add ID [--description TEXT] [--public]\n"
-                                  "       tessera scope list\n";
+static const char usage_scope[] =
+    "usage: tessera scope add ID [--description TEXT] [--public]\n"
+    "       tessera scope list [--json]\n"
+    "A --public scope may be held by a public (pk) token.\n"
+    "Example: tessera scope add reports:read --description \"Read reports\" --public\n";
 
-static const char usage_group[] = "usage: tessera group add NAME [--description TEXT]\n"
-                                  "       tessera group list\n";
+static const char usage_group[] =
+    "usage: tessera group add NAME [--description TEXT]\n"
+    "       tessera group list [--json]\n"
+    "Groups decide which STAC collections and items an account sees.\n"
+    "Example: tessera group add Partners --description \"Partner organizations\"\n";
 
 static const char usage_stac[] =
     "usage: tessera stac import FILE|DIR --visibility GROUP[,GROUP]\n"
     "Imports STAC Collections, Items and ItemCollections (all *.json under DIR) in\n"
-    "one transaction: on any invalid document nothing is loaded.\n";
+    "one transaction: on any invalid document nothing is loaded. On a terminal a\n"
+    "progress line counts files, collections and items.\n"
+    "Example: tessera stac import ./catalog --visibility Public,Partners\n";
+
+static const char usage_audit[] =
+    "usage: tessera audit [--account EMAIL] [--since TIME] [--limit N] [--json]\n"
+    "Prints the audit trail, newest first: sign-ins (and failures), sign-outs,\n"
+    "registrations, token creation, update, rotation and revocation, account\n"
+    "changes and throttling, with time, actor, account, token, client address and\n"
+    "request id (never a secret). TIME is RFC 3339 (2026-11-01T00:00:00Z) or a\n"
+    "date; --limit defaults to 100. Events older than audit_retention_days are\n"
+    "deleted.\n"
+    "Example: tessera audit --account ada@example.com --since 2026-11-01 --json\n";
 
 /* Command-specific options collected while parsing. */
 struct cli_opts {
@@ -92,14 +144,17 @@ struct cli_opts {
     const char *password, *username, *groups, *scopes, *note, *description, *visibility;
     const char *active, *staff_value;
     int expires_days;
-    bool password_stdin, staff, is_public, help;
+    long grace_seconds;
+    const char *account, *since, *limit;
+    bool password_stdin, staff, is_public, help, json, service;
 };
 
 static bool opt_takes_value(const char *name)
 {
     static const char *const with_value[] = {"password", "username", "groups", "scopes",
                                              "note", "description", "visibility", "active",
-                                             "staff-value", "expires-days", NULL};
+                                             "staff-value", "expires-days", "grace-seconds",
+                                             "account", "since", "limit", NULL};
     for (int i = 0; with_value[i]; i++)
         if (strcmp(name, with_value[i]) == 0)
             return true;
@@ -116,7 +171,18 @@ static int set_opt(struct cli_opts *o, const char *name, const char *value)
     else if (strcmp(name, "description") == 0) o->description = value;
     else if (strcmp(name, "visibility") == 0) o->visibility = value;
     else if (strcmp(name, "active") == 0) o->active = value;
-    else if (strcmp(name, "expires-days") == 0) {
+    else if (strcmp(name, "account") == 0) o->account = value;
+    else if (strcmp(name, "since") == 0) o->since = value;
+    else if (strcmp(name, "limit") == 0) o->limit = value;
+    else if (strcmp(name, "grace-seconds") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || v < 0 || v > 7 * 86400) {
+            fprintf(stderr, "tessera: --grace-seconds must be 0..604800 (7 days)\n");
+            return -EINVAL;
+        }
+        o->grace_seconds = v;
+    } else if (strcmp(name, "expires-days") == 0) {
         char *end;
         long v = strtol(value, &end, 10);
         if (*end || v < 1 || v > 36500) {
@@ -157,9 +223,18 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts
         name[len] = '\0';
         if (strcmp(name, "password-stdin") == 0) { o->password_stdin = true; continue; }
         if (strcmp(name, "public") == 0) { o->is_public = true; continue; }
+        if (strcmp(name, "json") == 0) { o->json = true; continue; }
+        if (strcmp(name, "service") == 0) { o->service = true; continue; }
         if (strcmp(name, "staff") == 0 && !staff_takes_value) { o->staff = true; continue; }
         if (strcmp(name, "staff") == 0)
             strcpy(name, "staff-value");
+        char key[64];
+        for (size_t k = 0; k <= len; k++)
+            key[k] = name[k] == '-' ? '_' : name[k];
+        if (!opt_takes_value(name) && strcmp(name, "config") != 0 && !config_known(key)) {
+            fprintf(stderr, "tessera: unknown option --%s (see `tessera COMMAND --help`)\n", name);
+            return -EINVAL;
+        }
         /* A missing value must not swallow the next option: "--data-dir
          * --threads 4" would silently use "./--threads" as the data directory.
          * A value that starts with "--" can still be given as --name=value. */
@@ -179,9 +254,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct cli_opts
         }
         if (strcmp(name, "config") == 0)
             continue; /* applied before everything else */
-        char key[64], err[256];
-        for (size_t k = 0; k <= len; k++)
-            key[k] = name[k] == '-' ? '_' : name[k];
+        char err[256];
         if (config_set(cfg, key, value, err, sizeof(err)) < 0) {
             fprintf(stderr, "tessera: %s\n", err);
             return -EINVAL;
@@ -267,16 +340,28 @@ static int find_account(struct app *app, const char *email, struct account *a)
     return rc;
 }
 
-static int print_account(void *ctx, const struct account *a)
+static const struct table_column account_columns[] = {
+    TABLE_COLUMN("ID", "id"),
+    TABLE_COLUMN("USERNAME", "username"),
+    TABLE_COLUMN("EMAIL", "email"),
+    TABLE_COLUMN("GROUPS", "groups"),
+    TABLE_COLUMN("SCOPES", "scopes"),
+    TABLE_BOOL("STATUS", "is_active", "active", "disabled"),
+    TABLE_BOOL("STAFF", "is_staff", "staff", "-"),
+    TABLE_BOOL("SERVICE", "service", "service", "-"),
+    TABLE_END};
+
+static int collect_account(void *rows, const struct account *a)
 {
-    char *groups = strlist_join(&a->groups, ",");
-    char *scopes = strlist_join(&a->scopes, ",");
-    printf("%lld\t%s\t%s\t%s\t%s\t%s%s\n", (long long)a->id, a->username, a->email,
-           groups ? groups : "", scopes ? scopes : "", a->is_active ? "active" : "disabled",
-           a->is_staff ? "\tstaff" : "");
-    free(groups);
-    free(scopes);
+    cJSON_AddItemToArray(rows, accounts_to_json(a));
     return 0;
+}
+
+static void print_account(const struct account *a, bool json)
+{
+    cJSON *rows = cJSON_CreateArray();
+    collect_account(rows, a);
+    table_print(rows, account_columns, json);
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -290,6 +375,33 @@ static int parse_bool(const char *v, bool *out)
         return -EINVAL;
     }
     return 0;
+}
+
+/* Every name of the comma-separated list must be a registered scope (or
+ * group): a typo must not be granted silently. Prints what is wrong. */
+static bool names_registered(struct app *app, const char *csv, bool scopes)
+{
+    struct strlist names = STRLIST_INIT;
+    struct scope_def *sd = NULL;
+    struct group_def *gd = NULL;
+    size_t n = 0;
+    bool ok = strlist_split(&names, csv) == 0 &&
+              (scopes ? app->store->ops->scope_list(app->store, &sd, &n)
+                      : app->store->ops->group_list(app->store, &gd, &n)) == 0;
+    for (size_t i = 0; ok && i < names.n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++)
+            found = strcmp(names.v[i], scopes ? sd[j].id : gd[j].name) == 0;
+        if (!found) {
+            fprintf(stderr, "tessera: unknown %s \"%s\" (see `tessera %s list`)\n",
+                    scopes ? "scope" : "group", names.v[i], scopes ? "scope" : "group");
+            ok = false;
+        }
+    }
+    strlist_free(&names);
+    free(sd);
+    free(gd);
+    return ok;
 }
 
 static int replace_list(struct strlist *l, const char *csv)
@@ -309,7 +421,12 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
     if (strcmp(verb, "list") == 0) {
         if (open_app(app) < 0)
             return 1;
-        status = app->store->ops->account_each(app->store, print_account, NULL) < 0;
+        cJSON *rows = cJSON_CreateArray();
+        status = app->store->ops->account_each(app->store, collect_account, rows) < 0;
+        if (status == 0)
+            table_print(rows, account_columns, o->json);
+        else
+            cJSON_Delete(rows);
         goto out;
     }
     if (o->npositional != 1) {
@@ -319,12 +436,20 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
     const char *email = o->positional[0];
     if (open_app(app) < 0)
         return 1;
+    if ((o->scopes && !names_registered(app, o->scopes, true)) ||
+        (o->groups && !names_registered(app, o->groups, false)))
+        goto out;
     if (strcmp(verb, "add") == 0) {
-        if (!password) {
-            fprintf(stderr, "tessera: user add needs --password or --password-stdin\n");
+        if (!password && !o->service) {
+            fprintf(stderr, "tessera: user add needs --password, --password-stdin or --service\n");
             goto out;
         }
-        struct account_input in = {.email = email, .password = password, .username = o->username};
+        if (password && o->service) {
+            fprintf(stderr, "tessera: a --service account has no password\n");
+            goto out;
+        }
+        struct account_input in = {.email = email, .password = password, .username = o->username,
+                                   .service = o->service};
         const char *field;
         char msg[256];
         int rc = accounts_create(app, &in, &a, &field, msg, sizeof(msg));
@@ -340,13 +465,14 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
         a.is_staff = o->staff;
         if (changed && app->store->ops->account_update(app->store, &a) < 0)
             goto out;
-        print_account(NULL, &a);
+        audit_log(app->audit, AUDIT_REGISTER, a.id, NULL, &audit_cli, NULL);
+        print_account(&a, o->json);
         status = 0;
     } else if (strcmp(verb, "set") == 0 || strcmp(verb, "disable") == 0) {
         if (find_account(app, email, &a) < 0)
             goto out;
         if (strcmp(verb, "disable") == 0) {
-            status = accounts_deactivate(app, &a) < 0;
+            status = accounts_deactivate(app, &a, &audit_cli) < 0;
             goto out;
         }
         bool active = a.is_active, staff = a.is_staff;
@@ -358,12 +484,14 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
             goto out;
         a.is_staff = staff;
         if (!active && a.is_active) {
-            if (accounts_deactivate(app, &a) < 0)
+            if (accounts_deactivate(app, &a, &audit_cli) < 0)
                 goto out;
         } else {
             a.is_active = active;
             if (app->store->ops->account_update(app->store, &a) < 0)
                 goto out;
+            audit_log(app->audit, AUDIT_ACCOUNT_UPDATE, a.id, NULL, &audit_cli,
+                      "groups, scopes, staff or active set by an operator");
         }
         if (password) {
             const char *weak = password_weakness(password);
@@ -371,10 +499,10 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
                 fprintf(stderr, "tessera: password: %s\n", weak);
                 goto out;
             }
-            if (accounts_set_password(app, &a, password) < 0)
+            if (accounts_set_password(app, &a, password, &audit_cli) < 0)
                 goto out;
         }
-        print_account(NULL, &a);
+        print_account(&a, o->json);
         status = 0;
     } else {
         fputs(usage_user, stderr);
@@ -389,23 +517,65 @@ out:
 
 /* ---- tokens ----------------------------------------------------------- */
 
+static const struct table_column token_columns[] = {
+    TABLE_COLUMN("ID", "id"),
+    TABLE_COLUMN("USAGE", "usage"),
+    TABLE_COLUMN("CREATED", "created"),
+    TABLE_COLUMN("SCOPES", "scopes"),
+    TABLE_COLUMN("NOTE", "note"),
+    TABLE_OR_NULL("LAST_USED", "last_used", "never"),
+    TABLE_OR_NULL("EXPIRES", "expires", "never"),
+    TABLE_BOOL("EXPIRING_SOON", "expiring_soon", "yes", "-"),
+    TABLE_END};
+
 static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
 {
     struct account a = {0};
     struct strlist scopes = STRLIST_INIT;
     int status = 1;
     bool known = strcmp(verb, "create") == 0 || strcmp(verb, "list") == 0 ||
-                 strcmp(verb, "revoke") == 0;
+                 strcmp(verb, "revoke") == 0 || strcmp(verb, "rotate") == 0;
     if (!known || o->npositional != 1 || (strcmp(verb, "create") == 0 && !o->scopes)) {
         fputs(usage_token, stderr);
         return 2;
     }
     if (open_app(app) < 0)
         return 1;
-    if (strcmp(verb, "revoke") == 0) {
-        int rc = tokens_revoke(app, o->positional[0], -1, "cli");
+    if (strcmp(verb, "rotate") == 0) {
+        struct token_record old = {0}, t = {0};
+        char *value = NULL;
+        int rc = app->store->ops->token_get(app->store, o->positional[0], &old);
+        if (rc == 0)
+            rc = app->store->ops->account_get_by_id(app->store, old.account_id, &a);
+        if (rc == 0)
+            rc = tokens_rotate(app, &a, o->positional[0], o->grace_seconds * 1000LL, &audit_cli,
+                               &t, &value);
         if (rc == -ENOENT)
             fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
+        else if (rc == -EPERM)
+            fprintf(stderr, "tessera: the account is no longer granted every scope of %s\n",
+                    o->positional[0]);
+        else if (rc < 0)
+            fprintf(stderr, "tessera: could not rotate %s (see log above)\n", o->positional[0]);
+        else
+            printf("%s\n", value);
+        if (value) {
+            crypto_wipe(value, strlen(value));
+            free(value);
+        }
+        token_record_free(&t);
+        token_record_free(&old);
+        status = rc < 0;
+        goto out;
+    }
+    if (strcmp(verb, "revoke") == 0) {
+        int rc = tokens_revoke(app, o->positional[0], -1, &audit_cli);
+        if (rc == -ENOENT)
+            fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
+        else if (rc == -EPERM)
+            fprintf(stderr, "tessera: %s is the account's default public token: rotate it "
+                            "(tessera token rotate) or disable the account\n",
+                    o->positional[0]);
         else if (rc < 0)
             fprintf(stderr, "tessera: could not revoke %s (see log above)\n", o->positional[0]);
         status = rc < 0;
@@ -432,11 +602,19 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
                                                     : 0};
         struct token_record t;
         char *value;
-        if (tokens_create(app, &a, &spec, &t, &value) < 0) {
+        int made = tokens_create(app, &a, &spec, &t, &value);
+        if (made == -ERANGE) {
+            fprintf(stderr, "tessera: --expires-days is beyond the maximum lifetime"
+                            " (max_token_days, token_max_lifetime_days)\n");
+            goto out;
+        }
+        if (made < 0) {
             fprintf(stderr, "tessera: could not create the token\n");
             goto out;
         }
         printf("%s\n", value);
+        audit_log(app->audit, AUDIT_TOKEN_CREATE, a.id, t.id, &audit_cli,
+                  t.usage == TOKEN_PK ? "pk" : "sk");
         crypto_wipe(value, strlen(value));
         free(value);
         token_record_free(&t);
@@ -444,26 +622,24 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
     } else {
         struct token_query q = {.account_id = a.id, .usage = -1, .is_default = -1, .limit = 100};
         char last[TOKEN_ID_LEN + 1] = "";
+        cJSON *rows = cJSON_CreateArray();
         for (;;) {
             struct token_record *v;
             size_t n;
             q.start_after = last[0] ? last : NULL;
-            if (app->store->ops->token_list(app->store, &q, &v, &n) < 0)
+            if (app->store->ops->token_list(app->store, &q, &v, &n) < 0) {
+                cJSON_Delete(rows);
                 goto out;
-            for (size_t i = 0; i < n; i++) {
-                char created[TIME_RFC3339_LEN];
-                time_format_rfc3339(v[i].created, created);
-                char *s = strlist_join(&v[i].scopes, ",");
-                printf("%s\t%s\t%s\t%s\t%s\n", v[i].id, v[i].usage == TOKEN_PK ? "pk" : "sk",
-                       created, s ? s : "", v[i].note);
-                free(s);
             }
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(rows, tokens_to_json(app, &v[i], NULL));
             if (n)
                 snprintf(last, sizeof(last), "%s", v[n - 1].id);
             token_records_free(v, n);
             if (n < q.limit)
                 break;
         }
+        table_print(rows, token_columns, o->json);
         status = 0;
     }
 out:
@@ -526,15 +702,33 @@ static int cmd_scope_group(struct app *app, bool scope, const char *verb, struct
         struct scope_def *v = NULL;
         size_t n = 0;
         rc = app->store->ops->scope_list(app->store, &v, &n);
-        for (size_t i = 0; i < n; i++)
-            printf("%s\t%s\t%s\n", v[i].id, v[i].is_public ? "public" : "secret", v[i].description);
+        cJSON *rows = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) {
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "id", v[i].id);
+            cJSON_AddBoolToObject(row, "public", v[i].is_public);
+            cJSON_AddStringToObject(row, "description", v[i].description);
+            cJSON_AddItemToArray(rows, row);
+        }
+        static const struct table_column columns[] = {
+            TABLE_COLUMN("ID", "id"), TABLE_BOOL("KIND", "public", "public", "secret"),
+            TABLE_COLUMN("DESCRIPTION", "description"), TABLE_END};
+        table_print(rows, columns, o->json);
         free(v);
     } else {
         struct group_def *v = NULL;
         size_t n = 0;
         rc = app->store->ops->group_list(app->store, &v, &n);
-        for (size_t i = 0; i < n; i++)
-            printf("%s\t%s\n", v[i].name, v[i].description);
+        cJSON *rows = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) {
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "name", v[i].name);
+            cJSON_AddStringToObject(row, "description", v[i].description);
+            cJSON_AddItemToArray(rows, row);
+        }
+        static const struct table_column columns[] = {
+            TABLE_COLUMN("NAME", "name"), TABLE_COLUMN("DESCRIPTION", "description"), TABLE_END};
+        table_print(rows, columns, o->json);
         free(v);
     }
     if (rc == -EEXIST)
@@ -542,6 +736,27 @@ static int cmd_scope_group(struct app *app, bool scope, const char *verb, struct
                 o->positional[0]);
     app_close(app);
     return rc < 0;
+}
+
+/* ---- stac import: the progress line ------------------------------------ */
+
+struct import_progress {
+    int64_t last_ms;
+    bool printed;
+};
+
+/* Rewrites one stderr line at most ten times a second. */
+static void show_import_progress(void *ctx, const struct catalog_import_result *r, bool committing)
+{
+    struct import_progress *p = ctx;
+    int64_t now = time_now_ms();
+    if (!committing && now - p->last_ms < 100)
+        return;
+    p->last_ms = now;
+    p->printed = true;
+    fprintf(stderr, "\rimporting: %zu files, %zu collections, %zu items%s", r->files,
+            r->collections, r->items, committing ? "; committing ..." : "");
+    fflush(stderr);
 }
 
 static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
@@ -559,10 +774,21 @@ static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
         strlist_free(&visibility);
         return 1;
     }
+    if (!names_registered(app, o->visibility, false)) {
+        strlist_free(&visibility);
+        app_close(app);
+        return 1;
+    }
     char err[512] = "";
     struct catalog_import_result res = {0};
-    int rc = catalog_import_path_ex(app->catalog, o->positional[0], &visibility, &res, err,
+    struct import_progress shown = {0};
+    struct catalog_import_progress progress = {show_import_progress, &shown};
+    /* A progress line for people on a terminal, none in pipes and logs. */
+    int rc = catalog_import_path_ex(app->catalog, o->positional[0], &visibility,
+                                    isatty(STDERR_FILENO) ? &progress : NULL, &res, err,
                                     sizeof(err));
+    if (shown.printed)
+        fputc('\n', stderr);
     if (rc < 0)
         fprintf(stderr, "tessera: import failed, nothing was loaded: %s\n", err);
     else
@@ -571,6 +797,58 @@ static int cmd_stac(struct app *app, const char *verb, struct cli_opts *o)
     strlist_free(&visibility);
     app_close(app);
     return rc < 0;
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+static int cmd_audit(struct app *app, struct cli_opts *o)
+{
+    struct audit_query q = {.account_id = -1, .limit = 100};
+    if (o->limit) {
+        char *end;
+        long v = strtol(o->limit, &end, 10);
+        if (*end || v < 1 || v > 100000) {
+            fprintf(stderr, "tessera: --limit must be 1..100000\n");
+            return 2;
+        }
+        q.limit = (size_t)v;
+    }
+    if (o->since && time_parse_rfc3339(o->since, &q.since) < 0 &&
+        time_parse_date(o->since, &q.since) < 0) {
+        fprintf(stderr, "tessera: --since must be an RFC 3339 time or a date (YYYY-MM-DD)\n");
+        return 2;
+    }
+    if (open_app(app) < 0)
+        return 1;
+    int status = 1;
+    struct account a = {0};
+    struct audit_event *v = NULL;
+    size_t n = 0;
+    if (o->account) {
+        if (find_account(app, o->account, &a) < 0)
+            goto out;
+        q.account_id = a.id;
+    }
+    if (app->store->ops->audit_list(app->store, &q, &v, &n) < 0) {
+        fprintf(stderr, "tessera: cannot read the audit trail (see log above)\n");
+        goto out;
+    }
+    cJSON *rows = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(rows, audit_event_json(&v[i]));
+    static const struct table_column columns[] = {
+        TABLE_COLUMN("ID", "id"),          TABLE_COLUMN("AT", "at"),
+        TABLE_COLUMN("KIND", "kind"),      TABLE_COLUMN("ACTOR", "actor"),
+        TABLE_COLUMN("ACCOUNT", "account_id"), TABLE_COLUMN("TOKEN", "token_id"),
+        TABLE_COLUMN("CLIENT", "client"),  TABLE_COLUMN("DETAIL", "detail"),
+        TABLE_END};
+    table_print(rows, columns, o->json);
+    status = 0;
+out:
+    free(v);
+    account_free(&a);
+    app_close(app);
+    return status;
 }
 
 /* ---- entry point ------------------------------------------------------ */
@@ -603,8 +881,13 @@ int cli_main(int argc, char **argv)
     struct cli_opts o = {0};
     /* Skip global options before the command word. */
     int cmd = 1;
-    while (cmd < argc && strncmp(argv[cmd], "--", 2) == 0 && strcmp(argv[cmd], "--help") != 0)
+    while (cmd < argc && strncmp(argv[cmd], "--", 2) == 0 && strcmp(argv[cmd], "--help") != 0 &&
+           strcmp(argv[cmd], "--version") != 0)
         cmd += strchr(argv[cmd], '=') ? 1 : 2;
+    if (cmd < argc && (strcmp(argv[cmd], "--version") == 0 || strcmp(argv[cmd], "version") == 0)) {
+        printf("tessera %s\n", TESSERA_VERSION);
+        return 0;
+    }
     if (cmd >= argc || strcmp(argv[cmd], "--help") == 0 || strcmp(argv[cmd], "help") == 0) {
         fputs(usage_main, cmd >= argc ? stderr : stdout);
         return cmd >= argc ? 2 : 0;
@@ -612,7 +895,8 @@ int cli_main(int argc, char **argv)
     if (load_config(&app.cfg, argc, argv) < 0)
         return 2;
     const char *command = argv[cmd];
-    bool has_verb = strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0;
+    bool has_verb = strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
+                    strcmp(command, "audit") != 0;
     const char *verb = has_verb && cmd + 1 < argc && argv[cmd + 1][0] != '-' ? argv[cmd + 1] : "";
     int first = cmd + 1 + (verb[0] ? 1 : 0);
     bool staff_value = strcmp(command, "user") == 0 && strcmp(verb, "set") == 0;
@@ -626,7 +910,7 @@ int cli_main(int argc, char **argv)
         const char *usage;
     } usages[] = {{"serve", usage_serve}, {"migrate", usage_migrate}, {"user", usage_user},
                   {"token", usage_token}, {"scope", usage_scope},     {"group", usage_group},
-                  {"stac", usage_stac}};
+                  {"stac", usage_stac}, {"audit", usage_audit}};
     const char *usage = NULL;
     for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++)
         if (strcmp(usages[i].name, command) == 0)
@@ -647,6 +931,8 @@ int cli_main(int argc, char **argv)
         return cmd_user(&app, verb, &o);
     if (strcmp(command, "token") == 0)
         return cmd_token(&app, verb, &o);
+    if (strcmp(command, "audit") == 0)
+        return cmd_audit(&app, &o);
     if (strcmp(command, "scope") == 0 || strcmp(command, "group") == 0)
         return cmd_scope_group(&app, strcmp(command, "scope") == 0, verb, &o);
     return cmd_stac(&app, verb, &o);

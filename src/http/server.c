@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -49,10 +50,12 @@ struct server {
     int quiesced_fd; /* the listen socket after server_quiesce, or -1 */
     struct route *routes;
     size_t nroutes, cap;
-    int port;
+    atomic_int port; /* written once bound; read by request threads */
     char *tls_cert_pem, *tls_key_pem;
     struct route_metrics *unmatched;
     server_error_fn reply_error; /* the API's error body, in its dialect */
+    server_reply_hook on_reply;  /* or NULL */
+    server_options_fn on_options; /* or NULL */
     char id_prefix[9];
     atomic_uint_fast64_t next_id;
 };
@@ -226,6 +229,10 @@ struct app *request_app(const struct request *r)
 {
     return r->srv->app;
 }
+int request_server_port(const struct request *r)
+{
+    return atomic_load(&r->srv->port);
+}
 const char *request_method(const struct request *r)
 {
     return r->method;
@@ -266,6 +273,47 @@ const char *request_scheme(const struct request *r)
 bool request_replied(const struct request *r)
 {
     return r->response != NULL;
+}
+
+struct header_join {
+    const char *name;
+    char *out;
+    size_t len, used;
+    int lines;
+    bool overflow;
+};
+
+static enum MHD_Result header_join_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct header_join *j = cls;
+    if (strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    size_t n = value ? strlen(value) : 0, sep = j->lines ? 2 : 0;
+    if (j->used + sep + n + 1 > j->len) {
+        j->overflow = true;
+        return MHD_NO;
+    }
+    memcpy(j->out + j->used, ", ", sep);
+    memcpy(j->out + j->used + sep, value ? value : "", n);
+    j->used += sep + n;
+    j->out[j->used] = '\0';
+    j->lines++;
+    return MHD_YES;
+}
+
+int request_header_join(const struct request *r, const char *name, char *out, size_t len)
+{
+    if (len == 0)
+        return -ENOSPC;
+    struct header_join j = {name, out, len, 0, 0, false};
+    out[0] = '\0';
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, header_join_cb, &j);
+    if (j.overflow) {
+        out[0] = '\0';
+        return -ENOSPC;
+    }
+    return j.lines;
 }
 
 struct query_iter {
@@ -502,6 +550,8 @@ static enum MHD_Result queue_reply(struct request *r)
         r->srv->reply_error(r, 500, "Internal server error", "internal_error");
     if (!r->response)
         return MHD_NO;
+    if (r->srv->on_reply)
+        r->srv->on_reply(r, r->status);
     r->state = REQ_DONE;
     return MHD_queue_response(r->conn, (unsigned)r->status, r->response);
 }
@@ -548,6 +598,9 @@ static void dispatch(struct request *r)
     bool path_known;
     r->route = route_find(r->srv, r, &path_known);
     if (!r->route) {
+        if (path_known && r->srv->on_options && strcmp(r->method, "OPTIONS") == 0 &&
+            r->srv->on_options(r))
+            return;
         if (path_known) {
             reply_header(r, "Allow", "see /api/v1/openapi.json");
             r->srv->reply_error(r, 405, "Method Not Allowed", "method_not_allowed");
@@ -573,6 +626,10 @@ static void dispatch(struct request *r)
 
 static enum MHD_Result reply_too_large(struct request *r)
 {
+    /* Counted under the route the request was for, not "(unmatched)". */
+    bool path_known;
+    if (!r->route)
+        r->route = route_find(r->srv, r, &path_known);
     char msg[96];
     snprintf(msg, sizeof(msg), "Request body exceeds %zu bytes", r->srv->app->cfg.max_body);
     r->srv->reply_error(r, 413, msg, "payload_too_large");
@@ -649,6 +706,16 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 }
 
 /* ---- daemon ----------------------------------------------------------- */
+
+void server_on_reply(struct server *srv, server_reply_hook hook)
+{
+    srv->on_reply = hook;
+}
+
+void server_on_options(struct server *srv, server_options_fn fn)
+{
+    srv->on_options = fn;
+}
 
 struct server *server_create(struct app *app, server_error_fn reply_error)
 {
@@ -769,7 +836,7 @@ int server_start(struct server *srv)
         return -EADDRINUSE;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = info ? info->port : cfg->listen_port;
+    atomic_store(&srv->port, info ? info->port : cfg->listen_port);
     if (cfg->port_file[0])
         write_port_file(cfg->port_file, srv->port);
     log_info("listening on %s://%s:%d (%u threads, %u workers)", tls ? "https" : "http",

@@ -39,6 +39,19 @@ int server_route(struct server *srv, const char *method, const char *pattern,
 typedef void (*server_error_fn)(struct request *r, int status, const char *message,
                                 const char *code);
 
+/* Called once per request, after its reply is chosen (by a handler or by
+ * this layer: 404, 405, 413, 500, 503) and before it is sent, on the thread
+ * that sends it: may add headers with reply_header (e.g. CORS on every reply
+ * of some paths, errors included). One hook; register before server_start. */
+typedef void (*server_reply_hook)(struct request *r, int status);
+void server_on_reply(struct server *srv, server_reply_hook hook);
+/* OPTIONS on a path that routes serve with other methods (a CORS preflight)
+ * goes to fn before it would get 405: fn replies and returns true, or
+ * returns false (without replying) to leave it to the 405. Other paths keep
+ * their 404. One; register before server_start. */
+typedef bool (*server_options_fn)(struct request *r);
+void server_on_options(struct server *srv, server_options_fn fn);
+
 /* The server, with no routes yet: the caller registers them (server_route)
  * before server_start. */
 struct server *server_create(struct app *app, server_error_fn reply_error);
@@ -54,6 +67,8 @@ void server_stop(struct server *srv);
 void server_destroy(struct server *srv);
 
 struct app *request_app(const struct request *r);
+/* The port this node is bound to (the one chosen, with port 0). */
+int request_server_port(const struct request *r);
 const char *request_method(const struct request *r);
 /* URL-decoded path without the query string. */
 const char *request_path(const struct request *r);
@@ -64,8 +79,15 @@ const char *request_query(const struct request *r, const char *key);
 /* Calls fn for every query argument in order; stops when fn returns non-zero. */
 int request_query_each(const struct request *r,
                        int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
-/* Header value (case-insensitive name), or NULL. */
+/* Header value (case-insensitive name), or NULL. With several field lines
+ * of that name, the first. */
 const char *request_header(const struct request *r, const char *name);
+/* Every field line of a header (case-insensitive name), in the order
+ * received, joined with ", " into out: for list-valued headers such as
+ * Forwarded, whose lines a proxy may append separately (RFC 9110 §5.3).
+ * Returns the number of lines (0: absent, out = ""), or -ENOSPC when they do
+ * not fit (out = ""). */
+int request_header_join(const struct request *r, const char *name, char *out, size_t len);
 /* Request body (not NUL-terminated in general; always followed by a NUL). */
 const char *request_body(const struct request *r, size_t *len);
 const char *request_id(const struct request *r);

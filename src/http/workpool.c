@@ -23,6 +23,7 @@ struct workpool {
     pthread_cond_t ready;
     struct job *head, *tail;
     size_t queued, max_queued;
+    uint64_t rejected; /* submissions refused because the queue was full */
     bool stopping;
     int nice;
     unsigned nthreads;
@@ -109,8 +110,10 @@ int workpool_submit(struct workpool *wp, void (*fn)(void *arg), void *arg)
     int rc = 0;
     if (wp->stopping)
         rc = -ESHUTDOWN;
-    else if (wp->queued >= wp->max_queued)
+    else if (wp->queued >= wp->max_queued) {
         rc = -EAGAIN;
+        wp->rejected++;
+    }
     if (rc == 0) {
         if (wp->tail)
             wp->tail->next = job;
@@ -146,4 +149,12 @@ void workpool_destroy(struct workpool *wp)
     pthread_mutex_destroy(&wp->lock);
     pthread_cond_destroy(&wp->ready);
     free(wp);
+}
+
+void workpool_stats(struct workpool *wp, size_t *queued, uint64_t *rejected)
+{
+    pthread_mutex_lock(&wp->lock);
+    *queued = wp->queued;
+    *rejected = wp->rejected;
+    pthread_mutex_unlock(&wp->lock);
 }

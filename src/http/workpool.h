@@ -5,6 +5,7 @@
 #define TESSERA_WORKPOOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct workpool;
 
@@ -17,6 +18,9 @@ int workpool_submit(struct workpool *wp, void (*fn)(void *arg), void *arg);
 /* Runs every queued job and joins the threads; later submissions fail with
  * -ESHUTDOWN. The pool stays allocated so late callers can still submit. */
 void workpool_drain(struct workpool *wp);
+/* Jobs waiting now, and submissions refused so far (queue full), for
+ * /metrics. Any thread. */
+void workpool_stats(struct workpool *wp, size_t *queued, uint64_t *rejected);
 /* Drains (if not done yet) and frees the pool. */
 void workpool_destroy(struct workpool *wp);
 

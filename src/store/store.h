@@ -67,6 +67,16 @@ struct token_record {
     int64_t modified;
     int64_t last_used_at; /* 0 = never */
     int64_t revoked_at;   /* 0 = live */
+    /* Rotated: the token that replaced it ("" = none). Such a token works
+     * until expires_at (the end of its grace period), then counts as
+     * revoked. */
+    char replaced_by[TOKEN_ID_LEN + 1];
+};
+
+/* A token's last use, for token_touch. */
+struct token_use {
+    char id[TOKEN_ID_LEN + 1];
+    int64_t at; /* ms */
 };
 
 struct refresh_record {
@@ -85,6 +95,54 @@ struct scope_def {
 struct group_def {
     char name[GROUP_NAME_MAX + 1];
     char description[DESCRIPTION_MAX + 1];
+};
+
+/* One entry of the append-only audit trail. Never a secret: no password,
+ * token string or key ever goes in. Text fields are cut to their size. */
+#define AUDIT_TEXT_MAX 160
+struct audit_event {
+    int64_t id;          /* set by the store: increasing */
+    int64_t at;          /* ms */
+    char kind[32];       /* "signin", "token.revoke", ... (audit.h) */
+    char actor[64];      /* who acted: "session", "token:ID", "cli", "anonymous" */
+    int64_t account_id;  /* whose account, 0 = none known */
+    char token_id[TOKEN_ID_LEN + 1];
+    char client[64];     /* client address */
+    char user_agent[AUDIT_TEXT_MAX + 1];
+    char request_id[65];
+    char detail[AUDIT_TEXT_MAX + 1];
+};
+
+struct audit_query {
+    int64_t account_id; /* < 0: every account */
+    int64_t since;      /* ms, 0 = from the start */
+    int64_t before_id;  /* 0 = from the newest; else those after this event (paging) */
+    size_t limit;       /* 1.. */
+};
+
+/* A notice to a token's owner (notices.h): its expiry is near, or came.
+ * One per (token, kind, expiry), whichever node saw it first. It is shown
+ * on the account's pages until dismissed, and posted to the webhook when
+ * one is configured. */
+enum notice_delivery {
+    NOTICE_NO_WEBHOOK, /* none was configured when the notice was made */
+    NOTICE_PENDING,
+    NOTICE_DELIVERED,
+    NOTICE_FAILED,    /* every attempt failed */
+    NOTICE_CANCELLED, /* the token was revoked, rotated or re-dated first */
+};
+
+struct notice {
+    int64_t id; /* set by the store */
+    int64_t account_id;
+    char token_id[TOKEN_ID_LEN + 1];
+    char kind[24];            /* NOTICE_TOKEN_EXPIRING / NOTICE_TOKEN_EXPIRED */
+    int64_t token_expires_at; /* ms: the expiry the notice is about */
+    int64_t created;          /* ms */
+    int64_t dismissed_at;     /* ms, 0 = shown */
+    enum notice_delivery delivery;
+    int attempts;
+    int64_t next_attempt_at; /* ms */
 };
 
 enum token_sort { TOKEN_SORT_CREATED, TOKEN_SORT_MODIFIED };
@@ -140,10 +198,23 @@ struct store_ops {
      * nor repeats. -ENOENT when it is unknown or another account's. */
     int (*token_list)(struct store *st, const struct token_query *q, struct token_record **out,
                       size_t *n);
-    /* Writes note, scopes, allowed_urls and modified of a live token. */
+    /* Writes note, scopes, allowed_urls, expires_at and modified of a live
+     * token. */
     int (*token_update)(struct store *st, const struct token_record *t);
+    /* Rotation, in one transaction: inserts fresh (a new token of the same
+     * account, whose account_id is set here) and marks the live, not yet
+     * rotated token old_id of account_id replaced by it, working until
+     * valid_until (or its own earlier expiry); the default flag moves to
+     * fresh. -ENOENT when old_id is not such a token. */
+    int (*token_rotate)(struct store *st, const char *old_id, int64_t account_id,
+                        struct token_record *fresh, int64_t valid_until);
     /* Marks a live token of that account revoked now. -ENOENT otherwise. */
     int (*token_revoke)(struct store *st, const char *id, int64_t account_id);
+    /* Records last uses in one batch: each token's last_used_at becomes the
+     * later of its stored value and the given one (several nodes: the newest
+     * wins). Not an access change: no change-log entry, no wait for other
+     * nodes. Unknown ids are skipped. */
+    int (*token_touch)(struct store *st, const struct token_use *uses, size_t n);
     /* Calls fn for every live token in one sequential scan (the start-up
      * load of the token index: a million rows in well under a second). The
      * records passed carry everything but the note and the public token
@@ -163,6 +234,48 @@ struct store_ops {
     int (*refresh_check)(struct store *st, const char *jti, struct refresh_record *out);
     int (*refresh_revoke_family)(struct store *st, const char *family);
     int (*refresh_revoke_account)(struct store *st, int64_t account_id);
+
+    /* The audit trail. append stores the events in one transaction (their
+     * id is assigned, their at kept: it must be set); list returns the
+     * matching events newest first by time, then id (*out malloc'd, caller
+     * frees); prune deletes those older than before_ms. */
+    int (*audit_append)(struct store *st, const struct audit_event *v, size_t n);
+    int (*audit_list)(struct store *st, const struct audit_query *q, struct audit_event **out,
+                      size_t *n);
+    int (*audit_prune)(struct store *st, int64_t before_ms);
+
+    /* Live, not rotated tokens whose expiry is in (from, until] and that
+     * have no notice of that kind for that expiry, in expiry order: fn gets
+     * id, account and expiry; stops when fn returns non-zero and returns
+     * that. Served by an index on expires_at. */
+    int (*token_expiring)(struct store *st, const char *kind, int64_t from, int64_t until,
+                          int (*fn)(void *ctx, const char *id, int64_t account_id,
+                                    int64_t expires_at),
+                          void *ctx);
+    /* Notices. add sets n->id and created; -EEXIST when the token already has
+     * one of that kind for that expiry. list: the account's notices not
+     * dismissed whose token is live and still expires at the time they
+     * name, newest first (*out malloc'd, caller frees). dismiss: -ENOENT
+     * unless it is the account's. claim: up to max pending deliveries due by
+     * now that no node holds, held for lease_ms (so one node posts each);
+     * delivered records the outcome of an attempt and releases the claim. */
+    int (*notice_add)(struct store *st, struct notice *n);
+    int (*notice_list)(struct store *st, int64_t account_id, struct notice **out, size_t *n);
+    int (*notice_dismiss)(struct store *st, int64_t id, int64_t account_id);
+    int (*notice_claim)(struct store *st, int64_t now, int64_t lease_ms, size_t max,
+                        struct notice **out, size_t *n);
+    int (*notice_delivered)(struct store *st, int64_t id, enum notice_delivery state,
+                            int attempts, int64_t next_attempt_at);
+
+    /* One-time password reset links: only a keyed hash of a link's secret
+     * is stored. insert also deletes links that expired a day ago. use, when
+     * the link is unused and not expired at now, marks it and every other
+     * link of its account used and sets *account_id: 0; -ENOENT for an
+     * unknown link, -EPERM for a used or expired one. */
+    int (*reset_insert)(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t account_id,
+                        int64_t expires_at);
+    int (*reset_use)(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,
+                     int64_t *account_id);
 
     /* The driver's feed of committed account/token/catalog changes, for a
      * serving node's token index (changefeed.h). Call after migrate. NULL on

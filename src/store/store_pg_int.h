@@ -1,7 +1,8 @@
 /* Internals shared by the two files of the PostgreSQL storage driver:
  * store_pg.c (schema, accounts, scopes, groups, tokens: the writes that note
  * changes and wait for every node) and store_pg_shared.c (refresh tokens,
- * shared keys, throttles: rows every node reads from the database itself).
+ * shared keys, throttles: rows every node reads from the database itself)
+ * and store_pg_audit.c (the audit trail).
  * Not part of the storage interface. Threading as store.h: any thread. */
 #ifndef TESSERA_STORE_PG_INT_H
 #define TESSERA_STORE_PG_INT_H
@@ -59,5 +60,29 @@ int pgstore_refresh_revoke_family(struct store *st, const char *family);
 int pgstore_refresh_revoke_account(struct store *st, int64_t account_id);
 int pgstore_key_shared(struct store *st, const char *name, uint8_t key[CRYPTO_KEY_LEN], bool given);
 int pgstore_throttle_hit(struct store *st, const char *key, unsigned limit, int window_s);
+
+/* The audit trail (store_pg_audit.c). */
+int pgstore_audit_append(struct store *st, const struct audit_event *v, size_t n);
+int pgstore_audit_list(struct store *st, const struct audit_query *q, struct audit_event **out,
+                       size_t *n);
+int pgstore_audit_prune(struct store *st, int64_t before_ms);
+
+/* Expiry notices (store_pg_notices.c). */
+int pgstore_token_expiring(struct store *st, const char *kind, int64_t from, int64_t until,
+                           int (*fn)(void *ctx, const char *id, int64_t account_id,
+                                     int64_t expires_at),
+                           void *ctx);
+int pgstore_notice_add(struct store *st, struct notice *n);
+int pgstore_notice_list(struct store *st, int64_t account_id, struct notice **out, size_t *n);
+int pgstore_notice_dismiss(struct store *st, int64_t id, int64_t account_id);
+int pgstore_notice_claim(struct store *st, int64_t now, int64_t lease_ms, size_t max,
+                         struct notice **out, size_t *n);
+/* Password reset links (store_pg_resets.c). */
+int pgstore_reset_insert(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t account_id,
+                         int64_t expires_at);
+int pgstore_reset_use(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,
+                      int64_t *account_id);
+int pgstore_notice_delivered(struct store *st, int64_t id, enum notice_delivery state,
+                             int attempts, int64_t next_attempt_at);
 
 #endif

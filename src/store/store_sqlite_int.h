@@ -44,6 +44,8 @@ enum stmt_id {
     ST_TOKEN_LIST_MODIFIED_AFTER,
     ST_TOKEN_UPDATE,
     ST_TOKEN_REVOKE,
+    ST_TOKEN_REPLACE,
+    ST_TOKEN_TOUCH,
     ST_TOKEN_SCAN,
     ST_REFRESH_INSERT,
     ST_REFRESH_GET,
@@ -110,11 +112,38 @@ int sq_token_list(struct store *st, const struct token_query *q, struct token_re
                   size_t *n);
 int sq_token_update(struct store *st, const struct token_record *t);
 int sq_token_revoke(struct store *st, const char *id, int64_t account_id);
+int sq_token_touch(struct store *st, const struct token_use *uses, size_t n);
+int sq_token_rotate(struct store *st, const char *old_id, int64_t account_id,
+                    struct token_record *fresh, int64_t valid_until);
 int sq_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t), void *ctx);
 int sq_refresh_insert(struct store *st, const struct refresh_record *r);
 int sq_refresh_rotate(struct store *st, const char *old_jti, const struct refresh_record *next);
 int sq_refresh_check(struct store *st, const char *jti, struct refresh_record *out);
 int sq_refresh_revoke_family(struct store *st, const char *family);
 int sq_refresh_revoke_account(struct store *st, int64_t account_id);
+
+/* The audit trail (store_sqlite_audit.c). */
+int sq_audit_append(struct store *st, const struct audit_event *v, size_t n);
+int sq_audit_list(struct store *st, const struct audit_query *q, struct audit_event **out,
+                  size_t *n);
+int sq_audit_prune(struct store *st, int64_t before_ms);
+
+/* Expiry notices (store_sqlite_notices.c). */
+int sq_token_expiring(struct store *st, const char *kind, int64_t from, int64_t until,
+                      int (*fn)(void *ctx, const char *id, int64_t account_id,
+                                int64_t expires_at),
+                      void *ctx);
+int sq_notice_add(struct store *st, struct notice *n);
+int sq_notice_list(struct store *st, int64_t account_id, struct notice **out, size_t *n);
+int sq_notice_dismiss(struct store *st, int64_t id, int64_t account_id);
+int sq_notice_claim(struct store *st, int64_t now, int64_t lease_ms, size_t max,
+                    struct notice **out, size_t *n);
+/* Password reset links (store_sqlite_resets.c). */
+int sq_reset_insert(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t account_id,
+                    int64_t expires_at);
+int sq_reset_use(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,
+                 int64_t *account_id);
+int sq_notice_delivered(struct store *st, int64_t id, enum notice_delivery state, int attempts,
+                        int64_t next_attempt_at);
 
 #endif

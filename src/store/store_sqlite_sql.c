@@ -101,6 +101,64 @@ const char *const sq_migrations[] = {
     "CREATE TRIGGER change_log_token_delete AFTER DELETE ON tokens"
     " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
     " VALUES (2, OLD.account_id, OLD.id); END;",
+    /* 3: recording a token's last use (token_touch) is not a change other
+     * processes must apply, so the update trigger names the columns that
+     * are. */
+    "DROP TRIGGER change_log_token_update;"
+    "CREATE TRIGGER change_log_token_update AFTER UPDATE OF account_id, usage, note, scopes,"
+    " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at"
+    " ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;",
+    /* 4: rotation with a grace period (token_rotate). */
+    "ALTER TABLE tokens ADD COLUMN replaced_by TEXT NOT NULL DEFAULT '';"
+    "DROP TRIGGER change_log_token_update;"
+    "CREATE TRIGGER change_log_token_update AFTER UPDATE OF account_id, usage, note, scopes,"
+    " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at,"
+    " replaced_by ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;",
+    /* 5: the audit trail (store_sqlite_audit.c). */
+    "CREATE TABLE audit_events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  actor TEXT NOT NULL DEFAULT '',"
+    "  account_id INTEGER NOT NULL DEFAULT 0,"
+    "  token_id TEXT NOT NULL DEFAULT '',"
+    "  client TEXT NOT NULL DEFAULT '',"
+    "  user_agent TEXT NOT NULL DEFAULT '',"
+    "  request_id TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX audit_account ON audit_events(account_id, at, id);"
+    "CREATE INDEX audit_at ON audit_events(at, id);",
+    /* 6: expiry notices (store_sqlite_notices.c) and the index their scan
+     * reads. Not access changes: no change-log triggers. */
+    "CREATE INDEX tokens_expiring ON tokens(expires_at) WHERE expires_at > 0 AND revoked_at = 0;"
+    "CREATE TABLE notices ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account_id INTEGER NOT NULL,"
+    "  token_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  token_expires_at INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  dismissed_at INTEGER NOT NULL DEFAULT 0,"
+    "  delivery INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    "  claimed_until INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (token_id, kind, token_expires_at)"
+    ");"
+    "CREATE INDEX notices_account ON notices(account_id, created);"
+    "CREATE INDEX notices_due ON notices(next_attempt_at) WHERE delivery = 1;",
+    /* 7: one-time password reset links (store_sqlite_resets.c). */
+    "CREATE TABLE password_resets ("
+    "  token_hash BLOB PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    "  created INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX password_resets_account ON password_resets(account_id);",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 
@@ -109,7 +167,7 @@ const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migration
     "scopes, is_active, is_staff, created, updated, sessions_valid_after"
 #define TOKEN_COLS                                                                                \
     "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "  \
-    "expires_at, created, modified, last_used_at, revoked_at"
+    "expires_at, created, modified, last_used_at, revoked_at, replaced_by"
 
 
 /* Token list filters: ?2 = -1 means any usage, else ?3 is 'pk'/'sk';
@@ -153,7 +211,7 @@ const char *const sq_stmt_sql[ST_COUNT] = {
     [ST_GROUP_LIST] = "SELECT name, description FROM \"groups\" ORDER BY name",
     [ST_TOKEN_INSERT] =
         "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
-        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1",
     [ST_TOKEN_CURSOR] = "SELECT created, modified FROM tokens"
                         " WHERE id = ?1 AND account_id = ?2",
@@ -167,14 +225,21 @@ const char *const sq_stmt_sql[ST_COUNT] = {
         "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
         " AND (modified, id) > (?5, ?6) ORDER BY modified, id LIMIT ?7",
     [ST_TOKEN_UPDATE] = "UPDATE tokens SET note = ?2, scopes = ?3, allowed_urls = ?4,"
-                        " modified = ?5 WHERE id = ?1 AND revoked_at = 0",
+                        " modified = ?5, expires_at = ?6 WHERE id = ?1 AND revoked_at = 0",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3"
                         " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
     /* Table (rowid) order reads each page once; the note and the public
      * token string are left out (the index keeps neither). */
+    /* Rotation: the old token is replaced (?2) and works until ?3 at the
+     * latest; the default flag goes with the new one. */
+    [ST_TOKEN_REPLACE] = "UPDATE tokens SET replaced_by = ?2, is_default = 0, modified = ?4,"
+                         " expires_at = CASE WHEN expires_at = 0 OR expires_at > ?3 THEN ?3"
+                         " ELSE expires_at END"
+                         " WHERE id = ?1 AND account_id = ?5 AND revoked_at = 0 AND replaced_by = ''",
+    [ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
     [ST_TOKEN_SCAN] = "SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash, NULL,"
-                      " is_default, expires_at, created, modified, last_used_at, revoked_at"
-                      " FROM tokens WHERE revoked_at = 0",
+                      " is_default, expires_at, created, modified, last_used_at, revoked_at,"
+                      " replaced_by FROM tokens WHERE revoked_at = 0",
     [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (jti, family, account_id, expires_at,"
                           " state, created) VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
     [ST_REFRESH_GET] =

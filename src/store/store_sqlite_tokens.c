@@ -48,6 +48,7 @@ static int token_from_row(sqlite3_stmt *s, struct token_record *t)
     t->modified = sqlite3_column_int64(s, 11);
     t->last_used_at = sqlite3_column_int64(s, 12);
     t->revoked_at = sqlite3_column_int64(s, 13);
+    sq_col_text(s, 14, t->replaced_by, sizeof(t->replaced_by));
     return 0;
 fail:
     token_record_free(t);
@@ -86,6 +87,7 @@ int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t)
     b |= sqlite3_bind_int64(s, 12, t->modified ? t->modified : created);
     b |= sqlite3_bind_int64(s, 13, t->last_used_at);
     b |= sqlite3_bind_int64(s, 14, t->revoked_at);
+    b |= sqlite3_bind_text(s, 15, t->replaced_by, -1, SQLITE_STATIC);
     if (b != SQLITE_OK) {
         sq_db_fail(c, "token_insert bind");
         goto fail;
@@ -228,6 +230,7 @@ int sq_token_update(struct store *st, const struct token_record *t)
     b |= sqlite3_bind_text(s, 3, scopes, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 4, urls, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int64(s, 5, t->modified ? t->modified : sq_now_ms());
+    b |= sqlite3_bind_int64(s, 6, t->expires_at);
     if (b != SQLITE_OK) {
         sq_db_fail(c, "token_update bind");
         goto fail;
@@ -261,6 +264,66 @@ int sq_token_revoke(struct store *st, const char *id, int64_t account_id)
     else
         rc = sqlite3_changes(c->db) ? 0 : -ENOENT;
     sq_stmt_done(s);
+    return rc;
+}
+
+int sq_token_rotate(struct store *st, const char *old_id, int64_t account_id,
+                    struct token_record *fresh, int64_t valid_until)
+{
+    struct sqlite_conn *c = sq_conn_get(st);
+    if (!c)
+        return -EIO;
+    int rc = sq_tx_begin(c);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = sq_stmt_get(c, ST_TOKEN_REPLACE);
+    if (!s) {
+        rc = -EIO;
+        goto fail;
+    }
+    int64_t now = sq_now_ms();
+    sqlite3_bind_text(s, 1, old_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, fresh->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, valid_until);
+    sqlite3_bind_int64(s, 4, now);
+    sqlite3_bind_int64(s, 5, account_id);
+    rc = sqlite3_step(s) == SQLITE_DONE ? (sqlite3_changes(c->db) ? 0 : -ENOENT)
+                                        : sq_db_fail(c, "token_rotate");
+    sq_stmt_done(s);
+    fresh->account_id = account_id;
+    if (rc == 0)
+        rc = sq_token_insert_on(c, fresh);
+    if (rc == 0 && (rc = sq_tx_commit(c)) == 0)
+        return 0;
+fail:
+    sq_tx_rollback(c);
+    return rc;
+}
+
+int sq_token_touch(struct store *st, const struct token_use *uses, size_t n)
+{
+    struct sqlite_conn *c = sq_conn_get(st);
+    if (!c)
+        return -EIO;
+    if (n == 0)
+        return 0;
+    /* One transaction: one fsync for the whole batch. */
+    int rc = sq_tx_begin(c);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = sq_stmt_get(c, ST_TOKEN_TOUCH);
+    for (size_t i = 0; s && i < n && rc == 0; i++) {
+        sqlite3_bind_text(s, 1, uses[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, uses[i].at);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = sq_db_fail(c, "token_touch");
+        sq_stmt_done(s);
+    }
+    if (!s)
+        rc = -EIO;
+    if (rc == 0 && (rc = sq_tx_commit(c)) == 0)
+        return 0;
+    sq_tx_rollback(c);
     return rc;
 }
 

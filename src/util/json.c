@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/timeutil.h"
+
 cJSON *json_add_int(cJSON *obj, const char *name, int64_t v)
 {
     char text[24];
@@ -113,4 +115,13 @@ const char *json_out_text(struct json_out *o, size_t *len)
     o->buf[o->len] = '\0';
     *len = o->len;
     return o->buf;
+}
+
+cJSON *json_add_time(cJSON *obj, const char *name, int64_t ms)
+{
+    if (!ms)
+        return cJSON_AddNullToObject(obj, name);
+    char text[TIME_RFC3339_LEN];
+    time_format_rfc3339(ms, text);
+    return cJSON_AddStringToObject(obj, name, text);
 }

@@ -14,6 +14,9 @@
  * 7111111111111111 into 7.11111111111111e+15 (found by fuzz_jwt on a
  * user_id). Returns the new item, NULL on ENOMEM. */
 cJSON *json_add_int(cJSON *obj, const char *name, int64_t v);
+/* Adds name: an RFC 3339 time (ms since the epoch), or null when ms is 0
+ * ("never"). Returns the added item, NULL when out of memory. */
+cJSON *json_add_time(cJSON *obj, const char *name, int64_t ms);
 /* A new JSON array of strings (NULL on ENOMEM). */
 cJSON *json_from_strlist(const struct strlist *l);
 /* Reads an array of strings into out (duplicates dropped). Returns 0, or

@@ -7,10 +7,18 @@
 #include <stdbool.h>
 #include <time.h>
 
-#define YEAR_MIN 1970
 #define YEAR_MAX 9999
-/* 9999-12-31T23:59:59.999Z, the last instant four year digits can show. */
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, the first and last
+ * instants four year digits can show (RFC 3339 allows years 0000-9999). */
+#define MS_MIN (-62167219200000LL)
 #define MS_MAX 253402300799999LL
+
+/* What one flavour of the parser accepts (see timeutil.h). */
+struct time_syntax {
+    unsigned year_min; /* 1970 (narrow) or 0 (wide) */
+    int max_frac;      /* fractional-second digits allowed */
+};
+static const struct time_syntax narrow = {1970, 6}, wide = {0, 9};
 
 int64_t time_now_ms(void)
 {
@@ -66,14 +74,16 @@ void time_format_rfc3339(int64_t ms, char out[TIME_RFC3339_LEN])
 {
     /* The output has room for four year digits only; clamp instead of
      * overflowing. Parsing never yields a value outside this range. */
-    if (ms < 0)
-        ms = 0;
+    if (ms < MS_MIN)
+        ms = MS_MIN;
     if (ms > MS_MAX)
         ms = MS_MAX;
-    int64_t secs = ms / 1000;
-    unsigned milli = (unsigned)(ms % 1000);
-    int64_t days = secs / 86400;
-    unsigned sod = (unsigned)(secs % 86400);
+    /* Floor division, so that instants before 1970 count their
+     * milliseconds and seconds forward from the previous second and day. */
+    int64_t secs = ms >= 0 ? ms / 1000 : -((999 - ms) / 1000);
+    unsigned milli = (unsigned)(ms - secs * 1000);
+    int64_t days = secs >= 0 ? secs / 86400 : -((86399 - secs) / 86400);
+    unsigned sod = (unsigned)(secs - days * 86400);
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
@@ -119,26 +129,26 @@ static bool expect(const char **pp, char c)
 }
 
 /* Parses "YYYY-MM-DD" at *pp and returns the day number. */
-static bool parse_date_part(const char **pp, int64_t *days)
+static bool parse_date_part(const char **pp, unsigned year_min, int64_t *days)
 {
     unsigned y, m, d;
     if (!read_digits(pp, 4, &y) || !expect(pp, '-') || !read_digits(pp, 2, &m) ||
         !expect(pp, '-') || !read_digits(pp, 2, &d))
         return false;
-    if (y < YEAR_MIN || y > YEAR_MAX || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+    if (y < year_min || y > YEAR_MAX || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
         return false;
     *days = days_from_civil(y, m, d);
     return true;
 }
 
-int time_parse_rfc3339(const char *s, int64_t *out_ms)
+static int parse_rfc3339(const char *s, const struct time_syntax *syn, int64_t *out_ms)
 {
     if (!s || !out_ms)
         return -EINVAL;
     const char *p = s;
     int64_t days;
     unsigned hh, mi, ss, frac_ms = 0;
-    if (!parse_date_part(&p, &days))
+    if (!parse_date_part(&p, syn->year_min, &days))
         return -EINVAL;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -EINVAL;
@@ -154,9 +164,10 @@ int time_parse_rfc3339(const char *s, int64_t *out_ms)
         int n = 0;
         unsigned scale = 100;
         while (*p >= '0' && *p <= '9') {
-            if (++n > 6)
+            if (++n > syn->max_frac)
                 return -EINVAL;
-            /* Digits past milliseconds are truncated, as documented. */
+            /* Digits past milliseconds are truncated, as documented: toward
+             * the earlier instant, before 1970 too. */
             frac_ms += (unsigned)(*p - '0') * scale;
             scale /= 10;
             p++;
@@ -183,20 +194,40 @@ int time_parse_rfc3339(const char *s, int64_t *out_ms)
     int64_t ms = secs * 1000 + frac_ms;
     /* An offset can push the first or last day past the representable
      * range; such instants are refused rather than clamped. */
-    if (ms < 0 || ms > MS_MAX)
+    if (ms < (syn->year_min ? 0 : MS_MIN) || ms > MS_MAX)
         return -EINVAL;
     *out_ms = ms;
     return 0;
 }
 
-int time_parse_date(const char *s, int64_t *out_ms)
+static int parse_date(const char *s, const struct time_syntax *syn, int64_t *out_ms)
 {
     if (!s || !out_ms)
         return -EINVAL;
     const char *p = s;
     int64_t days;
-    if (!parse_date_part(&p, &days) || *p != '\0')
+    if (!parse_date_part(&p, syn->year_min, &days) || *p != '\0')
         return -EINVAL;
     *out_ms = days * 86400 * 1000;
     return 0;
+}
+
+int time_parse_rfc3339(const char *s, int64_t *out_ms)
+{
+    return parse_rfc3339(s, &narrow, out_ms);
+}
+
+int time_parse_rfc3339_wide(const char *s, int64_t *out_ms)
+{
+    return parse_rfc3339(s, &wide, out_ms);
+}
+
+int time_parse_date(const char *s, int64_t *out_ms)
+{
+    return parse_date(s, &narrow, out_ms);
+}
+
+int time_parse_date_wide(const char *s, int64_t *out_ms)
+{
+    return parse_date(s, &wide, out_ms);
 }

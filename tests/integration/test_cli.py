@@ -2,6 +2,7 @@
 against the same data directory as a live server so that each effect is
 checked over HTTP, plus exit codes and configuration precedence
 (file < TESSERA_* environment < flags)."""
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,39 @@ class HelpTest(unittest.TestCase):
                     self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
                     self.assertIn("needs a value", r.stderr)
                     self.assertEqual(os.listdir(d), [])
+            # An unknown flag is named as unknown, with or without a value.
+            for args in (["user", "list", "--bogus"], ["user", "list", "--bogus", "x"],
+                         ["--bogus=1", "user", "list"]):
+                with self.subTest(args=args):
+                    r = run(*args, cwd=d)
+                    self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
+                    self.assertIn("unknown option --bogus", r.stderr)
+
+    def test_version(self):
+        for args in (["--version"], ["version"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^tessera \d+\.\d+\.\d+\n$")
+
+    def test_unknown_scopes_and_groups_are_refused(self):
+        sample = os.path.join(SOURCE_DIR, "catalog", "sample", "public")
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "data")
+            for args, name in ((["--scopes", "stac,nosuchscope"], 'scope "nosuchscope"'),
+                               (["--groups", "Public,NoSuchGroup"], 'group "NoSuchGroup"')):
+                r = run("user", "add", "x@example.com", "--password-stdin", *args,
+                        "--data-dir", data, input="correct horse battery\n")
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("unknown " + name, r.stderr)
+            r = run("user", "list", "--json", "--data-dir", data)
+            self.assertEqual(json.loads(r.stdout), [], "a refused account was created anyway")
+            r = run("stac", "import", sample, "--visibility", "NoSuchGroup", "--data-dir", data)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn('unknown group "NoSuchGroup"', r.stderr)
+            r = run("group", "add", "Analysts", "--data-dir", data)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run("stac", "import", sample, "--visibility", "Analysts", "--data-dir", data)
+            self.assertEqual(r.returncode, 0, r.stderr)
 
 
 class CliAgainstServerTest(ServerTestCase):
@@ -91,7 +125,10 @@ class CliAgainstServerTest(ServerTestCase):
     def test_user_add_list_and_login(self):
         email = unique_email("cli")
         r = self.cli("user", "add", email, "--password", "cli password one")
-        fields = r.stdout.rstrip("\n").split("\t")
+        header, row = r.stdout.rstrip("\n").split("\n")
+        self.assertEqual(header.split("\t"), ["ID", "USERNAME", "EMAIL", "GROUPS", "SCOPES",
+                                               "STATUS", "STAFF", "SERVICE"])
+        fields = row.split("\t")
         self.assertEqual(fields[2], email)
         self.assertEqual(fields[3], "Public")
         self.assertIn("stac", fields[4].split(","))
@@ -121,7 +158,7 @@ class CliAgainstServerTest(ServerTestCase):
         r = self.cli("user", "add", email, "--password-stdin", "--username", "opt-%d" % os.getpid(),
                      "--groups", "Public,Opt%d" % os.getpid(), "--scopes", "stac,catalog:read",
                      "--staff", input="stdin password 1\n")
-        fields = r.stdout.rstrip("\n").split("\t")
+        fields = r.stdout.rstrip("\n").split("\n")[1].split("\t")
         self.assertEqual(fields[1], "opt-%d" % os.getpid())
         self.assertEqual(fields[3], "Public,Opt%d" % os.getpid())
         self.assertEqual(fields[4], "stac,catalog:read")
@@ -223,6 +260,52 @@ class CliAgainstServerTest(ServerTestCase):
                      check=False)
         self.assertEqual(r.returncode, 2)
 
+    def test_lists_have_headers_and_json(self):
+        """Every list prints a header over tab-separated rows, and with --json
+        the same rows as a JSON array; an empty value prints as "-"."""
+        email = unique_email("lists")
+        self.cli("user", "add", email, "--password", "cli password one")
+        sk = self.cli("token", "create", email, "--scopes", "stac").stdout.strip()
+        headers = {
+            ("user", "list"): "ID USERNAME EMAIL GROUPS SCOPES STATUS STAFF SERVICE",
+            ("token", "list", email): "ID USAGE CREATED SCOPES NOTE LAST_USED EXPIRES EXPIRING_SOON",
+            ("scope", "list"): "ID KIND DESCRIPTION",
+            ("group", "list"): "NAME DESCRIPTION",
+            ("audit", "--account", email): "ID AT KIND ACTOR ACCOUNT TOKEN CLIENT DETAIL",
+        }
+        for args, header in headers.items():
+            lines = self.cli(*args).stdout.rstrip("\n").split("\n")
+            self.assertEqual(lines[0].split("\t"), header.split(), args)
+            width = len(header.split())
+            for line in lines[1:]:
+                self.assertEqual(len(line.split("\t")), width, (args, line))
+            rows = json.loads(self.cli(*args, "--json").stdout)
+            self.assertIsInstance(rows, list, args)
+            self.assertEqual(len(rows), len(lines) - 1, args)
+        users = json.loads(self.cli("user", "list", "--json").stdout)
+        mine = next(u for u in users if u["email"] == email)
+        self.assertIs(mine["is_active"], True)
+        self.assertIn("stac", mine["scopes"])
+        tokens = json.loads(self.cli("token", "list", email, "--json").stdout)
+        made = next(t for t in tokens if not t["default"])
+        self.assertEqual((made["usage"], made["scopes"], made["note"]), ("sk", ["stac"], ""))
+        self.assertIsNone(made["last_used"])
+        self.assertNotIn(sk.split(".")[2], json.dumps(tokens))
+        row = next(l for l in self.cli("token", "list", email).stdout.split("\n")
+                   if l.startswith(made["id"]))
+        self.assertEqual(row.split("\t")[4:], ["-", "never", "never", "-"])
+        scopes = {s["id"]: s for s in json.loads(self.cli("scope", "list", "--json").stdout)}
+        self.assertIs(scopes["stac"]["public"], False)
+        self.assertIs(scopes["styles:tiles"]["public"], True)
+        groups = [g["name"] for g in json.loads(self.cli("group", "list", "--json").stdout)]
+        self.assertIn("Public", groups)
+
+    def test_every_help_has_an_example(self):
+        for command in ("serve", "migrate", "user", "token", "scope", "group", "stac", "audit"):
+            r = self.cli(command, "--help", check=False)
+            self.assertEqual(r.returncode, 0, command)
+            self.assertIn("Example", r.stdout, command)
+
     def test_scopes(self):
         out = self.cli("scope", "list").stdout
         rows = {l.split("\t")[0]: l.split("\t") for l in out.strip().split("\n")}
@@ -307,6 +390,25 @@ class CliAgainstPostgresTest(CliAgainstServerTest):
             cls.server.close()
         finally:
             cls.pg.destroy()
+
+
+class ImportProgressTest(unittest.TestCase):
+    def test_progress_line_on_a_terminal_only(self):
+        sample = os.path.join(SOURCE_DIR, "catalog", "sample", "public")
+        with tempfile.TemporaryDirectory() as d:
+            # On a terminal (script(1) gives the command one): a progress line.
+            cmd = "%s stac import %s --visibility Public --data-dir %s/a" % (BIN, sample, d)
+            r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("importing: ", r.stdout)
+            self.assertIn("; committing ...", r.stdout)
+            self.assertIn("imported ", r.stdout)
+            # Not on a pipe: only the summary, nothing to scroll through logs.
+            r = run("stac", "import", sample, "--visibility", "Public", "--data-dir", d + "/b")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("importing:", r.stdout + r.stderr)
+            self.assertIn("imported ", r.stdout)
 
 
 class ConfigPrecedenceTest(unittest.TestCase):

@@ -6,6 +6,8 @@ import re
 import signal
 import socket
 import time
+import shutil
+import subprocess
 import unittest
 
 import requests
@@ -93,6 +95,48 @@ class HttpTest(ServerTestCase):
         self.assertRegex(r.text, r'tessera_accounts [1-9]')
         self.assertRegex(r.text, r'tessera_http_requests_total\{[^}]*route="/healthz"[^}]*'
                                  r'status="200"[^}]*\} [1-9]')
+
+    def metric(self, text, name):
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        self.fail("metric %s missing" % name)
+
+    def test_metrics_cover_every_outcome(self):
+        before = self.server.get("/metrics").text
+        missing = self.metric(before, 'tessera_verifications_total{outcome="TokenMissing"}')
+        r = self.server.get("/api/v1/account/me")  # no credential: 401
+        self.assertEqual(r.status_code, 401)
+        r = self.server.post("/api/v1/account/register", data=b"x" * (70 * 1024),
+                             headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status_code, 413)
+        text = self.server.get("/metrics").text
+        self.assertEqual(self.metric(text, 'tessera_verifications_total{outcome="TokenMissing"}'),
+                         missing + 1)
+        # A 413 is counted under the route it was sent to, not "(unmatched)".
+        self.assertRegex(text, r'tessera_http_requests_total\{method="POST",'
+                               r'route="/api/v1/account/register",status="413"\} [1-9]')
+        # The latency histogram reaches 10 s; the process and build metrics.
+        self.assertIn('le="10"}', text)
+        for name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                     "process_virtual_memory_bytes", "process_start_time_seconds",
+                     "process_open_fds", "process_max_fds", "tessera_worker_queue_depth",
+                     "tessera_worker_rejected_total"):
+            self.assertGreaterEqual(self.metric(text, name), 0, name)
+        self.assertGreater(self.metric(text, "process_resident_memory_bytes"), 1e6)
+        self.assertGreater(self.metric(text, "process_open_fds"), 2)
+        self.assertRegex(text, r'tessera_build_info\{version="\d+\.\d+\.\d+"\} 1')
+        self.assertIn('tessera_throttled_total{reason="login_account"}', text)
+        start = self.metric(text, "process_start_time_seconds")
+        self.assertLess(abs(start - time.time()), 3600)
+
+    @unittest.skipIf(shutil.which("promtool") is None,
+                     "promtool not installed (scripts/deps.sh test installs prometheus)")
+    def test_metrics_pass_promtool(self):
+        text = self.server.get("/metrics").text
+        r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_head_and_trailing_slash(self):
         r = self.server.request("HEAD", "/healthz")

@@ -28,7 +28,7 @@ class MultiNodeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = Nodes(settings={"login-rate-account": 0, "login-rate-addr": 0,
-                                      "token-api-rate": 0}).start()
+                                      "token-api-rate": 0, "last-used-interval": 1}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -104,6 +104,17 @@ class MultiNodeTest(unittest.TestCase):
         self.delete(user, parent["id"], pair["access"], on="B")
         self.assertEverywhere(tk, "TokenRevoked", "AC")
 
+    def test_rotation_without_grace_holds_on_every_node(self):
+        _, user, pair = self.account("A")
+        old = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")
+        r = self.node("B").post("/api/v1/account/tokens/%s/rotate" % old["id"],
+                                {"grace_seconds": 0}, token=pair["access"])
+        self.assertEqual(r.status_code, 200, r.text)
+        new = r.json()["token_value"]
+        self.node("B").keep_credential(new)
+        self.assertEverywhere(old["token"], "TokenRevoked", "AC")
+        self.assertEverywhere(new, "TokenValid")
+
     def test_password_change_ends_sessions_on_every_node(self):
         email, user, pair = self.account("A")
         for name in "ABC":
@@ -144,6 +155,18 @@ class MultiNodeTest(unittest.TestCase):
         for name in "ABC":
             r = self.node(name).get("/api/v1/account/me", token=other_pair["access"])
             self.assertEqual(r.status_code, 401, r.text)
+
+    def test_last_use_on_one_node_is_listed_by_another(self):
+        _, user, pair = self.account("A")
+        sk = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")
+        self.assertEqual(self.code(sk["token"], "B"), "TokenValid")
+        deadline = time.time() + 5
+        seen = None
+        while time.time() < deadline and not seen:  # B writes within its interval (1 s)
+            r = self.node("C").get("/tokens/v2/" + user, token=pair["access"])
+            seen = next(t for t in r.json() if t["id"] == sk["id"])["last_used"]
+            time.sleep(0.2)
+        self.assertIsNotNone(seen, "node C never saw the use made on node B")
 
     @unittest.skipIf(NGINX is None, "nginx not installed (scripts/deps.sh installs it)")
     def test_round_robin_through_nginx(self):

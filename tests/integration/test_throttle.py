@@ -70,6 +70,10 @@ class LoginPerAccount(ThrottleServer):
         other = unique_email("other")
         self.assertEqual(self.srv.register(other, PASSWORD).status_code, 201)
         self.assertEqual(attempt(self.srv, other, PASSWORD).status_code, 200)
+        # Every 429 above is counted under the limit that gave it.
+        metrics = self.srv.get("/metrics").text
+        self.assertIn('tessera_throttled_total{reason="login_account"} 4\n', metrics)
+        self.assertIn('tessera_throttled_total{reason="login_addr"} 0\n', metrics)
 
     def test_unknown_email_pays_a_hash(self):
         """No timing oracle: a failed sign-in for an unknown e-mail costs about

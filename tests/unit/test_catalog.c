@@ -136,12 +136,12 @@ static void import_sample(struct fixture *f)
     struct catalog_import_result res;
     strlist_add(&pub, "Public");
     strlist_add(&partners, "Partners");
-    int rc = catalog_import_path_ex(f->cat, SAMPLE "/public", &pub, &res, err, sizeof(err));
+    int rc = catalog_import_path_ex(f->cat, SAMPLE "/public", &pub, NULL, &res, err, sizeof(err));
     if (rc)
         fail_msg("import public: %s", err);
     assert_int_equal(res.collections, 2);
     assert_int_equal(res.items, 12);
-    rc = catalog_import_path_ex(f->cat, SAMPLE "/restricted", &partners, &res, err, sizeof(err));
+    rc = catalog_import_path_ex(f->cat, SAMPLE "/restricted", &partners, NULL, &res, err, sizeof(err));
     if (rc)
         fail_msg("import restricted: %s", err);
     assert_int_equal(res.collections, 1);
@@ -550,13 +550,20 @@ static void test_parse_datetime(void **state)
     assert_int_equal(catalog_parse_datetime("2020-01-01T01:00:00 01:00", &hs, &s, &he, &e, err, 256),
                      0);
     assert_true(s == 1577836800000LL);
-    assert_int_equal(catalog_parse_datetime("../..", &hs, &s, &he, &e, err, 256), 0);
-    assert_false(hs || he);
     assert_int_equal(catalog_parse_datetime("/2020-01-02", &hs, &s, &he, &e, err, 256), 0);
     assert_true(!hs && he && e == 1577836800000LL + 2 * 86400000LL - 1);
-    const char *bad[] = {"", "..", "yesterday", "2020-02-30T00:00:00Z", "2020-01-01T00:00:00Z/x",
-                         "2021-01-01T00:00:00Z/2020-01-01T00:00:00Z", "a/b/c",
-                         "2020-01-01T00:00:00Z/2020-01-02T00:00:00Z/"};
+    /* Before 1970, with up to nine fractional digits. */
+    assert_int_equal(catalog_parse_datetime("1900-01-01T00:00:00Z/1969-12-31T23:59:59.999999999Z",
+                                            &hs, &s, &he, &e, err, 256),
+                     0);
+    assert_true(hs && he && s == -2208988800000LL && e == -1);
+    assert_int_equal(catalog_parse_datetime("0001-01-01", &hs, &s, &he, &e, err, 256), 0);
+    assert_true(s == -62135596800000LL && e == s + 86400000LL - 1);
+    /* Intervals open at both ends bound nothing: refused, as are empty ones. */
+    const char *bad[] = {"", "..", "/", "../..", "/..", "../", "yesterday", "2020-02-30T00:00:00Z",
+                         "2020-01-01T00:00:00Z/x", "2021-01-01T00:00:00Z/2020-01-01T00:00:00Z",
+                         "a/b/c", "2020-01-01T00:00:00Z/2020-01-02T00:00:00Z/",
+                         "2020-01-01T00:00:00.1234567890Z", "-0001-01-01T00:00:00Z"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (catalog_parse_datetime(bad[i], &hs, &s, &he, &e, err, 256) != -EINVAL)
             fail_msg("datetime \"%s\" accepted", bad[i]);

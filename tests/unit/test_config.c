@@ -1,6 +1,7 @@
 /* Unit tests for config.c: defaults, config_set validation for every kind of
- * setting, the key = value file (comments, errors with line numbers) and the
- * TESSERA_* environment. */
+ * setting (trusted_proxies and cors_origins included, with the origin
+ * matching of api/cors.c), the key = value file (comments, errors with line
+ * numbers) and the TESSERA_* environment. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "api/cors.h"
 #include "config.h"
 
 static void test_defaults(void **state)
@@ -119,6 +121,76 @@ static void test_listen(void **state)
     }
     assert_string_equal(c.listen_host, "localhost");
     assert_int_equal(c.listen_port, 65535);
+}
+
+static void test_trusted_proxies(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    config_defaults(&c);
+    assert_string_equal(c.trusted_proxies, "");
+    assert_int_equal(c.trusted_nets.n, 0); /* trust nobody */
+    assert_int_equal(config_set(&c, "trusted_proxies", "127.0.0.1/32, 10.0.0.0/8 ::1", err,
+                                sizeof(err)),
+                     0);
+    assert_int_equal(c.trusted_nets.n, 3);
+    assert_true(cidr_list_match(&c.trusted_nets, "10.9.8.7"));
+    /* A typo stops the start, and the previous list stays. */
+    err[0] = '\0';
+    assert_int_equal(config_set(&c, "trusted_proxies", "10.0.0.1/8", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "trusted_proxies"));
+    assert_int_equal(c.trusted_nets.n, 3);
+    assert_string_equal(c.trusted_proxies, "127.0.0.1/32, 10.0.0.0/8 ::1");
+    assert_int_equal(config_set(&c, "trusted_proxies", "bogus", err, sizeof(err)), -EINVAL);
+    /* The environment goes through the same parser. */
+    setenv("TESSERA_TRUSTED_PROXIES", "192.168.0.0/16", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof(err)), 0);
+    unsetenv("TESSERA_TRUSTED_PROXIES");
+    assert_int_equal(c.trusted_nets.n, 1);
+    assert_true(cidr_list_match(&c.trusted_nets, "192.168.1.1"));
+    assert_false(cidr_list_match(&c.trusted_nets, "10.9.8.7"));
+    assert_int_equal(config_set(&c, "trusted_proxies", "", err, sizeof(err)), 0);
+    assert_int_equal(c.trusted_nets.n, 0);
+}
+
+static void test_cors_origins(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    config_defaults(&c);
+    assert_string_equal(c.cors_origins, "*");
+    static const char *const good[] = {"", "*", " * ", "https://a.example",
+                                       "https://a.example, http://b.example:8080 http://[::1]:3000"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (config_set(&c, "cors_origins", good[i], err, sizeof(err)) != 0)
+            fail_msg("refused \"%s\": %s", good[i], err);
+    static const char *const bad[] = {"https://a.example/", "https://a.example/path", "a.example",
+                                      "ftp://a.example",    "null",  "* https://a.example",
+                                      "https://",           "https://a b", "https://a.example\"",
+                                      "**"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (config_set(&c, "cors_origins", bad[i], err, sizeof(err)) != -EINVAL)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_non_null(strstr(err, "cors_origins"));
+    }
+    /* The last good value stays. */
+    assert_string_equal(c.cors_origins, "https://a.example, http://b.example:8080 http://[::1]:3000");
+    size_t n = 0;
+    const char *m = cors_origin_match(c.cors_origins, "http://b.example:8080", &n);
+    assert_non_null(m);
+    assert_int_equal(n, strlen("http://b.example:8080"));
+    assert_non_null(cors_origin_match(c.cors_origins, "HTTPS://A.EXAMPLE", &n));
+    assert_null(cors_origin_match(c.cors_origins, "https://a.example.evil", &n));
+    assert_null(cors_origin_match(c.cors_origins, "https://a.exampl", &n));
+    assert_null(cors_origin_match(c.cors_origins, "http://b.example", &n));
+    assert_null(cors_origin_match(c.cors_origins, "null", &n));
+    assert_null(cors_origin_match(c.cors_origins, "", &n));
+    assert_null(cors_origin_match(c.cors_origins, NULL, &n));
+    assert_non_null(cors_origin_match("*", NULL, &n));
+    assert_null(cors_origin_match("", "https://a.example", &n));
 }
 
 static char tmp_path[64];
@@ -242,6 +314,46 @@ static void test_data_path(void **state)
     assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
+/* The notice and mail settings refuse what would fail later, saying why;
+ * a refused value leaves the previous one. */
+static void test_notify_settings(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    config_defaults(&c);
+    assert_string_equal(c.webhook_url, "");
+    assert_string_equal(c.mail_transport, "file");
+    assert_int_equal(c.password_reset_ttl, 3600);
+    static const struct {
+        const char *key, *value, *says;
+    } bad[] = {
+        {"webhook_url", "ftp://example.com/hook", "http:// or https://"},
+        {"webhook_secret", "too-short", "at least 16"},
+        {"public_url", "https://tokens.example.com/", "trailing slash"},
+        {"public_url", "tokens.example.com", "http:// or https://"},
+        {"mail_transport", "sendmail", "smtp://"},
+        {"mail_from", "a@b.c\r\nBcc: x@y.z", "one line"},
+        {"mail_from", "", "one line"},
+        {"password_reset_ttl", "0", "password_reset_ttl"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(config_set(&c, bad[i].key, bad[i].value, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, bad[i].says));
+    }
+    assert_string_equal(c.mail_transport, "file");
+    assert_int_equal(config_set(&c, "webhook_url", "https://hooks.example.com/t", err, sizeof(err)),
+                     0);
+    assert_int_equal(config_set(&c, "webhook_secret", "0123456789abcdef", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "public_url", "https://tokens.example.com", err, sizeof(err)),
+                     0);
+    assert_int_equal(config_set(&c, "mail_transport", "smtp://127.0.0.1:2525", err, sizeof(err)),
+                     0);
+    assert_int_equal(config_set(&c, "mail_from", "Ops <ops@example.com>", err, sizeof(err)), 0);
+    assert_string_equal(c.mail_from, "Ops <ops@example.com>");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,7 +361,8 @@ int main(void)
         cmocka_unit_test(test_set_invalid), cmocka_unit_test(test_listen),
         cmocka_unit_test(test_file),        cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_env),         cmocka_unit_test(test_precedence_file_then_env),
-        cmocka_unit_test(test_data_path),
+        cmocka_unit_test(test_data_path),   cmocka_unit_test(test_trusted_proxies),
+        cmocka_unit_test(test_cors_origins), cmocka_unit_test(test_notify_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

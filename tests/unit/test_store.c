@@ -834,6 +834,151 @@ static void test_open_by_url(void **state)
     assert_null(store_open("postgresql://tessera:pw@127.0.0.1:1/none", "/nonexistent"));
 }
 
+/* Last uses: the later time wins, unknown ids are skipped, and recording
+ * them is not a change the other nodes or processes are told about. */
+static void test_token_touch(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t a = create_account(st, "touch", "touch@example.com");
+    char id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
+    token_id(id1, "t", 1);
+    token_id(id2, "t", 2);
+    insert_token(st, id1, a, TOKEN_SK, false, 1);
+    insert_token(st, id2, a, TOKEN_PK, false, 2);
+    struct changefeed_config cfg = {"touch-test", 1500};
+    struct changefeed *cf = st->ops->feed_open(st, &cfg);
+    assert_non_null(cf);
+    int64_t head = cf->ops->head(cf);
+    assert_true(head >= 0);
+    struct token_use uses[3] = {{.at = 5000000}, {.at = 7000000}, {.at = 1}};
+    memcpy(uses[0].id, id1, sizeof(uses[0].id));
+    memcpy(uses[1].id, id2, sizeof(uses[1].id));
+    token_id(uses[2].id, "nosuch", 3);
+    assert_int_equal(st->ops->token_touch(st, uses, 3), 0);
+    /* An older time for id1 and a newer one for id2 (another node's). */
+    uses[0].at = 4000000;
+    uses[1].at = 9000000;
+    assert_int_equal(st->ops->token_touch(st, uses, 2), 0);
+    assert_int_equal(st->ops->token_touch(st, uses, 0), 0);
+    struct token_record t;
+    assert_int_equal(st->ops->token_get(st, id1, &t), 0);
+    assert_true(t.last_used_at == 5000000);
+    token_record_free(&t);
+    assert_int_equal(st->ops->token_get(st, id2, &t), 0);
+    assert_true(t.last_used_at == 9000000);
+    token_record_free(&t);
+    assert_true(cf->ops->head(cf) == head);
+    /* A real change still is one. */
+    assert_int_equal(st->ops->token_revoke(st, id1, a), 0);
+    assert_true(cf->ops->head(cf) > head);
+    cf->ops->close(cf);
+}
+
+/* Rotation: the new token and the replaced old one in one transaction. */
+static void test_token_rotate(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t a = create_account(st, "rot", "rot@example.com");
+    int64_t b = create_account(st, "rot2", "rot2@example.com");
+    char old_id[TOKEN_ID_LEN + 1];
+    token_id(old_id, "r", 1);
+    insert_token(st, old_id, a, TOKEN_SK, true, 1);
+    char fresh_id[TOKEN_ID_LEN + 1], other_id[TOKEN_ID_LEN + 1], unknown[TOKEN_ID_LEN + 1];
+    token_id(fresh_id, "r", 2);
+    token_id(other_id, "r", 4);
+    token_id(unknown, "r", 9);
+    struct token_record fresh;
+    make_token(&fresh, fresh_id, 0, TOKEN_SK, true, 10);
+    /* Not another account's token, not an unknown one. */
+    assert_int_equal(st->ops->token_rotate(st, old_id, b, &fresh, 5000), -ENOENT);
+    assert_int_equal(st->ops->token_rotate(st, unknown, a, &fresh, 5000), -ENOENT);
+    int64_t until = 4102444800000LL; /* 2100: later than no expiry */
+    assert_int_equal(st->ops->token_rotate(st, old_id, a, &fresh, until), 0);
+    struct token_record t;
+    assert_int_equal(st->ops->token_get(st, old_id, &t), 0);
+    assert_string_equal(t.replaced_by, fresh.id);
+    assert_true(t.expires_at == until);
+    assert_false(t.is_default); /* the default flag moved on */
+    assert_true(t.revoked_at == 0);
+    token_record_free(&t);
+    assert_int_equal(st->ops->token_get(st, fresh.id, &t), 0);
+    assert_true(t.account_id == a);
+    assert_string_equal(t.replaced_by, "");
+    assert_true(t.is_default);
+    token_record_free(&t);
+    /* Once replaced, never again; an earlier own expiry is kept. */
+    assert_int_equal(st->ops->token_rotate(st, old_id, a, &fresh, until), -ENOENT);
+    token_record_free(&fresh);
+    char id3[TOKEN_ID_LEN + 1];
+    token_id(id3, "r", 3);
+    struct token_record e;
+    make_token(&e, id3, a, TOKEN_PK, false, 11);
+    e.expires_at = 3000;
+    assert_int_equal(st->ops->token_insert(st, &e), 0);
+    token_record_free(&e);
+    make_token(&fresh, other_id, 0, TOKEN_PK, false, 12);
+    assert_int_equal(st->ops->token_rotate(st, id3, a, &fresh, until), 0);
+    token_record_free(&fresh);
+    assert_int_equal(st->ops->token_get(st, id3, &t), 0);
+    assert_true(t.expires_at == 3000);
+    token_record_free(&t);
+}
+
+/* The audit trail: appended in batches, listed newest first per account or
+ * for all, paged by id, filtered by time, pruned by age. */
+static void test_audit(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    struct audit_event ev[5];
+    memset(ev, 0, sizeof(ev));
+    for (int i = 0; i < 5; i++) {
+        ev[i].at = 1000 * (i + 1);
+        snprintf(ev[i].kind, sizeof(ev[i].kind), "%s", i % 2 ? "signin" : "token.revoke");
+        snprintf(ev[i].actor, sizeof(ev[i].actor), "session");
+        ev[i].account_id = i < 3 ? 7 : 8;
+        snprintf(ev[i].client, sizeof(ev[i].client), "10.0.0.%d", i);
+        snprintf(ev[i].user_agent, sizeof(ev[i].user_agent), "agent %d", i);
+        snprintf(ev[i].request_id, sizeof(ev[i].request_id), "req-%d", i);
+        snprintf(ev[i].detail, sizeof(ev[i].detail), "detail %d", i);
+    }
+    assert_int_equal(st->ops->audit_append(st, ev, 3), 0);
+    assert_int_equal(st->ops->audit_append(st, ev + 3, 2), 0);
+    assert_int_equal(st->ops->audit_append(st, ev, 0), 0);
+    struct audit_event *v;
+    size_t n;
+    struct audit_query q = {.account_id = 7, .limit = 10};
+    assert_int_equal(st->ops->audit_list(st, &q, &v, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(v[0].at == 3000 && v[2].at == 1000); /* newest first */
+    assert_true(v[0].id > v[1].id && v[1].id > v[2].id);
+    assert_string_equal(v[0].kind, "token.revoke");
+    assert_string_equal(v[1].user_agent, "agent 1");
+    assert_string_equal(v[2].request_id, "req-0");
+    int64_t second = v[1].id;
+    free(v);
+    /* Paging: below an id; every account; since a time. */
+    q.before_id = second;
+    assert_int_equal(st->ops->audit_list(st, &q, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(v[0].at == 1000);
+    free(v);
+    struct audit_query all = {.account_id = -1, .since = 2500, .limit = 2};
+    assert_int_equal(st->ops->audit_list(st, &all, &v, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(v[0].at == 5000 && v[1].at == 4000);
+    assert_true(v[0].account_id == 8);
+    free(v);
+    assert_int_equal(st->ops->audit_prune(st, 3500), 0);
+    all.since = 0;
+    all.limit = 10;
+    assert_int_equal(st->ops->audit_list(st, &all, &v, &n), 0);
+    assert_int_equal(n, 2);
+    free(v);
+}
+
 int main(void)
 {
     assert_int_equal(crypto_init(), 0);
@@ -852,6 +997,9 @@ int main(void)
         STORE_TEST_BOTH(test_token_pagination),
         STORE_TEST_BOTH(test_token_update_revoke),
         STORE_TEST_BOTH(test_token_each),
+        STORE_TEST_BOTH(test_token_touch),
+        STORE_TEST_BOTH(test_token_rotate),
+        STORE_TEST_BOTH(test_audit),
         STORE_TEST_BOTH(test_refresh),
         STORE_TEST_BOTH(test_threads),
         STORE_TEST_BOTH(test_close_with_live_threads),

@@ -31,6 +31,7 @@
 #include "auth/indexsync.h"
 #include "auth/store_cached.h"
 #include "auth/tokenindex.h"
+#include "auth/tokens.h"
 #include "pgtest.h"
 
 struct fixture {
@@ -366,6 +367,49 @@ static void test_bare_index_interning(void **state)
     tokenindex_destroy(tc);
 }
 
+/* A check notes the token's last use in memory; the feed thread writes it to
+ * storage in batches; listings merge what this node knows. */
+static void test_last_used(void **state)
+{
+    struct fixture *f = *state;
+    int64_t acc = add_account(f->st, "ulla", "stac", "Public");
+    char id[TOKEN_ID_LEN + 1], other[TOKEN_ID_LEN + 1];
+    char *tok = add_token(f, f->st, acc, "ulla", TOKEN_SK, "stac", 0, id);
+    char *unused = add_token(f, f->st, acc, "ulla", TOKEN_SK, "stac", 0, other);
+    assert_true(tokenindex_last_used(f->tc, id) == 0);
+    int64_t before = time_now_ms() / 1000 * 1000;
+    assert_int_equal(check(f, tok), AUTH_OK);
+    int64_t noted = tokenindex_last_used(f->tc, id);
+    assert_true(noted >= before && noted <= time_now_ms());
+    assert_true(tokenindex_last_used(f->tc, other) == 0);
+    /* A failed check notes nothing. */
+    char forged[512];
+    snprintf(forged, sizeof(forged), "%s", tok);
+    char secret[TOKEN_SECRET_LEN + 1];
+    token_new_secret(secret);
+    memcpy(strrchr(forged, '.') + 1, secret, TOKEN_SECRET_LEN);
+    assert_int_equal(check(f, forged), AUTH_INVALID);
+    /* Taken once: a second take finds nothing new. */
+    struct token_use uses[8];
+    size_t n = tokenindex_take_uses(f->tc, uses, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(uses[0].id, id);
+    assert_true(uses[0].at == noted);
+    assert_int_equal(tokenindex_take_uses(f->tc, uses, 8), 0);
+    /* Storage gets it (as the feed thread would write it) and a listing
+     * merges this node's newer knowledge over an older stored value. */
+    assert_int_equal(f->st->ops->token_touch(f->st, uses, 1), 0);
+    struct token_record t;
+    assert_int_equal(f->other->ops->token_get(f->other, id, &t), 0);
+    assert_true(t.last_used_at == noted);
+    t.last_used_at = 1000;
+    tokens_merge_last_used(&f->app, &t, 1);
+    assert_true(t.last_used_at == noted);
+    token_record_free(&t);
+    free(tok);
+    free(unused);
+}
+
 /* ---- concurrency -------------------------------------------------------- */
 
 #define STRESS_TOKENS 200
@@ -450,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_by_other_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_used, setup, teardown),
         cmocka_unit_test(test_bare_index_interning),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
         PG_TEST(test_insert_and_lookup),
@@ -457,6 +502,7 @@ int main(void)
         PG_TEST(test_expiry),
         PG_TEST(test_account_changes),
         PG_TEST(test_revoke_by_other_process),
+        PG_TEST(test_last_used),
         PG_TEST(test_concurrent_readers_and_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
