@@ -641,6 +641,56 @@ class StacExtensionsTest(unittest.TestCase):
         doc = self.ok(self.post({"limit": 100, "foo": "bar"}))
         self.assertEqual([f["id"] for f in doc["features"]], base_ids)
 
+    def test_every_documented_member_and_items_parameter_acts(self):
+        """The same for the members of a POST /search body and for the
+        parameters of GET /collections/{id}/items."""
+        base = [f["id"] for f in self.ok(self.post({"limit": 100}))["features"]]
+        valid = {"bbox": [-101, 0, -95, 50], "datetime": "2024-01-05T00:00:00Z/..",
+                 "ids": ["i01", "i02"], "collections": [PARTNER_COLL],
+                 "intersects": {"type": "Point", "coordinates": [-100, 30]},
+                 "limit": 3, "offset": 2, "query": {"rank": {"lt": 3}},
+                 "filter": {"op": "<", "args": [{"property": "rank"}, 3]},
+                 "sortby": [{"field": "properties.rank"}], "fields": {"exclude": ["geometry"]}}
+        invalid = {"bbox": [1, 2], "datetime": "soon", "ids": "i01", "collections": 5,
+                   "intersects": {}, "limit": 0, "offset": -1, "query": [],
+                   "filter": {"op": "<"}, "sortby": [], "fields": {"include": "id"},
+                   "filter-lang": "x", "filter-crs": "x"}
+        for name, value in valid.items():
+            with self.subTest(member=name):
+                doc = self.ok(self.post({name: value, "limit": value if name == "limit"
+                                         else 100}, self.partner_token if
+                                        name == "collections" else None))
+                ids = [f["id"] for f in doc["features"]]
+                if name == "fields":
+                    self.assertEqual(ids, base)
+                    self.assertNotIn("geometry", doc["features"][0])
+                else:
+                    self.assertNotEqual(ids, base, name)
+        for name, value in invalid.items():
+            with self.subTest(member=name, invalid=True):
+                self.bad(self.post({name: value}), name.split("-")[0])
+        path = "/collections/%s/items" % PUBLIC_COLL
+        base = [f["id"] for f in self.ok(self.get(path, None, limit=100))["features"]]
+        valid = {"bbox": "-101,0,-95,50", "datetime": "2024-01-05T00:00:00Z/..",
+                 "limit": "3", "offset": "2", "query": '{"rank":{"lt":3}}',
+                 "filter": "rank < 3", "sortby": "rank", "fields": "-geometry"}
+        invalid = {"bbox": "1,2", "datetime": "soon", "limit": "0", "offset": "-1",
+                   "query": "[]", "filter": "rank <", "sortby": ",", "fields": "a..b",
+                   "filter-lang": "x", "filter-crs": "x"}
+        for name, value in valid.items():
+            with self.subTest(items_param=name):
+                doc = self.ok(self.get(path, None, **{name: value, "limit": value if
+                                                      name == "limit" else 100}))
+                ids = [f["id"] for f in doc["features"]]
+                if name == "fields":
+                    self.assertEqual(ids, base)
+                    self.assertNotIn("geometry", doc["features"][0])
+                else:
+                    self.assertNotEqual(ids, base, name)
+        for name, value in invalid.items():
+            with self.subTest(items_param=name, invalid=True):
+                self.bad(self.get(path, None, **{name: value}), name.split("-")[0])
+
     def test_cached_pages_follow_the_extension_parameters(self):
         """The page cache keys on the whole query and body: pages that differ
         only in an extension parameter are never mixed up."""
