@@ -12,13 +12,14 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/api_stac_ext.h"
 #include "api/baseurl.h"
-#include "util/url.h"
 #include "app.h"
 #include "catalog/catalog.h"
-#include "util/log.h"
 #include "catalog/pagecache.h"
 #include "http/server.h"
+#include "util/log.h"
+#include "util/url.h"
 
 #define STAC_VERSION "1.0.0"
 #define DEFAULT_LIMIT 10
@@ -205,6 +206,8 @@ static void rewrite_collection(cJSON *doc, const char *base)
         add_link(links, "parent", href, "application/json", NULL);
         snprintf(href, n, "%s/api/v1/stac/collections/%s/items", base, eid);
         add_link(links, "items", href, GEOJSON, NULL);
+        snprintf(href, n, "%s/api/v1/stac/collections/%s/queryables", base, eid);
+        add_link(links, STAC_QUERYABLES_REL, href, "application/schema+json", NULL);
         free(href);
     }
     free(eid);
@@ -248,6 +251,7 @@ struct emit_ctx {
     struct buf *b;
     const char *base;
     size_t count;
+    const struct stac_ext *ext; /* fields to keep, or NULL: whole items */
 };
 
 static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl, size_t len)
@@ -255,7 +259,20 @@ static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl,
     struct emit_ctx *e = ctx;
     if (e->count++)
         buf_append(e->b, ",", 1);
-    emit_item(e->b, e->base, coll, id, tpl, len);
+    if (!e->ext || !e->ext->fields.active) {
+        emit_item(e->b, e->base, coll, id, tpl, len);
+        return e->b->oom ? -ENOMEM : 0;
+    }
+    /* The whole item first (absolute links and hrefs), then the cut. */
+    struct buf item = {0};
+    size_t n = 0;
+    emit_item(&item, e->base, coll, id, tpl, len);
+    char *cut = item.oom ? NULL : stac_ext_fields_text(e->ext, item.s, item.n, &n);
+    free(item.s);
+    if (!cut)
+        return -ENOMEM;
+    buf_append(e->b, cut, n);
+    free(cut);
     return e->b->oom ? -ENOMEM : 0;
 }
 
@@ -263,7 +280,11 @@ static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl,
 
 static cJSON *conformance_array(void)
 {
-    return cJSON_CreateStringArray(conforms_to, (int)(sizeof(conforms_to) / sizeof(conforms_to[0])));
+    cJSON *a =
+        cJSON_CreateStringArray(conforms_to, (int)(sizeof(conforms_to) / sizeof(conforms_to[0])));
+    if (a)
+        stac_ext_conformance(a);
+    return a;
 }
 
 static void h_landing(struct request *r)
@@ -298,6 +319,8 @@ static void h_landing(struct request *r)
     add_link(links, "conformance", href, "application/json", "Conformance classes");
     snprintf(href, sizeof(href), "%s/api/v1/stac/collections", base);
     add_link(links, "data", href, "application/json", "Collections");
+    snprintf(href, sizeof(href), "%s/api/v1/stac/queryables", base);
+    add_link(links, STAC_QUERYABLES_REL, href, "application/schema+json", "Queryables");
     snprintf(href, sizeof(href), "%s/api/v1/stac/search", base);
     cJSON *l = add_link(links, "search", href, GEOJSON, "Item search (GET)");
     cJSON_AddStringToObject(l, "method", "GET");
@@ -415,7 +438,7 @@ static void h_item(struct request *r)
     char base[320];
     base_url(r, base, sizeof(base));
     struct buf b = {0};
-    struct emit_ctx e = {&b, base, 0};
+    struct emit_ctx e = {&b, base, 0, NULL};
     if (rc == 0)
         rc = catalog_item_each(cat, groups, request_param(r, 0), request_param(r, 1), emit_cb, &e);
     if (rc == -ENOENT) {
@@ -446,12 +469,14 @@ struct search {
     struct catalog_query q;
     struct strlist ids, colls;
     struct catalog_geom *geom;
+    struct stac_ext ext; /* query, filter, sortby, fields */
     struct page_key page;
-    char msg[256]; /* the 400 message when parsing fails */
+    char msg[320]; /* the 400 message when parsing fails */
 };
 
 static void search_free(struct search *s)
 {
+    stac_ext_free(&s->ext);
     strlist_free(&s->ids);
     strlist_free(&s->colls);
     catalog_geom_free(s->geom);
@@ -577,7 +602,8 @@ static int check_exclusive(struct search *s)
     return 0;
 }
 
-/* Parses GET query parameters; unknown ones (access_token, fields, ...) are ignored. */
+/* Parses GET query parameters, the extensions' too (api_stac_ext.c);
+ * unknown ones (access_token, ...) are ignored. */
 static int search_from_query(struct request *r, struct search *s)
 {
     const char *v;
@@ -612,6 +638,9 @@ static int search_from_query(struct request *r, struct search *s)
         if (rc < 0)
             return rc;
     }
+    int rc = stac_ext_from_query(r, &s->ext, s->msg, sizeof(s->msg));
+    if (rc < 0)
+        return rc;
     s->q.ids = &s->ids;
     s->q.collections = &s->colls;
     return check_exclusive(s);
@@ -684,6 +713,8 @@ static int search_from_body(const cJSON *body, struct search *s)
         return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(body, "intersects")) && !cJSON_IsNull(v) &&
         (rc = set_intersects(s, v)) < 0)
+        return rc;
+    if ((rc = stac_ext_from_body(body, &s->ext, s->msg, sizeof(s->msg))) < 0)
         return rc;
     s->q.ids = &s->ids;
     s->q.collections = &s->colls;
@@ -778,19 +809,29 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
             return;
         }
     }
+    int rc = stac_ext_apply(cat, collection, &s->ext, &s->q, s->msg, sizeof(s->msg));
+    if (rc < 0) {
+        if (rc == -EINVAL)
+            reply_invalid(r, s->msg);
+        else
+            reply_catalog_error(r, rc);
+        return;
+    }
     char base[320], href[1024];
     base_url(r, base, sizeof(base));
     int64_t matched = 0;
     struct buf b = {0};
-    struct emit_ctx e = {&b, base, 0};
+    struct emit_ctx e = {&b, base, 0, &s->ext};
     buf_printf(&b, "{\"type\":\"FeatureCollection\",\"features\":[");
-    int rc = catalog_search_each(cat, &s->q, &matched, emit_cb, &e);
+    rc = catalog_search_each(cat, &s->q, &matched, emit_cb, &e);
     if (rc == 0 && b.oom)
         rc = -ENOMEM;
     if (rc < 0) {
         free(b.s);
         if (rc == -EINVAL)
             reply_invalid(r, "invalid search parameters");
+        else if (rc == -E2BIG)
+            reply_invalid(r, "filter: too large for the catalog database; simplify it");
         else
             reply_catalog_error(r, rc);
         return;
@@ -928,4 +969,5 @@ void api_stac_register(struct server *srv)
     server_route(srv, "GET", "/api/v1/stac/collections/{}/items/{}", h_item, 0);
     server_route(srv, "GET", "/api/v1/stac/search", h_search_get, 0);
     server_route(srv, "POST", "/api/v1/stac/search", h_search_post, 0);
+    api_stac_ext_register(srv);
 }

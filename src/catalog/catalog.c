@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog/catalog_driver.h"
@@ -140,4 +141,48 @@ int catalog_search_each(struct catalog *cat, const struct catalog_query *q, int6
                         catalog_item_fn fn, void *ctx)
 {
     return search_run(cat, q, matched, NULL, fn, ctx);
+}
+
+static int queryable_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct catalog_queryable *)a)->name,
+                  ((const struct catalog_queryable *)b)->name);
+}
+
+int catalog_queryables(struct catalog *cat, const struct strlist *groups, const char *collection,
+                       struct catalog_queryable **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (collection) {
+        cJSON *doc = NULL;
+        int rc = catalog_collection_get(cat, groups, collection, &doc);
+        cJSON_Delete(doc);
+        if (rc < 0)
+            return rc;
+    }
+    if (!cat)
+        return 0;
+    int rc = cat->ops->queryables(cat, groups, collection, out, n);
+    if (rc == 0 && *n > 1)
+        qsort(*out, *n, sizeof(**out), queryable_cmp);
+    return rc;
+}
+
+void catalog_queryables_free(struct catalog_queryable *q, size_t n)
+{
+    for (size_t i = 0; q && i < n; i++)
+        free(q[i].name);
+    free(q);
+}
+
+int catalog_properties_visible(struct catalog *cat, const struct strlist *groups,
+                               const char *collection, const struct strlist *names, size_t *missing)
+{
+    *missing = 0;
+    if (!names || names->n == 0)
+        return 0;
+    if (!cat)
+        return -ENOENT;
+    return cat->ops->properties_visible(cat, groups, collection, names, missing);
 }

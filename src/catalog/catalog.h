@@ -17,6 +17,8 @@
 #include "util/strlist.h"
 
 struct catalog;
+struct catalog_sort;
+struct filter_node;
 
 #define CATALOG_PUBLIC_GROUP "Public"
 #define CATALOG_MAX_LIMIT 100
@@ -126,11 +128,19 @@ struct catalog_query {
     const struct catalog_geom *intersects; /* NULL = any */
     int64_t limit;                /* 1..CATALOG_MAX_LIMIT */
     int64_t offset;               /* >= 0 */
+    /* A filter (filter.h) already in normal form (filter_normalize), or
+     * NULL. The search never checks its property names: see
+     * catalog_properties_visible. */
+    const struct filter_node *filter;
+    /* A sort order (filter.h), or NULL / no keys for the default. Ties are
+     * broken by collection, then id, so that pages never overlap. */
+    const struct catalog_sort *sort;
 };
 
 /* Runs a search. *matched = number of visible matching items, *items = JSON
- * array of the page (newest first, then collection, id; caller owns).
- * 0 or -errno (-EINVAL for a bad query). */
+ * array of the page (in the query's order: by default newest first, then
+ * collection, id; caller owns). 0 or -errno (-EINVAL for a bad query,
+ * -E2BIG for a filter too large for the database). */
 int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                    cJSON **items);
 
@@ -138,6 +148,45 @@ int catalog_search(struct catalog *cat, const struct catalog_query *q, int64_t *
  * non-zero return from fn stops and is returned. */
 int catalog_search_each(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                         catalog_item_fn fn, void *ctx);
+
+/* The kinds of property value the catalog tells apart (queryables, and the
+ * type rules of filter.h). A TIMESTAMP is a string that is an RFC 3339
+ * date-time. */
+enum catalog_prop_kind {
+    CATALOG_PROP_BOOL = 1,
+    CATALOG_PROP_NUMBER = 2,
+    CATALOG_PROP_STRING = 3,
+    CATALOG_PROP_TIMESTAMP = 4,
+    CATALOG_PROP_ARRAY = 5,
+    CATALOG_PROP_OBJECT = 6,
+};
+
+/* A property present (not null) in some visible item, with the kinds of
+ * value it has there: bit (1 << kind) for each. */
+struct catalog_queryable {
+    char *name;
+    unsigned kinds;
+};
+
+/* *out = the properties of the items the groups can see (in collection, or
+ * in every collection when it is NULL), sorted by name; *n entries. 0,
+ * -ENOENT when collection is given and hidden or missing, or -errno. Free
+ * with catalog_queryables_free. */
+int catalog_queryables(struct catalog *cat, const struct strlist *groups, const char *collection,
+                       struct catalog_queryable **out, size_t *n);
+void catalog_queryables_free(struct catalog_queryable *q, size_t n);
+/* 0 when each of names is a property of some item the groups can see (in
+ * collection when it is not NULL); -ENOENT with *missing = the index of the
+ * first that is not; or -errno. */
+int catalog_properties_visible(struct catalog *cat, const struct strlist *groups,
+                               const char *collection, const struct strlist *names,
+                               size_t *missing);
+
+/* Tests and benchmarks: the number of candidates up to which the SQLite
+ * driver reads all of a search's matches in one ordered statement (default
+ * 3000; 0 makes every search walk an index in page order instead). The
+ * answers are the same either way. Process-wide; any thread. */
+void catalog_set_small_set(int64_t n);
 
 /* --- Parsing helpers for query parameters (params.c; the geometry ones are
  * in geom.h); pure functions, any thread. --- */

@@ -30,6 +30,36 @@ struct catalog_tx {
     struct catalog *cat;
 };
 
+/* One item property as the drivers store it for filtering and sorting
+ * (props.c derives them from the item's properties, once for every driver).
+ * kind is an enum catalog_prop_kind; num holds a NUMBER, a BOOL (0 or 1) or
+ * a TIMESTAMP's milliseconds; txt a STRING's or TIMESTAMP's text. ARRAY and
+ * OBJECT values have neither: they can be tested for presence only. Null
+ * values and non-finite numbers are not stored. */
+struct catalog_prop {
+    const char *key;
+    int kind;
+    bool has_num;
+    double num;
+    const char *txt;
+};
+
+/* The stored properties of a properties object: *out (malloc'd; strings
+ * borrowed from props, which must outlive them), *n entries. 0 or -ENOMEM. */
+int catalog_props_of(const cJSON *props, struct catalog_prop **out, size_t *n);
+
+/* The same properties in one compact record, for a driver that keeps them
+ * beside each item (the SQLite driver tests them without a lookup):
+ * entries of u16 key length, key, u8 kind, then a double for the kinds with
+ * num and a u32 length and the text for the kinds with txt (host byte
+ * order: the record never leaves the machine's own database). malloc'd;
+ * NULL with *len 0 when there are none; -ENOMEM. */
+int catalog_props_pack(const struct catalog_prop *props, size_t n, uint8_t **out, size_t *len);
+/* Finds key in a packed record: true with *p filled (txt pointing into the
+ * record, txtlen its length) when present. Malformed records find nothing. */
+bool catalog_props_find(const uint8_t *rec, size_t len, const char *key, size_t keylen,
+                        struct catalog_prop *p, size_t *txtlen);
+
 /* One validated item, as import.c hands it to a driver. Pointers are
  * borrowed for the duration of the call. */
 struct catalog_item_rec {
@@ -41,6 +71,8 @@ struct catalog_item_rec {
     double box[4];                    /* minx, miny, maxx, maxy; minx > maxx crosses 180° */
     int64_t start, end;               /* datetime interval in ms (both = datetime for an instant) */
     const struct strlist *asset_keys; /* keys relative to the asset directory */
+    const struct catalog_prop *props; /* the properties to filter and sort on */
+    size_t nprops;
 };
 
 struct catalog_ops {
@@ -88,6 +120,13 @@ struct catalog_ops {
      * call fn with each template in page order. */
     int (*search)(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                   cJSON **items, catalog_item_fn fn, void *ctx);
+
+    /* As catalog_queryables (the result unsorted) and
+     * catalog_properties_visible. */
+    int (*queryables)(struct catalog *cat, const struct strlist *groups, const char *collection,
+                      struct catalog_queryable **out, size_t *n);
+    int (*properties_visible)(struct catalog *cat, const struct strlist *groups,
+                              const char *collection, const struct strlist *names, size_t *missing);
 
     uint64_t (*generation)(struct catalog *cat);
     void (*note_change)(struct catalog *cat);

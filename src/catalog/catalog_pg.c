@@ -22,10 +22,7 @@
 /* How long an import waits for the other nodes to apply its change (and so
  * drop their cached pages) before reporting success anyway. */
 #define CATALOG_PG_BARRIER_MS 10000
-/* pg_advisory_xact_lock key pair serialising imports ('tess', 'ctlg'). The
- * two-int form has a key space of its own, apart from the single bigint keys
- * that pg_migrate locks. */
-#define IMPORT_LOCK_KEYS "1952805747, 1668574311"
+#define IMPORT_LOCK_KEYS CATALOG_PG_IMPORT_LOCK_KEYS
 
 /* ------------------------------------------------------------------------ */
 /* Schema                                                                    */
@@ -69,6 +66,59 @@ static const char *const migrations[] = {
     "  item TEXT NOT NULL,"
     "  grp TEXT NOT NULL,"
     "  PRIMARY KEY (collection, item, grp));",
+    /* 2: search. catalog_item_search is a narrow copy of what a search
+     * tests and orders on, with the item's own and its collection's groups
+     * as arrays (so visibility needs no join) and the box; searches scan it
+     * and read the documents of the page alone from catalog_items. Item
+     * properties become rows (catalog_driver.h) with an index that serves
+     * both range filters and sorting (a prefix of the text: a B-tree entry
+     * has a size limit); catalog_prop_keys lists the names seen per
+     * collection; catalog_item_counts answers unfiltered counts. Existing
+     * items get their property rows from C after this step (props_ok). */
+    "ALTER TABLE catalog_items ADD COLUMN props_ok BOOLEAN NOT NULL DEFAULT false;"
+    "CREATE TABLE catalog_item_search ("
+    "  rid BIGINT PRIMARY KEY REFERENCES catalog_items (rid) ON DELETE CASCADE,"
+    "  collection TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  vis TEXT[] NOT NULL,"
+    "  cvis TEXT[] NOT NULL,"
+    "  datetime_start BIGINT NOT NULL,"
+    "  datetime_end BIGINT NOT NULL,"
+    "  box BOX,"
+    "  has_geom BOOLEAN NOT NULL);"
+    "INSERT INTO catalog_item_search SELECT i.rid, i.collection, i.id,"
+    "  coalesce((SELECT array_agg(v.grp ORDER BY v.grp) FROM catalog_visibility v"
+    "    WHERE v.collection = i.collection AND v.item = i.id), '{}'),"
+    "  coalesce((SELECT array_agg(v.grp ORDER BY v.grp) FROM catalog_visibility v"
+    "    WHERE v.collection = i.collection AND v.item = ''), '{}'),"
+    "  i.datetime_start, i.datetime_end, i.box, i.geometry IS NOT NULL FROM catalog_items i;"
+    "CREATE INDEX catalog_item_search_box ON catalog_item_search USING gist (box);"
+    "CREATE INDEX catalog_item_search_order ON catalog_item_search"
+    "  (datetime_start DESC, collection COLLATE \"C\", id COLLATE \"C\");"
+    "CREATE INDEX catalog_item_search_id ON catalog_item_search (id);"
+    "CREATE INDEX catalog_item_search_coll ON catalog_item_search (collection);"
+    "CREATE TABLE catalog_item_counts ("
+    "  collection TEXT NOT NULL,"
+    "  vis TEXT[] NOT NULL,"
+    "  n BIGINT NOT NULL,"
+    "  PRIMARY KEY (collection, vis));"
+    "INSERT INTO catalog_item_counts SELECT collection, vis, count(*) FROM catalog_item_search"
+    "  GROUP BY collection, vis;"
+    "CREATE TABLE catalog_item_props ("
+    "  item BIGINT NOT NULL REFERENCES catalog_items (rid) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  kind SMALLINT NOT NULL,"
+    "  num DOUBLE PRECISION,"
+    "  txt TEXT,"
+    "  PRIMARY KEY (item, key));"
+    "CREATE INDEX catalog_item_props_value ON catalog_item_props"
+    "  (key, kind, num, (left(txt, 200)) COLLATE \"C\");"
+    "CREATE TABLE catalog_prop_keys ("
+    "  collection TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  kind SMALLINT NOT NULL,"
+    "  PRIMARY KEY (collection, key, kind));"
+    "CREATE INDEX catalog_items_props_todo ON catalog_items (rid) WHERE NOT props_ok;",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -238,7 +288,9 @@ static int pg_tx_put_collection(struct catalog_tx *base, const char *id, const c
         pg_exec(tx->c,
                 "INSERT INTO catalog_visibility (collection, item, grp)"
                 " SELECT $1, '', g FROM unnest($2::text[]) AS g",
-                2, (const char *const[]){id, tx->visibility}, NULL) < 0)
+                2, (const char *const[]){id, tx->visibility}, NULL) < 0 ||
+        pg_exec(tx->c, "UPDATE catalog_item_search SET cvis = $2::text[] WHERE collection = $1", 2,
+                (const char *const[]){id, tx->visibility}, NULL) < 0)
         return tx_fail(tx);
     return 0;
 }
@@ -248,8 +300,13 @@ static int pg_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec
     struct pg_tx *tx = (struct pg_tx *)base;
     char start[24], end[24], box[CATALOG_PG_BOX_LEN];
     char *assets = catalog_pg_text_array(it->asset_keys, NULL);
-    if (!assets)
+    struct catalog_pg_props props;
+    int rc = catalog_pg_props_params(it->props, it->nprops, &props);
+    if (!assets || rc < 0) {
+        free(assets);
+        catalog_pg_props_free(&props);
         return -ENOMEM;
+    }
     if (it->has_box) {
         /* A box across the antimeridian is indexed as the full longitude
          * range, as the SQLite driver's R*Tree does. */
@@ -270,26 +327,53 @@ static int pg_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec
                        it->has_box ? box : NULL,
                        tx->now,
                        assets,
-                       tx->visibility};
-    /* Replace any previous version: its assets go with it (ON DELETE
-     * CASCADE), its visibility rows by hand. Then the new row, its assets
-     * and its visibility in one statement (inserts only, so no collision). */
-    int rc = 0;
+                       tx->visibility,
+                       props.keys,
+                       props.kinds,
+                       props.nums,
+                       props.txts};
+    /* Replace any previous version: its assets and property rows go with it
+     * (ON DELETE CASCADE), its visibility rows by hand. Then the new row,
+     * its assets, properties and visibility in one statement (inserts only,
+     * so no collision). The collection's groups are copied from its own
+     * visibility rows, as the collection's import last wrote them. */
+    rc = 0;
     if (pg_exec(tx->c,
-                "WITH v AS (DELETE FROM catalog_visibility WHERE collection = $1 AND item = $2)"
+                "WITH v AS (DELETE FROM catalog_visibility WHERE collection = $1 AND item = $2),"
+                " s AS (DELETE FROM catalog_item_search WHERE rid = (SELECT rid FROM"
+                "   catalog_items WHERE collection = $1 AND id = $2) RETURNING collection, vis),"
+                " c AS (UPDATE catalog_item_counts k SET n = k.n - 1 FROM s"
+                "   WHERE k.collection = s.collection AND k.vis = s.vis)"
                 " DELETE FROM catalog_items WHERE collection = $1 AND id = $2",
                 2, p, NULL) < 0 ||
         pg_exec(tx->c,
                 "WITH ins AS (INSERT INTO catalog_items (collection, id, doc, tpl, geometry,"
-                "   datetime_start, datetime_end, box, imported)"
-                "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::box, $9) RETURNING rid),"
+                "   datetime_start, datetime_end, box, imported, props_ok)"
+                "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::box, $9, true) RETURNING rid),"
+                " se AS (INSERT INTO catalog_item_search (rid, collection, id, vis, cvis,"
+                "   datetime_start, datetime_end, box, has_geom)"
+                "   SELECT ins.rid, $1, $2, $11::text[],"
+                "   (SELECT coalesce(array_agg(grp ORDER BY grp), '{}'::text[])"
+                "    FROM catalog_visibility WHERE collection = $1 AND item = ''),"
+                "   $6, $7, $8::box, $5::text IS NOT NULL FROM ins),"
+                " cn AS (INSERT INTO catalog_item_counts (collection, vis, n)"
+                "   VALUES ($1, $11::text[], 1) ON CONFLICT (collection, vis)"
+                "   DO UPDATE SET n = catalog_item_counts.n + 1),"
                 " a AS (INSERT INTO catalog_assets (key, item)"
-                "   SELECT k, ins.rid FROM ins, unnest($10::text[]) AS k ON CONFLICT DO NOTHING)"
+                "   SELECT k, ins.rid FROM ins, unnest($10::text[]) AS k ON CONFLICT DO NOTHING),"
+                " pr AS (INSERT INTO catalog_item_props (item, key, kind, num, txt)"
+                "   SELECT ins.rid, u.k, u.kd, u.n, u.t FROM ins,"
+                "   unnest($12::text[], $13::smallint[], $14::float8[], $15::text[])"
+                "   AS u (k, kd, n, t)),"
+                " pk AS (INSERT INTO catalog_prop_keys (collection, key, kind)"
+                "   SELECT $1, u.k, u.kd FROM unnest($12::text[], $13::smallint[]) AS u (k, kd)"
+                "   ON CONFLICT DO NOTHING)"
                 " INSERT INTO catalog_visibility (collection, item, grp)"
                 " SELECT $1, $2, g FROM unnest($11::text[]) AS g",
-                11, p, NULL) < 0)
+                15, p, NULL) < 0)
         rc = tx_fail(tx);
     free(assets);
+    catalog_pg_props_free(&props);
     return rc;
 }
 
@@ -314,6 +398,10 @@ static int pg_tx_commit(struct catalog_tx *base)
      * keeps the change_seq row locked until COMMIT. */
     if (pg_change_note(tx->c, PG_CHANGE_CATALOG, 0, "") < 0 || pg_commit(tx->c) < 0)
         return tx_fail(tx);
+    /* Fresh statistics for the search tables, so that the planner starts
+     * searches from the right index right after an import (autovacuum would
+     * get there later). Best effort: the import is committed. */
+    pg_exec(tx->c, "ANALYZE catalog_item_search, catalog_item_props", 0, NULL, NULL);
     pg_release(cat->pool, tx->c);
     tx->c = NULL;
     tx_free(cat, tx);
@@ -469,6 +557,8 @@ static const struct catalog_ops pg_ops = {
     .item_each = pg_item_each,
     .asset_visible = pg_asset_visible,
     .search = catalog_pg_search,
+    .queryables = catalog_pg_queryables,
+    .properties_visible = catalog_pg_properties_visible,
     .generation = pg_generation,
     .note_change = pg_note_change,
     .close = pg_close,
@@ -486,7 +576,8 @@ struct catalog *catalog_pg_open(const char *url)
     if (!cat->pool)
         goto fail;
     if (pg_migrate(cat->pool, "catalog", migrations,
-                   (int)(sizeof(migrations) / sizeof(migrations[0]))) < 0) {
+                   (int)(sizeof(migrations) / sizeof(migrations[0]))) < 0 ||
+        catalog_pg_props_backfill(cat) < 0) {
         log_error("catalog: PostgreSQL schema migration failed");
         goto fail;
     }

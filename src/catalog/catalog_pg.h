@@ -1,6 +1,7 @@
-/* Internals shared by the two files of the PostgreSQL catalog driver:
- * catalog_pg.c (schema, import, the simple reads, generation) and
- * catalog_pg_search.c (search). Internal to src/catalog/.
+/* Internals shared by the files of the PostgreSQL catalog driver:
+ * catalog_pg.c (schema, import, the simple reads, generation),
+ * catalog_pg_search.c (search) and catalog_pg_props.c (property rows and
+ * queryables). Internal to src/catalog/.
  * Threading: the pool (store/pg.h) is thread-safe; a borrowed connection
  * belongs to its borrower until released; gen is atomic. */
 #ifndef TESSERA_CATALOG_PG_H
@@ -19,6 +20,11 @@ struct catalog_pg {
      * catalog_note_change when the change feed applies another node's. */
     _Atomic uint64_t gen;
 };
+
+/* pg_advisory_xact_lock key pair serialising imports ('tess', 'ctlg'). The
+ * two-int form has a key space of its own, apart from the single bigint keys
+ * that pg_migrate locks. */
+#define CATALOG_PG_IMPORT_LOCK_KEYS "1952805747, 1668574311"
 
 /* SQL conditions for "visible to the groups in $1" (a text[] that always
  * holds Public). A document is visible when one of its visibility rows names
@@ -55,5 +61,22 @@ int catalog_pg_each_template(const PGresult *r, int col, catalog_item_fn fn, voi
 
 int catalog_pg_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                       cJSON **items, catalog_item_fn fn, void *ctx);
+
+/* An item's properties as the array literals of one INSERT ... unnest():
+ * keys text[], kinds smallint[], nums float8[], txts text[] (malloc'd). */
+struct catalog_pg_props {
+    char *keys, *kinds, *nums, *txts;
+};
+int catalog_pg_props_params(const struct catalog_prop *props, size_t n,
+                            struct catalog_pg_props *out);
+void catalog_pg_props_free(struct catalog_pg_props *p);
+/* Fills in the property rows of items stored before they existed (schema
+ * version 2), under the import lock. 0 or -errno (logged). */
+int catalog_pg_props_backfill(struct catalog_pg *cat);
+int catalog_pg_queryables(struct catalog *cat, const struct strlist *groups, const char *collection,
+                          struct catalog_queryable **out, size_t *n);
+int catalog_pg_properties_visible(struct catalog *cat, const struct strlist *groups,
+                                  const char *collection, const struct strlist *names,
+                                  size_t *missing);
 
 #endif

@@ -1,302 +1,547 @@
-/* Search on the PostgreSQL catalog driver. The filters become one WHERE
- * clause with numbered text parameters. Without `intersects`, one statement
- * returns the count and the page together (one snapshot, one round trip).
- * With it, the GiST box index prefilters, a cursor streams the candidates'
- * geometries in page order through the exact test in C (catalog_geom), and
- * the page's documents are read last, all in one REPEATABLE READ
- * transaction so that the count and the page agree. Any thread: each search
- * borrows its own connection. */
+/* Search on the PostgreSQL catalog driver: the same answers as the SQLite
+ * driver, from the same SQL translation of filters and sort keys
+ * (filter_sql.c). Searches run on the narrow catalog_item_search table
+ * (catalog_pg.c): visibility is two array overlaps on its row (the item's
+ * own and its collection's groups); the bbox parameter uses its GiST box
+ * index with exact corner comparisons. The page statement returns rids; the
+ * page's documents alone are then read from catalog_items. A search without
+ * filters counts from catalog_item_counts. The exact geometry test has no SQL here (no
+ * PostGIS): for each spatial predicate (the intersects parameter and every
+ * S_INTERSECTS) the candidates of the box index stream through a cursor into
+ * catalog_geom in C first, and the search then tests membership in the set
+ * of matching rids, so that spatial predicates combine with anything else.
+ * When the first sort key is a property, the items that have it are read in
+ * the order of the property index, then those that do not (they sort last).
+ * Everything of one search runs in one REPEATABLE READ, READ ONLY
+ * transaction, so the sets, the count and the page agree. Any thread: each
+ * search borrows its own connection. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalog/catalog_pg.h"
+#include "catalog/filter_sql.h"
 #include "catalog/geom.h"
 #include "util/log.h"
 
-/* Candidates fetched per round trip in the intersects path: bounds memory
- * to this many geometries at a time. */
+/* Candidates fetched per round trip of a spatial set: bounds memory to this
+ * many geometries at a time. */
 #define FETCH_ROWS 256
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define FETCH_SQL "FETCH FORWARD " STR(FETCH_ROWS) " FROM catalog_candidates"
-#define MAX_PARAMS 24
-#define MAX_NUMS 16
+#define MAX_SPATIAL 64
 
-/* An SQL text under construction and its parameters. */
-struct qbuf {
-    char sql[4096];
-    size_t n;
-    bool overflow;
-    const char *params[MAX_PARAMS];
-    int np;
-    char nums[MAX_NUMS][32]; /* storage for formatted number parameters */
-    int nnum;
+/* The exact matches of one spatial predicate, as a bigint[] literal. */
+struct spatial_set {
+    const struct filter_node *leaf;
+    char *rids;
+    size_t len, cap;
 };
 
-__attribute__((format(printf, 2, 3))) static void q_sql(struct qbuf *b, const char *fmt, ...)
+struct search {
+    PGconn *c;
+    const struct catalog_query *q;
+    const struct catalog_sort *sort; /* never NULL: empty for the default order */
+    char *groups, *ids, *colls;      /* text[] literals */
+    char box1[CATALOG_PG_BOX_LEN], box2[CATALOG_PG_BOX_LEN];
+    struct filter_node intersects; /* the intersects parameter as a leaf */
+    struct spatial_set sets[MAX_SPATIAL];
+    size_t nsets;
+    bool docs; /* page rows carry the document (else the template) */
+    struct filter_sql dialect;
+};
+
+/* ---- spatial sets ------------------------------------------------------------ */
+
+static int set_append(struct spatial_set *s, const char *rid)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = b->overflow ? -1 : vsnprintf(b->sql + b->n, sizeof(b->sql) - b->n, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(b->sql) - b->n)
-        b->overflow = true;
+    size_t len = strlen(rid);
+    if (s->len + len + 3 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        while (cap < s->len + len + 3)
+            cap *= 2;
+        char *v = realloc(s->rids, cap);
+        if (!v)
+            return -ENOMEM;
+        s->rids = v;
+        s->cap = cap;
+    }
+    if (s->len == 0)
+        s->rids[s->len++] = '{';
     else
-        b->n += (size_t)n;
+        s->rids[s->len++] = ',';
+    memcpy(s->rids + s->len, rid, len);
+    s->len += len;
+    s->rids[s->len] = 0;
+    return 0;
 }
 
-/* Adds v as the next parameter; returns its number ($n). */
-static int q_param(struct qbuf *b, const char *v)
+/* Streams the visible candidates of leaf's box through the exact test. */
+static int spatial_fill(struct search *x, struct spatial_set *set)
 {
-    if (b->np == MAX_PARAMS) {
-        b->overflow = true;
-        return 1;
+    double bb[4];
+    char box[CATALOG_PG_BOX_LEN];
+    catalog_geom_bbox(set->leaf->geom, bb);
+    catalog_pg_box_param(bb, box);
+    const char *p[] = {box, x->groups};
+    if (pg_exec(x->c,
+                "DECLARE catalog_candidates NO SCROLL CURSOR FOR SELECT i.rid, ci.geometry"
+                " FROM catalog_item_search i JOIN catalog_items ci ON ci.rid = i.rid"
+                " WHERE i.has_geom AND i.box && $1::box"
+                " AND i.vis && $2::text[] AND i.cvis && $2::text[]",
+                2, p, NULL) < 0)
+        return -EIO;
+    int rc = 0;
+    for (;;) {
+        PGresult *r = pg_query(x->c, FETCH_SQL, 0, NULL, NULL);
+        if (!r) {
+            rc = -EIO;
+            break;
+        }
+        int rows = PQntuples(r);
+        for (int i = 0; rc == 0 && i < rows; i++)
+            if (catalog_geom_text_intersects(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
+                                             set->leaf->geom))
+                rc = set_append(set, PQgetvalue(r, i, 0));
+        PQclear(r);
+        if (rc < 0 || rows < FETCH_ROWS)
+            break;
     }
-    b->params[b->np] = v;
-    return ++b->np;
+    if (pg_exec(x->c, "CLOSE catalog_candidates", 0, NULL, NULL) < 0 && rc == 0)
+        rc = -EIO;
+    if (rc == 0) {
+        /* Close the literal: "{}" when nothing matched. */
+        if (set->len == 0 && set_append(set, "") < 0)
+            return -ENOMEM;
+        if (set->len + 2 > set->cap && !(set->rids = realloc(set->rids, set->cap = set->len + 2)))
+            return -ENOMEM;
+        set->rids[set->len++] = '}';
+        set->rids[set->len] = 0;
+    }
+    return rc;
 }
 
-static int q_double(struct qbuf *b, double v)
+/* Collects the filter's S_INTERSECTS leaves. */
+static int collect_spatial(struct search *x, const struct filter_node *n)
 {
-    if (b->nnum == MAX_NUMS) {
-        b->overflow = true;
-        return 1;
+    if (n->op == FILTER_S_INTERSECTS) {
+        if (x->nsets == MAX_SPATIAL)
+            return -E2BIG;
+        x->sets[x->nsets++].leaf = n;
+        return 0;
     }
-    char *s = b->nums[b->nnum++];
-    snprintf(s, sizeof(b->nums[0]), "%.17g", v);
-    return q_param(b, s);
+    for (size_t i = 0; i < n->nkids; i++) {
+        int rc = collect_spatial(x, n->kids[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
-static int q_int(struct qbuf *b, int64_t v)
+static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
 {
-    if (b->nnum == MAX_NUMS) {
-        b->overflow = true;
-        return 1;
+    struct search *x = ctx;
+    const char *rids = "{}";
+    for (size_t i = 0; i < x->nsets; i++)
+        if (x->sets[i].leaf == n)
+            rids = x->sets[i].rids;
+    if (n->negated) {
+        sqlb_add(b, "(i.has_geom AND NOT (i.rid = ANY (");
+        sqlb_text_as(b, rids, "::bigint[]");
+        sqlb_add(b, ")))");
+    } else {
+        sqlb_add(b, "i.rid = ANY (");
+        sqlb_text_as(b, rids, "::bigint[]");
+        sqlb_add(b, ")");
     }
-    return q_param(b, pg_int_param(v, b->nums[b->nnum++]));
 }
+
+/* ---- statements ---------------------------------------------------------------- */
 
 /* Items whose box meets [minx, maxx] x [miny, maxy]. The && operator lets
  * the GiST index answer, but PostgreSQL compares boxes with a tolerance of
  * 1e-6, so the corners are compared exactly as well (box[0] is the upper
  * right corner, box[1] the lower left). */
-static void q_box_meets(struct qbuf *b, double minx, double miny, double maxx, double maxy,
-                        char *boxbuf)
+static void box_meets(struct sqlb *b, double minx, double miny, double maxx, double maxy,
+                      char *boxbuf)
 {
     double v[4] = {minx, miny, maxx, maxy};
     catalog_pg_box_param(v, boxbuf);
-    int pb = q_param(b, boxbuf);
-    int p0 = q_double(b, minx), p1 = q_double(b, miny), p2 = q_double(b, maxx),
-        p3 = q_double(b, maxy);
-    q_sql(b,
-          "(i.box && $%d::box AND (i.box[1])[0] <= $%d::float8 AND (i.box[0])[0] >= $%d::float8"
-          " AND (i.box[1])[1] <= $%d::float8 AND (i.box[0])[1] >= $%d::float8)",
-          pb, p2, p0, p3, p1);
+    sqlb_add(b, "(i.box && ");
+    sqlb_text_as(b, boxbuf, "::box");
+    sqlb_add(b, " AND (i.box[1])[0] <= ");
+    sqlb_double(b, maxx);
+    sqlb_add(b, " AND (i.box[0])[0] >= ");
+    sqlb_double(b, minx);
+    sqlb_add(b, " AND (i.box[1])[1] <= ");
+    sqlb_double(b, maxy);
+    sqlb_add(b, " AND (i.box[0])[1] >= ");
+    sqlb_double(b, miny);
+    sqlb_add(b, ")");
 }
 
-/* Literals the filters refer to; they outlive the query buffer's use. */
-struct filter_args {
-    char *groups, *ids, *colls;
-    char box1[CATALOG_PG_BOX_LEN], box2[CATALOG_PG_BOX_LEN], geombox[CATALOG_PG_BOX_LEN];
-};
-
-/* Appends " WHERE ..." for every filter of q except the exact intersects
- * test, whose box prefilter it does add. $1 is the caller's groups. */
-static void q_filters(struct qbuf *b, const struct catalog_query *q, struct filter_args *a)
+static void add_where(struct search *x, struct sqlb *b)
 {
-    q_param(b, a->groups);
-    q_sql(b, " WHERE " CATALOG_PG_ITEM_VISIBLE);
+    const struct catalog_query *q = x->q;
+    sqlb_add(b, "i.vis && ");
+    int g = sqlb_text_as(b, x->groups, "::text[]");
+    sqlb_add(b, " AND i.cvis && ");
+    sqlb_ref(b, g);
     if (q->has_bbox) {
-        q_sql(b, " AND ");
+        sqlb_add(b, " AND ");
         if (q->bbox[0] <= q->bbox[2]) {
-            q_box_meets(b, q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3], a->box1);
+            box_meets(b, q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3], x->box1);
         } else { /* across the antimeridian: [minx, 180] and [-180, maxx] */
-            q_sql(b, "(");
-            q_box_meets(b, q->bbox[0], q->bbox[1], 180, q->bbox[3], a->box1);
-            q_sql(b, " OR ");
-            q_box_meets(b, -180, q->bbox[1], q->bbox[2], q->bbox[3], a->box2);
-            q_sql(b, ")");
+            sqlb_add(b, "(");
+            box_meets(b, q->bbox[0], q->bbox[1], 180, q->bbox[3], x->box1);
+            sqlb_add(b, " OR ");
+            box_meets(b, -180, q->bbox[1], q->bbox[2], q->bbox[3], x->box2);
+            sqlb_add(b, ")");
         }
     }
-    if (q->has_start)
-        q_sql(b, " AND i.datetime_end >= $%d::bigint", q_int(b, q->start));
-    if (q->has_end)
-        q_sql(b, " AND i.datetime_start <= $%d::bigint", q_int(b, q->end));
-    if (a->ids)
-        q_sql(b, " AND i.id = ANY ($%d::text[])", q_param(b, a->ids));
-    if (a->colls)
-        q_sql(b, " AND i.collection = ANY ($%d::text[])", q_param(b, a->colls));
+    if (q->has_start) {
+        sqlb_add(b, " AND i.datetime_end >= ");
+        sqlb_int(b, q->start);
+    }
+    if (q->has_end) {
+        sqlb_add(b, " AND i.datetime_start <= ");
+        sqlb_int(b, q->end);
+    }
+    if (x->ids) {
+        sqlb_add(b, " AND i.id = ANY (");
+        sqlb_text_as(b, x->ids, "::text[]");
+        sqlb_add(b, ")");
+    }
+    if (x->colls) {
+        sqlb_add(b, " AND i.collection = ANY (");
+        sqlb_text_as(b, x->colls, "::text[]");
+        sqlb_add(b, ")");
+    }
     if (q->intersects) {
-        double gb[4];
-        catalog_geom_bbox(q->intersects, gb);
-        catalog_pg_box_param(gb, a->geombox);
-        q_sql(b, " AND i.geometry IS NOT NULL AND i.box && $%d::box", q_param(b, a->geombox));
+        sqlb_add(b, " AND ");
+        spatial(x, b, &x->intersects);
+    }
+    if (q->filter) {
+        sqlb_add(b, " AND ");
+        filter_sql_where(&x->dialect, b, q->filter);
     }
 }
 
-/* What a search path hands back: the page's rows (NULL when the page is
- * empty), whose columns from col on are body (doc or tpl), collection, id. */
-struct page {
-    PGresult *r;
-    int col;
-};
-
-/* Count and page in one statement. The count is the outer row, so it is
- * there even when the page is empty (then the page columns are NULL). */
-static int search_plain(PGconn *c, const struct catalog_query *q, struct filter_args *a, bool docs,
-                        int64_t *matched, struct page *page)
+static void add_joins(struct search *x, struct sqlb *b, size_t from)
 {
-    struct qbuf b = {.n = 0};
-    char filters[sizeof(b.sql)];
-    /* The count and the page share the conditions and their parameters. */
-    q_filters(&b, q, a);
-    memcpy(filters, b.sql, b.n + 1);
-    b.n = 0;
-    q_sql(&b,
-          "SELECT m.n, p.body, p.collection, p.id FROM (SELECT count(*) AS n"
-          " FROM catalog_items i%s) m LEFT JOIN (SELECT %s AS body, i.collection, i.id,"
-          " i.datetime_start FROM catalog_items i%s ORDER BY " CATALOG_PG_ITEM_ORDER,
-          filters, docs ? "i.doc" : "i.tpl", filters);
-    int pl = q_int(&b, q->limit), po = q_int(&b, q->offset);
-    q_sql(&b,
-          " LIMIT $%d OFFSET $%d) p ON true ORDER BY p.datetime_start DESC,"
-          " p.collection COLLATE \"C\", p.id COLLATE \"C\"",
-          pl, po);
-    if (b.overflow) {
-        log_error("catalog: search statement too long");
-        return -EINVAL;
+    for (size_t i = from; i < x->sort->n; i++) {
+        if (x->sort->keys[i].field != FILTER_FIELD_PROPERTY)
+            continue;
+        sqlb_add(b, " LEFT JOIN catalog_item_props p%u ON p%u.item = i.rid AND p%u.key = ",
+                 (unsigned)i, (unsigned)i, (unsigned)i);
+        sqlb_text(b, x->sort->keys[i].prop);
     }
-    PGresult *r = pg_query(c, b.sql, b.np, b.params, NULL);
-    if (!r)
-        return -EIO;
-    if (PQntuples(r) < 1) {
-        PQclear(r);
-        return -EIO;
-    }
-    *matched = pg_get_int64(r, 0, 0);
-    if (PQntuples(r) == 1 && PQgetisnull(r, 0, 1)) {
-        PQclear(r); /* the count alone: an empty page */
-        r = NULL;
-    }
-    page->r = r;
-    page->col = 1;
-    return 0;
 }
 
-/* Appends rid to the bigint[] literal in buf (at most CATALOG_MAX_LIMIT
- * ids of up to 20 digits). */
-static void rid_append(char *buf, size_t len, const char *rid)
+enum order_mode { ORDER_ALL, ORDER_FIRST_HELD, ORDER_FIRST_NONE };
+
+static void add_order(struct search *x, struct sqlb *b, enum order_mode mode)
 {
-    size_t n = strlen(buf);
-    snprintf(buf + n, len - n, "%s%s", n > 1 ? "," : "", rid);
+    sqlb_add(b, " ORDER BY ");
+    if (x->sort->n == 0)
+        sqlb_add(b, "i.datetime_start DESC, ");
+    for (size_t i = mode == ORDER_FIRST_NONE ? 1 : 0; i < x->sort->n; i++) {
+        char alias[24];
+        snprintf(alias, sizeof(alias), "p%u", (unsigned)i);
+        filter_sql_order_key(&x->dialect, b, &x->sort->keys[i], alias,
+                             i == 0 && mode == ORDER_FIRST_HELD);
+    }
+    sqlb_add(b, "i.collection COLLATE \"C\", i.id COLLATE \"C\"");
 }
 
-/* The intersects path: streams candidates through the exact test, counting
- * every hit and keeping the rids of the page's ones. */
-static int search_exact(PGconn *c, const struct catalog_query *q, struct filter_args *a, bool docs,
-                        int64_t *matched, struct page *page)
+static PGresult *run(struct search *x, struct sqlb *b, int *rc)
 {
-    char rids[CATALOG_MAX_LIMIT * 22 + 4] = "{";
-    struct qbuf b = {.n = 0};
-    PGresult *r = NULL;
-    int rc = -EIO;
-    q_sql(&b, "DECLARE catalog_candidates NO SCROLL CURSOR FOR"
-              " SELECT i.rid, i.geometry FROM catalog_items i");
-    q_filters(&b, q, a);
-    q_sql(&b, " ORDER BY " CATALOG_PG_ITEM_ORDER);
-    if (b.overflow) {
-        log_error("catalog: search statement too long");
-        return -EINVAL;
+    const char *const *values = b->oom ? NULL : sqlb_pg_values(b);
+    if (!values) {
+        *rc = -ENOMEM;
+        return NULL;
     }
-    /* One snapshot for the cursor and the final read: an import committing
-     * in between can change neither the count nor the page. Read-only
-     * REPEATABLE READ transactions never fail to serialise. */
-    if (pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, NULL) < 0 ||
-        pg_exec(c, b.sql, b.np, b.params, NULL) < 0)
-        goto done;
-    int64_t hits = 0;
-    for (;;) {
-        r = pg_query(c, FETCH_SQL, 0, NULL, NULL);
-        if (!r)
-            goto done;
-        int rows = PQntuples(r);
-        for (int i = 0; i < rows; i++) {
-            if (!catalog_geom_text_intersects(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
-                                              q->intersects))
-                continue;
-            if (hits >= q->offset && hits - q->offset < q->limit)
-                rid_append(rids, sizeof(rids), PQgetvalue(r, i, 0));
-            hits++;
-        }
-        PQclear(r);
-        r = NULL;
-        if (rows < FETCH_ROWS)
-            break;
+    if (b->np > 65535) {
+        *rc = -E2BIG;
+        return NULL;
     }
-    *matched = hits;
-    rc = 0;
-    if (strlen(rids) == 1)
-        goto done; /* the page is beyond the last hit */
-    strcat(rids, "}");
-    rc = -EIO;
-    const char *p[] = {rids};
-    r = pg_query(c,
-                 docs ? "SELECT i.doc, i.collection, i.id FROM catalog_items i"
-                        " WHERE i.rid = ANY ($1::bigint[]) ORDER BY " CATALOG_PG_ITEM_ORDER
-                      : "SELECT i.tpl, i.collection, i.id FROM catalog_items i"
-                        " WHERE i.rid = ANY ($1::bigint[]) ORDER BY " CATALOG_PG_ITEM_ORDER,
-                 1, p, NULL);
-    if (!r)
-        goto done;
-    page->r = r;
-    page->col = 0;
-    r = NULL;
-    rc = 0;
-done:
+    PGresult *r = pg_query(x->c, b->s, (int)b->np, values, NULL);
+    *rc = r ? 0 : -EIO;
+    return r;
+}
+
+static int run_count(struct search *x, struct sqlb *b, int64_t *n)
+{
+    int rc;
+    PGresult *r = run(x, b, &rc);
+    if (r && PQntuples(r) == 1)
+        *n = pg_get_int64(r, 0, 0);
+    else if (r)
+        rc = -EIO;
     PQclear(r);
-    pg_rollback(c); /* read-only: nothing to commit; ends the cursor too */
     return rc;
+}
+
+static PGresult *run_page(struct search *x, struct sqlb *b, int64_t limit, int64_t offset, int *rc)
+{
+    sqlb_add(b, " LIMIT ");
+    sqlb_int(b, limit);
+    sqlb_add(b, " OFFSET ");
+    sqlb_int(b, offset);
+    return run(x, b, rc);
+}
+
+/* The page in up to two results (the second: items without the first sort
+ * key's property); *matched set when the page alone tells it, else -1. */
+static int page(struct search *x, PGresult **first, PGresult **second, int64_t *matched)
+{
+    const struct catalog_query *q = x->q;
+    struct sqlb b;
+    int rc;
+    *matched = -1;
+    bool split = x->sort->n && x->sort->keys[0].field == FILTER_FIELD_PROPERTY;
+    if (!split) {
+        sqlb_init(&b, true);
+        sqlb_add(&b, "SELECT i.rid FROM catalog_item_search i");
+        add_joins(x, &b, 0);
+        sqlb_add(&b, " WHERE ");
+        add_where(x, &b);
+        add_order(x, &b, ORDER_ALL);
+        *first = run_page(x, &b, q->limit, q->offset, &rc);
+        sqlb_free(&b);
+        int rows = *first ? PQntuples(*first) : 0;
+        if (rc == 0 && rows < q->limit && (rows > 0 || q->offset == 0))
+            *matched = q->offset + rows;
+        return rc;
+    }
+    const char *key = x->sort->keys[0].prop;
+    sqlb_init(&b, true);
+    sqlb_add(&b, "SELECT i.rid FROM catalog_item_props p0 JOIN catalog_item_search i"
+                 " ON i.rid = p0.item");
+    add_joins(x, &b, 1);
+    sqlb_add(&b, " WHERE p0.key = ");
+    sqlb_text(&b, key);
+    sqlb_add(&b, " AND ");
+    add_where(x, &b);
+    add_order(x, &b, ORDER_FIRST_HELD);
+    *first = run_page(x, &b, q->limit, q->offset, &rc);
+    sqlb_free(&b);
+    int n1 = *first ? PQntuples(*first) : 0;
+    if (rc < 0 || n1 == q->limit)
+        return rc;
+    int64_t have = 0;
+    if (n1 > 0) {
+        have = q->offset + n1;
+    } else {
+        sqlb_init(&b, true);
+        sqlb_add(&b, "SELECT count(*) FROM catalog_item_props p0 JOIN catalog_item_search i"
+                     " ON i.rid = p0.item WHERE p0.key = ");
+        sqlb_text(&b, key);
+        sqlb_add(&b, " AND ");
+        add_where(x, &b);
+        rc = run_count(x, &b, &have);
+        sqlb_free(&b);
+        if (rc < 0)
+            return rc;
+    }
+    sqlb_init(&b, true);
+    sqlb_add(&b, "SELECT i.rid FROM catalog_item_search i");
+    add_joins(x, &b, 1);
+    sqlb_add(&b, " WHERE ");
+    add_where(x, &b);
+    sqlb_add(&b, " AND NOT EXISTS (SELECT 1 FROM catalog_item_props p0 WHERE p0.item = i.rid"
+                 " AND p0.key = ");
+    sqlb_text(&b, key);
+    sqlb_add(&b, ")");
+    add_order(x, &b, ORDER_FIRST_NONE);
+    int64_t offset = q->offset > have ? q->offset - have : 0;
+    *second = run_page(x, &b, q->limit - n1, offset, &rc);
+    sqlb_free(&b);
+    int n2 = *second ? PQntuples(*second) : 0;
+    if (rc == 0 && n2 < q->limit - n1 && (n1 + n2 > 0 || q->offset == 0))
+        *matched = have + offset + n2;
+    return rc;
+}
+
+/* The page's rids, in page order, as a bigint[] literal. */
+static char *rid_list(PGresult *first, PGresult *second)
+{
+    PGresult *parts[] = {first, second};
+    size_t len = 3;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; parts[k] && i < PQntuples(parts[k]); i++)
+            len += (size_t)PQgetlength(parts[k], i, 0) + 1;
+    char *out = malloc(len), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '{';
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; parts[k] && i < PQntuples(parts[k]); i++)
+            o += sprintf(o, "%s%s", o > out + 1 ? "," : "", PQgetvalue(parts[k], i, 0));
+    *o++ = '}';
+    *o = 0;
+    return out;
+}
+
+/* Reads the page's documents (or templates) and hands them out in the
+ * order of rids. */
+static int emit(struct search *x, const char *rids, PGresult **bodies)
+{
+    const char *p[] = {rids};
+    *bodies = pg_query(x->c,
+                       x->docs ? "SELECT i.rid, i.doc, i.collection, i.id FROM catalog_items i"
+                                 " WHERE i.rid = ANY ($1::bigint[])"
+                               : "SELECT i.rid, i.tpl, i.collection, i.id FROM catalog_items i"
+                                 " WHERE i.rid = ANY ($1::bigint[])",
+                       1, p, NULL);
+    return *bodies ? 0 : -EIO;
+}
+
+static int hand_out(PGresult *first, PGresult *second, PGresult *bodies, bool docs, cJSON *items,
+                    catalog_item_fn fn, void *ctx)
+{
+    PGresult *parts[] = {first, second};
+    int nb = bodies ? PQntuples(bodies) : 0;
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; parts[k] && i < PQntuples(parts[k]); i++) {
+            const char *rid = PQgetvalue(parts[k], i, 0);
+            int j;
+            for (j = 0; j < nb && strcmp(PQgetvalue(bodies, j, 0), rid) != 0; j++)
+                ;
+            if (j == nb)
+                return -EIO; /* cannot happen in one snapshot */
+            if (docs) {
+                cJSON *doc = cJSON_ParseWithLength(PQgetvalue(bodies, j, 1),
+                                                   (size_t)PQgetlength(bodies, j, 1));
+                if (!doc)
+                    return -EIO;
+                cJSON_AddItemToArray(items, doc);
+            } else {
+                int rc = fn(ctx, PQgetvalue(bodies, j, 2), PQgetvalue(bodies, j, 3),
+                            PQgetvalue(bodies, j, 1), (size_t)PQgetlength(bodies, j, 1));
+                if (rc != 0)
+                    return rc;
+            }
+        }
+    }
+    return 0;
 }
 
 int catalog_pg_search(struct catalog *base, const struct catalog_query *q, int64_t *matched,
                       cJSON **items, catalog_item_fn fn, void *ctx)
 {
     struct catalog_pg *cat = (struct catalog_pg *)base;
-    struct filter_args a = {0};
-    PGconn *c = NULL;
+    static const struct catalog_sort no_sort = {.n = 0};
+    struct search x = {
+        .q = q,
+        .sort = q->sort ? q->sort : &no_sort,
+        .docs = items != NULL,
+        .intersects = {.op = FILTER_S_INTERSECTS, .geom = (struct catalog_geom *)q->intersects},
+        .dialect = {.pg = true,
+                    .item = "i.rid",
+                    .props = "catalog_item_props",
+                    .id = "i.id",
+                    .coll = "i.collection",
+                    .start = "i.datetime_start",
+                    .end = "i.datetime_end",
+                    .spatial = spatial},
+    };
+    x.dialect.ctx = &x;
+    PGresult *first = NULL, *second = NULL, *bodies = NULL;
+    char *rids = NULL;
+    bool in_tx = false;
     int rc = -ENOMEM;
-    a.groups = catalog_pg_text_array(q->groups, CATALOG_PUBLIC_GROUP);
-    if (q->ids && q->ids->n)
-        a.ids = catalog_pg_text_array(q->ids, NULL);
-    if (q->collections && q->collections->n)
-        a.colls = catalog_pg_text_array(q->collections, NULL);
-    if (!a.groups || (q->ids && q->ids->n && !a.ids) ||
-        (q->collections && q->collections->n && !a.colls))
-        goto fail;
+    *matched = -1;
+    if (!(x.groups = catalog_pg_text_array(q->groups, CATALOG_PUBLIC_GROUP)) ||
+        (q->ids && q->ids->n && !(x.ids = catalog_pg_text_array(q->ids, NULL))) ||
+        (q->collections && q->collections->n &&
+         !(x.colls = catalog_pg_text_array(q->collections, NULL))))
+        goto done;
+    if (q->intersects)
+        x.sets[x.nsets++].leaf = &x.intersects;
+    if (q->filter && (rc = collect_spatial(&x, q->filter)) < 0)
+        goto done;
     rc = -EIO;
-    if (!(c = pg_acquire(cat->pool)))
-        goto fail;
-    struct page page = {NULL, 0};
-    bool docs = items != NULL;
-    rc = q->intersects ? search_exact(c, q, &a, docs, matched, &page)
-                       : search_plain(c, q, &a, docs, matched, &page);
+    if (!(x.c = pg_acquire(cat->pool)))
+        goto done;
+    /* One snapshot for the sets, the page and the count. Read-only
+     * REPEATABLE READ transactions never fail to serialise. */
+    if (pg_exec(x.c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, NULL) < 0)
+        goto done;
+    in_tx = true;
+    for (size_t i = 0; i < x.nsets; i++)
+        if ((rc = spatial_fill(&x, &x.sets[i])) < 0)
+            goto done;
+    if ((rc = page(&x, &first, &second, matched)) < 0)
+        goto done;
+    if (*matched < 0) {
+        struct sqlb b;
+        sqlb_init(&b, true);
+        if (!q->has_bbox && !q->has_start && !q->has_end && !x.ids && !q->intersects &&
+            !q->filter) {
+            /* Nothing filters but visibility (and collections): the stored
+             * counts per collection and visibility add up to it. */
+            sqlb_add(&b, "SELECT coalesce(sum(k.n), 0) FROM catalog_item_counts k WHERE k.vis && ");
+            int g = sqlb_text_as(&b, x.groups, "::text[]");
+            sqlb_add(&b, " AND EXISTS (SELECT 1 FROM catalog_visibility v WHERE v.collection ="
+                         " k.collection AND v.item = '' AND v.grp = ANY (");
+            sqlb_ref(&b, g);
+            sqlb_add(&b, "))");
+            if (x.colls) {
+                sqlb_add(&b, " AND k.collection = ANY (");
+                sqlb_text_as(&b, x.colls, "::text[]");
+                sqlb_add(&b, ")");
+            }
+        } else {
+            sqlb_add(&b, "SELECT count(*) FROM catalog_item_search i WHERE ");
+            add_where(&x, &b);
+        }
+        rc = run_count(&x, &b, matched);
+        sqlb_free(&b);
+        if (rc < 0)
+            goto done;
+    }
+    if (!(rids = rid_list(first, second))) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    if ((first && PQntuples(first)) || (second && PQntuples(second))) {
+        if ((rc = emit(&x, rids, &bodies)) < 0)
+            goto done;
+    }
     /* The caller's callback may take its time: the connection goes back
      * first. */
-    pg_release(cat->pool, c);
-    c = NULL;
-    if (rc == 0 && docs)
-        rc = page.r ? catalog_pg_collect_docs(page.r, page.col, false, items)
-                    : ((*items = cJSON_CreateArray()) ? 0 : -ENOMEM);
-    else if (rc == 0 && page.r)
-        rc = catalog_pg_each_template(page.r, page.col, fn, ctx);
-    PQclear(page.r);
-fail:
-    pg_release(cat->pool, c);
-    free(a.groups);
-    free(a.ids);
-    free(a.colls);
+    pg_rollback(x.c);
+    in_tx = false;
+    pg_release(cat->pool, x.c);
+    x.c = NULL;
+    if (items && !(*items = cJSON_CreateArray())) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    rc = hand_out(first, second, bodies, x.docs, items ? *items : NULL, fn, ctx);
+    if (rc != 0 && items) {
+        cJSON_Delete(*items);
+        *items = NULL;
+    }
+done:
+    if (rc != 0 && *matched < 0)
+        *matched = 0;
+    if (x.c) {
+        if (in_tx)
+            pg_rollback(x.c);
+        pg_release(cat->pool, x.c);
+    }
+    PQclear(first);
+    PQclear(second);
+    PQclear(bodies);
+    free(rids);
+    for (size_t i = 0; i < x.nsets; i++)
+        free(x.sets[i].rids);
+    free(x.groups);
+    free(x.ids);
+    free(x.colls);
     return rc;
 }

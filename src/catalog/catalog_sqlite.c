@@ -1,8 +1,11 @@
 /* The SQLite catalog driver: data_dir/catalog.db (WAL) holding the documents,
  * their visibility as a bit mask over a small group table, an R*Tree on item
- * bounding boxes, and the asset keys each item references. This file has the
- * schema and its migrations, the pool of read connections, the import
- * transaction and the generation probe; catalog_sqlite_read.c has the reads.
+ * bounding boxes, the asset keys each item references, and for search a
+ * narrow copy of each item's keys, visibility and interval (item_search)
+ * with its properties as rows (item_props). This file has the schema and its
+ * migrations, the pool of read connections, the import transaction and the
+ * generation probe; catalog_sqlite_read.c has the reads and
+ * catalog_sqlite_search.c the search.
  * Reads take a connection from the mutex-guarded pool, so any number of
  * threads may search at once; an import uses its own connection and one
  * IMMEDIATE transaction, which also serialises imports from other processes. */
@@ -17,7 +20,7 @@
 #include "catalog/template.h"
 #include "util/log.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MAX_IDLE_CONNS 32
 
 /* ------------------------------------------------------------------------ */
@@ -31,10 +34,41 @@ static void sql_intersects(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     const struct catalog_geom *q = sqlite3_value_pointer(argv[1], "tessera_geom");
     const char *text = (const char *)sqlite3_value_text(argv[0]);
     size_t len = (size_t)sqlite3_value_bytes(argv[0]);
-    sqlite3_result_int(ctx, catalog_geom_text_intersects(text, len, q));
+    sqlite3_result_int(ctx, text && q && catalog_geom_text_intersects(text, len, q));
 }
 
-/* A connection with the busy timeout and the SQL function every reader and
+/* SQL functions tessera_pk, tessera_pn and tessera_pt(record, key): the
+ * kind, num and txt of property key in a packed record (item_search.props;
+ * catalog_driver.h), or NULL when it has none. They stand for the columns
+ * of an item_props row, so that a filter tests a candidate's properties
+ * without a lookup. */
+static void sql_prop(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const uint8_t *rec = sqlite3_value_blob(argv[0]);
+    size_t len = (size_t)sqlite3_value_bytes(argv[0]);
+    const char *key = (const char *)sqlite3_value_text(argv[1]);
+    size_t keylen = (size_t)sqlite3_value_bytes(argv[1]);
+    struct catalog_prop p;
+    size_t tl;
+    if (!key || !catalog_props_find(rec, len, key, keylen, &p, &tl))
+        return; /* NULL */
+    switch (*(const char *)sqlite3_user_data(ctx)) {
+    case 'k':
+        sqlite3_result_int(ctx, p.kind);
+        break;
+    case 'n':
+        if (p.has_num)
+            sqlite3_result_double(ctx, p.num);
+        break;
+    default:
+        if (p.txt)
+            sqlite3_result_text(ctx, p.txt, (int)tl, SQLITE_TRANSIENT);
+        break;
+    }
+}
+
+/* A connection with the busy timeout and the SQL functions every reader and
  * the importer need. NULL on failure (logged). */
 static sqlite3 *db_open(const char *path, bool create)
 {
@@ -49,6 +83,13 @@ static sqlite3 *db_open(const char *path, bool create)
     sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     sqlite3_create_function(db, "tessera_intersects", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             sql_intersects, NULL, NULL);
+    static const char k = 'k', n = 'n', t = 't';
+    sqlite3_create_function(db, "tessera_pk", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&k,
+                            sql_prop, NULL, NULL);
+    sqlite3_create_function(db, "tessera_pn", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&n,
+                            sql_prop, NULL, NULL);
+    sqlite3_create_function(db, "tessera_pt", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&t,
+                            sql_prop, NULL, NULL);
     return db;
 }
 
@@ -58,9 +99,6 @@ static void conn_free(struct catalog_sqlite_conn *c)
         return;
     for (int i = 0; i < CSQ_COUNT; i++)
         sqlite3_finalize(c->st[i]);
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < CATALOG_SQLITE_SHAPES; i++)
-            sqlite3_finalize(c->search[k][i]);
     sqlite3_close(c->db);
     free(c);
 }
@@ -84,7 +122,9 @@ struct catalog_sqlite_conn *catalog_sqlite_conn_get(struct catalog_sqlite *cat)
         free(c);
         return NULL;
     }
-    sqlite3_exec(c->db, "PRAGMA query_only=1", NULL, NULL, NULL);
+    /* Searches read the narrow search tables over and over: map the file
+     * rather than copy its pages through read() into a small cache. */
+    sqlite3_exec(c->db, "PRAGMA query_only=1; PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
     return c;
 }
 
@@ -155,6 +195,145 @@ out:
     return rc;
 }
 
+/* The statements that store an item's search rows, shared by the import
+ * transaction and the version 3 migration. */
+#define SQL_INS_SEARCH                                                                             \
+    "INSERT INTO item_search(rowid, collection, id, vis, cvis, datetime_start, datetime_end, "     \
+    "geom)"                                                                                        \
+    " VALUES(?1, ?2, ?3, ?4, coalesce((SELECT vis FROM collections WHERE id = ?2), 0), ?5, ?6, "   \
+    "?7)"
+#define SQL_INS_PACKED "INSERT INTO item_packed(rowid, props) VALUES(?1, ?2)"
+/* The R*Tree's third dimension is the interval in years: in milliseconds
+ * it would dwarf degrees and the tree would split on time alone. */
+#define MS_PER_YEAR (365.25 * 86400000.0)
+#define SQL_INS_PROP "INSERT INTO item_props(item, key, kind, num, txt) VALUES(?1, ?2, ?3, ?4, ?5)"
+#define SQL_INS_KEY "INSERT OR IGNORE INTO prop_keys(collection, key, kind) VALUES(?1, ?2, ?3)"
+
+/* Stores the property rows of item rowid (and the names in prop_keys). */
+static int put_props(sqlite3_stmt *ins_prop, sqlite3_stmt *ins_key, int64_t rowid,
+                     const char *collection, const struct catalog_prop *props, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct catalog_prop *p = &props[i];
+        sqlite3_bind_int64(ins_prop, 1, rowid);
+        sqlite3_bind_text(ins_prop, 2, p->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins_prop, 3, p->kind);
+        if (p->has_num)
+            sqlite3_bind_double(ins_prop, 4, p->num);
+        else
+            sqlite3_bind_null(ins_prop, 4);
+        if (p->txt)
+            sqlite3_bind_text(ins_prop, 5, p->txt, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins_prop, 5);
+        sqlite3_bind_text(ins_key, 1, collection, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins_key, 2, p->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins_key, 3, p->kind);
+        int a = sqlite3_step(ins_prop), b = sqlite3_step(ins_key);
+        sqlite3_reset(ins_prop);
+        sqlite3_reset(ins_key);
+        if (a != SQLITE_DONE || b != SQLITE_DONE)
+            return -EIO;
+    }
+    sqlite3_clear_bindings(ins_prop);
+    sqlite3_clear_bindings(ins_key);
+    return 0;
+}
+
+/* Version 3 adds the search tables; existing items get their rows here.
+ * item_search is a narrow copy of what a search tests and orders on, with
+ * the collection's visibility copied in (cvis), so that a search joins
+ * nothing; its order index covers the visibility and interval, so that
+ * walking it in page order reads no table rows. The R*Tree of item boxes
+ * becomes item_rtree, with the interval (in years) as a third dimension, so
+ * that a bbox and datetime search narrows both at once; item_packed holds
+ * each item's properties in one record (catalog_props_pack), so that a
+ * filter tests a candidate with one lookup, not one per property. item_counts
+ * answers the count of a search without filters; item_stats bounds the
+ * longest interval, so that a datetime search is a range of the order
+ * index. The old order and id indexes move to item_search. */
+static int migrate_v3(sqlite3 *db)
+{
+    static const char *const tables =
+        "CREATE TABLE item_search(rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+        "  id TEXT NOT NULL, vis INTEGER NOT NULL, cvis INTEGER NOT NULL,"
+        "  datetime_start INTEGER NOT NULL, datetime_end INTEGER NOT NULL,"
+        "  geom INTEGER NOT NULL);"
+        "CREATE TABLE item_packed(rowid INTEGER PRIMARY KEY, props BLOB NOT NULL);"
+        "CREATE TABLE item_props(item INTEGER NOT NULL, key TEXT NOT NULL, kind INTEGER NOT NULL,"
+        "  num REAL, txt TEXT, PRIMARY KEY(item, key)) WITHOUT ROWID;"
+        "CREATE TABLE prop_keys(collection TEXT NOT NULL, key TEXT NOT NULL,"
+        "  kind INTEGER NOT NULL, PRIMARY KEY(collection, key, kind)) WITHOUT ROWID;"
+        "CREATE TABLE item_counts(collection TEXT NOT NULL, vis INTEGER NOT NULL,"
+        "  n INTEGER NOT NULL, PRIMARY KEY(collection, vis)) WITHOUT ROWID;"
+        "CREATE TABLE item_stats(maxdur INTEGER NOT NULL);"
+        "CREATE VIRTUAL TABLE item_rtree USING rtree(id, minx, maxx, miny, maxy, mint, maxt);"
+        "INSERT INTO item_search(rowid, collection, id, vis, cvis, datetime_start, datetime_end,"
+        "  geom) SELECT i.rowid, i.collection, i.id, i.vis, coalesce(c.vis, 0),"
+        "  i.datetime_start, i.datetime_end, i.geometry IS NOT NULL"
+        "  FROM items i LEFT JOIN collections c ON c.id = i.collection;"
+        "INSERT INTO item_rtree SELECT b.id, b.minx, b.maxx, b.miny, b.maxy,"
+        "  s.datetime_start / (365.25 * 86400000.0), s.datetime_end / (365.25 * 86400000.0)"
+        "  FROM item_bbox b JOIN item_search s ON s.rowid = b.id;"
+        "DROP TABLE item_bbox;"
+        "INSERT INTO item_counts SELECT collection, vis, count(*) FROM item_search"
+        "  GROUP BY collection, vis;"
+        "INSERT INTO item_stats SELECT coalesce(max(datetime_end - datetime_start), 0)"
+        "  FROM item_search;";
+    /* Indexes after the rows: building them at once is faster. */
+    static const char *const indexes =
+        "CREATE INDEX item_search_order ON item_search(datetime_start DESC, collection, id,"
+        "  vis, cvis, datetime_end);"
+        "CREATE INDEX item_search_id ON item_search(id);"
+        "CREATE INDEX item_search_coll ON item_search(collection);"
+        "CREATE INDEX item_props_value ON item_props(key, kind, num, txt);"
+        "DROP INDEX items_order;"
+        "DROP INDEX items_id;"
+        "INSERT INTO schema_version VALUES(3);";
+    sqlite3_stmt *sel = NULL, *ins_prop = NULL, *ins_key = NULL, *upd = NULL;
+    int rc = -EIO, st;
+    if (sqlite3_exec(db, tables, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT rowid, collection, doc FROM items", -1, &sel, NULL) ||
+        sqlite3_prepare_v2(db, SQL_INS_PROP, -1, &ins_prop, NULL) ||
+        sqlite3_prepare_v2(db, SQL_INS_KEY, -1, &ins_key, NULL) ||
+        sqlite3_prepare_v2(db, SQL_INS_PACKED, -1, &upd, NULL))
+        goto out;
+    while ((st = sqlite3_step(sel)) == SQLITE_ROW) {
+        cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(sel, 2));
+        struct catalog_prop *props = NULL;
+        size_t n = 0, len = 0;
+        uint8_t *rec = NULL;
+        int64_t rowid = sqlite3_column_int64(sel, 0);
+        int prc =
+            doc ? catalog_props_of(cJSON_GetObjectItemCaseSensitive(doc, "properties"), &props, &n)
+                : -EIO;
+        if (prc == 0)
+            prc = put_props(ins_prop, ins_key, rowid, (const char *)sqlite3_column_text(sel, 1),
+                            props, n);
+        if (prc == 0 && (prc = catalog_props_pack(props, n, &rec, &len)) == 0 && rec) {
+            sqlite3_bind_int64(upd, 1, rowid);
+            sqlite3_bind_blob(upd, 2, rec, (int)len, SQLITE_STATIC);
+            prc = sqlite3_step(upd) == SQLITE_DONE ? 0 : -EIO;
+            sqlite3_reset(upd);
+        }
+        free(rec);
+        free(props);
+        cJSON_Delete(doc);
+        if (prc < 0)
+            goto out;
+    }
+    if (st == SQLITE_DONE && sqlite3_exec(db, indexes, NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins_prop);
+    sqlite3_finalize(ins_key);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
 static int migrate(sqlite3 *db)
 {
     int version = 0;
@@ -183,6 +362,8 @@ static int migrate(sqlite3 *db)
         goto fail;
     if (version < 2 && migrate_v2(db) < 0)
         goto fail;
+    if (version < 3 && migrate_v3(db) < 0)
+        goto fail;
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     return 0;
@@ -201,7 +382,8 @@ struct sqlite_tx {
     struct catalog_tx base;
     sqlite3 *db;
     sqlite3_stmt *find_item, *del_item, *del_bbox, *del_assets, *ins_item, *ins_bbox, *ins_asset,
-        *upsert_coll, *has_coll;
+        *upsert_coll, *has_coll, *del_search, *del_props, *ins_search, *ins_prop, *ins_key,
+        *upd_cvis, *count_add, *count_sub, *stats, *ins_packed, *del_packed;
     int64_t vis; /* the imported documents' visibility mask */
     char *visibility_json;
     int64_t now;
@@ -233,6 +415,17 @@ static void tx_free(struct sqlite_tx *tx)
     sqlite3_finalize(tx->ins_asset);
     sqlite3_finalize(tx->upsert_coll);
     sqlite3_finalize(tx->has_coll);
+    sqlite3_finalize(tx->del_search);
+    sqlite3_finalize(tx->del_props);
+    sqlite3_finalize(tx->ins_search);
+    sqlite3_finalize(tx->ins_prop);
+    sqlite3_finalize(tx->ins_key);
+    sqlite3_finalize(tx->upd_cvis);
+    sqlite3_finalize(tx->count_add);
+    sqlite3_finalize(tx->count_sub);
+    sqlite3_finalize(tx->stats);
+    sqlite3_finalize(tx->ins_packed);
+    sqlite3_finalize(tx->del_packed);
     sqlite3_close(tx->db);
     free(tx->visibility_json);
     free(tx);
@@ -312,20 +505,36 @@ static int sqlite_tx_begin(struct catalog *base, const struct strlist *visibilit
         sqlite3_stmt **st;
         const char *sql;
     } stmts[] = {
-        {&tx->find_item, "SELECT rowid FROM items WHERE collection = ?1 AND id = ?2"},
+        {&tx->find_item, "SELECT rowid, vis FROM items WHERE collection = ?1 AND id = ?2"},
         {&tx->del_item, "DELETE FROM items WHERE rowid = ?1"},
-        {&tx->del_bbox, "DELETE FROM item_bbox WHERE id = ?1"},
+        {&tx->del_bbox, "DELETE FROM item_rtree WHERE id = ?1"},
         {&tx->del_assets, "DELETE FROM assets WHERE item = ?1"},
         {&tx->ins_item, "INSERT INTO items(id, collection, doc, geometry, datetime_start,"
                         " datetime_end, visibility, vis, imported, tpl)"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
-        {&tx->ins_bbox, "INSERT INTO item_bbox(id, minx, maxx, miny, maxy) VALUES(?1,?2,?3,?4,?5)"},
+        {&tx->ins_bbox, "INSERT INTO item_rtree(id, minx, maxx, miny, maxy, mint, maxt)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
         {&tx->ins_asset, "INSERT OR IGNORE INTO assets(key, item) VALUES(?1, ?2)"},
         {&tx->upsert_coll, "INSERT INTO collections(id, doc, visibility, vis, imported)"
                            " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET"
                            " doc = excluded.doc, visibility = excluded.visibility,"
                            " vis = excluded.vis, imported = excluded.imported"},
         {&tx->has_coll, "SELECT 1 FROM collections WHERE id = ?1"},
+        {&tx->del_search, "DELETE FROM item_search WHERE rowid = ?1"},
+        {&tx->del_props, "DELETE FROM item_props WHERE item = ?1"},
+        {&tx->ins_search, SQL_INS_SEARCH},
+        {&tx->ins_packed, SQL_INS_PACKED},
+        {&tx->del_packed, "DELETE FROM item_packed WHERE rowid = ?1"},
+        {&tx->ins_prop, SQL_INS_PROP},
+        {&tx->ins_key, SQL_INS_KEY},
+        /* A collection's visibility is copied into its items' search rows,
+         * so that a search tests two integers per item and joins nothing. */
+        {&tx->upd_cvis, "UPDATE item_search SET cvis = ?1 WHERE collection = ?2"},
+        {&tx->count_add, "INSERT INTO item_counts(collection, vis, n) VALUES(?1, ?2, 1)"
+                         " ON CONFLICT(collection, vis) DO UPDATE SET n = n + 1"},
+        {&tx->count_sub, "UPDATE item_counts SET n = n - 1 WHERE collection = ?1 AND vis = ?2"},
+        /* An upper bound of the longest interval: it never shrinks. */
+        {&tx->stats, "UPDATE item_stats SET maxdur = max(maxdur, ?1)"},
     };
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
         if (sqlite3_prepare_v2(tx->db, stmts[i].sql, -1, stmts[i].st, NULL) != SQLITE_OK)
@@ -356,7 +565,11 @@ static int sqlite_tx_put_collection(struct catalog_tx *base, const char *id, con
     bind_text(st, 3, tx->visibility_json);
     sqlite3_bind_int64(st, 4, tx->vis);
     sqlite3_bind_int64(st, 5, tx->now);
-    return step_done(st);
+    if (step_done(st))
+        return -EIO;
+    sqlite3_bind_int64(tx->upd_cvis, 1, tx->vis);
+    bind_text(tx->upd_cvis, 2, id);
+    return step_done(tx->upd_cvis);
 }
 
 static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec *it)
@@ -369,6 +582,7 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
     bind_text(st, 2, it->id);
     int s = sqlite3_step(st);
     int64_t old = s == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int64_t old_vis = s == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (s != SQLITE_ROW && s != SQLITE_DONE)
@@ -377,7 +591,15 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
         sqlite3_bind_int64(tx->del_assets, 1, old);
         sqlite3_bind_int64(tx->del_bbox, 1, old);
         sqlite3_bind_int64(tx->del_item, 1, old);
-        if (step_done(tx->del_assets) || step_done(tx->del_bbox) || step_done(tx->del_item))
+        sqlite3_bind_int64(tx->del_search, 1, old);
+        sqlite3_bind_int64(tx->del_props, 1, old);
+        sqlite3_bind_int64(tx->del_packed, 1, old);
+        if (step_done(tx->del_packed))
+            return -EIO;
+        bind_text(tx->count_sub, 1, it->collection);
+        sqlite3_bind_int64(tx->count_sub, 2, old_vis);
+        if (step_done(tx->del_assets) || step_done(tx->del_bbox) || step_done(tx->del_item) ||
+            step_done(tx->del_search) || step_done(tx->del_props) || step_done(tx->count_sub))
             return -EIO;
     }
 
@@ -397,6 +619,31 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
         return -EIO;
     int64_t rowid = sqlite3_last_insert_rowid(tx->db);
 
+    uint8_t *rec = NULL;
+    size_t reclen = 0;
+    if (catalog_props_pack(it->props, it->nprops, &rec, &reclen) < 0)
+        return -ENOMEM;
+    if (rec) {
+        sqlite3_bind_int64(tx->ins_packed, 1, rowid);
+        sqlite3_bind_blob(tx->ins_packed, 2, rec, (int)reclen, free);
+        if (step_done(tx->ins_packed))
+            return -EIO;
+    }
+    st = tx->ins_search;
+    sqlite3_bind_int64(st, 1, rowid);
+    bind_text(st, 2, it->collection);
+    bind_text(st, 3, it->id);
+    sqlite3_bind_int64(st, 4, tx->vis);
+    sqlite3_bind_int64(st, 5, it->start);
+    sqlite3_bind_int64(st, 6, it->end);
+    sqlite3_bind_int(st, 7, it->geometry != NULL);
+    bind_text(tx->count_add, 1, it->collection);
+    sqlite3_bind_int64(tx->count_add, 2, tx->vis);
+    sqlite3_bind_int64(tx->stats, 1, it->end - it->start);
+    if (step_done(st) || step_done(tx->count_add) || step_done(tx->stats) ||
+        put_props(tx->ins_prop, tx->ins_key, rowid, it->collection, it->props, it->nprops) < 0)
+        return -EIO;
+
     if (it->has_box) {
         /* A box across the antimeridian is indexed as the full longitude range. */
         const double *box = it->box;
@@ -407,6 +654,8 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
         sqlite3_bind_double(st, 3, maxx);
         sqlite3_bind_double(st, 4, box[1]);
         sqlite3_bind_double(st, 5, box[3]);
+        sqlite3_bind_double(st, 6, (double)it->start / MS_PER_YEAR);
+        sqlite3_bind_double(st, 7, (double)it->end / MS_PER_YEAR);
         if (step_done(st))
             return -EIO;
     }
@@ -507,6 +756,8 @@ static const struct catalog_ops sqlite_ops = {
     .item_each = catalog_sqlite_item_each,
     .asset_visible = catalog_sqlite_asset_visible,
     .search = catalog_sqlite_search,
+    .queryables = catalog_sqlite_queryables,
+    .properties_visible = catalog_sqlite_properties_visible,
     .generation = sqlite_generation,
     .note_change = sqlite_note_change,
     .close = sqlite_close,

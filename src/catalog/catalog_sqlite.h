@@ -1,6 +1,7 @@
-/* Internals shared by the two files of the SQLite catalog driver:
- * catalog_sqlite.c (schema, connection pool, import, generation) and
- * catalog_sqlite_read.c (reads and search). Internal to src/catalog/.
+/* Internals shared by the files of the SQLite catalog driver:
+ * catalog_sqlite.c (schema, connection pool, import, generation),
+ * catalog_sqlite_read.c (reads) and catalog_sqlite_search.c (search and
+ * queryables). Internal to src/catalog/.
  * Threading: the pool is mutex-guarded; a connection taken from it belongs
  * to the taking thread until it is put back. */
 #ifndef TESSERA_CATALOG_SQLITE_H
@@ -26,16 +27,17 @@ enum catalog_sqlite_stmt {
     CSQ_ITEM,
     CSQ_ITEM_TPL,
     CSQ_ASSET,
+    CSQ_FETCH_DOC, /* an item's document by rowid (search pages) */
+    CSQ_FETCH_TPL, /* an item's template by rowid */
+    CSQ_PROP_KEYS, /* the property names and kinds seen in a collection, or in all */
+    CSQ_PROP_ANY,  /* is some visible item of the collection (NULL: any) holding key? */
+    CSQ_PROP_KIND, /* ... holding key with a value of kind? */
     CSQ_COUNT
 };
-
-/* A search statement per combination of the filters present (bit mask). */
-#define CATALOG_SQLITE_SHAPES 64
 
 struct catalog_sqlite_conn {
     sqlite3 *db;
     sqlite3_stmt *st[CSQ_COUNT];
-    sqlite3_stmt *search[2][CATALOG_SQLITE_SHAPES]; /* [0] = count, [1] = page */
     struct catalog_sqlite_conn *next;
 };
 
@@ -66,7 +68,20 @@ int catalog_sqlite_item_each(struct catalog *cat, const struct strlist *groups,
                              const char *collection, const char *id, catalog_item_fn fn, void *ctx);
 int catalog_sqlite_asset_visible(struct catalog *cat, const struct strlist *groups,
                                  const char *key, cJSON **doc);
+/* The read statement id on c, prepared on first use and kept with c (NULL
+ * on failure, logged). */
+sqlite3_stmt *catalog_sqlite_stmt(struct catalog_sqlite_conn *c, enum catalog_sqlite_stmt id);
+/* The caller's visibility mask: Public plus every known group of theirs. */
+int catalog_sqlite_group_mask(struct catalog_sqlite_conn *c, const struct strlist *groups,
+                              int64_t *mask);
+
+/* catalog_sqlite_search.c */
 int catalog_sqlite_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                           cJSON **items, catalog_item_fn fn, void *ctx);
+int catalog_sqlite_queryables(struct catalog *cat, const struct strlist *groups,
+                              const char *collection, struct catalog_queryable **out, size_t *n);
+int catalog_sqlite_properties_visible(struct catalog *cat, const struct strlist *groups,
+                                      const char *collection, const struct strlist *names,
+                                      size_t *missing);
 
 #endif

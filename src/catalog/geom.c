@@ -69,6 +69,23 @@ void catalog_geom_free(struct catalog_geom *g)
     free(g);
 }
 
+bool catalog_geom_is_box(const struct catalog_geom *g)
+{
+    if (g->nparts != 1 || g->parts[0].kind != PART_POLY || g->parts[0].nrings != 1 ||
+        g->parts[0].rings[0].n != 5)
+        return false;
+    const double *b = g->bbox, *xy = g->parts[0].rings[0].xy;
+    /* Every vertex a corner, and the four sides axis-parallel. */
+    for (int i = 0; i < 5; i++) {
+        if ((xy[2 * i] != b[0] && xy[2 * i] != b[2]) ||
+            (xy[2 * i + 1] != b[1] && xy[2 * i + 1] != b[3]))
+            return false;
+        if (i && xy[2 * i] != xy[2 * i - 2] && xy[2 * i + 1] != xy[2 * i - 1])
+            return false;
+    }
+    return b[0] < b[2] && b[1] < b[3];
+}
+
 void catalog_geom_bbox(const struct catalog_geom *g, double bbox[4])
 {
     memcpy(bbox, g->bbox, sizeof(g->bbox));

@@ -19,6 +19,10 @@ struct catalog_geom *catalog_geom_parse(const cJSON *geometry, char *err, size_t
 void catalog_geom_free(struct catalog_geom *g);
 /* The geometry's bounding box: minx, miny, maxx, maxy. */
 void catalog_geom_bbox(const struct catalog_geom *g, double bbox[4]);
+/* True when g is exactly its bounding box: one polygon without holes whose
+ * ring runs through the box's four corners (a BBOX). Then any geometry
+ * inside the box intersects it, which a search can tell from boxes alone. */
+bool catalog_geom_is_box(const struct catalog_geom *g);
 /* True when the two geometries share at least one point (boundaries count). */
 bool catalog_geom_intersects(const struct catalog_geom *a, const struct catalog_geom *b);
 /* Parses the JSON text of a geometry (as stored with an item) and tests it

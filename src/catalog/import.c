@@ -251,8 +251,11 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
     char *gtext = cJSON_IsNull(geometry) ? NULL : cJSON_PrintUnformatted(geometry);
     char *tpl = catalog_item_template(doc);
     struct strlist keys = STRLIST_INIT;
+    struct catalog_prop *pv = NULL;
+    size_t npv = 0;
     rc = -ENOMEM;
-    if (!text || !tpl || (!gtext && !cJSON_IsNull(geometry)))
+    if (!text || !tpl || (!gtext && !cJSON_IsNull(geometry)) ||
+        catalog_props_of(props, &pv, &npv) < 0)
         goto fail;
     cJSON_ArrayForEach(a, assets)
     {
@@ -270,6 +273,8 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
         .start = ds,
         .end = de,
         .asset_keys = &keys,
+        .props = pv,
+        .nprops = npv,
     };
     if (has_box)
         memcpy(rec.box, box, sizeof(rec.box));
@@ -298,6 +303,7 @@ fail:
     free(text);
     free(gtext);
     free(tpl);
+    free(pv);
     strlist_free(&keys);
     return rc;
 }

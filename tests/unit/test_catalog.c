@@ -871,7 +871,7 @@ static void test_pg_change_log(void **state)
     /* The schema is the "catalog" track's, at its current version. */
     assert_int_equal(pg_scalar(f, "SELECT max(version) FROM schema_migrations"
                                   " WHERE track = 'catalog'"),
-                     1);
+                     2);
     assert_int_equal(pg_scalar(f, "SELECT count(*) FROM catalog_visibility"
                                   " WHERE collection = 'methane-plumes-partner-preview'"
                                   " AND grp = 'Public'"),

@@ -1,0 +1,877 @@
+/* Search and queryables of the SQLite catalog driver. A search is SQL over
+ * the search tables of catalog_sqlite.c (item_search with each item's
+ * packed properties, item_rtree, item_props), written with bound parameters
+ * only, the filter and sort keys by filter_sql.c.
+ *
+ * SQLite's planner cannot tell how selective a box or a property range is,
+ * so this file asks first: it counts, up to a cap, the candidates of each
+ * constraint that every match must meet and that an index can enumerate
+ * (the bbox, intersects or an S_INTERSECTS through the R*Tree, whose third
+ * dimension is the item's interval; a property range through the property
+ * index), and starts from the one with the fewest. When that set is small,
+ * one statement reads all the matches in order: their number is the count
+ * and the page is cut from them. Otherwise the count runs from the best
+ * source on its own (or is a sum of item_counts when nothing filters), and
+ * the page either sorts the matches of that source (when few match) or
+ * walks an index in page order and stops after the page: the order index,
+ * which covers visibility and the interval, or, when the first sort key is
+ * a property, that property's index (items without it follow, as they sort
+ * last). Everything runs in one read transaction, so the count and the page
+ * agree. Any thread: each call takes its own pooled connection. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog_sqlite.h"
+#include "catalog/filter_sql.h"
+#include "catalog/geom.h"
+#include "util/log.h"
+
+/* Up to this many candidates, a search reads all its matches in one
+ * ordered statement; estimates stop counting here. catalog_set_small_set
+ * moves it (tests use 0 to take the other paths on small catalogs). */
+static _Atomic int64_t small_set = 3000;
+#define SMALL_SET atomic_load(&small_set)
+
+void catalog_set_small_set(int64_t n)
+{
+    atomic_store(&small_set, n < 0 ? 0 : n);
+}
+
+enum source {
+    SRC_ORDER, /* the order index (or everything) */
+    SRC_RTREE, /* the R*Tree of item boxes and intervals: box[], t0, t1 */
+    SRC_PROP,  /* the property index: the filter leaf lead */
+};
+
+struct search {
+    struct catalog_sqlite_conn *c;
+    const struct catalog_query *q;
+    const struct catalog_sort *sort; /* never NULL: empty for the default order */
+    int64_t mask;
+    char *ids, *colls; /* JSON arrays for json_each, or NULL */
+    struct filter_sql dialect;
+    bool has_t0, has_t1; /* the interval every match meets (datetime, T_INTERSECTS) */
+    int64_t t0, t1;
+    enum source src;                /* where the statement at hand starts */
+    double box[4];                  /* SRC_RTREE */
+    const struct filter_node *lead; /* SRC_RTREE: the S_INTERSECTS leaf or NULL; SRC_PROP */
+    int64_t estimate;               /* the source's candidates, capped at SMALL_SET */
+    struct filter_node intersects;  /* the intersects parameter as a leaf */
+    bool packed;                    /* the filter or the sort reads properties */
+};
+
+/* A source and what it needs, to switch between them. */
+struct choice {
+    enum source src;
+    double box[4];
+    const struct filter_node *lead;
+    int64_t estimate;
+};
+
+static void use(struct search *x, const struct choice *c)
+{
+    x->src = c->src;
+    memcpy(x->box, c->box, sizeof(x->box));
+    x->lead = c->lead;
+    x->estimate = c->estimate;
+    x->dialect.skip = c->src == SRC_PROP ? c->lead : NULL;
+}
+
+static int prepare(struct search *x, struct sqlb *b, sqlite3_stmt **out)
+{
+    *out = NULL;
+    if (b->oom)
+        return -ENOMEM;
+    if (sqlite3_prepare_v2(x->c->db, b->s, (int)b->n, out, NULL) != SQLITE_OK) {
+        int code = sqlite3_errcode(x->c->db);
+        log_error("catalog: prepare search failed: %s", sqlite3_errmsg(x->c->db));
+        return code == SQLITE_TOOBIG || code == SQLITE_RANGE ? -E2BIG : -EIO;
+    }
+    for (size_t i = 0; i < b->np; i++) {
+        const struct sqlb_param *p = &b->params[i];
+        int n = (int)i + 1, rc = SQLITE_OK;
+        switch (p->type) {
+        case SQLB_TEXT:
+            rc = sqlite3_bind_text(*out, n, p->text, -1, SQLITE_STATIC);
+            break;
+        case SQLB_DOUBLE:
+            rc = sqlite3_bind_double(*out, n, p->d);
+            break;
+        case SQLB_INT:
+            rc = sqlite3_bind_int64(*out, n, p->i);
+            break;
+        case SQLB_POINTER:
+            rc = sqlite3_bind_pointer(*out, n, (void *)p->ptr, "tessera_geom", NULL);
+            break;
+        }
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(*out);
+            *out = NULL;
+            return rc == SQLITE_RANGE ? -E2BIG : -EIO;
+        }
+    }
+    return 0;
+}
+
+/* Runs a one-number statement (a count or a sum). */
+static int run_number(struct search *x, struct sqlb *b, int64_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(x, b, &st);
+    if (rc < 0)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        log_error("catalog: count failed: %s", sqlite3_errmsg(x->c->db));
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW ? 0 : -EIO;
+}
+
+/* ---- conditions ----------------------------------------------------------- */
+
+static void box_terms(struct sqlb *b, const char *t, double minx, double maxx, const double *q)
+{
+    sqlb_add(b, "%s.minx <= ", t);
+    sqlb_double(b, maxx);
+    sqlb_add(b, " AND %s.maxx >= ", t);
+    sqlb_double(b, minx);
+    sqlb_add(b, " AND %s.miny <= ", t);
+    sqlb_double(b, q[3]);
+    sqlb_add(b, " AND %s.maxy >= ", t);
+    sqlb_double(b, q[1]);
+}
+
+/* The item's box meets bbox q (two ranges across the antimeridian). */
+static void bbox_terms(struct sqlb *b, const char *t, const double *q)
+{
+    if (q[0] <= q[2]) {
+        box_terms(b, t, q[0], q[2], q);
+        return;
+    }
+    sqlb_add(b, "((");
+    box_terms(b, t, q[0], 180, q);
+    sqlb_add(b, ") OR (");
+    box_terms(b, t, -180, q[2], q);
+    sqlb_add(b, "))");
+}
+
+/* The R*Tree's interval dimension: it stores 32-bit floats rounded outwards,
+ * so it may only widen the candidates; the exact test is on item_search. */
+static void time_terms(struct search *x, struct sqlb *b, const char *t)
+{
+    /* In years, as stored (catalog_sqlite.c). */
+    if (x->has_t1) {
+        sqlb_add(b, " AND %s.mint <= ", t);
+        sqlb_double(b, (double)x->t1 / (365.25 * 86400000.0));
+    }
+    if (x->has_t0) {
+        sqlb_add(b, " AND %s.maxt >= ", t);
+        sqlb_double(b, (double)x->t0 / (365.25 * 86400000.0));
+    }
+}
+
+/* The exact test of a geometry against the item's stored one. */
+static void exact_test(struct sqlb *b, const struct catalog_geom *g, bool negated)
+{
+    sqlb_add(b, negated ? "NOT " : "");
+    sqlb_add(b, "tessera_intersects((SELECT g.geometry FROM items g WHERE g.rowid = s.rowid), ");
+    sqlb_pointer(b, g);
+    sqlb_add(b, ")");
+}
+
+/* S_INTERSECTS (and the intersects parameter). The R*Tree row of the item,
+ * found by its id, prefilters; the leaf the statement starts from needs the
+ * exact test alone. */
+static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
+{
+    struct search *x = ctx;
+    double bb[4];
+    catalog_geom_bbox(n->geom, bb);
+    if (n->negated) {
+        sqlb_add(b, "(s.geom AND ");
+        exact_test(b, n->geom, true);
+        sqlb_add(b, ")");
+        return;
+    }
+    if (x->src == SRC_RTREE && x->lead == n) {
+        if (catalog_geom_is_box(n->geom)) {
+            /* An item whose box lies inside a box-shaped geometry meets it:
+             * no need to parse its geometry (the R*Tree's boxes are rounded
+             * outwards, so inside here is inside for sure). */
+            sqlb_add(b, "((r.minx >= ");
+            sqlb_double(b, bb[0]);
+            sqlb_add(b, " AND r.maxx <= ");
+            sqlb_double(b, bb[2]);
+            sqlb_add(b, " AND r.miny >= ");
+            sqlb_double(b, bb[1]);
+            sqlb_add(b, " AND r.maxy <= ");
+            sqlb_double(b, bb[3]);
+            sqlb_add(b, " AND s.geom) OR ");
+            exact_test(b, n->geom, false);
+            sqlb_add(b, ")");
+            return;
+        }
+        exact_test(b, n->geom, false);
+        return;
+    }
+    sqlb_add(b, "(EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = s.rowid AND ");
+    bbox_terms(b, "b", bb);
+    sqlb_add(b, ") AND ");
+    exact_test(b, n->geom, false);
+    sqlb_add(b, ")");
+}
+
+/* The packed properties (pk), when the filter or the sort reads them; SQLite
+ * joins them only for the rows that pass the other tests. */
+static void join_packed(struct search *x, struct sqlb *b)
+{
+    if (x->packed)
+        sqlb_add(b, " LEFT JOIN item_packed pk ON pk.rowid = s.rowid");
+}
+
+/* " FROM ... WHERE <the source's own conditions> AND ": the source the rows
+ * come from, joined to item_search (s). */
+static void add_source(struct search *x, struct sqlb *b)
+{
+    switch (x->src) {
+    case SRC_RTREE:
+        sqlb_add(b, " FROM item_rtree r JOIN item_search s ON s.rowid = r.id");
+        join_packed(x, b);
+        sqlb_add(b, " WHERE ");
+        box_terms(b, "r", x->box[0], x->box[2], x->box);
+        time_terms(x, b, "r");
+        sqlb_add(b, " AND ");
+        break;
+    case SRC_PROP:
+        sqlb_add(b, " FROM item_props d JOIN item_search s ON s.rowid = d.item");
+        join_packed(x, b);
+        sqlb_add(b, " WHERE d.key = ");
+        sqlb_text(b, x->lead->prop);
+        sqlb_add(b, " AND (");
+        filter_sql_value_cond(&x->dialect, b, x->lead, "d");
+        sqlb_add(b, ") AND ");
+        break;
+    case SRC_ORDER:
+        sqlb_add(b, " FROM item_search s");
+        join_packed(x, b);
+        sqlb_add(b, " WHERE ");
+        break;
+    }
+}
+
+/* Every condition of the query but the source's own. */
+static void add_where(struct search *x, struct sqlb *b)
+{
+    const struct catalog_query *q = x->q;
+    sqlb_add(b, "(s.vis & ");
+    int m = sqlb_int(b, x->mask);
+    sqlb_add(b, ") != 0 AND (s.cvis & ");
+    sqlb_ref(b, m);
+    sqlb_add(b, ") != 0");
+    if (q->has_end) {
+        sqlb_add(b, " AND s.datetime_start <= ");
+        sqlb_int(b, q->end);
+    }
+    if (q->has_start) {
+        sqlb_add(b, " AND s.datetime_end >= ");
+        int p = sqlb_int(b, q->start);
+        if (x->src == SRC_ORDER) {
+            /* No interval is longer than maxdur: a range of the order index. */
+            sqlb_add(b, " AND s.datetime_start >= ");
+            sqlb_ref(b, p);
+            sqlb_add(b, " - (SELECT maxdur FROM item_stats)");
+        }
+    }
+    if (q->has_bbox && !(x->src == SRC_RTREE && !x->lead)) { /* unless it is the source */
+        sqlb_add(b, " AND EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = s.rowid AND ");
+        bbox_terms(b, "b", q->bbox);
+        sqlb_add(b, ")");
+    }
+    if (x->ids) {
+        sqlb_add(b, " AND s.id IN (SELECT value FROM json_each(");
+        sqlb_text(b, x->ids);
+        sqlb_add(b, "))");
+    }
+    if (x->colls) {
+        sqlb_add(b, " AND s.collection IN (SELECT value FROM json_each(");
+        sqlb_text(b, x->colls);
+        sqlb_add(b, "))");
+    }
+    if (q->filter) {
+        sqlb_add(b, " AND ");
+        filter_sql_where(&x->dialect, b, q->filter);
+    }
+    if (q->intersects) { /* last: the exact test parses the item's geometry */
+        sqlb_add(b, " AND ");
+        spatial(x, b, &x->intersects);
+    }
+}
+
+/* " ORDER BY ..." for the sort keys, then collection and id. held: the first
+ * key is a property whose row is p0 (joined); from: the first key used. */
+static void add_order(struct search *x, struct sqlb *b, bool held, size_t from)
+{
+    sqlb_add(b, " ORDER BY ");
+    if (x->sort->n == 0)
+        sqlb_add(b, "s.datetime_start DESC, ");
+    for (size_t i = from; i < x->sort->n; i++)
+        filter_sql_order_key(&x->dialect, b, &x->sort->keys[i], "p0", held && i == 0);
+    sqlb_add(b, "s.collection, s.id");
+}
+
+/* ---- choosing where to start ------------------------------------------------ */
+
+/* When several sources have SMALL_SET candidates or more, they are counted
+ * again up to this many, to start the count from the smallest. */
+#define RECOUNT_CAP 20000
+#define MAX_CHOICES 8
+
+struct choices {
+    struct choice v[MAX_CHOICES];
+    size_t n;
+};
+
+/* The number of candidates of a source (the statement in b, an open
+ * "SELECT count(*) FROM (SELECT 1 ..."), up to cap. */
+static int estimate(struct search *x, const struct choice *c, int64_t cap, int64_t *n)
+{
+    struct sqlb b;
+    sqlb_init(&b, false);
+    if (c->src == SRC_RTREE) {
+        sqlb_add(&b, "SELECT count(*) FROM (SELECT 1 FROM item_rtree r WHERE ");
+        box_terms(&b, "r", c->box[0], c->box[2], c->box);
+        time_terms(x, &b, "r");
+    } else {
+        sqlb_add(&b, "SELECT count(*) FROM (SELECT 1 FROM item_props d WHERE d.key = ");
+        sqlb_text(&b, c->lead->prop);
+        sqlb_add(&b, " AND (");
+        filter_sql_value_cond(&x->dialect, &b, c->lead, "d");
+        sqlb_add(&b, ")");
+    }
+    sqlb_add(&b, " LIMIT %lld)", (long long)cap);
+    int rc = run_number(x, &b, n);
+    sqlb_free(&b);
+    return rc;
+}
+
+static int consider(struct search *x, struct choices *cs, struct choice *c)
+{
+    if (cs->n == MAX_CHOICES)
+        return 0;
+    int rc = estimate(x, c, SMALL_SET, &c->estimate);
+    if (rc == 0)
+        cs->v[cs->n++] = *c;
+    return rc;
+}
+
+/* A box the R*Tree can search (not across the antimeridian). */
+static int consider_box(struct search *x, struct choices *cs, const double *box,
+                        const struct filter_node *lead)
+{
+    if (box[0] > box[2])
+        return 0;
+    struct choice c = {.src = SRC_RTREE, .lead = lead};
+    memcpy(c.box, box, sizeof(c.box));
+    return consider(x, cs, &c);
+}
+
+/* The interval every match meets: the datetime parameter and the filter's
+ * top-level T_INTERSECTS, intersected. */
+static void narrow_time(struct search *x)
+{
+    const struct catalog_query *q = x->q;
+    const struct filter_node *f = q->filter;
+    x->has_t0 = q->has_start;
+    x->t0 = q->start;
+    x->has_t1 = q->has_end;
+    x->t1 = q->end;
+    size_t n = !f ? 0 : f->op == FILTER_AND ? f->nkids : 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct filter_node *k = f->op == FILTER_AND ? f->kids[i] : f;
+        if (k->op != FILTER_T_INTERSECTS || k->negated)
+            continue;
+        if (k->has_start && (!x->has_t0 || k->start > x->t0)) {
+            x->has_t0 = true;
+            x->t0 = k->start;
+        }
+        if (k->has_end && (!x->has_t1 || k->end < x->t1)) {
+            x->has_t1 = true;
+            x->t1 = k->end;
+        }
+    }
+}
+
+/* Fewer candidates first; on a tie the R*Tree, whose candidates are the
+ * cheapest to go through. */
+static bool better(const struct choice *a, const struct choice *b)
+{
+    return a->estimate < b->estimate ||
+           (a->estimate == b->estimate && a->src == SRC_RTREE && b->src != SRC_RTREE);
+}
+
+/* The source with the fewest candidates among the constraints every match
+ * must meet: the core parameters and the filter's top-level AND. */
+static int choose_source(struct search *x, struct choice *best)
+{
+    const struct catalog_query *q = x->q;
+    const struct filter_node *f = q->filter;
+    struct choices cs = {.n = 0};
+    int rc = 0;
+    narrow_time(x);
+    if (q->has_bbox)
+        rc = consider_box(x, &cs, q->bbox, NULL);
+    if (rc == 0 && q->intersects) {
+        double bb[4];
+        catalog_geom_bbox(q->intersects, bb);
+        rc = consider_box(x, &cs, bb, &x->intersects);
+    }
+    size_t n = !f ? 0 : f->op == FILTER_AND ? f->nkids : 1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct filter_node *k = f->op == FILTER_AND ? f->kids[i] : f;
+        struct choice c = {.src = SRC_PROP, .lead = k};
+        if (k->op == FILTER_S_INTERSECTS && !k->negated) {
+            double bb[4];
+            catalog_geom_bbox(k->geom, bb);
+            rc = consider_box(x, &cs, bb, k);
+        } else if (filter_sql_indexable(k)) {
+            rc = consider(x, &cs, &c);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    /* Several large ones: count them further to tell them apart. */
+    size_t large = 0, small = 0;
+    for (size_t i = 0; i < cs.n; i++) {
+        large += cs.v[i].estimate >= SMALL_SET;
+        small += cs.v[i].estimate < SMALL_SET;
+    }
+    for (size_t i = 0; !small && large > 1 && i < cs.n && rc == 0; i++)
+        if (cs.v[i].estimate >= SMALL_SET && SMALL_SET > 0)
+            rc = estimate(x, &cs.v[i], RECOUNT_CAP, &cs.v[i].estimate);
+    best->src = SRC_ORDER;
+    best->lead = NULL;
+    best->estimate = INT64_MAX;
+    for (size_t i = 0; i < cs.n; i++)
+        if (better(&cs.v[i], best))
+            *best = cs.v[i];
+    /* A short list of ids leads by itself, through the id index. */
+    if (x->ids && (int64_t)q->ids->n < best->estimate && (int64_t)q->ids->n < SMALL_SET) {
+        best->src = SRC_ORDER;
+        best->lead = NULL;
+        best->estimate = (int64_t)q->ids->n;
+    }
+    return rc;
+}
+
+/* ---- the page ---------------------------------------------------------------- */
+
+struct rows {
+    int64_t v[CATALOG_MAX_LIMIT];
+    size_t n;
+};
+
+/* Runs a page statement and appends the rowids of rows [offset, offset +
+ * limit) to out; with all set, steps through every row (no LIMIT) and
+ * returns their number in *total. */
+static int run_page(struct search *x, struct sqlb *b, int64_t limit, int64_t offset, bool all,
+                    struct rows *out, int64_t *total)
+{
+    if (!all) {
+        sqlb_add(b, " LIMIT ");
+        sqlb_int(b, limit);
+        sqlb_add(b, " OFFSET ");
+        sqlb_int(b, offset);
+    }
+    sqlite3_stmt *st;
+    int rc = prepare(x, b, &st), s;
+    if (rc < 0)
+        return rc;
+    int64_t i = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((!all || (i >= offset && i < offset + limit)) && out->n < CATALOG_MAX_LIMIT)
+            out->v[out->n++] = sqlite3_column_int64(st, 0);
+        i++;
+    }
+    if (s != SQLITE_DONE) {
+        log_error("catalog: search failed: %s", sqlite3_errmsg(x->c->db));
+        rc = -EIO;
+    }
+    if (total)
+        *total = i;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The items that have the first key's property, in the property index's
+ * order, then those that do not. *matched is set when the pages tell it. */
+static int page_split(struct search *x, struct rows *rows, int64_t *matched)
+{
+    const struct catalog_query *q = x->q;
+    const char *key = x->sort->keys[0].prop;
+    struct sqlb b;
+    sqlb_init(&b, false);
+    sqlb_add(&b, "SELECT s.rowid FROM item_props p0 JOIN item_search s ON s.rowid = p0.item");
+    join_packed(x, &b);
+    sqlb_add(&b, " WHERE p0.key = ");
+    sqlb_text(&b, key);
+    sqlb_add(&b, " AND ");
+    add_where(x, &b);
+    add_order(x, &b, true, 0);
+    int rc = run_page(x, &b, q->limit, q->offset, false, rows, NULL);
+    sqlb_free(&b);
+    if (rc < 0 || rows->n == (size_t)q->limit)
+        return rc;
+    /* Where the second part starts is known when this page holds some of
+     * the first; otherwise it is counted. */
+    int64_t have = 0;
+    if (rows->n > 0) {
+        have = q->offset + (int64_t)rows->n;
+    } else {
+        sqlb_init(&b, false);
+        sqlb_add(&b, "SELECT count(*) FROM item_props p0 JOIN item_search s ON s.rowid ="
+                     " p0.item");
+        join_packed(x, &b);
+        sqlb_add(&b, " WHERE p0.key = ");
+        sqlb_text(&b, key);
+        sqlb_add(&b, " AND ");
+        add_where(x, &b);
+        rc = run_number(x, &b, &have);
+        sqlb_free(&b);
+        if (rc < 0)
+            return rc;
+    }
+    size_t first = rows->n;
+    sqlb_init(&b, false);
+    sqlb_add(&b, "SELECT s.rowid FROM item_search s");
+    join_packed(x, &b);
+    sqlb_add(&b, " WHERE ");
+    add_where(x, &b);
+    sqlb_add(&b, " AND tessera_pk(pk.props, ");
+    sqlb_text(&b, key);
+    sqlb_add(&b, ") IS NULL");
+    add_order(x, &b, false, 1);
+    int64_t offset = q->offset > have ? q->offset - have : 0;
+    rc = run_page(x, &b, q->limit - (int64_t)first, offset, false, rows, NULL);
+    sqlb_free(&b);
+    size_t second = rows->n - first;
+    if (rc == 0 && second < (size_t)q->limit - first && (rows->n > 0 || q->offset == 0))
+        *matched = have + offset + (int64_t)second;
+    return rc;
+}
+
+/* The page from the current source, in order; all: read every match and
+ * set *matched to their number (else set only when the page tells it). */
+static int page(struct search *x, bool all, struct rows *rows, int64_t *matched)
+{
+    const struct catalog_query *q = x->q;
+    struct sqlb b;
+    sqlb_init(&b, false);
+    sqlb_add(&b, "SELECT s.rowid");
+    add_source(x, &b);
+    add_where(x, &b);
+    add_order(x, &b, false, 0);
+    int64_t total = 0;
+    int rc = run_page(x, &b, q->limit, q->offset, all, rows, &total);
+    sqlb_free(&b);
+    if (rc < 0)
+        return rc;
+    if (all)
+        *matched = total;
+    else if (rows->n < (size_t)q->limit && (rows->n > 0 || q->offset == 0))
+        *matched = q->offset + (int64_t)rows->n;
+    return 0;
+}
+
+/* The count from the current source. */
+static int count(struct search *x, int64_t *matched)
+{
+    const struct catalog_query *q = x->q;
+    struct sqlb b;
+    sqlb_init(&b, false);
+    if (x->src == SRC_ORDER && !q->has_bbox && !q->has_start && !q->has_end && !x->ids &&
+        !q->intersects && !q->filter) {
+        /* Nothing filters but visibility (and collections): the stored
+         * counts per collection and visibility add up to it. */
+        sqlb_add(&b, "SELECT coalesce(sum(k.n), 0) FROM item_counts k JOIN collections c ON"
+                     " c.id = k.collection WHERE (k.vis & ");
+        int m = sqlb_int(&b, x->mask);
+        sqlb_add(&b, ") != 0 AND (c.vis & ");
+        sqlb_ref(&b, m);
+        sqlb_add(&b, ") != 0");
+        if (x->colls) {
+            sqlb_add(&b, " AND k.collection IN (SELECT value FROM json_each(");
+            sqlb_text(&b, x->colls);
+            sqlb_add(&b, "))");
+        }
+    } else {
+        sqlb_add(&b, "SELECT count(*)");
+        add_source(x, &b);
+        add_where(x, &b);
+    }
+    int rc = run_number(x, &b, matched);
+    sqlb_free(&b);
+    return rc;
+}
+
+/* Chooses how to run the search, then runs the page and, unless it told
+ * it, the count. */
+static int plan_and_run(struct search *x, struct rows *rows, int64_t *matched)
+{
+    const struct catalog_query *q = x->q;
+    struct choice best, order = {.src = SRC_ORDER, .estimate = INT64_MAX};
+    int rc = choose_source(x, &best);
+    if (rc < 0)
+        return rc;
+    *matched = -1;
+    if (best.estimate < SMALL_SET) {
+        /* Few candidates: every match, in order, in one statement. */
+        use(x, &best);
+        return page(x, true, rows, matched);
+    }
+    /* Many candidates: count from the best source first; when few of them
+     * match, sort those, else walk an index in page order. */
+    use(x, &best);
+    if (best.src != SRC_ORDER) {
+        if ((rc = count(x, matched)) < 0)
+            return rc;
+        if (*matched < SMALL_SET)
+            return page(x, false, rows, &(int64_t){0});
+    }
+    use(x, &order);
+    int64_t told = -1;
+    if (x->sort->n && x->sort->keys[0].field == FILTER_FIELD_PROPERTY)
+        rc = page_split(x, rows, &told);
+    else
+        rc = page(x, false, rows, &told);
+    if (rc == 0 && *matched < 0)
+        rc = told >= 0 ? (*matched = told, 0) : count(x, matched);
+    (void)q;
+    return rc;
+}
+
+/* Reads the page's documents (or templates) by rowid, in page order. */
+static int emit_rows(struct search *x, const struct rows *rows, cJSON **items, catalog_item_fn fn,
+                     void *ctx)
+{
+    sqlite3_stmt *st = catalog_sqlite_stmt(x->c, items ? CSQ_FETCH_DOC : CSQ_FETCH_TPL);
+    int rc = 0;
+    if (!st)
+        return -EIO;
+    if (items && !(*items = cJSON_CreateArray()))
+        return -ENOMEM;
+    for (size_t i = 0; i < rows->n && rc == 0; i++) {
+        sqlite3_bind_int64(st, 1, rows->v[i]);
+        int s = sqlite3_step(st);
+        const char *text = s == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        size_t len = text ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+        if (!text) {
+            rc = -EIO;
+        } else if (items) {
+            cJSON *doc = cJSON_ParseWithLength(text, len);
+            if (doc)
+                cJSON_AddItemToArray(*items, doc);
+            else
+                rc = -EIO;
+        } else {
+            const char *coll = (const char *)sqlite3_column_text(st, 1);
+            const char *id = (const char *)sqlite3_column_text(st, 2);
+            rc = coll && id ? fn(ctx, coll, id, text, len) : -EIO;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_clear_bindings(st);
+    if (rc != 0 && items) {
+        cJSON_Delete(*items);
+        *items = NULL;
+    }
+    return rc;
+}
+
+static char *strlist_json(const struct strlist *l)
+{
+    cJSON *arr = cJSON_CreateStringArray((const char *const *)l->v, (int)l->n);
+    char *s = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return s;
+}
+
+int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, int64_t *matched,
+                          cJSON **items, catalog_item_fn fn, void *ctx)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    static const struct catalog_sort no_sort = {.n = 0};
+    struct search x = {
+        .q = q,
+        .sort = q->sort ? q->sort : &no_sort,
+        .intersects = {.op = FILTER_S_INTERSECTS, .geom = (struct catalog_geom *)q->intersects},
+        .dialect = {.pg = false,
+                    .item = "s.rowid",
+                    .props = "item_props",
+                    .id = "s.id",
+                    .coll = "s.collection",
+                    .start = "s.datetime_start",
+                    .end = "s.datetime_end",
+                    .spatial = spatial,
+                    .packed = "pk.props"},
+    };
+    x.dialect.ctx = &x;
+    struct strlist names = STRLIST_INIT;
+    if (filter_properties(q->filter, &names) < 0)
+        return -ENOMEM;
+    x.packed = names.n > 0;
+    strlist_free(&names);
+    for (size_t i = 0; i < x.sort->n; i++)
+        x.packed |= x.sort->keys[i].field == FILTER_FIELD_PROPERTY;
+    struct rows rows = {.n = 0};
+    bool in_tx = false;
+    int rc = -ENOMEM;
+    *matched = -1;
+    if ((q->ids && q->ids->n && !(x.ids = strlist_json(q->ids))) ||
+        (q->collections && q->collections->n && !(x.colls = strlist_json(q->collections))))
+        goto done;
+    rc = -EIO;
+    if (!(x.c = catalog_sqlite_conn_get(cat)))
+        goto done;
+    if ((rc = catalog_sqlite_group_mask(x.c, q->groups, &x.mask)) < 0)
+        goto done;
+    /* One snapshot for the estimates, the page, the count and the documents. */
+    if (sqlite3_exec(x.c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = -EIO;
+        goto done;
+    }
+    in_tx = true;
+    if ((rc = plan_and_run(&x, &rows, matched)) < 0)
+        goto done;
+    rc = emit_rows(&x, &rows, items, fn, ctx);
+done:
+    if (rc != 0)
+        *matched = 0;
+    if (in_tx)
+        sqlite3_exec(x.c->db, "COMMIT", NULL, NULL, NULL);
+    if (x.c)
+        catalog_sqlite_conn_put(cat, x.c);
+    free(x.ids);
+    free(x.colls);
+    return rc;
+}
+
+/* ---- queryables --------------------------------------------------------------- */
+
+/* Steps a "SELECT 1 ... LIMIT 1" statement: 1 (a row), 0 (none) or -EIO. */
+static int exists(sqlite3_stmt *st)
+{
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -EIO;
+}
+
+int catalog_sqlite_queryables(struct catalog *base, const struct strlist *groups,
+                              const char *collection, struct catalog_queryable **out, size_t *n)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    struct catalog_sqlite_conn *c = catalog_sqlite_conn_get(cat);
+    struct catalog_queryable *v = NULL;
+    size_t nv = 0, cap = 0;
+    int64_t mask;
+    int rc = -EIO;
+    if (!c)
+        return -EIO;
+    sqlite3_stmt *keys = catalog_sqlite_stmt(c, CSQ_PROP_KEYS);
+    sqlite3_stmt *kind = catalog_sqlite_stmt(c, CSQ_PROP_KIND);
+    if (!keys || !kind || catalog_sqlite_group_mask(c, groups, &mask) < 0 ||
+        sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto done;
+    if (collection)
+        sqlite3_bind_text(keys, 1, collection, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(kind, 1, mask);
+    int s;
+    rc = 0;
+    /* Each name and kind seen in a collection counts when some item there
+     * that the caller can see still has it. */
+    while (rc == 0 && (s = sqlite3_step(keys)) == SQLITE_ROW) {
+        const char *coll = (const char *)sqlite3_column_text(keys, 0);
+        const char *key = (const char *)sqlite3_column_text(keys, 1);
+        int k = sqlite3_column_int(keys, 2);
+        size_t i;
+        for (i = 0; i < nv && strcmp(v[i].name, key) != 0; i++)
+            ;
+        if (k < 1 || k > 30 || (i < nv && (v[i].kinds & (1u << k))))
+            continue; /* already known from another collection */
+        sqlite3_bind_text(kind, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(kind, 3, coll, -1, SQLITE_STATIC);
+        sqlite3_bind_int(kind, 4, k);
+        int e = exists(kind);
+        if (e < 0) {
+            rc = -EIO;
+        } else if (e && i < nv) {
+            v[i].kinds |= 1u << k;
+        } else if (e) {
+            if (nv == cap) {
+                size_t ncap = cap ? 2 * cap : 32;
+                struct catalog_queryable *nvv = realloc(v, ncap * sizeof(*nvv));
+                if (!nvv) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                v = nvv;
+                cap = ncap;
+            }
+            if (!(v[nv].name = strdup(key)))
+                rc = -ENOMEM;
+            else
+                v[nv++].kinds = 1u << k;
+        }
+    }
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = -EIO;
+    sqlite3_reset(keys);
+    sqlite3_clear_bindings(keys);
+    sqlite3_clear_bindings(kind);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+done:
+    catalog_sqlite_conn_put(cat, c);
+    if (rc < 0) {
+        catalog_queryables_free(v, nv);
+        return rc;
+    }
+    *out = v;
+    *n = nv;
+    return 0;
+}
+
+int catalog_sqlite_properties_visible(struct catalog *base, const struct strlist *groups,
+                                      const char *collection, const struct strlist *names,
+                                      size_t *missing)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    struct catalog_sqlite_conn *c = catalog_sqlite_conn_get(cat);
+    int64_t mask;
+    int rc = -EIO;
+    if (!c)
+        return -EIO;
+    sqlite3_stmt *st = catalog_sqlite_stmt(c, CSQ_PROP_ANY);
+    if (st && catalog_sqlite_group_mask(c, groups, &mask) == 0) {
+        sqlite3_bind_int64(st, 1, mask);
+        if (collection)
+            sqlite3_bind_text(st, 3, collection, -1, SQLITE_TRANSIENT);
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < names->n; i++) {
+            sqlite3_bind_text(st, 2, names->v[i], -1, SQLITE_STATIC);
+            int e = exists(st);
+            if (e < 0) {
+                rc = -EIO;
+            } else if (!e) {
+                *missing = i;
+                rc = -ENOENT;
+            }
+        }
+        sqlite3_clear_bindings(st);
+    }
+    catalog_sqlite_conn_put(cat, c);
+    return rc;
+}
