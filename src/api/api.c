@@ -236,6 +236,7 @@ void api_register_all(struct server *srv)
     api_tokens_cm_register(srv);
     api_stac_register(srv);
     api_asset_register(srv);
+    api_catalog_cm_register(srv);
     api_resource_register(srv);
     api_tokens_mapbox_register(srv);
     api_docs_register(srv);

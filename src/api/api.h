@@ -63,6 +63,7 @@ void api_tokens_cm_register(struct server *srv);
 void api_ops_register(struct server *srv);
 void api_stac_register(struct server *srv);   /* api_stac.c: STAC API */
 void api_asset_register(struct server *srv);  /* api_asset.c: /api/v1/catalog/asset/ */
+void api_catalog_cm_register(struct server *srv); /* api_catalog_*.c: /api/v1/catalog/... */
 void api_tokens_mapbox_register(struct server *srv); /* api_tokens_mapbox.c: /tokens/v2, /scopes/v1 */
 void api_resource_register(struct server *srv); /* api_resource.c: auth/check, oauth introspect+revoke */
 void api_docs_register(struct server *srv);   /* api_docs.c: openapi.json, docs, web pages */

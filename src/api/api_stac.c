@@ -18,11 +18,13 @@
 #include "catalog/catalog.h"
 #include "catalog/pagecache.h"
 #include "http/server.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/url.h"
 
 #define STAC_VERSION "1.0.0"
 #define DEFAULT_LIMIT 10
+#define STAC_MAX_LIMIT 100 /* advertised in openapi.json */
 #define MAX_OFFSET 1000000000LL
 #define GEOJSON "application/geo+json"
 
@@ -59,65 +61,6 @@ static cJSON *add_link(cJSON *links, const char *rel, const char *href, const ch
         cJSON_AddStringToObject(l, "title", title);
     cJSON_AddItemToArray(links, l);
     return l;
-}
-
-/* A growing string; oom is set (and stays set) when an append fails. */
-struct buf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-};
-
-static bool buf_reserve(struct buf *b, size_t more)
-{
-    if (b->oom)
-        return false;
-    if (b->n + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 8192;
-    while (cap < b->n + more + 1)
-        cap *= 2;
-    char *p = realloc(b->s, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->s = p;
-    b->cap = cap;
-    return true;
-}
-
-/* Formats straight into the free space, growing and retrying only when it
- * does not fit (measuring first would format everything twice). */
-__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-    if (!buf_reserve(b, 256))
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    if (need < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)need >= b->cap - b->n) {
-        if (!buf_reserve(b, (size_t)need))
-            return;
-        va_start(ap, fmt);
-        vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-    }
-    b->n += (size_t)need;
-}
-
-static void buf_append(struct buf *b, const char *s, size_t n)
-{
-    if (!buf_reserve(b, n))
-        return;
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
 }
 
 static void reply_invalid(struct request *r, const char *msg)
@@ -563,10 +506,10 @@ static int set_limit(struct search *s, bool ok, long long v)
     if (!ok || v < 1) {
         snprintf(s->msg, sizeof(s->msg),
                  "limit must be a positive integer (at most %d items are returned)",
-                 CATALOG_MAX_LIMIT);
+                 STAC_MAX_LIMIT);
         return -EINVAL;
     }
-    s->q.limit = v > CATALOG_MAX_LIMIT ? CATALOG_MAX_LIMIT : v;
+    s->q.limit = v > STAC_MAX_LIMIT ? STAC_MAX_LIMIT : v;
     return 0;
 }
 

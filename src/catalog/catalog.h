@@ -21,7 +21,9 @@ struct catalog_sort;
 struct filter_node;
 
 #define CATALOG_PUBLIC_GROUP "Public"
-#define CATALOG_MAX_LIMIT 100
+/* Items in one search page: the STAC API serves at most STAC_MAX_LIMIT
+ * (api_stac.c), the platform's catalog endpoints up to this. */
+#define CATALOG_MAX_LIMIT 1000
 
 /* Opens the catalog, creating and migrating its schema. database_url NULL,
  * "", a path or a "sqlite:" URL means the SQLite file data_dir/catalog.db;

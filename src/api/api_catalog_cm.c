@@ -1,0 +1,395 @@
+/* The Carbon Mapper platform's catalog endpoints (CARBONMAPPER.md) over the
+ * STAC catalog: plumes are the items of the L4A collections, scenes those of
+ * the L2B ones, each seen through the caller's groups exactly as the STAC
+ * API sees them (one search, one visibility rule). This file: plume lists
+ * (JSON and CSV), one plume, and scenes; emission sources and the scenes
+ * GeoPackage are api_catalog_sources.c and api_catalog_gpkg.c. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/api_catalog_cm.h"
+#include "api/baseurl.h"
+#include "app.h"
+#include "http/server.h"
+#include "util/url.h"
+
+#define PLUMES_DEFAULT_LIMIT 100
+#define CSV_DEFAULT_LIMIT 500
+#define SCENES_DEFAULT_LIMIT 100
+
+bool cm_caller(struct request *r, struct principal *p, bool required, const struct strlist **groups)
+{
+    *groups = NULL;
+    if (!required && !auth_credential(r))
+        return true;
+    if (!api_authenticate(r, p, "catalog:read"))
+        return false;
+    *groups = &p->groups;
+    return true;
+}
+
+void cm_reply_catalog_error(struct request *r, int rc)
+{
+    if (rc == -ENOMEM)
+        api_reply_error(r, 500, "out of memory", NULL);
+    else
+        api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
+}
+
+int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJSON **items)
+{
+    /* No visible collection of the kind: nothing to find (an empty list
+     * would mean "any collection" to the catalog). */
+    if (s->q.collections && s->q.collections->n == 0) {
+        *matched = 0;
+        *items = cJSON_CreateArray();
+        return *items ? 0 : -ENOMEM;
+    }
+    if (s->q.limit == 0) { /* a count only */
+        s->q.limit = 1;
+        int rc = catalog_search(cat, &s->q, matched, items);
+        s->q.limit = 0;
+        cJSON_Delete(*items);
+        *items = rc == 0 ? cJSON_CreateArray() : NULL;
+        return rc == 0 && !*items ? -ENOMEM : rc;
+    }
+    return catalog_search(cat, &s->q, matched, items);
+}
+
+/* ---- item members ---------------------------------------------------- */
+
+static const cJSON *prop(const cJSON *item, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(item, "properties"), name);
+    return cJSON_IsNull(v) ? NULL : v;
+}
+
+static void copy_member(cJSON *out, const char *name, const cJSON *v)
+{
+    cJSON_AddItemToObject(out, name, v ? cJSON_Duplicate(v, true) : cJSON_CreateNull());
+}
+
+/* The absolute URL of an item's asset (NULL member when it has none). */
+static void add_asset_url(cJSON *out, const char *name, const cJSON *item, const char *key,
+                          const char *base)
+{
+    const cJSON *a =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "assets"), key);
+    const cJSON *href = cJSON_GetObjectItemCaseSensitive(a, "href");
+    char akey[1024];
+    char *enc = NULL;
+    if (cJSON_IsString(href) && catalog_asset_key(href->valuestring, akey, sizeof(akey)))
+        enc = url_encode(akey, "/");
+    if (!enc) {
+        cJSON_AddNullToObject(out, name);
+        return;
+    }
+    size_t n = strlen(base) + strlen(enc) + 32;
+    char *url = malloc(n);
+    if (url)
+        snprintf(url, n, "%s/api/v1/catalog/asset/%s", base, enc);
+    cJSON_AddItemToObject(out, name, url ? cJSON_CreateString(url) : cJSON_CreateNull());
+    free(url);
+    free(enc);
+}
+
+/* The platform's Plume fields, in its order, from an L4A item. */
+cJSON *cm_plume_json(const cJSON *item, const char *base)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (!p)
+        return NULL;
+    copy_member(p, "id", prop(item, "cm:plume_uuid"));
+    copy_member(p, "plume_id", cJSON_GetObjectItemCaseSensitive(item, "id"));
+    copy_member(p, "gas", prop(item, "cm:gas"));
+    copy_member(p, "geometry_json", cJSON_GetObjectItemCaseSensitive(item, "geometry"));
+    copy_member(p, "scene_id", prop(item, "cm:scene_id"));
+    copy_member(p, "scene_timestamp", prop(item, "datetime"));
+    copy_member(p, "instrument", prop(item, "cm:instrument"));
+    copy_member(p, "platform", prop(item, "platform"));
+    copy_member(p, "emission_auto", prop(item, "cm:emission"));
+    copy_member(p, "emission_uncertainty_auto", prop(item, "cm:emission_uncertainty"));
+    copy_member(p, "plume_bounds", prop(item, "cm:plume_bounds"));
+    copy_member(p, "plume_quality", prop(item, "cm:plume:quality"));
+    copy_member(p, "wind_speed_avg_auto", prop(item, "cm:wind_speed_avg_auto"));
+    copy_member(p, "wind_direction_avg_auto", prop(item, "cm:wind_direction_avg_auto"));
+    copy_member(p, "sector", prop(item, "cm:plume:sector"));
+    copy_member(p, "status", prop(item, "cm:status"));
+    copy_member(p, "published_at", prop(item, "cm:published_at"));
+    copy_member(p, "collection", cJSON_GetObjectItemCaseSensitive(item, "collection"));
+    add_asset_url(p, "plume_png", item, "plume.png", base);
+    add_asset_url(p, "plume_rgb_png", item, "plume-rgb.png", base);
+    add_asset_url(p, "plume_tif", item, "plume.tif", base);
+    add_asset_url(p, "rgb_png", item, "rgb.png", base);
+    return p;
+}
+
+static cJSON *scene_json(const cJSON *item)
+{
+    cJSON *s = cJSON_CreateObject();
+    if (!s)
+        return NULL;
+    copy_member(s, "id", prop(item, "cm:scene_uuid"));
+    copy_member(s, "name", cJSON_GetObjectItemCaseSensitive(item, "id"));
+    copy_member(s, "timestamp", prop(item, "datetime"));
+    copy_member(s, "instrument", prop(item, "cm:instrument"));
+    copy_member(s, "platform", prop(item, "platform"));
+    copy_member(s, "geometry", cJSON_GetObjectItemCaseSensitive(item, "geometry"));
+    copy_member(s, "cloud_cover_pct", prop(item, "eo:cloud_cover"));
+    copy_member(s, "plume_count", prop(item, "cm:plume_count"));
+    copy_member(s, "collection", cJSON_GetObjectItemCaseSensitive(item, "collection"));
+    return s;
+}
+
+/* ---- plumes/annotated and plume/{id} ------------------------------------ */
+
+/* The plumes matching s but outside its bbox, within the bbox grown by half
+ * its size on every side: what a map shows around the view. */
+static int nearby(struct catalog *cat, struct cm_search *s, int64_t limit, cJSON **out)
+{
+    const double *b = s->bbox;
+    double w = (b[2] >= b[0] ? b[2] - b[0] : b[2] + 360 - b[0]) / 2, h = (b[3] - b[1]) / 2;
+    cJSON *box = filter_bbox_geojson(b);
+    char err[64];
+    struct catalog_geom *g = box ? catalog_geom_parse(box, err, sizeof(err)) : NULL;
+    cJSON_Delete(box);
+    struct filter_budget budget = {0};
+    bool over = false;
+    struct filter_node *outside = g ? filter_node_new(&budget, FILTER_S_INTERSECTS, &over) : NULL;
+    if (!outside) {
+        catalog_geom_free(g);
+        return -ENOMEM;
+    }
+    outside->geom = g;
+    outside->negated = true; /* the point is not in the bbox */
+    struct catalog_query q = s->q;
+    q.bbox[0] = w >= 90 ? -180 : fmod(b[0] - w + 540, 360) - 180;
+    q.bbox[2] = w >= 90 ? 180 : fmod(b[2] + w + 540, 360) - 180;
+    q.bbox[1] = fmax(-90, b[1] - h);
+    q.bbox[3] = fmin(90, b[3] + h);
+    q.offset = 0;
+    q.limit = limit;
+    struct filter_node *all = s->filter ? NULL : outside;
+    /* The search's own filter stays owned by s: AND it under a node that
+     * borrows it for this one query. */
+    struct filter_node and = {.op = FILTER_AND};
+    struct filter_node *kids[2] = {s->filter, outside};
+    if (s->filter) {
+        and.kids = kids;
+        and.nkids = 2;
+        all = &and;
+    }
+    q.filter = all;
+    int64_t matched;
+    int rc = catalog_search(cat, &q, &matched, out);
+    filter_free(outside);
+    return rc;
+}
+
+static void h_plumes_annotated(struct request *r)
+{
+    struct principal p = {0};
+    struct cm_search s = {0};
+    struct cm_error e;
+    const struct strlist *groups;
+    cJSON *items = NULL, *near = NULL, *body = NULL;
+    int rc = 0;
+    if (!cm_caller(r, &p, false, &groups))
+        goto out;
+    if (!cm_parse_paging(r, PLUMES_DEFAULT_LIMIT, CM_MAX_LIMIT, true, &s, &e) ||
+        !cm_parse_plume_search(r, groups, &s, &e, &rc)) {
+        if (rc == 0)
+            cm_reply_invalid(r, &e);
+        goto out;
+    }
+    struct catalog *cat = request_app(r)->catalog;
+    int64_t in_bbox = 0, total = 0;
+    if (rc == 0)
+        rc = cm_search_run(cat, &s, &in_bbox, &items);
+    total = in_bbox;
+    if (rc == 0 && s.has_bbox) {
+        cJSON *none = NULL;
+        struct cm_search all = s;
+        all.q.has_bbox = false;
+        all.q.limit = 0;
+        rc = cm_search_run(cat, &all, &total, &none);
+        cJSON_Delete(none);
+        if (rc == 0 && s.collections.n)
+            rc = nearby(cat, &s, s.q.limit ? s.q.limit : 1, &near);
+    }
+    if (rc < 0) {
+        cm_reply_catalog_error(r, rc);
+        goto out;
+    }
+    char base[320];
+    request_base_url(r, base, sizeof(base));
+    body = cJSON_CreateObject();
+    cJSON_AddNumberToObject(body, "bbox_count", (double)in_bbox);
+    cJSON_AddNumberToObject(body, "total_count", (double)total);
+    cJSON_AddNumberToObject(body, "limit", (double)s.q.limit);
+    cJSON_AddNumberToObject(body, "offset", (double)s.q.offset);
+    cJSON *list = cJSON_AddArrayToObject(body, "items");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items) cJSON_AddItemToArray(list, cm_plume_json(it, base));
+    list = cJSON_AddArrayToObject(body, "nearby_items");
+    cJSON_ArrayForEach(it, near) cJSON_AddItemToArray(list, cm_plume_json(it, base));
+    reply_json(r, 200, body);
+out:
+    cJSON_Delete(items);
+    cJSON_Delete(near);
+    cm_search_free(&s);
+    principal_free(&p);
+}
+
+static bool looks_like_uuid(const char *s)
+{
+    static const char form[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    if (strlen(s) != sizeof(form) - 1)
+        return false;
+    for (size_t i = 0; form[i]; i++)
+        if (form[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    return true;
+}
+
+static void h_plume(struct request *r)
+{
+    struct principal p = {0};
+    struct cm_search s = {0};
+    const struct strlist *groups;
+    cJSON *items = NULL;
+    if (!cm_caller(r, &p, false, &groups))
+        goto out;
+    const char *id = request_param(r, 0);
+    s.q.groups = groups;
+    s.q.limit = 1;
+    int rc = 0;
+    if (looks_like_uuid(id)) {
+        struct filter_budget b = {0};
+        bool over = false;
+        struct filter_node *n = filter_node_new(&b, FILTER_CMP, &over);
+        struct filter_value v = {.type = FILTER_STRING, .str = strdup(id)};
+        rc = n && v.str ? filter_set_field(n, "cm:plume_uuid") : -ENOMEM;
+        if (rc == 0)
+            rc = filter_add_value(&b, n, &v);
+        else
+            free(v.str);
+        s.filter = n;
+        s.q.filter = n;
+    } else {
+        rc = strlist_add(&s.ids, id);
+        s.q.ids = &s.ids;
+    }
+    if (rc == 0)
+        rc = cm_collections_with_prefix(request_app(r)->catalog, groups, CM_PLUME_COLLECTION_PREFIX,
+                                        &s.collections);
+    s.q.collections = &s.collections;
+    int64_t matched = 0;
+    if (rc == 0)
+        rc = cm_search_run(request_app(r)->catalog, &s, &matched, &items);
+    if (rc < 0) {
+        cm_reply_catalog_error(r, rc);
+    } else if (cJSON_GetArraySize(items) == 0) {
+        api_reply_error(r, 404, "Plume not found", "not_found");
+    } else {
+        char base[320];
+        request_base_url(r, base, sizeof(base));
+        reply_json(r, 200, cm_plume_json(cJSON_GetArrayItem(items, 0), base));
+    }
+out:
+    cJSON_Delete(items);
+    cm_search_free(&s);
+    principal_free(&p);
+}
+
+/* ---- scenes ---------------------------------------------------------------- */
+
+bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+                           struct cm_error *e, int *rc)
+{
+    static const char *const instruments[] = {"GAO", "ang", "emi", "tan", "av3", NULL};
+    *rc = 0;
+    s->q.groups = groups;
+    struct strlist v = STRLIST_INIT;
+    bool ok = cm_parse_where(r, s, e);
+    if (ok && cm_query_all(r, "instruments", &v) < 0)
+        *rc = -ENOMEM;
+    for (size_t i = 0; ok && *rc == 0 && i < v.n; i++) {
+        bool known = false;
+        for (size_t k = 0; instruments[k]; k++)
+            known |= strcmp(v.v[i], instruments[k]) == 0;
+        if (!known) {
+            snprintf(e->param, sizeof(e->param), "instruments");
+            snprintf(e->type, sizeof(e->type), "enum");
+            snprintf(e->msg, sizeof(e->msg), "Input should be 'GAO', 'ang', 'emi', 'tan' or 'av3'");
+            ok = false;
+        }
+    }
+    if (ok && *rc == 0 && v.n) {
+        struct filter_budget b = {0};
+        bool over = false;
+        struct filter_node *n = filter_node_new(&b, FILTER_IN, &over);
+        *rc = n ? filter_set_field(n, "cm:instrument") : -ENOMEM;
+        for (size_t i = 0; *rc == 0 && i < v.n; i++) {
+            struct filter_value fv = {.type = FILTER_STRING, .str = strdup(v.v[i])};
+            *rc = fv.str ? filter_add_value(&b, n, &fv) : -ENOMEM;
+        }
+        s->filter = n;
+        s->q.filter = n;
+    }
+    strlist_free(&v);
+    if (ok && *rc == 0)
+        *rc = cm_collections_with_prefix(request_app(r)->catalog, groups,
+                                         CM_SCENE_COLLECTION_PREFIX, &s->collections);
+    s->q.collections = &s->collections;
+    return ok && *rc == 0;
+}
+
+static void h_scenes(struct request *r)
+{
+    struct principal p = {0};
+    struct cm_search s = {0};
+    struct cm_error e;
+    const struct strlist *groups;
+    cJSON *items = NULL;
+    int rc = 0;
+    if (!cm_caller(r, &p, true, &groups))
+        goto out;
+    if (!cm_parse_paging(r, SCENES_DEFAULT_LIMIT, CM_MAX_LIMIT, true, &s, &e) ||
+        !cm_parse_scene_search(r, groups, &s, &e, &rc)) {
+        if (rc == 0)
+            cm_reply_invalid(r, &e);
+        else
+            cm_reply_catalog_error(r, rc);
+        goto out;
+    }
+    int64_t count = 0;
+    rc = cm_search_run(request_app(r)->catalog, &s, &count, &items);
+    if (rc < 0) {
+        cm_reply_catalog_error(r, rc);
+        goto out;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(body, "items");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items) cJSON_AddItemToArray(list, scene_json(it));
+    cJSON_AddNumberToObject(body, "count", (double)count);
+    reply_json(r, 200, body);
+out:
+    cJSON_Delete(items);
+    cm_search_free(&s);
+    principal_free(&p);
+}
+
+void api_catalog_cm_register(struct server *srv)
+{
+    server_route(srv, "GET", "/api/v1/catalog/plumes/annotated", h_plumes_annotated, 0);
+    server_route(srv, "GET", "/api/v1/catalog/plume/{}", h_plume, 0);
+    server_route(srv, "GET", "/api/v1/catalog/scenes", h_scenes, 0);
+    api_catalog_csv_register(srv);
+}

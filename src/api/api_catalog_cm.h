@@ -1,0 +1,35 @@
+/* Shared by the Carbon Mapper catalog endpoint modules (api_catalog_*.c). */
+#ifndef TESSERA_API_CATALOG_CM_H
+#define TESSERA_API_CATALOG_CM_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "api/cm_params.h"
+#include "auth/auth.h"
+
+struct server;
+
+/* The caller of a catalog endpoint: anonymous is allowed unless required
+ * (then 401); a presented credential must be valid (401) and hold
+ * catalog:read (403). False when a reply was sent. *groups NULL for
+ * anonymous callers. Call principal_free(p) in every case. */
+bool cm_caller(struct request *r, struct principal *p, bool required,
+               const struct strlist **groups);
+/* 503 (or 500 out of memory) for a catalog failure. */
+void cm_reply_catalog_error(struct request *r, int rc);
+/* Runs s: *matched visible matches and *items the page (caller owns), an
+ * empty page for limit 0 or when no collection of the kind is visible. */
+int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJSON **items);
+/* The platform's Plume object of an L4A item; asset links are absolute
+ * under base. NULL when out of memory. */
+cJSON *cm_plume_json(const cJSON *item, const char *base);
+/* intersects, datetime and instruments over the visible L2B collections. */
+bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+                           struct cm_error *e, int *rc);
+/* The pagination-count/-limit/-offset headers of the downloads. */
+void cm_pagination_headers(struct request *r, int64_t count, int64_t limit, int64_t offset);
+
+void api_catalog_csv_register(struct server *srv); /* api_catalog_csv.c: plume-csv */
+
+#endif

@@ -1,0 +1,59 @@
+/* A growing string buffer (see buf.h). */
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool buf_reserve(struct buf *b, size_t more)
+{
+    if (b->oom)
+        return false;
+    if (b->n + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 8192;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->s = p;
+    b->cap = cap;
+    return true;
+}
+
+/* Formats straight into the free space, growing and retrying only when it
+ * does not fit (measuring first would format everything twice). */
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    if (!buf_reserve(b, 256))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (need < 0) {
+        b->oom = true;
+        return;
+    }
+    if ((size_t)need >= b->cap - b->n) {
+        if (!buf_reserve(b, (size_t)need))
+            return;
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+    }
+    b->n += (size_t)need;
+}
+
+void buf_append(struct buf *b, const char *s, size_t n)
+{
+    if (!buf_reserve(b, n))
+        return;
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}

@@ -1,0 +1,23 @@
+/* A growing string buffer for replies built piece by piece (STAC pages,
+ * CSV). Plain value type: one owner, not thread-safe. Start from {0}; free
+ * s when done (or take it). */
+#ifndef TESSERA_BUF_H
+#define TESSERA_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A growing string; oom is set (and stays set) when an append fails. s is
+ * NUL-terminated after any successful append. */
+struct buf {
+    char *s;
+    size_t n, cap;
+    bool oom;
+};
+
+/* Room for more bytes (and a NUL); false (oom set) when out of memory. */
+bool buf_reserve(struct buf *b, size_t more);
+__attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b, const char *fmt, ...);
+void buf_append(struct buf *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,350 @@
+"""The Carbon Mapper platform's catalog endpoints (CARBONMAPPER.md) over real
+HTTP against the sample catalog, as three kinds of caller: anonymous, an
+account in Public, and a partner account (Public and Partners). Expected
+answers are computed from the sample's files (sample.py): plumes are the
+items of the l4a-* collections, scenes those of the l2b-* ones."""
+import csv
+import io
+import json
+import unittest
+
+import sample
+from harness import Server, import_sample
+
+PARTNER = "partner"
+PUBLIC = "public"
+ANONYMOUS = "anonymous"
+CALLERS = (ANONYMOUS, PUBLIC, PARTNER)
+BASE = "/api/v1/catalog/"
+
+
+def plumes(who, published_only=True, where=None):
+    """The expected plume items of a caller, by name."""
+    return {i["id"]: i for i in sample.visible(who == PARTNER)
+            if i["collection"].startswith("l4a-") and
+            (not published_only or i["properties"].get("cm:status") == "published") and
+            (where is None or where(i))}
+
+
+def scenes(who, where=None):
+    return {i["id"]: i for i in sample.visible(who == PARTNER)
+            if i["collection"].startswith("l2b-") and (where is None or where(i))}
+
+
+class CatalogTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        s = cls.server = Server()
+        s.cli("migrate")
+        import_sample(s)
+        s.start()
+        _, pair = s.new_account()
+        partner_email, _ = s.new_account()
+        s.cli("user", "set", partner_email, "--groups", "Public,Partners")
+        partner = s.login(partner_email)
+        cls.tokens = {ANONYMOUS: None,
+                      PUBLIC: s.create_stac_token(pair["access"])["token_value"],
+                      PARTNER: s.create_stac_token(partner["access"])["token_value"]}
+        email, _ = s.new_account()
+        res = s.cli("token", "create", email, "--scopes", "tokens:read")
+        cls.no_catalog_token = res.stdout.strip().splitlines()[-1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def get(self, path, who=ANONYMOUS, params=None, token=None):
+        return self.server.get(BASE + path, token=token or self.tokens[who], params=params)
+
+    def annotated(self, who, **params):
+        params.setdefault("limit", 1000)
+        r = self.get("plumes/annotated", who, params)
+        self.assertEqual(r.status_code, 200, r.text)
+        return r.json()
+
+    def names(self, who, **params):
+        return {p["plume_id"] for p in self.annotated(who, **params)["items"]}
+
+    def assert_422(self, resp, param):
+        self.assertEqual(resp.status_code, 422, resp.text)
+        detail = resp.json()["detail"]
+        self.assertEqual(detail[0]["loc"], ["query", param], detail)
+        self.assertTrue(detail[0]["msg"] and detail[0]["type"], detail)
+
+    # -- plumes/annotated ------------------------------------------------------
+    def test_annotated_lists_the_callers_plumes(self):
+        for who in CALLERS:
+            with self.subTest(who=who):
+                want = plumes(who)
+                doc = self.annotated(who)
+                self.assertEqual(doc["total_count"], len(want))
+                self.assertEqual(doc["bbox_count"], len(want))
+                self.assertEqual((doc["limit"], doc["offset"]), (1000, 0))
+                self.assertEqual({p["plume_id"] for p in doc["items"]}, set(want))
+                self.assertEqual(doc["nearby_items"], [])
+        self.assertLess(len(plumes(PUBLIC)), len(plumes(PARTNER)))
+
+    def test_plume_fields(self):
+        item = next(iter(plumes(PUBLIC).values()))
+        p = self.get("plume/" + item["id"]).json()
+        props = item["properties"]
+        self.assertEqual(p["id"], props["cm:plume_uuid"])
+        self.assertEqual(p["plume_id"], item["id"])
+        self.assertEqual(p["geometry_json"], item["geometry"])
+        self.assertEqual(p["emission_auto"], props["cm:emission"])
+        self.assertEqual(p["emission_uncertainty_auto"], props["cm:emission_uncertainty"])
+        self.assertEqual(p["scene_id"], props["cm:scene_id"])
+        self.assertEqual(p["scene_timestamp"], props["datetime"])
+        self.assertEqual(p["instrument"], item["id"][:3])
+        self.assertEqual(p["sector"], props["cm:plume:sector"])
+        self.assertEqual(p["plume_quality"], props["cm:plume:quality"])
+        self.assertEqual(p["plume_bounds"], props["cm:plume_bounds"])
+        self.assertEqual(p["collection"], item["collection"])
+        self.assertEqual(p["status"], "published")
+        for field, key in (("plume_tif", "plume.tif"), ("plume_png", "plume.png"),
+                           ("plume_rgb_png", "plume-rgb.png"), ("rgb_png", "rgb.png")):
+            self.assertEqual(p[field], self.server.url(BASE + "asset/" +
+                                                       sample.asset_key(item, key)))
+
+    def test_asset_links_follow_visibility(self):
+        """Every asset link a caller is given opens for that caller; a
+        partner's embargoed plume rasters stay 404 for a Public token."""
+        public = self.annotated(PUBLIC)["items"][:5]
+        embargoed = [p for p in self.annotated(PARTNER)["items"]
+                     if p["plume_id"] not in plumes(PUBLIC)][:3]
+        self.assertTrue(embargoed)
+        for p in public + embargoed:
+            r = self.server.request("GET", p["plume_tif"].split(str(self.server.port), 1)[1],
+                                    self.tokens[PARTNER])
+            self.assertEqual(r.status_code, 200, p["plume_tif"])
+            self.assertTrue(r.content.startswith(b"II*\x00") or r.content.startswith(b"MM\x00*"))
+        for p in embargoed:
+            r = self.server.request("GET", p["plume_tif"].split(str(self.server.port), 1)[1],
+                                    self.tokens[PUBLIC])
+            self.assertEqual(r.status_code, 404)
+
+    def test_filters(self):
+        cases = [
+            ({"emission_min": 1000}, lambda i: i["properties"]["cm:emission"] >= 1000),
+            ({"emission_max": 3000}, lambda i: i["properties"]["cm:emission"] <= 3000),
+            ({"emission_min": 1000, "emission_max": 3000},
+             lambda i: 1000 <= i["properties"]["cm:emission"] <= 3000),
+            ({"sectors": ["1B2", "6A"]}, lambda i: i["properties"]["cm:plume:sector"] in
+             ("1B2", "6A")),
+            ({"instruments": ["tan", "GAO"]}, lambda i: i["id"][:3] in ("tan", "GAO")),
+            ({"qualities": "good"}, lambda i: i["properties"]["cm:plume:quality"] == "good"),
+            ({"plume_gas": "CH4"}, lambda i: True),
+            ({"plume_gas": "CO2"}, lambda i: False),
+            ({"datetime": "2023-01-01/2023-12-31"},
+             lambda i: "2023-01-01" <= i["properties"]["datetime"] < "2024-01-01"),
+            ({"datetime": "2024-06-01T00:00:00Z/.."},
+             lambda i: i["properties"]["datetime"] >= "2024-06-01T00:00:00Z"),
+        ]
+        for who in (PUBLIC, PARTNER):
+            for params, pred in cases:
+                with self.subTest(who=who, params=params):
+                    want = set(plumes(who, where=pred))
+                    got = self.annotated(who, **params)
+                    self.assertEqual({p["plume_id"] for p in got["items"]}, want)
+                    self.assertEqual(got["total_count"], len(want))
+        self.assertTrue(plumes(PUBLIC, where=cases[0][1]))
+        self.assertTrue(set(plumes(PUBLIC)) - set(plumes(PUBLIC, where=cases[0][1])))
+
+    def test_names_ids_scene_and_status(self):
+        some = sorted(plumes(PARTNER))[:3]
+        hidden = [n for n in some if n not in plumes(PUBLIC)] or \
+            [n for n in plumes(PARTNER) if n not in plumes(PUBLIC)][:1]
+        names = some + hidden
+        self.assertEqual(self.names(PARTNER, plume_names=names), set(names))
+        self.assertEqual(self.names(PUBLIC, plume_names=names),
+                         {n for n in names if n in plumes(PUBLIC)})
+        item = plumes(PUBLIC)[some[0]] if some[0] in plumes(PUBLIC) else \
+            next(iter(plumes(PUBLIC).values()))
+        uuid = item["properties"]["cm:plume_uuid"]
+        self.assertEqual(self.names(PUBLIC, plume_ids=[uuid]), {item["id"]})
+        scene = item["properties"]["cm:scene_id"]
+        self.assertEqual(self.names(PUBLIC, scene_id=scene),
+                         set(plumes(PUBLIC, where=lambda i: i["properties"]["cm:scene_id"] ==
+                                    scene)))
+        in_review = set(plumes(PARTNER, published_only=False,
+                               where=lambda i: i["properties"]["cm:status"] == "in_review"))
+        self.assertTrue(in_review)
+        self.assertEqual(self.names(PARTNER, status="in_review"), in_review)
+        self.assertFalse(in_review & self.names(PARTNER))
+
+    def test_bbox_counts_and_nearby(self):
+        item = next(iter(plumes(PUBLIC).values()))
+        x, y = item["geometry"]["coordinates"]
+        bbox = [x - 0.05, y - 0.05, x + 0.05, y + 0.05]
+        doc = self.annotated(PUBLIC, bbox=bbox)
+        inside = set(plumes(PUBLIC, where=lambda i: sample.in_bbox(i, bbox)))
+        self.assertIn(item["id"], inside)
+        self.assertEqual({p["plume_id"] for p in doc["items"]}, inside)
+        self.assertEqual(doc["bbox_count"], len(inside))
+        self.assertEqual(doc["total_count"], len(plumes(PUBLIC)))
+        # Nearby: in the bbox grown by half its size each way, not inside.
+        grown = [x - 0.1, y - 0.1, x + 0.1, y + 0.1]
+        near = set(plumes(PUBLIC, where=lambda i: sample.in_bbox(i, grown))) - inside
+        self.assertEqual({p["plume_id"] for p in doc["nearby_items"]}, near)
+        # intersects is the same test with a geometry.
+        poly = {"type": "Polygon", "coordinates": [[[bbox[0], bbox[1]], [bbox[2], bbox[1]],
+                                                    [bbox[2], bbox[3]], [bbox[0], bbox[3]],
+                                                    [bbox[0], bbox[1]]]]}
+        self.assertEqual(self.names(PUBLIC, intersects=json.dumps(poly)), inside)
+
+    def test_sort_and_paging(self):
+        want = plumes(PARTNER)
+        emission = lambda i: i["properties"]["cm:emission"]
+        got = [p["plume_id"] for p in self.annotated(PARTNER, sort="emissions_desc")["items"]]
+        self.assertEqual([emission(want[n]) for n in got],
+                         sorted((emission(i) for i in want.values()), reverse=True))
+        got = [p["emission_auto"] for p in self.annotated(PARTNER, sort="emissions_asc")["items"]]
+        self.assertEqual(got, sorted(got))
+        got = [p["scene_timestamp"] for p in self.annotated(PARTNER, sort="asc")["items"]]
+        self.assertEqual(got, sorted(got))
+        got = [p["scene_timestamp"] for p in self.annotated(PARTNER)["items"]]
+        self.assertEqual(got, sorted(got, reverse=True))  # newest first by default
+        got = [p["published_at"] for p in self.annotated(PARTNER, sort="published_desc")["items"]]
+        self.assertEqual(got, sorted(got, reverse=True))
+        # Pages of 7 by offset: every plume exactly once.
+        seen, offset = [], 0
+        while True:
+            doc = self.annotated(PARTNER, limit=7, offset=offset, sort="emissions_desc")
+            seen += [p["plume_id"] for p in doc["items"]]
+            offset += 7
+            if offset >= doc["total_count"]:
+                break
+        self.assertEqual(sorted(seen), sorted(want))
+
+    def test_bad_parameters_are_422(self):
+        cases = [
+            ({"bbox": "-124,32,-114,42"}, "bbox"), ({"bbox": [1, 2, 3]}, "bbox"),
+            ({"bbox": [1, 2, 3, "x"]}, "bbox"), ({"bbox": [0, 10, 1, 5]}, "bbox"),
+            ({"limit": 1001}, "limit"), ({"limit": "ten"}, "limit"), ({"offset": -1}, "offset"),
+            ({"emission_min": "lots"}, "emission_min"), ({"sectors": "9Z"}, "sectors"),
+            ({"instruments": "TAN"}, "instruments"), ({"qualities": "great"}, "qualities"),
+            ({"plume_gas": "N2O"}, "plume_gas"), ({"sort": "name"}, "sort"),
+            ({"intersects": "{not json"}, "intersects"), ({"datetime": "soon"}, "datetime"),
+        ]
+        for params, name in cases:
+            with self.subTest(params=params):
+                self.assert_422(self.get("plumes/annotated", PUBLIC, params), name)
+        # Unknown parameters are ignored, as on the platform.
+        self.assertEqual(self.get("plumes/annotated", PUBLIC, {"colour": "blue"}).status_code,
+                         200)
+
+    # -- plume/{id} ------------------------------------------------------------------
+    def test_one_plume_by_name_or_uuid(self):
+        hidden = next(n for n in plumes(PARTNER) if n not in plumes(PUBLIC))
+        item = plumes(PARTNER)[hidden]
+        for key in (hidden, item["properties"]["cm:plume_uuid"]):
+            with self.subTest(key=key):
+                r = self.get("plume/" + key, PARTNER)
+                self.assertEqual(r.status_code, 200, r.text)
+                self.assertEqual(r.json()["plume_id"], hidden)
+                for who in (ANONYMOUS, PUBLIC):
+                    missing = self.get("plume/no-such-plume", who)
+                    r = self.get("plume/" + key, who)
+                    self.assertEqual(r.status_code, 404)
+                    self.assertEqual(r.json(), missing.json())
+        # Credentials: an invalid one is 401 even here; one without
+        # catalog:read is 403.
+        self.assertEqual(self.get("plume/" + hidden, token="sk.bad.token").status_code, 401)
+        self.assertEqual(self.get("plumes/annotated", token="sk.bad.token").status_code, 401)
+        self.assertEqual(self.get("plumes/annotated",
+                                  token=self.no_catalog_token).status_code, 403)
+
+    # -- plume-csv -------------------------------------------------------------------
+    def csv_pages(self, who, limit, **params):
+        rows, offset, pages = [], 0, 0
+        while True:
+            r = self.get("plume-csv", who, dict(params, limit=limit, offset=offset))
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertTrue(r.headers["Content-Type"].startswith("text/csv"))
+            self.assertEqual(int(r.headers["pagination-limit"]), limit)
+            self.assertEqual(int(r.headers["pagination-offset"]), offset)
+            count = int(r.headers["pagination-count"])
+            text = r.content.decode()
+            self.assertTrue(text.endswith("\r\n"))
+            self.assertNotIn("\n", text.replace("\r\n", ""))
+            page = list(csv.DictReader(io.StringIO(text, newline="")))
+            header = text.split("\r\n", 1)[0].split(",")
+            rows += page
+            pages += 1
+            offset += limit
+            if offset >= count:
+                return header, rows, count, pages
+
+    def test_csv_pages_by_offset(self):
+        for who in (PUBLIC, PARTNER):
+            with self.subTest(who=who):
+                header, rows, count, pages = self.csv_pages(who, 9)
+                want = plumes(who)
+                self.assertEqual(count, len(want))
+                self.assertEqual(pages, (len(want) + 8) // 9)
+                self.assertEqual(sorted(r["plume_id"] for r in rows), sorted(want))
+                self.assertIn("plume_latitude", header)
+                self.assertNotIn("geometry_json", header)
+                row = rows[0]
+                item = want[row["plume_id"]]
+                self.assertAlmostEqual(float(row["plume_longitude"]),
+                                       item["geometry"]["coordinates"][0])
+                self.assertAlmostEqual(float(row["plume_latitude"]),
+                                       item["geometry"]["coordinates"][1])
+                self.assertAlmostEqual(float(row["emission_auto"]),
+                                       item["properties"]["cm:emission"])
+                self.assertEqual(json.loads(row["plume_bounds"]),
+                                 item["properties"]["cm:plume_bounds"])
+
+    def test_csv_filters_columns_and_access(self):
+        _, rows, count, _ = self.csv_pages(PUBLIC, 1000, emission_min=3000,
+                                           exclude_columns=["plume_tif", "rgb_png"])
+        self.assertEqual(sorted(r["plume_id"] for r in rows),
+                         sorted(plumes(PUBLIC, where=lambda i: i["properties"]["cm:emission"]
+                                       >= 3000)))
+        self.assertNotIn("plume_tif", rows[0])
+        self.assertNotIn("rgb_png", rows[0])
+        self.assertIn("plume_png", rows[0])
+        self.assertEqual(self.get("plume-csv").status_code, 401)
+        self.assertEqual(self.get("plume-csv", token=self.no_catalog_token).status_code, 403)
+        self.assert_422(self.get("plume-csv", PUBLIC, {"exclude_columns": "nope"}),
+                        "exclude_columns")
+        self.assert_422(self.get("plume-csv", PUBLIC, {"limit": 0}), "limit")
+        self.assert_422(self.get("plume-csv", PUBLIC, {"limit": 1001}), "limit")
+        r = self.get("plume-csv", PUBLIC, {"limit": 5})
+        self.assertEqual(r.headers["pagination-limit"], "5")
+        self.assertEqual(len(r.content.decode().split("\r\n")), 5 + 2)  # header, rows, ""
+
+    # -- scenes ----------------------------------------------------------------------
+    def test_scenes(self):
+        self.assertEqual(self.get("scenes").status_code, 401)
+        self.assertEqual(self.get("scenes", token=self.no_catalog_token).status_code, 403)
+        for who in (PUBLIC, PARTNER):
+            with self.subTest(who=who):
+                want = scenes(who)
+                r = self.get("scenes", who, {"limit": 1000})
+                self.assertEqual(r.status_code, 200, r.text)
+                doc = r.json()
+                self.assertEqual(doc["count"], len(want))
+                self.assertEqual({s["name"] for s in doc["items"]}, set(want))
+                s = doc["items"][0]
+                item = want[s["name"]]
+                self.assertEqual(s["id"], item["properties"]["cm:scene_uuid"])
+                self.assertEqual(s["geometry"], item["geometry"])
+                self.assertEqual(s["timestamp"], item["properties"]["datetime"])
+                self.assertEqual(s["cloud_cover_pct"], item["properties"]["eo:cloud_cover"])
+                self.assertEqual(s["plume_count"], item["properties"]["cm:plume_count"])
+                self.assertEqual(s["instrument"], s["name"][:3])
+                got = self.get("scenes", who, {"instruments": ["emi", "tan"], "limit": 1000,
+                                               "datetime": "2022-01-01/2024-12-31"}).json()
+                pred = lambda i: i["id"][:3] in ("emi", "tan") and \
+                    "2022-01-01" <= i["properties"]["datetime"] < "2025-01-01"
+                self.assertEqual({s["name"] for s in got["items"]}, set(scenes(who, pred)))
+                page = self.get("scenes", who, {"limit": 3, "offset": 3}).json()
+                self.assertEqual((len(page["items"]), page["count"]), (3, len(want)))
+        self.assertLess(len(scenes(PUBLIC)), len(scenes(PARTNER)))
+        self.assert_422(self.get("scenes", PUBLIC, {"instruments": "xyz"}), "instruments")
+
+
+if __name__ == "__main__":
+    unittest.main()
