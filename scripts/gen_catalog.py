@@ -68,6 +68,8 @@ STATUSES = ["published"] * 11 + ["in_review"]
 PARTNER_COLLECTION = "l3a-ch4-mfa-v3a-partner"
 PARTNER_GROUP = "Partners"
 LETTERS = "ABCDEFGH"
+FACILITIES_PER_PLACE = 3
+FACILITY_JITTER = 0.0003  # degrees (~30 m): repeated plumes of one emitter
 RASTER_SIZE = 32  # pixels a side of every generated GeoTIFF
 PROJECTION_EXT = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
 
@@ -79,6 +81,8 @@ def iso(t):
 class Gen:
     def __init__(self, seed, years, assets):
         self.rnd = random.Random(seed)
+        self.seed = seed
+        self.sites = {}  # place name -> [(lon, lat, sector)]
         self.first_year, self.last_year = years
         self.assets = assets
         self.items = {}  # (collection, visibility) -> [item]
@@ -96,12 +100,25 @@ class Gen:
         suffix = "c%02ds%04d" % (self.rnd.randrange(100), self.rnd.randrange(10000))
         sid = "%s%st%s%s" % (code, t.strftime("%Y%m%d"), t.strftime("%H%M%S"), suffix)
         name, lon, lat, sectors = place
-        # A footprint of roughly 10 x 8 km around a point near the place.
-        clon = lon + self.rnd.uniform(-0.6, 0.6)
-        clat = lat + self.rnd.uniform(-0.4, 0.4)
+        # A footprint of roughly 10 x 8 km over one of the place's
+        # facilities, which emits again and again (an emission source).
+        flon, flat, fsector = self.rnd.choice(self.facilities(place))
         w, h = 0.05 + self.rnd.uniform(0, 0.05), 0.04 + self.rnd.uniform(0, 0.04)
+        clon = flon + self.rnd.uniform(-w, w) * 0.6
+        clat = flat + self.rnd.uniform(-h, h) * 0.6
         return {"id": sid, "t": t, "code": code, "platform": platform, "instrument": instrument,
-                "place": name, "sectors": sectors, "lon": clon, "lat": clat, "w": w, "h": h}
+                "place": name, "sectors": sectors, "lon": clon, "lat": clat, "w": w, "h": h,
+                "facility": (flon, flat, fsector)}
+
+    def facilities(self, place):
+        """A place's emitters, drawn once per place from their own seeded
+        generator (so the catalog's size does not move them)."""
+        name, lon, lat, sectors = place
+        if name not in self.sites:
+            rnd = random.Random("%s-%s" % (self.seed, name))
+            self.sites[name] = [(lon + rnd.uniform(-0.6, 0.6), lat + rnd.uniform(-0.4, 0.4),
+                                 rnd.choice(sectors)) for _ in range(FACILITIES_PER_PLACE)]
+        return self.sites[name]
 
     @staticmethod
     def polygon(lon, lat, w, h):
@@ -183,10 +200,15 @@ class Gen:
         scene["properties"]["cm:plume_count"] = plumes
         for k in range(plumes):
             pname = "%s-%s" % (s["id"], LETTERS[k])
-            plon = s["lon"] + self.rnd.uniform(-s["w"], s["w"]) * 0.8
-            plat = s["lat"] + self.rnd.uniform(-s["h"], s["h"]) * 0.8
+            if k == 0:  # the facility the scene was taken over
+                flon, flat, sector = s["facility"]
+                plon = flon + self.rnd.uniform(-FACILITY_JITTER, FACILITY_JITTER)
+                plat = flat + self.rnd.uniform(-FACILITY_JITTER, FACILITY_JITTER)
+            else:  # elsewhere in the scene
+                plon = s["lon"] + self.rnd.uniform(-s["w"], s["w"]) * 0.8
+                plat = s["lat"] + self.rnd.uniform(-s["h"], s["h"]) * 0.8
+                sector = self.rnd.choice(s["sectors"])
             e, u = self.emission()
-            sector = self.rnd.choice(s["sectors"])
             outline = self.polygon(plon, plat, 0.004 + self.rnd.uniform(0, 0.006),
                                    0.003 + self.rnd.uniform(0, 0.005))
             ring = outline["coordinates"][0]

@@ -60,9 +60,37 @@ int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJ
     return catalog_search(cat, &s->q, matched, items);
 }
 
+int cm_search_each(struct catalog *cat, struct cm_search *s, int64_t max,
+                   int (*fn)(void *ctx, const cJSON *item), void *ctx)
+{
+    int64_t limit = s->q.limit, offset = s->q.offset, seen = 0, matched = 0;
+    int rc = 0;
+    s->q.limit = CM_MAX_LIMIT;
+    for (s->q.offset = 0; rc == 0; s->q.offset += CM_MAX_LIMIT) {
+        cJSON *items = NULL;
+        rc = cm_search_run(cat, s, &matched, &items);
+        if (rc == 0 && matched > max)
+            rc = -E2BIG;
+        int n = cJSON_GetArraySize(items);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, items)
+        {
+            if (rc == 0)
+                rc = fn(ctx, it);
+        }
+        cJSON_Delete(items);
+        seen += n;
+        if (n == 0 || seen >= matched) /* an empty page: the catalog changed meanwhile */
+            break;
+    }
+    s->q.limit = limit;
+    s->q.offset = offset;
+    return rc;
+}
+
 /* ---- item members ---------------------------------------------------- */
 
-static const cJSON *prop(const cJSON *item, const char *name)
+const cJSON *cm_item_prop(const cJSON *item, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(item, "properties"), name);
@@ -104,23 +132,23 @@ cJSON *cm_plume_json(const cJSON *item, const char *base)
     cJSON *p = cJSON_CreateObject();
     if (!p)
         return NULL;
-    copy_member(p, "id", prop(item, "cm:plume_uuid"));
+    copy_member(p, "id", cm_item_prop(item, "cm:plume_uuid"));
     copy_member(p, "plume_id", cJSON_GetObjectItemCaseSensitive(item, "id"));
-    copy_member(p, "gas", prop(item, "cm:gas"));
+    copy_member(p, "gas", cm_item_prop(item, "cm:gas"));
     copy_member(p, "geometry_json", cJSON_GetObjectItemCaseSensitive(item, "geometry"));
-    copy_member(p, "scene_id", prop(item, "cm:scene_id"));
-    copy_member(p, "scene_timestamp", prop(item, "datetime"));
-    copy_member(p, "instrument", prop(item, "cm:instrument"));
-    copy_member(p, "platform", prop(item, "platform"));
-    copy_member(p, "emission_auto", prop(item, "cm:emission"));
-    copy_member(p, "emission_uncertainty_auto", prop(item, "cm:emission_uncertainty"));
-    copy_member(p, "plume_bounds", prop(item, "cm:plume_bounds"));
-    copy_member(p, "plume_quality", prop(item, "cm:plume:quality"));
-    copy_member(p, "wind_speed_avg_auto", prop(item, "cm:wind_speed_avg_auto"));
-    copy_member(p, "wind_direction_avg_auto", prop(item, "cm:wind_direction_avg_auto"));
-    copy_member(p, "sector", prop(item, "cm:plume:sector"));
-    copy_member(p, "status", prop(item, "cm:status"));
-    copy_member(p, "published_at", prop(item, "cm:published_at"));
+    copy_member(p, "scene_id", cm_item_prop(item, "cm:scene_id"));
+    copy_member(p, "scene_timestamp", cm_item_prop(item, "datetime"));
+    copy_member(p, "instrument", cm_item_prop(item, "cm:instrument"));
+    copy_member(p, "platform", cm_item_prop(item, "platform"));
+    copy_member(p, "emission_auto", cm_item_prop(item, "cm:emission"));
+    copy_member(p, "emission_uncertainty_auto", cm_item_prop(item, "cm:emission_uncertainty"));
+    copy_member(p, "plume_bounds", cm_item_prop(item, "cm:plume_bounds"));
+    copy_member(p, "plume_quality", cm_item_prop(item, "cm:plume:quality"));
+    copy_member(p, "wind_speed_avg_auto", cm_item_prop(item, "cm:wind_speed_avg_auto"));
+    copy_member(p, "wind_direction_avg_auto", cm_item_prop(item, "cm:wind_direction_avg_auto"));
+    copy_member(p, "sector", cm_item_prop(item, "cm:plume:sector"));
+    copy_member(p, "status", cm_item_prop(item, "cm:status"));
+    copy_member(p, "published_at", cm_item_prop(item, "cm:published_at"));
     copy_member(p, "collection", cJSON_GetObjectItemCaseSensitive(item, "collection"));
     add_asset_url(p, "plume_png", item, "plume.png", base);
     add_asset_url(p, "plume_rgb_png", item, "plume-rgb.png", base);
@@ -129,19 +157,19 @@ cJSON *cm_plume_json(const cJSON *item, const char *base)
     return p;
 }
 
-static cJSON *scene_json(const cJSON *item)
+cJSON *cm_scene_json(const cJSON *item)
 {
     cJSON *s = cJSON_CreateObject();
     if (!s)
         return NULL;
-    copy_member(s, "id", prop(item, "cm:scene_uuid"));
+    copy_member(s, "id", cm_item_prop(item, "cm:scene_uuid"));
     copy_member(s, "name", cJSON_GetObjectItemCaseSensitive(item, "id"));
-    copy_member(s, "timestamp", prop(item, "datetime"));
-    copy_member(s, "instrument", prop(item, "cm:instrument"));
-    copy_member(s, "platform", prop(item, "platform"));
+    copy_member(s, "timestamp", cm_item_prop(item, "datetime"));
+    copy_member(s, "instrument", cm_item_prop(item, "cm:instrument"));
+    copy_member(s, "platform", cm_item_prop(item, "platform"));
     copy_member(s, "geometry", cJSON_GetObjectItemCaseSensitive(item, "geometry"));
-    copy_member(s, "cloud_cover_pct", prop(item, "eo:cloud_cover"));
-    copy_member(s, "plume_count", prop(item, "cm:plume_count"));
+    copy_member(s, "cloud_cover_pct", cm_item_prop(item, "eo:cloud_cover"));
+    copy_member(s, "plume_count", cm_item_prop(item, "cm:plume_count"));
     copy_member(s, "collection", cJSON_GetObjectItemCaseSensitive(item, "collection"));
     return s;
 }
@@ -377,7 +405,7 @@ static void h_scenes(struct request *r)
     cJSON *body = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(body, "items");
     const cJSON *it;
-    cJSON_ArrayForEach(it, items) cJSON_AddItemToArray(list, scene_json(it));
+    cJSON_ArrayForEach(it, items) cJSON_AddItemToArray(list, cm_scene_json(it));
     cJSON_AddNumberToObject(body, "count", (double)count);
     reply_json(r, 200, body);
 out:
@@ -392,4 +420,5 @@ void api_catalog_cm_register(struct server *srv)
     server_route(srv, "GET", "/api/v1/catalog/plume/{}", h_plume, 0);
     server_route(srv, "GET", "/api/v1/catalog/scenes", h_scenes, 0);
     api_catalog_csv_register(srv);
+    api_catalog_sources_register(srv);
 }

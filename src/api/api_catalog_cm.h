@@ -21,9 +21,18 @@ void cm_reply_catalog_error(struct request *r, int rc);
 /* Runs s: *matched visible matches and *items the page (caller owns), an
  * empty page for limit 0 or when no collection of the kind is visible. */
 int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJSON **items);
+/* Calls fn with every item s matches, in its order, a page of
+ * CM_MAX_LIMIT at a time (s->q.limit and offset are used and restored);
+ * stops at max items (-E2BIG then) or when fn returns non-zero (returned). */
+int cm_search_each(struct catalog *cat, struct cm_search *s, int64_t max,
+                   int (*fn)(void *ctx, const cJSON *item), void *ctx);
+/* An item's property, NULL when missing or null. */
+const cJSON *cm_item_prop(const cJSON *item, const char *name);
 /* The platform's Plume object of an L4A item; asset links are absolute
  * under base. NULL when out of memory. */
 cJSON *cm_plume_json(const cJSON *item, const char *base);
+/* The platform's Scene object of an L2B item. NULL when out of memory. */
+cJSON *cm_scene_json(const cJSON *item);
 /* intersects, datetime and instruments over the visible L2B collections. */
 bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
                            struct cm_error *e, int *rc);
@@ -31,5 +40,7 @@ bool cm_parse_scene_search(struct request *r, const struct strlist *groups, stru
 void cm_pagination_headers(struct request *r, int64_t count, int64_t limit, int64_t offset);
 
 void api_catalog_csv_register(struct server *srv); /* api_catalog_csv.c: plume-csv */
+/* api_catalog_sources.c: sources.geojson, source/{name} */
+void api_catalog_sources_register(struct server *srv);
 
 #endif

@@ -6,6 +6,7 @@ items of the l4a-* collections, scenes those of the l2b-* ones."""
 import csv
 import io
 import json
+import math
 import unittest
 
 import sample
@@ -29,6 +30,46 @@ def plumes(who, published_only=True, where=None):
 def scenes(who, where=None):
     return {i["id"]: i for i in sample.visible(who == PARTNER)
             if i["collection"].startswith("l2b-") and (where is None or where(i))}
+
+
+def distance_m(a, b):
+    """Haversine on a 6,371 km sphere, as the server measures."""
+    (lon1, lat1), (lon2, lat2) = a, b
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = (math.sin((p2 - p1) / 2) ** 2 +
+         math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371008.8 * math.asin(math.sqrt(min(1, h)))
+
+
+def expected_sources(who, eps, minpoints):
+    """Single-linkage clusters within eps metres, per gas and sector: a
+    list of (gas, sector, [plume names], (lon, lat) centroid)."""
+    groups = {}
+    for name, i in plumes(who).items():
+        p = i["properties"]
+        groups.setdefault((p.get("cm:gas") or "NULL", p.get("cm:plume:sector") or "NULL"),
+                          []).append((name, tuple(i["geometry"]["coordinates"])))
+    out = []
+    for (gas, sector), members in groups.items():
+        parent = list(range(len(members)))
+
+        def root(k):
+            while parent[k] != k:
+                k = parent[k]
+            return k
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                if distance_m(members[a][1], members[b][1]) <= eps:
+                    parent[root(b)] = root(a)
+        clusters = {}
+        for k, m in enumerate(members):
+            clusters.setdefault(root(k), []).append(m)
+        for c in clusters.values():
+            if len(c) >= minpoints:
+                lon = sum(pt[0] for _, pt in c) / len(c)
+                lat = sum(pt[1] for _, pt in c) / len(c)
+                out.append((gas, sector, sorted(n for n, _ in c), (lon, lat)))
+    return out
 
 
 class CatalogTest(unittest.TestCase):
@@ -344,6 +385,86 @@ class CatalogTest(unittest.TestCase):
                 self.assertEqual((len(page["items"]), page["count"]), (3, len(want)))
         self.assertLess(len(scenes(PUBLIC)), len(scenes(PARTNER)))
         self.assert_422(self.get("scenes", PUBLIC, {"instruments": "xyz"}), "instruments")
+
+
+    # -- emission sources ------------------------------------------------------------
+    def sources(self, who, **params):
+        r = self.get("sources.geojson", who, params)
+        self.assertEqual(r.status_code, 200, r.text)
+        doc = r.json()
+        self.assertEqual(doc["type"], "FeatureCollection")
+        return doc["features"]
+
+    def assert_same_sources(self, got, want, eps):
+        self.assertEqual(len(got), len(want))
+        for gas, sector, names, (lon, lat) in want:
+            match = [f for f in got if f["properties"]["gas"] == gas and
+                     f["properties"]["sector"] == sector and
+                     f["properties"]["plume_count"] == len(names) and
+                     abs(f["geometry"]["coordinates"][0] - lon) < 2e-5 and
+                     abs(f["geometry"]["coordinates"][1] - lat) < 2e-5]
+            self.assertEqual(len(match), 1, (gas, sector, names))
+            name = match[0]["properties"]["source_name"]
+            self.assertRegex(name, r"^%s_%s_%gm_-?\d+\.\d{5}_-?\d+\.\d{5}$" % (gas, sector, eps))
+
+    def test_sources_cluster_what_the_caller_sees(self):
+        for who in CALLERS:
+            for eps, minpoints in ((100, 1), (100, 2), (5000, 2)):
+                with self.subTest(who=who, eps=eps, minpoints=minpoints):
+                    want = expected_sources(who, eps, minpoints)
+                    got = self.sources(who, eps=eps, minpoints=minpoints)
+                    self.assert_same_sources(got, want, eps)
+                    counts = [f["properties"]["plume_count"] for f in got]
+                    self.assertEqual(counts, sorted(counts, reverse=True))
+        self.assertTrue(any(len(names) >= 3 for _, _, names, _ in
+                            expected_sources(PUBLIC, 100, 2)), "the sample has no recurring emitter")
+        # Every plume is in exactly one source with minpoints=1.
+        total = sum(f["properties"]["plume_count"] for f in self.sources(PARTNER))
+        self.assertEqual(total, len(plumes(PARTNER)))
+        # The plume filters apply before clustering.
+        got = self.sources(PUBLIC, emission_min=3000)
+        self.assertEqual(sum(f["properties"]["plume_count"] for f in got),
+                         len(plumes(PUBLIC, where=lambda i: i["properties"]["cm:emission"] >= 3000)))
+        for params, name in (({"eps": 0}, "eps"), ({"eps": "far"}, "eps"),
+                             ({"eps": 1e9}, "eps"), ({"minpoints": 0}, "minpoints"),
+                             ({"minpoints": "two"}, "minpoints"), ({"bbox": "1,2,3,4"}, "bbox")):
+            self.assert_422(self.get("sources.geojson", PUBLIC, params), name)
+
+    def test_one_source(self):
+        feature = self.sources(PUBLIC, minpoints=2)[0]
+        name = feature["properties"]["source_name"]
+        r = self.get("source/" + name, PUBLIC)
+        self.assertEqual(r.status_code, 200, r.text)
+        doc = r.json()
+        self.assertEqual(doc["source_name"], name)
+        self.assertEqual(doc["point"], feature["geometry"])
+        members = [p["plume_id"] for p in doc["plumes"]]
+        self.assertEqual(len(members), feature["properties"]["plume_count"])
+        want = [n for _, _, n, _ in expected_sources(PUBLIC, 100, 2) if set(n) == set(members)]
+        self.assertEqual(len(want), 1, members)
+        items = plumes(PUBLIC)
+        self.assertEqual(doc["detection_dates"], sorted({items[n]["properties"]["datetime"][:10]
+                                                         for n in members}))
+        lon, lat = doc["point"]["coordinates"]
+        over = scenes(PUBLIC, where=lambda i: sample.in_bbox(i, [lon, lat, lon, lat]))
+        self.assertTrue(over)
+        self.assertEqual({s["name"] for s in doc["scenes"]}, set(over))
+        self.assertEqual(doc["observation_dates"],
+                         sorted({i["properties"]["datetime"][:10] for i in over.values()}))
+        # The scenes that saw the plumes are among the observations.
+        for n in members:
+            self.assertIn(items[n]["properties"]["cm:scene_id"], over)
+        for bogus in ("nope", "CH4_1B2_100m_0.00000_0.00000", "CH4__100m_1_2", "CH4_1B2_xm_1_2"):
+            r = self.get("source/" + bogus, PUBLIC)
+            self.assertEqual(r.status_code, 404, bogus)
+        # A source only partners see is missing for everyone else.
+        public_names = {f["properties"]["source_name"] for f in self.sources(PUBLIC)}
+        hidden = [f["properties"]["source_name"] for f in self.sources(PARTNER)
+                  if f["properties"]["source_name"] not in public_names]
+        self.assertTrue(hidden)
+        self.assertEqual(self.get("source/" + hidden[0], PARTNER).status_code, 200)
+        self.assertEqual(self.get("source/" + hidden[0], PUBLIC).status_code, 404)
+        self.assertEqual(self.get("source/" + hidden[0], ANONYMOUS).status_code, 404)
 
 
 if __name__ == "__main__":
