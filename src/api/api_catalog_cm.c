@@ -421,4 +421,5 @@ void api_catalog_cm_register(struct server *srv)
     server_route(srv, "GET", "/api/v1/catalog/scenes", h_scenes, 0);
     api_catalog_csv_register(srv);
     api_catalog_sources_register(srv);
+    api_catalog_gpkg_register(srv);
 }

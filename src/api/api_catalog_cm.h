@@ -42,5 +42,7 @@ void cm_pagination_headers(struct request *r, int64_t count, int64_t limit, int6
 void api_catalog_csv_register(struct server *srv); /* api_catalog_csv.c: plume-csv */
 /* api_catalog_sources.c: sources.geojson, source/{name} */
 void api_catalog_sources_register(struct server *srv);
+/* api_catalog_gpkg.c: download/scenes.gpkg */
+void api_catalog_gpkg_register(struct server *srv);
 
 #endif

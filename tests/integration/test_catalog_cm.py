@@ -7,10 +7,18 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
 import unittest
 
+import harness
 import sample
 from harness import Server, import_sample
+
+OGRINFO = shutil.which("ogrinfo")
 
 PARTNER = "partner"
 PUBLIC = "public"
@@ -465,6 +473,188 @@ class CatalogTest(unittest.TestCase):
         self.assertEqual(self.get("source/" + hidden[0], PARTNER).status_code, 200)
         self.assertEqual(self.get("source/" + hidden[0], PUBLIC).status_code, 404)
         self.assertEqual(self.get("source/" + hidden[0], ANONYMOUS).status_code, 404)
+
+
+    # -- scenes.gpkg -------------------------------------------------------------------
+    def gpkg(self, who, **params):
+        r = self.get("download/scenes.gpkg", who, params)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.headers["Content-Type"], "application/geopackage+sqlite3")
+        self.assertTrue(r.content.startswith(b"SQLite format 3\x00"))
+        return r
+
+    def open_gpkg(self, content):
+        tmp = tempfile.TemporaryDirectory(prefix="tessera-gpkg-")
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.name, "scenes.gpkg")
+        with open(path, "wb") as f:
+            f.write(content)
+        return path
+
+    def rows(self, path):
+        db = sqlite3.connect(path)
+        try:
+            return [r[0] for r in db.execute("SELECT name FROM scenes ORDER BY fid")]
+        finally:
+            db.close()
+
+    @unittest.skipIf(OGRINFO is None, "gdal-bin not installed (scripts/deps.sh test installs it)")
+    def test_scenes_geopackage_opens_in_ogrinfo(self):
+        self.assertEqual(self.get("download/scenes.gpkg").status_code, 401)
+        self.assertEqual(self.get("download/scenes.gpkg",
+                                  token=self.no_catalog_token).status_code, 403)
+        for who in (PUBLIC, PARTNER):
+            with self.subTest(who=who):
+                want = scenes(who)
+                r = self.gpkg(who, limit=1000)
+                self.assertEqual(int(r.headers["pagination-count"]), len(want))
+                path = self.open_gpkg(r.content)
+                info = subprocess.run([OGRINFO, "-so", path, "scenes"], capture_output=True,
+                                      text=True, timeout=60)
+                self.assertEqual(info.returncode, 0, info.stderr)
+                self.assertIn("Layer name: scenes", info.stdout)
+                self.assertIn("Geometry: Polygon", info.stdout)
+                self.assertIn("Feature Count: %d" % len(want), info.stdout)
+                self.assertIn('ID["EPSG",4326]', info.stdout)
+                for field in ("name: String", "timestamp: DateTime", "plume_count: Integer",
+                              "cloud_cover_pct: Real"):
+                    self.assertIn(field, info.stdout)
+                self.assertNotIn("Warning", info.stderr)
+                self.assertEqual(set(self.rows(path)), set(want))
+        # limit=0: no rows, the schema all the same.
+        r = self.gpkg(PUBLIC, limit=0)
+        self.assertEqual(r.headers["pagination-limit"], "0")
+        self.assertEqual(int(r.headers["pagination-count"]), len(scenes(PUBLIC)))
+        info = subprocess.run([OGRINFO, "-so", self.open_gpkg(r.content), "scenes"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertIn("Feature Count: 0", info.stdout)
+        self.assertIn("name: String", info.stdout)
+        # A page, and ids as UUIDs or names.
+        page = self.gpkg(PUBLIC, limit=4, offset=4)
+        self.assertEqual((page.headers["pagination-limit"], page.headers["pagination-offset"]),
+                         ("4", "4"))
+        self.assertEqual(len(self.rows(self.open_gpkg(page.content))), 4)
+        a, b = sorted(scenes(PUBLIC))[:2]
+        ids = [a, scenes(PUBLIC)[b]["properties"]["cm:scene_uuid"]]
+        got = self.rows(self.open_gpkg(self.gpkg(PUBLIC, ids=ids).content))
+        self.assertEqual(sorted(got), [a, b])
+        hidden = next(n for n in scenes(PARTNER) if n not in scenes(PUBLIC))
+        self.assertEqual(self.rows(self.open_gpkg(self.gpkg(PUBLIC, ids=[hidden]).content)), [])
+        self.assertEqual(self.rows(self.open_gpkg(self.gpkg(PARTNER, ids=[hidden]).content)),
+                         [hidden])
+        self.assert_422(self.get("download/scenes.gpkg", PUBLIC, {"limit": -1}), "limit")
+
+
+    # -- one visibility rule -------------------------------------------------------------
+    def stac_all(self, who, collections, query=None):
+        body = {"collections": collections, "limit": 100}
+        if query:
+            body["query"] = query
+        names, url = set(), self.server.url("/api/v1/stac/search")
+        headers = {"Authorization": "Bearer " + self.tokens[who]} if self.tokens[who] else {}
+        while url:
+            r = harness.requests.post(url, json=body, headers=headers, timeout=30)
+            self.assertEqual(r.status_code, 200, r.text)
+            doc = r.json()
+            names |= {f["id"] for f in doc["features"]}
+            nxt = [l for l in doc["links"] if l["rel"] == "next"]
+            url, body = (nxt[0]["href"], nxt[0].get("body", body)) if nxt else (None, None)
+        return names
+
+    def test_one_rule_everywhere(self):
+        """For each caller, the plumes of plumes/annotated, of every page of
+        plume-csv, of the sources and of a STAC search over the L4A
+        collections are one set; so are the scenes of catalog/scenes, of the
+        GeoPackage and of a STAC search over the L2B collections."""
+        for who in CALLERS:
+            with self.subTest(who=who):
+                l4a = sorted(c for c in sample.collections(who == PARTNER) if c.startswith("l4a-"))
+                l2b = sorted(c for c in sample.collections(who == PARTNER) if c.startswith("l2b-"))
+                from_stac = self.stac_all(who, l4a, {"cm:status": {"eq": "published"}})
+                from_list = self.names(who)
+                self.assertEqual(from_list, from_stac)
+                self.assertEqual(from_list, set(plumes(who)))
+                if who == ANONYMOUS:
+                    continue  # the downloads need a token
+                _, rows, _, _ = self.csv_pages(who, 13)
+                self.assertEqual({r["plume_id"] for r in rows}, from_stac)
+                scene_names = {s["name"] for s in
+                               self.get("scenes", who, {"limit": 1000}).json()["items"]}
+                gpkg = self.rows(self.open_gpkg(self.gpkg(who, limit=1000).content))
+                self.assertEqual(scene_names, self.stac_all(who, l2b))
+                self.assertEqual(set(gpkg), scene_names)
+                total = sum(f["properties"]["plume_count"] for f in self.sources(who))
+                self.assertEqual(total, len(from_stac))
+
+
+class PlatformScriptTest(unittest.TestCase):
+    """A user's script written the way the platform's tutorials write
+    them (requests, a Bearer token_value, the CSV paged by offset until
+    pagination-count, a pystac-style STAC search with query on cm:emission),
+    run with only base_url pointing at a local Tessera."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        cls.server.cli("migrate")
+        import_sample(cls.server)
+        cls.server.start()
+        cls.email, _ = cls.server.new_account()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def test_tutorial_style_script(self):
+        requests = harness.requests
+        base_url = self.server.url("/api/v1/")
+        # Sign in and mint a STAC token, as seed 000 does.
+        r = requests.post(f"{base_url}token/pair",
+                          json={"email": self.email, "password": "correct horse battery"})
+        r.raise_for_status()
+        access = r.json()["access"]
+        r = requests.post(f"{base_url}account/tokens/create-stac",
+                          headers={"Authorization": f"Bearer {access}"},
+                          json={"expiration_date": "2099-12-31", "name": "notebook"})
+        if r.status_code == 422:  # beyond the maximum lifetime: a year from now
+            import datetime
+            day = (datetime.date.today() + datetime.timedelta(days=300)).isoformat()
+            r = requests.post(f"{base_url}account/tokens/create-stac",
+                              headers={"Authorization": f"Bearer {access}"},
+                              json={"expiration_date": day, "name": "notebook"})
+        r.raise_for_status()
+        headers = {"Authorization": f"Bearer {r.json()['token_value']}"}
+
+        # Every methane plume above 1,000 kg/hr as CSV, page by page.
+        params = {"plume_gas": "CH4", "emission_min": 1000, "limit": 25, "offset": 0}
+        lines = []
+        while True:
+            r = requests.get(f"{base_url}catalog/plume-csv", headers=headers, params=params)
+            r.raise_for_status()
+            page = list(csv.DictReader(io.StringIO(r.text)))
+            lines.extend(page)
+            params["offset"] += params["limit"]
+            if params["offset"] >= int(r.headers["pagination-count"]):
+                break
+        csv_names = {row["plume_id"] for row in lines}
+
+        # The same plumes through the STAC API, as pystac-client searches.
+        search = {"collections": ["l4a-ch4-mfa-v3a", "l4a-ch4"], "limit": 50,
+                  "query": {"cm:emission": {"gte": 1000}, "cm:status": {"eq": "published"}}}
+        stac_names, url = set(), f"{base_url}stac/search"
+        while url:
+            r = requests.post(url, json=search, headers=headers)
+            r.raise_for_status()
+            page = r.json()
+            stac_names |= {f["id"] for f in page["features"]}
+            nxt = next((l for l in page["links"] if l["rel"] == "next"), None)
+            url, search = (nxt["href"], nxt.get("body", search)) if nxt else (None, None)
+
+        self.assertTrue(csv_names)
+        self.assertEqual(csv_names, stac_names)
+        self.assertEqual(csv_names, set(plumes(PUBLIC, where=lambda i:
+                                               i["properties"]["cm:emission"] >= 1000)))
+        self.assertTrue(all(float(row["emission_auto"]) >= 1000 for row in lines))
 
 
 if __name__ == "__main__":
