@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# STAC search at realistic size (issue 11): generates a 100,000-item catalog
+# STAC search at realistic size (issue 11), and the platform's catalog
+# endpoints on it (issue 12): generates a 100,000-item catalog
 # shaped like the platform's (scripts/gen_catalog.py, 10 years, many places),
 # times its import, starts Tessera (1 HTTP thread) and nginx (fixed reply) and
 # drives each search scenario with wrk at 1 connection, every URL new (a
@@ -8,6 +9,7 @@
 #
 #   bench/stac.sh                          # 100,000 items, 3 x 5 s per scenario
 #   ITEMS=20000 REPS=5 DURATION=5 bench/stac.sh
+#   ITEMS=300000 bench/stac.sh            # about 100,000 plumes (L4A items)
 #   DATABASE_URL=postgresql://... bench/stac.sh   # the catalog on PostgreSQL
 #   SKIP_BUILD=1 bench/stac.sh
 set -euo pipefail
@@ -52,6 +54,10 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 IMPORT_SECS=$(python3 -c "print('%.1f' % ($t1 - $t0))")
 IMPORTED=$(awk '{n += $(NF-3)} END {print n}' "$TMP/import.log")
+PLUMES=$(python3 -c '
+import glob, json, sys
+print(sum(len(json.load(open(f))["features"])
+          for f in glob.glob(sys.argv[1] + "/*/l4a-*/items-*.json")))' "$TMP/catalog")
 
 # ---- servers -----------------------------------------------------------------
 NGINX_PORT=$(free_port)
@@ -86,8 +92,11 @@ declare -A URLS=(
     [filter]="/api/v1/stac/search?$BBOX&$WHEN&limit=10&filter-lang=cql2-text&filter=$(enc '"cm:emission" > 1000 AND "cm:plume:quality" = '"'"'good'"'"'')"
     [sortby]="/api/v1/stac/search?collections=l4a-ch4-mfa-v3a&limit=10&sortby=$(enc '-properties.cm:emission')"
     [deep_page]="/api/v1/stac/search?limit=10&offset=5000"
+    # The platform's catalog endpoints (issue 12) on the same catalog.
+    [cm_annotated]="/api/v1/catalog/plumes/annotated?bbox=-125&bbox=25&bbox=-95&bbox=45&emission_min=1000&limit=100"
+    [cm_csv_1000]="/api/v1/catalog/plume-csv?limit=1000&offset=2000"
 )
-ORDER="bbox_datetime query filter sortby deep_page"
+ORDER="bbox_datetime query filter sortby deep_page cm_annotated cm_csv_1000"
 for name in $ORDER; do
     code=$(curl -s -o "$TMP/check.json" -w '%{http_code}' "$T${URLS[$name]}" -H "Authorization: Bearer $SK")
     if [ "$code" != 200 ]; then
@@ -111,7 +120,8 @@ rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 cols = list(zip(*rows))
 print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])))' "$TMP/res.$1"; }
 read -r NG_RPS _ _ _ < <(median nginx)
-printf '\n%s items (import %s s%s)\n' "$IMPORTED" "$IMPORT_SECS" "${DATABASE_URL:+, PostgreSQL}"
+printf '\n%s items, %s of them plumes (import %s s%s)\n' "$IMPORTED" "$PLUMES" "$IMPORT_SECS" \
+    "${DATABASE_URL:+, PostgreSQL}"
 printf '%-44s %9s %8s %8s %9s %6s\n' scenario "req/s" "p50 ms" "p99 ms" "vs nginx" errors
 for name in nginx $ORDER; do
     read -r rps p50 p99 err < <(median "$name")

@@ -15,10 +15,8 @@
 #include "api/baseurl.h"
 #include "app.h"
 #include "http/server.h"
-#include "util/url.h"
 
 #define PLUMES_DEFAULT_LIMIT 100
-#define CSV_DEFAULT_LIMIT 500
 #define SCENES_DEFAULT_LIMIT 100
 
 bool cm_caller(struct request *r, struct principal *p, bool required, const struct strlist **groups)
@@ -86,92 +84,6 @@ int cm_search_each(struct catalog *cat, struct cm_search *s, int64_t max,
     s->q.limit = limit;
     s->q.offset = offset;
     return rc;
-}
-
-/* ---- item members ---------------------------------------------------- */
-
-const cJSON *cm_item_prop(const cJSON *item, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(item, "properties"), name);
-    return cJSON_IsNull(v) ? NULL : v;
-}
-
-static void copy_member(cJSON *out, const char *name, const cJSON *v)
-{
-    cJSON_AddItemToObject(out, name, v ? cJSON_Duplicate(v, true) : cJSON_CreateNull());
-}
-
-/* The absolute URL of an item's asset (NULL member when it has none). */
-static void add_asset_url(cJSON *out, const char *name, const cJSON *item, const char *key,
-                          const char *base)
-{
-    const cJSON *a =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "assets"), key);
-    const cJSON *href = cJSON_GetObjectItemCaseSensitive(a, "href");
-    char akey[1024];
-    char *enc = NULL;
-    if (cJSON_IsString(href) && catalog_asset_key(href->valuestring, akey, sizeof(akey)))
-        enc = url_encode(akey, "/");
-    if (!enc) {
-        cJSON_AddNullToObject(out, name);
-        return;
-    }
-    size_t n = strlen(base) + strlen(enc) + 32;
-    char *url = malloc(n);
-    if (url)
-        snprintf(url, n, "%s/api/v1/catalog/asset/%s", base, enc);
-    cJSON_AddItemToObject(out, name, url ? cJSON_CreateString(url) : cJSON_CreateNull());
-    free(url);
-    free(enc);
-}
-
-/* The platform's Plume fields, in its order, from an L4A item. */
-cJSON *cm_plume_json(const cJSON *item, const char *base)
-{
-    cJSON *p = cJSON_CreateObject();
-    if (!p)
-        return NULL;
-    copy_member(p, "id", cm_item_prop(item, "cm:plume_uuid"));
-    copy_member(p, "plume_id", cJSON_GetObjectItemCaseSensitive(item, "id"));
-    copy_member(p, "gas", cm_item_prop(item, "cm:gas"));
-    copy_member(p, "geometry_json", cJSON_GetObjectItemCaseSensitive(item, "geometry"));
-    copy_member(p, "scene_id", cm_item_prop(item, "cm:scene_id"));
-    copy_member(p, "scene_timestamp", cm_item_prop(item, "datetime"));
-    copy_member(p, "instrument", cm_item_prop(item, "cm:instrument"));
-    copy_member(p, "platform", cm_item_prop(item, "platform"));
-    copy_member(p, "emission_auto", cm_item_prop(item, "cm:emission"));
-    copy_member(p, "emission_uncertainty_auto", cm_item_prop(item, "cm:emission_uncertainty"));
-    copy_member(p, "plume_bounds", cm_item_prop(item, "cm:plume_bounds"));
-    copy_member(p, "plume_quality", cm_item_prop(item, "cm:plume:quality"));
-    copy_member(p, "wind_speed_avg_auto", cm_item_prop(item, "cm:wind_speed_avg_auto"));
-    copy_member(p, "wind_direction_avg_auto", cm_item_prop(item, "cm:wind_direction_avg_auto"));
-    copy_member(p, "sector", cm_item_prop(item, "cm:plume:sector"));
-    copy_member(p, "status", cm_item_prop(item, "cm:status"));
-    copy_member(p, "published_at", cm_item_prop(item, "cm:published_at"));
-    copy_member(p, "collection", cJSON_GetObjectItemCaseSensitive(item, "collection"));
-    add_asset_url(p, "plume_png", item, "plume.png", base);
-    add_asset_url(p, "plume_rgb_png", item, "plume-rgb.png", base);
-    add_asset_url(p, "plume_tif", item, "plume.tif", base);
-    add_asset_url(p, "rgb_png", item, "rgb.png", base);
-    return p;
-}
-
-cJSON *cm_scene_json(const cJSON *item)
-{
-    cJSON *s = cJSON_CreateObject();
-    if (!s)
-        return NULL;
-    copy_member(s, "id", cm_item_prop(item, "cm:scene_uuid"));
-    copy_member(s, "name", cJSON_GetObjectItemCaseSensitive(item, "id"));
-    copy_member(s, "timestamp", cm_item_prop(item, "datetime"));
-    copy_member(s, "instrument", cm_item_prop(item, "cm:instrument"));
-    copy_member(s, "platform", cm_item_prop(item, "platform"));
-    copy_member(s, "geometry", cJSON_GetObjectItemCaseSensitive(item, "geometry"));
-    copy_member(s, "cloud_cover_pct", cm_item_prop(item, "eo:cloud_cover"));
-    copy_member(s, "plume_count", cm_item_prop(item, "cm:plume_count"));
-    copy_member(s, "collection", cJSON_GetObjectItemCaseSensitive(item, "collection"));
-    return s;
 }
 
 /* ---- plumes/annotated and plume/{id} ------------------------------------ */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "api/cm_params.h"
+#include "api/cm_records.h"
 #include "auth/auth.h"
 
 struct server;
@@ -26,13 +27,6 @@ int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJ
  * stops at max items (-E2BIG then) or when fn returns non-zero (returned). */
 int cm_search_each(struct catalog *cat, struct cm_search *s, int64_t max,
                    int (*fn)(void *ctx, const cJSON *item), void *ctx);
-/* An item's property, NULL when missing or null. */
-const cJSON *cm_item_prop(const cJSON *item, const char *name);
-/* The platform's Plume object of an L4A item; asset links are absolute
- * under base. NULL when out of memory. */
-cJSON *cm_plume_json(const cJSON *item, const char *base);
-/* The platform's Scene object of an L2B item. NULL when out of memory. */
-cJSON *cm_scene_json(const cJSON *item);
 /* intersects, datetime and instruments over the visible L2B collections. */
 bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
                            struct cm_error *e, int *rc);

@@ -18,35 +18,6 @@
 
 #define CSV_DEFAULT_LIMIT 500
 
-/* Column name, and the Plume member it comes from ("" for the point's
- * coordinates, taken from geometry_json). */
-static const char *const COLUMNS[] = {
-    "id",
-    "plume_id",
-    "gas",
-    "plume_latitude",
-    "plume_longitude",
-    "scene_id",
-    "scene_timestamp",
-    "instrument",
-    "platform",
-    "emission_auto",
-    "emission_uncertainty_auto",
-    "plume_bounds",
-    "plume_quality",
-    "wind_speed_avg_auto",
-    "wind_direction_avg_auto",
-    "sector",
-    "status",
-    "published_at",
-    "collection",
-    "plume_png",
-    "plume_rgb_png",
-    "plume_tif",
-    "rgb_png",
-};
-#define NCOLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))
-
 void cm_pagination_headers(struct request *r, int64_t count, int64_t limit, int64_t offset)
 {
     char v[24];
@@ -75,48 +46,58 @@ static void csv_field(struct buf *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
-static void csv_value(struct buf *b, const cJSON *v)
+/* A number as JSON writes it: the shortest of %.15g and %.17g that reads
+ * back exactly (what cJSON prints, without its allocations). */
+static void csv_number(struct buf *b, double v)
 {
-    if (!v || cJSON_IsNull(v))
+    char text[32];
+    if (v == (double)(long long)v && v > -1e15 && v < 1e15) {
+        snprintf(text, sizeof(text), "%lld", (long long)v);
+    } else {
+        snprintf(text, sizeof(text), "%.15g", v);
+        if (strtod(text, NULL) != v)
+            snprintf(text, sizeof(text), "%.17g", v);
+    }
+    buf_append(b, text, strlen(text));
+}
+
+static void csv_value(struct buf *b, const cJSON *item, const struct cm_field *f, const char *base)
+{
+    if (f->source == CM_ASSET) {
+        char url[2048];
+        if (cm_asset_url(item, f->key, base, url, sizeof(url)))
+            csv_field(b, url);
+        return;
+    }
+    const cJSON *v = cm_field_value(item, f);
+    if (!v)
         return;
     if (cJSON_IsString(v)) {
         csv_field(b, v->valuestring);
-        return;
+    } else if (cJSON_IsNumber(v)) {
+        csv_number(b, v->valuedouble);
+    } else {
+        char *text = cJSON_PrintUnformatted(v); /* arrays (plume_bounds), objects */
+        if (!text) {
+            b->oom = true;
+            return;
+        }
+        csv_field(b, text);
+        free(text);
     }
-    char *text = cJSON_PrintUnformatted(v);
-    if (!text) {
-        b->oom = true;
-        return;
-    }
-    csv_field(b, text);
-    free(text);
-}
-
-static const cJSON *column_value(const cJSON *plume, const char *col)
-{
-    bool lat = strcmp(col, "plume_latitude") == 0;
-    if (lat || strcmp(col, "plume_longitude") == 0) {
-        const cJSON *g = cJSON_GetObjectItemCaseSensitive(plume, "geometry_json");
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(g, "coordinates");
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(g, "type");
-        if (!cJSON_IsString(type) || strcmp(type->valuestring, "Point") != 0)
-            return NULL;
-        return cJSON_GetArrayItem(c, lat ? 1 : 0);
-    }
-    return cJSON_GetObjectItemCaseSensitive(plume, col);
 }
 
 /* Which columns to write; false with e set for an unknown one. */
-static bool chosen_columns(struct request *r, bool keep[NCOLUMNS], struct cm_error *e)
+static bool chosen_columns(struct request *r, bool keep[CM_PLUME_NFIELDS], struct cm_error *e)
 {
     struct strlist ex = STRLIST_INIT;
     bool ok = cm_query_all(r, "exclude_columns", &ex) == 0;
-    for (size_t c = 0; c < NCOLUMNS; c++)
-        keep[c] = !strlist_contains(&ex, COLUMNS[c]);
+    for (size_t c = 0; c < CM_PLUME_NFIELDS; c++)
+        keep[c] = CM_PLUME_FIELDS[c].in_csv && !strlist_contains(&ex, CM_PLUME_FIELDS[c].name);
     for (size_t i = 0; ok && i < ex.n; i++) {
         bool known = false;
-        for (size_t c = 0; c < NCOLUMNS; c++)
-            known |= strcmp(ex.v[i], COLUMNS[c]) == 0;
+        for (size_t c = 0; c < CM_PLUME_NFIELDS; c++)
+            known |= CM_PLUME_FIELDS[c].in_csv && strcmp(ex.v[i], CM_PLUME_FIELDS[c].name) == 0;
         if (!known) {
             snprintf(e->param, sizeof(e->param), "exclude_columns");
             snprintf(e->type, sizeof(e->type), "enum");
@@ -128,6 +109,24 @@ static bool chosen_columns(struct request *r, bool keep[NCOLUMNS], struct cm_err
     return ok;
 }
 
+/* One line: the kept columns of the header (item NULL) or of an item. */
+static void csv_line(struct buf *b, const bool keep[], const cJSON *item, const char *base)
+{
+    bool first = true;
+    for (size_t c = 0; c < CM_PLUME_NFIELDS; c++) {
+        if (!keep[c])
+            continue;
+        if (!first)
+            buf_append(b, ",", 1);
+        if (item)
+            csv_value(b, item, &CM_PLUME_FIELDS[c], base);
+        else
+            csv_field(b, CM_PLUME_FIELDS[c].name);
+        first = false;
+    }
+    buf_append(b, "\r\n", 2);
+}
+
 static void h_plume_csv(struct request *r)
 {
     struct principal p = {0};
@@ -137,7 +136,7 @@ static void h_plume_csv(struct request *r)
     const struct strlist *groups;
     cJSON *items = NULL;
     struct buf b = {0};
-    bool keep[NCOLUMNS];
+    bool keep[CM_PLUME_NFIELDS];
     int rc = 0;
     if (!cm_caller(r, &p, true, &groups))
         goto out;
@@ -156,36 +155,11 @@ static void h_plume_csv(struct request *r)
         cm_reply_catalog_error(r, rc);
         goto out;
     }
-    bool first = true;
-    for (size_t c = 0; c < NCOLUMNS; c++)
-        if (keep[c]) {
-            if (!first)
-                buf_append(&b, ",", 1);
-            buf_append(&b, COLUMNS[c], strlen(COLUMNS[c]));
-            first = false;
-        }
-    buf_append(&b, "\r\n", 2);
     char base[320];
     request_base_url(r, base, sizeof(base));
+    csv_line(&b, keep, NULL, base);
     const cJSON *it;
-    cJSON_ArrayForEach(it, items)
-    {
-        cJSON *plume = cm_plume_json(it, base);
-        if (!plume) {
-            b.oom = true;
-            break;
-        }
-        first = true;
-        for (size_t c = 0; c < NCOLUMNS; c++)
-            if (keep[c]) {
-                if (!first)
-                    buf_append(&b, ",", 1);
-                csv_value(&b, column_value(plume, COLUMNS[c]));
-                first = false;
-            }
-        buf_append(&b, "\r\n", 2);
-        cJSON_Delete(plume);
-    }
+    cJSON_ArrayForEach(it, items) csv_line(&b, keep, it, base);
     if (b.oom) {
         cm_reply_catalog_error(r, -ENOMEM);
         goto out;
