@@ -114,6 +114,7 @@ static int nearby(struct catalog *cat, struct cm_search *s, int64_t limit, cJSON
     q.bbox[3] = fmin(90, b[3] + h);
     q.offset = 0;
     q.limit = limit;
+    q.page_only = true;
     struct filter_node *all = s->filter ? NULL : outside;
     /* The search's own filter stays owned by s: AND it under a node that
      * borrows it for this one query. */

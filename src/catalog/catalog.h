@@ -137,6 +137,9 @@ struct catalog_query {
     /* A sort order (filter.h), or NULL / no keys for the default. Ties are
      * broken by collection, then id, so that pages never overlap. */
     const struct catalog_sort *sort;
+    /* The caller needs the page only: *matched may then be -1 (not
+     * counted) when the page alone does not tell it. */
+    bool page_only;
 };
 
 /* Runs a search. *matched = number of visible matching items, *items = JSON

@@ -476,7 +476,7 @@ int catalog_pg_search(struct catalog *base, const struct catalog_query *q, int64
             goto done;
     if ((rc = page(&x, &first, &second, matched)) < 0)
         goto done;
-    if (*matched < 0) {
+    if (*matched < 0 && !q->page_only) {
         struct sqlb b;
         sqlb_init(&b, true);
         if (!q->has_bbox && !q->has_start && !q->has_end && !x.ids && !q->intersects &&

@@ -649,8 +649,7 @@ static int plan_and_run(struct search *x, struct rows *rows, int64_t *matched)
     else
         rc = page(x, false, rows, &told);
     if (rc == 0 && *matched < 0)
-        rc = told >= 0 ? (*matched = told, 0) : count(x, matched);
-    (void)q;
+        rc = told >= 0 ? (*matched = told, 0) : q->page_only ? 0 : count(x, matched);
     return rc;
 }
 
