@@ -237,7 +237,7 @@ static void test_limit_offset_order(void **state)
 
     q.limit = 0;
     assert_int_equal(catalog_search(f->cat, &q, &matched, &items), -EINVAL);
-    q.limit = 101;
+    q.limit = CATALOG_MAX_LIMIT + 1;
     assert_int_equal(catalog_search(f->cat, &q, &matched, &items), -EINVAL);
     q.limit = 10;
     q.offset = -1;
