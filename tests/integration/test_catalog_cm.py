@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -83,7 +84,12 @@ def expected_sources(who, eps, minpoints):
 class CatalogTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        s = cls.server = Server()
+        cls.load(Server())
+
+    @classmethod
+    def load(cls, server):
+        """The sample into server, which it starts; three callers' tokens."""
+        s = cls.server = server
         s.cli("migrate")
         import_sample(s)
         s.start()
@@ -585,6 +591,28 @@ class CatalogTest(unittest.TestCase):
                 self.assertEqual(set(gpkg), scene_names)
                 total = sum(f["properties"]["plume_count"] for f in self.sources(who))
                 self.assertEqual(total, len(from_stac))
+
+
+class CatalogOnPostgresTest(CatalogTest):
+    """Every test above again with the catalog (and store) on PostgreSQL."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.join(harness.SOURCE_DIR, "tests", "pg"))
+        from pgcluster import PgCluster
+        cls.pg = PgCluster().start()
+        try:
+            cls.load(Server(database_url=cls.pg.createdb("catalog_cm")))
+        except Exception:
+            cls.pg.destroy()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.close()
+        finally:
+            cls.pg.destroy()
 
 
 class PlatformScriptTest(unittest.TestCase):
