@@ -113,7 +113,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=100000)
     ap.add_argument("--requests", type=int, default=500, help="per family")
-    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "rel", "tessera"))
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "tessera"))
     ap.add_argument("--database-url")
     ap.add_argument("--keep", help="reuse/keep the generated catalog in this directory")
     ap.add_argument("--seed", type=int, default=11)

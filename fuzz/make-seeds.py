@@ -80,6 +80,26 @@ write("fuzz_stac_query", "point", b'\x03{"type":"Point","coordinates":[1.5,2.5]}
 write("fuzz_stac_query", "polygon", b'\x03{"type":"Polygon","coordinates":[[[0,0],[20,0],[20,20],[0,20],[0,0]],[[5,5],[6,5],[6,6],[5,5]]]}')
 write("fuzz_stac_query", "multi", b'\x03{"type":"GeometryCollection","geometries":[{"type":"LineString","coordinates":[[-20,0],[20,1]]},{"type":"MultiPoint","coordinates":[[179,1],[-179,1]]}]}')
 
+# --- fuzz_cql2: 0 CQL2 text, 1 CQL2 JSON, 2 query JSON, 3 sortby text,
+# 4 sortby JSON, 5 fields text, 6 fields JSON
+write("fuzz_cql2", "text_logic", b"\x00n > 1 AND (s LIKE 'a%' OR NOT x IS NULL) AND y IN (1, 'b', TRUE)")
+write("fuzz_cql2", "text_spatial", b"\x00S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 0))) OR "
+      b"S_INTERSECTS(geometry, BBOX(170, -1, -170, 1))")
+write("fuzz_cql2", "text_temporal", b"\x00T_INTERSECTS(datetime, INTERVAL('1900-01-01', '..')) AND "
+      b"\"cm:emission\" BETWEEN 1 AND 2e3 AND d < TIMESTAMP('2020-01-01T00:00:00.123456789Z')")
+write("fuzz_cql2", "json_logic", b'\x01{"op":"and","args":[{"op":">","args":[{"property":"n"},1]},'
+      b'{"op":"not","args":[{"op":"isNull","args":[{"property":"s"}]}]},'
+      b'{"op":"in","args":[{"property":"s"},["a","b"]]}]}')
+write("fuzz_cql2", "json_spatial", b'\x01{"op":"s_intersects","args":[{"property":"geometry"},'
+      b'{"type":"Point","coordinates":[1,2]}]}')
+write("fuzz_cql2", "json_temporal", b'\x01{"op":"t_intersects","args":[{"property":"datetime"},'
+      b'{"interval":["0001-01-01","2020-01-01T00:00:00Z"]}]}')
+write("fuzz_cql2", "query", b'\x02{"n":{"gt":1,"lte":5},"s":{"startsWith":"a","in":["a","b"]}}')
+write("fuzz_cql2", "sort_text", b"\x03-properties.n,+id, datetime")
+write("fuzz_cql2", "sort_json", b'\x04[{"field":"n","direction":"desc"},{"field":"id"}]')
+write("fuzz_cql2", "fields_text", b"\x05id,properties.n,-geometry,-assets.d.type")
+write("fuzz_cql2", "fields_json", b'\x06{"include":["properties.o.a"],"exclude":["links"]}')
+
 # --- fuzz_forwarded: 0 Forwarded / X-Forwarded-* value, 1 CIDR list, 2 HTTP-date, 3 etags
 write("fuzz_forwarded", "fwd_simple", b"\x00for=192.0.2.60;proto=https;host=example.org")
 write("fuzz_forwarded", "fwd_chain", b'\x00host=evil, for="[2001:db8::5]:4711";host="a.example:8443", '

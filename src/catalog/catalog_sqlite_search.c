@@ -622,7 +622,6 @@ static int count(struct search *x, int64_t *matched)
  * it, the count. */
 static int plan_and_run(struct search *x, struct rows *rows, int64_t *matched)
 {
-    const struct catalog_query *q = x->q;
     struct choice best, order = {.src = SRC_ORDER, .estimate = INT64_MAX};
     int rc = choose_source(x, &best);
     if (rc < 0)
@@ -649,7 +648,7 @@ static int plan_and_run(struct search *x, struct rows *rows, int64_t *matched)
     else
         rc = page(x, false, rows, &told);
     if (rc == 0 && *matched < 0)
-        rc = told >= 0 ? (*matched = told, 0) : q->page_only ? 0 : count(x, matched);
+        rc = told >= 0 ? (*matched = told, 0) : x->q->page_only ? 0 : count(x, matched);
     return rc;
 }
 

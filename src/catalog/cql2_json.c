@@ -109,8 +109,8 @@ static bool literal(struct jparser *ps, const cJSON *arg, const char *op, struct
     bool date = only_member(arg, "date");
     if (date || only_member(arg, "timestamp")) {
         const cJSON *s = member(arg, date ? "date" : "timestamp");
-        if (!cJSON_IsString(s) || (date ? time_parse_date(s->valuestring, &v->ms)
-                                        : time_parse_rfc3339(s->valuestring, &v->ms)) < 0) {
+        if (!cJSON_IsString(s) || (date ? time_parse_date_wide(s->valuestring, &v->ms)
+                                        : time_parse_rfc3339_wide(s->valuestring, &v->ms)) < 0) {
             fail(ps, "%s: invalid %s", op, date ? "date (YYYY-MM-DD)" : "timestamp (RFC 3339)");
             return false;
         }
@@ -263,12 +263,12 @@ static bool interval_end(struct jparser *ps, const cJSON *v, bool is_end, bool *
     *has = strcmp(v->valuestring, "..") != 0;
     if (!*has)
         return true;
-    if (time_parse_date(v->valuestring, ms) == 0) {
+    if (time_parse_date_wide(v->valuestring, ms) == 0) {
         if (is_end)
             *ms += DAY_MS - 1;
         return true;
     }
-    if (time_parse_rfc3339(v->valuestring, ms) == 0)
+    if (time_parse_rfc3339_wide(v->valuestring, ms) == 0)
         return true;
     fail(ps, "t_intersects: invalid interval end");
     return false;

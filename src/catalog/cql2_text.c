@@ -300,7 +300,8 @@ bool cql2_parse_instant(struct parser *ps, bool date, int64_t *ms, int64_t *last
         cql2_fail(ps, "expected a quoted %s", date ? "date" : "timestamp");
         return false;
     }
-    int rc = date ? time_parse_date(ps->tok.text, ms) : time_parse_rfc3339(ps->tok.text, ms);
+    int rc =
+        date ? time_parse_date_wide(ps->tok.text, ms) : time_parse_rfc3339_wide(ps->tok.text, ms);
     if (rc < 0) {
         cql2_fail(ps, "invalid %s", date ? "DATE (YYYY-MM-DD)" : "TIMESTAMP (RFC 3339)");
         return false;

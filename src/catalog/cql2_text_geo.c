@@ -300,10 +300,10 @@ static bool interval_end(struct parser *ps, bool is_end, bool *has, int64_t *ms)
     const char *s = ps->tok.text;
     *has = strcmp(s, "..") != 0;
     if (*has) {
-        if (time_parse_date(s, ms) == 0) {
+        if (time_parse_date_wide(s, ms) == 0) {
             if (is_end)
                 *ms += CQL2_DAY_MS - 1;
-        } else if (time_parse_rfc3339(s, ms) < 0) {
+        } else if (time_parse_rfc3339_wide(s, ms) < 0) {
             cql2_fail(ps, "INTERVAL: invalid date or timestamp");
             return false;
         }

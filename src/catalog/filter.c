@@ -338,7 +338,7 @@ static int query_value(const cJSON *v, enum filter_field field, struct filter_va
     }
     if (!cJSON_IsString(v) || strlen(v->valuestring) > FILTER_MAX_STRING)
         return -EINVAL;
-    if (field == FILTER_FIELD_PROPERTY && time_parse_rfc3339(v->valuestring, &out->ms) == 0) {
+    if (field == FILTER_FIELD_PROPERTY && time_parse_rfc3339_wide(v->valuestring, &out->ms) == 0) {
         out->type = FILTER_TIME;
         return 0;
     }

@@ -271,7 +271,8 @@ static void in_timestamps(const struct filter_sql *d, struct sqlb *b, const stru
     bool any = false;
     for (size_t i = 0; i < n->nvalues; i++) {
         int64_t ms;
-        if (n->values[i].type != FILTER_STRING || time_parse_rfc3339(n->values[i].str, &ms) < 0)
+        if (n->values[i].type != FILTER_STRING ||
+            time_parse_rfc3339_wide(n->values[i].str, &ms) < 0)
             continue;
         sqlb_add(b, " OR (%s = %d AND %s = ", c->kind, CATALOG_PROP_TIMESTAMP, c->num);
         sqlb_double(b, (double)ms);
@@ -324,7 +325,7 @@ static void value_cond(const struct filter_sql *d, struct sqlb *b, const struct 
                     sqlb_add(b, ", 200)");
                 }
                 sqlb_add(b, ")");
-                if (time_parse_rfc3339(v->str, &ms) == 0) {
+                if (time_parse_rfc3339_wide(v->str, &ms) == 0) {
                     sqlb_add(b, " OR (%s = %d AND %s = ", kind, CATALOG_PROP_TIMESTAMP, num);
                     sqlb_double(b, (double)ms);
                     sqlb_add(b, " AND ");

@@ -48,7 +48,7 @@ int catalog_props_of(const cJSON *props, struct catalog_prop **out, size_t *n)
             int64_t ms;
             c->txt = p->valuestring;
             c->kind = CATALOG_PROP_STRING;
-            if (time_parse_rfc3339(p->valuestring, &ms) == 0) {
+            if (time_parse_rfc3339_wide(p->valuestring, &ms) == 0) {
                 c->kind = CATALOG_PROP_TIMESTAMP;
                 c->has_num = true;
                 c->num = (double)ms;

@@ -541,6 +541,36 @@ static void test_reimport_props(void **state)
     strlist_free(&names);
 }
 
+/* Items before 1970 (negative milliseconds; the SQLite R*Tree's interval
+ * in negative years) are found and ordered like any other. */
+static void test_before_1970(void **state)
+{
+    struct fixture *f = *state;
+    char dir[128], err[512];
+    snprintf(dir, sizeof(dir), "%s/old", f->dir);
+    mkdir(dir, 0700);
+    write_item(dir, "h0001", "c1", PT(2, 2), "\"datetime\":\"0001-01-01T00:00:00Z\",\"num\":1");
+    write_item(dir, "h1900", "c1", PT(2, 2),
+               "\"datetime\":\"1900-01-01T00:00:00Z\",\"num\":2,"
+               "\"when\":\"1950-01-01T00:00:00.1234567Z\"");
+    write_item(dir, "h1969", "c1", PT(3, 3), "\"datetime\":\"1969-12-31T23:59:59.999Z\",\"num\":3");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    expect_text(f, NULL, "T_INTERSECTS(datetime, INTERVAL('1899-01-01', '1950-01-01'))", "h1900");
+    expect_text(f, NULL, "T_INTERSECTS(datetime, INTERVAL('..', '1969-12-31T23:59:59.999Z'))",
+                "h1969 h1900 h0001");
+    expect_text(f, NULL, "datetime < TIMESTAMP('1970-01-01T00:00:00Z') AND num >= 2",
+                "h1969 h1900");
+    expect_sort(f, NULL, "datetime", "num <= 10", "h0001 h1900 h1969 a c");
+    /* A property holding a date-time before 1970 is a timestamp too. */
+    expect_text(f, NULL, "when < TIMESTAMP('1960-01-01T00:00:00Z')", "h1900");
+    expect_sort(f, NULL, "when", "when IS NOT NULL", "h1900 a");
+    struct catalog_query q = {
+        .has_start = true, .start = -2208988800000 /* 1900-01-01 */, .has_end = true, .end = -1};
+    expect_ids(f, &q, "h1969 h1900", "datetime parameter before 1970");
+    struct catalog_query qb = {.has_bbox = true, .bbox = {0, 0, 4, 4}, .has_end = true, .end = -1};
+    expect_ids(f, &qb, "h1969 h1900 h0001", "bbox and datetime before 1970");
+}
+
 /* A catalog made before the search tables: opening it fills them in. */
 static void test_migration(void **state)
 {
@@ -600,6 +630,7 @@ int main(void)
         BOTH_DRIVERS(test_spatial_temporal), BOTH_DRIVERS(test_visibility),
         BOTH_DRIVERS(test_sorting),          BOTH_DRIVERS(test_queryables),
         BOTH_DRIVERS(test_reimport_props),   BOTH_DRIVERS(test_migration),
+        BOTH_DRIVERS(test_before_1970),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
