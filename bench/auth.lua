@@ -5,14 +5,16 @@ if token and token ~= "" then
    wrk.headers["Authorization"] = "Bearer " .. token
 end
 
--- BENCH_UNIQUE=NAME appends "&NAME=<counter>" to every request, so that no
--- two requests share a URL (the STAC page cache then never hits).
+-- BENCH_UNIQUE=FORMAT appends string.format(FORMAT, counter) to every
+-- request, so that no two requests share a URL (the STAC page cache then
+-- never hits). FORMAT must keep the request valid: the STAC API refuses
+-- parameters it does not know.
 local unique = os.getenv("BENCH_UNIQUE")
 if unique and unique ~= "" then
    local counter = 0
    request = function()
       counter = counter + 1
-      return wrk.format(nil, wrk.path .. "&" .. unique .. "=" .. counter)
+      return wrk.format(nil, wrk.path .. string.format(unique, counter))
    end
 end
 

@@ -93,7 +93,7 @@ curl -fsS "$T/api/v1/account/me" -H "Authorization: Bearer $ACCESS" >/dev/null
 
 # ---- measurements -----------------------------------------------------------
 # One wrk run appends "rps p50_us p99_us errors" to $TMP/res.NAME.CONNS.
-wrk_once() { # name url conns token [unique-param]
+wrk_once() { # name url conns token [unique-format (auth.lua)]
     BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
         awk '/^RESULT/ {print $2, $3, $4, $5}' >>"$TMP/res.$1.$3"
 }
@@ -118,7 +118,9 @@ for c in $CONNS; do
         wrk_once tk "$T/tokens/v2" "$c" "$TK"
         wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
         wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
-        wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" nocache
+        # Every URL new: an end of the interval no item reaches, in nanoseconds.
+        wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" \
+            '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
     done
     # Login storm: Argon2id sign-ins on the worker pool while checks run;
     # idle runs of the same scenario are interleaved with the storm runs.

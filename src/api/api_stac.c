@@ -547,8 +547,49 @@ static int check_exclusive(struct search *s)
 
 /* Parses GET query parameters, the extensions' too (api_stac_ext.c);
  * unknown ones (access_token, ...) are ignored. */
+/* The query parameters a search takes (core, item search, the extensions,
+ * and the credential). Anything else is refused by name: a client that
+ * believes a parameter works must not get an unfiltered answer. */
+static const char *const SEARCH_PARAMS[] = {
+    "limit", "offset", "bbox", "datetime", "ids", "collections", "intersects", "query",
+    "filter", "filter-lang", "filter-crs", "sortby", "fields",
+    "access_token", /* last: the query string only, not a POST body member */
+};
+#define NSEARCH_PARAMS (sizeof(SEARCH_PARAMS) / sizeof(SEARCH_PARAMS[0]))
+
+struct param_check {
+    unsigned seen; /* bit i: SEARCH_PARAMS[i] was given */
+    char *msg;
+    size_t msglen;
+    size_t known; /* how many of SEARCH_PARAMS apply */
+};
+
+static int check_param(void *ctx, const char *key, const char *value)
+{
+    (void)value;
+    struct param_check *c = ctx;
+    for (size_t i = 0; i < c->known; i++) {
+        if (strcmp(key, SEARCH_PARAMS[i]) != 0)
+            continue;
+        if (c->seen & (1u << i)) {
+            snprintf(c->msg, c->msglen, "parameter \"%s\" is given more than once", key);
+            return -EINVAL;
+        }
+        c->seen |= 1u << i;
+        return 0;
+    }
+    snprintf(c->msg, c->msglen,
+             "unknown parameter \"%.64s\": a search takes limit, offset, bbox, datetime, ids, "
+             "collections, intersects, query, filter, filter-lang, filter-crs, sortby and fields",
+             key ? key : "");
+    return -EINVAL;
+}
+
 static int search_from_query(struct request *r, struct search *s)
 {
+    struct param_check pc = {0, s->msg, sizeof(s->msg), NSEARCH_PARAMS};
+    if (request_query_each(r, check_param, &pc) < 0)
+        return -EINVAL;
     const char *v;
     long long n = 0;
     char err[200];
@@ -620,6 +661,13 @@ static bool json_int(const cJSON *v, long long *out)
 
 static int search_from_body(const cJSON *body, struct search *s)
 {
+    struct param_check pc = {0, s->msg, sizeof(s->msg), NSEARCH_PARAMS - 1};
+    const cJSON *member;
+    cJSON_ArrayForEach(member, body)
+    {
+        if (check_param(&pc, member->string, NULL) < 0)
+            return -EINVAL;
+    }
     const cJSON *v;
     long long n = 0;
     char err[200];

@@ -635,11 +635,13 @@ class StacExtensionsTest(unittest.TestCase):
             with self.subTest(param=name, invalid=True):
                 self.bad(self.get("/search", None, **{name: value}),
                          name.split("-")[0] if name != "intersects" else "intersects")
-        # Unknown parameters: ignored (the behaviour before the extensions).
-        doc = self.ok(self.get("/search", None, limit=100, foo="bar", colour="x"))
-        self.assertEqual([f["id"] for f in doc["features"]], base_ids)
-        doc = self.ok(self.post({"limit": 100, "foo": "bar"}))
-        self.assertEqual([f["id"] for f in doc["features"]], base_ids)
+        # Unknown parameters are refused by name, never silently ignored;
+        # so is a parameter given twice (which value would count?).
+        self.bad(self.get("/search", None, limit=100, foo="bar"), "foo")
+        self.bad(self.post({"limit": 100, "colour": "x"}), "colour")
+        self.bad(self.post({"limit": 100, "access_token": "x"}), "access_token")
+        r = self.server.get(BASE + "/search?limit=5&limit=6")
+        self.bad(r, "limit")
 
     def test_every_documented_member_and_items_parameter_acts(self):
         """The same for the members of a POST /search body and for the
