@@ -187,17 +187,6 @@ out:
     principal_free(&p);
 }
 
-static bool looks_like_uuid(const char *s)
-{
-    static const char form[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-    if (strlen(s) != sizeof(form) - 1)
-        return false;
-    for (size_t i = 0; form[i]; i++)
-        if (form[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    return true;
-}
-
 static void h_plume(struct request *r)
 {
     struct principal p = {0};
@@ -210,7 +199,7 @@ static void h_plume(struct request *r)
     s.q.groups = groups;
     s.q.limit = 1;
     int rc = 0;
-    if (looks_like_uuid(id)) {
+    if (cm_is_uuid(id)) {
         struct filter_budget b = {0};
         bool over = false;
         struct filter_node *n = filter_node_new(&b, FILTER_CMP, &over);
@@ -250,47 +239,6 @@ out:
 
 /* ---- scenes ---------------------------------------------------------------- */
 
-bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
-                           struct cm_error *e, int *rc)
-{
-    static const char *const instruments[] = {"GAO", "ang", "emi", "tan", "av3", NULL};
-    *rc = 0;
-    s->q.groups = groups;
-    struct strlist v = STRLIST_INIT;
-    bool ok = cm_parse_where(r, s, e);
-    if (ok && cm_query_all(r, "instruments", &v) < 0)
-        *rc = -ENOMEM;
-    for (size_t i = 0; ok && *rc == 0 && i < v.n; i++) {
-        bool known = false;
-        for (size_t k = 0; instruments[k]; k++)
-            known |= strcmp(v.v[i], instruments[k]) == 0;
-        if (!known) {
-            snprintf(e->param, sizeof(e->param), "instruments");
-            snprintf(e->type, sizeof(e->type), "enum");
-            snprintf(e->msg, sizeof(e->msg), "Input should be 'GAO', 'ang', 'emi', 'tan' or 'av3'");
-            ok = false;
-        }
-    }
-    if (ok && *rc == 0 && v.n) {
-        struct filter_budget b = {0};
-        bool over = false;
-        struct filter_node *n = filter_node_new(&b, FILTER_IN, &over);
-        *rc = n ? filter_set_field(n, "cm:instrument") : -ENOMEM;
-        for (size_t i = 0; *rc == 0 && i < v.n; i++) {
-            struct filter_value fv = {.type = FILTER_STRING, .str = strdup(v.v[i])};
-            *rc = fv.str ? filter_add_value(&b, n, &fv) : -ENOMEM;
-        }
-        s->filter = n;
-        s->q.filter = n;
-    }
-    strlist_free(&v);
-    if (ok && *rc == 0)
-        *rc = cm_collections_with_prefix(request_app(r)->catalog, groups,
-                                         CM_SCENE_COLLECTION_PREFIX, &s->collections);
-    s->q.collections = &s->collections;
-    return ok && *rc == 0;
-}
-
 static void h_scenes(struct request *r)
 {
     struct principal p = {0};
@@ -310,7 +258,8 @@ static void h_scenes(struct request *r)
         goto out;
     }
     int64_t count = 0;
-    rc = cm_search_run(request_app(r)->catalog, &s, &count, &items);
+    if (rc == 0)
+        rc = cm_search_run(request_app(r)->catalog, &s, &count, &items);
     if (rc < 0) {
         cm_reply_catalog_error(r, rc);
         goto out;

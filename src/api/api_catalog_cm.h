@@ -27,9 +27,6 @@ int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJ
  * stops at max items (-E2BIG then) or when fn returns non-zero (returned). */
 int cm_search_each(struct catalog *cat, struct cm_search *s, int64_t max,
                    int (*fn)(void *ctx, const cJSON *item), void *ctx);
-/* intersects, datetime and instruments over the visible L2B collections. */
-bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
-                           struct cm_error *e, int *rc);
 /* The pagination-count/-limit/-offset headers of the downloads. */
 void cm_pagination_headers(struct request *r, int64_t count, int64_t limit, int64_t offset);
 

@@ -16,74 +16,6 @@
 #define GPKG_DEFAULT_LIMIT 1000
 #define GPKG_TYPE "application/geopackage+sqlite3"
 
-static bool is_uuid(const char *s)
-{
-    static const char form[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-    if (strlen(s) != sizeof(form) - 1)
-        return false;
-    for (size_t i = 0; form[i]; i++)
-        if (form[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    return true;
-}
-
-/* field IN values, or NULL (*rc set) on failure. */
-static struct filter_node *in_node(const char *field, const struct strlist *values, int *rc)
-{
-    struct filter_budget b = {0};
-    bool over = false;
-    struct filter_node *n = filter_node_new(&b, FILTER_IN, &over);
-    *rc = n ? filter_set_field(n, field) : -ENOMEM;
-    for (size_t i = 0; *rc == 0 && i < values->n; i++) {
-        struct filter_value v = {.type = FILTER_STRING, .str = strdup(values->v[i])};
-        *rc = v.str ? filter_add_value(&b, n, &v) : -ENOMEM;
-    }
-    if (*rc < 0) {
-        filter_free(n);
-        return NULL;
-    }
-    return n;
-}
-
-/* ids: scene UUIDs and names, either matching. */
-static int ids_filter(struct request *r, struct cm_search *s)
-{
-    struct strlist all = STRLIST_INIT, uuids = STRLIST_INIT, names = STRLIST_INIT;
-    int rc = cm_query_all(r, "ids", &all);
-    for (size_t i = 0; rc == 0 && i < all.n; i++)
-        rc = strlist_add(is_uuid(all.v[i]) ? &uuids : &names, all.v[i]);
-    struct filter_node *by_uuid = NULL, *by_name = NULL, *any = NULL;
-    if (rc == 0 && uuids.n)
-        by_uuid = in_node("cm:scene_uuid", &uuids, &rc);
-    if (rc == 0 && names.n)
-        by_name = in_node("id", &names, &rc);
-    if (rc == 0 && by_uuid && by_name) {
-        struct filter_budget b = {0};
-        bool over = false;
-        any = filter_node_new(&b, FILTER_OR, &over);
-        if (!any || filter_add_kid(any, by_uuid) < 0 || filter_add_kid(any, by_name) < 0)
-            rc = -ENOMEM;
-        by_uuid = by_name = NULL; /* owned by any now (or freed with it) */
-    } else {
-        any = by_uuid ? by_uuid : by_name;
-        by_uuid = by_name = NULL;
-    }
-    if (rc == 0 && any) {
-        s->filter = filter_and(s->filter, any);
-        any = NULL;
-        rc = s->filter ? 0 : -ENOMEM;
-        filter_normalize(&s->filter);
-        s->q.filter = s->filter;
-    }
-    filter_free(any);
-    filter_free(by_uuid);
-    filter_free(by_name);
-    strlist_free(&all);
-    strlist_free(&uuids);
-    strlist_free(&names);
-    return rc;
-}
-
 static void h_scenes_gpkg(struct request *r)
 {
     struct principal p = {0};
@@ -105,7 +37,6 @@ static void h_scenes_gpkg(struct request *r)
         goto out;
     }
     int64_t count = 0;
-    rc = ids_filter(r, &s);
     if (rc == 0)
         rc = cm_search_run(request_app(r)->catalog, &s, &count, &items);
     rows = cJSON_CreateArray();

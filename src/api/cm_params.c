@@ -382,6 +382,79 @@ static bool parse_sort(struct request *r, struct cm_search *s, struct cm_error *
                 "'published_desc' or 'published_asc'");
 }
 
+bool cm_is_uuid(const char *s)
+{
+    static const char form[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    if (strlen(s) != sizeof(form) - 1)
+        return false;
+    for (size_t i = 0; form[i]; i++)
+        if (form[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    return true;
+}
+
+/* ids: scene UUIDs and names, either matching (UUID IN ... OR id IN ...). */
+static bool ids_filter(struct request *r, struct cm_search *s, struct cm_error *e)
+{
+    struct strlist all = STRLIST_INIT, uuids = STRLIST_INIT, names = STRLIST_INIT;
+    int rc = cm_query_all(r, "ids", &all);
+    for (size_t i = 0; rc == 0 && i < all.n; i++)
+        rc = strlist_add(cm_is_uuid(all.v[i]) ? &uuids : &names, all.v[i]);
+    bool over = false;
+    struct filter_node *by_uuid = NULL, *by_name = NULL, *any = NULL;
+    struct leaf_spec uuid_in = {.op = FILTER_IN, .field = "cm:scene_uuid", .strs = &uuids};
+    struct leaf_spec name_in = {.op = FILTER_IN, .field = "id", .strs = &names};
+    if (rc == 0 && uuids.n)
+        rc = add_leaf(&by_uuid, &uuid_in, &over);
+    if (rc == 0 && names.n)
+        rc = add_leaf(&by_name, &name_in, &over);
+    if (rc == 0 && by_uuid && by_name) {
+        struct filter_budget b = {0};
+        any = filter_node_new(&b, FILTER_OR, &over);
+        if (!any || filter_add_kid(any, by_uuid) < 0)
+            rc = -ENOMEM;
+        else
+            by_uuid = NULL;
+        if (rc == 0 && filter_add_kid(any, by_name) < 0)
+            rc = -ENOMEM;
+        else if (rc == 0)
+            by_name = NULL;
+    } else {
+        any = by_uuid ? by_uuid : by_name;
+        by_uuid = by_name = NULL;
+    }
+    if (rc == 0 && any) {
+        s->filter = filter_and(s->filter, any);
+        any = NULL;
+        rc = s->filter ? 0 : -ENOMEM;
+    }
+    filter_free(any);
+    filter_free(by_uuid);
+    filter_free(by_name);
+    strlist_free(&all);
+    strlist_free(&uuids);
+    strlist_free(&names);
+    return rc == 0 ||
+           fail(e, "ids", over ? "too_long" : "memory", over ? "too many values" : "out of memory");
+}
+
+bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+                           struct cm_error *e, int *rc)
+{
+    *rc = 0;
+    s->q.groups = groups;
+    if (!cm_parse_where(r, s, e) ||
+        !in_filter(r, s, "instruments", "cm:instrument", INSTRUMENTS, e) || !ids_filter(r, s, e))
+        return false;
+    if (s->filter)
+        filter_normalize(&s->filter);
+    s->q.filter = s->filter;
+    *rc = cm_collections_with_prefix(request_app(r)->catalog, groups, CM_SCENE_COLLECTION_PREFIX,
+                                     &s->collections);
+    s->q.collections = &s->collections;
+    return true;
+}
+
 bool cm_parse_plume_search(struct request *r, const struct strlist *groups, struct cm_search *s,
                            struct cm_error *e, int *rc)
 {

@@ -62,6 +62,12 @@ bool cm_parse_where(struct request *r, struct cm_search *s, struct cm_error *e);
  * set when invalid; *rc < 0 when the catalog failed instead (e unset). */
 bool cm_parse_plume_search(struct request *r, const struct strlist *groups, struct cm_search *s,
                            struct cm_error *e, int *rc);
+/* intersects, datetime, instruments and ids (scene UUIDs or names): s
+ * searches the visible scene collections. As cm_parse_plume_search. */
+bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+                           struct cm_error *e, int *rc);
+/* True for the 8-4-4-4-12 hex form of a UUID. */
+bool cm_is_uuid(const char *s);
 /* The visible collections whose ids start with prefix into s->collections.
  * 0 or -errno. */
 int cm_collections_with_prefix(struct catalog *cat, const struct strlist *groups,
