@@ -153,6 +153,11 @@ static const struct setting settings[] = {
     {"max_body", NUM(SET_SIZE, max_body, 1024, 16 * 1024 * 1024)},
     {"connection_timeout", NUM(SET_UINT, connection_timeout, 1, 3600)},
     {"max_connections", NUM(SET_UINT, max_connections, 16, 1000000)},
+    {"header_timeout", NUM(SET_UINT, header_timeout, 1, 3600)},
+    {"body_min_rate", NUM(SET_UINT, body_min_rate, 1, 1 << 30)},
+    {"max_connections_per_addr", NUM(SET_UINT, max_connections_per_addr, 0, 1000000)},
+    {"max_header_bytes", NUM(SET_SIZE, max_header_bytes, 1024, 1024 * 1024)},
+    {"max_headers", NUM(SET_UINT, max_headers, 8, 10000)},
     {"stac_cache_mb", NUM(SET_UINT, stac_cache_mb, 0, 65536)},
     {"access_ttl", NUM(SET_INT64, access_ttl, 10, 86400 * 7)},
     {"refresh_ttl", NUM(SET_INT64, refresh_ttl, 60, 86400 * 365)},
@@ -197,6 +202,11 @@ void config_defaults(struct config *c)
     c->max_body = 64 * 1024;
     c->connection_timeout = 30;
     c->max_connections = 4096;
+    c->header_timeout = 10;
+    c->body_min_rate = 1024;
+    c->max_connections_per_addr = 1024;
+    c->max_header_bytes = 16 * 1024;
+    c->max_headers = 100;
     c->stac_cache_mb = 64;
     c->access_ttl = 3600;
     c->refresh_ttl = 86400;

@@ -71,7 +71,8 @@ static const char usage_serve[] =
     "                            openapi.json: * (default), origins such as\n"
     "                            https://app.example (comma/space-separated), or empty\n"
     "                            to turn CORS off.\n"
-    "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n"
+    "Stops gracefully on SIGINT/SIGTERM; SIGHUP rereads the TLS certificate and key.\n"
+    "Logs to stderr.\n"
     "Example: tessera serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"
@@ -292,6 +293,7 @@ static int cmd_serve(struct app *app)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     app->serving = true;
@@ -305,10 +307,13 @@ static int cmd_serve(struct app *app)
         server_destroy(srv);
         app_close(app);
         log_stop_flusher();
+        fprintf(stderr, "tessera: cannot serve on %s:%d (see the log above)\n", app->cfg.listen_host,
+                app->cfg.listen_port);
         return 1;
     }
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
+        server_reload_tls(srv); /* a renewed certificate, without a restart */
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     /* Order matters: stop accepting, let running jobs finish and resume
      * their connections, then close everything. */

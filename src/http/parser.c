@@ -70,6 +70,7 @@ static enum http_result fail(struct http_parser *p, int status, const char *msg)
         p->err_msg = msg;
     }
     p->phase = HP_FAILED;
+    p->req.nfields = 0; /* their strings were never cut: no header is readable */
     return HTTP_FAIL;
 }
 
@@ -346,13 +347,30 @@ static int on_message_complete(llhttp_t *ll)
 
 /* ---- driving ---------------------------------------------------------- */
 
+/* Keeps the method and target of a request that failed after its request
+ * line, so the error can follow the path's dialect and route. */
+static void keep_target(struct http_parser *p)
+{
+    struct span *s = spans(p);
+    if (!s[0].at || !s[1].at || p->req.target)
+        return;
+    ((char *)s[0].at)[s[0].len] = '\0'; /* the caller's buffer: a space was there */
+    ((char *)s[1].at)[s[1].len] = '\0';
+    p->req.method = s[0].at;
+    p->req.target = s[1].at;
+}
+
 static enum http_result llhttp_failed(struct http_parser *p, llhttp_errno_t e)
 {
+    keep_target(p);
     if (p->err_status) /* one of ours */
         return fail(p, p->err_status, p->err_msg);
     switch (e) {
     case HPE_UNEXPECTED_CONTENT_LENGTH:
-        return fail(p, 400, "Content-Length together with Transfer-Encoding, or twice");
+        return fail(p, 400,
+                    strstr(llhttp_get_error_reason(&p->ll), "Duplicate")
+                        ? "More than one Content-Length"
+                        : "Content-Length together with Transfer-Encoding");
     case HPE_INVALID_CONTENT_LENGTH:
         return fail(p, 400, "Invalid Content-Length");
     case HPE_INVALID_TRANSFER_ENCODING:
@@ -440,6 +458,19 @@ enum http_result http_parse(struct http_parser *p, char *buf, size_t *len)
         return HTTP_MORE;
     p->phase = HP_READY;
     return HTTP_READY;
+}
+
+void http_parser_rebase(struct http_parser *p, const char *old, const char *buf)
+{
+    struct http_request_head *q = &p->req;
+#define REBASE(ptr) ((ptr) = (ptr) ? buf + ((const char *)(ptr)-old) : NULL)
+    REBASE(q->method);
+    REBASE(q->target);
+    for (unsigned i = 0; i < q->nfields; i++) {
+        REBASE(q->fields[i].name);
+        REBASE(q->fields[i].value);
+    }
+#undef REBASE
 }
 
 void http_parser_next(struct http_parser *p, char *buf, size_t *len)

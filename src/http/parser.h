@@ -75,6 +75,10 @@ void http_parser_free(struct http_parser *p);
  * http_parser_next when the request is done with. */
 enum http_result http_parse(struct http_parser *p, char *buf, size_t *len);
 
+/* The caller moved its buffer (realloc) from old to buf: the head's
+ * strings follow. */
+void http_parser_rebase(struct http_parser *p, const char *old, const char *buf);
+
 /* Drops the finished request: moves the pipelined bytes after it to the
  * front of buf (updating *len) and resets for the next request. */
 void http_parser_next(struct http_parser *p, char *buf, size_t *len);
