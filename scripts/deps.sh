@@ -20,10 +20,13 @@ case "${1:-test}" in
     bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk postgresql) ;;
     *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
 esac
-# The page tests run on Node; the machine image may already have a newer one
-# than Debian's, which is then left alone.
-if [ "${1:-test}" = test ] && ! command -v node >/dev/null; then
+# Every build runs npm (Swagger UI for the docs page, web/vendor/), and the
+# page tests and the OpenAPI lint run on Node. The machine image may already
+# have a newer Node than Debian's (with its own npm), which is then left alone.
+if ! command -v node >/dev/null; then
     PACKAGES+=(nodejs npm)
+elif ! command -v npm >/dev/null; then
+    PACKAGES+=(npm)
 fi
 
 missing=()

@@ -16,7 +16,7 @@ struct server;
 /* The STAC landing page advertises this type for its service-desc link (STAC
  * API core, OGC API Common), and /api/v1/openapi.json is served with exactly
  * it: clients may compare the two. */
-#define API_OPENAPI_TYPE "application/vnd.oai.openapi+json;version=3.0"
+#define API_OPENAPI_TYPE "application/vnd.oai.openapi+json;version=3.1"
 
 /* Error body in the dialect of the path: {"message": msg} under /tokens/v2
  * and /scopes/v1, else {"detail": msg, "code": code} (code omitted if NULL). */

@@ -168,6 +168,25 @@ static cJSON *parse_token_body(struct request *r, const char *field, const char 
     return body;
 }
 
+/* Sign-in and password-reset requests share the sign-in throttles (per
+ * e-mail and per client address): when over, replies 429 with Retry-After,
+ * audits it and returns true. */
+static bool login_throttled(struct request *r, const char *email, const struct api_who *who,
+                            const char *what)
+{
+    struct app *app = request_app(r);
+    int retry_after = ratelimit_login(app, email, request_client_addr(r));
+    if (retry_after <= 0)
+        return false;
+    audit_log(app->audit, AUDIT_THROTTLED, 0, NULL, &who->who, what);
+    char secs[16], msg[96];
+    snprintf(secs, sizeof(secs), "%d", retry_after);
+    snprintf(msg, sizeof(msg), "Too many %s attempts; try again later", what);
+    reply_header(r, "Retry-After", secs);
+    api_reply_error(r, 429, msg, "throttled");
+    return true;
+}
+
 static void handle_pair(struct request *r)
 {
     struct app *app = request_app(r);
@@ -185,15 +204,8 @@ static void handle_pair(struct request *r)
     }
     struct api_who who;
     api_who(r, NULL, &who);
-    int retry_after = ratelimit_login(app, email, request_client_addr(r));
-    if (retry_after > 0) {
-        audit_log(app->audit, AUDIT_THROTTLED, 0, NULL, &who.who, "sign-in");
-        char secs[16];
-        snprintf(secs, sizeof(secs), "%d", retry_after);
-        reply_header(r, "Retry-After", secs);
-        api_reply_error(r, 429, "Too many sign-in attempts; try again later", "throttled");
+    if (login_throttled(r, email, &who, "sign-in"))
         goto out;
-    }
     bool found = app->store->ops->account_get_by_email(app->store, email, &a) == 0;
     /* Unknown e-mails pay for a hash too, so timing does not reveal them. */
     bool ok = found ? password_verify(password, a.password_hash) : (password_verify_dummy(password), false);
@@ -567,15 +579,8 @@ static void handle_reset_request(struct request *r)
     }
     struct api_who who;
     api_who(r, NULL, &who);
-    int retry_after = ratelimit_login(app, email, request_client_addr(r));
-    if (retry_after > 0) {
-        audit_log(app->audit, AUDIT_THROTTLED, 0, NULL, &who.who, "password reset");
-        char secs[16];
-        snprintf(secs, sizeof(secs), "%d", retry_after);
-        reply_header(r, "Retry-After", secs);
-        api_reply_error(r, 429, "Too many attempts; try again later", "throttled");
+    if (login_throttled(r, email, &who, "password reset"))
         goto out;
-    }
     char base[1100];
     request_public_base_url(r, base, sizeof(base));
     if (reset_request(app, email, base, &who.who) < 0) {

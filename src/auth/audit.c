@@ -111,7 +111,8 @@ static int flush(struct audit *a)
         size_t nlater = a->n;
         struct audit_event *merged = realloc(batch, (n + nlater) * sizeof(*merged));
         if (merged) {
-            memcpy(merged + n, later, nlater * sizeof(*later));
+            if (nlater) /* later is NULL when nothing arrived */
+                memcpy(merged + n, later, nlater * sizeof(*later));
             free(later);
             a->q = merged;
             a->n = a->cap = n + nlater;

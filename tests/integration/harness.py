@@ -6,12 +6,19 @@ port read from --port-file), and is stopped by its pid with SIGTERM. The
 server's stderr goes to a log file that tests can inspect; a sanitizer report
 in it, or any password, credential or signing key that went through the
 harness, fails the test that stops it.
+
+When TESSERA_OBSERVED_FILE is set (CMake sets it for every integration test,
+one file per test process), every request a server answered is recorded
+there from its access log when the server is closed: the statuses check
+(tests/docs/test_openapi_statuses.py) compares them with web/openapi.json.
 """
+import atexit
 import base64
 import glob
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -48,6 +55,34 @@ CREDENTIAL_FIELDS = ("password", "new_password", "current_password", "token", "a
                      "refresh", "access_token", "refresh_token")
 
 
+# -- observed statuses -----------------------------------------------------
+# Read from the server's own access log rather than from the client side, so
+# that requests made by raw sockets, nginx, GDAL, the browser tests and the
+# seeds' clients count too. Lines look like
+#   2026-01-01T00:00:00.000Z access id=ID client=ADDR METHOD PATH STATUS 123us
+OBSERVED_FILE = os.environ.get("TESSERA_OBSERVED_FILE")
+ACCESS_LINE = re.compile(r" access id=\S+ client=\S* (\S+) (.*) (\d+) \d+us$")
+_unrecorded = []  # servers whose log has not been recorded yet
+
+
+def _observed_reset():
+    """One file per test process: start it empty, so a rerun of a test module
+    replaces what its previous run saw."""
+    if not OBSERVED_FILE:
+        return
+    os.makedirs(os.path.dirname(OBSERVED_FILE), exist_ok=True)
+    with open(OBSERVED_FILE, "w"):
+        pass
+
+
+def _record_all_at_exit():
+    for srv in list(_unrecorded):
+        srv.record_observed()
+
+
+_observed_reset()
+
+
 class Server:
     """A running tessera serve process with its own data directory."""
 
@@ -70,6 +105,13 @@ class Server:
         self.port = None
         self.scheme = "https" if tls else "http"
         self.credentials = set()  # every credential that went through request()
+        if OBSERVED_FILE:
+            # Registered after the TemporaryDirectory's own exit hook, so it
+            # runs first (atexit is last in, first out) for a server that a
+            # test never closed.
+            if not _unrecorded:
+                atexit.register(_record_all_at_exit)
+            _unrecorded.append(self)
 
     # -- command line ----------------------------------------------------
     def cli(self, *args, input=None, check=True):
@@ -186,7 +228,23 @@ class Server:
             if self.proc:
                 self.stop()
         finally:
+            self.record_observed()
             self.tmp.cleanup()
+
+    def record_observed(self):
+        """Appends every (method, path, status) this server answered to
+        OBSERVED_FILE, once (the log is appended to across restarts)."""
+        if not OBSERVED_FILE or self not in _unrecorded:
+            return
+        _unrecorded.remove(self)
+        seen = set()
+        for line in self.read_log().splitlines():
+            m = ACCESS_LINE.search(line)
+            if m and m.group(3) != "0":  # 0: the client left before a reply
+                seen.add((m.group(1), m.group(2), int(m.group(3))))
+        with open(OBSERVED_FILE, "a") as f:
+            for row in sorted(seen):
+                f.write(json.dumps(row) + "\n")
 
     def read_log(self):
         try:

@@ -242,7 +242,7 @@ class ParamsTest(unittest.TestCase):
     def test_service_desc_content_type(self):
         landing = self.server.get("/api/v1/stac/").json()
         desc = [l for l in landing["links"] if l["rel"] == "service-desc"][0]
-        self.assertEqual(desc["type"], "application/vnd.oai.openapi+json;version=3.0")
+        self.assertEqual(desc["type"], "application/vnd.oai.openapi+json;version=3.1")
         self.assertEqual(desc["href"], self.server.url("/api/v1/openapi.json"))
         r = harness.requests.get(desc["href"], timeout=30)
         self.assertEqual(r.status_code, 200)
