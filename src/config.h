@@ -45,6 +45,7 @@ struct config {
     unsigned max_connections_per_addr;
     size_t max_header_bytes;    /* request line + header fields (414/431 beyond) */
     unsigned max_headers;       /* header field lines (431 beyond) */
+    char log_format[8];         /* "text" or "json" (one JSON object per line) */
     unsigned stac_cache_mb;     /* STAC search page cache budget, MiB (0 = off) */
     int64_t access_ttl;         /* session access JWT lifetime, seconds */
     int64_t refresh_ttl;        /* refresh JWT lifetime, seconds */
@@ -72,7 +73,9 @@ struct config {
     char default_groups[256];   /* space-separated, for new accounts */
     char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */
     char introspect_scope[64];  /* scope required to call oauth/introspect */
-    unsigned login_rate_account; /* login attempts per minute per account */
+    unsigned login_rate_account; /* login attempts per minute per (account, address) */
+    unsigned login_rate_account_hourly; /* ... per account from all addresses, per hour */
+    unsigned register_rate_addr; /* registrations per minute per client address */
     unsigned login_rate_addr;    /* login attempts per minute per client address */
     unsigned token_api_rate;     /* token API calls per minute per account */
     unsigned rate_window;        /* seconds per rate-limit window (60: "per minute") */

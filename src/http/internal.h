@@ -110,6 +110,8 @@ struct request {
     const struct route *route;
     char id[65];
     int64_t start_us;
+    int64_t log_account; /* request_set_principal, for the access log */
+    char log_token[32];
     bool head_only; /* HEAD: headers as for GET, no body */
     bool close;     /* answer with Connection: close */
     /* the reply */

@@ -103,6 +103,8 @@ void request_reset(struct request *r)
         r->hdrs_cap = 0;
     }
     r->route = NULL;
+    r->log_account = 0;
+    r->log_token[0] = '\0';
     r->method = "";
     r->path = "";
     r->query = "";
@@ -286,6 +288,11 @@ const char *request_param(const struct request *r, unsigned i)
 const char *request_id(const struct request *r)
 {
     return r->id;
+}
+void request_set_principal(struct request *r, int64_t account_id, const char *token_id)
+{
+    r->log_account = account_id;
+    snprintf(r->log_token, sizeof(r->log_token), "%s", token_id ? token_id : "");
 }
 const char *request_client_addr(const struct request *r)
 {
@@ -605,7 +612,8 @@ static const char *date_header(void)
 
 static char *put(char *w, const char *s, size_t n)
 {
-    memcpy(w, s, n);
+    if (n) /* s may be NULL then (no extra headers) */
+        memcpy(w, s, n);
     return w + n;
 }
 
@@ -681,7 +689,17 @@ int request_finish(struct request *r, struct outbuf *out)
     }
 
     int64_t us = monotonic_us() - r->start_us;
-    log_access(r->id, r->client, r->method, r->path, status, us);
+    struct access_entry e = {.request_id = r->id,
+                             .client = r->client,
+                             .method = r->method,
+                             .path = r->path,
+                             .route = r->route ? r->route->pattern : "-",
+                             .status = status,
+                             .duration_us = us,
+                             .bytes = no_body ? 0 : clen,
+                             .account_id = r->log_account,
+                             .token_id = r->log_token};
+    log_access_entry(&e);
     metrics_observe(r->route ? r->route->metrics : srv->unmatched, status, us);
     return 0;
 }

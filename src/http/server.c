@@ -40,6 +40,16 @@ bool server_dispatch(struct request *r)
     struct server *srv = r->srv;
     bool path_known;
     r->route = router_find(srv, r, &path_known);
+    /* RFC 6750 §2: one way to send a token per request. Refused here, for
+     * every route at once, rather than by each credential reader. */
+    if (request_header(r, "Authorization") && request_query(r, "access_token")) {
+        reply_header(r, "WWW-Authenticate", "Bearer realm=\"tessera\", error=\"invalid_request\"");
+        srv->reply_error(r, 400,
+                         "Send the token either in the Authorization header or as access_token, "
+                         "not both",
+                         "invalid_request");
+        return true;
+    }
     if (!r->route) {
         if (path_known && srv->on_options && strcmp(r->method, "OPTIONS") == 0 &&
             srv->on_options(r))

@@ -97,6 +97,9 @@ int request_header_join(const struct request *r, const char *name, char *out, si
 /* Request body (not NUL-terminated in general; always followed by a NUL). */
 const char *request_body(const struct request *r, size_t *len);
 const char *request_id(const struct request *r);
+/* Who the request acts as, for the access log only: an account id (0 =
+ * none) and the public id of the token used (NULL = none; never a secret). */
+void request_set_principal(struct request *r, int64_t account_id, const char *token_id);
 const char *request_client_addr(const struct request *r);
 /* "http" or "https" and the Host header, for building absolute links. */
 const char *request_scheme(const struct request *r);

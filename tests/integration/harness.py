@@ -37,7 +37,9 @@ SAMPLE_CATALOG = os.path.join(SOURCE_DIR, "catalog", "sample")
 # throttling tests lower them explicitly.
 DEFAULT_SETTINGS = {
     "login-rate-account": "1000",
+    "login-rate-account-hourly": "100000",
     "login-rate-addr": "100000",
+    "register-rate-addr": "100000",
     "token-api-rate": "100000",
 }
 

@@ -193,6 +193,53 @@ class ProbeVectorsTest(ServerTestCase):
         self.assertTrue(closed)
 
 
+class CredentialPlacesTest(ServerTestCase):
+    def test_header_and_query_together_is_400(self):
+        email, pair = self.server.new_account()
+        access = pair["access"]
+        for path, dialect in (("/api/v1/account/me", "detail"), ("/tokens/v2", "message")):
+            r = self.server.get(path + "?access_token=" + access, token=access)
+            self.assertEqual(r.status_code, 400, r.text)
+            self.assertIn(dialect, r.json())
+            self.assertIn('error="invalid_request"', r.headers["WWW-Authenticate"])
+            self.assertIn("X-Request-Id", r.headers)
+        self.assertEqual(self.server.get("/api/v1/account/me", token=access).status_code, 200)
+
+
+class AccessLogTest(unittest.TestCase):
+    def test_no_forged_lines_and_json_format(self):
+        srv = Server(settings={"log-format": "json"})
+        srv.start()
+        try:
+            email, pair = srv.new_account()
+            sk = srv.post("/tokens/v2/" + srv.get("/api/v1/account/me", token=pair["access"])
+                          .json()["username"], {"scopes": ["tokens:read"], "note": "log"},
+                          token=pair["access"]).json()
+            self.assertEqual(srv.get("/tokens/v2", token=sk["token"]).status_code, 200)
+            exchange(srv.port, b"GET /x%0a2026-01-01T00:00:00.000Z%20access%20id=forged HTTP/1.1"
+                               b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+            time.sleep(0.3)  # the log flusher
+            lines = srv.read_log().splitlines()
+            entries = [json.loads(l) for l in lines]  # every line is one JSON object
+            access = [e for e in entries if e.get("type") == "access"]
+            forged = [e for e in access if "forged" in e["path"]]
+            self.assertEqual(len(forged), 1)
+            self.assertIn("\n", forged[0]["path"])  # escaped in the line, kept in meaning
+            self.assertEqual(forged[0]["status"], 404)
+            check = [e for e in access if e["path"] == "/tokens/v2" and e["status"] == 200][-1]
+            self.assertEqual(check["route"], "/tokens/v2")
+            self.assertEqual(check["token_id"], sk["id"])
+            self.assertGreater(check["account_id"], 0)
+            self.assertGreater(check["bytes"], 0)
+            self.assertRegex(check["request_id"], "^[0-9a-f]{16,}$")
+            for e in access:
+                self.assertEqual(set(e), {"time", "type", "request_id", "client", "method", "path",
+                                          "route", "status", "bytes", "duration_us", "account_id",
+                                          "token_id"})
+        finally:
+            srv.close()  # also: no credential anywhere in the log
+
+
 class DeadlineTest(unittest.TestCase):
     """The head deadline counts from the first byte, not from the last."""
 
