@@ -262,10 +262,46 @@ int accounts_deactivate(struct app *app, struct account *a, const struct audit_w
     int rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    /* Deactivation ends the tokens, recorded as revocations: an inactive
+     * account only hid them, and enabling it again brought them back. */
+    size_t ended = 0;
+    if (rc == 0)
+        rc = tokens_revoke_matching(app, a->id, true, who, &ended);
     if (rc == 0)
         audit_log_now(app->audit, AUDIT_ACCOUNT_DISABLE, a->id, NULL, who,
                       "every session and token ended");
     wait_until(a->sessions_valid_after);
+    return rc;
+}
+
+int accounts_activate(struct app *app, struct account *a, const struct audit_who *who)
+{
+    a->is_active = true;
+    int rc = app->store->ops->account_update(app->store, a);
+    /* Deactivation ended the default pk with the rest; the account's pages
+     * and public clients need one, so it gets a new value (never the old). */
+    struct token_query q = {.account_id = a->id,
+                            .usage = TOKEN_PK,
+                            .is_default = 1,
+                            .sortby = TOKEN_SORT_CREATED,
+                            .limit = 1};
+    struct token_record *v = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = app->store->ops->token_list(app->store, &q, &v, &n);
+    token_records_free(v, n);
+    struct token_record fresh = {0};
+    if (rc == 0 && n == 0 && (rc = prepare_default_token(app, a, &fresh)) == 0) {
+        fresh.account_id = a->id;
+        rc = app->store->ops->token_insert(app->store, &fresh);
+        if (rc == 0)
+            audit_log_now(app->audit, AUDIT_TOKEN_CREATE, a->id, fresh.id, who,
+                          "a new default public token");
+        token_record_free(&fresh);
+    }
+    if (rc == 0)
+        audit_log_now(app->audit, AUDIT_ACCOUNT_ENABLE, a->id, NULL, who,
+                      "enabled; ended tokens stay ended");
     return rc;
 }
 

@@ -501,6 +501,9 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
         if (!active && a.is_active) {
             if (accounts_deactivate(app, &a, &audit_cli) < 0)
                 goto out;
+        } else if (active && !a.is_active) {
+            if (accounts_activate(app, &a, &audit_cli) < 0)
+                goto out;
         } else {
             a.is_active = active;
             if (app->store->ops->account_update(app->store, &a) < 0)
