@@ -1,8 +1,9 @@
 /* Documentation and pages for people, served from files embedded at build
  * time (web/ → webassets.c): the OpenAPI document, the docs page (Swagger UI,
  * whose files npm installs into web/vendor/ and cmake/swagger_ui.cmake embeds
- * → swaggerassets.c), and the register / sign-in / tokens pages, which talk
- * to the JSON API. Static, so every handler runs on the HTTP thread. */
+ * → swaggerassets.c), and the register / sign-in / password reset / tokens /
+ * settings / audit pages, which talk to the JSON API. Static, so every handler
+ * runs on the HTTP thread. */
 #include <string.h>
 
 #include "api/api.h"
@@ -117,6 +118,14 @@ static void handle_tokens_page(struct request *r)
 {
     serve_asset(r, "tokens.html");
 }
+static void handle_settings_page(struct request *r)
+{
+    serve_asset(r, "settings.html");
+}
+static void handle_audit_page(struct request *r)
+{
+    serve_asset(r, "audit.html");
+}
 
 static void handle_static(struct request *r)
 {
@@ -139,6 +148,8 @@ void api_docs_register(struct server *srv)
     server_route(srv, "GET", "/account/register", handle_register_page, 0);
     server_route(srv, "GET", "/account/login", handle_login_page, 0);
     server_route(srv, "GET", "/account/tokens", handle_tokens_page, 0);
+    server_route(srv, "GET", "/account/settings", handle_settings_page, 0);
+    server_route(srv, "GET", "/account/audit", handle_audit_page, 0);
     server_route(srv, "GET", "/account/forgot", handle_forgot_page, 0);
     server_route(srv, "GET", "/account/reset", handle_reset_page, 0);
     server_route(srv, "GET", "/static/{}", handle_static, 0);

@@ -352,7 +352,8 @@ out:
 /* Revokes a pk/sk token when the string really is that token (secret checked,
  * so knowing an id is not enough) and it belongs to owner (or owner < 0: the
  * token speaks for itself). Unknown or foreign tokens are left alone
- * silently. 0, or -EIO when the store failed. */
+ * silently. 0, -EPERM for the account's default public token (never
+ * revoked: rotated), or -EIO when the store failed. */
 static int revoke_stored(struct app *app, const char *token, int64_t owner,
                          const struct audit_who *who)
 {
@@ -375,7 +376,7 @@ static int revoke_stored(struct app *app, const char *token, int64_t owner,
 out:
     crypto_wipe(&parts, sizeof(parts));
     token_record_free(&t);
-    return rc < 0 ? -EIO : 0;
+    return rc == -EPERM ? rc : rc < 0 ? -EIO : 0;
 }
 
 static void handle_revoke(struct request *r)
@@ -408,7 +409,12 @@ static void handle_revoke(struct request *r)
     if (kind == TOKEN_PK || kind == TOKEN_SK) {
         struct api_who who;
         api_who(r, owner >= 0 ? &caller : NULL, &who);
-        if (revoke_stored(app, token, owner, &who.who) < 0) {
+        int rc = revoke_stored(app, token, owner, &who.who);
+        if (rc == -EPERM) {
+            reply_oauth_error(r, 400, "unsupported_token_type", API_DEFAULT_TOKEN_KEPT);
+            goto out;
+        }
+        if (rc < 0) {
             reply_header(r, "Retry-After", "1");
             api_reply_error(r, 503, "Could not revoke the token, retry shortly", "server_busy");
             goto out;

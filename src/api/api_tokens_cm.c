@@ -194,6 +194,8 @@ static void handle_delete(struct request *r)
     int rc = tokens_revoke(app, request_param(r, 0), p.account_id, &who.who);
     if (rc == -ENOENT)
         api_reply_error(r, 404, "Token not found", "not_found");
+    else if (rc == -EPERM)
+        api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     else if (rc < 0)
         api_reply_error(r, 500, "Could not revoke the token", "internal_error");
     else

@@ -513,6 +513,8 @@ static void handle_delete(struct request *r)
     int rc = tokens_revoke(app, id, p.account_id, &who.who);
     if (rc == -ENOENT)
         reply_not_found(r);
+    else if (rc == -EPERM)
+        api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     else if (rc < 0)
         api_reply_error(r, 500, "Could not delete the token", "internal_error");
     else

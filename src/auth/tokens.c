@@ -214,18 +214,20 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct a
 {
     if (!token_id_valid(id))
         return -ENOENT; /* not even shaped like an id: no storage read */
-    int64_t account = owner;
-    if (owner < 0) {
-        struct token_record t = {0};
-        int rc = app->store->ops->token_get(app->store, id, &t);
-        account = t.account_id;
-        bool dead = t.revoked_at != 0;
-        token_record_free(&t);
-        if (rc < 0)
-            return rc;
-        if (dead)
-            return -ENOENT;
-    }
+    struct token_record t = {0};
+    int rc = app->store->ops->token_get(app->store, id, &t);
+    int64_t account = t.account_id;
+    bool dead = t.revoked_at != 0, is_default = t.is_default;
+    token_record_free(&t);
+    if (rc < 0)
+        return rc;
+    if (dead || (owner >= 0 && account != owner))
+        return -ENOENT;
+    /* The account's one pk is how its pages and public clients work: it is
+     * rotated, never ended by a request (only disabling the account ends it,
+     * through tokens_revoke_matching). */
+    if (is_default)
+        return -EPERM;
     return revoke_checked(app, id, account, who);
 }
 

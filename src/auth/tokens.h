@@ -68,7 +68,8 @@ int tokens_rotate(struct app *app, const struct account *a, const char *id, int6
  * (another account's id is -ENOENT, like an unknown one); owner < 0: whoever
  * owns it (the operator). Audits the revocation before returning, with who,
  * and logs it (never a secret). On PostgreSQL it returns once every live
- * node has applied it. 0, -ENOENT or -EIO. */
+ * node has applied it. 0, -ENOENT, -EPERM (the account's default public
+ * token: rotate it instead) or -EIO. */
 int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct audit_who *who);
 /* False for a token that is gone for its owner although its row is live: a
  * rotated-away token past its grace period. Listings skip those. */

@@ -590,6 +590,10 @@ static int cmd_token(struct app *app, const char *verb, struct cli_opts *o)
         int rc = tokens_revoke(app, o->positional[0], -1, &audit_cli);
         if (rc == -ENOENT)
             fprintf(stderr, "tessera: no live token with id %s\n", o->positional[0]);
+        else if (rc == -EPERM)
+            fprintf(stderr, "tessera: %s is the account's default public token: rotate it "
+                            "(tessera token rotate) or disable the account\n",
+                    o->positional[0]);
         else if (rc < 0)
             fprintf(stderr, "tessera: could not revoke %s (see log above)\n", o->positional[0]);
         status = rc < 0;

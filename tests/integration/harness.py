@@ -61,9 +61,10 @@ CREDENTIAL_FIELDS = ("password", "new_password", "current_password", "token", "a
 # Read from the server's own access log rather than from the client side, so
 # that requests made by raw sockets, nginx, GDAL, the browser tests and the
 # seeds' clients count too. Lines look like
-#   2026-01-01T00:00:00.000Z access id=ID client=ADDR METHOD PATH STATUS 123us
+#   2026-01-01T00:00:00.000Z access id=ID client=ADDR METHOD PATH STATUS 123us route=... bytes=N
+# (every byte outside printable ASCII, and the space, escaped: PATH has no space)
 OBSERVED_FILE = os.environ.get("TESSERA_OBSERVED_FILE")
-ACCESS_LINE = re.compile(r" access id=\S+ client=\S* (\S+) (.*) (\d+) \d+us$")
+ACCESS_LINE = re.compile(r" access id=\S+ client=\S* (\S+) (\S+) (\d+) \d+us(?: |$)")
 _unrecorded = []  # servers whose log has not been recorded yet
 
 
