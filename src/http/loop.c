@@ -180,18 +180,20 @@ static void conn_free(struct conn *c)
 
 /* Stops writing and reads what the client still sends until it closes (or
  * LINGER_MS), so that closing with unread bytes does not reset the
- * connection before the client has read the reply. */
-static void conn_linger(struct conn *c)
+ * connection before the client has read the reply. 0 while c lingers, -1
+ * when c is gone (the client had closed already). */
+static int conn_linger(struct conn *c)
 {
     if (c->peer_closed) {
         conn_free(c);
-        return;
+        return -1;
     }
     if (c->ssl && c->handshaken)
         SSL_shutdown(c->ssl);
     shutdown(c->fd, SHUT_WR);
     c->state = C_LINGER;
     c->deadline = c->loop->now + LINGER_MS;
+    return 0;
 }
 
 static int conn_process(struct conn *c);
@@ -253,8 +255,7 @@ static int conn_flush(struct conn *c)
             return 0;
         bool idle = !http_parser_started(&c->req->parser, c->req->len);
         if (c->close_after || ((c->peer_closed || l->draining) && idle)) {
-            conn_linger(c);
-            return c->state == C_LINGER ? 0 : -1;
+            return conn_linger(c);
         }
         /* Output drained: answer what was held back by OUT_HIGH_WATER. */
         if (c->req->len == 0)
