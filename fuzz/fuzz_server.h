@@ -190,7 +190,8 @@ static inline int fuzz_check_replies(const char *p, size_t len, const char **bod
                 chunked = true;
             if ((size_t)(eol - h) > 13 && strncasecmp(h, "X-Request-Id:", 13) == 0)
                 has_id = true;
-            if ((size_t)(eol - h) > 30 && strncasecmp(h, "Content-Type: application/json", 30) == 0)
+            if ((size_t)(eol - h) >= 30 &&
+                strncasecmp(h, "Content-Type: application/json", 30) == 0)
                 json = true;
             h = eol + 2;
         }

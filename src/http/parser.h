@@ -58,6 +58,11 @@ struct http_parser {
     /* llhttp spans of the head, as offsets into the buffer */
     const char *base;
     size_t body_cap;
+    /* chunked bodies: data left in the current chunk, the bytes of its
+     * CRLF still to check, and the end of the bytes llhttp is given */
+    uint64_t chunk_left;
+    unsigned crlf_due;
+    const char *exec_end;
     struct http_request_head req;
     int err_status;
     const char *err_msg;

@@ -57,6 +57,29 @@ CREDENTIAL_FIELDS = ("password", "new_password", "current_password", "token", "a
                      "refresh", "access_token", "refresh_token")
 
 
+def check_error_reply(r):
+    """Issue 13: every error reply, from the HTTP layer or a handler, is JSON
+    in its path's dialect and carries X-Request-Id. Checked on every request
+    the tests make through Server.request."""
+    if r.status_code < 400:
+        return
+    where = "%s %s -> %d" % (r.request.method, r.request.path_url, r.status_code)
+    if not r.headers.get("X-Request-Id"):
+        raise AssertionError("no X-Request-Id on " + where)
+    if not r.headers.get("Content-Type", "").startswith("application/json"):
+        raise AssertionError("%s is not JSON: %r" % (where, r.headers.get("Content-Type")))
+    if r.request.method == "HEAD":
+        return
+    try:
+        body = r.json()
+    except ValueError:
+        raise AssertionError("%s: body is not JSON: %r" % (where, r.content[:200]))
+    mapbox = re.match(r"/(tokens/v2|scopes/v1)(/|\?|$)", r.request.path_url) is not None
+    if not isinstance(body, dict) or ("message" if mapbox else "detail") not in body and \
+            "errors" not in body and "error" not in body:
+        raise AssertionError("%s: not an error in the path's dialect: %r" % (where, body))
+
+
 # -- observed statuses -----------------------------------------------------
 # Read from the server's own access log rather than from the client side, so
 # that requests made by raw sockets, nginx, GDAL, the browser tests and the
@@ -277,6 +300,7 @@ class Server:
             for k in CREDENTIAL_FIELDS:
                 self.keep_credential(body.get(k))
         r = requests.request(method, self.url(path), headers=headers, **kw)
+        check_error_reply(r)
         if "json" in r.headers.get("Content-Type", ""):
             try:
                 answer = r.json()
