@@ -56,7 +56,7 @@ NGINX_PID=$!
 "$BIN" stac import "$ROOT/catalog/sample/restricted" --visibility Partners --data-dir "$TMP/data" >/dev/null
 # Sign-in throttles off: the login storm must reach Argon2id, not a 429.
 "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" --threads "$THREADS" \
-    --login-rate-account 0 --login-rate-addr 0 2>"$TMP/tessera.log" &
+    --login-rate-account 0 --login-rate-account-hourly 0 --login-rate-addr 0 2>"$TMP/tessera.log" &
 TESSERA_PID=$!
 for _ in $(seq 200); do
     [ -s "$TMP/port" ] && break

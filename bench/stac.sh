@@ -60,7 +60,7 @@ sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" "$BENCH/nginx.conf.
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
 PIDS+=($!)
 "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" --threads 1 \
-    --login-rate-account 0 --login-rate-addr 0 "${DB_ARGS[@]}" >/dev/null 2>"$TMP/tessera.log" &
+    --login-rate-account 0 --login-rate-account-hourly 0 --login-rate-addr 0 "${DB_ARGS[@]}" >/dev/null 2>"$TMP/tessera.log" &
 PIDS+=($!)
 for _ in $(seq 200); do [ -s "$TMP/port" ] && break; sleep 0.05; done
 [ -s "$TMP/port" ] || { echo "bench: tessera did not start" >&2; cat "$TMP/tessera.log" >&2; exit 1; }
