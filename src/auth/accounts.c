@@ -276,22 +276,18 @@ int accounts_deactivate(struct app *app, struct account *a, const struct audit_w
 
 int accounts_activate(struct app *app, struct account *a, const struct audit_who *who)
 {
+    /* A token still live here was only hidden: its account was disabled
+     * before deactivation ended tokens, or the CLI minted it meanwhile.
+     * Ended stays ended (SPEC §5.3): it ends before the account is usable. */
+    size_t ended = 0;
+    int rc = tokens_revoke_matching(app, a->id, true, who, &ended);
     a->is_active = true;
-    int rc = app->store->ops->account_update(app->store, a);
-    /* Deactivation ended the default pk with the rest; the account's pages
-     * and public clients need one, so it gets a new value (never the old). */
-    struct token_query q = {.account_id = a->id,
-                            .usage = TOKEN_PK,
-                            .is_default = 1,
-                            .sortby = TOKEN_SORT_CREATED,
-                            .limit = 1};
-    struct token_record *v = NULL;
-    size_t n = 0;
     if (rc == 0)
-        rc = app->store->ops->token_list(app->store, &q, &v, &n);
-    token_records_free(v, n);
+        rc = app->store->ops->account_update(app->store, a);
+    /* The account's pages and public clients need a default pk: a new
+     * value, never the old one. */
     struct token_record fresh = {0};
-    if (rc == 0 && n == 0 && (rc = prepare_default_token(app, a, &fresh)) == 0) {
+    if (rc == 0 && (rc = prepare_default_token(app, a, &fresh)) == 0) {
         fresh.account_id = a->id;
         rc = app->store->ops->token_insert(app->store, &fresh);
         if (rc == 0)

@@ -43,8 +43,9 @@ int accounts_end_sessions(struct app *app, struct account *a, const struct audit
  * default pk included, each recorded as a revocation (SPEC §5.3: ended
  * stays ended). Waits up to 1 s, as accounts_set_password does. */
 int accounts_deactivate(struct app *app, struct account *a, const struct audit_who *who);
-/* Enables the account again. Its old tokens stay revoked; it gets a new
- * default pk when it has none alive (deactivation ended it). */
+/* Enables the account again. Its old tokens stay ended: any still live
+ * (from before deactivation ended tokens) are revoked first, audited. It
+ * gets a new default pk. Call only for an inactive account. */
 int accounts_activate(struct app *app, struct account *a, const struct audit_who *who);
 /* True for a plausible e-mail address (one '@', non-empty parts, a dot in
  * the domain, no spaces or control characters, ≤ 254 bytes). */

@@ -6,6 +6,7 @@ through the CLI (a separate process writing the database directly), scope
 removal, group change and deactivation, each checked by the request that
 immediately follows the change.
 """
+import base64
 import json
 import time
 import unittest
@@ -121,9 +122,13 @@ class RevocationTest(ServerTestCase):
         self.assertEqual(self.check(old_default[0]["token"]), "TokenRevoked")
         r = self.server.get("/api/v1/account/me", token=pair["access"])
         self.assertEqual(r.status_code, 401, r.text)
+        # A token minted for the disabled account (or left live by an older
+        # version's deactivation) is ended when the account is enabled.
+        minted = self.server.cli("token", "create", email, "--scopes", "stac").stdout.strip()
         # SPEC 5.3: ended stays ended. Re-enabling revives neither the tokens
         # nor the old session; the account gets a new default pk.
         self.server.cli("user", "set", email, "--active", "true")
+        self.assertEqual(self.check(minted), "TokenRevoked")
         self.assertEqual(self.check(tok["token_value"]), "TokenRevoked")
         self.assertEqual(self.check(old_default[0]["token"]), "TokenRevoked")
         r = self.server.get("/api/v1/stac/collections", token=tok["token_value"])
@@ -139,7 +144,8 @@ class RevocationTest(ServerTestCase):
         events = json.loads(self.server.cli("audit", "--account", email, "--json").stdout)
         revoked = {e["token_id"] for e in events
                    if e["kind"] == "token.revoke" and e["actor"] == "cli"}
-        self.assertEqual(revoked, {tok["id"], old_default[0]["id"]})
+        minted_id = json.loads(base64.urlsafe_b64decode(minted.split(".")[1] + "=="))["a"]
+        self.assertEqual(revoked, {tok["id"], old_default[0]["id"], minted_id})
         kinds = [e["kind"] for e in events]
         self.assertIn("account.disable", kinds)
         self.assertIn("account.enable", kinds)
