@@ -48,6 +48,7 @@ struct conn {
     bool handshaken;
     bool close_after;    /* close once the output is written */
     bool peer_closed;    /* read side at EOF (half-close): reply, then close */
+    bool rdhup;          /* epoll saw the FIN: read on to EOF, not one short read */
     bool maybe_readable; /* stopped reading for a reason other than EAGAIN */
     bool continue_sent;
     int64_t deadline; /* ms, 0 = none */
@@ -458,8 +459,10 @@ static int conn_read(struct conn *c)
         r->len += (size_t)n;
         if (conn_process(c) < 0)
             return -1;
-        if (!c->ssl && (size_t)n < room)
-            break; /* a short read: the socket is drained; the next edge says more */
+        /* A short read drains the socket and the next edge says more, but a
+         * FIN that came with the data raises no further edge: read to EOF. */
+        if (!c->ssl && (size_t)n < room && !c->rdhup)
+            break;
     }
     if (c->peer_closed && c->state == C_READING && c->out.len == c->out.off && !c->file_left &&
         !c->close_after) {
@@ -495,6 +498,8 @@ static void conn_event(struct conn *c, uint32_t events)
             return;
         events |= EPOLLIN; /* application data may have come with it */
     }
+    if (events & (EPOLLRDHUP | EPOLLHUP))
+        c->rdhup = true;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
         if (conn_read(c) < 0)
             return;

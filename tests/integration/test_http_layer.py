@@ -196,6 +196,20 @@ class ProbeVectorsTest(ServerTestCase):
         self.assertTrue(closed)
 
 
+    def test_request_and_fin_together_close_at_once(self):
+        # A FIN that arrives with the request raises no edge of its own: the
+        # connection was held until a timeout (found by fuzz_http's rate).
+        for raw in (b"POST /api/v1/token/verify HTTP/1.1\r\nHost: x\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"tok\r\n0\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"):
+            for _ in range(5):
+                t0 = time.time()
+                data, closed = exchange(self.server.port, raw, timeout=5, half_close=True)
+                self.assertEqual(len(parse_responses(data)), 1, data)
+                self.assertTrue(closed)
+                self.assertLess(time.time() - t0, 2, raw)
+
+
 class CredentialPlacesTest(ServerTestCase):
     def test_header_and_query_together_is_400(self):
         email, pair = self.server.new_account()
