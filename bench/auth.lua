@@ -1,5 +1,6 @@
 -- Sets the Authorization header from BENCH_TOKEN and prints one machine-
--- readable line at the end: rps, p50 and p99 latency (microseconds), non-2xx.
+-- readable line at the end: rps, p50 and p99 latency (microseconds), non-2xx,
+-- requests.
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then
    wrk.headers["Authorization"] = "Bearer " .. token
@@ -22,6 +23,6 @@ done = function(summary, latency, requests)
    local secs = summary.duration / 1e6
    local bad = summary.errors.status + summary.errors.connect + summary.errors.read
              + summary.errors.write + summary.errors.timeout
-   io.write(string.format("RESULT %.1f %d %d %d\n", summary.requests / secs,
-                          latency:percentile(50), latency:percentile(99), bad))
+   io.write(string.format("RESULT %.1f %d %d %d %d\n", summary.requests / secs,
+                          latency:percentile(50), latency:percentile(99), bad, summary.requests))
 end

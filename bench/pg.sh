@@ -62,7 +62,7 @@ start_node() { # VAR name [--database-url URL]: sets VAR to the node's base URL
     local var=$1 name=$2
     shift 2
     "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/$name" --port-file "$TMP/$name.port" \
-        --threads 1 --login-rate-account 0 --login-rate-addr 0 --token-api-rate 0 \
+        --threads 1 --login-rate-account 0 --login-rate-account-hourly 0 --login-rate-addr 0 --token-api-rate 0 \
         --node-name "$name" "$@" >/dev/null 2>"$TMP/$name.log" &
     PIDS+=($!)
     for _ in $(seq 200); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done

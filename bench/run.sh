@@ -56,7 +56,7 @@ NGINX_PID=$!
 "$BIN" stac import "$ROOT/catalog/sample/partners" --visibility Partners --data-dir "$TMP/data" >/dev/null
 # Sign-in throttles off: the login storm must reach Argon2id, not a 429.
 "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" --threads "$THREADS" \
-    --login-rate-account 0 --login-rate-addr 0 2>"$TMP/tessera.log" &
+    --login-rate-account 0 --login-rate-account-hourly 0 --login-rate-addr 0 2>"$TMP/tessera.log" &
 TESSERA_PID=$!
 for _ in $(seq 200); do
     [ -s "$TMP/port" ] && break
@@ -92,19 +92,34 @@ done
 curl -fsS "$T/api/v1/account/me" -H "Authorization: Bearer $ACCESS" >/dev/null
 
 # ---- measurements -----------------------------------------------------------
-# One wrk run appends "rps p50_us p99_us errors" to $TMP/res.NAME.CONNS.
+# The server's CPU time (user + system, all threads) from /proc, in clock ticks.
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# One wrk run appends "rps p50_us p99_us errors cpu_us_per_request" to
+# $TMP/res.NAME.CONNS.
 wrk_once() { # name url conns token [unique-format (auth.lua)]
+    local pid=$TESSERA_PID
+    [ "$1" = nginx ] && pid=$NGINX_WORKER
+    local t0
+    t0=$(cpu_ticks "$pid")
     BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
-        awk '/^RESULT/ {print $2, $3, $4, $5}' >>"$TMP/res.$1.$3"
+        awk '/^RESULT/ {print $2, $3, $4, $5, $6}' >"$TMP/one"
+    local t1
+    t1=$(cpu_ticks "$pid")
+    awk -v d=$((t1 - t0)) -v hz="$TICK" '{printf "%s %s %s %s %.2f\n", $1, $2, $3, $4, d * 1e6 / hz / $5}' \
+        "$TMP/one" >>"$TMP/res.$1.$3"
 }
-declare -A RPS P50 P99 ERR STORM
+declare -A RPS P50 P99 ERR CPU STORM
 # Medians over the repetitions of each column; errors are summed.
 collect() { # name conns
-    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] < <(python3 -c '
+    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] < <(python3 -c '
 import sys, statistics
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 cols = list(zip(*rows))
-print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])))' "$TMP/res.$1.$2")
+print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])),
+      "%.2f" % statistics.median(cols[4]))' "$TMP/res.$1.$2")
 }
 
 echo "bench: $(nproc) cores, nginx 1 worker, tessera $THREADS HTTP thread(s); wrk -t1, ${REPS}x${DURATION}s, medians" >&2
@@ -137,13 +152,14 @@ for c in $CONNS; do
     for name in nginx sk tk session stac stac_new storm; do collect "$name" "$c"; done
 done
 
-printf '\n%-42s %6s %10s %8s %8s %9s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors
+printf '\n%-42s %6s %10s %8s %8s %9s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors "CPU us"
 row() { # label key conns ratio_base
     local k=$2/$3
     local ratio
     ratio=$(python3 -c "print('%.2fx' % (${RPS[$k]} / ${RPS[$4/$3]}))")
-    printf '%-42s %6s %10s %8.3f %8.3f %9s %7s\n' "$1" "$3" "${RPS[$k]}" \
-        "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" "${ERR[$k]}"
+    printf '%-42s %6s %10s %8.3f %8.3f %9s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
+        "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" "${ERR[$k]}" \
+        "${CPU[$k]}"
 }
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
@@ -156,4 +172,6 @@ for c in $CONNS; do
     read -r srps serr <<<"${STORM[$c]}"
     python3 -c "print('  login storm: %.1f sign-ins/s (%s non-2xx); checks at %.0f%% of idle' % ($srps, '$serr', 100.0 * ${RPS[storm/$c]} / ${RPS[sk/$c]}))"
 done
+echo "resident memory after the runs: nginx worker $(rss_kb "$NGINX_WORKER") kB, tessera $(rss_kb "$TESSERA_PID") kB" \
+    "(peak $(awk '/^VmHWM/ {print $2}' "/proc/$TESSERA_PID/status") kB)"
 grep -c ' error ' "$TMP/tessera.log" >/dev/null && echo "bench: tessera logged errors:" >&2 && grep ' error ' "$TMP/tessera.log" | head -5 >&2 || true

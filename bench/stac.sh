@@ -68,7 +68,7 @@ PIDS+=($!)
 # The page cache is off: every search is computed, as with every URL new.
 "$BIN" serve --listen 127.0.0.1:0 --data-dir "$TMP/data" --port-file "$TMP/port" --threads 1 \
     --stac-cache-mb 0 \
-    --login-rate-account 0 --login-rate-addr 0 "${DB_ARGS[@]}" >/dev/null 2>"$TMP/tessera.log" &
+    --login-rate-account 0 --login-rate-account-hourly 0 --login-rate-addr 0 "${DB_ARGS[@]}" >/dev/null 2>"$TMP/tessera.log" &
 PIDS+=($!)
 for _ in $(seq 200); do [ -s "$TMP/port" ] && break; sleep 0.05; done
 [ -s "$TMP/port" ] || { echo "bench: tessera did not start" >&2; cat "$TMP/tessera.log" >&2; exit 1; }

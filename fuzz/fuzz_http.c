@@ -1,5 +1,5 @@
-/* libFuzzer target for the whole HTTP request path: libmicrohttpd's parser,
- * the router, authentication and every route's handler, through the real
+/* libFuzzer target for the whole HTTP request path: our parser and event
+ * loop (src/http/), the router, authentication and every route's handler, through the real
  * server started in-process (fuzz_server.h) on loopback. Two input modes,
  * picked by the first byte:
  *   even: the rest is sent verbatim as raw bytes (request line, headers,
@@ -9,7 +9,8 @@
  *         refresh JWT, sk. or pk. token, in the header or the access_token
  *         query parameter); the rest is split at NUL bytes into two path
  *         parameters, the query string, extra header lines and the body.
- * Every reply must parse and be < 500, 503 or 505 (see fuzz_server.h); the server must keep accepting
+ * Every reply must parse, carry X-Request-Id, be JSON when an error, and be
+ * < 500, 501, 503 or 505 (see fuzz_server.h); the server must keep accepting
  * connections. Runs on the fuzzing thread; the server has its own threads. */
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* In-process Tessera server for the HTTP-level fuzz targets (header-only so
  * the fuzz/fuzz_*.c glob sees targets only). fuzz_server_init() opens an app
- * on a fresh temporary data directory, starts the real server (libmicrohttpd
+ * on a fresh temporary data directory, starts the real server (our epoll
  * thread pool + worker pool) on 127.0.0.1:0, and signs up one account to get
  * real credentials (session access + refresh JWT, an sk. and, when listed, a
  * pk. token). fuzz_send() writes a raw request on a new loopback connection,
@@ -81,12 +81,11 @@ static inline void fuzz_buf_str(struct fuzz_buf *b, const char *s)
  *
  * The half-close tells the server that nothing more is coming, so a partial
  * request (or a fuzzed header that keeps the connection alive) is closed at
- * once instead of after connection_timeout. But a complete request that the
- * server hands to its worker pool is dropped by libmicrohttpd when the client
- * half-closes before the reply (it counts as an abort, as with nginx), so a
- * well-formed request (reply_wait_ms > 0) first waits up to that long for the
- * reply to begin. Raw inputs (0) half-close at once; the harness's own set-up
- * calls (FUZZ_NO_HALF_CLOSE) never do: their reply must arrive. */
+ * once instead of after connection_timeout; complete requests before it are
+ * still answered, worker-pool routes included (a half-close is not an
+ * abort). A well-formed request (reply_wait_ms > 0) first waits up to that
+ * long for the reply to begin. Raw inputs (0) half-close at once; the
+ * harness's own set-up calls (FUZZ_NO_HALF_CLOSE) never do. */
 static inline void fuzz_exchange(const char *req, size_t len, int reply_wait_ms,
                                  struct fuzz_buf *out)
 {
@@ -150,21 +149,18 @@ static inline void fuzz_exchange(const char *req, size_t len, int reply_wait_ms,
         fuzz_buf_add(out, "", 0);
 }
 
-/* Walks every response in a reply stream; aborts on a 5xx other than 503.
- * Returns the status of the first final response (0 when there is none:
- * libmicrohttpd may just close on garbage). body/blen get its body. */
+/* Walks every response in a reply stream; aborts on a 5xx other than 501,
+ * 503 or 505, on a response without X-Request-Id and on an error that is
+ * not JSON. Returns the status of the first final response (0 when there
+ * is none: an input of nothing but an empty line gets no answer). body/blen
+ * get its body. */
 static inline int fuzz_check_replies(const char *p, size_t len, const char **body, size_t *blen)
 {
     int first = 0;
     const char *end = p + len;
     bool started = false;
     while (p < end) {
-        if ((size_t)(end - p) < 12 || memcmp(p, "HTTP/1.", 7) != 0) {
-            /* libmicrohttpd 0.9.75 writes the header block of its own 400
-             * for a malformed Content-Length twice, then the body: only the
-             * first response of a stream must parse. */
-            if (started)
-                break;
+        if ((size_t)(end - p) < 12 || memcmp(p, "HTTP/1.1 ", 9) != 0) {
             fprintf(stderr, "fuzz: unparsable reply: %.200s\n", p);
             abort();
         }
@@ -175,15 +171,15 @@ static inline int fuzz_check_replies(const char *p, size_t len, const char **bod
             fprintf(stderr, "fuzz: truncated reply headers: %.200s\n", p);
             abort();
         }
-        /* 503: overload (worker queue full), by design. 505: libmicrohttpd's
-         * own answer to an unsupported HTTP version ("HTTP/0.1", "HTTP/2.0"),
-         * the status RFC 9110 prescribes; no handler is involved. */
-        if (status >= 500 && status != 503 && status != 505) {
+        /* 501: a transfer coding other than chunked; 503: overload (worker
+         * queue full), by design; 505: an HTTP version other than 1.x; all
+         * what RFC 9110/9112 prescribe, none from a handler. */
+        if (status >= 500 && status != 501 && status != 503 && status != 505) {
             fprintf(stderr, "fuzz: server answered %d:\n%.*s\n", status, (int)(end - p), p);
             abort();
         }
         size_t clen = SIZE_MAX; /* no Content-Length: the body runs to the close */
-        bool chunked = false;
+        bool chunked = false, has_id = false, json = false;
         for (const char *h = p; h < hend;) {
             const char *eol = memmem(h, (size_t)(hend - h) + 2, "\r\n", 2);
             if (!eol)
@@ -192,7 +188,17 @@ static inline int fuzz_check_replies(const char *p, size_t len, const char **bod
                 clen = strtoull(h + 15, NULL, 10);
             if ((size_t)(eol - h) > 18 && strncasecmp(h, "Transfer-Encoding:", 18) == 0)
                 chunked = true;
+            if ((size_t)(eol - h) > 13 && strncasecmp(h, "X-Request-Id:", 13) == 0)
+                has_id = true;
+            if ((size_t)(eol - h) >= 30 &&
+                strncasecmp(h, "Content-Type: application/json", 30) == 0)
+                json = true;
             h = eol + 2;
+        }
+        if (status >= 200 && (!has_id || (status >= 400 && !json))) {
+            fprintf(stderr, "fuzz: reply without X-Request-Id or a JSON error:\n%.*s\n",
+                    (int)(hend - p), p);
+            abort();
         }
         const char *b = hend + 4;
         if (status < 200) { /* 100 Continue: the real reply follows */

@@ -152,6 +152,18 @@ raw = [
     b"DELETE /api/v1/account/tokens/%2e%2e%2F HTTP/1.0\r\nAuthorization: Bearer \r\n\r\n",
     b"GET /api/v1/catalog/asset/../../etc/passwd HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,5-\r\n\r\n",
     b"POST /api/v1/stac/search HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+    # issue 13's probe vectors: smuggling, framing, versions, garbage
+    b"POST /api/v1/token/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 47\r\n\r\n"
+    b"GET /api/v1/account/me HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /api/v1/token/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST /api/v1/token/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n",
+    b"POST /api/v1/token/verify HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n",
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"\r\n\r\n\r\n",
+    b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(32)),
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n",
+    b"GET /api/v1/account/tokens/a%00b HTTP/1.1\r\nHost: x\r\n\r\n",
 ]
 for i, r in enumerate(raw):
     write("fuzz_http", "raw%02d" % i, b"\x00" + r)

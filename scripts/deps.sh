@@ -10,7 +10,7 @@
 #   bench — what bench/ needs (nginx and wrk beside the build)
 set -euo pipefail
 
-BUILD=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev
+BUILD=(build-essential cmake pkg-config node-llhttp libcjson-dev libsodium-dev
        libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev)
 case "${1:-test}" in
     run) PACKAGES=("${BUILD[@]}") ;;

@@ -133,6 +133,16 @@ static int check_mail_from(struct config *c, const char *value, char *err, size_
     return 0;
 }
 
+static int check_log_format(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+        snprintf(err, errlen, "log_format must be text or json");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static const struct setting settings[] = {
     {"listen", SET_LISTEN, 0, 0, 0, 0, NULL},
     {"data_dir", STR(data_dir)},
@@ -153,6 +163,12 @@ static const struct setting settings[] = {
     {"max_body", NUM(SET_SIZE, max_body, 1024, 16 * 1024 * 1024)},
     {"connection_timeout", NUM(SET_UINT, connection_timeout, 1, 3600)},
     {"max_connections", NUM(SET_UINT, max_connections, 16, 1000000)},
+    {"header_timeout", NUM(SET_UINT, header_timeout, 1, 3600)},
+    {"body_min_rate", NUM(SET_UINT, body_min_rate, 1, 1 << 30)},
+    {"max_connections_per_addr", NUM(SET_UINT, max_connections_per_addr, 0, 1000000)},
+    {"max_header_bytes", NUM(SET_SIZE, max_header_bytes, 1024, 1024 * 1024)},
+    {"max_headers", NUM(SET_UINT, max_headers, 8, 10000)},
+    {"log_format", CHECKED(log_format, check_log_format)},
     {"stac_cache_mb", NUM(SET_UINT, stac_cache_mb, 0, 65536)},
     {"access_ttl", NUM(SET_INT64, access_ttl, 10, 86400 * 7)},
     {"refresh_ttl", NUM(SET_INT64, refresh_ttl, 60, 86400 * 365)},
@@ -175,6 +191,8 @@ static const struct setting settings[] = {
     {"introspect_scope", STR(introspect_scope)},
     {"login_rate_account", NUM(SET_UINT, login_rate_account, 0, 1000000)},
     {"login_rate_addr", NUM(SET_UINT, login_rate_addr, 0, 1000000)},
+    {"login_rate_account_hourly", NUM(SET_UINT, login_rate_account_hourly, 0, 100000000)},
+    {"register_rate_addr", NUM(SET_UINT, register_rate_addr, 0, 1000000)},
     {"token_api_rate", NUM(SET_UINT, token_api_rate, 0, 1000000)},
     {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
     {"trusted_proxies", CHECKED(trusted_proxies, check_trusted_proxies)},
@@ -197,6 +215,12 @@ void config_defaults(struct config *c)
     c->max_body = 64 * 1024;
     c->connection_timeout = 30;
     c->max_connections = 4096;
+    c->header_timeout = 10;
+    c->body_min_rate = 1024;
+    c->max_connections_per_addr = 1024;
+    c->max_header_bytes = 16 * 1024;
+    c->max_headers = 100;
+    strcpy(c->log_format, "text");
     c->stac_cache_mb = 64;
     c->access_ttl = 3600;
     c->refresh_ttl = 86400;
@@ -216,6 +240,8 @@ void config_defaults(struct config *c)
     strcpy(c->introspect_scope, "tokens:introspect");
     c->login_rate_account = 10;
     c->login_rate_addr = 60;
+    c->login_rate_account_hourly = 100;
+    c->register_rate_addr = 10;
     c->token_api_rate = 100;
     c->rate_window = 60;
     strcpy(c->cors_origins, "*");

@@ -34,7 +34,18 @@ struct config {
     unsigned worker_queue;      /* max queued jobs before 503 */
     size_t max_body;            /* request body limit, bytes */
     unsigned connection_timeout; /* seconds of inactivity before a connection is closed */
-    unsigned max_connections;
+    unsigned max_connections;   /* open at once; beyond it accepting waits (back-pressure) */
+    /* Abuse limits of the HTTP layer (src/http/): a request head must be
+     * complete within header_timeout seconds of its first byte, a body must
+     * arrive at body_min_rate bytes/s or more after that grace, and one
+     * client address holds at most max_connections_per_addr connections
+     * (0 = no cap; trusted_proxies are exempt). */
+    unsigned header_timeout;
+    unsigned body_min_rate;
+    unsigned max_connections_per_addr;
+    size_t max_header_bytes;    /* request line + header fields (414/431 beyond) */
+    unsigned max_headers;       /* header field lines (431 beyond) */
+    char log_format[8];         /* "text" or "json" (one JSON object per line) */
     unsigned stac_cache_mb;     /* STAC search page cache budget, MiB (0 = off) */
     int64_t access_ttl;         /* session access JWT lifetime, seconds */
     int64_t refresh_ttl;        /* refresh JWT lifetime, seconds */
@@ -62,7 +73,9 @@ struct config {
     char default_groups[256];   /* space-separated, for new accounts */
     char auth_rules[4096];      /* forward-auth: "prefix=scope prefix=scope" */
     char introspect_scope[64];  /* scope required to call oauth/introspect */
-    unsigned login_rate_account; /* login attempts per minute per account */
+    unsigned login_rate_account; /* login attempts per minute per (account, address) */
+    unsigned login_rate_account_hourly; /* ... per account from all addresses, per hour */
+    unsigned register_rate_addr; /* registrations per minute per client address */
     unsigned login_rate_addr;    /* login attempts per minute per client address */
     unsigned token_api_rate;     /* token API calls per minute per account */
     unsigned rate_window;        /* seconds per rate-limit window (60: "per minute") */

@@ -185,6 +185,7 @@ bool api_authenticate(struct request *r, struct principal *p, const char *scope)
         api_reply_unauthorized(r, res);
         return false;
     }
+    request_set_principal(r, p->account_id, p->token_id);
     if (!auth_origin_allowed(p, r)) {
         api_reply_error(r, 403, "This token is not allowed from this URL", "url_not_allowed");
         return false;

@@ -34,6 +34,17 @@ static void reply_form_error(struct request *r, const char *field, const char *m
 
 static void handle_register(struct request *r)
 {
+    /* Per client address, before any work: account creation costs an
+     * Argon2id hash and a row, and sign-up floods fill the store. */
+    int retry_after = ratelimit_register(request_app(r), request_client_addr(r));
+    if (retry_after > 0) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%d", retry_after);
+        reply_header(r, "Retry-After", secs);
+        api_reply_error(r, 429, "Too many registrations from this address; try again later",
+                        "throttled");
+        return;
+    }
     cJSON *body = api_parse_body(r);
     if (!body)
         return;

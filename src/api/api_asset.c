@@ -254,7 +254,7 @@ static void h_asset(struct request *r)
     reply_header(r, "Last-Modified", modified);
     reply_header(r, "X-Content-Type-Options", "nosniff");
     if (not_modified(r, etag, (int64_t)sb.st_mtim.tv_sec)) {
-        /* From the file, not an empty buffer: libmicrohttpd sends no body
+        /* From the file, not an empty buffer: the HTTP layer sends no body
          * for 304 but writes the response's size as Content-Length, which
          * must then be the size a 200 would have (RFC 9110 §8.6), not 0. */
         reply_file(r, 304, fd, 0, size, NULL);

@@ -605,6 +605,8 @@ static void handle_check(struct request *r)
         api_reply_unauthorized(r, res);
         return;
     }
+    if (res == AUTH_OK)
+        request_set_principal(r, p.account_id, p.token_id);
     char small[2048];
     size_t len;
     const char *text = write_check_reply(small, sizeof(small), cred, res, &p, &len);

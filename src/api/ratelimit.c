@@ -101,33 +101,61 @@ int ratelimit_hit(struct ratelimit *rl, const char *key, unsigned limit, int win
     return retry;
 }
 
-/* Several nodes share their counters through the database (the driver's
- * throttle_hit); one machine counts in this process. */
-static int hit(struct app *app, const char *key, unsigned limit)
+/* The counters live in the store (the driver's throttle_hit: a table in
+ * SQLite or PostgreSQL), so every process on one store counts together;
+ * only a driver without one counts in this process. */
+static int hit_window(struct app *app, const char *key, unsigned limit, int window)
 {
     if (limit == 0)
         return 0;
-    int window = (int)app->cfg.rate_window;
     int rc = app->store->ops->throttle_hit(app->store, key, limit, window);
     if (rc == -ENOTSUP)
         return ratelimit_hit(app->limits, key, limit, window);
     return rc < 0 ? 0 : rc;
 }
 
+static int hit(struct app *app, const char *key, unsigned limit)
+{
+    return hit_window(app, key, limit, (int)app->cfg.rate_window);
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
 int ratelimit_login(struct app *app, const char *email, const char *addr)
 {
-    char key[300];
-    size_t n = (size_t)snprintf(key, sizeof(key), "login-account:%s", email);
-    for (size_t i = 14; i < n && i < sizeof(key); i++)
-        key[i] = (char)tolower((unsigned char)key[i]);
-    int by_account = hit(app, key, app->cfg.login_rate_account);
+    /* Per (account, address): someone guessing from one place is stopped
+     * there without locking the owner out everywhere else; per account from
+     * all addresses, a slower hourly ceiling against guessing from many;
+     * per address, across accounts. */
+    char key[400];
+    snprintf(key, sizeof(key), "login-pair:%.256s|%s", email, addr);
+    lower(key);
+    int by_pair = hit(app, key, app->cfg.login_rate_account);
+    snprintf(key, sizeof(key), "login-account:%.256s", email);
+    lower(key);
+    int by_account = hit_window(app, key, app->cfg.login_rate_account_hourly, 3600);
     snprintf(key, sizeof(key), "login-addr:%s", addr);
     int by_addr = hit(app, key, app->cfg.login_rate_addr);
-    if (by_account)
+    if (by_pair || by_account)
         metrics_count_throttled(THROTTLE_LOGIN_ACCOUNT);
     if (by_addr)
         metrics_count_throttled(THROTTLE_LOGIN_ADDR);
-    return by_account > by_addr ? by_account : by_addr;
+    int worst = by_pair > by_account ? by_pair : by_account;
+    return worst > by_addr ? worst : by_addr;
+}
+
+int ratelimit_register(struct app *app, const char *addr)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "register-addr:%s", addr);
+    int retry = hit(app, key, app->cfg.register_rate_addr);
+    if (retry)
+        metrics_count_throttled(THROTTLE_REGISTER_ADDR);
+    return retry;
 }
 
 int ratelimit_token_api(struct app *app, int64_t account_id)

@@ -16,10 +16,13 @@ void ratelimit_destroy(struct ratelimit *rl);
  * the seconds until the window resets. limit 0 = unlimited. */
 int ratelimit_hit(struct ratelimit *rl, const char *key, unsigned limit, int window_s);
 
-/* Sign-in attempt for e-mail (case-insensitive) from addr: both the
- * per-account and the per-address limits of the configuration apply. On
- * PostgreSQL the counters live in the database, so they hold across nodes. */
+/* Sign-in attempt for e-mail (case-insensitive) from addr: the limits per
+ * (account, address), per account (hourly, all addresses) and per address
+ * apply. The counters live in the store, shared by every process on it.
+ * Returns 0 or the seconds to wait. */
 int ratelimit_login(struct app *app, const char *email, const char *addr);
+/* Registration from addr (register_rate_addr per window). */
+int ratelimit_register(struct app *app, const char *addr);
 /* Token API call by account (Mapbox: 100 per minute by default). */
 int ratelimit_token_api(struct app *app, int64_t account_id);
 

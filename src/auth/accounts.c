@@ -262,10 +262,42 @@ int accounts_deactivate(struct app *app, struct account *a, const struct audit_w
     int rc = app->store->ops->account_update(app->store, a);
     if (rc == 0)
         rc = app->store->ops->refresh_revoke_account(app->store, a->id);
+    /* Deactivation ends the tokens, recorded as revocations: an inactive
+     * account only hid them, and enabling it again brought them back. */
+    size_t ended = 0;
+    if (rc == 0)
+        rc = tokens_revoke_matching(app, a->id, true, who, &ended);
     if (rc == 0)
         audit_log_now(app->audit, AUDIT_ACCOUNT_DISABLE, a->id, NULL, who,
                       "every session and token ended");
     wait_until(a->sessions_valid_after);
+    return rc;
+}
+
+int accounts_activate(struct app *app, struct account *a, const struct audit_who *who)
+{
+    /* A token still live here was only hidden: its account was disabled
+     * before deactivation ended tokens, or the CLI minted it meanwhile.
+     * Ended stays ended (SPEC §5.3): it ends before the account is usable. */
+    size_t ended = 0;
+    int rc = tokens_revoke_matching(app, a->id, true, who, &ended);
+    a->is_active = true;
+    if (rc == 0)
+        rc = app->store->ops->account_update(app->store, a);
+    /* The account's pages and public clients need a default pk: a new
+     * value, never the old one. */
+    struct token_record fresh = {0};
+    if (rc == 0 && (rc = prepare_default_token(app, a, &fresh)) == 0) {
+        fresh.account_id = a->id;
+        rc = app->store->ops->token_insert(app->store, &fresh);
+        if (rc == 0)
+            audit_log_now(app->audit, AUDIT_TOKEN_CREATE, a->id, fresh.id, who,
+                          "a new default public token");
+        token_record_free(&fresh);
+    }
+    if (rc == 0)
+        audit_log_now(app->audit, AUDIT_ACCOUNT_ENABLE, a->id, NULL, who,
+                      "enabled; ended tokens stay ended");
     return rc;
 }
 

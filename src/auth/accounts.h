@@ -39,10 +39,14 @@ int accounts_set_password(struct app *app, struct account *a, const char *passwo
 /* Ends every session of the account (sign out everywhere): access JWTs
  * issued until now die, refresh families are revoked. Waits as above. */
 int accounts_end_sessions(struct app *app, struct account *a, const struct audit_who *who);
-/* Deactivates the account and ends every session; its tokens stop working
- * at once because verification checks is_active. Waits up to 1 s, as
- * accounts_set_password does. */
+/* Deactivates the account and ends every session and every token, its
+ * default pk included, each recorded as a revocation (SPEC §5.3: ended
+ * stays ended). Waits up to 1 s, as accounts_set_password does. */
 int accounts_deactivate(struct app *app, struct account *a, const struct audit_who *who);
+/* Enables the account again. Its old tokens stay ended: any still live
+ * (from before deactivation ended tokens) are revoked first, audited. It
+ * gets a new default pk. Call only for an inactive account. */
+int accounts_activate(struct app *app, struct account *a, const struct audit_who *who);
 /* True for a plausible e-mail address (one '@', non-empty parts, a dot in
  * the domain, no spaces or control characters, ≤ 254 bytes). */
 bool accounts_email_valid(const char *email);

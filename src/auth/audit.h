@@ -30,6 +30,7 @@ struct audit_event;
 #define AUDIT_ACCOUNT_UPDATE "account.update"
 #define AUDIT_ACCOUNT_PASSWORD "account.password"
 #define AUDIT_ACCOUNT_DISABLE "account.disable"
+#define AUDIT_ACCOUNT_ENABLE "account.enable"
 
 /* Who acted, and from where (any field may be NULL). */
 struct audit_who {

@@ -15,12 +15,12 @@
 
 #include "app.h"
 #include "auth/jwt.h"
-#include "util/log.h"
+#include "auth/tokenindex.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "util/log.h"
 #include "util/timeutil.h"
-#include "auth/tokenindex.h"
 
 const char *auth_credential(const struct request *r)
 {
@@ -167,10 +167,13 @@ static int check_account(void *ctx, const struct tokenindex_account *a)
 
 /* A temporary token dies with its parent, and never holds more than the
  * parent holds now. */
+#define TK_MAX_LIFETIME_S 3600 /* SPEC §4.2: at most one hour ahead */
+
 struct parent_check {
     int64_t account_id;
     struct principal *p;
     bool alive;
+    bool wider; /* the tk claims a scope its parent does not hold */
     int rc;
 };
 
@@ -180,6 +183,7 @@ static int check_parent(void *ctx, const struct tokenindex_token *t,
     struct parent_check *c = ctx;
     int64_t now = time_now_ms();
     c->alive = a->id == c->account_id && !t->revoked && (!t->expires_at || now < t->expires_at);
+    c->wider = !strlist_is_subset(&c->p->token_scopes, t->scopes);
     if (c->alive)
         c->rc = strlist_intersect(&c->p->scopes, &c->p->scopes, t->scopes);
     /* A temporary token in use is its parent's authority in use. */
@@ -200,6 +204,11 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
     struct tokenindex *tc = index_of(app);
     if (!tc)
         goto out;
+    /* Signed but impossible, so only made with a leaked key: living longer
+     * than the hour a tk may live, or issued in the future. */
+    if (c.exp - c.iat > TK_MAX_LIFETIME_S + JWT_CLOCK_SLACK_S ||
+        c.iat > time_now_ms() / 1000 + JWT_CLOCK_SLACK_S)
+        goto out;
     p->kind = PRINCIPAL_TK;
     copy_string(p->token_id, sizeof(p->token_id), c.parent);
     p->created = c.iat * 1000;
@@ -216,12 +225,12 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
      * with the account's sessions (logout everywhere, password change). */
     bool parent_alive = p->created >= ac.sessions_valid_after;
     if (c.parent[0]) {
-        struct parent_check pc = {p->account_id, p, false, 0};
+        struct parent_check pc = {p->account_id, p, false, false, 0};
         if (tokenindex_token_view(tc, c.parent, check_parent, &pc) == -EAGAIN) {
             res = AUTH_UNAVAILABLE;
             goto out;
         }
-        if (pc.rc < 0)
+        if (pc.rc < 0 || pc.wider) /* never minted by us: a leaked key */
             goto out;
         parent_alive = pc.alive;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -252,6 +253,11 @@ int jwt_verify(const uint8_t key[CRYPTO_KEY_LEN], const char *token, struct jwt_
         return -EINVAL;
     int rc = decode_claims(obj, out);
     cJSON_Delete(obj);
+    /* Signed but impossible: issued in the future (beyond a minute of clock
+     * skew between nodes) or expiring before it was issued. Only a leaked
+     * key makes such a token, so it is refused as invalid. */
+    if (rc == 0 && (out->iat > (int64_t)time(NULL) + JWT_CLOCK_SLACK_S || out->exp < out->iat))
+        rc = -EPERM;
     if (rc < 0) {
         jwt_claims_free(out);
         memset(out, 0, sizeof(*out));

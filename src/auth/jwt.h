@@ -3,6 +3,9 @@
 #ifndef TESSERA_JWT_H
 #define TESSERA_JWT_H
 
+/* Clock skew tolerated between the node that signs and the one that checks. */
+#define JWT_CLOCK_SLACK_S 60
+
 #include <stdint.h>
 
 #include "auth/crypto.h"

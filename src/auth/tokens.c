@@ -10,11 +10,11 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/token.h"
 #include "auth/tokenindex.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
-#include "auth/token.h"
 
 /* Every requested scope must be registered; pk or sk follows from whether
  * they are all public. */
@@ -192,6 +192,24 @@ int tokens_rotate(struct app *app, const struct account *a, const char *id, int6
     return rc;
 }
 
+/* Ends one live token of account, recorded in the audit trail. Callers
+ * decide first whether it may be ended. */
+static int revoke_checked(struct app *app, const char *id, int64_t account,
+                          const struct audit_who *who)
+{
+    int rc = app->store->ops->token_revoke(app->store, id, account);
+    const char *by = who && who->actor ? who->actor : "?";
+    if (rc == 0) {
+        /* Acknowledged only once audited; should the trail be unwritable
+         * now, the event stays queued for its writer. */
+        audit_log_now(app->audit, AUDIT_TOKEN_REVOKE, account, id, who, NULL);
+        log_info("token %s of account %lld revoked (%s)", id, (long long)account, by);
+    } else if (rc != -ENOENT) {
+        log_error("could not revoke token %s (%s): %s", id, by, strerror(-rc));
+    }
+    return rc;
+}
+
 int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct audit_who *who)
 {
     if (!token_id_valid(id))
@@ -206,20 +224,11 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct a
     if (dead || (owner >= 0 && account != owner))
         return -ENOENT;
     /* The account's one pk is how its pages and public clients work: it is
-     * rotated, never ended (an account that must lose it is disabled). */
+     * rotated, never ended by a request (only disabling the account ends it,
+     * through tokens_revoke_matching). */
     if (is_default)
         return -EPERM;
-    rc = app->store->ops->token_revoke(app->store, id, account);
-    const char *by = who && who->actor ? who->actor : "?";
-    if (rc == 0) {
-        /* Acknowledged only once audited; should the trail be unwritable
-         * now, the event stays queued for its writer. */
-        audit_log_now(app->audit, AUDIT_TOKEN_REVOKE, account, id, who, NULL);
-        log_info("token %s of account %lld revoked (%s)", id, (long long)account, by);
-    } else if (rc != -ENOENT) {
-        log_error("could not revoke token %s (%s): %s", id, by, strerror(-rc));
-    }
-    return rc;
+    return revoke_checked(app, id, account, who);
 }
 
 bool tokens_listed(const struct token_record *t)
@@ -241,9 +250,18 @@ void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n)
 int tokens_revoke_all(struct app *app, int64_t account_id, const struct audit_who *who,
                       size_t *revoked)
 {
+    return tokens_revoke_matching(app, account_id, false, who, revoked);
+}
+
+int tokens_revoke_matching(struct app *app, int64_t account_id, bool with_default,
+                           const struct audit_who *who, size_t *revoked)
+{
     *revoked = 0;
-    struct token_query q = {.account_id = account_id, .usage = -1, .is_default = 0,
-                            .sortby = TOKEN_SORT_CREATED, .limit = 100};
+    struct token_query q = {.account_id = account_id,
+                            .usage = -1,
+                            .is_default = with_default ? -1 : 0,
+                            .sortby = TOKEN_SORT_CREATED,
+                            .limit = 100};
     int rc = 0;
     /* Each page starts from the beginning: revoked rows leave the listing. */
     for (;;) {
@@ -252,7 +270,7 @@ int tokens_revoke_all(struct app *app, int64_t account_id, const struct audit_wh
         if ((rc = app->store->ops->token_list(app->store, &q, &v, &n)) < 0)
             break;
         for (size_t i = 0; i < n && rc == 0; i++) {
-            rc = tokens_revoke(app, v[i].id, account_id, who);
+            rc = revoke_checked(app, v[i].id, account_id, who);
             if (rc == -ENOENT) /* revoked meanwhile */
                 rc = 0;
             else if (rc == 0)

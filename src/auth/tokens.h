@@ -78,10 +78,15 @@ bool tokens_listed(const struct token_record *t);
  * newer ones (from its token index, when serving) replace them in v. */
 void tokens_merge_last_used(struct app *app, struct token_record *v, size_t n);
 /* Revokes every live token of the account but its default public token
- * (tokens_revoke each, audited); *revoked counts them. 0 or -errno (some may
+ * (each audited as a token.revoke); *revoked counts them. 0 or -errno (some may
  * be revoked by then). */
 int tokens_revoke_all(struct app *app, int64_t account_id, const struct audit_who *who,
                       size_t *revoked);
+/* The same, the default pk included when with_default: what deactivating an
+ * account does (and only that: elsewhere the default pk is rotated, not
+ * ended), so its tokens stay ended when it is enabled again (SPEC §5.3). */
+int tokens_revoke_matching(struct app *app, int64_t account_id, bool with_default,
+                           const struct audit_who *who, size_t *revoked);
 /* The Mapbox token object (SPEC §4.2), plus Tessera's last_used (null =
  * never), expires (when set) and expiring_soon. token_value is included
  * when non-NULL. */

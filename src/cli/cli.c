@@ -53,9 +53,18 @@ static const char usage_serve[] =
     "                     [--port-file FILE] [--threads N] [--workers N] [--SETTING VALUE]\n"
     "Serves the API on HOST:PORT (default 127.0.0.1:8080; port 0 picks a free one\n"
     "and writes it to --port-file). With --tls-cert and --tls-key it serves HTTPS.\n"
-    "Other settings: max_body, connection_timeout, max_connections, access_ttl,\n"
+    "HTTP limits: max_body (64 KiB), max_header_bytes (16 KiB), max_headers (100),\n"
+    "connection_timeout (30 s of silence), header_timeout (10 s for a whole request\n"
+    "head), body_min_rate (1024 bytes/s after that), max_connections (4096; beyond,\n"
+    "new connections wait in the backlog), max_connections_per_addr (1024, 0 = off;\n"
+    "trusted_proxies are exempt). log_format: text (default) or json (one object a\n"
+    "line; access lines carry method, route, status, bytes, duration, request id,\n"
+    "account and token id).\n"
+    "Other settings: access_ttl,\n"
     "refresh_ttl, max_token_days, default_scopes, default_groups, auth_rules,\n"
-    "introspect_scope, login_rate_account, login_rate_addr, token_api_rate, worker_queue,\n"
+    "introspect_scope, login_rate_account (per account and address), login_rate_addr,\n"
+    "login_rate_account_hourly (per account, all addresses), register_rate_addr,\n"
+    "token_api_rate, worker_queue,\n"
     "worker_nice, stac_cache_mb, last_used_interval, token_max_lifetime_days,\n"
     "expiry_warning_days, audit_retention_days; expiry notices: notice_scan_interval,\n"
     "webhook_url, webhook_secret (use TESSERA_WEBHOOK_SECRET), webhook_retry_seconds,\n"
@@ -71,7 +80,8 @@ static const char usage_serve[] =
     "                            openapi.json: * (default), origins such as\n"
     "                            https://app.example (comma/space-separated), or empty\n"
     "                            to turn CORS off.\n"
-    "Stops gracefully on SIGINT/SIGTERM. Logs to stderr.\n"
+    "Stops gracefully on SIGINT/SIGTERM; SIGHUP rereads the TLS certificate and key.\n"
+    "Logs to stderr.\n"
     "Example: tessera serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem\n";
 
 static const char usage_migrate[] = "usage: tessera migrate [--data-dir DIR]\n"
@@ -292,9 +302,11 @@ static int cmd_serve(struct app *app)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     app->serving = true;
+    log_set_format(strcmp(app->cfg.log_format, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (open_app(app) < 0)
         return 1;
     log_start_flusher();
@@ -305,10 +317,13 @@ static int cmd_serve(struct app *app)
         server_destroy(srv);
         app_close(app);
         log_stop_flusher();
+        fprintf(stderr, "tessera: cannot serve on %s:%d (see the log above)\n", app->cfg.listen_host,
+                app->cfg.listen_port);
         return 1;
     }
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
+        server_reload_tls(srv); /* a renewed certificate, without a restart */
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     /* Order matters: stop accepting, let running jobs finish and resume
      * their connections, then close everything. */
@@ -485,6 +500,9 @@ static int cmd_user(struct app *app, const char *verb, struct cli_opts *o)
         a.is_staff = staff;
         if (!active && a.is_active) {
             if (accounts_deactivate(app, &a, &audit_cli) < 0)
+                goto out;
+        } else if (active && !a.is_active) {
+            if (accounts_activate(app, &a, &audit_cli) < 0)
                 goto out;
         } else {
             a.is_active = active;

@@ -37,6 +37,7 @@ static const char *const throttle_names[THROTTLE_REASONS] = {
     [THROTTLE_LOGIN_ACCOUNT] = "login_account",
     [THROTTLE_LOGIN_ADDR] = "login_addr",
     [THROTTLE_TOKEN_API] = "token_api",
+    [THROTTLE_REGISTER_ADDR] = "register_addr",
 };
 
 static atomic_uint_fast64_t webhooks[WEBHOOK_OUTCOMES];

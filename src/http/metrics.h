@@ -16,7 +16,8 @@ struct route_metrics *metrics_route(const char *method, const char *pattern);
 void metrics_observe(struct route_metrics *m, int status, int64_t duration_us);
 void metrics_count_verification(enum auth_result outcome);
 /* Requests refused with 429, by the limit that refused them. */
-enum throttle_reason { THROTTLE_LOGIN_ACCOUNT, THROTTLE_LOGIN_ADDR, THROTTLE_TOKEN_API, THROTTLE_REASONS };
+enum throttle_reason { THROTTLE_LOGIN_ACCOUNT, THROTTLE_LOGIN_ADDR, THROTTLE_TOKEN_API,
+                       THROTTLE_REGISTER_ADDR, THROTTLE_REASONS };
 void metrics_count_throttled(enum throttle_reason reason);
 /* Webhook delivery attempts by outcome (notify/notifier.c). */
 enum webhook_outcome { WEBHOOK_DELIVERED, WEBHOOK_RETRIED, WEBHOOK_FAILED, WEBHOOK_CANCELLED,

@@ -1,11 +1,12 @@
-/* The HTTP server (libmicrohttpd, internal thread pool) and its router.
+/* The HTTP/1.1 server (our own epoll loops, one per HTTP thread, on a strict
+ * parser; see http/internal.h) and its router.
  *
  * A handler gets a struct request and must produce exactly one reply with one
  * of the reply_* functions. Handlers run on an HTTP thread, unless their route
- * is registered with ROUTE_OFFLOAD: then the connection is suspended, the
- * handler runs on the worker pool (for Argon2id or storage writes), and the
- * connection is resumed to send its reply. Every request/reply function may be
- * called only by the thread currently running the handler. */
+ * is registered with ROUTE_OFFLOAD: then the handler runs on the worker pool
+ * (for Argon2id or storage writes) while the connection waits, and the loop
+ * sends the reply when the job hands the request back. Every request/reply
+ * function may be called only by the thread currently running the handler. */
 #ifndef TESSERA_SERVER_H
 #define TESSERA_SERVER_H
 
@@ -30,8 +31,8 @@ enum route_flags {
 /* Patterns are literal segments plus "{}" (exactly one non-empty segment)
  * and a final "{*}" (one or more segments, joined with '/'). A trailing slash
  * on the request path is ignored. HEAD requests are routed as GET. */
-int server_route(struct server *srv, const char *method, const char *pattern,
-                 route_handler handler, unsigned flags);
+int server_route(struct server *srv, const char *method, const char *pattern, route_handler handler,
+                 unsigned flags);
 
 /* The error replies the HTTP layer itself must give (404, 405, 413, 500,
  * 503 when the worker pool is full) are written by the API, in the dialect
@@ -59,10 +60,15 @@ struct server *server_create(struct app *app, server_error_fn reply_error);
 int server_start(struct server *srv);
 /* The port actually bound (useful with port 0). */
 int server_port(const struct server *srv);
-/* Stops accepting new connections; existing ones go on. */
+/* Stops accepting new connections; idle ones close, the others after their
+ * current reply. */
 void server_quiesce(struct server *srv);
-/* Closes every connection and joins the HTTP threads. Call after the worker
- * pool is drained, so no connection is left suspended. */
+/* Rereads tls_cert and tls_key (on SIGHUP): new connections use them,
+ * open ones keep theirs. On failure the old ones stay. 0 or -errno. */
+int server_reload_tls(struct server *srv);
+/* Lets replies in flight go out (a few seconds at most), closes every
+ * connection and joins the HTTP threads. Call after the worker pool is
+ * drained, so no handler is still running. */
 void server_stop(struct server *srv);
 void server_destroy(struct server *srv);
 
@@ -91,6 +97,9 @@ int request_header_join(const struct request *r, const char *name, char *out, si
 /* Request body (not NUL-terminated in general; always followed by a NUL). */
 const char *request_body(const struct request *r, size_t *len);
 const char *request_id(const struct request *r);
+/* Who the request acts as, for the access log only: an account id (0 =
+ * none) and the public id of the token used (NULL = none; never a secret). */
+void request_set_principal(struct request *r, int64_t account_id, const char *token_id);
 const char *request_client_addr(const struct request *r);
 /* "http" or "https" and the Host header, for building absolute links. */
 const char *request_scheme(const struct request *r);

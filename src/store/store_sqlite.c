@@ -778,11 +778,6 @@ static int sq_key_shared(struct store *st, const char *name, uint8_t key[CRYPTO_
     return -ENOTSUP;
 }
 
-static int sq_throttle_hit(struct store *st, const char *key, unsigned limit, int window_s)
-{
-    return -ENOTSUP;
-}
-
 static const struct store_ops sqlite_ops = {
     .migrate = sq_migrate,
     .schema_version = sq_schema_version,

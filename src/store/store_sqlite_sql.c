@@ -159,6 +159,14 @@ const char *const sq_migrations[] = {
     "  used_at INTEGER NOT NULL DEFAULT 0"
     ");"
     "CREATE INDEX password_resets_account ON password_resets(account_id);",
+    /* 8: throttle counters shared by every process on this database
+     * (store_sqlite_throttle.c), as PostgreSQL's throttle table is. */
+    "CREATE TABLE throttle ("
+    "  key BLOB PRIMARY KEY,"
+    "  window_start INTEGER NOT NULL,"
+    "  window_end INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 

@@ -22,7 +22,9 @@
 #define LOG_FLUSH_MS 50
 
 static enum log_level min_level = LOG_INFO;
+static enum log_format format_mode = LOG_FORMAT_TEXT;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static char *put_json_str(char *w, const char *end, const char *key, const char *value, size_t max);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -127,6 +129,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
         return;
     char buf[LOG_LINE_MAX], ts[TIME_RFC3339_LEN];
     time_format_rfc3339(time_now_ms(), ts);
+    if (format_mode == LOG_FORMAT_JSON) {
+        char msg[LOG_LINE_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        const char *end = buf + sizeof(buf) - 3;
+        char *w = put_json_str(buf, end, "{\"time\":", ts, SIZE_MAX);
+        w = put_json_str(w, end, ",\"level\":", level_names[level], SIZE_MAX);
+        w = put_json_str(w, end, ",\"msg\":", msg, SIZE_MAX);
+        *w++ = '}';
+        *w++ = '\n';
+        emit(buf, (size_t)(w - buf), level >= LOG_WARN);
+        return;
+    }
     int n = snprintf(buf, sizeof(buf), "%s %s ", ts, level_names[level]);
     va_list ap;
     va_start(ap, fmt);
@@ -165,9 +182,37 @@ static bool looks_like_credential(const char *seg, size_t len)
     return len >= 3 && memcmp(seg, "eyJ", 3) == 0 && memchr(seg, '.', len);
 }
 
-/* Writes at most max bytes of the path with credential-like segments
- * replaced, so a token put into a URL never reaches the log. */
-static char *put_path(char *w, const char *end, const char *path, size_t max)
+/* Appends at most max bytes of s with every byte that could forge or
+ * break a line escaped: outside printable ASCII, the escape character
+ * itself, and (JSON) the quote. Text uses \xHH, JSON \u00HH. */
+static char *put_esc(char *w, const char *end, const char *s, size_t max, bool json)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (; *s && max && w < end; s++, max--) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = c > 0x20 && c < 0x7f && c != '\\' && c != '"';
+        if (plain || (c == ' ' && json)) {
+            *w++ = (char)c;
+            continue;
+        }
+        if (end - w < 6)
+            break;
+        *w++ = '\\';
+        if (json) {
+            memcpy(w, "u00", 3);
+            w += 3;
+        } else {
+            *w++ = 'x';
+        }
+        *w++ = hex[c >> 4];
+        *w++ = hex[c & 15];
+    }
+    return w;
+}
+
+/* Writes at most max bytes of the path, escaped, with credential-like
+ * segments replaced, so a token put into a URL never reaches the log. */
+static char *put_path(char *w, const char *end, const char *path, size_t max, bool json)
 {
     const char *stop = path + strnlen(path, max);
     while (path < stop && w < end) {
@@ -177,7 +222,7 @@ static char *put_path(char *w, const char *end, const char *path, size_t max)
         if (looks_like_credential(path, len))
             w = put_str(w, end, "<redacted>", SIZE_MAX);
         else
-            w = put_str(w, end, path, len);
+            w = put_esc(w, end, path, len, json);
         if (slash)
             w = put_str(w, end, "/", 1);
         path = slash ? slash + 1 : stop;
@@ -185,30 +230,100 @@ static char *put_path(char *w, const char *end, const char *path, size_t max)
     return w;
 }
 
+void log_set_format(enum log_format format)
+{
+    format_mode = format;
+}
+
+static char *put_json_str(char *w, const char *end, const char *key, const char *value, size_t max)
+{
+    w = put_str(w, end, key, SIZE_MAX);
+    if (!value)
+        return put_str(w, end, "null", 4);
+    w = put_str(w, end, "\"", 1);
+    w = put_esc(w, end, value, max, true);
+    return put_str(w, end, "\"", 1);
+}
+
 /* One line per request, so it is assembled by hand: snprintf here cost as much
  * as the token check itself. */
-void log_access(const char *request_id, const char *client, const char *method, const char *path,
-                int status, int64_t duration_us)
+void log_access_entry(const struct access_entry *e)
 {
     if (LOG_INFO < min_level)
         return;
-    char buf[1024];
-    const char *end = buf + sizeof(buf) - 1; /* room for '\n' */
-    time_format_rfc3339(time_now_ms(), buf);
-    char *w = buf + TIME_RFC3339_LEN - 1;
-    w = put_str(w, end, " access id=", SIZE_MAX);
-    w = put_str(w, end, request_id, SIZE_MAX);
-    w = put_str(w, end, " client=", SIZE_MAX);
-    w = put_str(w, end, client, SIZE_MAX);
-    w = put_str(w, end, " ", 1);
-    w = put_str(w, end, method, SIZE_MAX);
-    w = put_str(w, end, " ", 1);
-    w = put_path(w, end, path, 512); /* a hostile URL cannot flood the log */
-    w = put_str(w, end, " ", 1);
-    w = put_uint(w, end, status > 0 ? (uint64_t)status : 0);
-    w = put_str(w, end, " ", 1);
-    w = put_uint(w, end, duration_us > 0 ? (uint64_t)duration_us : 0);
-    w = put_str(w, end, "us", 2);
+    char buf[1536];
+    const char *end = buf + sizeof(buf) - 2; /* room for "}\n" */
+    uint64_t status = e->status > 0 ? (uint64_t)e->status : 0;
+    uint64_t us = e->duration_us > 0 ? (uint64_t)e->duration_us : 0;
+    char *w = buf;
+    if (format_mode == LOG_FORMAT_JSON) {
+        char ts[TIME_RFC3339_LEN];
+        time_format_rfc3339(time_now_ms(), ts);
+        w = put_json_str(w, end, "{\"time\":", ts, SIZE_MAX);
+        w = put_str(w, end, ",\"type\":\"access\"", SIZE_MAX);
+        w = put_json_str(w, end, ",\"request_id\":", e->request_id, 64);
+        w = put_json_str(w, end, ",\"client\":", e->client, 64);
+        w = put_json_str(w, end, ",\"method\":", e->method, 32);
+        w = put_str(w, end, ",\"path\":\"", SIZE_MAX);
+        w = put_path(w, end, e->path, 512, true);
+        w = put_json_str(w, end, "\",\"route\":", e->route, 128);
+        w = put_str(w, end, ",\"status\":", SIZE_MAX);
+        w = put_uint(w, end, status);
+        w = put_str(w, end, ",\"bytes\":", SIZE_MAX);
+        w = put_uint(w, end, e->bytes);
+        w = put_str(w, end, ",\"duration_us\":", SIZE_MAX);
+        w = put_uint(w, end, us);
+        w = put_str(w, end, ",\"account_id\":", SIZE_MAX);
+        if (e->account_id > 0)
+            w = put_uint(w, end, (uint64_t)e->account_id);
+        else
+            w = put_str(w, end, "null", 4);
+        w = put_json_str(w, end, ",\"token_id\":", e->token_id && *e->token_id ? e->token_id : NULL,
+                         32);
+        *w++ = '}';
+    } else {
+        time_format_rfc3339(time_now_ms(), buf);
+        w = buf + TIME_RFC3339_LEN - 1;
+        w = put_str(w, end, " access id=", SIZE_MAX);
+        w = put_esc(w, end, e->request_id, 64, false);
+        w = put_str(w, end, " client=", SIZE_MAX);
+        w = put_esc(w, end, e->client, 64, false);
+        w = put_str(w, end, " ", 1);
+        w = put_esc(w, end, e->method, 32, false);
+        w = put_str(w, end, " ", 1);
+        w = put_path(w, end, e->path, 512, false); /* a hostile URL cannot flood the log */
+        w = put_str(w, end, " ", 1);
+        w = put_uint(w, end, status);
+        w = put_str(w, end, " ", 1);
+        w = put_uint(w, end, us);
+        w = put_str(w, end, "us", 2);
+        if (e->route) { /* the server's lines; log_access keeps the short form */
+            w = put_str(w, end, " route=", SIZE_MAX);
+            w = put_esc(w, end, e->route, 128, false);
+            w = put_str(w, end, " bytes=", SIZE_MAX);
+            w = put_uint(w, end, e->bytes);
+            if (e->account_id > 0) {
+                w = put_str(w, end, " account=", SIZE_MAX);
+                w = put_uint(w, end, (uint64_t)e->account_id);
+            }
+            if (e->token_id && *e->token_id) {
+                w = put_str(w, end, " token=", SIZE_MAX);
+                w = put_esc(w, end, e->token_id, 32, false);
+            }
+        }
+    }
     *w++ = '\n';
     emit(buf, (size_t)(w - buf), false);
+}
+
+void log_access(const char *request_id, const char *client, const char *method, const char *path,
+                int status, int64_t duration_us)
+{
+    struct access_entry e = {.request_id = request_id,
+                             .client = client,
+                             .method = method,
+                             .path = path,
+                             .status = status,
+                             .duration_us = duration_us};
+    log_access_entry(&e);
 }

@@ -38,7 +38,9 @@ PARTNER_GROUP = "Partners"  # the sample's partners/ tree is visible to it
 # throttling tests lower them explicitly.
 DEFAULT_SETTINGS = {
     "login-rate-account": "1000",
+    "login-rate-account-hourly": "100000",
     "login-rate-addr": "100000",
+    "register-rate-addr": "100000",
     "token-api-rate": "100000",
 }
 
@@ -56,13 +58,37 @@ CREDENTIAL_FIELDS = ("password", "new_password", "current_password", "token", "a
                      "refresh", "access_token", "refresh_token")
 
 
+def check_error_reply(r):
+    """Issue 13: every error reply, from the HTTP layer or a handler, is JSON
+    in its path's dialect and carries X-Request-Id. Checked on every request
+    the tests make through Server.request."""
+    if r.status_code < 400:
+        return
+    where = "%s %s -> %d" % (r.request.method, r.request.path_url, r.status_code)
+    if not r.headers.get("X-Request-Id"):
+        raise AssertionError("no X-Request-Id on " + where)
+    if not r.headers.get("Content-Type", "").startswith("application/json"):
+        raise AssertionError("%s is not JSON: %r" % (where, r.headers.get("Content-Type")))
+    if r.request.method == "HEAD":
+        return
+    try:
+        body = r.json()
+    except ValueError:
+        raise AssertionError("%s: body is not JSON: %r" % (where, r.content[:200]))
+    mapbox = re.match(r"/(tokens/v2|scopes/v1)(/|\?|$)", r.request.path_url) is not None
+    if not isinstance(body, dict) or ("message" if mapbox else "detail") not in body and \
+            "errors" not in body and "error" not in body:
+        raise AssertionError("%s: not an error in the path's dialect: %r" % (where, body))
+
+
 # -- observed statuses -----------------------------------------------------
 # Read from the server's own access log rather than from the client side, so
 # that requests made by raw sockets, nginx, GDAL, the browser tests and the
 # seeds' clients count too. Lines look like
-#   2026-01-01T00:00:00.000Z access id=ID client=ADDR METHOD PATH STATUS 123us
+#   2026-01-01T00:00:00.000Z access id=ID client=ADDR METHOD PATH STATUS 123us route=... bytes=N
+# (every byte outside printable ASCII, and the space, escaped: PATH has no space)
 OBSERVED_FILE = os.environ.get("TESSERA_OBSERVED_FILE")
-ACCESS_LINE = re.compile(r" access id=\S+ client=\S* (\S+) (.*) (\d+) \d+us$")
+ACCESS_LINE = re.compile(r" access id=\S+ client=\S* (\S+) (\S+) (\d+) \d+us(?: |$)")
 _unrecorded = []  # servers whose log has not been recorded yet
 
 
@@ -275,6 +301,7 @@ class Server:
             for k in CREDENTIAL_FIELDS:
                 self.keep_credential(body.get(k))
         r = requests.request(method, self.url(path), headers=headers, **kw)
+        check_error_reply(r)
         if "json" in r.headers.get("Content-Type", ""):
             try:
                 answer = r.json()

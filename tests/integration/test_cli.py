@@ -188,12 +188,12 @@ class CliAgainstServerTest(ServerTestCase):
         self.cli("user", "set", email, "--scopes", "stac,catalog:read", "--staff", "false")
         self.assertEqual(self.server.get(STAC, token=sk).status_code, 200)
         self.assertIs(self.server.get(ME, token=pair["access"]).json()["is_staff"], False)
-        # --active false disables, --active true re-enables.
+        # --active false disables (ending the tokens), --active true re-enables.
         self.cli("user", "set", email, "--active", "false")
         self.assertEqual(self.server.get(STAC, token=sk).status_code, 401)
         self.assertIn("disabled", self.cli("user", "list").stdout.split(email)[1].split("\n")[0])
         self.cli("user", "set", email, "--active", "true")
-        self.assertEqual(self.server.get(STAC, token=sk).status_code, 200)
+        self.assertEqual(self.server.get(STAC, token=sk).status_code, 401)  # ended stays ended
         self.assertEqual(self.server.get(ME, token=pair["access"]).status_code, 401)
         # Bad values and unknown accounts.
         r = self.cli("user", "set", email, "--active", "maybe", check=False)

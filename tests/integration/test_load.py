@@ -5,9 +5,9 @@
 * slow clients -- headers sent a byte at a time and then stalled, a body that
   stops half-way, a connection that never sends anything -- are closed after
   --connection-timeout (2 s here) while other clients keep being served fast;
-* header floods and oversized headers get 431 (a huge request line 414) from
-  libmicrohttpd, an oversized body 413 from Tessera (Content-Length and
-  chunked), and the server stays healthy.
+* header floods and oversized headers get 431 (a huge request line 414), an
+  oversized body 413 (Content-Length and chunked), all JSON from Tessera's
+  own HTTP layer, and the server stays healthy.
 Loopback only, bounded in time; the server is stopped by pid and its log is
 checked for sanitizer reports.
 """
@@ -158,7 +158,9 @@ class Load(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.nofile = raise_nofile(8192)  # inherited by the server process too
-        cls.srv = Server(settings={"connection-timeout": "2", "max-connections": "4096"})
+        # All from 127.0.0.1: the per-address cap (test_http_layer) is off.
+        cls.srv = Server(settings={"connection-timeout": "2", "max-connections": "4096",
+                                   "max-connections-per-addr": "0"})
         cls.srv.start()
 
     @classmethod
@@ -294,10 +296,9 @@ class Load(unittest.TestCase):
 
 
 class LoadSingleThread(unittest.TestCase):
-    """--threads 1 runs libmicrohttpd without a thread pool, a different event
-    loop: with epoll, Debian's 0.9.75 stalled there once a few hundred
-    keep-alive connections kept it busy (each got a few replies, then none
-    until the inactivity timeout), so that mode gets the same test, longer."""
+    """--threads 1: one event loop holds every connection. (libmicrohttpd
+    0.9.75, the layer before ours, stalled there once a few hundred keep-alive
+    connections kept it busy, so that mode keeps the same test, longer.)"""
 
     def test_many_keepalive_connections(self):
         if raise_nofile(8192) < 600:

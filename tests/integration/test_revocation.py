@@ -6,6 +6,8 @@ through the CLI (a separate process writing the database directly), scope
 removal, group change and deactivation, each checked by the request that
 immediately follows the change.
 """
+import base64
+import json
 import time
 import unittest
 
@@ -108,16 +110,49 @@ class RevocationTest(ServerTestCase):
 
     def test_cli_deactivation(self):
         email, pair, tok = self.new_sk()
+        user = self.server.get("/api/v1/account/me", token=pair["access"]).json()["username"]
+        listing = "/tokens/v2/" + user
+        old_default = self.server.get(listing, token=pair["access"],
+                                      params={"default": "true"}).json()
+        self.assertEqual(len(old_default), 1)
         self.assertEqual(self.check(tok["token_value"]), "TokenValid")
+        self.assertEqual(self.check(old_default[0]["token"]), "TokenValid")
         self.server.cli("user", "disable", email)
         self.assertEqual(self.check(tok["token_value"]), "TokenRevoked")
+        self.assertEqual(self.check(old_default[0]["token"]), "TokenRevoked")
         r = self.server.get("/api/v1/account/me", token=pair["access"])
         self.assertEqual(r.status_code, 401, r.text)
+        # A token minted for the disabled account (or left live by an older
+        # version's deactivation) is ended when the account is enabled.
+        minted = self.server.cli("token", "create", email, "--scopes", "stac").stdout.strip()
+        # SPEC 5.3: ended stays ended. Re-enabling revives neither the tokens
+        # nor the old session; the account gets a new default pk.
         self.server.cli("user", "set", email, "--active", "true")
-        # Reactivation brings tokens back; the old session stays dead.
-        self.assertEqual(self.check(tok["token_value"]), "TokenValid")
+        self.assertEqual(self.check(minted), "TokenRevoked")
+        self.assertEqual(self.check(tok["token_value"]), "TokenRevoked")
+        self.assertEqual(self.check(old_default[0]["token"]), "TokenRevoked")
+        r = self.server.get("/api/v1/stac/collections", token=tok["token_value"])
+        self.assertEqual(r.status_code, 401, r.text)
         r = self.server.get("/api/v1/account/me", token=pair["access"])
         self.assertEqual(r.status_code, 401, r.text)
+        fresh = self.server.login(email)
+        listed = self.server.get(listing, token=fresh["access"]).json()
+        self.assertEqual([t["default"] for t in listed], [True], listed)
+        self.assertNotEqual(listed[0]["id"], old_default[0]["id"])
+        self.assertEqual(self.check(listed[0]["token"]), "TokenValid")
+        # The trail records each ending as a revocation by the operator.
+        events = json.loads(self.server.cli("audit", "--account", email, "--json").stdout)
+        revoked = {e["token_id"] for e in events
+                   if e["kind"] == "token.revoke" and e["actor"] == "cli"}
+        minted_id = json.loads(base64.urlsafe_b64decode(minted.split(".")[1] + "=="))["a"]
+        self.assertEqual(revoked, {tok["id"], old_default[0]["id"], minted_id})
+        kinds = [e["kind"] for e in events]
+        self.assertIn("account.disable", kinds)
+        self.assertIn("account.enable", kinds)
+        # A second enable leaves the new default pk alone.
+        self.server.cli("user", "set", email, "--active", "true")
+        again = self.server.get(listing, token=fresh["access"], params={"default": "true"}).json()
+        self.assertEqual([t["id"] for t in again], [listed[0]["id"]])
 
     def test_revocation_survives_restart(self):
         _, _, tok = self.new_sk()

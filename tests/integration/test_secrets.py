@@ -7,7 +7,7 @@ rotation, verify, logout, create-stac, tokens presented in the Authorization
 header and in the access_token query parameter (valid, revoked, forged),
 Mapbox pk/sk/tk creation and checks, forward-auth and OAuth introspection /
 revocation where present, and malformed requests. Afterwards the server's
-whole log (stderr: access log, errors, libmicrohttpd messages) must contain
+whole log (stderr: access log, errors, the HTTP layer's messages) must contain
 none of: the passwords, any token or JWT (nor the secret or signature part on
 its own), the signing keys (raw, hex or base64). The key files must be mode
 0600 and no sk secret or password may appear in the data directory's files.

@@ -108,9 +108,10 @@ class PairTest(SessionTestBase):
         _, pair = self.server.new_account()
         r = self.server.get(ME, params={"access_token": pair["access"]})
         self.assertEqual(r.status_code, 200, r.text)
-        # The header wins over the query parameter.
+        # Both places at once is a bad request (RFC 6750 section 2).
         r = self.server.get(ME, token="garbage", params={"access_token": pair["access"]})
-        self.assertEqual(r.status_code, 401, r.text)
+        self.assertEqual(r.status_code, 400, r.text)
+        self.assertEqual(r.json()["code"], "invalid_request")
 
 
 class RefreshTest(SessionTestBase):

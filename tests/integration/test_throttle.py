@@ -7,6 +7,8 @@ no timing gap), so the limit cannot be used to find accounts. Each limit
 resets after its window (`rate_window`, shortened here to keep the test fast).
 Every server runs on loopback and is stopped by pid.
 """
+import http.client
+import json
 import statistics
 import time
 import unittest
@@ -97,6 +99,52 @@ class LoginPerAccount(ThrottleServer):
         # (ctest -j2 runs other servers at the same time).
         self.assertGreater(mu, mk / 6, "unknown e-mail answered much faster: %r vs %r" % (tu, tk))
         self.assertLess(mu, mk * 6, "unknown e-mail answered much slower: %r vs %r" % (tu, tk))
+
+
+def attempt_from(srv, source, email, password="wrong password!"):
+    """A sign-in from another loopback address (127.0.0.x)."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30,
+                                      source_address=(source, 0))
+    conn.request("POST", "/api/v1/token/pair", json.dumps({"email": email, "password": password}),
+                 {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    status = r.status
+    r.read()
+    conn.close()
+    return status
+
+
+class LoginPerPairAndCeiling(ThrottleServer):
+    """Someone guessing from one address does not lock the owner out from
+    another; the slower per-account ceiling still stops guessing from many."""
+    settings = {"login-rate-account": "3", "login-rate-account-hourly": "8",
+                "login-rate-addr": "1000", "rate-window": "60"}
+
+    def test_owner_elsewhere_still_signs_in(self):
+        email = unique_email("pair")
+        self.assertEqual(self.srv.register(email, PASSWORD).status_code, 201)
+        for _ in range(3):
+            self.assertEqual(attempt_from(self.srv, "127.0.0.2", email), 401)
+        self.assertEqual(attempt_from(self.srv, "127.0.0.2", email), 429)
+        # The owner, from elsewhere, with the right password.
+        self.assertEqual(attempt_from(self.srv, "127.0.0.3", email, PASSWORD), 200)
+        # Guessing from many addresses runs into the account's ceiling (8).
+        statuses = [attempt_from(self.srv, "127.0.0.%d" % (10 + i), email) for i in range(4)]
+        self.assertEqual(statuses[:3], [401, 401, 401])
+        self.assertEqual(statuses[3], 429)
+
+
+class RegisterPerAddress(ThrottleServer):
+    settings = {"register-rate-addr": "2", "rate-window": "60"}
+
+    def test_registration_limit(self):
+        for _ in range(2):
+            self.assertEqual(self.srv.register(unique_email("reg")).status_code, 201)
+        r = self.srv.register(unique_email("reg"))
+        self.assert_throttled(r, 60)
+        self.assertIn("registrations", r.json()["detail"])
+        metrics = self.srv.get("/metrics").text
+        self.assertTrue('tessera_throttled_total{reason="register_addr"} 1' in metrics)
 
 
 class LoginPerAddress(ThrottleServer):

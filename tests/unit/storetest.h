@@ -31,7 +31,7 @@ struct fixture {
 };
 
 /* The schema version each driver's migrations end at. */
-#define SQLITE_SCHEMA_VERSION 7
+#define SQLITE_SCHEMA_VERSION 8
 #define PG_SCHEMA_VERSION 5
 
 static inline int fixture_schema_version(const struct fixture *f)

@@ -139,6 +139,53 @@ static void test_levels(void **state)
     free(out);
 }
 
+/* A decoded %0A or %0D in a path once forged a second access line. */
+static void test_access_bytes_escaped(void **state)
+{
+    (void)state;
+    log_access("id", "c", "GET", "/a\n2026-01-01T00:00:00.000Z access id=x\r\x01\"\\\xc3\xa9 b",
+               404, 1);
+    char *out = captured();
+    assert_int_equal(strchr(out, '\n') - out, (long)strlen(out) - 1); /* one line */
+    assert_non_null(strstr(out, " GET /a\\x0a2026-01-01T00:00:00.000Z\\x20access\\x20id=x"
+                                "\\x0d\\x01\\x22\\x5c\\xc3\\xa9\\x20b 404 1us\n"));
+    free(out);
+}
+
+static void test_access_json(void **state)
+{
+    (void)state;
+    log_set_format(LOG_FORMAT_JSON);
+    struct access_entry e = {.request_id = "r1",
+                             .client = "::1",
+                             .method = "GET",
+                             .path = "/tokens/v2/bob/sk.secret.x\n\"",
+                             .route = "/tokens/v2/{}/{}",
+                             .status = 200,
+                             .duration_us = 12,
+                             .bytes = 34,
+                             .account_id = 7,
+                             .token_id = "abc"};
+    log_access_entry(&e);
+    e.account_id = 0;
+    e.token_id = NULL;
+    log_access_entry(&e);
+    log_info("a \"quoted\" message\n");
+    log_set_format(LOG_FORMAT_TEXT);
+    char *out = captured();
+    char *second = strchr(out, '\n') + 1;
+    assert_memory_equal(out, "{\"time\":\"", 9);
+    assert_non_null(strstr(out, "\",\"type\":\"access\",\"request_id\":\"r1\",\"client\":\"::1\","
+                                "\"method\":\"GET\",\"path\":\"/tokens/v2/bob/<redacted>\","
+                                "\"route\":\"/tokens/v2/{}/{}\",\"status\":200,\"bytes\":34,"
+                                "\"duration_us\":12,\"account_id\":7,\"token_id\":\"abc\"}\n"));
+    assert_non_null(strstr(second, "\"account_id\":null,\"token_id\":null}\n"));
+    assert_non_null(strstr(out, "\"level\":\"info\",\"msg\":\"a \\u0022quoted\\u0022 "
+                                "message\\u000a\"}\n"));
+    assert_null(strstr(out, "secret"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +195,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_line_capped, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_path_credentials_redacted, redirect, restore),
         cmocka_unit_test_setup_teardown(test_levels, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_access_bytes_escaped, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_access_json, redirect, restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

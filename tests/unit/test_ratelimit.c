@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "app.h"
-#include "store/store.h"
 #include "api/ratelimit.h"
+#include "app.h"
 #include "pgtest.h"
+#include "store/store.h"
 
 /* Waits for the start of a fresh second, so a 1 s window cannot turn over
  * in the middle of a burst. */
@@ -85,19 +85,32 @@ static void test_login_helper(void **state)
     (void)state;
     static struct app app;
     config_defaults(&app.cfg);
-    /* SQLite: the counters are this process's (throttle_hit says -ENOTSUP). */
+    /* SQLite: the counters are in the database, shared by its processes. */
     char dir[] = "/tmp/tessera-rl-XXXXXX";
     assert_non_null(mkdtemp(dir));
     app.store = store_open(NULL, dir);
     assert_non_null(app.store);
+    assert_int_equal(app.store->ops->migrate(app.store), 0);
     app.cfg.login_rate_account = 2;
+    app.cfg.login_rate_account_hourly = 4;
     app.cfg.login_rate_addr = 100;
     app.limits = ratelimit_create();
     assert_int_equal(ratelimit_login(&app, "Someone@Example.com", "10.0.0.1"), 0);
+    assert_int_equal(ratelimit_login(&app, "someone@example.com", "10.0.0.1"), 0);
+    /* The same pair in another case: over its limit... */
+    assert_true(ratelimit_login(&app, "SOMEONE@EXAMPLE.COM", "10.0.0.1") > 0);
+    /* ...but the owner elsewhere is not locked out, up to the hourly
+     * ceiling of the account (4 attempts counted so far: 3 + this one). */
     assert_int_equal(ratelimit_login(&app, "someone@example.com", "10.0.0.2"), 0);
-    /* Same account in another case, from a third address: over the limit. */
-    assert_true(ratelimit_login(&app, "SOMEONE@EXAMPLE.COM", "10.0.0.3") > 0);
+    int wait = ratelimit_login(&app, "someone@example.com", "10.0.0.3");
+    assert_true(wait >= 1 && wait <= 3600); /* until the ceiling's hour ends */
     assert_int_equal(ratelimit_login(&app, "other@example.com", "10.0.0.3"), 0);
+    /* Registration per address. */
+    app.cfg.register_rate_addr = 2;
+    assert_int_equal(ratelimit_register(&app, "10.1.1.1"), 0);
+    assert_int_equal(ratelimit_register(&app, "10.1.1.1"), 0);
+    assert_true(ratelimit_register(&app, "10.1.1.1") > 0);
+    assert_int_equal(ratelimit_register(&app, "10.1.1.2"), 0);
     /* Per-address limit. */
     app.cfg.login_rate_addr = 2;
     assert_int_equal(ratelimit_login(&app, "a1@example.com", "10.9.9.9"), 0);
@@ -134,11 +147,17 @@ static void test_limits_hold_across_nodes(void **state)
         assert_int_equal(node[i].store->ops->migrate(node[i].store), 0);
     }
     assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.1"), 0);
-    assert_int_equal(ratelimit_login(&node[1], "Shared@Example.com", "10.0.0.2"), 0);
-    assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.3"), 0);
-    /* The fourth attempt, on the other node: over the account's limit. */
-    int retry = ratelimit_login(&node[1], "shared@example.com", "10.0.0.4");
+    assert_int_equal(ratelimit_login(&node[1], "Shared@Example.com", "10.0.0.1"), 0);
+    assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.1"), 0);
+    /* The fourth attempt of the pair, on the other node: over its limit. */
+    int retry = ratelimit_login(&node[1], "shared@example.com", "10.0.0.1");
     assert_true(retry > 0 && retry <= 60);
+    /* The hourly ceiling of the account counts every address on both. */
+    for (int i = 0; i < 2; i++)
+        node[i].cfg.login_rate_account_hourly = 6;
+    assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.2"), 0);
+    assert_int_equal(ratelimit_login(&node[1], "shared@example.com", "10.0.0.3"), 0);
+    assert_true(ratelimit_login(&node[0], "shared@example.com", "10.0.0.4") > 0);
     assert_int_equal(ratelimit_token_api(&node[1], 7), 0);
     assert_int_equal(ratelimit_token_api(&node[0], 7), 0);
     assert_true(ratelimit_token_api(&node[1], 7) > 0);
@@ -152,9 +171,9 @@ static void test_limits_hold_across_nodes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limit_and_reset),   cmocka_unit_test(test_retry_after_within_window),
+        cmocka_unit_test(test_limit_and_reset),    cmocka_unit_test(test_retry_after_within_window),
         cmocka_unit_test(test_unlimited_and_null), cmocka_unit_test(test_many_keys_bounded),
-        cmocka_unit_test(test_login_helper), cmocka_unit_test(test_limits_hold_across_nodes),
+        cmocka_unit_test(test_login_helper),       cmocka_unit_test(test_limits_hold_across_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,8 @@
  * does (several nodes on one database) is in test_store_pg.c. */
 #include "storetest.h"
 
+#include "util/timeutil.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -979,6 +981,28 @@ static void test_audit(void **state)
     free(v);
 }
 
+/* Throttle counters are the store's, so every process (here: a second
+ * handle on the same database) counts in the same fixed window. */
+static void test_throttle_shared(void **state)
+{
+    struct fixture *f = *state;
+    struct store *a = f->st, *b = fixture_open_store(f);
+    assert_non_null(b);
+    /* Start early in a 4-second window so the hits below share it. */
+    for (int64_t now = time_now_ms(); now % 4000 > 1500; now = time_now_ms())
+        usleep(20000);
+    assert_int_equal(a->ops->throttle_hit(a, "login-pair:ann|10.0.0.1", 3, 4), 0);
+    assert_int_equal(b->ops->throttle_hit(b, "login-pair:ann|10.0.0.1", 3, 4), 0);
+    assert_int_equal(a->ops->throttle_hit(a, "login-pair:ann|10.0.0.1", 3, 4), 0);
+    int left = b->ops->throttle_hit(b, "login-pair:ann|10.0.0.1", 3, 4);
+    assert_true(left >= 1 && left <= 4);
+    assert_int_equal(a->ops->throttle_hit(a, "login-pair:ann|10.0.0.2", 3, 4), 0); /* apart */
+    assert_int_equal(a->ops->throttle_hit(a, "x", 0, 4), 0);                         /* unlimited */
+    assert_int_equal(a->ops->throttle_hit(a, "bytes:\xff\xfe", 1, 4), 0);
+    assert_true(b->ops->throttle_hit(b, "bytes:\xff\xfe", 1, 4) >= 1);
+    b->ops->close(b);
+}
+
 int main(void)
 {
     assert_int_equal(crypto_init(), 0);
@@ -998,6 +1022,7 @@ int main(void)
         STORE_TEST_BOTH(test_token_update_revoke),
         STORE_TEST_BOTH(test_token_each),
         STORE_TEST_BOTH(test_token_touch),
+        STORE_TEST_BOTH(test_throttle_shared),
         STORE_TEST_BOTH(test_token_rotate),
         STORE_TEST_BOTH(test_audit),
         STORE_TEST_BOTH(test_refresh),

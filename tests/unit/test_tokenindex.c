@@ -24,6 +24,7 @@
 
 #include "app.h"
 #include "auth/auth.h"
+#include "auth/jwt.h"
 #include "store/changefeed.h"
 #include "store/store.h"
 #include "util/timeutil.h"
@@ -230,6 +231,56 @@ static void test_insert_and_lookup(void **state)
     free(tok);
     free(other);
     free(wrong_user);
+}
+
+/* A tk or JWT whose MAC is right but whose claims no server would sign: a
+ * tk living beyond its hour, issued in the future or wider than its parent;
+ * a session JWT issued in the future. Only a leaked key makes these. */
+static char *temp_token(struct fixture *f, const char *parent, int64_t iat, int64_t exp,
+                        const char *scopes)
+{
+    struct token_temp_claims c = {.iat = iat, .exp = exp};
+    snprintf(c.username, sizeof(c.username), "carol");
+    snprintf(c.parent, sizeof(c.parent), "%s", parent);
+    assert_int_equal(strlist_split(&c.scopes, scopes), 0);
+    char *t = token_format_temp(f->app.token_key, &c);
+    strlist_free(&c.scopes);
+    assert_non_null(t);
+    return t;
+}
+
+static void test_impossible_credentials(void **state)
+{
+    struct fixture *f = *state;
+    int64_t acc = add_account(f->st, "carol", "stac tokens:read tokens:write", "Public");
+    char id[TOKEN_ID_LEN + 1];
+    free(add_token(f, f->st, acc, "carol", TOKEN_SK, "stac tokens:read", 0, id));
+    int64_t now = time_now_ms() / 1000;
+    char *t;
+    t = temp_token(f, id, now, now + 3000, "stac");
+    assert_int_equal(check(f, t), AUTH_OK);
+    free(t);
+    t = temp_token(f, id, now, now + 2 * 3600, "stac"); /* beyond the hour */
+    assert_int_equal(check(f, t), AUTH_INVALID);
+    free(t);
+    t = temp_token(f, id, now + 600, now + 1200, "stac"); /* issued in the future */
+    assert_int_equal(check(f, t), AUTH_INVALID);
+    free(t);
+    t = temp_token(f, id, now, now + 600, "stac tokens:write"); /* wider than the parent */
+    assert_int_equal(check(f, t), AUTH_INVALID);
+    free(t);
+
+    struct jwt_claims c = {.type = JWT_ACCESS, .iat = now, .exp = now + 600, .user_id = acc};
+    jwt_new_jti(c.jti);
+    snprintf(c.username, sizeof(c.username), "carol");
+    t = jwt_sign(f->app.jwt_key, &c);
+    assert_int_equal(check(f, t), AUTH_OK);
+    free(t);
+    c.iat = now + 3600; /* from the future */
+    c.exp = now + 7200;
+    t = jwt_sign(f->app.jwt_key, &c);
+    assert_int_equal(check(f, t), AUTH_INVALID);
+    free(t);
 }
 
 static void test_update_and_revoke(void **state)
@@ -491,6 +542,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_insert_and_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_and_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impossible_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_by_other_process, setup, teardown),

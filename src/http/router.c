@@ -1,0 +1,153 @@
+/* Route patterns: literal segments, "{}" (one segment) and a final "{*}"
+ * (the rest of the path). Routes are registered before server_start and
+ * read-only after, so matching needs no lock. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+#include "http/metrics.h"
+
+/* Splits path in place on '/', skipping empty segments (so a trailing slash
+ * does not matter). Returns the count, or -1 when there are too many. */
+static int split_path(char *path, char **segs, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+        if (n == max)
+            return -1;
+        segs[n++] = p;
+    }
+    return (int)n;
+}
+
+int server_route(struct server *srv, const char *method, const char *pattern, route_handler handler,
+                 unsigned flags)
+{
+    if (srv->nroutes == srv->cap) {
+        size_t cap = srv->cap ? srv->cap * 2 : 32;
+        struct route *r = realloc(srv->routes, cap * sizeof(*r));
+        if (!r)
+            return -ENOMEM;
+        srv->routes = r;
+        srv->cap = cap;
+    }
+    struct route *r = &srv->routes[srv->nroutes];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->method, sizeof(r->method), "%s", method);
+    r->pattern = strdup(pattern);
+    char *work = strdup(pattern);
+    if (!r->pattern || !work) {
+        free(r->pattern);
+        free(work);
+        return -ENOMEM;
+    }
+    char *segs[MAX_SEGMENTS];
+    int n = split_path(work, segs, MAX_SEGMENTS);
+    for (int i = 0; i < n; i++) {
+        r->segs[i] = strdup(segs[i]);
+        r->kinds[i] = strcmp(segs[i], "{*}") == 0  ? SEG_TAIL
+                      : strcmp(segs[i], "{}") == 0 ? SEG_PARAM
+                                                   : SEG_LITERAL;
+        r->has_tail |= r->kinds[i] == SEG_TAIL;
+    }
+    r->nsegs = n > 0 ? (size_t)n : 0;
+    free(work);
+    r->handler = handler;
+    r->flags = flags;
+    r->metrics = metrics_route(method, pattern);
+    srv->nroutes++;
+    return 0;
+}
+
+static void drop_params(struct request *r)
+{
+    for (unsigned k = 0; k < r->nparams; k++) {
+        free(r->params[k]);
+        r->params[k] = NULL;
+    }
+    r->nparams = 0;
+}
+
+/* Matches one route against the split request path, capturing parameters. */
+static bool route_matches(const struct route *rt, char **segs, size_t nsegs, struct request *r)
+{
+    if (!rt->has_tail && rt->nsegs != nsegs)
+        return false;
+    for (size_t i = 0; i < rt->nsegs; i++) {
+        if (rt->kinds[i] == SEG_TAIL) {
+            if (i >= nsegs || r->nparams == MAX_PARAMS)
+                goto no;
+            size_t len = 0;
+            for (size_t j = i; j < nsegs; j++)
+                len += strlen(segs[j]) + 1;
+            char *tail = malloc(len), *w = tail;
+            if (!tail)
+                goto no;
+            for (size_t j = i; j < nsegs; j++) {
+                size_t l = strlen(segs[j]);
+                memcpy(w, segs[j], l);
+                w += l;
+                *w++ = j + 1 < nsegs ? '/' : '\0';
+            }
+            r->params[r->nparams++] = tail;
+            return true;
+        }
+        if (i >= nsegs)
+            goto no;
+        if (rt->kinds[i] == SEG_PARAM) {
+            if (r->nparams == MAX_PARAMS || !(r->params[r->nparams] = strdup(segs[i])))
+                goto no;
+            r->nparams++;
+        } else if (strcmp(rt->segs[i], segs[i]) != 0) {
+            goto no;
+        }
+    }
+    return true;
+no:
+    drop_params(r);
+    return false;
+}
+
+const struct route *router_find(struct server *srv, struct request *r, bool *path_known)
+{
+    char stack[512];
+    size_t n = strlen(r->path) + 1;
+    char *work = n <= sizeof(stack) ? stack : malloc(n);
+    char *segs[MAX_SEGMENTS];
+    const struct route *found = NULL;
+    *path_known = false;
+    if (!work)
+        return NULL;
+    memcpy(work, r->path, n);
+    int nsegs = split_path(work, segs, MAX_SEGMENTS);
+    const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+    for (size_t i = 0; nsegs >= 0 && i < srv->nroutes && !found; i++) {
+        struct route *rt = &srv->routes[i];
+        if (!route_matches(rt, segs, (size_t)nsegs, r))
+            continue;
+        if (strcmp(rt->method, method) == 0) {
+            found = rt;
+        } else {
+            *path_known = true;
+            drop_params(r);
+        }
+    }
+    if (work != stack)
+        free(work);
+    return found;
+}
+
+void router_free(struct server *srv)
+{
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        free(srv->routes[i].pattern);
+        for (size_t j = 0; j < srv->routes[i].nsegs; j++)
+            free(srv->routes[i].segs[j]);
+    }
+    free(srv->routes);
+    srv->routes = NULL;
+    srv->nroutes = srv->cap = 0;
+}
