@@ -117,14 +117,15 @@ static size_t read_message(char *buf, size_t size, size_t n, void *ctx)
     return len;
 }
 
-/* The address inside "Name <a@b>", or the whole value. */
+/* The address inside "Name <a@b>", or the whole value; "" when it does
+ * not fit (the server then refuses the envelope, and the send fails). */
 static void bare_address(const char *from, char *out, size_t len)
 {
     const char *lt = strrchr(from, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-    if (lt && gt)
-        snprintf(out, len, "<%.*s>", (int)(gt - lt - 1), lt + 1);
-    else
-        snprintf(out, len, "<%s>", from);
+    int n = lt && gt ? snprintf(out, len, "<%.*s>", (int)(gt - lt - 1), lt + 1)
+                     : snprintf(out, len, "<%s>", from);
+    if (n < 0 || (size_t)n >= len)
+        out[0] = 0;
 }
 
 static int send_smtp(const struct config *cfg, const char *to, const char *message)
