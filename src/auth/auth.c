@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "auth/jwt.h"
+#include "auth/sessioncache.h"
 #include "auth/tokenindex.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -257,10 +258,28 @@ static int check_session_account(void *ctx, const struct tokenindex_account *a)
     return check_account(ctx, a);
 }
 
-static enum auth_result verify_session(struct app *app, const char *cred, struct principal *p)
+/* The session claims of cred: from this thread's cache of verified
+ * tokens, or by verifying it (then cached). 0, -EINVAL or -EPERM as
+ * jwt_verify. */
+static int session_claims_of(struct app *app, const char *cred, struct session_claims *out)
 {
+    if (sessioncache_get(app->jwt_key, cred, out))
+        return 0;
     struct jwt_claims c = {0};
     int rc = jwt_verify(app->jwt_key, cred, &c);
+    if (rc == 0) {
+        *out = (struct session_claims){c.type, c.user_id, c.iat, c.exp, ""};
+        copy_string(out->jti, sizeof(out->jti), c.jti);
+        sessioncache_put(app->jwt_key, cred, out);
+    }
+    jwt_claims_free(&c);
+    return rc;
+}
+
+static enum auth_result verify_session(struct app *app, const char *cred, struct principal *p)
+{
+    struct session_claims c;
+    int rc = session_claims_of(app, cred, &c);
     if (rc == -EPERM)
         return AUTH_INVALID;
     if (rc < 0)
@@ -272,7 +291,7 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
     if (rc == -EAGAIN)
         res = AUTH_UNAVAILABLE;
     if (rc < 0 || ac.rc < 0)
-        goto out;
+        return res;
     p->kind = PRINCIPAL_SESSION;
     copy_string(p->jti, sizeof(p->jti), c.jti);
     p->created = c.iat * 1000;
@@ -283,8 +302,6 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
         res = AUTH_EXPIRED;
     else
         res = AUTH_OK;
-out:
-    jwt_claims_free(&c);
     return res;
 }
 
