@@ -46,6 +46,34 @@ enum source {
     SRC_PROP,  /* the property index: the filter leaf lead */
 };
 
+/* How a statement names the item's columns: through item_search (s), or,
+ * when it reads its source alone (a narrow count), through the source's
+ * rowid, so that only the tests that need them look item_search up. */
+struct names {
+    const char *row, *geom, *id, *coll, *start, *end;
+};
+
+static const struct names wide = {"s.rowid",      "s.geom",           "s.id",
+                                  "s.collection", "s.datetime_start", "s.datetime_end"};
+static const struct names by_rtree = {"r.id",
+                                      "(SELECT gs.geom FROM item_search gs WHERE gs.rowid = r.id)",
+                                      "(SELECT gs.id FROM item_search gs WHERE gs.rowid = r.id)",
+                                      "(SELECT gs.collection FROM item_search gs"
+                                      " WHERE gs.rowid = r.id)",
+                                      "(SELECT gs.datetime_start FROM item_search gs"
+                                      " WHERE gs.rowid = r.id)",
+                                      "(SELECT gs.datetime_end FROM item_search gs"
+                                      " WHERE gs.rowid = r.id)"};
+static const struct names by_prop = {"d.item",
+                                     "(SELECT gs.geom FROM item_search gs WHERE gs.rowid = d.item)",
+                                     "(SELECT gs.id FROM item_search gs WHERE gs.rowid = d.item)",
+                                     "(SELECT gs.collection FROM item_search gs"
+                                     " WHERE gs.rowid = d.item)",
+                                     "(SELECT gs.datetime_start FROM item_search gs"
+                                     " WHERE gs.rowid = d.item)",
+                                     "(SELECT gs.datetime_end FROM item_search gs"
+                                     " WHERE gs.rowid = d.item)"};
+
 struct search {
     struct catalog_sqlite_conn *c;
     const struct catalog_query *q;
@@ -61,6 +89,9 @@ struct search {
     int64_t estimate;               /* the source's candidates, capped at SMALL_SET */
     struct filter_node intersects;  /* the intersects parameter as a leaf */
     bool packed;                    /* the filter or the sort reads properties */
+    const struct names *names;      /* wide, or by_rtree/by_prop when narrow */
+    bool narrow;                    /* the statement reads its source without item_search */
+    char *classes; /* JSON array of the classes the caller sees in the query's collections */
 };
 
 /* A source and what it needs, to switch between them. */
@@ -176,10 +207,11 @@ static void time_terms(struct search *x, struct sqlb *b, const char *t)
 }
 
 /* The exact test of a geometry against the item's stored one. */
-static void exact_test(struct sqlb *b, const struct catalog_geom *g, bool negated)
+static void exact_test(struct search *x, struct sqlb *b, const struct catalog_geom *g, bool negated)
 {
     sqlb_add(b, negated ? "NOT " : "");
-    sqlb_add(b, "tessera_intersects((SELECT g.geometry FROM items g WHERE g.rowid = s.rowid), ");
+    sqlb_add(b, "tessera_intersects((SELECT g.geometry FROM items g WHERE g.rowid = %s), ",
+             x->names->row);
     sqlb_pointer(b, g);
     sqlb_add(b, ")");
 }
@@ -193,8 +225,8 @@ static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
     double bb[4];
     catalog_geom_bbox(n->geom, bb);
     if (n->negated) {
-        sqlb_add(b, "(s.geom AND ");
-        exact_test(b, n->geom, true);
+        sqlb_add(b, "(%s AND ", x->names->geom);
+        exact_test(x, b, n->geom, true);
         sqlb_add(b, ")");
         return;
     }
@@ -211,18 +243,18 @@ static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
             sqlb_double(b, bb[1]);
             sqlb_add(b, " AND r.maxy <= ");
             sqlb_double(b, bb[3]);
-            sqlb_add(b, " AND s.geom) OR ");
-            exact_test(b, n->geom, false);
+            sqlb_add(b, " AND %s) OR ", x->names->geom);
+            exact_test(x, b, n->geom, false);
             sqlb_add(b, ")");
             return;
         }
-        exact_test(b, n->geom, false);
+        exact_test(x, b, n->geom, false);
         return;
     }
-    sqlb_add(b, "(EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = s.rowid AND ");
+    sqlb_add(b, "(EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = %s AND ", x->names->row);
     bbox_terms(b, "b", bb);
     sqlb_add(b, ") AND ");
-    exact_test(b, n->geom, false);
+    exact_test(x, b, n->geom, false);
     sqlb_add(b, ")");
 }
 
@@ -231,7 +263,7 @@ static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
 static void join_packed(struct search *x, struct sqlb *b)
 {
     if (x->packed)
-        sqlb_add(b, " LEFT JOIN item_packed pk ON pk.rowid = s.rowid");
+        sqlb_add(b, " LEFT JOIN item_packed pk ON pk.rowid = %s", x->names->row);
 }
 
 /* " FROM ... WHERE <the source's own conditions> AND ": the source the rows
@@ -240,7 +272,8 @@ static void add_source(struct search *x, struct sqlb *b)
 {
     switch (x->src) {
     case SRC_RTREE:
-        sqlb_add(b, " FROM item_rtree r JOIN item_search s ON s.rowid = r.id");
+        sqlb_add(b, x->narrow ? " FROM item_rtree r"
+                              : " FROM item_rtree r JOIN item_search s ON s.rowid = r.id");
         join_packed(x, b);
         sqlb_add(b, " WHERE ");
         box_terms(b, "r", x->box[0], x->box[2], x->box);
@@ -248,7 +281,8 @@ static void add_source(struct search *x, struct sqlb *b)
         sqlb_add(b, " AND ");
         break;
     case SRC_PROP:
-        sqlb_add(b, " FROM item_props d JOIN item_search s ON s.rowid = d.item");
+        sqlb_add(b, x->narrow ? " FROM item_props d"
+                              : " FROM item_props d JOIN item_search s ON s.rowid = d.item");
         join_packed(x, b);
         sqlb_add(b, " WHERE d.key = ");
         sqlb_text(b, x->lead->prop);
@@ -264,8 +298,54 @@ static void add_source(struct search *x, struct sqlb *b)
     }
 }
 
-/* Every condition of the query but the source's own. */
-static void add_where(struct search *x, struct sqlb *b)
+/* Visibility, collections and the datetime parameter from a narrow
+ * statement's source: the class (migrate_v4) stands for the first two, the
+ * property row carries the interval, and the R*Tree's interval, rounded
+ * outwards, decides for the items well inside the range (the margin, about
+ * 30 s, is far above the rounding of a double); the others are looked up. */
+static void narrow_where(struct search *x, struct sqlb *b)
+{
+    const struct catalog_query *q = x->q;
+    bool rtree = x->src == SRC_RTREE;
+    sqlb_add(b, "%s IN (SELECT value FROM json_each(", rtree ? "r.minc" : "d.cls");
+    sqlb_text(b, x->classes);
+    sqlb_add(b, "))");
+    if (!q->has_start && !q->has_end)
+        return;
+    if (!rtree) {
+        if (q->has_end) {
+            sqlb_add(b, " AND d.datetime_start <= ");
+            sqlb_int(b, q->end);
+        }
+        if (q->has_start) {
+            sqlb_add(b, " AND d.datetime_end >= ");
+            sqlb_int(b, q->start);
+        }
+        return;
+    }
+    sqlb_add(b, " AND ((1");
+    if (q->has_end) {
+        sqlb_add(b, " AND r.maxt <= ");
+        sqlb_double(b, (double)q->end / (365.25 * 86400000.0) - 1e-6);
+    }
+    if (q->has_start) {
+        sqlb_add(b, " AND r.mint >= ");
+        sqlb_double(b, (double)q->start / (365.25 * 86400000.0) + 1e-6);
+    }
+    sqlb_add(b, ") OR EXISTS (SELECT 1 FROM item_search gs WHERE gs.rowid = r.id");
+    if (q->has_end) {
+        sqlb_add(b, " AND gs.datetime_start <= ");
+        sqlb_int(b, q->end);
+    }
+    if (q->has_start) {
+        sqlb_add(b, " AND gs.datetime_end >= ");
+        sqlb_int(b, q->start);
+    }
+    sqlb_add(b, "))");
+}
+
+/* Visibility, collections and the datetime parameter from item_search. */
+static void wide_where(struct search *x, struct sqlb *b)
 {
     const struct catalog_query *q = x->q;
     sqlb_add(b, "(s.vis & ");
@@ -287,19 +367,29 @@ static void add_where(struct search *x, struct sqlb *b)
             sqlb_add(b, " - (SELECT maxdur FROM item_stats)");
         }
     }
+    if (x->colls) {
+        sqlb_add(b, " AND s.collection IN (SELECT value FROM json_each(");
+        sqlb_text(b, x->colls);
+        sqlb_add(b, "))");
+    }
+}
+
+/* Every condition of the query but the source's own. */
+static void add_where(struct search *x, struct sqlb *b)
+{
+    const struct catalog_query *q = x->q;
+    if (x->narrow)
+        narrow_where(x, b);
+    else
+        wide_where(x, b);
     if (q->has_bbox && !(x->src == SRC_RTREE && !x->lead)) { /* unless it is the source */
-        sqlb_add(b, " AND EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = s.rowid AND ");
+        sqlb_add(b, " AND EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = %s AND ", x->names->row);
         bbox_terms(b, "b", q->bbox);
         sqlb_add(b, ")");
     }
     if (x->ids) {
-        sqlb_add(b, " AND s.id IN (SELECT value FROM json_each(");
+        sqlb_add(b, " AND %s IN (SELECT value FROM json_each(", x->names->id);
         sqlb_text(b, x->ids);
-        sqlb_add(b, "))");
-    }
-    if (x->colls) {
-        sqlb_add(b, " AND s.collection IN (SELECT value FROM json_each(");
-        sqlb_text(b, x->colls);
         sqlb_add(b, "))");
     }
     if (q->filter) {
@@ -587,11 +677,62 @@ static int page(struct search *x, bool all, struct rows *rows, int64_t *matched)
     return 0;
 }
 
-/* The count from the current source. */
+/* The classes (migrate_v4) of the items the caller sees in the query's
+ * collections, as a JSON array in x->classes. */
+static int visible_classes(struct search *x)
+{
+    struct sqlb b;
+    sqlite3_stmt *st;
+    sqlb_init(&b, false);
+    sqlb_add(&b, "SELECT json_group_array(k.cls) FROM item_classes k JOIN collections c"
+                 " ON c.id = k.collection WHERE (k.vis & ");
+    int m = sqlb_int(&b, x->mask);
+    sqlb_add(&b, ") != 0 AND (c.vis & ");
+    sqlb_ref(&b, m);
+    sqlb_add(&b, ") != 0");
+    if (x->colls) {
+        sqlb_add(&b, " AND k.collection IN (SELECT value FROM json_each(");
+        sqlb_text(&b, x->colls);
+        sqlb_add(&b, "))");
+    }
+    int rc = prepare(x, &b, &st);
+    sqlb_free(&b);
+    if (rc < 0)
+        return rc;
+    const char *v =
+        sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    rc = !v ? -EIO : !(x->classes = strdup(v)) ? -ENOMEM : 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Switches the statements to come between item_search and the source
+ * alone (narrow), naming the item's columns accordingly. */
+static void set_narrow(struct search *x, bool narrow)
+{
+    const struct names *n = !narrow ? &wide : x->src == SRC_RTREE ? &by_rtree : &by_prop;
+    x->narrow = narrow;
+    x->names = n;
+    x->dialect.item = n->row;
+    x->dialect.id = n->id;
+    x->dialect.coll = n->coll;
+    x->dialect.start = n->start;
+    x->dialect.end = n->end;
+}
+
+/* The count from the current source. A count from the R*Tree or the
+ * property index reads that source alone: the class and interval it
+ * carries stand for item_search's visibility, collection and interval, so
+ * an item is looked up only for the tests that need more. */
 static int count(struct search *x, int64_t *matched)
 {
     const struct catalog_query *q = x->q;
     struct sqlb b;
+    if (x->src != SRC_ORDER && !x->classes) {
+        int rc = visible_classes(x);
+        if (rc < 0)
+            return rc;
+    }
     sqlb_init(&b, false);
     if (x->src == SRC_ORDER && !q->has_bbox && !q->has_start && !q->has_end && !x->ids &&
         !q->intersects && !q->filter) {
@@ -609,9 +750,11 @@ static int count(struct search *x, int64_t *matched)
             sqlb_add(&b, "))");
         }
     } else {
+        set_narrow(x, x->src != SRC_ORDER);
         sqlb_add(&b, "SELECT count(*)");
         add_source(x, &b);
         add_where(x, &b);
+        set_narrow(x, false);
     }
     int rc = run_number(x, &b, matched);
     sqlb_free(&b);
@@ -707,6 +850,7 @@ int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, i
         .q = q,
         .sort = q->sort ? q->sort : &no_sort,
         .intersects = {.op = FILTER_S_INTERSECTS, .geom = (struct catalog_geom *)q->intersects},
+        .names = &wide,
         .dialect = {.pg = false,
                     .item = "s.rowid",
                     .props = "item_props",
@@ -755,6 +899,7 @@ done:
         catalog_sqlite_conn_put(cat, x.c);
     free(x.ids);
     free(x.colls);
+    free(x.classes);
     return rc;
 }
 
