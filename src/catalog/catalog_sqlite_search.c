@@ -558,6 +558,51 @@ static int choose_source(struct search *x, struct choice *best)
     return rc;
 }
 
+/* The classes (migrate_v4) of the items the caller sees in the query's
+ * collections, as a JSON array in x->classes, found once per search. */
+static int visible_classes(struct search *x)
+{
+    struct sqlb b;
+    sqlite3_stmt *st;
+    if (x->classes)
+        return 0;
+    sqlb_init(&b, false);
+    sqlb_add(&b, "SELECT json_group_array(k.cls) FROM item_classes k JOIN collections c"
+                 " ON c.id = k.collection WHERE (k.vis & ");
+    int m = sqlb_int(&b, x->mask);
+    sqlb_add(&b, ") != 0 AND (c.vis & ");
+    sqlb_ref(&b, m);
+    sqlb_add(&b, ") != 0");
+    if (x->colls) {
+        sqlb_add(&b, " AND k.collection IN (SELECT value FROM json_each(");
+        sqlb_text(&b, x->colls);
+        sqlb_add(&b, "))");
+    }
+    int rc = prepare(x, &b, &st);
+    sqlb_free(&b);
+    if (rc < 0)
+        return rc;
+    const char *v =
+        sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    rc = !v ? -EIO : !(x->classes = strdup(v)) ? -ENOMEM : 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Switches the statements to come between item_search and the source
+ * alone (narrow), naming the item's columns accordingly. */
+static void set_narrow(struct search *x, bool narrow)
+{
+    const struct names *n = !narrow ? &wide : x->src == SRC_RTREE ? &by_rtree : &by_prop;
+    x->narrow = narrow;
+    x->names = n;
+    x->dialect.item = n->row;
+    x->dialect.id = n->id;
+    x->dialect.coll = n->coll;
+    x->dialect.start = n->start;
+    x->dialect.end = n->end;
+}
+
 /* ---- the page ---------------------------------------------------------------- */
 
 struct rows {
@@ -660,13 +705,28 @@ static int page(struct search *x, bool all, struct rows *rows, int64_t *matched)
 {
     const struct catalog_query *q = x->q;
     struct sqlb b;
+    int rc = x->src != SRC_ORDER ? visible_classes(x) : 0;
+    if (rc < 0)
+        return rc;
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT s.rowid");
-    add_source(x, &b);
-    add_where(x, &b);
+    if (x->src == SRC_ORDER) {
+        add_source(x, &b);
+        add_where(x, &b);
+    } else {
+        /* The matches from the source alone (as the count finds them),
+         * then, for the order, item_search's rows of the matches only. */
+        set_narrow(x, true);
+        sqlb_add(&b, " FROM (SELECT %s AS m", x->names->row);
+        add_source(x, &b);
+        add_where(x, &b);
+        set_narrow(x, false);
+        sqlb_add(&b, ") m CROSS JOIN item_search s ON s.rowid = m.m");
+        join_packed(x, &b);
+    }
     add_order(x, &b, false, 0);
     int64_t total = 0;
-    int rc = run_page(x, &b, q->limit, q->offset, all, rows, &total);
+    rc = run_page(x, &b, q->limit, q->offset, all, rows, &total);
     sqlb_free(&b);
     if (rc < 0)
         return rc;
@@ -677,49 +737,6 @@ static int page(struct search *x, bool all, struct rows *rows, int64_t *matched)
     return 0;
 }
 
-/* The classes (migrate_v4) of the items the caller sees in the query's
- * collections, as a JSON array in x->classes. */
-static int visible_classes(struct search *x)
-{
-    struct sqlb b;
-    sqlite3_stmt *st;
-    sqlb_init(&b, false);
-    sqlb_add(&b, "SELECT json_group_array(k.cls) FROM item_classes k JOIN collections c"
-                 " ON c.id = k.collection WHERE (k.vis & ");
-    int m = sqlb_int(&b, x->mask);
-    sqlb_add(&b, ") != 0 AND (c.vis & ");
-    sqlb_ref(&b, m);
-    sqlb_add(&b, ") != 0");
-    if (x->colls) {
-        sqlb_add(&b, " AND k.collection IN (SELECT value FROM json_each(");
-        sqlb_text(&b, x->colls);
-        sqlb_add(&b, "))");
-    }
-    int rc = prepare(x, &b, &st);
-    sqlb_free(&b);
-    if (rc < 0)
-        return rc;
-    const char *v =
-        sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    rc = !v ? -EIO : !(x->classes = strdup(v)) ? -ENOMEM : 0;
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Switches the statements to come between item_search and the source
- * alone (narrow), naming the item's columns accordingly. */
-static void set_narrow(struct search *x, bool narrow)
-{
-    const struct names *n = !narrow ? &wide : x->src == SRC_RTREE ? &by_rtree : &by_prop;
-    x->narrow = narrow;
-    x->names = n;
-    x->dialect.item = n->row;
-    x->dialect.id = n->id;
-    x->dialect.coll = n->coll;
-    x->dialect.start = n->start;
-    x->dialect.end = n->end;
-}
-
 /* The count from the current source. A count from the R*Tree or the
  * property index reads that source alone: the class and interval it
  * carries stand for item_search's visibility, collection and interval, so
@@ -728,11 +745,9 @@ static int count(struct search *x, int64_t *matched)
 {
     const struct catalog_query *q = x->q;
     struct sqlb b;
-    if (x->src != SRC_ORDER && !x->classes) {
-        int rc = visible_classes(x);
-        if (rc < 0)
-            return rc;
-    }
+    int rc = x->src != SRC_ORDER ? visible_classes(x) : 0;
+    if (rc < 0)
+        return rc;
     sqlb_init(&b, false);
     if (x->src == SRC_ORDER && !q->has_bbox && !q->has_start && !q->has_end && !x->ids &&
         !q->intersects && !q->filter) {
@@ -756,7 +771,7 @@ static int count(struct search *x, int64_t *matched)
         add_where(x, &b);
         set_narrow(x, false);
     }
-    int rc = run_number(x, &b, matched);
+    rc = run_number(x, &b, matched);
     sqlb_free(&b);
     return rc;
 }
