@@ -432,6 +432,8 @@ struct sqlite_tx {
         *find_class;
     int64_t vis; /* the imported documents' visibility mask */
     char *visibility_json;
+    char *cls_coll; /* the collection whose class is cls (imports go collection by collection) */
+    int64_t cls;
     int64_t now;
 };
 
@@ -476,6 +478,7 @@ static void tx_free(struct sqlite_tx *tx)
     sqlite3_finalize(tx->find_class);
     sqlite3_close(tx->db);
     free(tx->visibility_json);
+    free(tx->cls_coll);
     free(tx);
 }
 
@@ -631,6 +634,10 @@ static int sqlite_tx_put_collection(struct catalog_tx *base, const char *id, con
  * created on first use. */
 static int item_class(struct sqlite_tx *tx, const char *collection, int64_t *cls)
 {
+    if (tx->cls_coll && strcmp(tx->cls_coll, collection) == 0) {
+        *cls = tx->cls;
+        return 0;
+    }
     bind_text(tx->ins_class, 1, collection);
     sqlite3_bind_int64(tx->ins_class, 2, tx->vis);
     if (step_done(tx->ins_class))
@@ -641,7 +648,13 @@ static int item_class(struct sqlite_tx *tx, const char *collection, int64_t *cls
     *cls = s == SQLITE_ROW ? sqlite3_column_int64(tx->find_class, 0) : 0;
     sqlite3_reset(tx->find_class);
     sqlite3_clear_bindings(tx->find_class);
-    return s == SQLITE_ROW ? 0 : -EIO;
+    if (s != SQLITE_ROW)
+        return -EIO;
+    free(tx->cls_coll);
+    if (!(tx->cls_coll = strdup(collection)))
+        return -ENOMEM;
+    tx->cls = *cls;
+    return 0;
 }
 
 static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec *it)
@@ -690,8 +703,9 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
     if (step_done(st))
         return -EIO;
     int64_t rowid = sqlite3_last_insert_rowid(tx->db), cls;
-    if (item_class(tx, it->collection, &cls) < 0)
-        return -EIO;
+    int rc = item_class(tx, it->collection, &cls);
+    if (rc < 0)
+        return rc;
 
     uint8_t *rec = NULL;
     size_t reclen = 0;
