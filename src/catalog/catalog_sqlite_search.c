@@ -217,45 +217,68 @@ static void exact_test(struct search *x, struct sqlb *b, const struct catalog_ge
     sqlb_add(b, ")");
 }
 
-/* S_INTERSECTS (and the intersects parameter). The R*Tree row of the item,
- * found by its id, prefilters; the leaf the statement starts from needs the
- * exact test alone. */
+/* The item's R*Tree box (r) lies inside box bb: the R*Tree's boxes are
+ * rounded outwards, so inside here is inside for sure. */
+static void inside_terms(struct sqlb *b, const double *bb)
+{
+    sqlb_add(b, "r.minx >= ");
+    sqlb_double(b, bb[0]);
+    sqlb_add(b, " AND r.maxx <= ");
+    sqlb_double(b, bb[2]);
+    sqlb_add(b, " AND r.miny >= ");
+    sqlb_double(b, bb[1]);
+    sqlb_add(b, " AND r.maxy <= ");
+    sqlb_double(b, bb[3]);
+}
+
+/* S_INTERSECTS (and the intersects parameter). On the R*Tree source, r is
+ * the item's own row: its box decides, without parsing the item's geometry,
+ * for the items wholly outside the geometry's box and, when the geometry is
+ * a box, for those wholly inside it (they meet it). Elsewhere the item's
+ * R*Tree row, found by its id, prefilters the exact test. */
 static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
 {
     struct search *x = ctx;
     double bb[4];
     catalog_geom_bbox(n->geom, bb);
+    bool own = x->src == SRC_RTREE, is_box = catalog_geom_is_box(n->geom);
     if (n->negated) {
         sqlb_add(b, "(%s AND ", x->names->geom);
-        exact_test(x, b, n->geom, true);
+        if (own) {
+            sqlb_add(b, "(NOT (");
+            bbox_terms(b, "r", bb);
+            sqlb_add(b, ") OR (");
+            if (is_box) {
+                sqlb_add(b, "NOT (");
+                inside_terms(b, bb);
+                sqlb_add(b, ") AND ");
+            }
+            exact_test(x, b, n->geom, true);
+            sqlb_add(b, "))");
+        } else {
+            exact_test(x, b, n->geom, true);
+        }
         sqlb_add(b, ")");
         return;
     }
-    if (x->src == SRC_RTREE && x->lead == n) {
-        if (catalog_geom_is_box(n->geom)) {
-            /* An item whose box lies inside a box-shaped geometry meets it:
-             * no need to parse its geometry (the R*Tree's boxes are rounded
-             * outwards, so inside here is inside for sure). */
-            sqlb_add(b, "((r.minx >= ");
-            sqlb_double(b, bb[0]);
-            sqlb_add(b, " AND r.maxx <= ");
-            sqlb_double(b, bb[2]);
-            sqlb_add(b, " AND r.miny >= ");
-            sqlb_double(b, bb[1]);
-            sqlb_add(b, " AND r.maxy <= ");
-            sqlb_double(b, bb[3]);
-            sqlb_add(b, " AND %s) OR ", x->names->geom);
-            exact_test(x, b, n->geom, false);
-            sqlb_add(b, ")");
-            return;
-        }
-        exact_test(x, b, n->geom, false);
-        return;
+    sqlb_add(b, "(");
+    if (own && x->lead != n) {
+        bbox_terms(b, "r", bb);
+        sqlb_add(b, " AND ");
+    } else if (!own) {
+        sqlb_add(b, "EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = %s AND ", x->names->row);
+        bbox_terms(b, "b", bb);
+        sqlb_add(b, ") AND ");
     }
-    sqlb_add(b, "(EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = %s AND ", x->names->row);
-    bbox_terms(b, "b", bb);
-    sqlb_add(b, ") AND ");
-    exact_test(x, b, n->geom, false);
+    if (own && is_box) {
+        sqlb_add(b, "((");
+        inside_terms(b, bb);
+        sqlb_add(b, " AND %s) OR ", x->names->geom);
+        exact_test(x, b, n->geom, false);
+        sqlb_add(b, ")");
+    } else {
+        exact_test(x, b, n->geom, false);
+    }
     sqlb_add(b, ")");
 }
 
@@ -386,7 +409,10 @@ static void add_where(struct search *x, struct sqlb *b)
         narrow_where(x, b);
     else
         wide_where(x, b);
-    if (q->has_bbox && !(x->src == SRC_RTREE && !x->lead)) { /* unless it is the source */
+    if (q->has_bbox && x->src == SRC_RTREE && x->lead) { /* the item's own R*Tree row */
+        sqlb_add(b, " AND ");
+        bbox_terms(b, "r", q->bbox);
+    } else if (q->has_bbox && x->src != SRC_RTREE) {
         sqlb_add(b, " AND EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = %s AND ", x->names->row);
         bbox_terms(b, "b", q->bbox);
         sqlb_add(b, ")");

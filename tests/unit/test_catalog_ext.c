@@ -426,6 +426,22 @@ static void test_spatial_temporal(void **state)
     expect_text(f, NULL, "NOT S_INTERSECTS(geometry, BBOX(0, 0, 7, 7))", "f c e");
     struct catalog_query qb = {.has_bbox = true, .bbox = {0, 0, 7, 7}};
     expect_ids(f, &qb, "b a nb", "bbox parameter, item without geometry");
+    /* Within the bbox parameter, where an item's R*Tree box may decide a
+     * spatial leaf: boxes wholly outside or inside, and b's across. */
+    static const char *const within[][2] = {
+        {"NOT S_INTERSECTS(geometry, BBOX(0, 0, 7, 7))", "f c"},
+        {"NOT S_INTERSECTS(geometry, POLYGON((0 0, 7 0, 7 7, 0 7, 0 0)))", "f c"},
+        {"S_INTERSECTS(geometry, BBOX(5, 5, 30, 30))", "f c b"},
+        {"NOT S_INTERSECTS(geometry, BBOX(5, 5, 30, 30))", "a"},
+        {"NOT S_INTERSECTS(geometry, POINT(1 1)) AND num >= 10", "f b"},
+    };
+    for (size_t i = 0; i < sizeof(within) / sizeof(within[0]); i++) {
+        assert_int_equal(filter_parse_cql2_text(within[i][0], &n, err, sizeof(err)), 0);
+        filter_normalize(&n);
+        struct catalog_query qw = {.filter = n, .has_bbox = true, .bbox = {0, 0, 30, 30}};
+        expect_ids(f, &qw, within[i][1], within[i][0]);
+        filter_free(n);
+    }
 }
 
 /* Whatever the filter, hidden items stay hidden and uncounted. */
