@@ -2,9 +2,11 @@
  * their visibility as a bit mask over a small group table, an R*Tree on item
  * bounding boxes, the asset keys each item references, and for search a
  * narrow copy of each item's keys, visibility and interval (item_search)
- * with its properties as rows (item_props). This file has the schema and its
- * migrations, the pool of read connections, the import transaction and the
- * generation probe; catalog_sqlite_read.c has the reads and
+ * with its properties as rows (item_props), which, like the R*Tree, carry
+ * the item's class (collection and visibility) so that counts read nothing
+ * else. This file has the schema and its migrations, the pool of read
+ * connections, the import transaction and the generation probe;
+ * catalog_sqlite_read.c has the reads and queryables and
  * catalog_sqlite_search.c the search.
  * Reads take a connection from the mutex-guarded pool, so any number of
  * threads may search at once; an import uses its own connection and one
@@ -68,6 +70,52 @@ static void sql_prop(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
 }
 
+/* Aggregate tessera_ids(rowid, cap): the rowids as a JSON array when there
+ * are fewer than cap of them, else NULL. With count(*) beside it, one pass
+ * over a search's matches gives their number and, when they are few, the
+ * matches themselves (catalog_sqlite_search.c). */
+struct ids_acc {
+    int64_t n, cap, *v;
+    bool oom;
+};
+
+static void ids_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct ids_acc *a = sqlite3_aggregate_context(ctx, sizeof(*a));
+    if (!a || a->oom)
+        return;
+    if (a->n == 0) {
+        a->cap = sqlite3_value_int64(argv[1]);
+        if (a->cap > 0 && !(a->v = malloc((size_t)a->cap * sizeof(*a->v))))
+            a->oom = true;
+    }
+    if (a->n < a->cap && a->v)
+        a->v[a->n] = sqlite3_value_int64(argv[0]);
+    a->n++;
+}
+
+static void ids_final(sqlite3_context *ctx)
+{
+    struct ids_acc *a = sqlite3_aggregate_context(ctx, 0);
+    if (!a) { /* no rows */
+        sqlite3_result_text(ctx, "[]", 2, SQLITE_STATIC);
+        return;
+    }
+    char *s = NULL;
+    if (!a->oom && a->n < a->cap && (s = malloc((size_t)a->n * 21 + 3))) {
+        size_t len = 0;
+        s[len++] = '[';
+        for (int64_t i = 0; i < a->n; i++)
+            len += (size_t)sprintf(s + len, i ? ",%lld" : "%lld", (long long)a->v[i]);
+        s[len++] = ']';
+        sqlite3_result_text(ctx, s, (int)len, free);
+    } else if (a->oom || a->n < a->cap) {
+        sqlite3_result_error_nomem(ctx);
+    }
+    free(a->v);
+}
+
 /* A connection with the busy timeout and the SQL functions every reader and
  * the importer need. NULL on failure (logged). */
 static sqlite3 *db_open(const char *path, bool create)
@@ -90,6 +138,7 @@ static sqlite3 *db_open(const char *path, bool create)
                             sql_prop, NULL, NULL);
     sqlite3_create_function(db, "tessera_pt", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&t,
                             sql_prop, NULL, NULL);
+    sqlite3_create_function(db, "tessera_ids", 2, SQLITE_UTF8, NULL, NULL, ids_step, ids_final);
     return db;
 }
 

@@ -8,16 +8,19 @@
  * constraint that every match must meet and that an index can enumerate
  * (the bbox, intersects or an S_INTERSECTS through the R*Tree, whose third
  * dimension is the item's interval; a property range through the property
- * index), and starts from the one with the fewest. When that set is small,
- * one statement reads all the matches in order: their number is the count
- * and the page is cut from them. Otherwise the count runs from the best
- * source on its own (or is a sum of item_counts when nothing filters), and
- * the page either sorts the matches of that source (when few match) or
- * walks an index in page order and stops after the page: the order index,
- * which covers visibility and the interval, or, when the first sort key is
- * a property, that property's index (items without it follow, as they sort
- * last). Everything runs in one read transaction, so the count and the page
- * agree. Any thread: each call takes its own pooled connection. */
+ * index), and starts from the one with the fewest. The count then reads
+ * that source alone: each R*Tree entry and property row carries its item's
+ * class (collection and visibility) and interval, so visibility, the
+ * collections and the datetime parameter need no row of item_search (a
+ * rowid lookup per candidate was most of a search's time). The same pass
+ * keeps the matches when they are few, and the page is cut from them in
+ * order; otherwise (or when nothing filters: then the count is a sum of
+ * item_counts) the page walks an index in page order and stops after the
+ * page: the order index, which covers visibility and the interval, or,
+ * when the first sort key is a property, that property's index (items
+ * without it follow, as they sort last). Everything runs in one read
+ * transaction, so the count and the page agree. Any thread: each call takes
+ * its own pooled connection. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -735,28 +738,13 @@ static int page(struct search *x, bool all, struct rows *rows, int64_t *matched)
 {
     const struct catalog_query *q = x->q;
     struct sqlb b;
-    int rc = x->src != SRC_ORDER ? visible_classes(x) : 0;
-    if (rc < 0)
-        return rc;
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT s.rowid");
-    if (x->src == SRC_ORDER) {
-        add_source(x, &b);
-        add_where(x, &b);
-    } else {
-        /* The matches from the source alone (as the count finds them),
-         * then, for the order, item_search's rows of the matches only. */
-        set_narrow(x, true);
-        sqlb_add(&b, " FROM (SELECT %s AS m", x->names->row);
-        add_source(x, &b);
-        add_where(x, &b);
-        set_narrow(x, false);
-        sqlb_add(&b, ") m CROSS JOIN item_search s ON s.rowid = m.m");
-        join_packed(x, &b);
-    }
+    add_source(x, &b);
+    add_where(x, &b);
     add_order(x, &b, false, 0);
     int64_t total = 0;
-    rc = run_page(x, &b, q->limit, q->offset, all, rows, &total);
+    int rc = run_page(x, &b, q->limit, q->offset, all, rows, &total);
     sqlb_free(&b);
     if (rc < 0)
         return rc;
@@ -767,20 +755,68 @@ static int page(struct search *x, bool all, struct rows *rows, int64_t *matched)
     return 0;
 }
 
-/* The count from the current source. A count from the R*Tree or the
- * property index reads that source alone: the class and interval it
- * carries stand for item_search's visibility, collection and interval, so
- * an item is looked up only for the tests that need more. */
+/* The page of few matches (set: their rowids as a JSON array), in order:
+ * only their rows are looked up. */
+static int page_of_set(struct search *x, const char *set, struct rows *rows)
+{
+    struct sqlb b;
+    sqlb_init(&b, false);
+    sqlb_add(&b, "SELECT s.rowid FROM json_each(");
+    sqlb_text(&b, set);
+    sqlb_add(&b, ") m CROSS JOIN item_search s ON s.rowid = m.value");
+    join_packed(x, &b);
+    add_order(x, &b, false, 0);
+    int rc = run_page(x, &b, x->q->limit, x->q->offset, false, rows, NULL);
+    sqlb_free(&b);
+    return rc;
+}
+
+/* The count from a source (the R*Tree or the property index), which it
+ * reads alone: the class and interval it carries stand for item_search's
+ * visibility, collection and interval, so an item is looked up only for the
+ * tests that need more. When fewer than SMALL_SET match, *set gets their
+ * rowids (a JSON array; caller frees), so that one pass finds both the
+ * count and the page. */
+static int count_source(struct search *x, int64_t *matched, char **set)
+{
+    struct sqlb b;
+    sqlite3_stmt *st;
+    int rc = visible_classes(x);
+    *set = NULL;
+    if (rc < 0)
+        return rc;
+    sqlb_init(&b, false);
+    set_narrow(x, true);
+    sqlb_add(&b, "SELECT count(*), tessera_ids(%s, ", x->names->row);
+    sqlb_int(&b, SMALL_SET);
+    sqlb_add(&b, ")");
+    add_source(x, &b);
+    add_where(x, &b);
+    set_narrow(x, false);
+    rc = prepare(x, &b, &st);
+    sqlb_free(&b);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *ids = (const char *)sqlite3_column_text(st, 1);
+        *matched = sqlite3_column_int64(st, 0);
+        if (ids && !(*set = strdup(ids)))
+            rc = -ENOMEM;
+    } else {
+        log_error("catalog: count failed: %s", sqlite3_errmsg(x->c->db));
+        rc = -EIO;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The count in the order index, or from the stored counts. */
 static int count(struct search *x, int64_t *matched)
 {
     const struct catalog_query *q = x->q;
     struct sqlb b;
-    int rc = x->src != SRC_ORDER ? visible_classes(x) : 0;
-    if (rc < 0)
-        return rc;
     sqlb_init(&b, false);
-    if (x->src == SRC_ORDER && !q->has_bbox && !q->has_start && !q->has_end && !x->ids &&
-        !q->intersects && !q->filter) {
+    if (!q->has_bbox && !q->has_start && !q->has_end && !x->ids && !q->intersects && !q->filter) {
         /* Nothing filters but visibility (and collections): the stored
          * counts per collection and visibility add up to it. */
         sqlb_add(&b, "SELECT coalesce(sum(k.n), 0) FROM item_counts k JOIN collections c ON"
@@ -795,13 +831,11 @@ static int count(struct search *x, int64_t *matched)
             sqlb_add(&b, "))");
         }
     } else {
-        set_narrow(x, x->src != SRC_ORDER);
         sqlb_add(&b, "SELECT count(*)");
         add_source(x, &b);
         add_where(x, &b);
-        set_narrow(x, false);
     }
-    rc = run_number(x, &b, matched);
+    int rc = run_number(x, &b, matched);
     sqlb_free(&b);
     return rc;
 }
@@ -837,19 +871,21 @@ static int plan_and_run(struct search *x, struct rows *rows, int64_t *matched)
     if (rc < 0)
         return rc;
     *matched = -1;
-    if (best.estimate < SMALL_SET) {
-        /* Few candidates: every match, in order, in one statement. */
-        use(x, &best);
-        return page(x, true, rows, matched);
-    }
-    /* Many candidates: count from the best source first; when few of them
-     * match, sort those, else walk an index in page order. */
     use(x, &best);
     if (best.src != SRC_ORDER) {
-        if ((rc = count(x, matched)) < 0)
+        /* Count from the best source; when few match, the page is cut
+         * from those, else an index is walked in page order. */
+        char *set = NULL;
+        rc = count_source(x, matched, &set);
+        bool few = set != NULL;
+        if (rc == 0 && few)
+            rc = page_of_set(x, set, rows);
+        free(set);
+        if (rc < 0 || few)
             return rc;
-        if (*matched < SMALL_SET)
-            return page(x, false, rows, &(int64_t){0});
+    } else if (best.estimate < SMALL_SET) {
+        /* A short list of ids: every match, in order, in one statement. */
+        return page(x, true, rows, matched);
     }
     use(x, &order);
     if ((rc = choose_walk(x)) < 0)
@@ -970,121 +1006,5 @@ done:
     free(x.ids);
     free(x.colls);
     free(x.classes);
-    return rc;
-}
-
-/* ---- queryables --------------------------------------------------------------- */
-
-/* Steps a "SELECT 1 ... LIMIT 1" statement: 1 (a row), 0 (none) or -EIO. */
-static int exists(sqlite3_stmt *st)
-{
-    int s = sqlite3_step(st);
-    sqlite3_reset(st);
-    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -EIO;
-}
-
-int catalog_sqlite_queryables(struct catalog *base, const struct strlist *groups,
-                              const char *collection, struct catalog_queryable **out, size_t *n)
-{
-    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
-    struct catalog_sqlite_conn *c = catalog_sqlite_conn_get(cat);
-    struct catalog_queryable *v = NULL;
-    size_t nv = 0, cap = 0;
-    int64_t mask;
-    int rc = -EIO;
-    if (!c)
-        return -EIO;
-    sqlite3_stmt *keys = catalog_sqlite_stmt(c, CSQ_PROP_KEYS);
-    sqlite3_stmt *kind = catalog_sqlite_stmt(c, CSQ_PROP_KIND);
-    if (!keys || !kind || catalog_sqlite_group_mask(c, groups, &mask) < 0 ||
-        sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        goto done;
-    if (collection)
-        sqlite3_bind_text(keys, 1, collection, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(kind, 1, mask);
-    int s;
-    rc = 0;
-    /* Each name and kind seen in a collection counts when some item there
-     * that the caller can see still has it. */
-    while (rc == 0 && (s = sqlite3_step(keys)) == SQLITE_ROW) {
-        const char *coll = (const char *)sqlite3_column_text(keys, 0);
-        const char *key = (const char *)sqlite3_column_text(keys, 1);
-        int k = sqlite3_column_int(keys, 2);
-        size_t i;
-        for (i = 0; i < nv && strcmp(v[i].name, key) != 0; i++)
-            ;
-        if (k < 1 || k > 30 || (i < nv && (v[i].kinds & (1u << k))))
-            continue; /* already known from another collection */
-        sqlite3_bind_text(kind, 2, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(kind, 3, coll, -1, SQLITE_STATIC);
-        sqlite3_bind_int(kind, 4, k);
-        int e = exists(kind);
-        if (e < 0) {
-            rc = -EIO;
-        } else if (e && i < nv) {
-            v[i].kinds |= 1u << k;
-        } else if (e) {
-            if (nv == cap) {
-                size_t ncap = cap ? 2 * cap : 32;
-                struct catalog_queryable *nvv = realloc(v, ncap * sizeof(*nvv));
-                if (!nvv) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                v = nvv;
-                cap = ncap;
-            }
-            if (!(v[nv].name = strdup(key)))
-                rc = -ENOMEM;
-            else
-                v[nv++].kinds = 1u << k;
-        }
-    }
-    if (rc == 0 && s != SQLITE_DONE)
-        rc = -EIO;
-    sqlite3_reset(keys);
-    sqlite3_clear_bindings(keys);
-    sqlite3_clear_bindings(kind);
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-done:
-    catalog_sqlite_conn_put(cat, c);
-    if (rc < 0) {
-        catalog_queryables_free(v, nv);
-        return rc;
-    }
-    *out = v;
-    *n = nv;
-    return 0;
-}
-
-int catalog_sqlite_properties_visible(struct catalog *base, const struct strlist *groups,
-                                      const char *collection, const struct strlist *names,
-                                      size_t *missing)
-{
-    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
-    struct catalog_sqlite_conn *c = catalog_sqlite_conn_get(cat);
-    int64_t mask;
-    int rc = -EIO;
-    if (!c)
-        return -EIO;
-    sqlite3_stmt *st = catalog_sqlite_stmt(c, CSQ_PROP_ANY);
-    if (st && catalog_sqlite_group_mask(c, groups, &mask) == 0) {
-        sqlite3_bind_int64(st, 1, mask);
-        if (collection)
-            sqlite3_bind_text(st, 3, collection, -1, SQLITE_TRANSIENT);
-        rc = 0;
-        for (size_t i = 0; rc == 0 && i < names->n; i++) {
-            sqlite3_bind_text(st, 2, names->v[i], -1, SQLITE_STATIC);
-            int e = exists(st);
-            if (e < 0) {
-                rc = -EIO;
-            } else if (!e) {
-                *missing = i;
-                rc = -ENOENT;
-            }
-        }
-        sqlite3_clear_bindings(st);
-    }
-    catalog_sqlite_conn_put(cat, c);
     return rc;
 }
