@@ -93,8 +93,9 @@ struct search {
     struct filter_node intersects;  /* the intersects parameter as a leaf */
     bool packed;                    /* the filter or the sort reads properties */
     const struct names *names;      /* wide, or by_rtree/by_prop when narrow */
-    bool narrow;                    /* the statement reads its source without item_search */
-    bool walk;                      /* the page walks the order index, collections or not */
+    bool narrow;                    /* the statement tests visibility on its source alone */
+    bool joins;    /* narrow statements still join item_search: the query reads it more than once */
+    bool walk;     /* the page walks the order index, collections or not */
     char *classes; /* JSON array of the classes the caller sees in the query's collections */
 };
 
@@ -299,8 +300,9 @@ static void add_source(struct search *x, struct sqlb *b)
 {
     switch (x->src) {
     case SRC_RTREE:
-        sqlb_add(b, x->narrow ? " FROM item_rtree r"
-                              : " FROM item_rtree r JOIN item_search s ON s.rowid = r.id");
+        sqlb_add(b, x->narrow && !x->joins
+                        ? " FROM item_rtree r"
+                        : " FROM item_rtree r JOIN item_search s ON s.rowid = r.id");
         join_packed(x, b);
         sqlb_add(b, " WHERE ");
         box_terms(b, "r", x->box[0], x->box[2], x->box);
@@ -308,8 +310,9 @@ static void add_source(struct search *x, struct sqlb *b)
         sqlb_add(b, " AND ");
         break;
     case SRC_PROP:
-        sqlb_add(b, x->narrow ? " FROM item_props d"
-                              : " FROM item_props d JOIN item_search s ON s.rowid = d.item");
+        sqlb_add(b, x->narrow && !x->joins
+                        ? " FROM item_props d"
+                        : " FROM item_props d JOIN item_search s ON s.rowid = d.item");
         join_packed(x, b);
         sqlb_add(b, " WHERE d.key = ");
         sqlb_text(b, x->lead->prop);
@@ -622,11 +625,33 @@ static int visible_classes(struct search *x)
     return rc;
 }
 
+/* The references to item_search's columns a filter makes: the id, the
+ * collection, the interval (two), the geometry flag. */
+static size_t row_reads(const struct filter_node *n)
+{
+    if (!n)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n->nkids; i++)
+        k += row_reads(n->kids[i]);
+    if (n->op == FILTER_T_INTERSECTS)
+        return k + 2;
+    if (n->op == FILTER_S_INTERSECTS)
+        return k + 1;
+    if (n->op != FILTER_AND && n->op != FILTER_OR && n->op != FILTER_NOT && n->op != FILTER_CONST)
+        k += n->field == FILTER_FIELD_ID || n->field == FILTER_FIELD_COLLECTION;
+    return k;
+}
+
 /* Switches the statements to come between item_search and the source
- * alone (narrow), naming the item's columns accordingly. */
+ * alone (narrow), naming the item's columns accordingly: each reference is
+ * then a lookup of its own, so a query that makes several joins item_search
+ * once instead (after the source's own tests of visibility). */
 static void set_narrow(struct search *x, bool narrow)
 {
-    const struct names *n = !narrow ? &wide : x->src == SRC_RTREE ? &by_rtree : &by_prop;
+    const struct names *n = !narrow || x->joins   ? &wide
+                            : x->src == SRC_RTREE ? &by_rtree
+                                                  : &by_prop;
     x->narrow = narrow;
     x->names = n;
     x->dialect.item = n->row;
@@ -975,6 +1000,7 @@ int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, i
     strlist_free(&names);
     for (size_t i = 0; i < x.sort->n; i++)
         x.packed |= x.sort->keys[i].field == FILTER_FIELD_PROPERTY;
+    x.joins = row_reads(q->filter) + (q->intersects != NULL) + (q->ids && q->ids->n) > 1;
     struct rows rows = {.n = 0};
     bool in_tx = false;
     int rc = -ENOMEM;

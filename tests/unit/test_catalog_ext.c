@@ -434,6 +434,9 @@ static void test_spatial_temporal(void **state)
         {"S_INTERSECTS(geometry, BBOX(5, 5, 30, 30))", "f c b"},
         {"NOT S_INTERSECTS(geometry, BBOX(5, 5, 30, 30))", "a"},
         {"NOT S_INTERSECTS(geometry, POINT(1 1)) AND num >= 10", "f b"},
+        /* Several reads of the item's row: the count joins it once. */
+        {"T_INTERSECTS(datetime, INTERVAL('2021-02-01', '2021-03-31')) AND id <> 'c'", "b"},
+        {"collection = 'c1' AND id IN ('a', 'f', 'nb')", "f a nb"},
     };
     for (size_t i = 0; i < sizeof(within) / sizeof(within[0]); i++) {
         assert_int_equal(filter_parse_cql2_text(within[i][0], &n, err, sizeof(err)), 0);
