@@ -286,11 +286,25 @@ static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
     sqlb_add(b, ")");
 }
 
+/* Whether filter n has a property leaf other than skip. */
+static bool reads_props(const struct filter_node *n, const struct filter_node *skip)
+{
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (reads_props(n->kids[i], skip))
+            return true;
+    return n != skip && n->nkids == 0 && n->op != FILTER_CONST && n->op != FILTER_S_INTERSECTS &&
+           n->op != FILTER_T_INTERSECTS && n->field == FILTER_FIELD_PROPERTY;
+}
+
 /* The packed properties (pk), when the filter or the sort reads them; SQLite
- * joins them only for the rows that pass the other tests. */
+ * joins them only for the rows that pass the other tests. A narrow count
+ * has no sort, and its lead is tested on the property row: SQLite 3.40
+ * would still look up a join nothing reads. */
 static void join_packed(struct search *x, struct sqlb *b)
 {
-    if (x->packed)
+    if (x->packed && (!x->narrow || reads_props(x->q->filter, x->dialect.skip)))
         sqlb_add(b, " LEFT JOIN item_packed pk ON pk.rowid = %s", x->names->row);
 }
 
