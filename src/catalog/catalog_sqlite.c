@@ -2,9 +2,11 @@
  * their visibility as a bit mask over a small group table, an R*Tree on item
  * bounding boxes, the asset keys each item references, and for search a
  * narrow copy of each item's keys, visibility and interval (item_search)
- * with its properties as rows (item_props). This file has the schema and its
- * migrations, the pool of read connections, the import transaction and the
- * generation probe; catalog_sqlite_read.c has the reads and
+ * with its properties as rows (item_props), which, like the R*Tree, carry
+ * the item's class (collection and visibility) so that counts read nothing
+ * else. This file has the schema and its migrations, the pool of read
+ * connections, the import transaction and the generation probe;
+ * catalog_sqlite_read.c has the reads and queryables and
  * catalog_sqlite_search.c the search.
  * Reads take a connection from the mutex-guarded pool, so any number of
  * threads may search at once; an import uses its own connection and one
@@ -20,7 +22,7 @@
 #include "catalog/template.h"
 #include "util/log.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define MAX_IDLE_CONNS 32
 
 /* ------------------------------------------------------------------------ */
@@ -68,6 +70,52 @@ static void sql_prop(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
 }
 
+/* Aggregate tessera_ids(rowid, cap): the rowids as a JSON array when there
+ * are fewer than cap of them, else NULL. With count(*) beside it, one pass
+ * over a search's matches gives their number and, when they are few, the
+ * matches themselves (catalog_sqlite_search.c). */
+struct ids_acc {
+    int64_t n, cap, *v;
+    bool oom;
+};
+
+static void ids_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct ids_acc *a = sqlite3_aggregate_context(ctx, sizeof(*a));
+    if (!a || a->oom)
+        return;
+    if (a->n == 0) {
+        a->cap = sqlite3_value_int64(argv[1]);
+        if (a->cap > 0 && !(a->v = malloc((size_t)a->cap * sizeof(*a->v))))
+            a->oom = true;
+    }
+    if (a->n < a->cap && a->v)
+        a->v[a->n] = sqlite3_value_int64(argv[0]);
+    a->n++;
+}
+
+static void ids_final(sqlite3_context *ctx)
+{
+    struct ids_acc *a = sqlite3_aggregate_context(ctx, 0);
+    if (!a) { /* no rows */
+        sqlite3_result_text(ctx, "[]", 2, SQLITE_STATIC);
+        return;
+    }
+    char *s = NULL;
+    if (!a->oom && a->n < a->cap && (s = malloc((size_t)a->n * 21 + 3))) {
+        size_t len = 0;
+        s[len++] = '[';
+        for (int64_t i = 0; i < a->n; i++)
+            len += (size_t)sprintf(s + len, i ? ",%lld" : "%lld", (long long)a->v[i]);
+        s[len++] = ']';
+        sqlite3_result_text(ctx, s, (int)len, free);
+    } else if (a->oom || a->n < a->cap) {
+        sqlite3_result_error_nomem(ctx);
+    }
+    free(a->v);
+}
+
 /* A connection with the busy timeout and the SQL functions every reader and
  * the importer need. NULL on failure (logged). */
 static sqlite3 *db_open(const char *path, bool create)
@@ -90,6 +138,7 @@ static sqlite3 *db_open(const char *path, bool create)
                             sql_prop, NULL, NULL);
     sqlite3_create_function(db, "tessera_pt", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&t,
                             sql_prop, NULL, NULL);
+    sqlite3_create_function(db, "tessera_ids", 2, SQLITE_UTF8, NULL, NULL, ids_step, ids_final);
     return db;
 }
 
@@ -206,7 +255,13 @@ out:
 /* The R*Tree's third dimension is the interval in years: in milliseconds
  * it would dwarf degrees and the tree would split on time alone. */
 #define MS_PER_YEAR (365.25 * 86400000.0)
-#define SQL_INS_PROP "INSERT INTO item_props(item, key, kind, num, txt) VALUES(?1, ?2, ?3, ?4, ?5)"
+/* Version 3's property rows, and version 4's, which add the item's class
+ * and interval as ?6..?8 (bound by the caller before put_props). */
+#define SQL_INS_PROP_V3                                                                            \
+    "INSERT INTO item_props(item, key, kind, num, txt) VALUES(?1, ?2, ?3, ?4, ?5)"
+#define SQL_INS_PROP                                                                               \
+    "INSERT INTO item_props(item, key, kind, num, txt, cls, datetime_start, datetime_end)"         \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 #define SQL_INS_KEY "INSERT OR IGNORE INTO prop_keys(collection, key, kind) VALUES(?1, ?2, ?3)"
 
 /* Stores the property rows of item rowid (and the names in prop_keys). */
@@ -296,7 +351,7 @@ static int migrate_v3(sqlite3 *db)
     int rc = -EIO, st;
     if (sqlite3_exec(db, tables, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT rowid, collection, doc FROM items", -1, &sel, NULL) ||
-        sqlite3_prepare_v2(db, SQL_INS_PROP, -1, &ins_prop, NULL) ||
+        sqlite3_prepare_v2(db, SQL_INS_PROP_V3, -1, &ins_prop, NULL) ||
         sqlite3_prepare_v2(db, SQL_INS_KEY, -1, &ins_key, NULL) ||
         sqlite3_prepare_v2(db, SQL_INS_PACKED, -1, &upd, NULL))
         goto out;
@@ -334,6 +389,43 @@ out:
     return rc;
 }
 
+/* Version 4 lets exact counts read no table rows: a rowid lookup per
+ * candidate was 60-76 % of a search's CPU (bench/README.md). Each pair of
+ * collection and visibility is a class (item_classes); a search finds the
+ * classes its caller sees from the collections' current visibility, so a
+ * collection's change of visibility rewrites no item. Each property row
+ * carries its item's class and interval, which the property index covers,
+ * and the R*Tree's fourth dimension is the class. */
+static int migrate_v4(sqlite3 *db)
+{
+    static const char *const sql =
+        "CREATE TABLE item_classes(cls INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+        "  vis INTEGER NOT NULL, UNIQUE(collection, vis));"
+        "INSERT INTO item_classes(collection, vis)"
+        "  SELECT DISTINCT collection, vis FROM item_search ORDER BY 1, 2;"
+        "CREATE TABLE item_props4(item INTEGER NOT NULL, key TEXT NOT NULL,"
+        "  kind INTEGER NOT NULL, num REAL, txt TEXT, cls INTEGER NOT NULL,"
+        "  datetime_start INTEGER NOT NULL, datetime_end INTEGER NOT NULL,"
+        "  PRIMARY KEY(item, key)) WITHOUT ROWID;"
+        "INSERT INTO item_props4 SELECT d.item, d.key, d.kind, d.num, d.txt, k.cls,"
+        "  s.datetime_start, s.datetime_end FROM item_props d"
+        "  JOIN item_search s ON s.rowid = d.item"
+        "  JOIN item_classes k ON k.collection = s.collection AND k.vis = s.vis;"
+        "DROP TABLE item_props;"
+        "ALTER TABLE item_props4 RENAME TO item_props;"
+        "CREATE INDEX item_props_value ON item_props(key, kind, num, txt, cls,"
+        "  datetime_start, datetime_end);"
+        "CREATE VIRTUAL TABLE item_rtree4 USING rtree(id, minx, maxx, miny, maxy, mint, maxt,"
+        "  minc, maxc);"
+        "INSERT INTO item_rtree4 SELECT r.id, r.minx, r.maxx, r.miny, r.maxy, r.mint, r.maxt,"
+        "  k.cls, k.cls FROM item_rtree r JOIN item_search s ON s.rowid = r.id"
+        "  JOIN item_classes k ON k.collection = s.collection AND k.vis = s.vis;"
+        "DROP TABLE item_rtree;"
+        "ALTER TABLE item_rtree4 RENAME TO item_rtree;"
+        "INSERT INTO schema_version VALUES(4);";
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
 static int migrate(sqlite3 *db)
 {
     int version = 0;
@@ -364,6 +456,8 @@ static int migrate(sqlite3 *db)
         goto fail;
     if (version < 3 && migrate_v3(db) < 0)
         goto fail;
+    if (version < 4 && migrate_v4(db) < 0)
+        goto fail;
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     return 0;
@@ -383,9 +477,12 @@ struct sqlite_tx {
     sqlite3 *db;
     sqlite3_stmt *find_item, *del_item, *del_bbox, *del_assets, *ins_item, *ins_bbox, *ins_asset,
         *upsert_coll, *has_coll, *del_search, *del_props, *ins_search, *ins_prop, *ins_key,
-        *upd_cvis, *count_add, *count_sub, *stats, *ins_packed, *del_packed;
+        *upd_cvis, *count_add, *count_sub, *stats, *ins_packed, *del_packed, *ins_class,
+        *find_class;
     int64_t vis; /* the imported documents' visibility mask */
     char *visibility_json;
+    char *cls_coll; /* the collection whose class is cls (imports go collection by collection) */
+    int64_t cls;
     int64_t now;
 };
 
@@ -426,8 +523,11 @@ static void tx_free(struct sqlite_tx *tx)
     sqlite3_finalize(tx->stats);
     sqlite3_finalize(tx->ins_packed);
     sqlite3_finalize(tx->del_packed);
+    sqlite3_finalize(tx->ins_class);
+    sqlite3_finalize(tx->find_class);
     sqlite3_close(tx->db);
     free(tx->visibility_json);
+    free(tx->cls_coll);
     free(tx);
 }
 
@@ -517,8 +617,10 @@ static int sqlite_tx_begin(struct catalog *base, const struct strlist *visibilit
         {&tx->ins_item, "INSERT INTO items(id, collection, doc, geometry, datetime_start,"
                         " datetime_end, visibility, vis, imported, tpl)"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
-        {&tx->ins_bbox, "INSERT INTO item_rtree(id, minx, maxx, miny, maxy, mint, maxt)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+        {&tx->ins_bbox, "INSERT INTO item_rtree(id, minx, maxx, miny, maxy, mint, maxt, minc,"
+                        " maxc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"},
+        {&tx->ins_class, "INSERT OR IGNORE INTO item_classes(collection, vis) VALUES(?1, ?2)"},
+        {&tx->find_class, "SELECT cls FROM item_classes WHERE collection = ?1 AND vis = ?2"},
         {&tx->ins_asset, "INSERT OR IGNORE INTO assets(key, item) VALUES(?1, ?2)"},
         {&tx->upsert_coll, "INSERT INTO collections(id, doc, visibility, vis, imported)"
                            " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET"
@@ -577,6 +679,33 @@ static int sqlite_tx_put_collection(struct catalog_tx *base, const char *id, con
     return step_done(tx->upd_cvis);
 }
 
+/* The class of the items this import puts in collection (migrate_v4),
+ * created on first use. */
+static int item_class(struct sqlite_tx *tx, const char *collection, int64_t *cls)
+{
+    if (tx->cls_coll && strcmp(tx->cls_coll, collection) == 0) {
+        *cls = tx->cls;
+        return 0;
+    }
+    bind_text(tx->ins_class, 1, collection);
+    sqlite3_bind_int64(tx->ins_class, 2, tx->vis);
+    if (step_done(tx->ins_class))
+        return -EIO;
+    bind_text(tx->find_class, 1, collection);
+    sqlite3_bind_int64(tx->find_class, 2, tx->vis);
+    int s = sqlite3_step(tx->find_class);
+    *cls = s == SQLITE_ROW ? sqlite3_column_int64(tx->find_class, 0) : 0;
+    sqlite3_reset(tx->find_class);
+    sqlite3_clear_bindings(tx->find_class);
+    if (s != SQLITE_ROW)
+        return -EIO;
+    free(tx->cls_coll);
+    if (!(tx->cls_coll = strdup(collection)))
+        return -ENOMEM;
+    tx->cls = *cls;
+    return 0;
+}
+
 static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec *it)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
@@ -622,7 +751,10 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
     sqlite3_bind_text(st, 10, it->tpl, -1, SQLITE_STATIC);
     if (step_done(st))
         return -EIO;
-    int64_t rowid = sqlite3_last_insert_rowid(tx->db);
+    int64_t rowid = sqlite3_last_insert_rowid(tx->db), cls;
+    int rc = item_class(tx, it->collection, &cls);
+    if (rc < 0)
+        return rc;
 
     uint8_t *rec = NULL;
     size_t reclen = 0;
@@ -645,6 +777,10 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
     bind_text(tx->count_add, 1, it->collection);
     sqlite3_bind_int64(tx->count_add, 2, tx->vis);
     sqlite3_bind_int64(tx->stats, 1, it->end - it->start);
+    /* The class and interval every property row of the item carries. */
+    sqlite3_bind_int64(tx->ins_prop, 6, cls);
+    sqlite3_bind_int64(tx->ins_prop, 7, it->start);
+    sqlite3_bind_int64(tx->ins_prop, 8, it->end);
     if (step_done(st) || step_done(tx->count_add) || step_done(tx->stats) ||
         put_props(tx->ins_prop, tx->ins_key, rowid, it->collection, it->props, it->nprops) < 0)
         return -EIO;
@@ -661,6 +797,7 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
         sqlite3_bind_double(st, 5, box[3]);
         sqlite3_bind_double(st, 6, (double)it->start / MS_PER_YEAR);
         sqlite3_bind_double(st, 7, (double)it->end / MS_PER_YEAR);
+        sqlite3_bind_int64(st, 8, cls); /* exact as the R*Tree's float up to 2^24 classes */
         if (step_done(st))
             return -EIO;
     }

@@ -1,4 +1,5 @@
-/* Reads of the SQLite catalog driver (search is in catalog_sqlite_search.c).
+/* Reads of the SQLite catalog driver, and its queryables (search is in
+ * catalog_sqlite_search.c).
  * Visibility is a bit mask: the caller's groups become a mask (Public is bit
  * 0, always set) and a document is visible when its mask shares a bit with
  * it. Any thread: each call takes its own connection from the pool. */
@@ -234,6 +235,122 @@ int catalog_sqlite_item_each(struct catalog *base, const struct strlist *groups,
         bind_text(st, 2, collection);
         bind_text(st, 3, id);
         rc = each_template(c, st, fn, ctx, true);
+    }
+    catalog_sqlite_conn_put(cat, c);
+    return rc;
+}
+
+/* ---- queryables --------------------------------------------------------------- */
+
+/* Steps a "SELECT 1 ... LIMIT 1" statement: 1 (a row), 0 (none) or -EIO. */
+static int exists(sqlite3_stmt *st)
+{
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -EIO;
+}
+
+int catalog_sqlite_queryables(struct catalog *base, const struct strlist *groups,
+                              const char *collection, struct catalog_queryable **out, size_t *n)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    struct catalog_sqlite_conn *c = catalog_sqlite_conn_get(cat);
+    struct catalog_queryable *v = NULL;
+    size_t nv = 0, cap = 0;
+    int64_t mask;
+    int rc = -EIO;
+    if (!c)
+        return -EIO;
+    sqlite3_stmt *keys = catalog_sqlite_stmt(c, CSQ_PROP_KEYS);
+    sqlite3_stmt *kind = catalog_sqlite_stmt(c, CSQ_PROP_KIND);
+    if (!keys || !kind || catalog_sqlite_group_mask(c, groups, &mask) < 0 ||
+        sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto done;
+    if (collection)
+        sqlite3_bind_text(keys, 1, collection, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(kind, 1, mask);
+    int s;
+    rc = 0;
+    /* Each name and kind seen in a collection counts when some item there
+     * that the caller can see still has it. */
+    while (rc == 0 && (s = sqlite3_step(keys)) == SQLITE_ROW) {
+        const char *coll = (const char *)sqlite3_column_text(keys, 0);
+        const char *key = (const char *)sqlite3_column_text(keys, 1);
+        int k = sqlite3_column_int(keys, 2);
+        size_t i;
+        for (i = 0; i < nv && strcmp(v[i].name, key) != 0; i++)
+            ;
+        if (k < 1 || k > 30 || (i < nv && (v[i].kinds & (1u << k))))
+            continue; /* already known from another collection */
+        sqlite3_bind_text(kind, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(kind, 3, coll, -1, SQLITE_STATIC);
+        sqlite3_bind_int(kind, 4, k);
+        int e = exists(kind);
+        if (e < 0) {
+            rc = -EIO;
+        } else if (e && i < nv) {
+            v[i].kinds |= 1u << k;
+        } else if (e) {
+            if (nv == cap) {
+                size_t ncap = cap ? 2 * cap : 32;
+                struct catalog_queryable *nvv = realloc(v, ncap * sizeof(*nvv));
+                if (!nvv) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                v = nvv;
+                cap = ncap;
+            }
+            if (!(v[nv].name = strdup(key)))
+                rc = -ENOMEM;
+            else
+                v[nv++].kinds = 1u << k;
+        }
+    }
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = -EIO;
+    sqlite3_reset(keys);
+    sqlite3_clear_bindings(keys);
+    sqlite3_clear_bindings(kind);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+done:
+    catalog_sqlite_conn_put(cat, c);
+    if (rc < 0) {
+        catalog_queryables_free(v, nv);
+        return rc;
+    }
+    *out = v;
+    *n = nv;
+    return 0;
+}
+
+int catalog_sqlite_properties_visible(struct catalog *base, const struct strlist *groups,
+                                      const char *collection, const struct strlist *names,
+                                      size_t *missing)
+{
+    struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
+    struct catalog_sqlite_conn *c = catalog_sqlite_conn_get(cat);
+    int64_t mask;
+    int rc = -EIO;
+    if (!c)
+        return -EIO;
+    sqlite3_stmt *st = catalog_sqlite_stmt(c, CSQ_PROP_ANY);
+    if (st && catalog_sqlite_group_mask(c, groups, &mask) == 0) {
+        sqlite3_bind_int64(st, 1, mask);
+        if (collection)
+            sqlite3_bind_text(st, 3, collection, -1, SQLITE_TRANSIENT);
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < names->n; i++) {
+            sqlite3_bind_text(st, 2, names->v[i], -1, SQLITE_STATIC);
+            int e = exists(st);
+            if (e < 0) {
+                rc = -EIO;
+            } else if (!e) {
+                *missing = i;
+                rc = -ENOENT;
+            }
+        }
+        sqlite3_clear_bindings(st);
     }
     catalog_sqlite_conn_put(cat, c);
     return rc;

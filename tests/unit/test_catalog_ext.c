@@ -426,6 +426,25 @@ static void test_spatial_temporal(void **state)
     expect_text(f, NULL, "NOT S_INTERSECTS(geometry, BBOX(0, 0, 7, 7))", "f c e");
     struct catalog_query qb = {.has_bbox = true, .bbox = {0, 0, 7, 7}};
     expect_ids(f, &qb, "b a nb", "bbox parameter, item without geometry");
+    /* Within the bbox parameter, where an item's R*Tree box may decide a
+     * spatial leaf: boxes wholly outside or inside, and b's across. */
+    static const char *const within[][2] = {
+        {"NOT S_INTERSECTS(geometry, BBOX(0, 0, 7, 7))", "f c"},
+        {"NOT S_INTERSECTS(geometry, POLYGON((0 0, 7 0, 7 7, 0 7, 0 0)))", "f c"},
+        {"S_INTERSECTS(geometry, BBOX(5, 5, 30, 30))", "f c b"},
+        {"NOT S_INTERSECTS(geometry, BBOX(5, 5, 30, 30))", "a"},
+        {"NOT S_INTERSECTS(geometry, POINT(1 1)) AND num >= 10", "f b"},
+        /* Several reads of the item's row: the count joins it once. */
+        {"T_INTERSECTS(datetime, INTERVAL('2021-02-01', '2021-03-31')) AND id <> 'c'", "b"},
+        {"collection = 'c1' AND id IN ('a', 'f', 'nb')", "f a nb"},
+    };
+    for (size_t i = 0; i < sizeof(within) / sizeof(within[0]); i++) {
+        assert_int_equal(filter_parse_cql2_text(within[i][0], &n, err, sizeof(err)), 0);
+        filter_normalize(&n);
+        struct catalog_query qw = {.filter = n, .has_bbox = true, .bbox = {0, 0, 30, 30}};
+        expect_ids(f, &qw, within[i][1], within[i][0]);
+        filter_free(n);
+    }
 }
 
 /* Whatever the filter, hidden items stay hidden and uncounted. */
@@ -541,6 +560,64 @@ static void test_reimport_props(void **state)
     strlist_free(&names);
 }
 
+/* On SQLite, counts read the R*Tree or the property index alone (each
+ * item's class and interval): they must follow visibility, also after a
+ * collection or an item is imported again with another one. */
+static void test_count_visibility(void **state)
+{
+    struct fixture *f = *state;
+    char dir[128], err[512];
+    struct strlist partners = STRLIST_INIT;
+    strlist_add(&partners, "Partners");
+    struct catalog_query box = {.has_bbox = true,
+                                .bbox = {0, 0, 2, 2},
+                                .has_start = true,
+                                .start = 1609459200000 /* 2021-01-01, a's datetime */,
+                                .has_end = true,
+                                .end = 1640995199000 /* 2021-12-31T23:59:59Z */};
+    expect_ids(f, &box, "a", "box, anonymous");
+    box.start++; /* the bounds are exact, not the R*Tree's rounded interval */
+    expect_ids(f, &box, "", "box after a, anonymous");
+    box.start--;
+    box.groups = &f->partners;
+    expect_ids(f, &box, "p1 z1 a", "box, partners");
+    expect_text(f, NULL, "num >= 10", "f b a");
+    expect_text(f, &f->partners, "num >= 10", "p1 f b z1 a");
+    /* c2 and its item again, public now. */
+    snprintf(dir, sizeof(dir), "%s/c2pub", f->dir);
+    mkdir(dir, 0700);
+    write_file(dir, "c2.json", COLLECTION("c2"));
+    write_item(dir, "z1", "c2", PT(1, 1), "\"datetime\":\"2021-01-15T00:00:00Z\",\"num\":15");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    box.groups = NULL;
+    expect_ids(f, &box, "z1 a", "box, anonymous, c2 public");
+    expect_text(f, NULL, "num >= 10", "f b z1 a");
+    /* The collection alone again, for partners only: its public item hides. */
+    snprintf(dir, sizeof(dir), "%s/c2only", f->dir);
+    mkdir(dir, 0700);
+    write_file(dir, "c2.json", COLLECTION("c2"));
+    assert_int_equal(catalog_import_path(f->cat, dir, &partners, err, sizeof(err)), 0);
+    expect_ids(f, &box, "a", "box, anonymous, c2 for partners");
+    expect_text(f, NULL, "num >= 10", "f b a");
+    box.groups = &f->partners;
+    expect_ids(f, &box, "p1 z1 a", "box, partners, c2 for partners");
+    /* An item again with another visibility: p1, public now. */
+    snprintf(dir, sizeof(dir), "%s/p1pub", f->dir);
+    mkdir(dir, 0700);
+    write_item(dir, "p1", "c1", PT(1, 1), "\"datetime\":\"2021-05-01T00:00:00Z\",\"num\":1000");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    box.groups = NULL;
+    expect_ids(f, &box, "p1 a", "box, anonymous, p1 public");
+    expect_text(f, NULL, "num >= 10", "p1 f b a");
+    struct strlist c1 = STRLIST_INIT;
+    strlist_add(&c1, "c1");
+    box.collections = &c1;
+    box.groups = &f->partners;
+    expect_ids(f, &box, "p1 a", "box in c1, partners");
+    strlist_free(&c1);
+    strlist_free(&partners);
+}
+
 /* Items before 1970 (negative milliseconds; the SQLite R*Tree's interval
  * in negative years) are found and ordered like any other. */
 static void test_before_1970(void **state)
@@ -594,8 +671,8 @@ static void test_migration(void **state)
                          "INSERT INTO item_bbox SELECT id, minx, maxx, miny, maxy FROM item_rtree;"
                          "DROP TABLE item_rtree; DROP TABLE item_search; DROP TABLE item_props;"
                          "DROP TABLE prop_keys; DROP TABLE item_counts; DROP TABLE item_stats;"
-                         "DROP TABLE item_packed;"
-                         "DELETE FROM schema_version WHERE version = 3;"
+                         "DROP TABLE item_packed; DROP TABLE item_classes;"
+                         "DELETE FROM schema_version WHERE version >= 3;"
                          "CREATE INDEX items_id ON items(id);"
                          "CREATE INDEX items_order ON items(datetime_start DESC, collection, id);",
                          NULL, NULL, NULL),
@@ -630,7 +707,7 @@ int main(void)
         BOTH_DRIVERS(test_spatial_temporal), BOTH_DRIVERS(test_visibility),
         BOTH_DRIVERS(test_sorting),          BOTH_DRIVERS(test_queryables),
         BOTH_DRIVERS(test_reimport_props),   BOTH_DRIVERS(test_migration),
-        BOTH_DRIVERS(test_before_1970),
+        BOTH_DRIVERS(test_before_1970),      BOTH_DRIVERS(test_count_visibility),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
