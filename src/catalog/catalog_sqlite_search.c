@@ -608,6 +608,24 @@ static int choose_source(struct search *x, struct choice *best)
     return rc;
 }
 
+/* The condition on a row k (of item_classes or item_counts, joined to its
+ * collection c) that the caller sees items of that kind: both the items'
+ * and the collection's visibility meet the caller's groups, and the
+ * collection is one the query names (when it names any). */
+static void add_visible_kinds(struct search *x, struct sqlb *b)
+{
+    sqlb_add(b, "(k.vis & ");
+    int m = sqlb_int(b, x->mask);
+    sqlb_add(b, ") != 0 AND (c.vis & ");
+    sqlb_ref(b, m);
+    sqlb_add(b, ") != 0");
+    if (x->colls) {
+        sqlb_add(b, " AND k.collection IN (SELECT value FROM json_each(");
+        sqlb_text(b, x->colls);
+        sqlb_add(b, "))");
+    }
+}
+
 /* The classes (migrate_v4) of the items the caller sees in the query's
  * collections, as a JSON array in x->classes, found once per search. */
 static int visible_classes(struct search *x)
@@ -618,16 +636,8 @@ static int visible_classes(struct search *x)
         return 0;
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT json_group_array(k.cls) FROM item_classes k JOIN collections c"
-                 " ON c.id = k.collection WHERE (k.vis & ");
-    int m = sqlb_int(&b, x->mask);
-    sqlb_add(&b, ") != 0 AND (c.vis & ");
-    sqlb_ref(&b, m);
-    sqlb_add(&b, ") != 0");
-    if (x->colls) {
-        sqlb_add(&b, " AND k.collection IN (SELECT value FROM json_each(");
-        sqlb_text(&b, x->colls);
-        sqlb_add(&b, "))");
-    }
+                 " ON c.id = k.collection WHERE ");
+    add_visible_kinds(x, &b);
     int rc = prepare(x, &b, &st);
     sqlb_free(&b);
     if (rc < 0)
@@ -859,16 +869,8 @@ static int count(struct search *x, int64_t *matched)
         /* Nothing filters but visibility (and collections): the stored
          * counts per collection and visibility add up to it. */
         sqlb_add(&b, "SELECT coalesce(sum(k.n), 0) FROM item_counts k JOIN collections c ON"
-                     " c.id = k.collection WHERE (k.vis & ");
-        int m = sqlb_int(&b, x->mask);
-        sqlb_add(&b, ") != 0 AND (c.vis & ");
-        sqlb_ref(&b, m);
-        sqlb_add(&b, ") != 0");
-        if (x->colls) {
-            sqlb_add(&b, " AND k.collection IN (SELECT value FROM json_each(");
-            sqlb_text(&b, x->colls);
-            sqlb_add(&b, "))");
-        }
+                     " c.id = k.collection WHERE ");
+        add_visible_kinds(x, &b);
     } else {
         sqlb_add(&b, "SELECT count(*)");
         add_source(x, &b);
