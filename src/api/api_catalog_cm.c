@@ -239,31 +239,36 @@ out:
 
 /* ---- scenes ---------------------------------------------------------------- */
 
+bool cm_scene_page(struct request *r, int64_t def_limit, struct principal *p, struct cm_search *s,
+                   int64_t *count, cJSON **items)
+{
+    struct cm_error e;
+    const struct strlist *groups;
+    int rc = 0;
+    if (!cm_caller(r, p, true, &groups))
+        return false;
+    if (!cm_parse_paging(r, def_limit, CM_MAX_LIMIT, true, s, &e) ||
+        !cm_parse_scene_search(r, groups, s, &e, &rc)) {
+        cm_reply_invalid(r, &e);
+        return false;
+    }
+    if (rc == 0)
+        rc = cm_search_run(request_app(r)->catalog, s, count, items);
+    if (rc < 0) {
+        cm_reply_catalog_error(r, rc);
+        return false;
+    }
+    return true;
+}
+
 static void h_scenes(struct request *r)
 {
     struct principal p = {0};
     struct cm_search s = {0};
-    struct cm_error e;
-    const struct strlist *groups;
     cJSON *items = NULL;
-    int rc = 0;
-    if (!cm_caller(r, &p, true, &groups))
-        goto out;
-    if (!cm_parse_paging(r, SCENES_DEFAULT_LIMIT, CM_MAX_LIMIT, true, &s, &e) ||
-        !cm_parse_scene_search(r, groups, &s, &e, &rc)) {
-        if (rc == 0)
-            cm_reply_invalid(r, &e);
-        else
-            cm_reply_catalog_error(r, rc);
-        goto out;
-    }
     int64_t count = 0;
-    if (rc == 0)
-        rc = cm_search_run(request_app(r)->catalog, &s, &count, &items);
-    if (rc < 0) {
-        cm_reply_catalog_error(r, rc);
+    if (!cm_scene_page(r, SCENES_DEFAULT_LIMIT, &p, &s, &count, &items))
         goto out;
-    }
     cJSON *body = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(body, "items");
     const cJSON *it;

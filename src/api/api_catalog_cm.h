@@ -27,6 +27,13 @@ int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJ
  * stops at max items (-E2BIG then) or when fn returns non-zero (returned). */
 int cm_search_each(struct catalog *cat, struct cm_search *s, int64_t max,
                    int (*fn)(void *ctx, const cJSON *item), void *ctx);
+/* A scenes request up to its page: the caller (catalog:read required),
+ * limit (default def_limit) and offset, the scene parameters, then the
+ * search into *count and *items (caller frees). False when a reply was
+ * sent (401, 403, 422, 503); call principal_free and cm_search_free in
+ * every case. */
+bool cm_scene_page(struct request *r, int64_t def_limit, struct principal *p, struct cm_search *s,
+                   int64_t *count, cJSON **items);
 /* The pagination-count/-limit/-offset headers of the downloads. */
 void cm_pagination_headers(struct request *r, int64_t count, int64_t limit, int64_t offset);
 

@@ -20,25 +20,13 @@ static void h_scenes_gpkg(struct request *r)
 {
     struct principal p = {0};
     struct cm_search s = {0};
-    struct cm_error e;
-    const struct strlist *groups;
     cJSON *items = NULL, *rows = NULL;
     unsigned char *gpkg = NULL;
     size_t len = 0;
-    int rc = 0;
-    if (!cm_caller(r, &p, true, &groups))
-        goto out;
-    if (!cm_parse_paging(r, GPKG_DEFAULT_LIMIT, CM_MAX_LIMIT, true, &s, &e) ||
-        !cm_parse_scene_search(r, groups, &s, &e, &rc)) {
-        if (rc == 0)
-            cm_reply_invalid(r, &e);
-        else
-            cm_reply_catalog_error(r, rc);
-        goto out;
-    }
     int64_t count = 0;
-    if (rc == 0)
-        rc = cm_search_run(request_app(r)->catalog, &s, &count, &items);
+    if (!cm_scene_page(r, GPKG_DEFAULT_LIMIT, &p, &s, &count, &items))
+        goto out;
+    int rc = 0;
     rows = cJSON_CreateArray();
     const cJSON *it;
     cJSON_ArrayForEach(it, items) if (rc == 0 && rows)
