@@ -399,6 +399,15 @@ class CatalogTest(unittest.TestCase):
                 self.assertEqual((len(page["items"]), page["count"]), (3, len(want)))
         self.assertLess(len(scenes(PUBLIC)), len(scenes(PARTNER)))
         self.assert_422(self.get("scenes", PUBLIC, {"instruments": "xyz"}), "instruments")
+        # ids: scene names or UUIDs, either matching; hidden ones stay hidden.
+        a, b = sorted(scenes(PUBLIC))[:2]
+        ids = [a, scenes(PUBLIC)[b]["properties"]["cm:scene_uuid"]]
+        got = self.get("scenes", PUBLIC, {"ids": ids}).json()
+        self.assertEqual(sorted(s["name"] for s in got["items"]), [a, b])
+        self.assertEqual(got["count"], 2)
+        hidden = next(n for n in scenes(PARTNER) if n not in scenes(PUBLIC))
+        self.assertEqual(self.get("scenes", PUBLIC, {"ids": hidden}).json()["count"], 0)
+        self.assertEqual(self.get("scenes", PARTNER, {"ids": hidden}).json()["count"], 1)
 
 
     # -- emission sources ------------------------------------------------------------
