@@ -62,6 +62,7 @@ void token_record_free(struct token_record *t)
         return;
     strlist_free(&t->scopes);
     strlist_free(&t->allowed_urls);
+    strlist_free(&t->resources);
     if (t->public_token) {
         explicit_bzero(t->public_token, strlen(t->public_token));
         free(t->public_token);

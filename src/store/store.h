@@ -59,6 +59,7 @@ struct token_record {
     char note[TOKEN_NOTE_MAX + 1];
     struct strlist scopes;       /* owned */
     struct strlist allowed_urls; /* owned */
+    struct strlist resources;    /* owned: resource bounds (auth/resources.h), empty = none */
     uint8_t secret_hash[CRYPTO_MAC_LEN];
     char *public_token; /* owned; the full token string for pk only (pk may be listed again) */
     bool is_default;
@@ -198,7 +199,7 @@ struct store_ops {
      * nor repeats. -ENOENT when it is unknown or another account's. */
     int (*token_list)(struct store *st, const struct token_query *q, struct token_record **out,
                       size_t *n);
-    /* Writes note, scopes, allowed_urls, expires_at and modified of a live
+    /* Writes note, scopes, allowed_urls, resources, expires_at and modified of a live
      * token. */
     int (*token_update)(struct store *st, const struct token_record *t);
     /* Rotation, in one transaction: inserts fresh (a new token of the same

@@ -194,6 +194,8 @@ static const char *const migrations[] = {
     "  used_at BIGINT NOT NULL DEFAULT 0"
     ");"
     "CREATE INDEX password_resets_account ON password_resets (account_id);",
+    /* 6: resource bounds (space-separated, as scopes are; auth/resources.h). */
+    "ALTER TABLE tokens ADD COLUMN resources TEXT NOT NULL DEFAULT '';",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -202,7 +204,7 @@ static const char *const migrations[] = {
     "scopes, is_active, is_staff, created, updated, sessions_valid_after"
 #define TOKEN_COLS                                                                                 \
     "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "   \
-    "expires_at, created, modified, last_used_at, revoked_at, replaced_by"
+    "expires_at, created, modified, last_used_at, revoked_at, replaced_by, resources"
 
 /* Connections per store: request threads and workers each hold one for a
  * statement or a short transaction; token_each holds one for its scan while
@@ -664,6 +666,8 @@ static int token_from_row(const PGresult *r, int row, struct token_record *t)
     t->last_used_at = pg_get_int64(r, row, 12);
     t->revoked_at = pg_get_int64(r, row, 13);
     pgstore_get_text(r, row, 14, t->replaced_by, sizeof(t->replaced_by));
+    if ((rc = strlist_split(&t->resources, PQgetvalue(r, row, 15))) < 0)
+        goto fail;
     return 0;
 fail:
     token_record_free(t);
@@ -675,7 +679,8 @@ static bool token_storable(const struct token_record *t)
     const char *text[] = {t->id, t->note, t->public_token};
     return (t->usage == TOKEN_PK || t->usage == TOKEN_SK) && store_names_storable(&t->scopes) &&
            pgstore_texts_ok(text, 3) && pgstore_list_ok(&t->scopes) &&
-           pgstore_list_ok(&t->allowed_urls);
+           pgstore_list_ok(&t->allowed_urls) && store_names_storable(&t->resources) &&
+           pgstore_list_ok(&t->resources);
 }
 
 /* Inserts t on c (inside the caller's transaction): 0, -EEXIST (id taken),
@@ -687,7 +692,8 @@ static int token_insert_on(PGconn *c, const struct token_record *t)
     int rc = -ENOMEM;
     char *scopes = strlist_join(&t->scopes, " ");
     char *urls = store_urls_to_json(&t->allowed_urls);
-    if (!scopes || !urls)
+    char *resources = strlist_join(&t->resources, " ");
+    if (!scopes || !urls || !resources)
         goto fail;
     int64_t created = t->created ? t->created : time_now_ms();
     char hash[2 * CRYPTO_MAC_LEN + 3], acc[24], exp[24], cre[24], mod[24], used[24], rev[24];
@@ -706,14 +712,16 @@ static int token_insert_on(PGconn *c, const struct token_record *t)
                             pg_int_param(t->modified ? t->modified : created, mod),
                             pg_int_param(t->last_used_at, used),
                             pg_int_param(t->revoked_at, rev),
-                            t->replaced_by};
+                            t->replaced_by,
+                            resources};
     rc = pg_exec(c,
                  "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
-                 " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                 15, params, NULL);
+                 " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 16, params, NULL);
 fail:
     free(scopes);
     free(urls);
+    free(resources);
     return rc;
 }
 
@@ -862,7 +870,8 @@ static int pg_token_update(struct store *st, const struct token_record *t)
 {
     struct pg_store *ps = to_pg(st);
     if (!store_names_storable(&t->scopes) || !store_text_valid(t->note) ||
-        !pgstore_list_ok(&t->scopes) || !pgstore_list_ok(&t->allowed_urls))
+        !pgstore_list_ok(&t->scopes) || !pgstore_list_ok(&t->allowed_urls) ||
+        !store_names_storable(&t->resources) || !pgstore_list_ok(&t->resources))
         return -EINVAL;
     if (!store_text_valid(t->id))
         return -ENOENT;
@@ -871,7 +880,8 @@ static int pg_token_update(struct store *st, const struct token_record *t)
     PGresult *r = NULL;
     char *scopes = strlist_join(&t->scopes, " ");
     char *urls = store_urls_to_json(&t->allowed_urls);
-    if (!scopes || !urls)
+    char *resources = strlist_join(&t->resources, " ");
+    if (!scopes || !urls || !resources)
         goto fail;
     rc = -EIO;
     if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
@@ -879,13 +889,14 @@ static int pg_token_update(struct store *st, const struct token_record *t)
     char mod[24], exp[24];
     const char *params[] = {t->id, t->note, scopes, urls,
                             pg_int_param(t->modified ? t->modified : time_now_ms(), mod),
-                            pg_int_param(t->expires_at, exp)};
+                            pg_int_param(t->expires_at, exp), resources};
     /* The owner comes from the row: the change note names it, whatever the
      * caller left in t->account_id. */
     r = pg_query(c,
                  "UPDATE tokens SET note = $2, scopes = $3, allowed_urls = $4, modified = $5,"
-                 " expires_at = $6 WHERE id = $1 AND revoked_at = 0 RETURNING account_id",
-                 6, params, NULL);
+                 " expires_at = $6, resources = $7 WHERE id = $1 AND revoked_at = 0"
+                 " RETURNING account_id",
+                 7, params, NULL);
     if (!r)
         goto fail;
     if (PQntuples(r) == 0) {
@@ -901,6 +912,7 @@ fail:
     PQclear(r);
     free(scopes);
     free(urls);
+    free(resources);
     return rc;
 }
 
@@ -982,7 +994,7 @@ static int pg_token_each(struct store *st, int (*fn)(void *ctx, const struct tok
                        "DECLARE tessera_token_scan NO SCROLL CURSOR FOR"
                        " SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash,"
                        " NULL, is_default, expires_at, created, modified, last_used_at, revoked_at,"
-                       " replaced_by FROM tokens WHERE revoked_at = 0",
+                       " replaced_by, resources FROM tokens WHERE revoked_at = 0",
                        0, NULL, NULL)))
         rc = -EIO;
     PQclear(r);

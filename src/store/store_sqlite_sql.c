@@ -167,6 +167,13 @@ const char *const sq_migrations[] = {
     "  window_end INTEGER NOT NULL,"
     "  count INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    /* 9: resource bounds (space-separated, as scopes are; auth/resources.h). */
+    "ALTER TABLE tokens ADD COLUMN resources TEXT NOT NULL DEFAULT '';"
+    "DROP TRIGGER change_log_token_update;"
+    "CREATE TRIGGER change_log_token_update AFTER UPDATE OF account_id, usage, note, scopes,"
+    " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at,"
+    " replaced_by, resources ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 
@@ -175,7 +182,7 @@ const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migration
     "scopes, is_active, is_staff, created, updated, sessions_valid_after"
 #define TOKEN_COLS                                                                                \
     "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "  \
-    "expires_at, created, modified, last_used_at, revoked_at, replaced_by"
+    "expires_at, created, modified, last_used_at, revoked_at, replaced_by, resources"
 
 
 /* Token list filters: ?2 = -1 means any usage, else ?3 is 'pk'/'sk';
@@ -219,7 +226,7 @@ const char *const sq_stmt_sql[ST_COUNT] = {
     [ST_GROUP_LIST] = "SELECT name, description FROM \"groups\" ORDER BY name",
     [ST_TOKEN_INSERT] =
         "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
-        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1",
     [ST_TOKEN_CURSOR] = "SELECT created, modified FROM tokens"
                         " WHERE id = ?1 AND account_id = ?2",
@@ -233,7 +240,8 @@ const char *const sq_stmt_sql[ST_COUNT] = {
         "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
         " AND (modified, id) > (?5, ?6) ORDER BY modified, id LIMIT ?7",
     [ST_TOKEN_UPDATE] = "UPDATE tokens SET note = ?2, scopes = ?3, allowed_urls = ?4,"
-                        " modified = ?5, expires_at = ?6 WHERE id = ?1 AND revoked_at = 0",
+                        " modified = ?5, expires_at = ?6, resources = ?7"
+                        " WHERE id = ?1 AND revoked_at = 0",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?3"
                         " WHERE id = ?1 AND account_id = ?2 AND revoked_at = 0",
     /* Table (rowid) order reads each page once; the note and the public
@@ -247,7 +255,7 @@ const char *const sq_stmt_sql[ST_COUNT] = {
     [ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
     [ST_TOKEN_SCAN] = "SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash, NULL,"
                       " is_default, expires_at, created, modified, last_used_at, revoked_at,"
-                      " replaced_by FROM tokens WHERE revoked_at = 0",
+                      " replaced_by, resources FROM tokens WHERE revoked_at = 0",
     [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (jti, family, account_id, expires_at,"
                           " state, created) VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
     [ST_REFRESH_GET] =

@@ -49,6 +49,8 @@ static int token_from_row(sqlite3_stmt *s, struct token_record *t)
     t->last_used_at = sqlite3_column_int64(s, 12);
     t->revoked_at = sqlite3_column_int64(s, 13);
     sq_col_text(s, 14, t->replaced_by, sizeof(t->replaced_by));
+    if ((rc = sq_col_names(s, 15, &t->resources)) < 0)
+        goto fail;
     return 0;
 fail:
     token_record_free(t);
@@ -57,13 +59,15 @@ fail:
 
 int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t)
 {
-    if ((t->usage != TOKEN_PK && t->usage != TOKEN_SK) || !store_names_storable(&t->scopes))
+    if ((t->usage != TOKEN_PK && t->usage != TOKEN_SK) || !store_names_storable(&t->scopes) ||
+        !store_names_storable(&t->resources))
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
     char *scopes = strlist_join(&t->scopes, " ");
     char *urls = store_urls_to_json(&t->allowed_urls);
-    if (!scopes || !urls)
+    char *resources = strlist_join(&t->resources, " ");
+    if (!scopes || !urls || !resources)
         goto fail;
     rc = -EIO;
     s = sq_stmt_get(c, ST_TOKEN_INSERT);
@@ -88,6 +92,7 @@ int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t)
     b |= sqlite3_bind_int64(s, 13, t->last_used_at);
     b |= sqlite3_bind_int64(s, 14, t->revoked_at);
     b |= sqlite3_bind_text(s, 15, t->replaced_by, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 16, resources, -1, SQLITE_STATIC);
     if (b != SQLITE_OK) {
         sq_db_fail(c, "token_insert bind");
         goto fail;
@@ -101,6 +106,7 @@ fail:
     sq_stmt_done(s);
     free(scopes);
     free(urls);
+    free(resources);
     return rc;
 }
 
@@ -213,13 +219,14 @@ int sq_token_update(struct store *st, const struct token_record *t)
     struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
-    if (!store_names_storable(&t->scopes))
+    if (!store_names_storable(&t->scopes) || !store_names_storable(&t->resources))
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
     char *scopes = strlist_join(&t->scopes, " ");
     char *urls = store_urls_to_json(&t->allowed_urls);
-    if (!scopes || !urls)
+    char *resources = strlist_join(&t->resources, " ");
+    if (!scopes || !urls || !resources)
         goto fail;
     rc = -EIO;
     s = sq_stmt_get(c, ST_TOKEN_UPDATE);
@@ -231,6 +238,7 @@ int sq_token_update(struct store *st, const struct token_record *t)
     b |= sqlite3_bind_text(s, 4, urls, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int64(s, 5, t->modified ? t->modified : sq_now_ms());
     b |= sqlite3_bind_int64(s, 6, t->expires_at);
+    b |= sqlite3_bind_text(s, 7, resources, -1, SQLITE_STATIC);
     if (b != SQLITE_OK) {
         sq_db_fail(c, "token_update bind");
         goto fail;
@@ -244,6 +252,7 @@ fail:
     sq_stmt_done(s);
     free(scopes);
     free(urls);
+    free(resources);
     return rc;
 }
 

@@ -31,8 +31,8 @@ struct fixture {
 };
 
 /* The schema version each driver's migrations end at. */
-#define SQLITE_SCHEMA_VERSION 8
-#define PG_SCHEMA_VERSION 5
+#define SQLITE_SCHEMA_VERSION 9
+#define PG_SCHEMA_VERSION 6
 
 static inline int fixture_schema_version(const struct fixture *f)
 {
@@ -148,6 +148,7 @@ static inline void make_token(struct token_record *t, const char *id, int64_t ac
     memset(t->secret_hash, 0xAB, sizeof(t->secret_hash));
     assert_int_equal(strlist_add(&t->scopes, "stac"), 0);
     assert_int_equal(strlist_push(&t->allowed_urls, "https://example.com/a b,c"), 0);
+    assert_int_equal(strlist_push(&t->resources, "collection:l4a"), 0);
     if (usage == TOKEN_PK)
         t->public_token = strdup("pk.eyJ1IjoiYSJ9.secret");
 }

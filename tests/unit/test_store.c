@@ -299,6 +299,7 @@ static void test_token_insert_get(void **state)
     t.expires_at = 99999;
     assert_int_equal(strlist_add(&t.scopes, "styles:read"), 0);
     assert_int_equal(strlist_push(&t.allowed_urls, "https://x.org/?q=1"), 0);
+    assert_int_equal(strlist_push(&t.resources, "asset:l2b/2023/"), 0);
     assert_int_equal(st->ops->token_insert(st, &t), 0);
     assert_int_equal(st->ops->token_insert(st, &t), -EEXIST);
 
@@ -312,6 +313,9 @@ static void test_token_insert_get(void **state)
     assert_int_equal(g.allowed_urls.n, 2);
     assert_string_equal(g.allowed_urls.v[0], "https://example.com/a b,c");
     assert_string_equal(g.allowed_urls.v[1], "https://x.org/?q=1");
+    assert_int_equal(g.resources.n, 2);
+    assert_string_equal(g.resources.v[0], "collection:l4a");
+    assert_string_equal(g.resources.v[1], "asset:l2b/2023/");
     assert_memory_equal(g.secret_hash, t.secret_hash, CRYPTO_MAC_LEN);
     assert_non_null(g.public_token);
     assert_string_equal(g.public_token, t.public_token);
@@ -513,6 +517,8 @@ static void test_token_update_revoke(void **state)
     assert_int_equal(strlist_add(&t.scopes, "catalog:read"), 0);
     assert_int_equal(strlist_add(&t.scopes, "tokens:write"), 0);
     strlist_free(&t.allowed_urls);
+    strlist_free(&t.resources);
+    assert_int_equal(strlist_push(&t.resources, "collection:l2b"), 0);
     t.modified = 0; /* now */
     assert_int_equal(st->ops->token_update(st, &t), 0);
     assert_int_equal(st->ops->token_get(st, t.id, &g), 0);
@@ -520,6 +526,8 @@ static void test_token_update_revoke(void **state)
     assert_int_equal(g.scopes.n, 2);
     assert_true(strlist_contains(&g.scopes, "tokens:write"));
     assert_int_equal(g.allowed_urls.n, 0);
+    assert_int_equal(g.resources.n, 1);
+    assert_string_equal(g.resources.v[0], "collection:l2b");
     assert_true(g.modified > 500);
     assert_int_equal(g.created, 500);
     token_record_free(&g);
@@ -560,7 +568,7 @@ static int scan_token(void *ctx, const struct token_record *t)
 {
     struct scan_ctx *c = ctx;
     if (t->revoked_at != 0 || t->note[0] || t->public_token || t->scopes.n != 1 ||
-        t->allowed_urls.n != 1 || t->secret_hash[0] != 0xAB)
+        t->allowed_urls.n != 1 || t->resources.n != 1 || t->secret_hash[0] != 0xAB)
         c->bad++;
     if (c->count++ % 100 == 0) {
         struct token_record g;
