@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "api/cors.h"
+#include "auth/resources.h"
+#include "auth/tokens.h"
+#include "util/json.h"
 #include "http/server.h"
 
 /* Whole segments only: "/tokens/v20" is not under /tokens/v2. */
@@ -242,4 +245,29 @@ void api_register_all(struct server *srv)
     api_tokens_mapbox_register(srv);
     api_docs_register(srv);
     cors_register(srv);
+}
+
+bool api_read_resources(struct request *r, const struct principal *p, const cJSON *body,
+                        struct strlist *out, bool *given)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, "resources");
+    *given = item && !cJSON_IsNull(item);
+    if (!*given)
+        return strlist_copy(out, &p->resources) == 0 ||
+               (api_reply_error(r, 500, "out of memory", NULL), false);
+    char msg[200];
+    if (!cJSON_IsArray(item) ||
+        json_to_strlist(item, out, RESOURCES_MAX, RESOURCE_MAX_LEN) < 0) {
+        snprintf(msg, sizeof(msg),
+                 "resources must be an array of at most %d strings, each collection:<id> or "
+                 "asset:<key prefix>",
+                 RESOURCES_MAX);
+        api_reply_validation(r, "resources", msg, "value_error");
+        return false;
+    }
+    if (tokens_check_resources(out, &p->resources, msg, sizeof(msg)) < 0) {
+        api_reply_validation(r, "resources", msg, "value_error");
+        return false;
+    }
+    return true;
 }

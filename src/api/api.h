@@ -36,6 +36,13 @@ void api_reply_insufficient_scope(struct request *r, const char *scope);
 /* Parses the body as a JSON object. On failure replies (400 malformed JSON /
  * invalid UTF-8, 422 when not an object) and returns NULL. */
 cJSON *api_parse_body(struct request *r);
+/* Reads the "resources" member of a create or update body into out:
+ * absent or null leaves out as the authorizer's bounds (inherit, so a bound
+ * token never mints an unbound one) and sets *given false; an array of
+ * resource strings must lie within p's bounds (tokens_check_resources).
+ * Replies 422 and returns false when it is not acceptable. */
+bool api_read_resources(struct request *r, const struct principal *p, const cJSON *body,
+                        struct strlist *out, bool *given);
 /* Typed field access: NULL when absent; *wrong_type set when present with
  * another type (then the caller answers 422). */
 const char *api_json_string(const cJSON *obj, const char *name, bool *wrong_type);

@@ -15,6 +15,7 @@
 #include "app.h"
 #include "auth/authrules.h"
 #include "auth/jwt.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -313,6 +314,8 @@ static cJSON *introspect_token(struct app *app, const char *token, enum auth_res
     else if (p.token_id[0])
         cJSON_AddStringToObject(obj, "parent", p.token_id);
     add_scopes(obj, "groups", &p.groups);
+    if (p.resources.n)
+        cJSON_AddItemToObject(obj, "resources", json_from_strlist(&p.resources));
     principal_free(&p);
     return obj;
 }

@@ -23,7 +23,8 @@ static void handle_create_stac(struct request *r)
     struct principal p;
     cJSON *body = NULL;
     struct account a = {0};
-    struct strlist scopes = STRLIST_INIT;
+    struct strlist scopes = STRLIST_INIT, bounds = STRLIST_INIT;
+    bool bounds_given;
     if (!api_authenticate_session(r, &p))
         goto out;
     if (!(body = api_parse_body(r)))
@@ -43,6 +44,8 @@ static void handle_create_stac(struct request *r)
                              wrong_name ? "string_type" : "missing");
         goto out;
     }
+    if (!api_read_resources(r, &p, body, &bounds, &bounds_given))
+        goto out;
     if (!name[0] || strlen(name) > TOKEN_NOTE_MAX) {
         api_reply_validation(r, "name", "Name must be 1 to 256 bytes of UTF-8", "string_length");
         goto out;
@@ -77,8 +80,8 @@ static void handle_create_stac(struct request *r)
         goto out;
     }
     /* Valid through the end of expiration_date, UTC. */
-    struct token_spec spec = {.scopes = &scopes, .note = name, .expires_at = day_start + DAY_MS,
-                              .usage = TOKEN_SK};
+    struct token_spec spec = {.scopes = &scopes, .note = name, .resources = &bounds,
+                              .expires_at = day_start + DAY_MS, .usage = TOKEN_SK};
     struct token_record t;
     char *value = NULL;
     int rc = tokens_create(app, &a, &spec, &t, &value);
@@ -107,6 +110,8 @@ static void handle_create_stac(struct request *r)
     cJSON_AddStringToObject(res, "expiration_date", date_out);
     cJSON_AddStringToObject(res, "created", created);
     cJSON_AddStringToObject(res, "usage", "sk");
+    if (t.resources.n) /* the platform's reply keeps its shape for unbound tokens */
+        cJSON_AddItemToObject(res, "resources", json_from_strlist(&t.resources));
     reply_json(r, 200, res);
     struct api_who who;
     api_who(r, &p, &who);
@@ -116,6 +121,7 @@ static void handle_create_stac(struct request *r)
     token_record_free(&t);
 out:
     strlist_free(&scopes);
+    strlist_free(&bounds);
     account_free(&a);
     cJSON_Delete(body);
     principal_free(&p);
@@ -131,6 +137,8 @@ static cJSON *token_summary_json(struct app *app, const struct token_record *t)
     cJSON_AddStringToObject(o, "name", t->note);
     cJSON_AddStringToObject(o, "usage", t->usage == TOKEN_PK ? "pk" : "sk");
     cJSON_AddItemToObject(o, "scopes", json_from_strlist(&t->scopes));
+    if (t->resources.n)
+        cJSON_AddItemToObject(o, "resources", json_from_strlist(&t->resources));
     cJSON_AddBoolToObject(o, "default", t->is_default);
     cJSON_AddStringToObject(o, "created", created);
     cJSON_AddStringToObject(o, "modified", modified);

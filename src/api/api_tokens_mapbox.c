@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "store/store.h"
 #include "util/timeutil.h"
+#include "auth/resources.h"
 #include "auth/token.h"
 #include "auth/tokens.h"
 
@@ -313,9 +314,10 @@ static void create_temporary(struct request *r, const struct principal *p, const
                              "value_error");
         goto out;
     }
-    bool all_public;
+    bool all_public, bounds_given;
     if (!read_scopes(r, p, cJSON_GetObjectItemCaseSensitive(body, "scopes"), &c.scopes,
-                     &all_public))
+                     &all_public) ||
+        !api_read_resources(r, p, body, &c.resources, &bounds_given))
         goto out;
     snprintf(c.username, sizeof(c.username), "%s", p->username);
     /* The parent is the stored token whose deletion revokes this one: the
@@ -326,7 +328,8 @@ static void create_temporary(struct request *r, const struct principal *p, const
     c.exp = (exp_ms + 999) / 1000; /* round up: never expire before asked */
     value = token_format_temp(app->token_key, &c);
     if (!value) {
-        api_reply_validation(r, "scopes", "too many scopes for a temporary token", "value_error");
+        api_reply_validation(r, "scopes", "too many scopes and resources for a temporary token",
+                             "value_error");
         goto out;
     }
     char issued[TIME_RFC3339_LEN], exp_text[TIME_RFC3339_LEN];
@@ -337,6 +340,8 @@ static void create_temporary(struct request *r, const struct principal *p, const
     cJSON_AddStringToObject(res, "issued_at", issued);
     cJSON_AddStringToObject(res, "expires", exp_text);
     cJSON_AddNumberToObject(res, "expires_in", (double)(c.exp - c.iat));
+    if (c.resources.n)
+        cJSON_AddItemToObject(res, "resources", json_from_strlist(&c.resources));
     reply_json(r, 200, res);
     struct api_who who;
     api_who(r, p, &who);
@@ -349,19 +354,20 @@ out:
         free(value);
     }
     strlist_free(&c.scopes);
+    strlist_free(&c.resources);
 }
 
 static void create_permanent(struct request *r, const struct principal *p, const cJSON *body)
 {
     struct app *app = request_app(r);
-    struct strlist scopes = STRLIST_INIT, urls = STRLIST_INIT;
+    struct strlist scopes = STRLIST_INIT, urls = STRLIST_INIT, bounds = STRLIST_INIT;
     struct account a = {0};
     struct token_record t = {0};
     char *value = NULL;
     const char *note;
-    bool all_public;
+    bool all_public, bounds_given;
     if (!read_scopes(r, p, cJSON_GetObjectItemCaseSensitive(body, "scopes"), &scopes, &all_public) ||
-        !read_note(r, body, &note))
+        !read_note(r, body, &note) || !api_read_resources(r, p, body, &bounds, &bounds_given))
         goto out;
     const cJSON *au = cJSON_GetObjectItemCaseSensitive(body, "allowedUrls");
     if (au && !cJSON_IsNull(au) && !read_allowed_urls(r, au, &urls))
@@ -374,7 +380,8 @@ static void create_permanent(struct request *r, const struct principal *p, const
         goto out;
     }
     struct token_spec spec = {.scopes = &scopes, .note = note ? note : "", .allowed_urls = &urls,
-                              .expires_at = expires_at, .usage = all_public ? TOKEN_PK : TOKEN_SK};
+                              .resources = &bounds, .expires_at = expires_at,
+                              .usage = all_public ? TOKEN_PK : TOKEN_SK};
     int rc = tokens_create(app, &a, &spec, &t, &value);
     if (rc == -EINVAL || rc == -EPERM) { /* grants changed since the check */
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
@@ -398,6 +405,7 @@ out:
     account_free(&a);
     strlist_free(&scopes);
     strlist_free(&urls);
+    strlist_free(&bounds);
 }
 
 static void handle_create(struct request *r)
@@ -427,13 +435,19 @@ static void handle_update(struct request *r)
     struct principal p;
     cJSON *body = NULL;
     struct token_record t = {0};
-    struct strlist scopes = STRLIST_INIT, urls = STRLIST_INIT;
+    struct strlist scopes = STRLIST_INIT, urls = STRLIST_INIT, bounds = STRLIST_INIT;
     if (!mapbox_begin(r, &p, "tokens:write"))
         goto out;
     /* Temporary tokens have no id to address, so they land here too. */
     const char *id = request_param(r, 1);
     if (!token_id_valid(id) || app->store->ops->token_get(app->store, id, &t) < 0 || t.revoked_at ||
         t.account_id != p.account_id) {
+        reply_not_found(r);
+        goto out;
+    }
+    /* A bound token edits only tokens within its own bounds: it could
+     * otherwise change what a wider token may do. */
+    if (!resources_cover(&p.resources, &t.resources)) {
         reply_not_found(r);
         goto out;
     }
@@ -460,6 +474,9 @@ static void handle_update(struct request *r)
     }
     if (au && !read_allowed_urls(r, au, &urls))
         goto out;
+    bool bounds_given;
+    if (!api_read_resources(r, &p, body, &bounds, &bounds_given))
+        goto out;
     int64_t expires_at = t.expires_at;
     bool expiry_given;
     if (!read_expires_at(r, body, t.is_default, &expires_at, &expiry_given))
@@ -477,6 +494,11 @@ static void handle_update(struct request *r)
         strlist_free(&t.allowed_urls);
         t.allowed_urls = urls;
         urls = (struct strlist)STRLIST_INIT;
+    }
+    if (bounds_given) {
+        strlist_free(&t.resources);
+        t.resources = bounds;
+        bounds = (struct strlist)STRLIST_INIT;
     }
     t.modified = time_now_ms();
     int rc = app->store->ops->token_update(app->store, &t);
@@ -496,6 +518,7 @@ static void handle_update(struct request *r)
 out:
     strlist_free(&scopes);
     strlist_free(&urls);
+    strlist_free(&bounds);
     token_record_free(&t);
     cJSON_Delete(body);
     principal_free(&p);
@@ -557,6 +580,10 @@ static void write_validity_token(struct json_out *o, const char *cred, enum auth
     json_out_string(o, usage_name(p->kind));
     json_out_raw(o, ",\"user\":");
     json_out_string(o, p->username);
+    if (p->resources.n) {
+        json_out_raw(o, ",\"resources\":");
+        json_out_strings(o, &p->resources);
+    }
     if (p->kind == PRINCIPAL_PK || p->kind == PRINCIPAL_SK) {
         json_out_raw(o, ",\"authorization\":");
         json_out_string(o, p->token_id);

@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "auth/jwt.h"
+#include "auth/resources.h"
 #include "auth/sessioncache.h"
 #include "auth/tokenindex.h"
 #include "http/metrics.h"
@@ -48,6 +49,7 @@ void principal_free(struct principal *p)
     strlist_free(&p->token_scopes);
     strlist_free(&p->groups);
     strlist_free(&p->allowed_urls);
+    strlist_free(&p->resources);
 }
 
 const char *auth_result_name(enum auth_result r)
@@ -115,7 +117,8 @@ static int check_stored(void *ctx, const struct tokenindex_token *t,
     p->created = t->created;
     p->expires = t->expires_at;
     if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
-        strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 || fill_from_account(p, a) < 0)
+        strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 ||
+        strlist_copy(&p->resources, t->resources) < 0 || fill_from_account(p, a) < 0)
         return 0;
     int64_t now = time_now_ms();
     bool past = t->expires_at && now >= t->expires_at;
@@ -174,7 +177,7 @@ struct parent_check {
     int64_t account_id;
     struct principal *p;
     bool alive;
-    bool wider; /* the tk claims a scope its parent does not hold */
+    bool wider; /* the tk claims a scope or a resource its parent does not hold */
     int rc;
 };
 
@@ -184,7 +187,8 @@ static int check_parent(void *ctx, const struct tokenindex_token *t,
     struct parent_check *c = ctx;
     int64_t now = time_now_ms();
     c->alive = a->id == c->account_id && !t->revoked && (!t->expires_at || now < t->expires_at);
-    c->wider = !strlist_is_subset(&c->p->token_scopes, t->scopes);
+    c->wider = !strlist_is_subset(&c->p->token_scopes, t->scopes) ||
+               !resources_cover(t->resources, &c->p->resources);
     if (c->alive)
         c->rc = strlist_intersect(&c->p->scopes, &c->p->scopes, t->scopes);
     /* A temporary token in use is its parent's authority in use. */
@@ -214,7 +218,8 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
     copy_string(p->token_id, sizeof(p->token_id), c.parent);
     p->created = c.iat * 1000;
     p->expires = c.exp * 1000;
-    if (strlist_copy(&p->token_scopes, &c.scopes) < 0)
+    if (strlist_copy(&p->token_scopes, &c.scopes) < 0 ||
+        strlist_copy(&p->resources, &c.resources) < 0)
         goto out;
     struct account_check ac = {p, false, false, 0, 0};
     rc = tokenindex_account_view_by_username(tc, c.username, check_account, &ac);
@@ -243,6 +248,7 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
         res = AUTH_OK;
 out:
     strlist_free(&c.scopes);
+    strlist_free(&c.resources);
     return res;
 }
 

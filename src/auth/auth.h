@@ -36,6 +36,9 @@ struct principal {
     struct strlist token_scopes; /* scopes as issued on the credential */
     struct strlist groups;
     struct strlist allowed_urls; /* pk/sk only */
+    /* Resource bounds (auth/resources.h): what the credential may reach;
+     * empty = unrestricted (always for a session). */
+    struct strlist resources;
     bool is_staff;
     int64_t created;  /* ms */
     int64_t expires;  /* ms, 0 = never */

@@ -4,12 +4,15 @@
  * Pure functions, safe from any thread. */
 #include "auth/token.h"
 
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+
+#include "auth/resources.h"
 
 #define SECRET_RANDOM_LEN 32
 #define SECRET_CHECK_LEN 6
@@ -317,6 +320,20 @@ static int temp_mac(const uint8_t key[CRYPTO_KEY_LEN], const char *signed_part, 
     return crypto_hmac_sha256(key, CRYPTO_KEY_LEN, signed_part, len, mac);
 }
 
+/* obj[name] = the list as a JSON array of strings. False when out of memory. */
+static bool add_string_array(cJSON *obj, const char *name, const struct strlist *l)
+{
+    cJSON *arr = cJSON_AddArrayToObject(obj, name);
+    for (size_t i = 0; arr && i < l->n; i++) {
+        cJSON *item = cJSON_CreateString(l->v[i]);
+        if (!item || !cJSON_AddItemToArray(arr, item)) {
+            cJSON_Delete(item);
+            return false;
+        }
+    }
+    return arr != NULL;
+}
+
 char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_temp_claims *c)
 {
     if (!key || !c || !username_ok(c->username) || (c->parent[0] && !token_id_valid(c->parent)) ||
@@ -324,21 +341,14 @@ char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_te
         return NULL;
     char *out = NULL, *unsigned_tok = NULL;
     cJSON *obj = cJSON_CreateObject();
-    cJSON *scopes = NULL;
     if (!obj || !cJSON_AddStringToObject(obj, "u", c->username) ||
         !cJSON_AddNumberToObject(obj, "exp", (double)c->exp) ||
         !cJSON_AddNumberToObject(obj, "iat", (double)c->iat) ||
-        !(scopes = cJSON_AddArrayToObject(obj, "scopes")))
+        !add_string_array(obj, "scopes", &c->scopes))
         goto done;
-    for (size_t i = 0; i < c->scopes.n; i++) {
-        cJSON *item = cJSON_CreateString(c->scopes.v[i]);
-        if (!item || !cJSON_AddItemToArray(scopes, item)) {
-            cJSON_Delete(item);
-            goto done;
-        }
-    }
     if (!cJSON_AddStringToObject(obj, "client", "api") ||
-        !cJSON_AddStringToObject(obj, "p", c->parent))
+        !cJSON_AddStringToObject(obj, "p", c->parent) ||
+        (c->resources.n && !add_string_array(obj, "r", &c->resources)))
         goto done;
     unsigned_tok = encode_with_payload("tk.", obj, "", "");
     if (!unsigned_tok)
@@ -416,6 +426,21 @@ int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
             goto done;
         }
     }
+    /* Bounds are checked by their own syntax where they are used
+     * (resources_normalize), but never hold what a list cannot store. */
+    const cJSON *bounds = cJSON_GetObjectItemCaseSensitive(obj, "r");
+    if (bounds && !cJSON_IsArray(bounds))
+        goto done;
+    cJSON_ArrayForEach(item, bounds)
+    {
+        if (!cJSON_IsString(item) || !item->valuestring ||
+            !token_word_ok(item->valuestring, RESOURCE_MAX_LEN))
+            goto done;
+        if (strlist_add(&out->resources, item->valuestring) < 0) {
+            rc = -ENOMEM;
+            goto done;
+        }
+    }
     strcpy(out->username, u);
     strcpy(out->parent, p);
     rc = 0;
@@ -423,6 +448,7 @@ done:
     cJSON_Delete(obj);
     if (rc < 0) {
         strlist_free(&out->scopes);
+        strlist_free(&out->resources);
         memset(out, 0, sizeof(*out));
     }
     return rc;

@@ -3,7 +3,8 @@
  *
  *   pk|sk . b64url({"u":username,"a":id}) . secret
  *   secret = 32 chars [A-Za-z0-9] (190 bits) + 6 chars base62 CRC32 of those 32
- *   tk . b64url({"u","exp","iat","scopes":[..],"client":"api","p":parent id}) . b64url(MAC)
+ *   tk . b64url({"u","exp","iat","scopes":[..],"client":"api","p":parent id[,"r":[..]]}) . b64url(MAC)
+ *        ("r": resource bounds, auth/resources.h; absent = unrestricted)
  *   MAC = HMAC-SHA256(key, "tk." + payload part)
  *
  * The checksum lets a mistyped or forged secret be rejected before any lookup. */
@@ -46,6 +47,7 @@ struct token_temp_claims {
     int64_t iat;                   /* seconds since epoch */
     int64_t exp;                   /* seconds since epoch */
     struct strlist scopes;         /* owned: free with strlist_free */
+    struct strlist resources;      /* owned, as scopes; empty = unrestricted */
 };
 
 /* True for a string shaped like a token id (TOKEN_ID_LEN chars of [a-z0-9]);
@@ -75,7 +77,7 @@ int token_parse_stored(const char *s, struct token_stored_parts *out);
 char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_temp_claims *c);
 /* Verifies MAC (constant time) and decodes the claims (does not check exp).
  * Returns 0; -EINVAL when malformed; -EPERM when well-formed but the MAC is
- * wrong. On success the caller frees out->scopes. */
+ * wrong. On success the caller frees out->scopes and out->resources. */
 int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
                      struct token_temp_claims *out);
 

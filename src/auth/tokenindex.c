@@ -26,6 +26,7 @@ struct tc_tok {
     uint32_t account; /* slot in accs */
     uint32_t scopes;  /* set ids */
     uint32_t urls;
+    uint32_t resources;
     /* Last use in seconds since the epoch (0 = never), set by checks under
      * the read lock, hence atomic; `flushed` is what storage was last told
      * (the flusher alone touches it). Seconds keep both in 8 bytes. */
@@ -304,9 +305,12 @@ static int index_put_token(struct tc_index *ix, const struct token_record *t)
         return -ENOENT;
     int64_t scopes = intern_get(&ix->sets, &t->scopes);
     int64_t urls = scopes < 0 ? -ENOMEM : intern_get(&ix->sets, &t->allowed_urls);
-    if (urls < 0) {
+    int64_t res = urls < 0 ? -ENOMEM : intern_get(&ix->sets, &t->resources);
+    if (res < 0) {
         if (scopes > 0)
             intern_release(&ix->sets, (uint32_t)scopes);
+        if (urls > 0)
+            intern_release(&ix->sets, (uint32_t)urls);
         return -ENOMEM;
     }
     uint32_t *slot = tok_find_slot(ix, t->id);
@@ -315,10 +319,12 @@ static int index_put_token(struct tc_index *ix, const struct token_record *t)
         r = &ix->toks[*slot - 1];
         intern_release(&ix->sets, r->scopes);
         intern_release(&ix->sets, r->urls);
+        intern_release(&ix->sets, r->resources);
     } else {
         if (tok_grow(ix) < 0) {
             intern_release(&ix->sets, (uint32_t)scopes);
             intern_release(&ix->sets, (uint32_t)urls);
+            intern_release(&ix->sets, (uint32_t)res);
             return -ENOMEM;
         }
         r = &ix->toks[ix->ntoks];
@@ -338,6 +344,7 @@ static int index_put_token(struct tc_index *ix, const struct token_record *t)
     r->account = acc - 1;
     r->scopes = (uint32_t)scopes;
     r->urls = (uint32_t)urls;
+    r->resources = (uint32_t)res;
     r->expires_at = t->expires_at;
     r->created = t->created;
     return 0;
@@ -476,6 +483,7 @@ int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_tok
             .created = r->created,
             .scopes = intern_list(&ix->sets, r->scopes),
             .allowed_urls = intern_list(&ix->sets, r->urls),
+            .resources = intern_list(&ix->sets, r->resources),
             .used_s = &r->used_s,
         };
         struct tokenindex_account a;

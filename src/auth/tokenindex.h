@@ -1,5 +1,5 @@
 /* The in-memory verification index: every stored token (id → keyed hash,
- * account, usage, scopes, expiry, allowedUrls, revoked state) and the account
+ * account, usage, scopes, expiry, allowedUrls, resources, revoked state) and the account
  * state a check needs (active, username, groups, granted scopes, logout
  * watermark, staff flag), so that checking a pk/sk/tk or a session JWT reads
  * no storage. A member of the serving app (app->index); kept exact by
@@ -45,6 +45,7 @@ struct tokenindex_token {
     int64_t created;            /* ms */
     const struct strlist *scopes;
     const struct strlist *allowed_urls;
+    const struct strlist *resources; /* resource bounds, empty = none */
     atomic_uint_least32_t *used_s; /* for tokenindex_note_use only */
 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/resources.h"
 #include "auth/token.h"
 #include "auth/tokenindex.h"
 #include "util/json.h"
@@ -80,6 +81,22 @@ bool tokens_expiring_soon(struct app *app, int64_t expires_at)
     return expires_at && expires_at - time_now_ms() < app->cfg.expiry_warning_days * DAY_MS;
 }
 
+int tokens_check_resources(struct strlist *resources, const struct strlist *ceiling, char *msg,
+                           size_t msglen)
+{
+    int rc = resources_normalize(resources, msg, msglen);
+    if (rc < 0)
+        return rc;
+    if (!resources_cover(ceiling, resources)) {
+        /* An empty ceiling covers everything, so the authorizer is bound. */
+        snprintf(msg, msglen,
+                 "resources must lie within those of the authorizing token; an unrestricted "
+                 "token can only be created with a session or an unrestricted token");
+        return -EPERM;
+    }
+    return 0;
+}
+
 int tokens_prepare(struct app *app, const char *username, const struct token_spec *spec,
                    struct token_record *out, char **token_out)
 {
@@ -102,7 +119,8 @@ int tokens_prepare(struct app *app, const char *username, const struct token_spe
     out->created = out->modified = time_now_ms();
     int rc = -ENOMEM;
     if (strlist_copy(&out->scopes, spec->scopes) < 0 ||
-        (spec->allowed_urls && strlist_copy(&out->allowed_urls, spec->allowed_urls) < 0))
+        (spec->allowed_urls && strlist_copy(&out->allowed_urls, spec->allowed_urls) < 0) ||
+        (spec->resources && strlist_copy(&out->resources, spec->resources) < 0))
         goto fail;
     if (token_hash_secret(app->token_key, secret, out->secret_hash) < 0) {
         rc = -EIO;
@@ -168,7 +186,8 @@ int tokens_rotate(struct app *app, const struct account *a, const char *id, int6
     if (rc == 0 && tokens_check_scopes(app, &old.scopes, &a->scopes, &all_public) < 0)
         rc = -EPERM;
     struct token_spec spec = {.scopes = &old.scopes, .note = old.note,
-                              .allowed_urls = &old.allowed_urls, .expires_at = old.expires_at,
+                              .allowed_urls = &old.allowed_urls, .resources = &old.resources,
+                              .expires_at = old.expires_at,
                               .is_default = old.is_default, .usage = (int)old.usage};
     if (rc == 0)
         rc = tokens_prepare(app, a->username, &spec, out, token_out);
@@ -304,6 +323,8 @@ cJSON *tokens_to_json(struct app *app, const struct token_record *t, const char 
     }
     if (t->allowed_urls.n)
         cJSON_AddItemToObject(o, "allowedUrls", json_from_strlist(&t->allowed_urls));
+    if (t->resources.n)
+        cJSON_AddItemToObject(o, "resources", json_from_strlist(&t->resources));
     json_add_time(o, "last_used", t->last_used_at);
     cJSON_AddBoolToObject(o, "expiring_soon", tokens_expiring_soon(app, t->expires_at));
     if (t->replaced_by[0])

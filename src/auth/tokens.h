@@ -18,6 +18,7 @@ struct token_spec {
     const struct strlist *scopes;
     const char *note;
     const struct strlist *allowed_urls; /* may be NULL */
+    const struct strlist *resources;    /* may be NULL: unrestricted */
     int64_t expires_at;                 /* ms, 0 = never */
     bool is_default;
     int usage;                          /* -1: pk when every scope is public, else sk */
@@ -30,6 +31,13 @@ struct token_spec {
  * when each is public (a pk, else an sk). */
 int tokens_check_scopes(struct app *app, const struct strlist *scopes,
                         const struct strlist *ceiling, bool *all_public);
+/* The one rule for a token's resource bounds (auth/resources.h), for every
+ * kind and every way in: each entry well-formed (the list is normalized in
+ * place) and the whole within ceiling, the bounds of the credential that
+ * authorizes it (empty: unrestricted, e.g. a session). 0, -EINVAL (msg names
+ * the bad entry) or -EPERM (msg says the bounds are wider). */
+int tokens_check_resources(struct strlist *resources, const struct strlist *ceiling, char *msg,
+                           size_t msglen);
 /* The expiry rules for stored tokens: *expires_at (ms, 0 = none) must lie
  * ahead, at most max_token_days away; with token_max_lifetime_days set it is
  * also at most that far, and "none" becomes exactly that far (the account's
@@ -54,7 +62,7 @@ int tokens_prepare(struct app *app, const char *username, const struct token_spe
 int tokens_create(struct app *app, const struct account *a, const struct token_spec *spec,
                   struct token_record *out, char **token_out);
 /* Rotates the live token id of account a: a new token (new id and secret;
- * the same name, scopes, allowed URLs, expiry and default flag) replaces
+ * the same name, scopes, allowed URLs, resources, expiry and default flag) replaces
  * it, and the old one keeps working for grace_ms, then counts as revoked.
  * On success *token_out is the new token string (caller wipes and frees)
  * and out the new record (token_record_free). -ENOENT (no such live,

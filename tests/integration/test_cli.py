@@ -260,6 +260,37 @@ class CliAgainstServerTest(ServerTestCase):
                      check=False)
         self.assertEqual(r.returncode, 2)
 
+    def test_token_resources(self):
+        """create --resources binds a token, set replaces the bounds ("" lifts
+        them), list shows them, and bad bounds are refused before anything is
+        written."""
+        email = unique_email("bounds")
+        self.cli("user", "add", email, "--password", "cli password one")
+        self.cli("token", "create", email, "--scopes", "stac",
+                 "--resources", "collection:b,asset:a/2023/,collection:b")
+        made = next(t for t in json.loads(self.cli("token", "list", email, "--json").stdout)
+                    if not t["default"])
+        self.assertEqual(made["resources"], ["asset:a/2023/", "collection:b"])
+        row = next(l for l in self.cli("token", "list", email).stdout.split("\n")
+                   if l.startswith(made["id"]))
+        self.assertEqual(row.split("\t")[5], "asset:a/2023/,collection:b")
+        self.cli("token", "set", made["id"], "--resources", "collection:c")
+        again = next(t for t in json.loads(self.cli("token", "list", email, "--json").stdout)
+                     if t["id"] == made["id"])
+        self.assertEqual(again["resources"], ["collection:c"])
+        self.cli("token", "set", made["id"], "--resources", "")
+        again = next(t for t in json.loads(self.cli("token", "list", email, "--json").stdout)
+                     if t["id"] == made["id"])
+        self.assertNotIn("resources", again)
+        for bad in ("asset:../x", "collection:a/b", "bucket:x"):
+            r = self.cli("token", "set", made["id"], "--resources", bad, check=False)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("invalid resource", r.stderr)
+        r = self.cli("token", "set", "nosuchtokennosuchtokennos", "--resources", "collection:a",
+                     check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no live token", r.stderr)
+
     def test_lists_have_headers_and_json(self):
         """Every list prints a header over tab-separated rows, and with --json
         the same rows as a JSON array; an empty value prints as "-"."""
@@ -268,7 +299,7 @@ class CliAgainstServerTest(ServerTestCase):
         sk = self.cli("token", "create", email, "--scopes", "stac").stdout.strip()
         headers = {
             ("user", "list"): "ID USERNAME EMAIL GROUPS SCOPES STATUS STAFF SERVICE",
-            ("token", "list", email): "ID USAGE CREATED SCOPES NOTE LAST_USED EXPIRES EXPIRING_SOON",
+            ("token", "list", email): "ID USAGE CREATED SCOPES NOTE RESOURCES LAST_USED EXPIRES EXPIRING_SOON",
             ("scope", "list"): "ID KIND DESCRIPTION",
             ("group", "list"): "NAME DESCRIPTION",
             ("audit", "--account", email): "ID AT KIND ACTOR ACCOUNT TOKEN CLIENT DETAIL",
@@ -293,7 +324,7 @@ class CliAgainstServerTest(ServerTestCase):
         self.assertNotIn(sk.split(".")[2], json.dumps(tokens))
         row = next(l for l in self.cli("token", "list", email).stdout.split("\n")
                    if l.startswith(made["id"]))
-        self.assertEqual(row.split("\t")[4:], ["-", "never", "never", "-"])
+        self.assertEqual(row.split("\t")[4:], ["-", "any", "never", "never", "-"])
         scopes = {s["id"]: s for s in json.loads(self.cli("scope", "list", "--json").stdout)}
         self.assertIs(scopes["stac"]["public"], False)
         self.assertIs(scopes["styles:tiles"]["public"], True)

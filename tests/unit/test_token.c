@@ -335,6 +335,33 @@ static void test_temp_roundtrip(void **state)
     strlist_free(&c.scopes);
 }
 
+/* Resource bounds travel as "r", only when the token is bound. */
+static void test_temp_resources(void **state)
+{
+    (void)state;
+    struct token_temp_claims c, out;
+    fill_claims(&c, "");
+    assert_int_equal(strlist_push(&c.resources, "collection:l4a"), 0);
+    assert_int_equal(strlist_push(&c.resources, "asset:l2b/2023/"), 0);
+    char *tok = token_format_temp(key, &c);
+    assert_non_null(tok);
+    assert_int_equal(token_parse_temp(key, tok, &out), 0);
+    assert_int_equal(out.resources.n, 2);
+    assert_string_equal(out.resources.v[0], "collection:l4a");
+    assert_string_equal(out.resources.v[1], "asset:l2b/2023/");
+    const char *dot = strchr(tok + 3, '.');
+    uint8_t raw[512];
+    long n = crypto_b64url_decode(tok + 3, (size_t)(dot - tok - 3), raw, sizeof(raw) - 1);
+    assert_true(n > 0);
+    raw[n] = '\0';
+    assert_non_null(strstr((char *)raw, ",\"r\":[\"collection:l4a\",\"asset:l2b/2023/\"]}"));
+    free(tok);
+    strlist_free(&out.scopes);
+    strlist_free(&out.resources);
+    strlist_free(&c.resources);
+    strlist_free(&c.scopes);
+}
+
 static void test_temp_session_parent_and_no_scopes(void **state)
 {
     (void)state;
@@ -584,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_stored_checksum_rejects_one_char),
         cmocka_unit_test(test_stored_malformed),
         cmocka_unit_test(test_temp_roundtrip),
+        cmocka_unit_test(test_temp_resources),
         cmocka_unit_test(test_temp_session_parent_and_no_scopes),
         cmocka_unit_test(test_temp_tampered),
         cmocka_unit_test(test_temp_malformed),
