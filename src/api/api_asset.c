@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/bounds.h"
 #include "app.h"
 #include "catalog/catalog.h"
 #include "http/server.h"
@@ -215,7 +216,11 @@ static void h_asset(struct request *r)
         goto out;
     }
     char declared[128];
-    int rc = catalog_asset_type(app->catalog, &p.groups, key, declared, sizeof(declared));
+    /* Outside the token's bounds is missing, as hidden is. */
+    struct viewer v = {&p.groups, &p.resources};
+    int rc = bounds_asset_reachable(app->catalog, &v, key);
+    if (rc == 0)
+        rc = catalog_asset_type(app->catalog, &p.groups, key, declared, sizeof(declared));
     if (rc == -ENOENT || !app->cfg.asset_dir[0]) {
         reply_not_found(r, "Asset not found");
         goto out;

@@ -19,14 +19,14 @@
 #define PLUMES_DEFAULT_LIMIT 100
 #define SCENES_DEFAULT_LIMIT 100
 
-bool cm_caller(struct request *r, struct principal *p, bool required, const struct strlist **groups)
+bool cm_caller(struct request *r, struct principal *p, bool required, struct viewer *v)
 {
-    *groups = NULL;
+    *v = (struct viewer){NULL, NULL};
     if (!required && !auth_credential(r))
         return true;
     if (!api_authenticate(r, p, "catalog:read"))
         return false;
-    *groups = &p->groups;
+    *v = (struct viewer){&p->groups, &p->resources};
     return true;
 }
 
@@ -137,13 +137,13 @@ static void h_plumes_annotated(struct request *r)
     struct principal p = {0};
     struct cm_search s = {0};
     struct cm_error e;
-    const struct strlist *groups;
+    struct viewer v;
     cJSON *items = NULL, *near = NULL, *body = NULL;
     int rc = 0;
-    if (!cm_caller(r, &p, false, &groups))
+    if (!cm_caller(r, &p, false, &v))
         goto out;
     if (!cm_parse_paging(r, PLUMES_DEFAULT_LIMIT, CM_MAX_LIMIT, true, &s, &e) ||
-        !cm_parse_plume_search(r, groups, &s, &e, &rc)) {
+        !cm_parse_plume_search(r, &v, &s, &e, &rc)) {
         if (rc == 0)
             cm_reply_invalid(r, &e);
         goto out;
@@ -191,34 +191,30 @@ static void h_plume(struct request *r)
 {
     struct principal p = {0};
     struct cm_search s = {0};
-    const struct strlist *groups;
+    struct viewer v;
     cJSON *items = NULL;
-    if (!cm_caller(r, &p, false, &groups))
+    if (!cm_caller(r, &p, false, &v))
         goto out;
     const char *id = request_param(r, 0);
-    s.q.groups = groups;
     s.q.limit = 1;
     int rc = 0;
     if (cm_is_uuid(id)) {
         struct filter_budget b = {0};
         bool over = false;
         struct filter_node *n = filter_node_new(&b, FILTER_CMP, &over);
-        struct filter_value v = {.type = FILTER_STRING, .str = strdup(id)};
-        rc = n && v.str ? filter_set_field(n, "cm:plume_uuid") : -ENOMEM;
+        struct filter_value uuid = {.type = FILTER_STRING, .str = strdup(id)};
+        rc = n && uuid.str ? filter_set_field(n, "cm:plume_uuid") : -ENOMEM;
         if (rc == 0)
-            rc = filter_add_value(&b, n, &v);
+            rc = filter_add_value(&b, n, &uuid);
         else
-            free(v.str);
+            free(uuid.str);
         s.filter = n;
-        s.q.filter = n;
     } else {
         rc = strlist_add(&s.ids, id);
         s.q.ids = &s.ids;
     }
     if (rc == 0)
-        rc = cm_collections_with_prefix(request_app(r)->catalog, groups, CM_PLUME_COLLECTION_PREFIX,
-                                        &s.collections);
-    s.q.collections = &s.collections;
+        rc = cm_search_in(request_app(r)->catalog, &v, CM_PLUME_COLLECTION_PREFIX, &s);
     int64_t matched = 0;
     if (rc == 0)
         rc = cm_search_run(request_app(r)->catalog, &s, &matched, &items);
@@ -243,12 +239,12 @@ bool cm_scene_page(struct request *r, int64_t def_limit, struct principal *p, st
                    int64_t *count, cJSON **items)
 {
     struct cm_error e;
-    const struct strlist *groups;
+    struct viewer v;
     int rc = 0;
-    if (!cm_caller(r, p, true, &groups))
+    if (!cm_caller(r, p, true, &v))
         return false;
     if (!cm_parse_paging(r, def_limit, CM_MAX_LIMIT, true, s, &e) ||
-        !cm_parse_scene_search(r, groups, s, &e, &rc)) {
+        !cm_parse_scene_search(r, &v, s, &e, &rc)) {
         cm_reply_invalid(r, &e);
         return false;
     }

@@ -13,10 +13,9 @@ struct server;
 
 /* The caller of a catalog endpoint: anonymous is allowed unless required
  * (then 401); a presented credential must be valid (401) and hold
- * catalog:read (403). False when a reply was sent. *groups NULL for
- * anonymous callers. Call principal_free(p) in every case. */
-bool cm_caller(struct request *r, struct principal *p, bool required,
-               const struct strlist **groups);
+ * catalog:read (403); its groups and bounds make the view (p owns them).
+ * False when a reply was sent. Call principal_free(p) in every case. */
+bool cm_caller(struct request *r, struct principal *p, bool required, struct viewer *v);
 /* 503 (or 500 out of memory) for a catalog failure. */
 void cm_reply_catalog_error(struct request *r, int rc);
 /* Runs s: *matched visible matches and *items the page (caller owns), an

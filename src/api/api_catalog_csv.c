@@ -133,15 +133,15 @@ static void h_plume_csv(struct request *r)
     struct cm_search s = {0};
     struct cm_error e;
     e.param[0] = 0; /* set only when a parameter is refused */
-    const struct strlist *groups;
+    struct viewer v;
     cJSON *items = NULL;
     struct buf b = {0};
     bool keep[CM_PLUME_NFIELDS];
     int rc = 0;
-    if (!cm_caller(r, &p, true, &groups))
+    if (!cm_caller(r, &p, true, &v))
         goto out;
     if (!cm_parse_paging(r, CSV_DEFAULT_LIMIT, CM_MAX_LIMIT, false, &s, &e) ||
-        !chosen_columns(r, keep, &e) || !cm_parse_plume_search(r, groups, &s, &e, &rc)) {
+        !chosen_columns(r, keep, &e) || !cm_parse_plume_search(r, &v, &s, &e, &rc)) {
         if (e.param[0])
             cm_reply_invalid(r, &e);
         else

@@ -263,14 +263,14 @@ static void h_sources(struct request *r)
     struct cm_error e;
     struct plume_set set = {0};
     struct sources found = {0};
-    const struct strlist *groups;
+    struct viewer v;
     double eps;
     long long minpoints;
     int rc = 0;
-    if (!cm_caller(r, &p, false, &groups))
+    if (!cm_caller(r, &p, false, &v))
         goto out;
     if (!parse_cluster_params(r, &eps, &minpoints, &e) ||
-        !cm_parse_plume_search(r, groups, &s, &e, &rc)) {
+        !cm_parse_plume_search(r, &v, &s, &e, &rc)) {
         cm_reply_invalid(r, &e);
         goto out;
     }
@@ -354,7 +354,7 @@ static int add_scene(void *ctx, const cJSON *item)
 }
 
 /* The visible scenes whose footprint holds the point. */
-static int scenes_over(struct request *r, const struct strlist *groups, struct cluster_point pt,
+static int scenes_over(struct request *r, const struct viewer *v, struct cluster_point pt,
                        cJSON *out)
 {
     struct cm_search s = {0};
@@ -363,12 +363,9 @@ static int scenes_over(struct request *r, const struct strlist *groups, struct c
     s.geom = g ? catalog_geom_parse(g, err, sizeof(err)) : NULL;
     cJSON_Delete(g);
     int rc = s.geom ? 0 : -ENOMEM;
-    s.q.groups = groups;
     s.q.intersects = s.geom;
     if (rc == 0)
-        rc = cm_collections_with_prefix(request_app(r)->catalog, groups, CM_SCENE_COLLECTION_PREFIX,
-                                        &s.collections);
-    s.q.collections = &s.collections;
+        rc = cm_search_in(request_app(r)->catalog, v, CM_SCENE_COLLECTION_PREFIX, &s);
     if (rc == 0)
         rc = cm_search_each(request_app(r)->catalog, &s, MAX_PLUMES, add_scene, out);
     cm_search_free(&s);
@@ -382,11 +379,11 @@ static void h_source(struct request *r)
     struct plume_set set = {.keep_items = true};
     struct sources found = {0};
     struct strlist obs = STRLIST_INIT, det = STRLIST_INIT;
-    const struct strlist *groups;
+    struct viewer v;
     char gas[16], sector[16];
     double eps;
     int rc = 0;
-    if (!cm_caller(r, &p, false, &groups))
+    if (!cm_caller(r, &p, false, &v))
         goto out;
     const char *name = request_param(r, 0);
     if (!parse_source_name(name, gas, sector, &eps)) {
@@ -396,7 +393,7 @@ static void h_source(struct request *r)
     /* Every published plume of that gas and sector the caller can see:
      * what sources.geojson clustered. */
     struct cm_error e;
-    if (!cm_parse_plume_search(r, groups, &s, &e, &rc)) {
+    if (!cm_parse_plume_search(r, &v, &s, &e, &rc)) {
         cm_reply_invalid(r, &e);
         goto out;
     }
@@ -438,7 +435,7 @@ static void h_source(struct request *r)
         strlist_add(&det, pp->date);
     }
     cJSON *scenes = cJSON_AddArrayToObject(body, "scenes");
-    rc = scenes_over(r, groups, src->centroid, scenes);
+    rc = scenes_over(r, &v, src->centroid, scenes);
     const cJSON *sc;
     cJSON_ArrayForEach(sc, scenes)
     {

@@ -11,6 +11,8 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/bounds.h"
+#include "auth/resources.h"
 #include "auth/tokens.h"
 #include "app.h"
 #include "auth/authrules.h"
@@ -177,6 +179,34 @@ static const char *check_credential(struct request *r, const char *uri, char **b
     return rc == 0 ? *buf : ""; /* repeated, badly escaped or too long: malformed */
 }
 
+/* A bound token (auth/resources.h) passes forward-auth only for what its
+ * bounds name, read from the path below the rule's prefix: a whole
+ * collection (".../collections/<id>[/...]", for a collection:<id> bound), or
+ * an asset key the token reaches. Anything else, a search across
+ * collections say, is refused: an upstream cannot apply the bounds. */
+static bool bounds_allow_path(struct app *app, const struct principal *p,
+                              const struct authrule *rule, const char *path)
+{
+    if (p->resources.n == 0)
+        return true;
+    const char *rest = path + (strcmp(rule->prefix, "/") == 0 ? 0 : rule->prefix_len);
+    while (*rest == '/')
+        rest++;
+    const char *coll = strstr(rest, "collections/");
+    if (coll && (coll == rest || coll[-1] == '/')) {
+        char id[RESOURCE_MAX_LEN + 1];
+        coll += strlen("collections/");
+        size_t n = strcspn(coll, "/");
+        if (n == 0 || n >= sizeof(id))
+            return false;
+        memcpy(id, coll, n);
+        id[n] = '\0';
+        return resources_collection_whole(&p->resources, id);
+    }
+    struct viewer v = {&p->groups, &p->resources};
+    return *rest && bounds_asset_reachable(app->catalog, &v, rest) == 0;
+}
+
 static void handle_check(struct request *r)
 {
     struct app *app = request_app(r);
@@ -222,6 +252,14 @@ static void handle_check(struct request *r)
         api_reply_insufficient_scope(r, rule->scope);
         goto out;
     }
+    /* A public path stays public whatever the bounds of a token sent along. */
+    if (rule->access != AUTHRULE_PUBLIC && !bounds_allow_path(app, &p, rule, path)) {
+        api_reply_error(r, 403, "This token is bound to resources that do not include this path",
+                        "resource_not_allowed");
+        goto out;
+    }
+    if (p.resources.n)
+        reply_list_header(r, "X-Auth-Resources", &p.resources);
     reply_header(r, "X-Auth-User", p.username);
     reply_list_header(r, "X-Auth-Scopes", &p.scopes);
     reply_list_header(r, "X-Auth-Groups", &p.groups);

@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "api/api_stac_ext.h"
 #include "api/baseurl.h"
+#include "api/bounds.h"
 #include "app.h"
 #include "catalog/catalog.h"
 #include "catalog/pagecache.h"
@@ -79,20 +80,6 @@ static void reply_catalog_error(struct request *r, int rc)
         api_reply_error(r, 500, "out of memory", NULL);
     else
         api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
-}
-
-/* Anonymous callers get the Public view; a presented credential must be valid
- * and hold `stac`. Returns false when a reply was sent. *groups is NULL for
- * anonymous callers. Call principal_free(p) in every case. */
-static bool stac_caller(struct request *r, struct principal *p, const struct strlist **groups)
-{
-    *groups = NULL;
-    if (!auth_credential(r))
-        return true;
-    if (!api_authenticate(r, p, "stac"))
-        return false;
-    *groups = &p->groups;
-    return true;
 }
 
 /* ---- document rewriting ----------------------------------------------- */
@@ -233,12 +220,12 @@ static cJSON *conformance_array(void)
 static void h_landing(struct request *r)
 {
     struct principal p = {0};
-    const struct strlist *groups;
-    if (!stac_caller(r, &p, &groups))
+    struct viewer v;
+    if (!stac_viewer(r, &p, &v))
         goto out;
     struct app *app = request_app(r);
     cJSON *colls = NULL;
-    int rc = catalog_collections(app->catalog, groups, &colls);
+    int rc = bounds_collections(app->catalog, &v, &colls);
     if (rc < 0) {
         reply_catalog_error(r, rc);
         goto out;
@@ -299,8 +286,8 @@ out:
 static void h_conformance(struct request *r)
 {
     struct principal p = {0};
-    const struct strlist *groups;
-    if (stac_caller(r, &p, &groups)) {
+    struct viewer v;
+    if (stac_viewer(r, &p, &v)) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddItemToObject(doc, "conformsTo", conformance_array());
         reply_json(r, 200, doc);
@@ -311,11 +298,11 @@ static void h_conformance(struct request *r)
 static void h_collections(struct request *r)
 {
     struct principal p = {0};
-    const struct strlist *groups;
-    if (!stac_caller(r, &p, &groups))
+    struct viewer v;
+    if (!stac_viewer(r, &p, &v))
         goto out;
     cJSON *colls = NULL;
-    int rc = catalog_collections(request_app(r)->catalog, groups, &colls);
+    int rc = bounds_collections(request_app(r)->catalog, &v, &colls);
     if (rc < 0) {
         reply_catalog_error(r, rc);
         goto out;
@@ -342,11 +329,11 @@ out:
 static void h_collection(struct request *r)
 {
     struct principal p = {0};
-    const struct strlist *groups;
-    if (!stac_caller(r, &p, &groups))
+    struct viewer v;
+    if (!stac_viewer(r, &p, &v))
         goto out;
     cJSON *doc = NULL;
-    int rc = catalog_collection_get(request_app(r)->catalog, groups, request_param(r, 0), &doc);
+    int rc = bounds_collection_get(request_app(r)->catalog, &v, request_param(r, 0), &doc);
     if (rc == -ENOENT) {
         reply_not_found(r, "Collection not found");
         goto out;
@@ -366,24 +353,27 @@ out:
 static void h_item(struct request *r)
 {
     struct principal p = {0};
-    const struct strlist *groups;
-    if (!stac_caller(r, &p, &groups))
+    struct viewer v;
+    if (!stac_viewer(r, &p, &v))
         goto out;
     struct catalog *cat = request_app(r)->catalog;
     cJSON *doc = NULL;
-    int rc = catalog_collection_get(cat, groups, request_param(r, 0), &doc);
+    int rc = bounds_collection_get(cat, &v, request_param(r, 0), &doc);
     cJSON_Delete(doc);
     doc = NULL;
     if (rc == -ENOENT) {
         reply_not_found(r, "Collection not found");
         goto out;
     }
+    if (rc == 0)
+        rc = bounds_item_reachable(cat, &v, request_param(r, 0), request_param(r, 1));
     char base[320];
     base_url(r, base, sizeof(base));
     struct buf b = {0};
     struct emit_ctx e = {&b, base, 0, NULL};
     if (rc == 0)
-        rc = catalog_item_each(cat, groups, request_param(r, 0), request_param(r, 1), emit_cb, &e);
+        rc = catalog_item_each(cat, v.groups, request_param(r, 0), request_param(r, 1), emit_cb,
+                               &e);
     if (rc == -ENOENT) {
         reply_not_found(r, "Item not found");
     } else if (rc < 0 || b.oom) {
@@ -410,6 +400,7 @@ struct page_key {
 
 struct search {
     struct catalog_query q;
+    const struct strlist *bounds; /* the caller's resource bounds */
     struct strlist ids, colls;
     struct catalog_geom *geom;
     struct stac_ext ext; /* query, filter, sortby, fields */
@@ -431,6 +422,15 @@ static void key_part(struct buf *b, const char *part, size_t len)
     uint32_t n = (uint32_t)len;
     buf_append(b, (const char *)&n, sizeof(n));
     buf_append(b, part, len);
+}
+
+/* A list's length, then each element. */
+static void key_list(struct buf *b, const struct strlist *l)
+{
+    uint32_t n = l ? (uint32_t)l->n : 0;
+    buf_append(b, (const char *)&n, sizeof(n));
+    for (size_t i = 0; i < n; i++)
+        key_part(b, l->v[i], strlen(l->v[i]));
 }
 
 static int key_query_arg(void *ctx, const char *key, const char *value)
@@ -455,10 +455,8 @@ static bool page_from_cache(struct request *r, struct search *s)
     key_part(&pk->key, method, strlen(method));
     key_part(&pk->key, path, strlen(path));
     key_part(&pk->key, base, strlen(base));
-    uint32_t ngroups = s->q.groups ? (uint32_t)s->q.groups->n : 0;
-    buf_append(&pk->key, (const char *)&ngroups, sizeof(ngroups)); /* then each group */
-    for (size_t i = 0; i < ngroups; i++)
-        key_part(&pk->key, s->q.groups->v[i], strlen(s->q.groups->v[i]));
+    key_list(&pk->key, s->q.groups);
+    key_list(&pk->key, s->bounds);
     size_t blen = 0;
     const char *body = request_body(r, &blen);
     key_part(&pk->key, body ? body : "", body ? blen : 0);
@@ -778,6 +776,17 @@ static void add_page_link(struct request *r, cJSON *links, const char *rel, cons
     cJSON_AddBoolToObject(l, "merge", false);
 }
 
+/* stac_caller for a search: the caller's view goes into s. */
+static bool search_caller(struct request *r, struct principal *p, struct search *s)
+{
+    struct viewer v;
+    if (!stac_viewer(r, p, &v))
+        return false;
+    s->q.groups = v.groups;
+    s->bounds = v.bounds;
+    return true;
+}
+
 /* Runs the search and replies with an ItemCollection. collection: the
  * collection of /collections/{id}/items (already checked), else NULL. */
 static void run_search(struct request *r, struct search *s, const cJSON *post_body,
@@ -785,9 +794,10 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
 {
     struct catalog *cat = request_app(r)->catalog;
     /* Unknown (or hidden) collections are a client error in /search. */
+    struct viewer v = {s->q.groups, s->bounds};
     for (size_t i = 0; !collection && i < s->colls.n; i++) {
         cJSON *doc = NULL;
-        int rc = catalog_collection_get(cat, s->q.groups, s->colls.v[i], &doc);
+        int rc = bounds_collection_get(cat, &v, s->colls.v[i], &doc);
         cJSON_Delete(doc);
         if (rc == -ENOENT) {
             char msg[200];
@@ -808,6 +818,14 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
             reply_catalog_error(r, rc);
         return;
     }
+    /* Every requested collection is reachable (checked above), so the
+     * bounds never leave nothing to search. */
+    if (bounds_narrow_search(s->bounds, &s->colls, &s->ext.filter) < 0) {
+        api_reply_error(r, 500, "out of memory", NULL);
+        return;
+    }
+    s->q.collections = s->colls.n ? &s->colls : NULL;
+    s->q.filter = s->ext.filter;
     char base[320], href[1024];
     base_url(r, base, sizeof(base));
     int64_t matched = 0;
@@ -875,7 +893,7 @@ static void h_search_get(struct request *r)
 {
     struct principal p = {0};
     struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
-    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
+    if (!search_caller(r, &p, &s) || page_from_cache(r, &s))
         goto out;
     int rc = search_from_query(r, &s);
     if (rc == -ENOMEM)
@@ -894,7 +912,7 @@ static void h_search_post(struct request *r)
     struct principal p = {0};
     struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
     cJSON *body = NULL;
-    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
+    if (!search_caller(r, &p, &s) || page_from_cache(r, &s))
         goto out;
     body = api_parse_body(r);
     if (!body)
@@ -916,11 +934,12 @@ static void h_items(struct request *r)
 {
     struct principal p = {0};
     struct search s = {.ids = STRLIST_INIT, .colls = STRLIST_INIT};
-    if (!stac_caller(r, &p, &s.q.groups) || page_from_cache(r, &s))
+    if (!search_caller(r, &p, &s) || page_from_cache(r, &s))
         goto out;
     const char *id = request_param(r, 0);
     cJSON *doc = NULL;
-    int rc = catalog_collection_get(request_app(r)->catalog, s.q.groups, id, &doc);
+    struct viewer v = {s.q.groups, s.bounds};
+    int rc = bounds_collection_get(request_app(r)->catalog, &v, id, &doc);
     cJSON_Delete(doc);
     if (rc == -ENOENT) {
         reply_not_found(r, "Collection not found");

@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "api/baseurl.h"
 #include "app.h"
+#include "auth/resources.h"
 #include "http/server.h"
 #include "util/url.h"
 
@@ -226,17 +227,14 @@ char *stac_ext_fields_text(const struct stac_ext *e, const char *item, size_t le
 
 /* ---- queryables ------------------------------------------------------------- */
 
-/* As api_stac.c's caller check: anonymous callers get the Public view; a
- * presented credential must be valid and hold `stac`. false when a reply
- * was sent. */
-static bool caller(struct request *r, struct principal *p, const struct strlist **groups)
+bool stac_viewer(struct request *r, struct principal *p, struct viewer *v)
 {
-    *groups = NULL;
+    *v = (struct viewer){NULL, NULL};
     if (!auth_credential(r))
         return true;
     if (!api_authenticate(r, p, "stac"))
         return false;
-    *groups = &p->groups;
+    *v = (struct viewer){&p->groups, &p->resources};
     return true;
 }
 
@@ -278,13 +276,15 @@ static cJSON *kind_schema(unsigned kinds)
 static void h_queryables(struct request *r)
 {
     struct principal p = {0};
-    const struct strlist *groups;
+    struct viewer v;
     struct catalog_queryable *qs = NULL;
     size_t n = 0;
     const char *collection = request_param(r, 0);
-    if (!caller(r, &p, &groups))
+    if (!stac_viewer(r, &p, &v))
         goto out;
-    int rc = catalog_queryables(request_app(r)->catalog, groups, collection, &qs, &n);
+    int rc = collection && v.bounds && !resources_collection_some(v.bounds, collection)
+                 ? -ENOENT
+                 : catalog_queryables(request_app(r)->catalog, v.groups, collection, &qs, &n);
     if (rc == -ENOENT) {
         api_reply_error(r, 404, "Collection not found", "not_found");
         goto out;

@@ -10,12 +10,20 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "api/bounds.h"
+#include "auth/auth.h"
 #include "catalog/catalog.h"
 #include "catalog/fields.h"
 #include "catalog/filter.h"
 
 struct request;
 struct server;
+
+/* The STAC caller rule, for every STAC route: anonymous callers get the
+ * Public view; a presented credential must be valid and hold `stac`, and
+ * its groups and resource bounds make the view (p owns them). false when a
+ * reply was sent. */
+bool stac_viewer(struct request *r, struct principal *p, struct viewer *v);
 
 /* The extension parameters of one search. Zero-initialized = none. */
 struct stac_ext {

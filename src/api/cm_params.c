@@ -186,20 +186,27 @@ bool cm_parse_where(struct request *r, struct cm_search *s, struct cm_error *e)
     return true;
 }
 
-int cm_collections_with_prefix(struct catalog *cat, const struct strlist *groups,
-                               const char *prefix, struct strlist *out)
+int cm_search_in(struct catalog *cat, const struct viewer *v, const char *prefix,
+                 struct cm_search *s)
 {
     cJSON *colls = NULL;
-    int rc = catalog_collections(cat, groups, &colls);
+    s->q.groups = v->groups;
+    int rc = bounds_collections(cat, v, &colls);
     const cJSON *c;
     cJSON_ArrayForEach(c, colls)
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
         if (rc == 0 && cJSON_IsString(id) && strncmp(id->valuestring, prefix, strlen(prefix)) == 0)
-            rc = strlist_add(out, id->valuestring);
+            rc = strlist_add(&s->collections, id->valuestring);
     }
     cJSON_Delete(colls);
-    return rc;
+    /* No collection of the kind: cm_search_run finds nothing (the bounds
+     * would read an empty list as "any"). */
+    if (rc == 0 && s->collections.n)
+        rc = bounds_narrow_search(v->bounds, &s->collections, &s->filter);
+    s->q.collections = &s->collections;
+    s->q.filter = s->filter;
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- the plume filters --------------------------------------------------- */
@@ -438,28 +445,23 @@ static bool ids_filter(struct request *r, struct cm_search *s, struct cm_error *
            fail(e, "ids", over ? "too_long" : "memory", over ? "too many values" : "out of memory");
 }
 
-bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+bool cm_parse_scene_search(struct request *r, const struct viewer *v, struct cm_search *s,
                            struct cm_error *e, int *rc)
 {
     *rc = 0;
-    s->q.groups = groups;
     if (!cm_parse_where(r, s, e) ||
         !in_filter(r, s, "instruments", "cm:instrument", INSTRUMENTS, e) || !ids_filter(r, s, e))
         return false;
     if (s->filter)
         filter_normalize(&s->filter);
-    s->q.filter = s->filter;
-    *rc = cm_collections_with_prefix(request_app(r)->catalog, groups, CM_SCENE_COLLECTION_PREFIX,
-                                     &s->collections);
-    s->q.collections = &s->collections;
+    *rc = cm_search_in(request_app(r)->catalog, v, CM_SCENE_COLLECTION_PREFIX, s);
     return true;
 }
 
-bool cm_parse_plume_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+bool cm_parse_plume_search(struct request *r, const struct viewer *v, struct cm_search *s,
                            struct cm_error *e, int *rc)
 {
     *rc = 0;
-    s->q.groups = groups;
     bool ok = cm_parse_where(r, s, e) && in_filter(r, s, "plume_ids", "cm:plume_uuid", NULL, e) &&
               eq_filter(r, s, "scene_id", "cm:scene_id", NULL, NULL, e) &&
               number_filter(r, s, "emission_min", FILTER_GE, e) &&
@@ -478,9 +480,6 @@ bool cm_parse_plume_search(struct request *r, const struct strlist *groups, stru
         s->q.ids = &s->ids;
     if (s->filter)
         filter_normalize(&s->filter);
-    s->q.filter = s->filter;
-    *rc = cm_collections_with_prefix(request_app(r)->catalog, groups, CM_PLUME_COLLECTION_PREFIX,
-                                     &s->collections);
-    s->q.collections = &s->collections;
+    *rc = cm_search_in(request_app(r)->catalog, v, CM_PLUME_COLLECTION_PREFIX, s);
     return true;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "api/bounds.h"
 #include "catalog/filter.h"
 #include "util/strlist.h"
 
@@ -57,20 +58,21 @@ bool cm_parse_paging(struct request *r, int64_t def, int64_t max, bool zero_ok, 
                      struct cm_error *e);
 /* intersects, datetime and bbox (4 repeated numbers). */
 bool cm_parse_where(struct request *r, struct cm_search *s, struct cm_error *e);
-/* The plume filters, sort and the where-parameters: s searches the visible
- * plume collections. groups = the caller's (NULL: anonymous). False with e
+/* The plume filters, sort and the where-parameters: s searches the plume
+ * collections the viewer sees, within its bounds. False with e
  * set when invalid; *rc < 0 when the catalog failed instead (e unset). */
-bool cm_parse_plume_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+bool cm_parse_plume_search(struct request *r, const struct viewer *v, struct cm_search *s,
                            struct cm_error *e, int *rc);
 /* intersects, datetime, instruments and ids (scene UUIDs or names): s
  * searches the visible scene collections. As cm_parse_plume_search. */
-bool cm_parse_scene_search(struct request *r, const struct strlist *groups, struct cm_search *s,
+bool cm_parse_scene_search(struct request *r, const struct viewer *v, struct cm_search *s,
                            struct cm_error *e, int *rc);
 /* True for the 8-4-4-4-12 hex form of a UUID. */
 bool cm_is_uuid(const char *s);
-/* The visible collections whose ids start with prefix into s->collections.
- * 0 or -errno. */
-int cm_collections_with_prefix(struct catalog *cat, const struct strlist *groups,
-                               const char *prefix, struct strlist *out);
+/* Points s at the collections whose ids start with prefix that the viewer
+ * sees (groups and bounds), and narrows s->filter (normalized or NULL) to
+ * the bounds; set the filter first. 0 or -errno. */
+int cm_search_in(struct catalog *cat, const struct viewer *v, const char *prefix,
+                 struct cm_search *s);
 
 #endif

@@ -446,6 +446,7 @@ int catalog_pg_search(struct catalog *base, const struct catalog_query *q, int64
                     .coll = "i.collection",
                     .start = "i.datetime_start",
                     .end = "i.datetime_end",
+                    .assets = "catalog_assets",
                     .spatial = spatial},
     };
     x.dialect.ctx = &x;

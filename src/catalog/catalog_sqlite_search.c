@@ -1005,6 +1005,7 @@ int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, i
                     .coll = "s.collection",
                     .start = "s.datetime_start",
                     .end = "s.datetime_end",
+                    .assets = "assets",
                     .spatial = spatial,
                     .packed = "pk.props"},
     };

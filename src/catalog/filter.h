@@ -50,6 +50,10 @@ enum filter_op {
     FILTER_ISNULL,       /* field is missing or null */
     FILTER_S_INTERSECTS, /* the item geometry shares a point with geom */
     FILTER_T_INTERSECTS, /* the item's datetime interval meets [start, end] */
+    /* The item has an asset whose key starts with values[0].str. Never
+     * parsed from a client's filter: resource bounds (api/bounds.c) add it. */
+    FILTER_ASSET_PREFIX,
+    FILTER_ASSET_KEY, /* the same for an asset key exactly (api/bounds.c) */
 };
 
 enum filter_cmp { FILTER_EQ, FILTER_NE, FILTER_LT, FILTER_LE, FILTER_GT, FILTER_GE };
@@ -68,6 +72,7 @@ enum filter_field {
     FILTER_FIELD_ID,         /* the item id */
     FILTER_FIELD_COLLECTION, /* the item's collection id */
     FILTER_FIELD_DATETIME,   /* sort only: the item's datetime or interval start */
+    FILTER_FIELD_ASSET,      /* FILTER_ASSET_PREFIX: the item's asset keys */
 };
 
 struct filter_node {

@@ -491,6 +491,38 @@ static void column_leaf(const struct filter_sql *d, struct sqlb *b, const struct
     sqlb_add(b, "))");
 }
 
+/* The item has an asset under a key prefix: a range of the asset table's
+ * (key, item) primary key on SQLite, whose text compares byte-wise (the
+ * prefix with its last byte raised bounds it: UTF-8 never holds 0xFF);
+ * PostgreSQL's collations do not compare byte-wise, so starts_with there,
+ * on the item's own few asset rows. */
+static void asset_prefix_leaf(const struct filter_sql *d, struct sqlb *b,
+                              const struct filter_node *n)
+{
+    const char *prefix = n->values[0].str;
+    sqlb_add(b, "(%sEXISTS (SELECT 1 FROM %s WHERE item = %s AND ", n->negated ? "NOT " : "",
+             d->assets, d->item);
+    if (d->pg) {
+        sqlb_add(b, "starts_with(key, ");
+        sqlb_text(b, prefix);
+        sqlb_add(b, ")))");
+        return;
+    }
+    size_t len = strlen(prefix);
+    char *upper = len ? strdup(prefix) : NULL;
+    if (!upper) {
+        b->oom = true;
+        return;
+    }
+    upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);
+    sqlb_add(b, "key >= ");
+    sqlb_text(b, prefix);
+    sqlb_add(b, " AND key < ");
+    sqlb_text_copy(b, upper);
+    sqlb_add(b, "))");
+    free(upper);
+}
+
 static void leaf(const struct filter_sql *d, struct sqlb *b, const struct filter_node *n)
 {
     if (n == d->skip) {
@@ -503,6 +535,15 @@ static void leaf(const struct filter_sql *d, struct sqlb *b, const struct filter
         return;
     case FILTER_S_INTERSECTS:
         d->spatial(d->ctx, b, n);
+        return;
+    case FILTER_ASSET_PREFIX:
+        asset_prefix_leaf(d, b, n);
+        return;
+    case FILTER_ASSET_KEY:
+        sqlb_add(b, "(%sEXISTS (SELECT 1 FROM %s WHERE item = %s AND key = ",
+                 n->negated ? "NOT " : "", d->assets, d->item);
+        sqlb_text(b, n->values[0].str);
+        sqlb_add(b, "))");
         return;
     case FILTER_T_INTERSECTS:
         sqlb_add(b, n->negated ? "(NOT (" : "((");
@@ -601,6 +642,8 @@ void filter_sql_order_key(const struct filter_sql *d, struct sqlb *b,
         return;
     case FILTER_FIELD_DATETIME:
         sqlb_add(b, "%s%s, ", d->start, dir);
+        return;
+    case FILTER_FIELD_ASSET: /* filters only: sortby.c never makes one */
         return;
     case FILTER_FIELD_PROPERTY:
         break;

@@ -63,6 +63,7 @@ struct filter_sql {
     const char *props;       /* the property table: (item, key, kind, num, txt) */
     const char *id, *coll;   /* the item's id and collection, compared byte-wise */
     const char *start, *end; /* the item's datetime interval (ms) */
+    const char *assets;      /* the asset table: (key, item) */
     /* Appends the test of an S_INTERSECTS leaf: leaf->negated selects the
      * "known not to intersect" form. */
     void (*spatial)(void *ctx, struct sqlb *b, const struct filter_node *leaf);

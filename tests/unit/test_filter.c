@@ -104,6 +104,11 @@ static void dump(const struct filter_node *n, char *out, size_t len)
         else
             put(out, len, " ..)");
         break;
+    case FILTER_ASSET_PREFIX:
+    case FILTER_ASSET_KEY:
+        put(out, len, "(asset_%s '%s')", n->op == FILTER_ASSET_KEY ? "key" : "prefix",
+            n->values[0].str);
+        break;
     }
     if (n->negated && n->op != FILTER_CONST)
         put(out, len, ")");
