@@ -21,10 +21,12 @@
 
 #include "api/api.h"
 #include "api/bounds.h"
+#include "auth/signedurl.h"
 #include "app.h"
 #include "catalog/catalog.h"
 #include "http/server.h"
 #include "util/httpcond.h"
+#include "util/timeutil.h"
 
 static void reply_invalid(struct request *r, const char *msg)
 {
@@ -203,18 +205,96 @@ static bool range_applies(struct request *r, const char *etag, int64_t mtime)
     return httpdate_parse(ir, &date) == 0 && date == mtime;
 }
 
+static const char *const signed_names[] = {"expires", "signer", "prefix", "signature"};
+
+static int count_signed_param(void *ctx, const char *key, const char *value)
+{
+    (void)value;
+    unsigned *seen = ctx;
+    for (unsigned i = 0; i < 4; i++) {
+        if (strcmp(key, signed_names[i]) != 0)
+            continue;
+        if (*seen & (1u << i))
+            return -EEXIST;
+        *seen |= 1u << i;
+    }
+    return 0;
+}
+
+/* The caller of a signed URL (auth/signedurl.h) is the token that signed
+ * it, for as long as that token lives and may still read the catalog; the
+ * signature stands in for its credential, so sending one too is refused
+ * (as RFC 6750 refuses two credentials). False when a reply was sent. */
+static bool signed_caller(struct request *r, const char *key, struct principal *p)
+{
+    unsigned seen = 0;
+    if (request_query_each(r, count_signed_param, &seen) < 0) {
+        reply_invalid(r, "a signed URL parameter is given more than once");
+        return false;
+    }
+    if (auth_credential(r)) {
+        reply_invalid(r, "send either a signed URL or a credential, not both");
+        return false;
+    }
+    struct signedurl_params sp = {request_query(r, "expires"), request_query(r, "signer"),
+                                  request_query(r, "prefix"), request_query(r, "signature")};
+    char signer[TOKEN_ID_LEN + 1];
+    struct app *app = request_app(r);
+    int rc = signedurl_verify(app->token_key, &sp, key, time_now_ms() / 1000, signer);
+    if (rc == -EINVAL) {
+        reply_invalid(r, "malformed signed URL: expires, signer and signature are required");
+        return false;
+    }
+    if (rc == -ETIMEDOUT) {
+        api_reply_error(r, 403, "This signed URL has expired", "signature_expired");
+        return false;
+    }
+    if (rc < 0) {
+        api_reply_error(r, 403, "This URL's signature is not valid for this asset",
+                        "signature_invalid");
+        return false;
+    }
+    enum auth_result res = auth_verify_signer(app, signer, p);
+    if (res == AUTH_UNAVAILABLE) {
+        api_reply_unauthorized(r, res);
+        return false;
+    }
+    if (res != AUTH_OK) {
+        api_reply_error(r, 403, "The token that signed this URL is no longer valid",
+                        "signer_revoked");
+        return false;
+    }
+    if (!principal_has_scope(p, "catalog:read")) {
+        api_reply_insufficient_scope(r, "catalog:read");
+        return false;
+    }
+    request_set_principal(r, p->account_id, p->token_id);
+    return true;
+}
+
+static bool is_signed(struct request *r)
+{
+    for (unsigned i = 0; i < 4; i++)
+        if (request_query(r, signed_names[i]))
+            return true;
+    return false;
+}
+
 static void h_asset(struct request *r)
 {
     struct principal p = {0};
     int fd = -1;
-    if (!api_authenticate(r, &p, "catalog:read"))
-        goto out;
     struct app *app = request_app(r);
     const char *key = request_param(r, 0);
+    bool by_signature = is_signed(r);
+    if (!by_signature && !api_authenticate(r, &p, "catalog:read"))
+        goto out;
     if (!asset_key_ok(key)) {
         reply_invalid(r, "invalid asset path");
         goto out;
     }
+    if (by_signature && !signed_caller(r, key, &p))
+        goto out;
     char declared[128];
     /* Outside the token's bounds is missing, as hidden is. */
     struct viewer v = {&p.groups, &p.resources};

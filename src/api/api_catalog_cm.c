@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "api/api_catalog_cm.h"
 #include "api/baseurl.h"
+#include "api/sign.h"
 #include "app.h"
 #include "http/server.h"
 
@@ -285,4 +286,5 @@ void api_catalog_cm_register(struct server *srv)
     api_catalog_csv_register(srv);
     api_catalog_sources_register(srv);
     api_catalog_gpkg_register(srv);
+    api_sign_register(srv);
 }

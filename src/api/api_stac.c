@@ -15,6 +15,8 @@
 #include "api/api_stac_ext.h"
 #include "api/baseurl.h"
 #include "api/bounds.h"
+#include "api/sign.h"
+#include "auth/signedurl.h"
 #include "app.h"
 #include "catalog/catalog.h"
 #include "catalog/pagecache.h"
@@ -120,6 +122,7 @@ static void rewrite_collection(cJSON *doc, const char *base)
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
     if (!cJSON_IsString(id))
         return;
+    sign_add_auth_schemes(doc, base);
     char *eid = url_encode(id->valuestring, "");
     cJSON *links = reset_links(doc);
     if (!eid || !links) {
@@ -143,10 +146,44 @@ static void rewrite_collection(cJSON *doc, const char *base)
     free(eid);
 }
 
-/* Appends one item: its template with asset hrefs made absolute, then its
- * navigation links and the closing "]}". */
-static void emit_item(struct buf *b, const char *base, const char *coll, const char *id,
-                      const char *tpl, size_t len)
+/* Appends the rest of an asset's href (its percent-encoded key, up to the
+ * closing quote at or after p), signed when signer is set, then the
+ * asset's auth:refs (the STAC Authentication extension). Returns where the
+ * template goes on. */
+static const char *emit_asset_href(struct buf *b, const char *p, const char *end,
+                                   const struct url_signer *signer)
+{
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    if (!q)
+        q = end;
+    buf_append(b, p, (size_t)(q - p));
+    if (signer) {
+        char text[1100], key[1100];
+        size_t n = (size_t)(q - p);
+        char *query = NULL;
+        if (n < sizeof(text)) {
+            memcpy(text, p, n);
+            text[n] = '\0';
+            if (catalog_asset_key(text, key, sizeof(key)))
+                query = url_signer_query(signer, key);
+        }
+        if (query)
+            buf_printf(b, "?%s", query);
+        else
+            b->oom = true; /* a key we cannot sign: fail rather than leave it unsigned */
+        free(query);
+    }
+    if (q == end)
+        return end;
+    static const char refs[] = "\",\"auth:refs\":[\"bearer\",\"signed_url\"]";
+    buf_append(b, refs, sizeof(refs) - 1);
+    return q + 1;
+}
+
+/* Appends one item: its template with asset hrefs made absolute (and signed
+ * by signer, when set), then its navigation links and the closing "]}". */
+static void emit_item(struct buf *b, const char *base, const struct url_signer *signer,
+                      const char *coll, const char *id, const char *tpl, size_t len)
 {
     static const char marker[] = CATALOG_ASSET_MARKER;
     const size_t mlen = sizeof(marker) - 1;
@@ -157,7 +194,7 @@ static void emit_item(struct buf *b, const char *base, const char *coll, const c
         if (!m)
             break;
         buf_printf(b, "%s/api/v1/catalog/asset/", base);
-        p = m + mlen;
+        p = emit_asset_href(b, m + mlen, end, signer);
     }
     char *ec = url_encode(coll, ""), *ei = url_encode(id, "");
     if (ec && ei)
@@ -181,7 +218,8 @@ struct emit_ctx {
     struct buf *b;
     const char *base;
     size_t count;
-    const struct stac_ext *ext; /* fields to keep, or NULL: whole items */
+    const struct stac_ext *ext;       /* fields to keep, or NULL: whole items */
+    const struct url_signer *signer; /* sign asset hrefs (sign=true), or NULL */
 };
 
 static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl, size_t len)
@@ -190,13 +228,13 @@ static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl,
     if (e->count++)
         buf_append(e->b, ",", 1);
     if (!e->ext || !e->ext->fields.active) {
-        emit_item(e->b, e->base, coll, id, tpl, len);
+        emit_item(e->b, e->base, e->signer, coll, id, tpl, len);
         return e->b->oom ? -ENOMEM : 0;
     }
     /* The whole item first (absolute links and hrefs), then the cut. */
     struct buf item = {0};
     size_t n = 0;
-    emit_item(&item, e->base, coll, id, tpl, len);
+    emit_item(&item, e->base, e->signer, coll, id, tpl, len);
     char *cut = item.oom ? NULL : stac_ext_fields_text(e->ext, item.s, item.n, &n);
     free(item.s);
     if (!cut)
@@ -204,6 +242,17 @@ static int emit_cb(void *ctx, const char *coll, const char *id, const char *tpl,
     buf_append(e->b, cut, n);
     free(cut);
     return e->b->oom ? -ENOMEM : 0;
+}
+
+/* sign=true|false: asset hrefs signed for the caller (api/sign.h). */
+static int parse_sign(const char *v, bool *sign, char *msg, size_t msglen)
+{
+    if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+        snprintf(msg, msglen, "sign must be true or false");
+        return -EINVAL;
+    }
+    *sign = strcmp(v, "true") == 0;
+    return 0;
 }
 
 /* ---- landing, conformance, collections -------------------------------- */
@@ -241,6 +290,7 @@ static void h_landing(struct request *r)
                             "STAC catalog served by Tessera; results depend on the caller's "
                             "groups (anonymous callers see the Public view).");
     cJSON_AddItemToObject(doc, "conformsTo", conformance_array());
+    sign_add_auth_schemes(doc, base);
     cJSON *links = cJSON_AddArrayToObject(doc, "links");
     snprintf(href, sizeof(href), "%s/api/v1/stac/", base);
     add_link(links, "self", href, "application/json", NULL);
@@ -367,10 +417,19 @@ static void h_item(struct request *r)
     }
     if (rc == 0)
         rc = bounds_item_reachable(cat, &v, request_param(r, 0), request_param(r, 1));
-    char base[320];
+    char base[320], msg[64];
     base_url(r, base, sizeof(base));
     struct buf b = {0};
-    struct emit_ctx e = {&b, base, 0, NULL};
+    struct url_signer signer;
+    bool sign = false;
+    const char *sign_arg = request_query(r, "sign");
+    if (sign_arg && parse_sign(sign_arg, &sign, msg, sizeof(msg)) < 0) {
+        reply_invalid(r, msg);
+        goto out;
+    }
+    if (sign && !url_signer_for(r, &p, SIGNEDURL_MAX_S, &signer))
+        goto out;
+    struct emit_ctx e = {&b, base, 0, NULL, sign ? &signer : NULL};
     if (rc == 0)
         rc = catalog_item_each(cat, v.groups, request_param(r, 0), request_param(r, 1), emit_cb,
                                &e);
@@ -400,7 +459,9 @@ struct page_key {
 
 struct search {
     struct catalog_query q;
-    const struct strlist *bounds; /* the caller's resource bounds */
+    const struct strlist *bounds;     /* the caller's resource bounds */
+    const struct principal *caller;   /* who signs, with sign=true */
+    bool sign;                        /* sign=true: asset hrefs carry signatures */
     struct strlist ids, colls;
     struct catalog_geom *geom;
     struct stac_ext ext; /* query, filter, sortby, fields */
@@ -475,7 +536,8 @@ static bool page_from_cache(struct request *r, struct search *s)
 
 static void page_store(struct request *r, const struct search *s, const char *page, size_t len)
 {
-    if (s->page.gen)
+    /* Signed pages are the signer's alone, and expire. */
+    if (s->page.gen && !s->sign)
         pagecache_put(request_app(r)->stac_pages, s->page.key.s, s->page.key.n, s->page.gen, page,
                       len);
 }
@@ -550,7 +612,7 @@ static int check_exclusive(struct search *s)
  * believes a parameter works must not get an unfiltered answer. */
 static const char *const SEARCH_PARAMS[] = {
     "limit", "offset", "bbox", "datetime", "ids", "collections", "intersects", "query",
-    "filter", "filter-lang", "filter-crs", "sortby", "fields",
+    "filter", "filter-lang", "filter-crs", "sortby", "fields", "sign",
     "access_token", /* last: the query string only, not a POST body member */
 };
 #define NSEARCH_PARAMS (sizeof(SEARCH_PARAMS) / sizeof(SEARCH_PARAMS[0]))
@@ -578,7 +640,8 @@ static int check_param(void *ctx, const char *key, const char *value)
     }
     snprintf(c->msg, c->msglen,
              "unknown parameter \"%.64s\": a search takes limit, offset, bbox, datetime, ids, "
-             "collections, intersects, query, filter, filter-lang, filter-crs, sortby and fields",
+             "collections, intersects, query, filter, filter-lang, filter-crs, sortby, fields "
+             "and sign",
              key ? key : "");
     return -EINVAL;
 }
@@ -620,6 +683,8 @@ static int search_from_query(struct request *r, struct search *s)
         if (rc < 0)
             return rc;
     }
+    if ((v = request_query(r, "sign")) && parse_sign(v, &s->sign, s->msg, sizeof(s->msg)) < 0)
+        return -EINVAL;
     int rc = stac_ext_from_query(r, &s->ext, s->msg, sizeof(s->msg));
     if (rc < 0)
         return rc;
@@ -683,6 +748,13 @@ static int search_from_body(const cJSON *body, struct search *s)
             return -EINVAL;
         }
         s->q.has_bbox = true;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "sign")) && !cJSON_IsNull(v)) {
+        if (!cJSON_IsBool(v)) {
+            snprintf(s->msg, sizeof(s->msg), "sign must be true or false");
+            return -EINVAL;
+        }
+        s->sign = cJSON_IsTrue(v);
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(body, "datetime")) && !cJSON_IsNull(v)) {
         if (!cJSON_IsString(v) ||
@@ -784,6 +856,7 @@ static bool search_caller(struct request *r, struct principal *p, struct search 
         return false;
     s->q.groups = v.groups;
     s->bounds = v.bounds;
+    s->caller = p;
     return true;
 }
 
@@ -826,11 +899,14 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
     }
     s->q.collections = s->colls.n ? &s->colls : NULL;
     s->q.filter = s->ext.filter;
+    struct url_signer signer;
+    if (s->sign && !url_signer_for(r, s->caller, SIGNEDURL_MAX_S, &signer))
+        return;
     char base[320], href[1024];
     base_url(r, base, sizeof(base));
     int64_t matched = 0;
     struct buf b = {0};
-    struct emit_ctx e = {&b, base, 0, &s->ext};
+    struct emit_ctx e = {&b, base, 0, &s->ext, s->sign ? &signer : NULL};
     buf_printf(&b, "{\"type\":\"FeatureCollection\",\"features\":[");
     rc = catalog_search_each(cat, &s->q, &matched, emit_cb, &e);
     if (rc == 0 && b.oom)

@@ -103,15 +103,11 @@ struct stored_check {
     enum auth_result res;
 };
 
-static int check_stored(void *ctx, const struct tokenindex_token *t,
-                        const struct tokenindex_account *a)
+/* The principal of a stored token that proved itself (its secret, or its
+ * signature on a URL), and whether it may act now. Under the read lock. */
+static enum auth_result stored_principal(struct principal *p, const struct tokenindex_token *t,
+                                         const struct tokenindex_account *a)
 {
-    struct stored_check *c = ctx;
-    struct principal *p = c->p;
-    c->res = AUTH_INVALID;
-    if (!crypto_equal(c->mac, t->secret_hash, CRYPTO_MAC_LEN) || t->usage != c->parts->kind ||
-        strcmp(a->username, c->parts->username) != 0)
-        return 0;
     p->kind = t->usage == TOKEN_PK ? PRINCIPAL_PK : PRINCIPAL_SK;
     copy_string(p->token_id, sizeof(p->token_id), t->id);
     p->created = t->created;
@@ -119,20 +115,54 @@ static int check_stored(void *ctx, const struct tokenindex_token *t,
     if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
         strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 ||
         strlist_copy(&p->resources, t->resources) < 0 || fill_from_account(p, a) < 0)
-        return 0;
+        return AUTH_INVALID;
     int64_t now = time_now_ms();
     bool past = t->expires_at && now >= t->expires_at;
     /* A rotated-away secret past its grace period was replaced on purpose:
      * revoked, not merely expired. */
-    if (t->revoked || !a->is_active || (t->replaced && past)) {
-        c->res = AUTH_REVOKED;
-    } else if (past) {
-        c->res = AUTH_EXPIRED;
-    } else {
-        c->res = AUTH_OK;
-        tokenindex_note_use(t, now);
-    }
+    if (t->revoked || !a->is_active || (t->replaced && past))
+        return AUTH_REVOKED;
+    if (past)
+        return AUTH_EXPIRED;
+    tokenindex_note_use(t, now);
+    return AUTH_OK;
+}
+
+static int check_stored(void *ctx, const struct tokenindex_token *t,
+                        const struct tokenindex_account *a)
+{
+    struct stored_check *c = ctx;
+    c->res = AUTH_INVALID;
+    if (crypto_equal(c->mac, t->secret_hash, CRYPTO_MAC_LEN) && t->usage == c->parts->kind &&
+        strcmp(a->username, c->parts->username) == 0)
+        c->res = stored_principal(c->p, t, a);
     return 0;
+}
+
+struct signer_check {
+    struct principal *p;
+    enum auth_result res;
+};
+
+static int check_signer(void *ctx, const struct tokenindex_token *t,
+                        const struct tokenindex_account *a)
+{
+    struct signer_check *c = ctx;
+    c->res = stored_principal(c->p, t, a);
+    return 0;
+}
+
+enum auth_result auth_verify_signer(struct app *app, const char *token_id, struct principal *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct tokenindex *tc = index_of(app);
+    struct signer_check c = {out, AUTH_INVALID};
+    if (!tc || !token_id_valid(token_id))
+        return AUTH_INVALID;
+    if (tokenindex_token_view(tc, token_id, check_signer, &c) == -EAGAIN)
+        c.res = AUTH_UNAVAILABLE;
+    metrics_count_verification(c.res);
+    return c.res;
 }
 
 static enum auth_result verify_stored(struct app *app, const char *cred, struct principal *p)

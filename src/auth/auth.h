@@ -52,6 +52,11 @@ const char *auth_credential(const struct request *r);
  * AUTH_EXPIRED / AUTH_REVOKED (for GET /tokens/v2). Always call
  * principal_free afterwards. */
 enum auth_result auth_verify(struct app *app, const char *credential, struct principal *out);
+/* The principal of the stored token token_id for a request it signed (a
+ * signed URL, auth/signedurl.h, whose signature the caller checked): AUTH_OK
+ * while the token lives (not revoked, expired or rotated away, its account
+ * active), else as auth_verify. Always call principal_free afterwards. */
+enum auth_result auth_verify_signer(struct app *app, const char *token_id, struct principal *out);
 bool principal_has_scope(const struct principal *p, const char *scope);
 /* allowedUrls check for a pk/sk: true when the token has no restriction, or
  * the request has no Origin/Referer, or one of them matches an allowed URL. */

@@ -505,7 +505,7 @@ class StacExtensionsTest(unittest.TestCase):
                 self.assertNotIn("geometry", f)
                 self.assertNotIn("links", f)
                 self.assertEqual(sorted(f["properties"]), ["cm:emission", "datetime"])
-                self.assertEqual(list(f["assets"]["data"]), ["href"])
+                self.assertEqual(list(f["assets"]["data"]), ["href", "auth:refs"])
         # Excluding a default member; including a whole object but not one of its members.
         g = self.ok(self.get("/search", None, limit=2, fields="properties,-properties.rank,-bbox"))
         for f in g["features"]:
