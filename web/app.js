@@ -115,7 +115,7 @@ const tessera = {
   },
   // How a message names a field when it starts with the field's key.
   fieldWords: {
-    note: "The name", name: "The name", scopes: "The scopes", allowedUrls: "The allowed URLs",
+    note: "The name", name: "The name", scopes: "The scopes", allowedUrls: "The allowed URLs", resources: "The resources",
     expires_at: "The expiry date", expiration_date: "The expiry date", expires: "The expiry",
     current_password: "The current password", new_password: "The new password",
     grace_seconds: "The grace period", email: "The e-mail", password: "The password",

@@ -4,6 +4,7 @@
  * authenticate-then-authorize step. Called on the thread running a handler. */
 #include "api/api.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -265,8 +266,12 @@ bool api_read_resources(struct request *r, const struct principal *p, const cJSO
         api_reply_validation(r, "resources", msg, "value_error");
         return false;
     }
-    if (tokens_check_resources(out, &p->resources, msg, sizeof(msg)) < 0) {
-        api_reply_validation(r, "resources", msg, "value_error");
+    int rc = tokens_check_resources(out, &p->resources, msg, sizeof(msg));
+    if (rc < 0) {
+        /* Messages lead with the field, so that pages can place them. */
+        char lead[260];
+        snprintf(lead, sizeof(lead), rc == -EINVAL ? "resources hold an %s" : "%s", msg);
+        api_reply_validation(r, "resources", lead, "value_error");
         return false;
     }
     return true;

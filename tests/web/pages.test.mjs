@@ -671,6 +671,28 @@ step("tokens: edit errors stay in the dialog at their field; Escape closes witho
   assert.equal((await row(name).locator("td").allInnerTexts())[4], "never");
 });
 
+step("tokens: resources bind a token to collections and asset prefixes; a bad one is refused at its field", async () => {
+  const name = pkName + " (production)";
+  await row(name).getByRole("button", { name: /^Edit/ }).click();
+  const dlg = editDialog();
+  await dlg.getByLabel("Resources").fill("bucket:x");
+  await dlg.getByRole("button", { name: "Save changes" }).click();
+  await assertFieldError("#edit-resources", /invalid resource/i);
+  assert.ok(await dlg.isVisible(), "the dialog stays open");
+  await dlg.getByLabel("Resources").fill("collection:l4a-ch4-mfa-v3a\nasset:l2b-ch4-mfa-v3a/2023/");
+  await dlg.getByRole("button", { name: "Save changes" }).click();
+  await dlg.waitFor({ state: "hidden" });
+  await until(async () => ((await storedByName(name)).resources || []).length === 2, "resources saved");
+  assert.match(await row(name).innerText(), /Only asset:l2b-ch4-mfa-v3a\/2023\/, collection:l4a-ch4-mfa-v3a/);
+  await row(name).getByRole("button", { name: /^Edit/ }).click();
+  assert.equal(await dlg.getByLabel("Resources").inputValue(),
+    "asset:l2b-ch4-mfa-v3a/2023/\ncollection:l4a-ch4-mfa-v3a");
+  await dlg.getByLabel("Resources").fill("");
+  await dlg.getByRole("button", { name: "Save changes" }).click();
+  await dlg.waitFor({ state: "hidden" });
+  await until(async () => !(await storedByName(name)).resources, "resources lifted");
+});
+
 // ---- rotate and revoke --------------------------------------------------------------------------
 
 step("tokens: rotate shows the new value named, and the old one works through its grace", async () => {
