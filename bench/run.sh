@@ -80,12 +80,17 @@ curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $ACCESS" \
     -H 'Content-Type: application/json' \
     -d '{"scopes":["tokens:read","tokens:write","stac"],"note":"bench sk"}' >"$TMP/sk.json"
 SK=$(json '["token"]' <"$TMP/sk.json")
+# The same, bound to one collection (issue 15): checks and searches beside the unbound sk.
+curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $ACCESS" \
+    -H 'Content-Type: application/json' \
+    -d '{"scopes":["tokens:read","tokens:write","stac"],"note":"bench bound sk","resources":["collection:l4a-ch4-mfa-v3a"]}' >"$TMP/skb.json"
+SK_BOUND=$(json '["token"]' <"$TMP/skb.json")
 EXPIRES=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc)+d.timedelta(minutes=55)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))')
 curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $SK" \
     -H 'Content-Type: application/json' \
     -d "{\"scopes\":[\"stac\"],\"expires\":\"$EXPIRES\"}" >"$TMP/tk.json"
 TK=$(json '["token"]' <"$TMP/tk.json")
-for cred in "$SK" "$TK"; do
+for cred in "$SK" "$TK" "$SK_BOUND"; do
     code=$(curl -fsS "$T/tokens/v2" -H "Authorization: Bearer $cred" | json '["code"]')
     [ "$code" = TokenValid ] || { echo "bench: seeded token is $code" >&2; exit 1; }
 done
@@ -130,11 +135,14 @@ for c in $CONNS; do
     for _ in $(seq "$REPS"); do
         wrk_once nginx "$N/tokens/v2" "$c" ""
         wrk_once sk "$T/tokens/v2" "$c" "$SK"
+        wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND"
         wrk_once tk "$T/tokens/v2" "$c" "$TK"
         wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
         wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
         # Every URL new: an end of the interval no item reaches, in nanoseconds.
         wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" \
+            '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
+        wrk_once stac_new_bound "$T/api/v1/stac/search?limit=10" "$c" "$SK_BOUND" \
             '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
     done
     # Login storm: Argon2id sign-ins on the worker pool while checks run;
@@ -149,7 +157,9 @@ for c in $CONNS; do
     done
     wait "$STORM_PID"
     STORM[$c]=$(awk '/^STORM/ {print $2, $5}' "$TMP/storm.$c.txt")
-    for name in nginx sk tk session stac stac_new storm; do collect "$name" "$c"; done
+    for name in nginx sk sk_bound tk session stac stac_new stac_new_bound storm; do
+        collect "$name" "$c"
+    done
 done
 
 printf '\n%-42s %6s %10s %8s %8s %9s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors "CPU us"
@@ -164,10 +174,13 @@ row() { # label key conns ratio_base
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
     row "GET /tokens/v2 (sk)" sk "$c" nginx
+    row "  the same, sk bound to one collection" sk_bound "$c" nginx
     row "GET /tokens/v2 (tk)" tk "$c" nginx
     row "GET /api/v1/account/me (session)" session "$c" nginx
     row "GET /api/v1/stac/search (sk, limit=10)" stac "$c" nginx
     row "  the same, every URL new (cache misses)" stac_new "$c" nginx
+    row "  the same, sk bound to one collection" stac_new_bound "$c" nginx
+    python3 -c "print('  bound / unbound: check %.2f, search (every URL new) %.2f' % (${RPS[sk_bound/$c]} / ${RPS[sk/$c]}, ${RPS[stac_new_bound/$c]} / ${RPS[stac_new/$c]}))"
     row "GET /tokens/v2 (sk), login storm" storm "$c" nginx
     read -r srps serr <<<"${STORM[$c]}"
     python3 -c "print('  login storm: %.1f sign-ins/s (%s non-2xx); checks at %.0f%% of idle' % ($srps, '$serr', 100.0 * ${RPS[storm/$c]} / ${RPS[sk/$c]}))"

@@ -8,17 +8,13 @@
 #include <string.h>
 
 #include "auth/resources.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
-    if (!s)
-        abort();
-    if (size)
-        memcpy(s, data, size);
-    s[size] = '\0';
+    char *s = fuzz_cstr(data, size);
     /* The first line is the list, the rest one key to test against it. */
     char *key = strchr(s, '\n');
     if (key)

@@ -135,6 +135,21 @@ int bounds_narrow_search(const struct strlist *bounds, struct strlist *collectio
     return 0;
 }
 
+/* 0 when q (limit and paging aside) matches an item, -ENOENT when not, or
+ * -errno. */
+static int any_match(struct catalog *cat, struct catalog_query *q)
+{
+    int64_t matched = 0;
+    cJSON *items = NULL;
+    q->limit = 1;
+    q->page_only = true;
+    int rc = catalog_search(cat, q, &matched, &items);
+    if (rc == 0 && cJSON_GetArraySize(items) == 0)
+        rc = -ENOENT;
+    cJSON_Delete(items);
+    return rc;
+}
+
 int bounds_collections(struct catalog *cat, const struct viewer *v, cJSON **out)
 {
     int rc = catalog_collections(cat, v->groups, out);
@@ -170,19 +185,14 @@ int bounds_item_reachable(struct catalog *cat, const struct viewer *v, const cha
         return -ENOENT;
     struct strlist collections = STRLIST_INIT, ids = STRLIST_INIT;
     struct filter_node *filter = NULL;
-    int64_t matched = 0;
-    cJSON *items = NULL;
     int rc = strlist_add(&collections, collection) < 0 || strlist_add(&ids, id) < 0
                  ? -ENOMEM
                  : bounds_narrow_search(bounds, &collections, &filter);
     if (rc == 0) {
         struct catalog_query q = {.groups = v->groups, .ids = &ids, .collections = &collections,
-                                  .filter = filter, .limit = 1};
-        rc = catalog_search(cat, &q, &matched, &items);
+                                  .filter = filter};
+        rc = any_match(cat, &q);
     }
-    if (rc == 0 && cJSON_GetArraySize(items) == 0)
-        rc = -ENOENT;
-    cJSON_Delete(items);
     filter_free(filter);
     strlist_free(&collections);
     strlist_free(&ids);
@@ -203,20 +213,14 @@ int bounds_asset_reachable(struct catalog *cat, const struct viewer *v, const ch
             rc = strlist_add(&whole, id);
     struct filter_budget budget = {0};
     struct filter_node *has = NULL;
-    int64_t matched = 0;
-    cJSON *items = NULL;
     if (rc == 0 && whole.n == 0)
         rc = -ENOENT;
     if (rc == 0 && !(has = string_leaf(&budget, FILTER_ASSET_KEY, FILTER_FIELD_ASSET, &key, 1)))
         rc = -ENOMEM;
     if (rc == 0) {
-        struct catalog_query q = {.groups = v->groups, .collections = &whole, .filter = has,
-                                  .limit = 1, .page_only = true};
-        rc = catalog_search(cat, &q, &matched, &items);
+        struct catalog_query q = {.groups = v->groups, .collections = &whole, .filter = has};
+        rc = any_match(cat, &q);
     }
-    if (rc == 0 && cJSON_GetArraySize(items) == 0)
-        rc = -ENOENT;
-    cJSON_Delete(items);
     filter_free(has);
     strlist_free(&whole);
     return rc;
