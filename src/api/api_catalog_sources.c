@@ -282,7 +282,8 @@ static void h_sources(struct request *r)
         reply_collect_error(r, rc);
         goto out;
     }
-    qsort(found.v, found.n, sizeof(*found.v), by_count_then_name);
+    if (found.n > 1)
+        qsort(found.v, found.n, sizeof(*found.v), by_count_then_name);
     cJSON *fc = cJSON_CreateObject();
     cJSON_AddStringToObject(fc, "type", "FeatureCollection");
     cJSON *features = cJSON_AddArrayToObject(fc, "features");
