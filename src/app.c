@@ -64,6 +64,32 @@ static int load_key(struct app *app, const char *name, const char *configured,
     return rc;
 }
 
+/* The instance marker: chosen at the first start on this database (by
+ * instance_id, else at random) and read back by every later start, on
+ * every node. Tokens carry it, so a configured one must match it. */
+static int load_instance(struct app *app)
+{
+    struct store *st = app->store;
+    const char *given = app->cfg.instance_id;
+    char fresh[sizeof(app->cfg.instance_id)];
+    if (*given)
+        snprintf(fresh, sizeof(fresh), "%s", given);
+    else
+        token_new_instance(fresh);
+    int rc = st->ops->meta_ensure(st, "instance", fresh, app->instance, sizeof(app->instance));
+    if (rc < 0 || !token_instance_ok(app->instance)) {
+        log_error("cannot read or set this database's instance marker");
+        return rc < 0 ? rc : -EINVAL;
+    }
+    if (*given && strcmp(given, app->instance) != 0) {
+        log_error("instance_id %s is not this database's instance marker %s, which its tokens"
+                  " carry; remove the setting or set it to %s",
+                  given, app->instance, app->instance);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Feed thread: another process imported into the catalog (PostgreSQL);
  * cached STAC pages built before it must not be served again. */
 static void catalog_changed(void *ctx)
@@ -131,7 +157,8 @@ int app_open(struct app *app)
         goto fail;
     }
     if ((rc = load_key(app, "jwt.key", app->cfg.jwt_key_file, app->jwt_key)) < 0 ||
-        (rc = load_key(app, "token.key", app->cfg.token_key_file, app->token_key)) < 0)
+        (rc = load_key(app, "token.key", app->cfg.token_key_file, app->token_key)) < 0 ||
+        (rc = load_instance(app)) < 0)
         goto fail;
     /* The catalog first: the feed thread tells it about imports by other
      * nodes as soon as it runs. */

@@ -126,7 +126,7 @@ int tokens_prepare(struct app *app, const char *username, const struct token_spe
         rc = -EIO;
         goto fail;
     }
-    char *value = token_format_stored(out->usage, username, out->id, secret);
+    char *value = token_format_stored(out->usage, username, out->id, app->instance, secret);
     if (!value)
         goto fail;
     if (out->usage == TOKEN_PK && !(out->public_token = strdup(value))) {
