@@ -15,6 +15,7 @@
 #include "auth/audit.h"
 #include "auth/authrules.h"
 #include "auth/indexsync.h"
+#include "auth/leakreport.h"
 #include "auth/store_cached.h"
 #include "auth/tokenindex.h"
 #include "catalog/catalog.h"
@@ -181,6 +182,16 @@ int app_open(struct app *app)
     }
     if (app->auth_rules->n == 0)
         log_warn("auth_rules is empty: GET /api/v1/auth/check denies every path");
+    /* Read again for every report (so replacing the file rotates the keys),
+     * but a file that cannot serve must stop the start, as a rule typo does. */
+    struct leakreport_keys *leak_keys = NULL;
+    if (app->serving && app->cfg.leak_report_keys[0] &&
+        leakreport_keys_load(app->cfg.leak_report_keys, &leak_keys, err, sizeof(err)) < 0) {
+        log_error("leak_report_keys: %s", err);
+        rc = -EINVAL;
+        goto fail;
+    }
+    leakreport_keys_free(leak_keys);
     app->limits = ratelimit_create();
     app->workers =
         workpool_create(app->cfg.workers, app->cfg.worker_queue, (int)app->cfg.worker_nice);

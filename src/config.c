@@ -210,6 +210,7 @@ static const struct setting settings[] = {
     {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
     {"trusted_proxies", CHECKED(trusted_proxies, check_trusted_proxies)},
     {"cors_origins", CHECKED(cors_origins, check_cors_origins)},
+    {"leak_report_keys", STR(leak_report_keys)},
 };
 
 void config_defaults(struct config *c)

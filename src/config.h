@@ -90,6 +90,9 @@ struct config {
     /* CORS on the STAC, asset and token-check routes (api/cors.c): "*",
      * origins (scheme://host[:port]) comma/space-separated, or "" = off. */
     char cors_origins[2048];
+    /* POST /api/v1/token/report-leak (api/api_leak.c): the public keys
+     * document its reports are signed with ("" = the endpoint is off). */
+    char leak_report_keys[PATH_MAX];
 };
 
 void config_defaults(struct config *c);
