@@ -6,27 +6,12 @@ Tokens made before markers (no "i") keep working, a token whose marker names
 another deployment is refused, and instance_id can only confirm the marker
 the database holds.
 """
-import base64
-import json
 import re
 import time
 import unittest
 
 from harness import Server, ServerTestCase
-
-
-def b64decode(part):
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-
-
-def b64encode(obj):
-    raw = json.dumps(obj, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def with_payload(token, payload):
-    kind, _, secret = token.split(".")
-    return "%s.%s.%s" % (kind, b64encode(payload), secret)
+from leakutil import payload_of, with_payload
 
 
 class InstanceMarkerTest(ServerTestCase):
@@ -50,7 +35,7 @@ class InstanceMarkerTest(ServerTestCase):
     def test_new_tokens_carry_the_marker(self):
         self.assertEqual(len(self.instance), 12)
         user, pair, sk = self.user_and_sk()
-        payload = b64decode(sk.split(".")[1])
+        payload = payload_of(sk)
         self.assertEqual(list(payload), ["u", "a", "i"])  # "u" first, as Mapbox's
         self.assertEqual(payload["u"], user)
         self.assertEqual(payload["i"], self.instance)
@@ -58,7 +43,7 @@ class InstanceMarkerTest(ServerTestCase):
         # The default pk and a Mapbox-style pk too.
         pks = self.server.get("/tokens/v2/" + user, token=pair["access"]).json()
         default = [t for t in pks if t["default"]][0]["token"]
-        self.assertEqual(b64decode(default.split(".")[1])["i"], self.instance)
+        self.assertEqual(payload_of(default)["i"], self.instance)
         self.assertTrue(self.pattern.fullmatch(default), default)
         # A tk: the marker is its payload's last member.
         expires = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 600))
@@ -66,7 +51,7 @@ class InstanceMarkerTest(ServerTestCase):
                              token=pair["access"])
         self.assertEqual(r.status_code, 200, r.text)
         tk = r.json()["token"]
-        claims = b64decode(tk.split(".")[1])
+        claims = payload_of(tk)
         self.assertEqual(list(claims)[-1], "i")
         self.assertEqual(claims["i"], self.instance)
         self.assertTrue(self.pattern.fullmatch(tk), tk)
@@ -75,7 +60,7 @@ class InstanceMarkerTest(ServerTestCase):
     def test_tokens_without_marker_still_verify(self):
         # A token issued before markers existed: same id and secret, no "i".
         user, _, sk = self.user_and_sk()
-        payload = b64decode(sk.split(".")[1])
+        payload = payload_of(sk)
         old = with_payload(sk, {"u": payload["u"], "a": payload["a"]})
         self.assertIsNone(self.pattern.fullmatch(old))
         self.assertEqual(self.check(old), "TokenValid")
@@ -84,7 +69,7 @@ class InstanceMarkerTest(ServerTestCase):
 
     def test_other_instance_is_not_ours(self):
         _, _, sk = self.user_and_sk()
-        payload = b64decode(sk.split(".")[1])
+        payload = payload_of(sk)
         other = "zz" + self.instance[2:] if not self.instance.startswith("zz") else "aa" + \
             self.instance[2:]
         foreign = with_payload(sk, dict(payload, i=other))
@@ -104,7 +89,7 @@ class InstanceSettingTest(unittest.TestCase):
             self.assertIn("instance acme42\n", srv.cli("instance").stdout)
             _, pair = srv.new_account()
             sk = srv.create_stac_token(pair["access"])["token_value"]
-            self.assertEqual(b64decode(sk.split(".")[1])["i"], "acme42")
+            self.assertEqual(payload_of(sk)["i"], "acme42")
             srv.stop()
             # The database holds the marker: another value cannot replace it.
             res = srv.cli("instance", "--instance-id", "other42", check=False)

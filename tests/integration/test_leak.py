@@ -8,45 +8,22 @@ the leak_report_keys document). The fixture key pair is tests/fixtures/leak/;
 reports are signed with the openssl command line, as a scanner signs them.
 DELETE /api/v1/token/self lets the holder of a pk/sk revoke it.
 """
-import base64
 import hashlib
 import json
 import os
-import re
 import shutil
-import subprocess
 import time
 import unittest
 
-from harness import SOURCE_DIR, Server, ServerTestCase
+from harness import Server, ServerTestCase
+from leakutil import FIXTURES, FORGER_KEY, KEY_ID, KEYS, SCANNER_KEY, payload_of, sign, \
+    with_payload
 
-FIXTURES = os.path.join(SOURCE_DIR, "tests", "fixtures", "leak")
-KEYS = os.path.join(FIXTURES, "public_keys.json")
-SCANNER_KEY = os.path.join(FIXTURES, "scanner_key.pem")
-FORGER_KEY = os.path.join(FIXTURES, "forger_key.pem")
-with open(KEYS) as f:
-    KEY_ID = json.load(f)["public_keys"][0]["key_identifier"]
 URL = "https://github.com/octocat/hello/blob/0123456789abcdef/config/settings.py"
-
-
-def sign(body, key=SCANNER_KEY):
-    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=body,
-                         capture_output=True, check=True).stdout
-    return base64.b64encode(der).decode()
 
 
 def sha256(token):
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def b64json(part):
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-
-
-def with_payload(token, payload):
-    kind, _, secret = token.split(".")
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return "%s.%s.%s" % (kind, base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), secret)
 
 
 class LeakBase(ServerTestCase):
@@ -127,7 +104,7 @@ class ReportLeakTest(LeakBase):
         self.assertEqual(self.server.get("/api/v1/stac/collections", token=sk).status_code, 401)
         # The trail: the revocation by the report, and the report with where
         # the token was found; never the token.
-        sk_id = b64json(sk.split(".")[1])["a"]
+        sk_id = payload_of(sk)["a"]
         revokes = [e for e in self.audit(pair["access"], "token.revoke") if e["token_id"] == sk_id]
         self.assertEqual(len(revokes), 1)
         self.assertEqual(revokes[0]["actor"], "leak-report")
@@ -178,7 +155,7 @@ class ReportLeakTest(LeakBase):
     def test_unknown_and_malformed_tokens_are_false_positives(self):
         user, pair, _ = self.account()
         sk = self.mint(user, pair["access"], ["stac"])
-        payload = b64json(sk.split(".")[1])
+        payload = payload_of(sk)
         # Well-formed, but no such id; our id with another (valid) secret.
         unknown = with_payload(sk, dict(payload, a="q" * 25))
         other = self.mint(user, pair["access"], ["stac"])
@@ -198,7 +175,7 @@ class ReportLeakTest(LeakBase):
     def test_other_instance_marker_is_not_ours(self):
         user, pair, _ = self.account()
         sk = self.mint(user, pair["access"], ["stac"])
-        payload = b64json(sk.split(".")[1])
+        payload = payload_of(sk)
         foreign = with_payload(sk, dict(payload, i="another01"))
         r = self.report([foreign])
         self.assertEqual(r.json(), [{"token_hash": sha256(foreign), "token_type": "tessera_token",
@@ -220,7 +197,7 @@ class ReportLeakTest(LeakBase):
     def test_tokens_made_before_markers_are_revoked(self):
         user, pair, _ = self.account()
         sk = self.mint(user, pair["access"], ["stac"])
-        payload = b64json(sk.split(".")[1])
+        payload = payload_of(sk)
         old = with_payload(sk, {"u": payload["u"], "a": payload["a"]})
         r = self.report([old])
         self.assertEqual(r.json()[0]["status"], "revoked")
@@ -230,7 +207,7 @@ class ReportLeakTest(LeakBase):
         user, pair, default = self.account()
         live = self.mint(user, pair["access"], ["stac", "tokens:write"])
         dead = self.mint(user, pair["access"], ["stac"])
-        dead_id = b64json(dead.split(".")[1])["a"]
+        dead_id = payload_of(dead)["a"]
         r = self.server.request("DELETE", "/tokens/v2/%s/%s" % (user, dead_id),
                                 token=pair["access"])
         self.assertEqual(r.status_code, 204, r.text)
@@ -270,7 +247,7 @@ class ReportLeakTest(LeakBase):
         self.assertIs(r.json()[0]["revoked"], False)
         self.assertEqual(self.code(tk), "TokenValid")
         # Recorded on its parent, so that the owner can end it.
-        parent_id = b64json(parent.split(".")[1])["a"]
+        parent_id = payload_of(parent)["a"]
         leaks = self.audit(pair["access"], "token.leak_reported")
         self.assertEqual([e["token_id"] for e in leaks], [parent_id])
         self.assertTrue(leaks[0]["detail"].startswith("not_revocable; found in content"))
@@ -345,7 +322,7 @@ class RevokeSelfTest(LeakBase):
         r = self.server.request("DELETE", "/api/v1/token/self", params={"access_token": pk})
         self.assertEqual(r.status_code, 204, r.text)
         self.assertEqual(self.code(pk), "TokenRevoked")
-        sk_id = b64json(sk.split(".")[1])["a"]
+        sk_id = payload_of(sk)["a"]
         revokes = [e for e in self.audit(pair["access"], "token.revoke") if e["token_id"] == sk_id]
         self.assertEqual([e["actor"] for e in revokes], ["token:" + sk_id])
 
