@@ -295,18 +295,13 @@ static void handle_revoke_self(struct request *r)
     struct principal p;
     if (!api_authenticate(r, &p, NULL))
         goto out;
-    if (p.kind == PRINCIPAL_TK) {
-        api_reply_error(r, 400,
-                        "Temporary tk. tokens cannot be revoked one by one; they expire within an"
-                        " hour, or revoke their parent token",
-                        "unsupported_token_type");
-        goto out;
-    }
-    if (p.kind == PRINCIPAL_SESSION) {
-        api_reply_error(r, 400,
-                        "Session access tokens expire on their own; end the session with POST"
-                        " /api/v1/token/blacklist",
-                        "unsupported_token_type");
+    const char *refused = p.kind == PRINCIPAL_TK ? API_TK_NOT_REVOCABLE
+                          : p.kind == PRINCIPAL_SESSION
+                              ? "Session access tokens expire on their own; end the session with"
+                                " POST /api/v1/token/blacklist"
+                              : NULL;
+    if (refused) {
+        api_reply_error(r, 400, refused, "unsupported_token_type");
         goto out;
     }
     struct api_who who;
@@ -314,9 +309,7 @@ static void handle_revoke_self(struct request *r)
     int rc = tokens_revoke(app, p.token_id, p.account_id, &who.who);
     if (rc == -EPERM) {
         api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
-    } else if (rc == -ENOENT) { /* revoked concurrently: what was asked is done */
-        reply_json(r, 204, NULL);
-    } else if (rc < 0) {
+    } else if (rc < 0 && rc != -ENOENT) { /* -ENOENT: revoked concurrently, as asked */
         reply_header(r, "Retry-After", "1");
         api_reply_error(r, 503, "Could not revoke the token, retry shortly", "server_busy");
     } else {

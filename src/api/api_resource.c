@@ -429,9 +429,7 @@ static void handle_revoke(struct request *r)
         goto out;
     int kind = token_kind_of(token);
     if (kind == TOKEN_TK) {
-        reply_oauth_error(r, 400, "unsupported_token_type",
-                          "Temporary tk. tokens cannot be revoked one by one; they expire within "
-                          "an hour, or revoke their parent token");
+        reply_oauth_error(r, 400, "unsupported_token_type", API_TK_NOT_REVOCABLE);
         goto out;
     }
     if (kind == TOKEN_PK || kind == TOKEN_SK) {
