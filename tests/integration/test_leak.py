@@ -123,6 +123,16 @@ class ReportLeakTest(LeakBase):
         self.assertEqual(r.json()[0]["label"], "true_positive")
         self.assertIs(r.json()[0]["revoked"], False)
 
+    def test_header_names_in_any_case(self):
+        # GitHub's earlier documents spelt them in capitals.
+        user, pair, _ = self.account()
+        sk = self.mint(user, pair["access"], ["stac"])
+        body = json.dumps([{"token": sk, "type": "t", "url": URL, "source": "content"}]).encode()
+        r = self.report([sk], key=None, key_id=None, body=body, headers={
+            "GITHUB-PUBLIC-KEY-IDENTIFIER": KEY_ID, "GITHUB-PUBLIC-KEY-SIGNATURE": sign(body)})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()[0]["status"], "revoked")
+
     def test_forged_or_tampered_signature_revokes_nothing(self):
         user, pair, _ = self.account()
         sk = self.mint(user, pair["access"], ["stac"])
