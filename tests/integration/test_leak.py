@@ -301,6 +301,35 @@ class ReportLeakOffTest(unittest.TestCase):
         finally:
             srv.close()
 
+    def test_keys_are_read_for_every_report(self):
+        # Replacing the file rotates the keys without a restart; a file that
+        # no longer loads is a 503 (logged), never an unchecked report.
+        srv = Server()
+        try:
+            keys = os.path.join(srv.tmp.name, "keys.json")
+            shutil.copy(KEYS, keys)
+            srv.settings["leak-report-keys"] = keys
+            srv.start()
+            body = b'[{"token": "sk.x.y", "type": "t"}]'
+            headers = {"Content-Type": "application/json", "Github-Public-Key-Identifier": KEY_ID,
+                       "Github-Public-Key-Signature": sign(body)}
+            post = lambda: srv.request("POST", "/api/v1/token/report-leak", data=body,
+                                       headers=headers)
+            self.assertEqual(post().status_code, 200)
+            with open(keys, "w") as f:
+                f.write("{}")
+            r = post()
+            self.assertEqual(r.status_code, 503, r.text)
+            self.assertEqual(r.json()["code"], "keys_unavailable")
+            self.assertIn("Retry-After", r.headers)
+            os.unlink(keys)
+            self.assertEqual(post().status_code, 503)
+            shutil.copy(KEYS, keys)
+            self.assertEqual(post().status_code, 200)
+            self.assertIn("leak report: leak_report_keys: %s: expected" % keys, srv.read_log())
+        finally:
+            srv.close()
+
     def test_bad_keys_file_stops_the_start(self):
         srv = Server(settings={"leak-report-keys": os.path.join(FIXTURES, "scanner_pub.pem")})
         try:
