@@ -117,11 +117,20 @@ static int handle_temporary(struct app *app, const char *token, enum leak_outcom
     memcpy(s->token_id, p.token_id, sizeof(s->token_id));
     principal_free(&p);
     switch (res) {
-    case AUTH_OK: *o = LEAK_NOT_REVOCABLE; break;
-    case AUTH_EXPIRED: *o = LEAK_EXPIRED; break;
-    case AUTH_REVOKED: *o = LEAK_ALREADY_REVOKED; break;
-    case AUTH_UNAVAILABLE: return -EAGAIN;
-    default: *o = LEAK_UNKNOWN; break;
+    case AUTH_OK:
+        *o = LEAK_NOT_REVOCABLE;
+        break;
+    case AUTH_EXPIRED:
+        *o = LEAK_EXPIRED;
+        break;
+    case AUTH_REVOKED:
+        *o = LEAK_ALREADY_REVOKED;
+        break;
+    case AUTH_UNAVAILABLE:
+        return -EAGAIN;
+    default:
+        *o = LEAK_UNKNOWN;
+        break;
     }
     return 0;
 }
@@ -279,8 +288,7 @@ static void handle_report_leak(struct request *r)
     if (rc < 0) {
         cJSON_Delete(answer);
         reply_header(r, "Retry-After", "1");
-        api_reply_error(r, 503, "Could not handle the whole report; send it again",
-                        "server_busy");
+        api_reply_error(r, 503, "Could not handle the whole report; send it again", "server_busy");
         return;
     }
     reply_header(r, "Cache-Control", "no-store");

@@ -99,9 +99,8 @@ static int parse_keys(const cJSON *doc, struct leakreport_keys **out, char *err,
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "key_identifier");
         const cJSON *pem = cJSON_GetObjectItemCaseSensitive(item, "key");
         size_t i = k->n;
-        if (!cJSON_IsString(id) || !id->valuestring[0] ||
-            strlen(id->valuestring) > KEY_ID_MAX || !cJSON_IsString(pem) ||
-            !(k->v[i].pkey = p256_key(pem->valuestring))) {
+        if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) > KEY_ID_MAX ||
+            !cJSON_IsString(pem) || !(k->v[i].pkey = p256_key(pem->valuestring))) {
             snprintf(err, errlen,
                      "public_keys[%zu] needs a key_identifier (1 to %d characters) and a key"
                      " that is an ECDSA P-256 public key in PEM",
@@ -116,8 +115,7 @@ static int parse_keys(const cJSON *doc, struct leakreport_keys **out, char *err,
     return 0;
 }
 
-int leakreport_keys_load(const char *path, struct leakreport_keys **out, char *err,
-                         size_t errlen)
+int leakreport_keys_load(const char *path, struct leakreport_keys **out, char *err, size_t errlen)
 {
     *out = NULL;
     char *text = NULL;

@@ -18,8 +18,7 @@ struct leakreport_keys;
  * (a sender rotating keys signs with either for a while). 0 with *out set
  * (free with leakreport_keys_free), or -errno with a message in err: the
  * file's own errno, -EINVAL for a document of another shape. */
-int leakreport_keys_load(const char *path, struct leakreport_keys **out, char *err,
-                         size_t errlen);
+int leakreport_keys_load(const char *path, struct leakreport_keys **out, char *err, size_t errlen);
 void leakreport_keys_free(struct leakreport_keys *k); /* NULL is a no-op */
 
 /* Checks the signature of body (len bytes, exactly as received) against

@@ -159,8 +159,7 @@ static void test_bad_documents(void **state)
     (void)state;
     struct leakreport_keys *k = NULL;
     char err[256];
-    assert_int_equal(leakreport_keys_load("/nonexistent/keys.json", &k, err, sizeof(err)),
-                     -ENOENT);
+    assert_int_equal(leakreport_keys_load("/nonexistent/keys.json", &k, err, sizeof(err)), -ENOENT);
     assert_null(k);
     expect_invalid("not json");
     expect_invalid("[]");
