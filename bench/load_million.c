@@ -35,7 +35,11 @@ int main(int argc, char **argv)
     char keypath[4096];
     snprintf(keypath, sizeof(keypath), "%s/token.key", argv[1]);
     struct store *st = store_open(NULL, argv[1]);
-    if (!st || st->ops->migrate(st) < 0 || crypto_load_or_create_key(keypath, key) < 0) {
+    /* The tokens carry the data directory's marker, as the server's do. */
+    char fresh[TOKEN_INSTANCE_LEN + 1], instance[TOKEN_INSTANCE_MAX + 1];
+    token_new_instance(fresh);
+    if (!st || st->ops->migrate(st) < 0 || crypto_load_or_create_key(keypath, key) < 0 ||
+        st->ops->meta_ensure(st, "instance", fresh, instance, sizeof(instance)) < 0) {
         fprintf(stderr, "load_million: cannot open %s\n", argv[1]);
         return 1;
     }
@@ -83,7 +87,7 @@ int main(int argc, char **argv)
         t.expires_at = n % 7 == 0 ? now_ms() + 86400000LL * 30 : 0;
         t.created = t.modified = now_ms();
         token_hash_secret(key, secret, t.secret_hash);
-        char *full = token_format_stored(t.usage, names[acc], t.id, secret);
+        char *full = token_format_stored(t.usage, names[acc], t.id, instance, secret);
         if (t.usage == TOKEN_PK)
             t.public_token = full;
         if (st->ops->token_insert(st, &t) < 0) {

@@ -65,6 +65,8 @@ static const char *const routes[] = {
     "/{0}/{1}",
     "/",
     "/static/{0}",
+    "/api/v1/token/self",
+    "/api/v1/token/report-leak",
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

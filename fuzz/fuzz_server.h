@@ -349,6 +349,9 @@ static inline void fuzz_server_init(void)
     fuzz_app.serving = true;
     snprintf(fuzz_app.cfg.asset_dir, sizeof(fuzz_app.cfg.asset_dir), "%s/catalog/sample/assets",
              TESSERA_SOURCE_DIR);
+    /* Leak reports on, so fuzzed signature headers reach the verifier. */
+    snprintf(fuzz_app.cfg.leak_report_keys, sizeof(fuzz_app.cfg.leak_report_keys),
+             "%s/tests/fixtures/leak/public_keys.json", TESSERA_SOURCE_DIR);
     if (app_open(&fuzz_app) < 0) {
         fprintf(stderr, "fuzz: app_open failed in %s\n", dir);
         abort();

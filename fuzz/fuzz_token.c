@@ -35,10 +35,10 @@ static void check_all(const char *s)
             abort();
         if (strlen(sp.id) != TOKEN_ID_LEN || !token_secret_checksum_ok(sp.secret))
             abort();
-        char *again = token_format_stored(sp.kind, sp.username, sp.id, sp.secret);
+        char *again = token_format_stored(sp.kind, sp.username, sp.id, sp.instance, sp.secret);
         struct token_stored_parts sp2;
         if (!again || token_parse_stored(again, &sp2) != 0 || strcmp(sp.id, sp2.id) != 0 ||
-            strcmp(sp.username, sp2.username) != 0)
+            strcmp(sp.username, sp2.username) != 0 || strcmp(sp.instance, sp2.instance) != 0)
             abort();
         free(again);
     }
@@ -49,6 +49,7 @@ static void check_all(const char *s)
         struct token_temp_claims tc2;
         if (!again || token_parse_temp(fuzz_key, again, &tc2) != 0 || tc.exp != tc2.exp ||
             tc.iat != tc2.iat || strcmp(tc.username, tc2.username) != 0 ||
+            strcmp(tc.instance, tc2.instance) != 0 ||
             tc.scopes.n != tc2.scopes.n)
             abort();
         strlist_free(&tc2.scopes);

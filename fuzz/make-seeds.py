@@ -41,6 +41,18 @@ write("fuzz_token", "tk_session", b"\x01" + json.dumps(
     {"u": "bob_1", "exp": 1795000000, "iat": 1794996400, "scopes": [], "p": ""}).encode())
 write("fuzz_token", "pk_payload", b"\x02" + json.dumps({"u": "alice", "a": TOKEN_ID.decode()}).encode())
 write("fuzz_token", "sk_payload", b"\x02" + json.dumps({"u": "a", "a": TOKEN_ID.decode(), "x": 1}).encode() + b" ")
+# Payloads with the instance marker "i" (last member), in the exact compact
+# form token_format_stored writes, and a marker that is too short.
+COMPACT = (",", ":")
+marked = json.dumps({"u": "alice", "a": TOKEN_ID.decode(), "i": "k3v9x2m8q4w7"},
+                    separators=COMPACT).encode()
+write("fuzz_token", "raw_pk_marked", b"\x00pk." + b64(marked) + b"." + SECRET)
+write("fuzz_token", "pk_payload_marked", b"\x02" + marked)
+write("fuzz_token", "pk_payload_short_marker", b"\x02" + json.dumps(
+    {"u": "alice", "a": TOKEN_ID.decode(), "i": "k3v"}, separators=COMPACT).encode())
+write("fuzz_token", "tk_claims_marked", b"\x01" + json.dumps(
+    {"u": "alice", "exp": 1795000000, "iat": 1794996400, "scopes": ["stac"],
+     "client": "api", "p": TOKEN_ID.decode(), "i": "k3v9x2m8q4w7"}, separators=COMPACT).encode())
 
 # --- fuzz_jwt: mode 0 raw, 1 payload under HS256 header, 2 header 0xff payload
 claims = {"token_type": "access", "exp": 1795000000, "iat": 1794996400,

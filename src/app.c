@@ -15,6 +15,7 @@
 #include "auth/audit.h"
 #include "auth/authrules.h"
 #include "auth/indexsync.h"
+#include "auth/leakreport.h"
 #include "auth/store_cached.h"
 #include "auth/tokenindex.h"
 #include "catalog/catalog.h"
@@ -62,6 +63,32 @@ static int load_key(struct app *app, const char *name, const char *configured,
     if ((rc = crypto_load_or_create_key(path, key)) < 0)
         log_error("cannot load key file %s: %s", path, strerror(-rc));
     return rc;
+}
+
+/* The instance marker: chosen at the first start on this database (by
+ * instance_id, else at random) and read back by every later start, on
+ * every node. Tokens carry it, so a configured one must match it. */
+static int load_instance(struct app *app)
+{
+    struct store *st = app->store;
+    const char *given = app->cfg.instance_id;
+    char fresh[sizeof(app->cfg.instance_id)];
+    if (*given)
+        snprintf(fresh, sizeof(fresh), "%s", given);
+    else
+        token_new_instance(fresh);
+    int rc = st->ops->meta_ensure(st, "instance", fresh, app->instance, sizeof(app->instance));
+    if (rc < 0 || !token_instance_ok(app->instance)) {
+        log_error("cannot read or set this database's instance marker");
+        return rc < 0 ? rc : -EINVAL;
+    }
+    if (*given && strcmp(given, app->instance) != 0) {
+        log_error("instance_id %s is not this database's instance marker %s, which its tokens"
+                  " carry; remove the setting or set it to %s",
+                  given, app->instance, app->instance);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* Feed thread: another process imported into the catalog (PostgreSQL);
@@ -131,7 +158,8 @@ int app_open(struct app *app)
         goto fail;
     }
     if ((rc = load_key(app, "jwt.key", app->cfg.jwt_key_file, app->jwt_key)) < 0 ||
-        (rc = load_key(app, "token.key", app->cfg.token_key_file, app->token_key)) < 0)
+        (rc = load_key(app, "token.key", app->cfg.token_key_file, app->token_key)) < 0 ||
+        (rc = load_instance(app)) < 0)
         goto fail;
     /* The catalog first: the feed thread tells it about imports by other
      * nodes as soon as it runs. */
@@ -154,6 +182,16 @@ int app_open(struct app *app)
     }
     if (app->auth_rules->n == 0)
         log_warn("auth_rules is empty: GET /api/v1/auth/check denies every path");
+    /* Read again for every report (so replacing the file rotates the keys),
+     * but a file that cannot serve must stop the start, as a rule typo does. */
+    struct leakreport_keys *leak_keys = NULL;
+    if (app->serving && app->cfg.leak_report_keys[0] &&
+        leakreport_keys_load(app->cfg.leak_report_keys, &leak_keys, err, sizeof(err)) < 0) {
+        log_error("leak_report_keys: %s", err);
+        rc = -EINVAL;
+        goto fail;
+    }
+    leakreport_keys_free(leak_keys);
     app->limits = ratelimit_create();
     app->workers =
         workpool_create(app->cfg.workers, app->cfg.worker_queue, (int)app->cfg.worker_nice);

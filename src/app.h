@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "auth/crypto.h"
+#include "auth/token.h"
 
 struct store;
 struct tokenindex;
@@ -41,6 +42,10 @@ struct app {
     bool serving;
     uint8_t jwt_key[CRYPTO_KEY_LEN];   /* signs session JWTs */
     uint8_t token_key[CRYPTO_KEY_LEN]; /* keys secret hashes and tk. MACs */
+    /* This deployment's marker in every new token ("i"; token.h): set once
+     * in the store, shared by every node of the database. A token naming
+     * another is not ours. */
+    char instance[TOKEN_INSTANCE_MAX + 1];
 };
 
 /* Opens and migrates the store, loads the keys (shared through the database

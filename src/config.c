@@ -14,6 +14,7 @@
 
 #include "api/cors.h"
 #include "auth/authrules.h"
+#include "auth/token.h"
 #include "notify/mail.h"
 
 enum setting_kind { SET_STRING, SET_UINT, SET_INT64, SET_SIZE, SET_INT, SET_LISTEN };
@@ -143,6 +144,17 @@ static int check_log_format(struct config *c, const char *value, char *err, size
     return 0;
 }
 
+static int check_instance_id(struct config *c, const char *value, char *err, size_t errlen)
+{
+    (void)c;
+    if (*value && !token_instance_ok(value)) {
+        snprintf(err, errlen, "instance_id must be %d to %d characters of a-z and 0-9",
+                 TOKEN_INSTANCE_MIN, TOKEN_INSTANCE_MAX);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static const struct setting settings[] = {
     {"listen", SET_LISTEN, 0, 0, 0, 0, NULL},
     {"data_dir", STR(data_dir)},
@@ -150,6 +162,7 @@ static const struct setting settings[] = {
     {"jwt_key_file", STR(jwt_key_file)},
     {"token_key_file", STR(token_key_file)},
     {"node_name", STR(node_name)},
+    {"instance_id", CHECKED(instance_id, check_instance_id)},
     {"node_lease_ms", NUM(SET_UINT, node_lease_ms, 300, 60000)},
     {"last_used_interval", NUM(SET_UINT, last_used_interval, 1, 3600)},
     {"tls_cert", STR(tls_cert)},
@@ -197,6 +210,7 @@ static const struct setting settings[] = {
     {"rate_window", NUM(SET_UINT, rate_window, 1, 3600)},
     {"trusted_proxies", CHECKED(trusted_proxies, check_trusted_proxies)},
     {"cors_origins", CHECKED(cors_origins, check_cors_origins)},
+    {"leak_report_keys", STR(leak_report_keys)},
 };
 
 void config_defaults(struct config *c)

@@ -22,6 +22,9 @@ struct config {
     char jwt_key_file[PATH_MAX];   /* "" = shared through the database, or data_dir/jwt.key */
     char token_key_file[PATH_MAX]; /* likewise for token.key */
     char node_name[128];           /* "" = host:port; names this node on PostgreSQL */
+    /* The marker in this deployment's tokens (token.h): "" = the one the
+     * database holds, chosen at random at its first start. */
+    char instance_id[32];
     unsigned node_lease_ms;        /* PostgreSQL: how long a heartbeat keeps the node trusted */
     unsigned last_used_interval;   /* seconds between writes of tokens' last-use times */
     char tls_cert[PATH_MAX];    /* both set = serve HTTPS */
@@ -87,6 +90,9 @@ struct config {
     /* CORS on the STAC, asset and token-check routes (api/cors.c): "*",
      * origins (scheme://host[:port]) comma/space-separated, or "" = off. */
     char cors_origins[2048];
+    /* POST /api/v1/token/report-leak (api/api_leak.c): the public keys
+     * document its reports are signed with ("" = the endpoint is off). */
+    char leak_report_keys[PATH_MAX];
 };
 
 void config_defaults(struct config *c);

@@ -138,7 +138,7 @@ static bool has_escaped_nul(const char *s, size_t len)
     return false;
 }
 
-cJSON *api_parse_body(struct request *r)
+cJSON *api_parse_json(struct request *r)
 {
     size_t len;
     const char *body = request_body(r, &len);
@@ -158,11 +158,15 @@ cJSON *api_parse_body(struct request *r)
      * request bodies always carry one, and utf8_valid refused inner NULs. */
     const char *end = NULL;
     cJSON *json = cJSON_ParseWithLengthOpts(body, len + 1, &end, true);
-    if (!json) {
+    if (!json)
         api_reply_error(r, 400, "Malformed JSON body", "parse_error");
-        return NULL;
-    }
-    if (!cJSON_IsObject(json)) {
+    return json;
+}
+
+cJSON *api_parse_body(struct request *r)
+{
+    cJSON *json = api_parse_json(r);
+    if (json && !cJSON_IsObject(json)) {
         cJSON_Delete(json);
         api_reply_validation(r, NULL, "Request body must be a JSON object", "type_error.dict");
         return NULL;
@@ -243,6 +247,7 @@ void api_register_all(struct server *srv)
     api_asset_register(srv);
     api_catalog_cm_register(srv);
     api_resource_register(srv);
+    api_leak_register(srv);
     api_tokens_mapbox_register(srv);
     api_docs_register(srv);
     cors_register(srv);

@@ -19,6 +19,10 @@ struct server;
 /* Why the default public token cannot be revoked (tokens_revoke -EPERM). */
 #define API_DEFAULT_TOKEN_KEPT                                                                    \
     "The default public token cannot be revoked; rotate it to get a new value"
+/* Why a tk cannot be revoked by itself (stateless: no row to mark). */
+#define API_TK_NOT_REVOCABLE                                                                      \
+    "Temporary tk. tokens cannot be revoked one by one; they expire within an hour, or revoke "   \
+    "their parent token"
 #define API_OPENAPI_TYPE "application/vnd.oai.openapi+json;version=3.1"
 
 /* Error body in the dialect of the path: {"message": msg} under /tokens/v2
@@ -36,6 +40,8 @@ void api_reply_insufficient_scope(struct request *r, const char *scope);
 /* Parses the body as a JSON object. On failure replies (400 malformed JSON /
  * invalid UTF-8, 422 when not an object) and returns NULL. */
 cJSON *api_parse_body(struct request *r);
+/* The same for a body that may be any JSON value (400 only). */
+cJSON *api_parse_json(struct request *r);
 /* Reads the "resources" member of a create or update body into out:
  * absent or null leaves out as the authorizer's bounds (inherit, so a bound
  * token never mints an unbound one) and sets *given false; an array of
@@ -73,6 +79,7 @@ void api_asset_register(struct server *srv);  /* api_asset.c: /api/v1/catalog/as
 void api_catalog_cm_register(struct server *srv); /* api_catalog_*.c: /api/v1/catalog/... */
 void api_tokens_mapbox_register(struct server *srv); /* api_tokens_mapbox.c: /tokens/v2, /scopes/v1 */
 void api_resource_register(struct server *srv); /* api_resource.c: auth/check, oauth introspect+revoke */
+void api_leak_register(struct server *srv); /* api_leak.c: token/report-leak, token/self */
 void api_docs_register(struct server *srv);   /* api_docs.c: openapi.json, docs, web pages */
 
 #endif

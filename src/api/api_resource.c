@@ -398,26 +398,13 @@ out:
 static int revoke_stored(struct app *app, const char *token, int64_t owner,
                          const struct audit_who *who)
 {
-    struct token_stored_parts parts;
-    struct token_record t = {0};
-    uint8_t mac[CRYPTO_MAC_LEN];
-    int rc = 0;
-    if (token_parse_stored(token, &parts) < 0)
-        return 0;
-    if (app->store->ops->token_get(app->store, parts.id, &t) < 0)
-        goto out;
-    if (token_hash_secret(app->token_key, parts.secret, mac) < 0 ||
-        !crypto_equal(mac, t.secret_hash, sizeof(mac)) || t.usage != parts.kind)
-        goto out;
-    if ((owner >= 0 && t.account_id != owner) || t.revoked_at)
-        goto out;
-    rc = tokens_revoke(app, t.id, t.account_id, who);
-    if (rc == -ENOENT) /* revoked concurrently */
-        rc = 0;
-out:
-    crypto_wipe(&parts, sizeof(parts));
+    struct token_record t;
+    int rc = tokens_find_presented(app, token, &t);
+    if (rc == 0 && (owner < 0 || t.account_id == owner) && !t.revoked_at)
+        rc = tokens_revoke(app, t.id, t.account_id, who);
     token_record_free(&t);
-    return rc == -EPERM ? rc : rc < 0 ? -EIO : 0;
+    /* -ENOENT: unknown, or revoked concurrently. */
+    return rc == -EPERM || rc == -EIO ? rc : 0;
 }
 
 static void handle_revoke(struct request *r)
@@ -442,9 +429,7 @@ static void handle_revoke(struct request *r)
         goto out;
     int kind = token_kind_of(token);
     if (kind == TOKEN_TK) {
-        reply_oauth_error(r, 400, "unsupported_token_type",
-                          "Temporary tk. tokens cannot be revoked one by one; they expire within "
-                          "an hour, or revoke their parent token");
+        reply_oauth_error(r, 400, "unsupported_token_type", API_TK_NOT_REVOCABLE);
         goto out;
     }
     if (kind == TOKEN_PK || kind == TOKEN_SK) {

@@ -326,6 +326,7 @@ static void create_temporary(struct request *r, const struct principal *p, const
         snprintf(c.parent, sizeof(c.parent), "%s", p->token_id);
     c.iat = now / 1000;
     c.exp = (exp_ms + 999) / 1000; /* round up: never expire before asked */
+    snprintf(c.instance, sizeof(c.instance), "%s", app->instance);
     value = token_format_temp(app->token_key, &c);
     if (!value) {
         api_reply_validation(r, "scopes", "too many scopes and resources for a temporary token",

@@ -27,6 +27,7 @@ struct audit_event;
 #define AUDIT_TOKEN_UPDATE "token.update"
 #define AUDIT_TOKEN_ROTATE "token.rotate"
 #define AUDIT_TOKEN_REVOKE "token.revoke"
+#define AUDIT_TOKEN_LEAK "token.leak_reported" /* detail: outcome, source and URL */
 #define AUDIT_ACCOUNT_UPDATE "account.update"
 #define AUDIT_ACCOUNT_PASSWORD "account.password"
 #define AUDIT_ACCOUNT_DISABLE "account.disable"

@@ -66,6 +66,11 @@ const char *auth_result_name(enum auth_result r)
     return "TokenInvalid";
 }
 
+bool auth_instance_ours(const struct app *app, const char *instance)
+{
+    return !instance[0] || strcmp(instance, app->instance) == 0;
+}
+
 /* strlcpy: the check path copies a few short strings per request, and
  * snprintf("%s") costs several times more. */
 static void copy_string(char *dst, size_t size, const char *src)
@@ -170,6 +175,10 @@ static enum auth_result verify_stored(struct app *app, const char *cred, struct 
     struct token_stored_parts parts;
     if (token_parse_stored(cred, &parts) < 0) /* shape and checksum: no lookup */
         return AUTH_MALFORMED;
+    if (!auth_instance_ours(app, parts.instance)) {
+        crypto_wipe(&parts, sizeof(parts));
+        return AUTH_INVALID;
+    }
     struct tokenindex *tc = index_of(app);
     uint8_t mac[CRYPTO_MAC_LEN];
     struct stored_check c = {&parts, mac, p, AUTH_INVALID};
@@ -237,7 +246,7 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
         return AUTH_MALFORMED;
     enum auth_result res = AUTH_INVALID;
     struct tokenindex *tc = index_of(app);
-    if (!tc)
+    if (!tc || !auth_instance_ours(app, c.instance))
         goto out;
     /* Signed but impossible, so only made with a leaked key: living longer
      * than the hour a tk may live, or issued in the future. */

@@ -58,6 +58,9 @@ enum auth_result auth_verify(struct app *app, const char *credential, struct pri
  * active), else as auth_verify. Always call principal_free afterwards. */
 enum auth_result auth_verify_signer(struct app *app, const char *token_id, struct principal *out);
 bool principal_has_scope(const struct principal *p, const char *scope);
+/* False when a token's marker ("" = none: made before markers) names
+ * another deployment: such a token is not ours, whatever else it holds. */
+bool auth_instance_ours(const struct app *app, const char *instance);
 /* allowedUrls check for a pk/sk: true when the token has no restriction, or
  * the request has no Origin/Referer, or one of them matches an allowed URL. */
 bool auth_origin_allowed(const struct principal *p, const struct request *r);

@@ -280,6 +280,12 @@ static int c_throttle_hit(struct store *st, const char *key, unsigned limit, int
     return BACKEND(st)->ops->throttle_hit(BACKEND(st), key, limit, window_s);
 }
 
+static int c_meta_ensure(struct store *st, const char *name, const char *value, char *out,
+                         size_t size)
+{
+    return BACKEND(st)->ops->meta_ensure(BACKEND(st), name, value, out, size);
+}
+
 static const struct store_ops cached_ops = {
     .migrate = c_migrate,
     .schema_version = c_schema_version,
@@ -322,6 +328,7 @@ static const struct store_ops cached_ops = {
     .feed_open = c_feed_open,
     .key_shared = c_key_shared,
     .throttle_hit = c_throttle_hit,
+    .meta_ensure = c_meta_ensure,
 };
 
 struct store *store_cached_wrap(struct store *backend, struct tokenindex *ix,

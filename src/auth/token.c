@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,11 @@ _Static_assert(TOKEN_SECRET_LEN == SECRET_RANDOM_LEN + SECRET_CHECK_LEN, "secret
 
 static const char id_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+void token_new_instance(char out[TOKEN_INSTANCE_LEN + 1])
+{
+    crypto_random_chars(out, TOKEN_INSTANCE_LEN, id_alphabet);
+}
 
 void token_new_id(char out[TOKEN_ID_LEN + 1])
 {
@@ -144,6 +150,40 @@ bool token_id_valid(const char *id)
     return true;
 }
 
+bool token_instance_ok(const char *s)
+{
+    if (!s)
+        return false;
+    size_t n = strnlen(s, TOKEN_INSTANCE_MAX + 1);
+    if (n < TOKEN_INSTANCE_MIN || n > TOKEN_INSTANCE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!id_char(s[i]))
+            return false;
+    return true;
+}
+
+/* The payload ends with ,"i":"<marker>"} ("i" is its last member, after a
+ * string or a tk's "r" array). Whatever comes before, the suffix starts at
+ * one of three offsets modulo 3; from the first 3-byte group boundary
+ * inside it, its base64url form is fixed, and it ends the payload part. */
+int token_instance_pattern(const char *instance, char *out, size_t size)
+{
+    if (!token_instance_ok(instance))
+        return -EINVAL;
+    char suffix[TOKEN_INSTANCE_MAX + 16];
+    int slen = snprintf(suffix, sizeof(suffix), ",\"i\":\"%s\"}", instance);
+    char tails[3][sizeof(suffix) * 4 / 3 + 4];
+    for (int skip = 0; skip < 3; skip++)
+        crypto_b64url_encode(suffix + skip, (size_t)(slen - skip), tails[skip]);
+    int n = snprintf(out, size,
+                     "((pk|sk)\\.[A-Za-z0-9_-]+(%s|%s|%s)\\.[A-Za-z0-9]{%d}"
+                     "|tk\\.[A-Za-z0-9_-]+(%s|%s|%s)\\.[A-Za-z0-9_-]{%d})",
+                     tails[0], tails[1], tails[2], TOKEN_SECRET_LEN, tails[0], tails[1], tails[2],
+                     MAC_B64_LEN);
+    return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+}
+
 static const char *json_string(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -185,14 +225,16 @@ static char *encode_with_payload(const char *prefix, const cJSON *obj, const cha
 }
 
 char *token_format_stored(enum token_kind kind, const char *username, const char *id,
-                          const char *secret)
+                          const char *instance, const char *secret)
 {
-    if ((kind != TOKEN_PK && kind != TOKEN_SK) || !username || !id || !secret ||
-        !username_ok(username) || !token_id_valid(id) || !token_secret_checksum_ok(secret))
+    if ((kind != TOKEN_PK && kind != TOKEN_SK) || !username || !id || !secret || !instance ||
+        !username_ok(username) || !token_id_valid(id) || !token_secret_checksum_ok(secret) ||
+        (instance[0] && !token_instance_ok(instance)))
         return NULL;
     cJSON *obj = cJSON_CreateObject();
     if (!obj || !cJSON_AddStringToObject(obj, "u", username) ||
-        !cJSON_AddStringToObject(obj, "a", id)) {
+        !cJSON_AddStringToObject(obj, "a", id) ||
+        (instance[0] && !cJSON_AddStringToObject(obj, "i", instance))) {
         cJSON_Delete(obj);
         return NULL;
     }
@@ -271,7 +313,8 @@ static bool literal(const char **p, const char *end, const char *lit)
 }
 
 /* The payload of a pk/sk token is exactly what token_format_stored writes,
- * {"u":"<username>","a":"<id>"}; nothing else is a token of ours, so no
+ * {"u":"<username>","a":"<id>","i":"<instance>"}, or the same without "i"
+ * (tokens made before markers); nothing else is a token of ours, so no
  * general JSON parser is needed on the check path. */
 static bool parse_stored_payload(const char *payload, size_t len, struct token_stored_parts *out)
 {
@@ -282,11 +325,17 @@ static bool parse_stored_payload(const char *payload, size_t len, struct token_s
     if (n <= 0)
         return false;
     const char *p = buf, *end = buf + n;
-    return literal(&p, end, "{\"u\":") &&
-           (p = read_quoted(p, end, word_char, TOKEN_USERNAME_MAX, out->username)) &&
-           out->username[0] && literal(&p, end, ",\"a\":") &&
-           (p = read_quoted(p, end, id_char, TOKEN_ID_LEN, out->id)) &&
-           strlen(out->id) == TOKEN_ID_LEN && literal(&p, end, "}") && p == end;
+    if (!(literal(&p, end, "{\"u\":") &&
+          (p = read_quoted(p, end, word_char, TOKEN_USERNAME_MAX, out->username)) &&
+          out->username[0] && literal(&p, end, ",\"a\":") &&
+          (p = read_quoted(p, end, id_char, TOKEN_ID_LEN, out->id)) &&
+          strlen(out->id) == TOKEN_ID_LEN))
+        return false;
+    if (literal(&p, end, ",\"i\":") &&
+        !((p = read_quoted(p, end, id_char, TOKEN_INSTANCE_MAX, out->instance)) &&
+          token_instance_ok(out->instance)))
+        return false;
+    return literal(&p, end, "}") && p == end;
 }
 
 int token_parse_stored(const char *s, struct token_stored_parts *out)
@@ -337,6 +386,7 @@ static bool add_string_array(cJSON *obj, const char *name, const struct strlist 
 char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_temp_claims *c)
 {
     if (!key || !c || !username_ok(c->username) || (c->parent[0] && !token_id_valid(c->parent)) ||
+        (c->instance[0] && !token_instance_ok(c->instance)) ||
         c->iat < 0 || c->exp < 0 || c->iat > CLAIM_TIME_MAX || c->exp > CLAIM_TIME_MAX)
         return NULL;
     char *out = NULL, *unsigned_tok = NULL;
@@ -348,7 +398,8 @@ char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_te
         goto done;
     if (!cJSON_AddStringToObject(obj, "client", "api") ||
         !cJSON_AddStringToObject(obj, "p", c->parent) ||
-        (c->resources.n && !add_string_array(obj, "r", &c->resources)))
+        (c->resources.n && !add_string_array(obj, "r", &c->resources)) ||
+        (c->instance[0] && !cJSON_AddStringToObject(obj, "i", c->instance)))
         goto done;
     unsigned_tok = encode_with_payload("tk.", obj, "", "");
     if (!unsigned_tok)
@@ -412,6 +463,10 @@ int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
     const char *p = json_string(obj, "p");
     const cJSON *scopes = cJSON_GetObjectItemCaseSensitive(obj, "scopes");
     const cJSON *client = cJSON_GetObjectItemCaseSensitive(obj, "client");
+    /* No "i": a token made before markers. */
+    const cJSON *instance = cJSON_GetObjectItemCaseSensitive(obj, "i");
+    if (instance && !(cJSON_IsString(instance) && token_instance_ok(instance->valuestring)))
+        goto done;
     if (!u || !username_ok(u) || !p || (p[0] && !token_id_valid(p)) || !cJSON_IsArray(scopes) ||
         (client && !cJSON_IsString(client)) || !json_time(obj, "iat", &out->iat) ||
         !json_time(obj, "exp", &out->exp))
@@ -443,6 +498,8 @@ int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
     }
     strcpy(out->username, u);
     strcpy(out->parent, p);
+    if (instance)
+        strcpy(out->instance, instance->valuestring);
     rc = 0;
 done:
     cJSON_Delete(obj);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/auth.h"
 #include "auth/resources.h"
 #include "auth/token.h"
 #include "auth/tokenindex.h"
@@ -126,7 +127,7 @@ int tokens_prepare(struct app *app, const char *username, const struct token_spe
         rc = -EIO;
         goto fail;
     }
-    char *value = token_format_stored(out->usage, username, out->id, secret);
+    char *value = token_format_stored(out->usage, username, out->id, app->instance, secret);
     if (!value)
         goto fail;
     if (out->usage == TOKEN_PK && !(out->public_token = strdup(value))) {
@@ -248,6 +249,28 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct a
     if (is_default)
         return -EPERM;
     return revoke_checked(app, id, account, who);
+}
+
+int tokens_find_presented(struct app *app, const char *token, struct token_record *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct token_stored_parts parts;
+    if (token_parse_stored(token, &parts) < 0)
+        return -EINVAL;
+    uint8_t mac[CRYPTO_MAC_LEN];
+    int rc = -EXDEV;
+    if (!auth_instance_ours(app, parts.instance))
+        goto out;
+    rc = app->store->ops->token_get(app->store, parts.id, out);
+    if (rc == 0 && (token_hash_secret(app->token_key, parts.secret, mac) < 0 ||
+                    !crypto_equal(mac, out->secret_hash, sizeof(mac)) || out->usage != parts.kind))
+        rc = -ENOENT;
+    if (rc < 0)
+        token_record_free(out);
+out:
+    crypto_wipe(&parts, sizeof(parts));
+    crypto_wipe(mac, sizeof(mac));
+    return rc == 0 || rc == -ENOENT || rc == -EXDEV ? rc : -EIO;
 }
 
 bool tokens_listed(const struct token_record *t)

@@ -79,6 +79,13 @@ int tokens_rotate(struct app *app, const struct account *a, const char *id, int6
  * node has applied it. 0, -ENOENT, -EPERM (the account's default public
  * token: rotate it instead) or -EIO. */
 int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct audit_who *who);
+/* The stored token that the presented pk/sk string is, its secret checked
+ * against the keyed hash (knowing an id is not enough): 0 with out filled
+ * (revoked, rotated and expired ones too; caller frees with
+ * token_record_free), -EINVAL when the string is no pk/sk token of ours in
+ * shape, -EXDEV when its marker names another deployment, -ENOENT when no
+ * stored token has that id, usage and secret, -EIO. */
+int tokens_find_presented(struct app *app, const char *token, struct token_record *out);
 /* False for a token that is gone for its owner although its row is live: a
  * rotated-away token past its grace period. Listings skip those. */
 bool tokens_listed(const struct token_record *t);

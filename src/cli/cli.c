@@ -40,6 +40,7 @@ static const char usage_main[] =
     "  group add|list\n"
     "  stac import FILE|DIR --visibility GROUP[,GROUP]\n"
     "  audit [--account EMAIL] [--since TIME] [--limit N] [--json]\n"
+    "  instance              this deployment's token marker and a pattern for scanners\n"
     "\n"
     "Every command takes the settings as flags, e.g. --data-dir DIR (default ./var),\n"
     "--config FILE, --listen HOST:PORT. Precedence: defaults < --config file <\n"
@@ -71,7 +72,10 @@ static const char usage_serve[] =
     "webhook_max_attempts; password reset: password_reset_ttl, public_url,\n"
     "mail_transport (file | smtp://HOST[:PORT] | smtps://...), mail_from;\n"
     "several nodes: database_url\n"
-    "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file; and:\n"
+    "(postgresql://...), node_name, node_lease_ms, jwt_key_file, token_key_file;\n"
+    "instance_id (the token marker, see tessera instance); leak_report_keys (the public\n"
+    "keys document that signs POST /api/v1/token/report-leak, GitHub's secret-scanning\n"
+    "format; unset = off); and:\n"
     "  --trusted-proxies CIDRS   proxies whose Forwarded / X-Forwarded-Proto, -Host and\n"
     "                            -Prefix headers are believed when links are built\n"
     "                            (comma/space-separated, IPv4 and IPv6, e.g.\n"
@@ -151,6 +155,15 @@ static const char usage_audit[] =
     "date; --limit defaults to 100. Events older than audit_retention_days are\n"
     "deleted.\n"
     "Example: tessera audit --account ada@example.com --since 2026-11-01 --json\n";
+
+static const char usage_instance[] =
+    "usage: tessera instance\n"
+    "Prints this deployment's instance marker, which every new token carries in\n"
+    "its payload (\"i\"; shared by every node of one database), and a regular\n"
+    "expression matching exactly the tokens that carry it, for secret scanners\n"
+    "(e.g. a GitHub custom pattern). The marker is set at the first start, at\n"
+    "random or by the instance_id setting, and never changes.\n"
+    "Example: tessera instance --database-url postgresql://tessera@db/tessera\n";
 
 /* Command-specific options collected while parsing. */
 struct cli_opts {
@@ -350,6 +363,18 @@ static int cmd_migrate(struct app *app)
     printf("schema version %d\n", app->store->ops->schema_version(app->store));
     app_close(app);
     return 0;
+}
+
+static int cmd_instance(struct app *app)
+{
+    if (open_app(app) < 0)
+        return 1;
+    char pattern[512];
+    int rc = token_instance_pattern(app->instance, pattern, sizeof(pattern));
+    if (rc == 0)
+        printf("instance %s\npattern %s\n", app->instance, pattern);
+    app_close(app);
+    return rc == 0 ? 0 : 1;
 }
 
 /* ---- users ------------------------------------------------------------ */
@@ -964,7 +989,7 @@ int cli_main(int argc, char **argv)
         return 2;
     const char *command = argv[cmd];
     bool has_verb = strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
-                    strcmp(command, "audit") != 0;
+                    strcmp(command, "audit") != 0 && strcmp(command, "instance") != 0;
     const char *verb = has_verb && cmd + 1 < argc && argv[cmd + 1][0] != '-' ? argv[cmd + 1] : "";
     int first = cmd + 1 + (verb[0] ? 1 : 0);
     bool staff_value = strcmp(command, "user") == 0 && strcmp(verb, "set") == 0;
@@ -978,7 +1003,7 @@ int cli_main(int argc, char **argv)
         const char *usage;
     } usages[] = {{"serve", usage_serve}, {"migrate", usage_migrate}, {"user", usage_user},
                   {"token", usage_token}, {"scope", usage_scope},     {"group", usage_group},
-                  {"stac", usage_stac}, {"audit", usage_audit}};
+                  {"stac", usage_stac}, {"audit", usage_audit}, {"instance", usage_instance}};
     const char *usage = NULL;
     for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++)
         if (strcmp(usages[i].name, command) == 0)
@@ -1001,6 +1026,8 @@ int cli_main(int argc, char **argv)
         return cmd_token(&app, verb, &o);
     if (strcmp(command, "audit") == 0)
         return cmd_audit(&app, &o);
+    if (strcmp(command, "instance") == 0)
+        return cmd_instance(&app);
     if (strcmp(command, "scope") == 0 || strcmp(command, "group") == 0)
         return cmd_scope_group(&app, strcmp(command, "scope") == 0, verb, &o);
     return cmd_stac(&app, verb, &o);

@@ -297,6 +297,14 @@ struct store_ops {
      * (SQLite). A failure counts as within limit (logged): throttling never
      * locks users out because the database hiccupped. */
     int (*throttle_hit)(struct store *st, const char *key, unsigned limit, int window_s);
+    /* A value set once for the whole deployment (e.g. "instance", the
+     * marker in its tokens): stores value under name unless the database
+     * holds one already, and copies the stored one (value itself, the first
+     * time) into out, so every node and process on one database agrees.
+     * Names and values are short printable text. -ENAMETOOLONG when the
+     * stored value does not fit in size. */
+    int (*meta_ensure)(struct store *st, const char *name, const char *value, char *out,
+                       size_t size);
 };
 
 struct store {

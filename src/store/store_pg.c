@@ -196,6 +196,12 @@ static const char *const migrations[] = {
     "CREATE INDEX password_resets_account ON password_resets (account_id);",
     /* 6: resource bounds (space-separated, as scopes are; auth/resources.h). */
     "ALTER TABLE tokens ADD COLUMN resources TEXT NOT NULL DEFAULT '';",
+    /* 7: values set once per deployment (meta_ensure), e.g. the instance
+     * marker every token carries. */
+    "CREATE TABLE meta ("
+    "  name TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ");",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1074,6 +1080,7 @@ static const struct store_ops pg_ops = {
     .feed_open = pg_feed_open,
     .key_shared = pgstore_key_shared,
     .throttle_hit = pgstore_throttle_hit,
+    .meta_ensure = pgstore_meta_ensure,
 };
 
 struct store *store_pg_open(const char *url)

@@ -60,6 +60,8 @@ int pgstore_refresh_revoke_family(struct store *st, const char *family);
 int pgstore_refresh_revoke_account(struct store *st, int64_t account_id);
 int pgstore_key_shared(struct store *st, const char *name, uint8_t key[CRYPTO_KEY_LEN], bool given);
 int pgstore_throttle_hit(struct store *st, const char *key, unsigned limit, int window_s);
+int pgstore_meta_ensure(struct store *st, const char *name, const char *value, char *out,
+                        size_t size);
 
 /* The audit trail (store_pg_audit.c). */
 int pgstore_audit_append(struct store *st, const struct audit_event *v, size_t n);

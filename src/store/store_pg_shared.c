@@ -323,3 +323,29 @@ int pgstore_throttle_hit(struct store *st, const char *key, unsigned limit, int 
     int64_t left_s = (left_ms + 999) / 1000;
     return left_s < 1 ? 1 : left_s > window_s ? window_s : (int)left_s;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Values set once per deployment                                           */
+
+/* One statement: concurrent first starts of several nodes insert at most
+ * one row, and the conflict branch returns the row that won. */
+int pgstore_meta_ensure(struct store *st, const char *name, const char *value, char *out,
+                        size_t size)
+{
+    const char *params[] = {name, value};
+    if (!pgstore_texts_ok(params, 2))
+        return -EINVAL;
+    PGresult *r = pgstore_query_once(to_pg(st),
+                                     "INSERT INTO meta (name, value) VALUES ($1, $2)"
+                                     " ON CONFLICT (name) DO UPDATE SET value = meta.value"
+                                     " RETURNING value",
+                                     2, params);
+    if (!r)
+        return -EIO;
+    const char *stored = PQgetvalue(r, 0, 0);
+    int rc = strlen(stored) < size ? 0 : -ENAMETOOLONG;
+    if (rc == 0)
+        strcpy(out, stored);
+    PQclear(r);
+    return rc;
+}

@@ -778,6 +778,35 @@ static int sq_key_shared(struct store *st, const char *name, uint8_t key[CRYPTO_
     return -ENOTSUP;
 }
 
+/* One statement: the conflict branch rewrites the row unchanged, so that
+ * RETURNING yields the stored value whichever process wrote it first. */
+int sq_meta_ensure(struct store *st, const char *name, const char *value, char *out, size_t size)
+{
+    struct sqlite_conn *c = sq_conn_get(st);
+    if (!c)
+        return -EIO;
+    sqlite3_stmt *s = NULL;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(c->db,
+                           "INSERT INTO meta (name, value) VALUES (?1, ?2)"
+                           " ON CONFLICT (name) DO UPDATE SET value = meta.value RETURNING value",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        goto fail;
+    const char *stored = (const char *)sqlite3_column_text(s, 0);
+    rc = stored && strlen(stored) < size ? 0 : -ENAMETOOLONG;
+    if (rc == 0)
+        strcpy(out, stored);
+    sqlite3_finalize(s);
+    return rc;
+fail:
+    sqlite3_finalize(s);
+    return sq_db_fail(c, "meta_ensure");
+}
+
 static const struct store_ops sqlite_ops = {
     .migrate = sq_migrate,
     .schema_version = sq_schema_version,
@@ -820,6 +849,7 @@ static const struct store_ops sqlite_ops = {
     .feed_open = sq_feed_open,
     .key_shared = sq_key_shared,
     .throttle_hit = sq_throttle_hit,
+    .meta_ensure = sq_meta_ensure,
 };
 
 /* mkdir -p with mode 0700 for every component we create. */

@@ -140,6 +140,7 @@ int sq_notice_claim(struct store *st, int64_t now, int64_t lease_ms, size_t max,
                     struct notice **out, size_t *n);
 /* Password reset links (store_sqlite_resets.c). */
 int sq_throttle_hit(struct store *st, const char *key, unsigned limit, int window_s);
+int sq_meta_ensure(struct store *st, const char *name, const char *value, char *out, size_t size);
 int sq_reset_insert(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t account_id,
                     int64_t expires_at);
 int sq_reset_use(struct store *st, const uint8_t hash[CRYPTO_MAC_LEN], int64_t now,

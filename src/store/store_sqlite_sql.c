@@ -174,6 +174,12 @@ const char *const sq_migrations[] = {
     " allowed_urls, secret_hash, public_token, is_default, expires_at, modified, revoked_at,"
     " replaced_by, resources ON tokens BEGIN INSERT INTO change_log (kind, account_id, token_id)"
     " VALUES (2, NEW.account_id, NEW.id); END;",
+    /* 10: values set once per deployment (meta_ensure), e.g. the instance
+     * marker every token carries. */
+    "CREATE TABLE meta ("
+    "  name TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ");",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 

@@ -143,7 +143,11 @@ class TokensEndpointsTest(MapboxCase):
         self.assertEqual(pk["note"], "maps")
         self.assertIs(pk["default"], False)
         self.assertEqual(pk["client"], "api")
-        self.assertEqual(payload_of(pk["token"]), {"u": user, "a": pk["id"]})
+        # The Mapbox fields, then this deployment's marker (test_instance.py).
+        payload = payload_of(pk["token"])
+        self.assertEqual(list(payload), ["u", "a", "i"])
+        self.assertEqual((payload["u"], payload["a"]), (user, pk["id"]))
+        self.assertRegex(payload["i"], r"^[a-z0-9]{12}$")
         sk = self.create(user, access, ["styles:read", "tokens:read"])
         self.assertEqual(sk["usage"], "sk")
         self.assertTrue(sk["token"].startswith("sk."))

@@ -10,6 +10,7 @@ restart, a node stopped (SIGSTOP) while others revoke, kill -9 of a node in
 the middle of writes. Concurrent writes through all nodes lose nothing.
 """
 import concurrent.futures
+import json
 import os
 import signal
 import threading
@@ -20,6 +21,8 @@ import requests
 
 from harness import SAMPLE_CATALOG, Server, unique_email
 from multinode import LEASE_MS, NGINX, Nodes
+from leakutil import KEY_ID as LEAK_KEY_ID, KEYS as LEAK_KEYS, payload_of, \
+    sign as leak_sign
 
 PASSWORD = "correct horse battery"
 
@@ -28,7 +31,8 @@ class MultiNodeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = Nodes(settings={"login-rate-account": 0, "login-rate-addr": 0,
-                                      "token-api-rate": 0, "last-used-interval": 1}).start()
+                                      "token-api-rate": 0, "last-used-interval": 1,
+                                      "leak-report-keys": LEAK_KEYS}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -91,6 +95,28 @@ class MultiNodeTest(unittest.TestCase):
         self.assertEverywhere(pk["token"], "TokenValid")
         self.delete(user, pk["id"], pair["access"], on="B")
         self.assertEverywhere(pk["token"], "TokenRevoked", "AC")
+
+    def test_one_marker_and_self_or_leak_revocation_holds_on_every_node(self):
+        _, user, pair = self.account("A")
+        a = self.mint(user, pair["access"], ["stac"], on="A")["token"]
+        b = self.mint(user, pair["access"], ["stac"], on="B")["token"]
+        # One instance marker for the database, whichever node minted.
+        marker = payload_of(a)["i"]
+        self.assertEqual(payload_of(b)["i"], marker)
+        self.assertIn("instance %s\n" % marker, self.node("C").cli("instance").stdout)
+        # A token revoking itself through B is refused by A and C next.
+        r = self.node("B").request("DELETE", "/api/v1/token/self", token=a)
+        self.assertEqual(r.status_code, 204, r.text)
+        self.assertEverywhere(a, "TokenRevoked", "ACB")
+        # A leak reported to C is refused by A and B next.
+        body = json.dumps([{"token": b, "type": "tessera_sk", "url": "https://example.com/x",
+                            "source": "content"}]).encode()
+        r = self.node("C").request("POST", "/api/v1/token/report-leak", data=body, headers={
+            "Content-Type": "application/json", "Github-Public-Key-Identifier": LEAK_KEY_ID,
+            "Github-Public-Key-Signature": leak_sign(body)})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()[0]["status"], "revoked")
+        self.assertEverywhere(b, "TokenRevoked", "ABC")
 
     def test_tk_dies_with_its_parent_on_every_node(self):
         _, user, pair = self.account("A")

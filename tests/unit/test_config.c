@@ -62,6 +62,13 @@ static void test_set_valid(void **state)
     assert_int_equal(c.login_rate_account, 0);
     assert_int_equal(config_set(&c, "default_groups", "", err, sizeof(err)), 0);
     assert_string_equal(c.default_groups, "");
+    /* The token marker: empty (the database's), or 4-16 of [a-z0-9]. */
+    assert_string_equal(c.instance_id, "");
+    assert_int_equal(config_set(&c, "instance_id", "acme42", err, sizeof(err)), 0);
+    assert_string_equal(c.instance_id, "acme42");
+    assert_int_equal(config_set(&c, "leak_report_keys", "/etc/tessera/gh.json", err,
+                                sizeof(err)), 0);
+    assert_string_equal(c.leak_report_keys, "/etc/tessera/gh.json");
 }
 
 static void test_set_invalid(void **state)
@@ -85,6 +92,14 @@ static void test_set_invalid(void **state)
     assert_int_equal(config_set(&c, "access_ttl", "9", err, sizeof(err)), -EINVAL);
     assert_int_equal(config_set(&c, "max_token_days", "0", err, sizeof(err)), -EINVAL);
     assert_int_equal(c.max_body, 64 * 1024);
+    const char *bad_instances[] = {"abc", "ACME42", "acme-42", "abcdefghijklmnopq", "acme 42"};
+    for (size_t i = 0; i < sizeof(bad_instances) / sizeof(bad_instances[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(config_set(&c, "instance_id", bad_instances[i], err, sizeof(err)),
+                         -EINVAL);
+        assert_non_null(strstr(err, "instance_id must be 4 to 16 characters"));
+    }
+    assert_string_equal(c.instance_id, "");
     /* Strings longer than their buffer. */
     char long_value[5000];
     memset(long_value, 'a', sizeof(long_value) - 1);

@@ -1011,6 +1011,25 @@ static void test_throttle_shared(void **state)
     b->ops->close(b);
 }
 
+/* A value set once per deployment: the first writer wins, and every later
+ * proposal (another process, here a second handle) reads the stored one. */
+static void test_meta_ensure(void **state)
+{
+    struct fixture *f = *state;
+    struct store *a = f->st, *b = fixture_open_store(f);
+    assert_non_null(b);
+    char out[16];
+    assert_int_equal(a->ops->meta_ensure(a, "instance", "abc123", out, sizeof(out)), 0);
+    assert_string_equal(out, "abc123");
+    assert_int_equal(b->ops->meta_ensure(b, "instance", "zzz999", out, sizeof(out)), 0);
+    assert_string_equal(out, "abc123");
+    assert_int_equal(b->ops->meta_ensure(b, "other", "zzz999", out, sizeof(out)), 0);
+    assert_string_equal(out, "zzz999");
+    char tiny[4];
+    assert_int_equal(a->ops->meta_ensure(a, "instance", "x", tiny, sizeof(tiny)), -ENAMETOOLONG);
+    b->ops->close(b);
+}
+
 int main(void)
 {
     assert_int_equal(crypto_init(), 0);
@@ -1031,6 +1050,7 @@ int main(void)
         STORE_TEST_BOTH(test_token_each),
         STORE_TEST_BOTH(test_token_touch),
         STORE_TEST_BOTH(test_throttle_shared),
+        STORE_TEST_BOTH(test_meta_ensure),
         STORE_TEST_BOTH(test_token_rotate),
         STORE_TEST_BOTH(test_audit),
         STORE_TEST_BOTH(test_refresh),

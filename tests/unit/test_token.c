@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <regex.h>
 
 #include "auth/crypto.h"
 #include "auth/token.h"
@@ -109,7 +110,7 @@ static void test_stored_roundtrip(void **state)
     token_new_secret(secret);
     for (int k = 0; k < 2; k++) {
         enum token_kind kind = k ? TOKEN_SK : TOKEN_PK;
-        char *tok = token_format_stored(kind, "alice_01", id, secret);
+        char *tok = token_format_stored(kind, "alice_01", id, "k3v9x2m8q4w7", secret);
         assert_non_null(tok);
         assert_memory_equal(tok, k ? "sk." : "pk.", 3);
         assert_int_equal(token_kind_of(tok), kind);
@@ -119,6 +120,7 @@ static void test_stored_roundtrip(void **state)
         assert_string_equal(p.username, "alice_01");
         assert_string_equal(p.id, id);
         assert_string_equal(p.secret, secret);
+        assert_string_equal(p.instance, "k3v9x2m8q4w7");
         char user[TOKEN_USERNAME_MAX + 1];
         assert_int_equal(token_peek_username(tok, user), 0);
         assert_string_equal(user, "alice_01");
@@ -132,7 +134,8 @@ static void test_stored_roundtrip(void **state)
         assert_true(n > 0);
         raw[n] = '\0';
         char expect[128];
-        snprintf(expect, sizeof(expect), "{\"u\":\"alice_01\",\"a\":\"%s\"}", id);
+        snprintf(expect, sizeof(expect),
+                 "{\"u\":\"alice_01\",\"a\":\"%s\",\"i\":\"k3v9x2m8q4w7\"}", id);
         assert_string_equal((char *)raw, expect);
         assert_string_equal(dot + 1, secret);
         free(tok);
@@ -145,14 +148,18 @@ static void test_stored_format_rejects(void **state)
     char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1];
     token_new_id(id);
     token_new_secret(secret);
-    assert_null(token_format_stored(TOKEN_TK, "bob", id, secret));
-    assert_null(token_format_stored(TOKEN_PK, "", id, secret));
-    assert_null(token_format_stored(TOKEN_PK, "abcdefghijklmnopqrstuvwxyz0123456", id, secret));
-    assert_null(token_format_stored(TOKEN_PK, "bob", "short", secret));
+    assert_null(token_format_stored(TOKEN_TK, "bob", id, "", secret));
+    assert_null(token_format_stored(TOKEN_PK, "", id, "", secret));
+    assert_null(token_format_stored(TOKEN_PK, "abcdefghijklmnopqrstuvwxyz0123456", id, "", secret));
+    assert_null(token_format_stored(TOKEN_PK, "bob", "short", "", secret));
+    assert_null(token_format_stored(TOKEN_PK, "bob", id, NULL, secret));
+    assert_null(token_format_stored(TOKEN_PK, "bob", id, "abc", secret));
+    assert_null(token_format_stored(TOKEN_PK, "bob", id, "abcdefghijklmnopq", secret));
+    assert_null(token_format_stored(TOKEN_PK, "bob", id, "ABCDEFGH", secret));
     char bad_secret[TOKEN_SECRET_LEN + 1];
     memcpy(bad_secret, secret, sizeof(bad_secret));
     bad_secret[0] = bad_secret[0] == 'x' ? 'y' : 'x';
-    assert_null(token_format_stored(TOKEN_PK, "bob", id, bad_secret));
+    assert_null(token_format_stored(TOKEN_PK, "bob", id, "", bad_secret));
 }
 
 static void test_stored_checksum_rejects_one_char(void **state)
@@ -161,7 +168,7 @@ static void test_stored_checksum_rejects_one_char(void **state)
     char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1];
     token_new_id(id);
     token_new_secret(secret);
-    char *tok = token_format_stored(TOKEN_SK, "carol", id, secret);
+    char *tok = token_format_stored(TOKEN_SK, "carol", id, "k3v9x2m8q4w7", secret);
     assert_non_null(tok);
     size_t len = strlen(tok);
     struct token_stored_parts p;
@@ -216,6 +223,16 @@ static void test_stored_malformed(void **state)
         "{\"u\":\"b\\u006fb\",\"a\":\"abcdefghijklmnopqrstuvwxy\"}",
         "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxyz\"}",
         "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy",
+        /* The marker: 4-16 chars [a-z0-9], last, exactly once. */
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":\"k3v\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":\"k3v9x2m8q4w7k3v9x\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":\"K3V9X2M8\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":\"\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":7}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":\"k3v9\",\"i\":\"k3v9\"}",
+        "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":\"k3v9\"",
+        "{\"u\":\"bob\",\"i\":\"k3v9\",\"a\":\"abcdefghijklmnopqrstuvwxy\"}",
+        "{\"i\":\"k3v9\",\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\"}",
     };
     for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
         char *tok = make_token("pk.", bad_json[i], secret);
@@ -223,9 +240,16 @@ static void test_stored_malformed(void **state)
             fail_msg("accepted payload %s", bad_json[i]);
         free(tok);
     }
+    /* A token made before markers: no "i". */
     char *good = make_token("pk.", "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\"}", secret);
     assert_int_equal(token_parse_stored(good, &p), 0);
     assert_string_equal(p.username, "bob");
+    assert_string_equal(p.instance, "");
+    free(good);
+    good = make_token("sk.", "{\"u\":\"bob\",\"a\":\"abcdefghijklmnopqrstuvwxy\",\"i\":\"k3v9\"}",
+                      secret);
+    assert_int_equal(token_parse_stored(good, &p), 0);
+    assert_string_equal(p.instance, "k3v9");
     free(good);
 
     static const char *const bad[] = {
@@ -249,7 +273,7 @@ static void test_stored_malformed(void **state)
     /* A valid token with an extra part or trailing byte. */
     char id[TOKEN_ID_LEN + 1];
     token_new_id(id);
-    char *tok = token_format_stored(TOKEN_PK, "bob", id, secret);
+    char *tok = token_format_stored(TOKEN_PK, "bob", id, "k3v9x2m8q4w7", secret);
     size_t len = strlen(tok);
     char *longer = malloc(len + 3);
     memcpy(longer, tok, len);
@@ -281,6 +305,76 @@ static void fill_claims(struct token_temp_claims *c, const char *parent)
     c->exp = 1795438800;
     assert_int_equal(strlist_push(&c->scopes, "styles:tiles"), 0);
     assert_int_equal(strlist_push(&c->scopes, "fonts:read"), 0);
+}
+
+/* The tk claims carry the marker when given, and parse without one. */
+static void test_temp_instance(void **state)
+{
+    (void)state;
+    struct token_temp_claims c, out;
+    fill_claims(&c, "");
+    strcpy(c.instance, "k3v9x2m8q4w7");
+    char *tok = token_format_temp(key, &c);
+    assert_non_null(tok);
+    assert_int_equal(token_parse_temp(key, tok, &out), 0);
+    assert_string_equal(out.instance, "k3v9x2m8q4w7");
+    strlist_free(&out.scopes);
+    free(tok);
+    c.instance[0] = '\0';
+    tok = token_format_temp(key, &c);
+    assert_non_null(tok);
+    assert_int_equal(token_parse_temp(key, tok, &out), 0);
+    assert_string_equal(out.instance, "");
+    strlist_free(&out.scopes);
+    free(tok);
+    strcpy(c.instance, "no");
+    assert_null(token_format_temp(key, &c));
+    strlist_free(&c.scopes);
+}
+
+/* The scanner pattern matches every token with this marker, whatever the
+ * username's length (the three alignments), and none with another marker
+ * or none. */
+static void test_instance_pattern(void **state)
+{
+    (void)state;
+    char pattern[512];
+    assert_int_equal(token_instance_pattern("k3v9x2m8q4w7", pattern, sizeof(pattern)), 0);
+    assert_int_equal(token_instance_pattern("K3", pattern, sizeof(pattern)), -EINVAL);
+    char tiny[16];
+    assert_int_equal(token_instance_pattern("k3v9x2m8q4w7", tiny, sizeof(tiny)), -ENOSPC);
+    regex_t re;
+    char anchored[520];
+    snprintf(anchored, sizeof(anchored), "^%s$", pattern);
+    assert_int_equal(regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB), 0);
+    char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1];
+    token_new_id(id);
+    token_new_secret(secret);
+    static const char *const users[] = {"a", "ab", "abc", "abcd", "alice_01"};
+    static const char *const markers[] = {"k3v9x2m8q4w7", "k3v9x2m8q4w8", ""};
+    for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+        for (size_t m = 0; m < 3; m++) {
+            char *tok = token_format_stored(TOKEN_SK, users[i], id, markers[m], secret);
+            assert_non_null(tok);
+            if ((regexec(&re, tok, 0, NULL, 0) == 0) != (m == 0))
+                fail_msg("pattern %s on %s", m ? "matched" : "missed", tok);
+            free(tok);
+            struct token_temp_claims c;
+            fill_claims(&c, id);
+            strcpy(c.username, users[i]);
+            strcpy(c.instance, markers[m]);
+            if (i % 2) /* bounds come before the marker */
+                assert_int_equal(strlist_push(&c.resources, "collection:l4a"), 0);
+            tok = token_format_temp(key, &c);
+            assert_non_null(tok);
+            if ((regexec(&re, tok, 0, NULL, 0) == 0) != (m == 0))
+                fail_msg("pattern %s on %s", m ? "matched" : "missed", tok);
+            free(tok);
+            strlist_free(&c.scopes);
+            strlist_free(&c.resources);
+        }
+    }
+    regfree(&re);
 }
 
 static void test_temp_roundtrip(void **state)
@@ -612,6 +706,8 @@ int main(void)
         cmocka_unit_test(test_stored_malformed),
         cmocka_unit_test(test_temp_roundtrip),
         cmocka_unit_test(test_temp_resources),
+        cmocka_unit_test(test_temp_instance),
+        cmocka_unit_test(test_instance_pattern),
         cmocka_unit_test(test_temp_session_parent_and_no_scopes),
         cmocka_unit_test(test_temp_tampered),
         cmocka_unit_test(test_temp_malformed),

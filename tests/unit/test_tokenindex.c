@@ -138,7 +138,7 @@ static char *add_token(struct fixture *f, struct store *st, int64_t account, con
     assert_int_equal(strlist_split(&t.scopes, scopes), 0);
     assert_int_equal(token_hash_secret(f->app.token_key, secret, t.secret_hash), 0);
     assert_int_equal(st->ops->token_insert(st, &t), 0);
-    char *s = token_format_stored(usage, username, t.id, secret);
+    char *s = token_format_stored(usage, username, t.id, f->app.instance, secret);
     assert_non_null(s);
     if (id_out)
         memcpy(id_out, t.id, TOKEN_ID_LEN + 1);
