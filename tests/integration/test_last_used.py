@@ -39,7 +39,8 @@ class LastUsedTest(ServerTestCase):
 
     def cli_last_used(self, token_id):
         rows = self.server.cli("token", "list", self.email).stdout.strip().split("\n")
-        return next(r.split("\t") for r in rows if r.startswith(token_id))[5]
+        column = rows[0].split("\t").index("LAST_USED")
+        return next(r.split("\t") for r in rows if r.startswith(token_id))[column]
 
     def test_never_used_then_used(self):
         self.assertIsNone(self.mapbox_entry(self.sk["id"])["last_used"])

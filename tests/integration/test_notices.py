@@ -172,8 +172,9 @@ class NoticesTest(unittest.TestCase):
         self.assertEqual([(e["token_id"], e["actor"]) for e in warned], [(t["id"], "system")])
         rows = {l.split("\t")[0]: l.split("\t")
                 for l in self.server.cli("token", "list", self.email).stdout.splitlines()}
-        self.assertEqual(rows[t["id"]][7], "yes")
-        self.assertEqual(rows[far["id"]][7], "-")
+        soon = rows["ID"].index("EXPIRING_SOON")
+        self.assertEqual(rows[t["id"]][soon], "yes")
+        self.assertEqual(rows[far["id"]][soon], "-")
         # Nobody else sees or dismisses it.
         _, other = self.server.new_account()
         self.assertEqual(self.notices(other["access"]), [])
