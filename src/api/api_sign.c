@@ -63,8 +63,8 @@ void sign_add_auth_schemes(cJSON *doc, const char *base)
     }
     bool listed = false;
     const cJSON *e;
-    cJSON_ArrayForEach(e, ext) listed |= cJSON_IsString(e) && strcmp(e->valuestring,
-                                                                     STAC_AUTH_EXTENSION) == 0;
+    cJSON_ArrayForEach(e, ext) listed |=
+        cJSON_IsString(e) && strcmp(e->valuestring, STAC_AUTH_EXTENSION) == 0;
     if (!listed)
         cJSON_AddItemToArray(ext, cJSON_CreateString(STAC_AUTH_EXTENSION));
     cJSON_DeleteItemFromObjectCaseSensitive(doc, "auth:schemes");
@@ -147,8 +147,8 @@ static bool read_sign_request(struct request *r, const cJSON *body, struct sign_
 
 /* The asset key of href, reachable by the caller, into key. False after a
  * reply (422 not an asset of ours, 404 not found for this caller). */
-static bool reachable_key(struct request *r, const struct principal *p, const char *href,
-                          char *key, size_t keylen)
+static bool reachable_key(struct request *r, const struct principal *p, const char *href, char *key,
+                          size_t keylen)
 {
     struct app *app = request_app(r);
     if (!catalog_asset_key(href, key, keylen)) {

@@ -62,8 +62,7 @@ static int narrow_collections(const struct strlist *bounds, struct strlist *coll
 }
 
 static struct filter_node *string_leaf(struct filter_budget *b, enum filter_op op,
-                                       enum filter_field field, const char *const *values,
-                                       size_t n)
+                                       enum filter_field field, const char *const *values, size_t n)
 {
     bool over = false;
     struct filter_node *leaf = filter_node_new(b, op, &over);
@@ -95,8 +94,8 @@ static struct filter_node *reach_filter(const struct strlist *bounds)
     struct filter_node *any = filter_node_new(&budget, FILTER_OR, &over);
     if (!any)
         return NULL;
-    struct filter_node *k = nw ? string_leaf(&budget, FILTER_IN, FILTER_FIELD_COLLECTION, whole, nw)
-                               : NULL;
+    struct filter_node *k =
+        nw ? string_leaf(&budget, FILTER_IN, FILTER_FIELD_COLLECTION, whole, nw) : NULL;
     if (nw && (!k || filter_add_kid(any, k) < 0))
         goto fail;
     for (size_t i = 0; i < np; i++) {
@@ -166,8 +165,7 @@ int bounds_collections(struct catalog *cat, const struct viewer *v, cJSON **out)
     return 0;
 }
 
-int bounds_collection_get(struct catalog *cat, const struct viewer *v, const char *id,
-                          cJSON **out)
+int bounds_collection_get(struct catalog *cat, const struct viewer *v, const char *id, cJSON **out)
 {
     *out = NULL;
     if (v->bounds && !resources_collection_some(v->bounds, id))
@@ -189,8 +187,8 @@ int bounds_item_reachable(struct catalog *cat, const struct viewer *v, const cha
                  ? -ENOMEM
                  : bounds_narrow_search(bounds, &collections, &filter);
     if (rc == 0) {
-        struct catalog_query q = {.groups = v->groups, .ids = &ids, .collections = &collections,
-                                  .filter = filter};
+        struct catalog_query q = {
+            .groups = v->groups, .ids = &ids, .collections = &collections, .filter = filter};
         rc = any_match(cat, &q);
     }
     filter_free(filter);

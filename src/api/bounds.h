@@ -19,8 +19,7 @@ struct viewer {
 /* catalog_collections and catalog_collection_get as the viewer sees them:
  * a collection the bounds do not reach at all is missing (-ENOENT). */
 int bounds_collections(struct catalog *cat, const struct viewer *v, cJSON **out);
-int bounds_collection_get(struct catalog *cat, const struct viewer *v, const char *id,
-                          cJSON **out);
+int bounds_collection_get(struct catalog *cat, const struct viewer *v, const char *id, cJSON **out);
 
 /* 0 when the viewer's bounds reach the asset key: no bounds, the key lies
  * under an asset prefix or under "<collection>/" of a collection bound, or

@@ -13,8 +13,8 @@
 
 #include "util/strlist.h"
 
-#define RESOURCES_MAX 32        /* entries on one token */
-#define RESOURCE_MAX_LEN 256    /* bytes of one entry, prefix included */
+#define RESOURCES_MAX 32     /* entries on one token */
+#define RESOURCE_MAX_LEN 256 /* bytes of one entry, prefix included */
 #define RESOURCE_COLLECTION "collection:"
 #define RESOURCE_ASSET "asset:"
 

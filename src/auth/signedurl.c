@@ -49,8 +49,8 @@ static void append_encoded(struct buf *b, const char *s)
     }
 }
 
-char *signedurl_query(const uint8_t token_key[CRYPTO_KEY_LEN], const char *signer,
-                      int64_t expires, const char *prefix, const char *asset_key)
+char *signedurl_query(const uint8_t token_key[CRYPTO_KEY_LEN], const char *signer, int64_t expires,
+                      const char *prefix, const char *asset_key)
 {
     if (!token_id_valid(signer) || expires <= 0 || (!prefix && !asset_key))
         return NULL;

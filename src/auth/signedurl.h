@@ -30,8 +30,8 @@ struct signedurl_params {
 /* The query string (without '?') signing asset_key exactly (prefix NULL) or
  * every key under prefix, for signer until expires (unix seconds):
  * malloc'd, or NULL when out of memory or an argument is malformed. */
-char *signedurl_query(const uint8_t token_key[CRYPTO_KEY_LEN], const char *signer,
-                      int64_t expires, const char *prefix, const char *asset_key);
+char *signedurl_query(const uint8_t token_key[CRYPTO_KEY_LEN], const char *signer, int64_t expires,
+                      const char *prefix, const char *asset_key);
 
 /* Checks a signed request for asset_key at now (unix seconds): 0 with the
  * signer's id in signer; -EINVAL when the parameters are malformed;

@@ -34,13 +34,17 @@ static void test_syntax(void **state)
 {
     (void)state;
     static const char *const good[] = {
-        "collection:l4a-ch4-mfa-v3a", "asset:l2b-ch4-mfa-v3a/2023/", "asset:l2b",
-        "asset:a/b/c.tif",            "asset:a/..b",                 "asset:a/.",
+        "collection:l4a-ch4-mfa-v3a",
+        "asset:l2b-ch4-mfa-v3a/2023/",
+        "asset:l2b",
+        "asset:a/b/c.tif",
+        "asset:a/..b",
+        "asset:a/.",
     };
     static const char *const bad[] = {
-        "collection:",  "collection:a/b", "asset:",   "asset:/abs",  "asset:a//b",
-        "asset:../x",   "asset:a/../b",   "asset:./a", "other:x",    "collection",
-        "asset:a\"b",   "asset:a?b",      "asset:a#b", "COLLECTION:x", "asset:a\\b",
+        "collection:", "collection:a/b", "asset:",    "asset:/abs",   "asset:a//b",
+        "asset:../x",  "asset:a/../b",   "asset:./a", "other:x",      "collection",
+        "asset:a\"b",  "asset:a?b",      "asset:a#b", "COLLECTION:x", "asset:a\\b",
     };
     struct strlist l;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -107,7 +111,7 @@ static void test_narrowing(void **state)
     assert_false(covers("collection:a", "collection:b"));
     assert_false(covers("collection:a", "collection:a collection:b"));
     assert_true(covers("collection:a", "asset:a/2023/"));
-    assert_false(covers("collection:a", "asset:a"));     /* would reach a-b/ too */
+    assert_false(covers("collection:a", "asset:a"));    /* would reach a-b/ too */
     assert_false(covers("collection:a", "asset:ab/x")); /* another collection */
     assert_true(covers("asset:a/2023/", "asset:a/2023/05/"));
     assert_true(covers("asset:a/2023/", "asset:a/2023/"));
