@@ -1,8 +1,9 @@
-/* Internals shared by the two files of the PostgreSQL storage driver:
- * store_pg.c (schema, accounts, scopes, groups, tokens: the writes that note
- * changes and wait for every node) and store_pg_shared.c (refresh tokens,
- * shared keys, throttles: rows every node reads from the database itself)
- * and store_pg_audit.c (the audit trail).
+/* Internals shared by the files of the PostgreSQL storage driver:
+ * store_pg.c (schema, accounts, scopes, groups: the writes that note changes
+ * and wait for every node), store_pg_tokens.c (tokens, written the same way),
+ * store_pg_shared.c (refresh tokens, shared keys, throttles: rows every node
+ * reads from the database itself), and store_pg_audit.c, store_pg_notices.c
+ * and store_pg_resets.c.
  * Not part of the storage interface. Threading as store.h: any thread. */
 #ifndef TESSERA_STORE_PG_INT_H
 #define TESSERA_STORE_PG_INT_H
@@ -62,6 +63,22 @@ int pgstore_key_shared(struct store *st, const char *name, uint8_t key[CRYPTO_KE
 int pgstore_throttle_hit(struct store *st, const char *key, unsigned limit, int window_s);
 int pgstore_meta_ensure(struct store *st, const char *name, const char *value, char *out,
                         size_t size);
+
+/* Tokens (store_pg_tokens.c): the token ops of store.h, and what account
+ * creation needs to insert the first token in its own transaction. */
+bool pgstore_token_storable(const struct token_record *t);
+int pgstore_token_insert_on(PGconn *c, const struct token_record *t);
+int pgstore_token_insert(struct store *st, const struct token_record *t);
+int pgstore_token_rotate(struct store *st, const char *old_id, int64_t account_id,
+                         struct token_record *fresh, int64_t valid_until);
+int pgstore_token_get(struct store *st, const char *id, struct token_record *out);
+int pgstore_token_list(struct store *st, const struct token_query *q, struct token_record **out,
+                       size_t *n);
+int pgstore_token_update(struct store *st, const struct token_record *t);
+int pgstore_token_revoke(struct store *st, const char *id, int64_t account_id);
+int pgstore_token_touch(struct store *st, const struct token_use *uses, size_t n);
+int pgstore_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
+                       void *ctx);
 
 /* The audit trail (store_pg_audit.c). */
 int pgstore_audit_append(struct store *st, const struct audit_event *v, size_t n);
