@@ -4,7 +4,6 @@
  * authenticate-then-authorize step. Called on the thread running a handler. */
 #include "api/api.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -258,9 +257,12 @@ bool api_read_resources(struct request *r, const struct principal *p, const cJSO
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, "resources");
     *given = item && !cJSON_IsNull(item);
-    if (!*given)
-        return strlist_copy(out, &p->resources) == 0 ||
-               (api_reply_error(r, 500, "out of memory", NULL), false);
+    if (!*given) {
+        if (strlist_copy(out, &p->resources) == 0)
+            return true;
+        api_reply_error(r, 500, "out of memory", NULL);
+        return false;
+    }
     char msg[200];
     if (!cJSON_IsArray(item) ||
         json_to_strlist(item, out, RESOURCES_MAX, RESOURCE_MAX_LEN) < 0) {
@@ -271,12 +273,9 @@ bool api_read_resources(struct request *r, const struct principal *p, const cJSO
         api_reply_validation(r, "resources", msg, "value_error");
         return false;
     }
-    int rc = tokens_check_resources(out, &p->resources, msg, sizeof(msg));
-    if (rc < 0) {
-        /* Messages lead with the field, so that pages can place them. */
-        char lead[260];
-        snprintf(lead, sizeof(lead), rc == -EINVAL ? "resources hold an %s" : "%s", msg);
-        api_reply_validation(r, "resources", lead, "value_error");
+    /* Its messages lead with the field, so that pages can place them. */
+    if (tokens_check_resources(out, &p->resources, msg, sizeof(msg)) < 0) {
+        api_reply_validation(r, "resources", msg, "value_error");
         return false;
     }
     return true;

@@ -74,7 +74,8 @@ int resources_normalize(struct strlist *l, char *err, size_t errlen)
                 if ((unsigned char)*c < 0x20 || *c == 0x7f)
                     *c = '?';
             snprintf(err, errlen,
-                     "invalid resource \"%s\": expected collection:<id> or asset:<key prefix>",
+                     "resources hold an invalid entry \"%s\": expected collection:<id> or "
+                     "asset:<key prefix>",
                      shown);
             return -EINVAL;
         }
@@ -93,7 +94,7 @@ int resources_normalize(struct strlist *l, char *err, size_t errlen)
     }
     l->n = kept;
     if (l->n > RESOURCES_MAX) {
-        snprintf(err, errlen, "too many resources: at most %d", RESOURCES_MAX);
+        snprintf(err, errlen, "resources hold more than %d entries", RESOURCES_MAX);
         return -EINVAL;
     }
     strlist_sort(l);

@@ -20,7 +20,7 @@
 
 /* Checks every entry's syntax and the count, removes duplicates and sorts
  * the list, so that equal bounds compare equal. 0, or -EINVAL with a
- * message naming the first bad entry in err. */
+ * message naming the first bad entry in err (it begins "resources"). */
 int resources_normalize(struct strlist *l, char *err, size_t errlen);
 
 /* True when child reaches nothing parent does not: every entry of child is

@@ -285,7 +285,7 @@ class CliAgainstServerTest(ServerTestCase):
         for bad in ("asset:../x", "collection:a/b", "bucket:x"):
             r = self.cli("token", "set", made["id"], "--resources", bad, check=False)
             self.assertEqual(r.returncode, 2, bad)
-            self.assertIn("invalid resource", r.stderr)
+            self.assertIn("invalid entry", r.stderr)
         r = self.cli("token", "set", "nosuchtokennosuchtokennos", "--resources", "collection:a",
                      check=False)
         self.assertEqual(r.returncode, 1)

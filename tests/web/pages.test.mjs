@@ -677,7 +677,7 @@ step("tokens: resources bind a token to collections and asset prefixes; a bad on
   const dlg = editDialog();
   await dlg.getByLabel("Resources").fill("bucket:x");
   await dlg.getByRole("button", { name: "Save changes" }).click();
-  await assertFieldError("#edit-resources", /invalid resource/i);
+  await assertFieldError("#edit-resources", /invalid entry/i);
   assert.ok(await dlg.isVisible(), "the dialog stays open");
   await dlg.getByLabel("Resources").fill("collection:l4a-ch4-mfa-v3a\nasset:l2b-ch4-mfa-v3a/2023/");
   await dlg.getByRole("button", { name: "Save changes" }).click();
