@@ -18,6 +18,7 @@
 #include "auth/signedurl.h"
 #include "catalog/catalog.h"
 #include "http/server.h"
+#include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/url.h"
 
@@ -170,22 +171,22 @@ static bool reachable_key(struct request *r, const struct principal *p, const ch
 static bool prefix_allowed(struct request *r, const struct principal *p, const char *prefix)
 {
     struct strlist asked = STRLIST_INIT;
+    struct buf entry = {0};
     char msg[200];
-    size_t len = strlen(prefix) + strlen(RESOURCE_ASSET) + 1;
-    char *entry = malloc(len);
-    bool ok = entry && (snprintf(entry, len, "%s%s", RESOURCE_ASSET, prefix), true) &&
-              strlist_add(&asked, entry) == 0;
-    int rc = ok ? resources_normalize(&asked, msg, sizeof(msg)) : -ENOMEM;
-    if (rc == -EINVAL)
+    buf_printf(&entry, "%s%s", RESOURCE_ASSET, prefix);
+    int rc = entry.oom || strlist_add(&asked, entry.s) < 0
+                 ? -ENOMEM
+                 : resources_normalize(&asked, msg, sizeof(msg));
+    if (rc == -EINVAL) {
         api_reply_validation(r, "prefix", "prefix is not an asset key prefix", "value_error");
-    else if (rc < 0)
+    } else if (rc < 0) {
         api_reply_error(r, 500, "out of memory", NULL);
-    else if (!resources_cover(&p->resources, &asked)) {
+    } else if (!resources_cover(&p->resources, &asked)) {
         api_reply_error(r, 403, "This prefix is outside the token's resources",
                         "resource_not_allowed");
         rc = -EPERM;
     }
-    free(entry);
+    free(entry.s);
     strlist_free(&asked);
     return rc == 0;
 }
