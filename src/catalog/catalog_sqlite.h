@@ -1,7 +1,7 @@
 /* Internals shared by the files of the SQLite catalog driver:
  * catalog_sqlite.c (schema, connection pool, import, generation),
- * catalog_sqlite_read.c (reads) and catalog_sqlite_search.c (search and
- * queryables). Internal to src/catalog/.
+ * catalog_sqlite_read.c (reads and queryables) and catalog_sqlite_search*.c
+ * (search). Internal to src/catalog/.
  * Threading: the pool is mutex-guarded; a connection taken from it belongs
  * to the taking thread until it is put back. */
 #ifndef TESSERA_CATALOG_SQLITE_H
@@ -78,6 +78,7 @@ int catalog_sqlite_group_mask(struct catalog_sqlite_conn *c, const struct strlis
 /* catalog_sqlite_search.c */
 int catalog_sqlite_search(struct catalog *cat, const struct catalog_query *q, int64_t *matched,
                           cJSON **items, catalog_item_fn fn, void *ctx);
+/* catalog_sqlite_read.c */
 int catalog_sqlite_queryables(struct catalog *cat, const struct strlist *groups,
                               const char *collection, struct catalog_queryable **out, size_t *n);
 int catalog_sqlite_properties_visible(struct catalog *cat, const struct strlist *groups,

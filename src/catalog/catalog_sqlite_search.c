@@ -1,7 +1,8 @@
-/* Search and queryables of the SQLite catalog driver. A search is SQL over
- * the search tables of catalog_sqlite.c (item_search with each item's
- * packed properties, item_rtree, item_props), written with bound parameters
- * only, the filter and sort keys by filter_sql.c.
+/* Search of the SQLite catalog driver: planning and running it. A search is
+ * SQL over the search tables of catalog_sqlite.c (item_search with each
+ * item's packed properties, item_rtree, item_props), its conditions written
+ * by catalog_sqlite_search_sql.c with bound parameters only, the filter and
+ * sort keys by filter_sql.c.
  *
  * SQLite's planner cannot tell how selective a box or a property range is,
  * so this file asks first: it counts, up to a cap, the candidates of each
@@ -27,8 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/catalog_sqlite.h"
-#include "catalog/filter_sql.h"
+#include "catalog/catalog_sqlite_search.h"
 #include "catalog/geom.h"
 #include "util/log.h"
 
@@ -42,62 +42,6 @@ void catalog_set_small_set(int64_t n)
 {
     atomic_store(&small_set, n < 0 ? 0 : n);
 }
-
-enum source {
-    SRC_ORDER, /* the order index (or everything) */
-    SRC_RTREE, /* the R*Tree of item boxes and intervals: box[], t0, t1 */
-    SRC_PROP,  /* the property index: the filter leaf lead */
-};
-
-/* How a statement names the item's columns: through item_search (s), or,
- * when it reads its source alone (a narrow count), through the source's
- * rowid, so that only the tests that need them look item_search up. */
-struct names {
-    const char *row, *geom, *id, *coll, *start, *end;
-};
-
-static const struct names wide = {"s.rowid",      "s.geom",           "s.id",
-                                  "s.collection", "s.datetime_start", "s.datetime_end"};
-static const struct names by_rtree = {"r.id",
-                                      "(SELECT gs.geom FROM item_search gs WHERE gs.rowid = r.id)",
-                                      "(SELECT gs.id FROM item_search gs WHERE gs.rowid = r.id)",
-                                      "(SELECT gs.collection FROM item_search gs"
-                                      " WHERE gs.rowid = r.id)",
-                                      "(SELECT gs.datetime_start FROM item_search gs"
-                                      " WHERE gs.rowid = r.id)",
-                                      "(SELECT gs.datetime_end FROM item_search gs"
-                                      " WHERE gs.rowid = r.id)"};
-static const struct names by_prop = {"d.item",
-                                     "(SELECT gs.geom FROM item_search gs WHERE gs.rowid = d.item)",
-                                     "(SELECT gs.id FROM item_search gs WHERE gs.rowid = d.item)",
-                                     "(SELECT gs.collection FROM item_search gs"
-                                     " WHERE gs.rowid = d.item)",
-                                     "(SELECT gs.datetime_start FROM item_search gs"
-                                     " WHERE gs.rowid = d.item)",
-                                     "(SELECT gs.datetime_end FROM item_search gs"
-                                     " WHERE gs.rowid = d.item)"};
-
-struct search {
-    struct catalog_sqlite_conn *c;
-    const struct catalog_query *q;
-    const struct catalog_sort *sort; /* never NULL: empty for the default order */
-    int64_t mask;
-    char *ids, *colls; /* JSON arrays for json_each, or NULL */
-    struct filter_sql dialect;
-    bool has_t0, has_t1; /* the interval every match meets (datetime, T_INTERSECTS) */
-    int64_t t0, t1;
-    enum source src;                /* where the statement at hand starts */
-    double box[4];                  /* SRC_RTREE */
-    const struct filter_node *lead; /* SRC_RTREE: the S_INTERSECTS leaf or NULL; SRC_PROP */
-    int64_t estimate;               /* the source's candidates, capped at SMALL_SET */
-    struct filter_node intersects;  /* the intersects parameter as a leaf */
-    bool packed;                    /* the filter or the sort reads properties */
-    const struct names *names;      /* wide, or by_rtree/by_prop when narrow */
-    bool narrow;                    /* the statement tests visibility on its source alone */
-    bool joins;    /* narrow statements still join item_search: the query reads it more than once */
-    bool walk;     /* the page walks the order index, collections or not */
-    char *classes; /* JSON array of the classes the caller sees in the query's collections */
-};
 
 /* A source and what it needs, to switch between them. */
 struct choice {
@@ -168,302 +112,6 @@ static int run_number(struct search *x, struct sqlb *b, int64_t *n)
     return s == SQLITE_ROW ? 0 : -EIO;
 }
 
-/* ---- conditions ----------------------------------------------------------- */
-
-static void box_terms(struct sqlb *b, const char *t, double minx, double maxx, const double *q)
-{
-    sqlb_add(b, "%s.minx <= ", t);
-    sqlb_double(b, maxx);
-    sqlb_add(b, " AND %s.maxx >= ", t);
-    sqlb_double(b, minx);
-    sqlb_add(b, " AND %s.miny <= ", t);
-    sqlb_double(b, q[3]);
-    sqlb_add(b, " AND %s.maxy >= ", t);
-    sqlb_double(b, q[1]);
-}
-
-/* The item's box meets bbox q (two ranges across the antimeridian). */
-static void bbox_terms(struct sqlb *b, const char *t, const double *q)
-{
-    if (q[0] <= q[2]) {
-        box_terms(b, t, q[0], q[2], q);
-        return;
-    }
-    sqlb_add(b, "((");
-    box_terms(b, t, q[0], 180, q);
-    sqlb_add(b, ") OR (");
-    box_terms(b, t, -180, q[2], q);
-    sqlb_add(b, "))");
-}
-
-/* The R*Tree's interval dimension: it stores 32-bit floats rounded outwards,
- * so it may only widen the candidates; the exact test is on item_search. */
-static void time_terms(struct search *x, struct sqlb *b, const char *t)
-{
-    /* In years, as stored (catalog_sqlite.c). */
-    if (x->has_t1) {
-        sqlb_add(b, " AND %s.mint <= ", t);
-        sqlb_double(b, (double)x->t1 / (365.25 * 86400000.0));
-    }
-    if (x->has_t0) {
-        sqlb_add(b, " AND %s.maxt >= ", t);
-        sqlb_double(b, (double)x->t0 / (365.25 * 86400000.0));
-    }
-}
-
-/* The exact test of a geometry against the item's stored one. */
-static void exact_test(struct search *x, struct sqlb *b, const struct catalog_geom *g, bool negated)
-{
-    sqlb_add(b, negated ? "NOT " : "");
-    sqlb_add(b, "tessera_intersects((SELECT g.geometry FROM items g WHERE g.rowid = %s), ",
-             x->names->row);
-    sqlb_pointer(b, g);
-    sqlb_add(b, ")");
-}
-
-/* The item's R*Tree box (r) lies inside box bb: the R*Tree's boxes are
- * rounded outwards, so inside here is inside for sure. */
-static void inside_terms(struct sqlb *b, const double *bb)
-{
-    sqlb_add(b, "r.minx >= ");
-    sqlb_double(b, bb[0]);
-    sqlb_add(b, " AND r.maxx <= ");
-    sqlb_double(b, bb[2]);
-    sqlb_add(b, " AND r.miny >= ");
-    sqlb_double(b, bb[1]);
-    sqlb_add(b, " AND r.maxy <= ");
-    sqlb_double(b, bb[3]);
-}
-
-/* S_INTERSECTS (and the intersects parameter). On the R*Tree source, r is
- * the item's own row: its box decides, without parsing the item's geometry,
- * for the items wholly outside the geometry's box and, when the geometry is
- * a box, for those wholly inside it (they meet it). Elsewhere the item's
- * R*Tree row, found by its id, prefilters the exact test. */
-static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
-{
-    struct search *x = ctx;
-    double bb[4];
-    catalog_geom_bbox(n->geom, bb);
-    bool own = x->src == SRC_RTREE, is_box = catalog_geom_is_box(n->geom);
-    if (n->negated) {
-        sqlb_add(b, "(%s AND ", x->names->geom);
-        if (own) {
-            sqlb_add(b, "(NOT (");
-            bbox_terms(b, "r", bb);
-            sqlb_add(b, ") OR (");
-            if (is_box) {
-                sqlb_add(b, "NOT (");
-                inside_terms(b, bb);
-                sqlb_add(b, ") AND ");
-            }
-            exact_test(x, b, n->geom, true);
-            sqlb_add(b, "))");
-        } else {
-            exact_test(x, b, n->geom, true);
-        }
-        sqlb_add(b, ")");
-        return;
-    }
-    sqlb_add(b, "(");
-    if (own && x->lead != n) {
-        bbox_terms(b, "r", bb);
-        sqlb_add(b, " AND ");
-    } else if (!own) {
-        sqlb_add(b, "EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = %s AND ", x->names->row);
-        bbox_terms(b, "b", bb);
-        sqlb_add(b, ") AND ");
-    }
-    if (own && is_box) {
-        sqlb_add(b, "((");
-        inside_terms(b, bb);
-        sqlb_add(b, " AND %s) OR ", x->names->geom);
-        exact_test(x, b, n->geom, false);
-        sqlb_add(b, ")");
-    } else {
-        exact_test(x, b, n->geom, false);
-    }
-    sqlb_add(b, ")");
-}
-
-/* Whether filter n has a property leaf other than skip. */
-static bool reads_props(const struct filter_node *n, const struct filter_node *skip)
-{
-    if (!n)
-        return false;
-    for (size_t i = 0; i < n->nkids; i++)
-        if (reads_props(n->kids[i], skip))
-            return true;
-    return n != skip && n->nkids == 0 && n->op != FILTER_CONST && n->op != FILTER_S_INTERSECTS &&
-           n->op != FILTER_T_INTERSECTS && n->field == FILTER_FIELD_PROPERTY;
-}
-
-/* The packed properties (pk), when the filter or the sort reads them; SQLite
- * joins them only for the rows that pass the other tests. A narrow count
- * has no sort, and its lead is tested on the property row: SQLite 3.40
- * would still look up a join nothing reads. */
-static void join_packed(struct search *x, struct sqlb *b)
-{
-    if (x->packed && (!x->narrow || reads_props(x->q->filter, x->dialect.skip)))
-        sqlb_add(b, " LEFT JOIN item_packed pk ON pk.rowid = %s", x->names->row);
-}
-
-/* " FROM ... WHERE <the source's own conditions> AND ": the source the rows
- * come from, joined to item_search (s). */
-static void add_source(struct search *x, struct sqlb *b)
-{
-    switch (x->src) {
-    case SRC_RTREE:
-        sqlb_add(b, x->narrow && !x->joins
-                        ? " FROM item_rtree r"
-                        : " FROM item_rtree r JOIN item_search s ON s.rowid = r.id");
-        join_packed(x, b);
-        sqlb_add(b, " WHERE ");
-        box_terms(b, "r", x->box[0], x->box[2], x->box);
-        time_terms(x, b, "r");
-        sqlb_add(b, " AND ");
-        break;
-    case SRC_PROP:
-        sqlb_add(b, x->narrow && !x->joins
-                        ? " FROM item_props d"
-                        : " FROM item_props d JOIN item_search s ON s.rowid = d.item");
-        join_packed(x, b);
-        sqlb_add(b, " WHERE d.key = ");
-        sqlb_text(b, x->lead->prop);
-        sqlb_add(b, " AND (");
-        filter_sql_value_cond(&x->dialect, b, x->lead, "d");
-        sqlb_add(b, ") AND ");
-        break;
-    case SRC_ORDER:
-        sqlb_add(b, " FROM item_search s");
-        join_packed(x, b);
-        sqlb_add(b, " WHERE ");
-        break;
-    }
-}
-
-/* Visibility, collections and the datetime parameter from a narrow
- * statement's source: the class (migrate_v4) stands for the first two, the
- * property row carries the interval, and the R*Tree's interval, rounded
- * outwards, decides for the items well inside the range (the margin, about
- * 30 s, is far above the rounding of a double); the others are looked up. */
-static void narrow_where(struct search *x, struct sqlb *b)
-{
-    const struct catalog_query *q = x->q;
-    bool rtree = x->src == SRC_RTREE;
-    sqlb_add(b, "%s IN (SELECT value FROM json_each(", rtree ? "r.minc" : "d.cls");
-    sqlb_text(b, x->classes);
-    sqlb_add(b, "))");
-    if (!q->has_start && !q->has_end)
-        return;
-    if (!rtree) {
-        if (q->has_end) {
-            sqlb_add(b, " AND d.datetime_start <= ");
-            sqlb_int(b, q->end);
-        }
-        if (q->has_start) {
-            sqlb_add(b, " AND d.datetime_end >= ");
-            sqlb_int(b, q->start);
-        }
-        return;
-    }
-    sqlb_add(b, " AND ((1");
-    if (q->has_end) {
-        sqlb_add(b, " AND r.maxt <= ");
-        sqlb_double(b, (double)q->end / (365.25 * 86400000.0) - 1e-6);
-    }
-    if (q->has_start) {
-        sqlb_add(b, " AND r.mint >= ");
-        sqlb_double(b, (double)q->start / (365.25 * 86400000.0) + 1e-6);
-    }
-    sqlb_add(b, ") OR EXISTS (SELECT 1 FROM item_search gs WHERE gs.rowid = r.id");
-    if (q->has_end) {
-        sqlb_add(b, " AND gs.datetime_start <= ");
-        sqlb_int(b, q->end);
-    }
-    if (q->has_start) {
-        sqlb_add(b, " AND gs.datetime_end >= ");
-        sqlb_int(b, q->start);
-    }
-    sqlb_add(b, "))");
-}
-
-/* Visibility, collections and the datetime parameter from item_search. */
-static void wide_where(struct search *x, struct sqlb *b)
-{
-    const struct catalog_query *q = x->q;
-    sqlb_add(b, "(s.vis & ");
-    int m = sqlb_int(b, x->mask);
-    sqlb_add(b, ") != 0 AND (s.cvis & ");
-    sqlb_ref(b, m);
-    sqlb_add(b, ") != 0");
-    if (q->has_end) {
-        sqlb_add(b, " AND s.datetime_start <= ");
-        sqlb_int(b, q->end);
-    }
-    if (q->has_start) {
-        sqlb_add(b, " AND s.datetime_end >= ");
-        int p = sqlb_int(b, q->start);
-        if (x->src == SRC_ORDER) {
-            /* No interval is longer than maxdur: a range of the order index. */
-            sqlb_add(b, " AND s.datetime_start >= ");
-            sqlb_ref(b, p);
-            sqlb_add(b, " - (SELECT maxdur FROM item_stats)");
-        }
-    }
-    if (x->colls) {
-        /* "+" keeps SQLite from reading the collections through their
-         * index (then sorting them all) when the page should walk. */
-        sqlb_add(b, x->walk ? " AND +s.collection IN (SELECT value FROM json_each("
-                            : " AND s.collection IN (SELECT value FROM json_each(");
-        sqlb_text(b, x->colls);
-        sqlb_add(b, "))");
-    }
-}
-
-/* Every condition of the query but the source's own. */
-static void add_where(struct search *x, struct sqlb *b)
-{
-    const struct catalog_query *q = x->q;
-    if (x->narrow)
-        narrow_where(x, b);
-    else
-        wide_where(x, b);
-    if (q->has_bbox && x->src == SRC_RTREE && x->lead) { /* the item's own R*Tree row */
-        sqlb_add(b, " AND ");
-        bbox_terms(b, "r", q->bbox);
-    } else if (q->has_bbox && x->src != SRC_RTREE) {
-        sqlb_add(b, " AND EXISTS (SELECT 1 FROM item_rtree b WHERE b.id = %s AND ", x->names->row);
-        bbox_terms(b, "b", q->bbox);
-        sqlb_add(b, ")");
-    }
-    if (x->ids) {
-        sqlb_add(b, " AND %s IN (SELECT value FROM json_each(", x->names->id);
-        sqlb_text(b, x->ids);
-        sqlb_add(b, "))");
-    }
-    if (q->filter) {
-        sqlb_add(b, " AND ");
-        filter_sql_where(&x->dialect, b, q->filter);
-    }
-    if (q->intersects) { /* last: the exact test parses the item's geometry */
-        sqlb_add(b, " AND ");
-        spatial(x, b, &x->intersects);
-    }
-}
-
-/* " ORDER BY ..." for the sort keys, then collection and id. held: the first
- * key is a property whose row is p0 (joined); from: the first key used. */
-static void add_order(struct search *x, struct sqlb *b, bool held, size_t from)
-{
-    sqlb_add(b, " ORDER BY ");
-    if (x->sort->n == 0)
-        sqlb_add(b, "s.datetime_start DESC, ");
-    for (size_t i = from; i < x->sort->n; i++)
-        filter_sql_order_key(&x->dialect, b, &x->sort->keys[i], "p0", held && i == 0);
-    sqlb_add(b, "s.collection, s.id");
-}
-
 /* ---- choosing where to start ------------------------------------------------ */
 
 /* When several sources have SMALL_SET candidates or more, they are counted
@@ -484,8 +132,8 @@ static int estimate(struct search *x, const struct choice *c, int64_t cap, int64
     sqlb_init(&b, false);
     if (c->src == SRC_RTREE) {
         sqlb_add(&b, "SELECT count(*) FROM (SELECT 1 FROM item_rtree r WHERE ");
-        box_terms(&b, "r", c->box[0], c->box[2], c->box);
-        time_terms(x, &b, "r");
+        search_box_terms(&b, "r", c->box[0], c->box[2], c->box);
+        search_time_terms(x, &b, "r");
     } else {
         sqlb_add(&b, "SELECT count(*) FROM (SELECT 1 FROM item_props d WHERE d.key = ");
         sqlb_text(&b, c->lead->prop);
@@ -608,24 +256,6 @@ static int choose_source(struct search *x, struct choice *best)
     return rc;
 }
 
-/* The condition on a row k (of item_classes or item_counts, joined to its
- * collection c) that the caller sees items of that kind: both the items'
- * and the collection's visibility meet the caller's groups, and the
- * collection is one the query names (when it names any). */
-static void add_visible_kinds(struct search *x, struct sqlb *b)
-{
-    sqlb_add(b, "(k.vis & ");
-    int m = sqlb_int(b, x->mask);
-    sqlb_add(b, ") != 0 AND (c.vis & ");
-    sqlb_ref(b, m);
-    sqlb_add(b, ") != 0");
-    if (x->colls) {
-        sqlb_add(b, " AND k.collection IN (SELECT value FROM json_each(");
-        sqlb_text(b, x->colls);
-        sqlb_add(b, "))");
-    }
-}
-
 /* The classes (migrate_v4) of the items the caller sees in the query's
  * collections, as a JSON array in x->classes, found once per search. */
 static int visible_classes(struct search *x)
@@ -637,7 +267,7 @@ static int visible_classes(struct search *x)
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT json_group_array(k.cls) FROM item_classes k JOIN collections c"
                  " ON c.id = k.collection WHERE ");
-    add_visible_kinds(x, &b);
+    search_add_visible_kinds(x, &b);
     int rc = prepare(x, &b, &st);
     sqlb_free(&b);
     if (rc < 0)
@@ -647,42 +277,6 @@ static int visible_classes(struct search *x)
     rc = !v ? -EIO : !(x->classes = strdup(v)) ? -ENOMEM : 0;
     sqlite3_finalize(st);
     return rc;
-}
-
-/* The references to item_search's columns a filter makes: the id, the
- * collection, the interval (two), the geometry flag. */
-static size_t row_reads(const struct filter_node *n)
-{
-    if (!n)
-        return 0;
-    size_t k = 0;
-    for (size_t i = 0; i < n->nkids; i++)
-        k += row_reads(n->kids[i]);
-    if (n->op == FILTER_T_INTERSECTS)
-        return k + 2;
-    if (n->op == FILTER_S_INTERSECTS)
-        return k + 1;
-    if (n->op != FILTER_AND && n->op != FILTER_OR && n->op != FILTER_NOT && n->op != FILTER_CONST)
-        k += n->field == FILTER_FIELD_ID || n->field == FILTER_FIELD_COLLECTION;
-    return k;
-}
-
-/* Switches the statements to come between item_search and the source
- * alone (narrow), naming the item's columns accordingly: each reference is
- * then a lookup of its own, so a query that makes several joins item_search
- * once instead (after the source's own tests of visibility). */
-static void set_narrow(struct search *x, bool narrow)
-{
-    const struct names *n = !narrow || x->joins   ? &wide
-                            : x->src == SRC_RTREE ? &by_rtree
-                                                  : &by_prop;
-    x->narrow = narrow;
-    x->names = n;
-    x->dialect.item = n->row;
-    x->dialect.id = n->id;
-    x->dialect.coll = n->coll;
-    x->dialect.start = n->start;
-    x->dialect.end = n->end;
 }
 
 /* ---- the page ---------------------------------------------------------------- */
@@ -733,12 +327,12 @@ static int page_split(struct search *x, struct rows *rows, int64_t *matched)
     struct sqlb b;
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT s.rowid FROM item_props p0 JOIN item_search s ON s.rowid = p0.item");
-    join_packed(x, &b);
+    search_join_packed(x, &b);
     sqlb_add(&b, " WHERE p0.key = ");
     sqlb_text(&b, key);
     sqlb_add(&b, " AND ");
-    add_where(x, &b);
-    add_order(x, &b, true, 0);
+    search_add_where(x, &b);
+    search_add_order(x, &b, true, 0);
     int rc = run_page(x, &b, q->limit, q->offset, false, rows, NULL);
     sqlb_free(&b);
     if (rc < 0 || rows->n == (size_t)q->limit)
@@ -752,11 +346,11 @@ static int page_split(struct search *x, struct rows *rows, int64_t *matched)
         sqlb_init(&b, false);
         sqlb_add(&b, "SELECT count(*) FROM item_props p0 JOIN item_search s ON s.rowid ="
                      " p0.item");
-        join_packed(x, &b);
+        search_join_packed(x, &b);
         sqlb_add(&b, " WHERE p0.key = ");
         sqlb_text(&b, key);
         sqlb_add(&b, " AND ");
-        add_where(x, &b);
+        search_add_where(x, &b);
         rc = run_number(x, &b, &have);
         sqlb_free(&b);
         if (rc < 0)
@@ -765,13 +359,13 @@ static int page_split(struct search *x, struct rows *rows, int64_t *matched)
     size_t first = rows->n;
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT s.rowid FROM item_search s");
-    join_packed(x, &b);
+    search_join_packed(x, &b);
     sqlb_add(&b, " WHERE ");
-    add_where(x, &b);
+    search_add_where(x, &b);
     sqlb_add(&b, " AND tessera_pk(pk.props, ");
     sqlb_text(&b, key);
     sqlb_add(&b, ") IS NULL");
-    add_order(x, &b, false, 1);
+    search_add_order(x, &b, false, 1);
     int64_t offset = q->offset > have ? q->offset - have : 0;
     rc = run_page(x, &b, q->limit - (int64_t)first, offset, false, rows, NULL);
     sqlb_free(&b);
@@ -789,9 +383,9 @@ static int page(struct search *x, bool all, struct rows *rows, int64_t *matched)
     struct sqlb b;
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT s.rowid");
-    add_source(x, &b);
-    add_where(x, &b);
-    add_order(x, &b, false, 0);
+    search_add_source(x, &b);
+    search_add_where(x, &b);
+    search_add_order(x, &b, false, 0);
     int64_t total = 0;
     int rc = run_page(x, &b, q->limit, q->offset, all, rows, &total);
     sqlb_free(&b);
@@ -813,8 +407,8 @@ static int page_of_set(struct search *x, const char *set, struct rows *rows)
     sqlb_add(&b, "SELECT s.rowid FROM json_each(");
     sqlb_text(&b, set);
     sqlb_add(&b, ") m CROSS JOIN item_search s ON s.rowid = m.value");
-    join_packed(x, &b);
-    add_order(x, &b, false, 0);
+    search_join_packed(x, &b);
+    search_add_order(x, &b, false, 0);
     int rc = run_page(x, &b, x->q->limit, x->q->offset, false, rows, NULL);
     sqlb_free(&b);
     return rc;
@@ -835,13 +429,13 @@ static int count_source(struct search *x, int64_t *matched, char **set)
     if (rc < 0)
         return rc;
     sqlb_init(&b, false);
-    set_narrow(x, true);
+    search_set_narrow(x, true);
     sqlb_add(&b, "SELECT count(*), tessera_ids(%s, ", x->names->row);
     sqlb_int(&b, SMALL_SET);
     sqlb_add(&b, ")");
-    add_source(x, &b);
-    add_where(x, &b);
-    set_narrow(x, false);
+    search_add_source(x, &b);
+    search_add_where(x, &b);
+    search_set_narrow(x, false);
     rc = prepare(x, &b, &st);
     sqlb_free(&b);
     if (rc < 0)
@@ -870,11 +464,11 @@ static int count(struct search *x, int64_t *matched)
          * counts per collection and visibility add up to it. */
         sqlb_add(&b, "SELECT coalesce(sum(k.n), 0) FROM item_counts k JOIN collections c ON"
                      " c.id = k.collection WHERE ");
-        add_visible_kinds(x, &b);
+        search_add_visible_kinds(x, &b);
     } else {
         sqlb_add(&b, "SELECT count(*)");
-        add_source(x, &b);
-        add_where(x, &b);
+        search_add_source(x, &b);
+        search_add_where(x, &b);
     }
     int rc = run_number(x, &b, matched);
     sqlb_free(&b);
@@ -997,19 +591,14 @@ int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, i
         .q = q,
         .sort = q->sort ? q->sort : &no_sort,
         .intersects = {.op = FILTER_S_INTERSECTS, .geom = (struct catalog_geom *)q->intersects},
-        .names = &wide,
         .dialect = {.pg = false,
-                    .item = "s.rowid",
                     .props = "item_props",
-                    .id = "s.id",
-                    .coll = "s.collection",
-                    .start = "s.datetime_start",
-                    .end = "s.datetime_end",
                     .assets = "assets",
-                    .spatial = spatial,
+                    .spatial = search_spatial,
                     .packed = "pk.props"},
     };
     x.dialect.ctx = &x;
+    search_set_narrow(&x, false); /* the item's columns through item_search */
     struct strlist names = STRLIST_INIT;
     if (filter_properties(q->filter, &names) < 0)
         return -ENOMEM;
@@ -1017,7 +606,7 @@ int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, i
     strlist_free(&names);
     for (size_t i = 0; i < x.sort->n; i++)
         x.packed |= x.sort->keys[i].field == FILTER_FIELD_PROPERTY;
-    x.joins = row_reads(q->filter) + (q->intersects != NULL) + (q->ids && q->ids->n) > 1;
+    x.joins = search_row_reads(q->filter) + (q->intersects != NULL) + (q->ids && q->ids->n) > 1;
     struct rows rows = {.n = 0};
     bool in_tx = false;
     int rc = -ENOMEM;
