@@ -8,6 +8,7 @@
 #   bench/run.sh                 # defaults: 3 repetitions x 5 s, 64 and 256 connections
 #   REPS=5 DURATION=10 bench/run.sh
 #   SKIP_BUILD=1 bench/run.sh    # reuse build/release
+#   BIN=/path/to/tessera SCENARIOS="stac_new" bench/run.sh   # one binary, some rows
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,16 +19,19 @@ CONNS=${CONNS:-"64 256"}
 STORM_CONNS=${STORM_CONNS:-16}
 THREADS=${THREADS:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
+# Rows to measure (nginx is always measured: the ratios need it).
+SCENARIOS=${SCENARIOS:-"sk sk_bound tk session stac stac_new stac_new_bound storm"}
+want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh" bench
 for tool in wrk curl python3 "$NGINX"; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
 
-if [ -z "${SKIP_BUILD:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${BIN:-}" ]; then
     (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release -j2 --target tessera >/dev/null)
 fi
-BIN=$ROOT/build/release/tessera
+BIN=${BIN:-$ROOT/build/release/tessera}
 
 TMP=$(mktemp -d /tmp/tessera-bench.XXXXXX)
 NGINX_PID=""
@@ -134,17 +138,19 @@ for c in $CONNS; do
     # scenario alike instead of one of them.
     for _ in $(seq "$REPS"); do
         wrk_once nginx "$N/tokens/v2" "$c" ""
-        wrk_once sk "$T/tokens/v2" "$c" "$SK"
-        wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND"
-        wrk_once tk "$T/tokens/v2" "$c" "$TK"
-        wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
-        wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
+        want sk && wrk_once sk "$T/tokens/v2" "$c" "$SK"
+        want sk_bound && wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND"
+        want tk && wrk_once tk "$T/tokens/v2" "$c" "$TK"
+        want session && wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
+        want stac && wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
         # Every URL new: an end of the interval no item reaches, in nanoseconds.
-        wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" \
+        want stac_new && wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" \
             '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
-        wrk_once stac_new_bound "$T/api/v1/stac/search?limit=10" "$c" "$SK_BOUND" \
-            '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
+        want stac_new_bound && wrk_once stac_new_bound "$T/api/v1/stac/search?limit=10" "$c" \
+            "$SK_BOUND" '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
     done
+    for name in nginx $SCENARIOS; do [ "$name" = storm ] || collect "$name" "$c"; done
+    want storm || continue
     # Login storm: Argon2id sign-ins on the worker pool while checks run;
     # idle runs of the same scenario are interleaved with the storm runs.
     STORM_SECS=$((REPS * (DURATION + 1) + 2))
@@ -157,9 +163,7 @@ for c in $CONNS; do
     done
     wait "$STORM_PID"
     STORM[$c]=$(awk '/^STORM/ {print $2, $5}' "$TMP/storm.$c.txt")
-    for name in nginx sk sk_bound tk session stac stac_new stac_new_bound storm; do
-        collect "$name" "$c"
-    done
+    collect storm "$c"
 done
 
 printf '\n%-42s %6s %10s %8s %8s %9s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors "CPU us"
@@ -173,14 +177,16 @@ row() { # label key conns ratio_base
 }
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
-    row "GET /tokens/v2 (sk)" sk "$c" nginx
-    row "  the same, sk bound to one collection" sk_bound "$c" nginx
-    row "GET /tokens/v2 (tk)" tk "$c" nginx
-    row "GET /api/v1/account/me (session)" session "$c" nginx
-    row "GET /api/v1/stac/search (sk, limit=10)" stac "$c" nginx
-    row "  the same, every URL new (cache misses)" stac_new "$c" nginx
-    row "  the same, sk bound to one collection" stac_new_bound "$c" nginx
-    python3 -c "print('  bound / unbound: check %.2f, search (every URL new) %.2f' % (${RPS[sk_bound/$c]} / ${RPS[sk/$c]}, ${RPS[stac_new_bound/$c]} / ${RPS[stac_new/$c]}))"
+    want sk && row "GET /tokens/v2 (sk)" sk "$c" nginx
+    want sk_bound && row "  the same, sk bound to one collection" sk_bound "$c" nginx
+    want tk && row "GET /tokens/v2 (tk)" tk "$c" nginx
+    want session && row "GET /api/v1/account/me (session)" session "$c" nginx
+    want stac && row "GET /api/v1/stac/search (sk, limit=10)" stac "$c" nginx
+    want stac_new && row "  the same, every URL new (cache misses)" stac_new "$c" nginx
+    want stac_new_bound && row "  the same, sk bound to one collection" stac_new_bound "$c" nginx
+    want sk && want sk_bound && want stac_new && want stac_new_bound &&
+        python3 -c "print('  bound / unbound: check %.2f, search (every URL new) %.2f' % (${RPS[sk_bound/$c]} / ${RPS[sk/$c]}, ${RPS[stac_new_bound/$c]} / ${RPS[stac_new/$c]}))"
+    want storm || continue
     row "GET /tokens/v2 (sk), login storm" storm "$c" nginx
     read -r srps serr <<<"${STORM[$c]}"
     python3 -c "print('  login storm: %.1f sign-ins/s (%s non-2xx); checks at %.0f%% of idle' % ($srps, '$serr', 100.0 * ${RPS[storm/$c]} / ${RPS[sk/$c]}))"

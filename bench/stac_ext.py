@@ -8,7 +8,9 @@ years; a tenth of them in a Partners-only collection), imports it into a
 fresh data directory (SQLite, or PostgreSQL with --database-url), starts the
 release binary with the page cache off, and times searches one at a time
 over a kept-alive connection, every URL new. Prints p50/p99/max per family,
-measured by the client and by the server's own access log.
+measured by the client and by the server's own access log, and the server's
+CPU time per request (user + system, from /proc: the figure least moved by
+other load on a shared machine).
 
     bench/stac_ext.py                       # 100,000 items, SQLite
     bench/stac_ext.py --items 20000 --requests 200
@@ -194,13 +196,19 @@ def main():
                 "limit": 10, "offset": 5000 + rnd.randrange(0, 1000)}),
         }
         token_re = re.compile(r" (\d+)us$")
-        print("%-40s %8s %8s %8s %8s %10s" % ("family (ms)", "p50", "p99", "max", "srv p99",
-                                               "matched~"))
+
+        def cpu_secs():  # the server's user + system CPU, immune to others' load
+            f = open("/proc/%d/stat" % proc.pid).read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+        print("%-40s %8s %8s %8s %8s %10s %8s" % ("family (ms)", "p50", "p99", "max", "srv p99",
+                                                    "matched~", "cpu us"))
         for name, make in families.items():
             lat, matched = [], []
             log.flush()
             start = os.path.getsize(log.name)
             done = tries = 0
+            cpu0 = cpu_secs()
             while done < args.requests and tries < 100 * args.requests:
                 tries += 1
                 method, params = make()
@@ -221,14 +229,16 @@ def main():
                     sys.exit("%s: %d %s" % (name, r.status, body[:300]))
                 matched.append(json.loads(body)["numberMatched"])
                 done += 1
+            cpu = (cpu_secs() - cpu0) * 1e6 / max(done, 1)
             time.sleep(0.3)
             with open(log.name) as f:
                 f.seek(start)
                 srv = [int(m.group(1)) / 1000 for line in f if "/stac/search" in line
                        for m in [token_re.search(line.strip())] if m]
-            print("%-40s %8.2f %8.2f %8.2f %8.2f %10d" % (
+            print("%-40s %8.2f %8.2f %8.2f %8.2f %10d %8.0f" % (
                 name, percentile(lat, 50), percentile(lat, 99), max(lat),
-                percentile(srv, 99) if srv else float("nan"), sorted(matched)[len(matched) // 2]))
+                percentile(srv, 99) if srv else float("nan"), sorted(matched)[len(matched) // 2],
+                cpu))
         conn.close()
     finally:
         if proc:
