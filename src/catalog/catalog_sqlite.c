@@ -148,6 +148,7 @@ static void conn_free(struct catalog_sqlite_conn *c)
         return;
     for (int i = 0; i < CSQ_COUNT; i++)
         sqlite3_finalize(c->st[i]);
+    stmtcache_clear(&c->search);
     sqlite3_close(c->db);
     free(c);
 }

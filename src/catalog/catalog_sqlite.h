@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog_driver.h"
+#include "catalog/stmtcache.h"
 #include "store/walwatch.h"
 
 /* Visibility is a bit mask over the vgroups table; bit 0 is Public. Bits
@@ -38,6 +39,7 @@ enum catalog_sqlite_stmt {
 struct catalog_sqlite_conn {
     sqlite3 *db;
     sqlite3_stmt *st[CSQ_COUNT];
+    struct stmtcache search; /* the search's statements, by SQL text */
     struct catalog_sqlite_conn *next;
 };
 

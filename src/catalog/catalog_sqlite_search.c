@@ -60,12 +60,22 @@ static void use(struct search *x, const struct choice *c)
     x->dialect.skip = c->src == SRC_PROP ? c->lead : NULL;
 }
 
+/* Resets st for its next use, its bindings cleared: they may borrow
+ * memory of this search. */
+static void release(struct search *x, sqlite3_stmt *st)
+{
+    stmtcache_put(&x->c->search, st);
+}
+
+/* The statement of b with its parameters bound, from the connection's
+ * cache (the text depends only on the query's shape, so it repeats); give
+ * it back with release. */
 static int prepare(struct search *x, struct sqlb *b, sqlite3_stmt **out)
 {
     *out = NULL;
     if (b->oom)
         return -ENOMEM;
-    if (sqlite3_prepare_v2(x->c->db, b->s, (int)b->n, out, NULL) != SQLITE_OK) {
+    if (!(*out = stmtcache_get(&x->c->search, x->c->db, b->s, b->n))) {
         int code = sqlite3_errcode(x->c->db);
         log_error("catalog: prepare search failed: %s", sqlite3_errmsg(x->c->db));
         return code == SQLITE_TOOBIG || code == SQLITE_RANGE ? -E2BIG : -EIO;
@@ -88,12 +98,22 @@ static int prepare(struct search *x, struct sqlb *b, sqlite3_stmt **out)
             break;
         }
         if (rc != SQLITE_OK) {
-            sqlite3_finalize(*out);
+            release(x, *out);
             *out = NULL;
             return rc == SQLITE_RANGE ? -E2BIG : -EIO;
         }
     }
     return 0;
+}
+
+/* Runs a statement without parameters or rows (BEGIN, COMMIT) from the
+ * cache: sqlite3_exec would prepare it again on every search. */
+static int run_plain(struct search *x, const char *sql)
+{
+    sqlite3_stmt *st = stmtcache_get(&x->c->search, x->c->db, sql, strlen(sql));
+    int s = st ? sqlite3_step(st) : SQLITE_ERROR;
+    release(x, st);
+    return s == SQLITE_DONE ? 0 : -EIO;
 }
 
 /* Runs a one-number statement (a count or a sum). */
@@ -108,7 +128,7 @@ static int run_number(struct search *x, struct sqlb *b, int64_t *n)
         *n = sqlite3_column_int64(st, 0);
     else
         log_error("catalog: count failed: %s", sqlite3_errmsg(x->c->db));
-    sqlite3_finalize(st);
+    release(x, st);
     return s == SQLITE_ROW ? 0 : -EIO;
 }
 
@@ -141,7 +161,9 @@ static int estimate(struct search *x, const struct choice *c, int64_t cap, int64
         filter_sql_value_cond(&x->dialect, &b, c->lead, "d");
         sqlb_add(&b, ")");
     }
-    sqlb_add(&b, " LIMIT %lld)", (long long)cap);
+    sqlb_add(&b, " LIMIT ");
+    sqlb_int(&b, cap);
+    sqlb_add(&b, ")");
     int rc = run_number(x, &b, n);
     sqlb_free(&b);
     return rc;
@@ -275,7 +297,7 @@ static int visible_classes(struct search *x)
     const char *v =
         sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     rc = !v ? -EIO : !(x->classes = strdup(v)) ? -ENOMEM : 0;
-    sqlite3_finalize(st);
+    release(x, st);
     return rc;
 }
 
@@ -314,7 +336,7 @@ static int run_page(struct search *x, struct sqlb *b, int64_t limit, int64_t off
     }
     if (total)
         *total = i;
-    sqlite3_finalize(st);
+    release(x, st);
     return rc;
 }
 
@@ -449,7 +471,7 @@ static int count_source(struct search *x, int64_t *matched, char **set)
         log_error("catalog: count failed: %s", sqlite3_errmsg(x->c->db));
         rc = -EIO;
     }
-    sqlite3_finalize(st);
+    release(x, st);
     return rc;
 }
 
@@ -620,10 +642,8 @@ int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, i
     if ((rc = catalog_sqlite_group_mask(x.c, q->groups, &x.mask)) < 0)
         goto done;
     /* One snapshot for the estimates, the page, the count and the documents. */
-    if (sqlite3_exec(x.c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = -EIO;
+    if ((rc = run_plain(&x, "BEGIN")) < 0)
         goto done;
-    }
     in_tx = true;
     if ((rc = plan_and_run(&x, &rows, matched)) < 0)
         goto done;
@@ -632,7 +652,7 @@ done:
     if (rc != 0)
         *matched = 0;
     if (in_tx)
-        sqlite3_exec(x.c->db, "COMMIT", NULL, NULL, NULL);
+        run_plain(&x, "COMMIT");
     if (x.c)
         catalog_sqlite_conn_put(cat, x.c);
     free(x.ids);
