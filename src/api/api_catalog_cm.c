@@ -39,11 +39,16 @@ void cm_reply_catalog_error(struct request *r, int rc)
         api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
 }
 
+/* No visible collection of the kind: nothing to find (an empty list would
+ * mean "any collection" to the catalog). */
+static bool none_visible(const struct cm_search *s)
+{
+    return s->q.collections && s->q.collections->n == 0;
+}
+
 int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJSON **items)
 {
-    /* No visible collection of the kind: nothing to find (an empty list
-     * would mean "any collection" to the catalog). */
-    if (s->q.collections && s->q.collections->n == 0) {
+    if (none_visible(s)) {
         *matched = 0;
         *items = cJSON_CreateArray();
         return *items ? 0 : -ENOMEM;
@@ -57,6 +62,16 @@ int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJ
         return rc == 0 && !*items ? -ENOMEM : rc;
     }
     return catalog_search(cat, &s->q, matched, items);
+}
+
+int cm_search_templates(struct catalog *cat, struct cm_search *s, int64_t *matched,
+                        catalog_item_fn fn, void *ctx)
+{
+    if (none_visible(s)) {
+        *matched = 0;
+        return 0;
+    }
+    return catalog_search_each(cat, &s->q, matched, fn, ctx);
 }
 
 int cm_search_each(struct catalog *cat, struct cm_search *s, int64_t max,

@@ -21,6 +21,10 @@ void cm_reply_catalog_error(struct request *r, int rc);
 /* Runs s: *matched visible matches and *items the page (caller owns), an
  * empty page for limit 0 or when no collection of the kind is visible. */
 int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJSON **items);
+/* The same for a page of at least one item, calling fn with each item's
+ * template (catalog.h) in page order instead of collecting documents. */
+int cm_search_templates(struct catalog *cat, struct cm_search *s, int64_t *matched,
+                        catalog_item_fn fn, void *ctx);
 /* Calls fn with every item s matches, in its order, a page of
  * CM_MAX_LIMIT at a time (s->q.limit and offset are used and restored);
  * stops at max items (-E2BIG then) or when fn returns non-zero (returned). */

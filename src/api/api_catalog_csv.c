@@ -15,6 +15,7 @@
 #include "app.h"
 #include "http/server.h"
 #include "util/buf.h"
+#include "util/jsonscan.h"
 
 #define CSV_DEFAULT_LIMIT 500
 
@@ -46,44 +47,39 @@ static void csv_field(struct buf *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
-/* A number as JSON writes it: the shortest of %.15g and %.17g that reads
- * back exactly (what cJSON prints, without its allocations). */
-static void csv_number(struct buf *b, double v)
-{
-    char text[32];
-    if (v == (double)(long long)v && v > -1e15 && v < 1e15) {
-        snprintf(text, sizeof(text), "%lld", (long long)v);
-    } else {
-        snprintf(text, sizeof(text), "%.15g", v);
-        if (strtod(text, NULL) != v)
-            snprintf(text, sizeof(text), "%.17g", v);
-    }
-    buf_append(b, text, strlen(text));
-}
+/* What csv_line writes while it reads one item's template. */
+struct csv_rows {
+    struct buf *b;
+    const bool *keep;
+    const char *base;
+    struct buf text; /* an unescaped string */
+};
 
-static void csv_value(struct buf *b, const cJSON *item, const struct cm_field *f, const char *base)
+/* One value as the platform writes it: a string as it is (an asset as its
+ * URL), anything else as its JSON text, which the template has as cJSON
+ * printed it: that is what printing the parsed value gives again (numbers
+ * in the shortest of %.15g and %.17g that reads back, compact arrays and
+ * objects), so the text is written without parsing it. */
+static void csv_value(struct csv_rows *w, const struct jsonscan *v, const struct cm_field *f)
 {
-    if (f->source == CM_ASSET) {
-        char url[2048];
-        if (cm_asset_url(item, f->key, base, url, sizeof(url)))
-            csv_field(b, url);
+    if (v->type == JSONSCAN_NONE)
+        return;
+    w->text.n = 0;
+    if (!buf_reserve(&w->text, v->len)) {
+        w->b->oom = true;
         return;
     }
-    const cJSON *v = cm_field_value(item, f);
-    if (!v)
-        return;
-    if (cJSON_IsString(v)) {
-        csv_field(b, v->valuestring);
-    } else if (cJSON_IsNumber(v)) {
-        csv_number(b, v->valuedouble);
-    } else {
-        char *text = cJSON_PrintUnformatted(v); /* arrays (plume_bounds), objects */
-        if (!text) {
-            b->oom = true;
-            return;
-        }
-        csv_field(b, text);
-        free(text);
+    char url[2048];
+    if (v->type != JSONSCAN_STRING) {
+        memcpy(w->text.s, v->p, v->len);
+        w->text.s[v->len] = 0;
+        csv_field(w->b, w->text.s);
+    } else if (jsonscan_string(v, w->text.s) < 0) {
+        return; /* not from cJSON, which escapes correctly */
+    } else if (f->source != CM_ASSET) {
+        csv_field(w->b, w->text.s);
+    } else if (cm_template_asset_url(w->text.s, w->base, url, sizeof(url))) {
+        csv_field(w->b, url);
     }
 }
 
@@ -109,8 +105,8 @@ static bool chosen_columns(struct request *r, bool keep[CM_PLUME_NFIELDS], struc
     return ok;
 }
 
-/* One line: the kept columns of the header (item NULL) or of an item. */
-static void csv_line(struct buf *b, const bool keep[], const cJSON *item, const char *base)
+/* The header line. */
+static void csv_header(struct buf *b, const bool keep[])
 {
     bool first = true;
     for (size_t c = 0; c < CM_PLUME_NFIELDS; c++) {
@@ -118,13 +114,32 @@ static void csv_line(struct buf *b, const bool keep[], const cJSON *item, const 
             continue;
         if (!first)
             buf_append(b, ",", 1);
-        if (item)
-            csv_value(b, item, &CM_PLUME_FIELDS[c], base);
-        else
-            csv_field(b, CM_PLUME_FIELDS[c].name);
+        csv_field(b, CM_PLUME_FIELDS[c].name);
         first = false;
     }
     buf_append(b, "\r\n", 2);
+}
+
+/* One line: the kept columns of an item, read from its template without
+ * parsing it (catalog_item_fn). */
+static int csv_line(void *ctx, const char *collection, const char *id, const char *tpl, size_t len)
+{
+    struct csv_rows *w = ctx;
+    struct jsonscan vals[CM_PLUME_NFIELDS];
+    bool first = true;
+    (void)collection;
+    (void)id;
+    cm_scan_fields(tpl, len, CM_PLUME_FIELDS, CM_PLUME_NFIELDS, vals);
+    for (size_t c = 0; c < CM_PLUME_NFIELDS; c++) {
+        if (!w->keep[c])
+            continue;
+        if (!first)
+            buf_append(w->b, ",", 1);
+        csv_value(w, &vals[c], &CM_PLUME_FIELDS[c]);
+        first = false;
+    }
+    buf_append(w->b, "\r\n", 2);
+    return w->b->oom ? -ENOMEM : 0;
 }
 
 static void h_plume_csv(struct request *r)
@@ -134,8 +149,9 @@ static void h_plume_csv(struct request *r)
     struct cm_error e;
     e.param[0] = 0; /* set only when a parameter is refused */
     struct viewer v;
-    cJSON *items = NULL;
     struct buf b = {0};
+    char base[320];
+    struct csv_rows w = {.b = &b, .base = base};
     bool keep[CM_PLUME_NFIELDS];
     int rc = 0;
     if (!cm_caller(r, &p, true, &v))
@@ -149,19 +165,15 @@ static void h_plume_csv(struct request *r)
         goto out;
     }
     int64_t count = 0;
+    request_base_url(r, base, sizeof(base));
+    w.keep = keep;
+    csv_header(&b, keep);
     if (rc == 0)
-        rc = cm_search_run(request_app(r)->catalog, &s, &count, &items);
+        rc = cm_search_templates(request_app(r)->catalog, &s, &count, csv_line, &w);
+    if (rc == 0 && b.oom)
+        rc = -ENOMEM;
     if (rc < 0) {
         cm_reply_catalog_error(r, rc);
-        goto out;
-    }
-    char base[320];
-    request_base_url(r, base, sizeof(base));
-    csv_line(&b, keep, NULL, base);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, items) csv_line(&b, keep, it, base);
-    if (b.oom) {
-        cm_reply_catalog_error(r, -ENOMEM);
         goto out;
     }
     cm_pagination_headers(r, count, s.q.limit, s.q.offset);
@@ -170,7 +182,7 @@ static void h_plume_csv(struct request *r)
     b.s = NULL;
 out:
     free(b.s);
-    cJSON_Delete(items);
+    free(w.text.s);
     cm_search_free(&s);
     principal_free(&p);
 }

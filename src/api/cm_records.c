@@ -80,13 +80,11 @@ const cJSON *cm_field_value(const cJSON *item, const struct cm_field *f)
     return NULL;
 }
 
-bool cm_asset_url(const cJSON *item, const char *key, const char *base, char *out, size_t len)
+/* The asset endpoint's URL for an href as the document has it. */
+static bool href_url(const char *href, const char *base, char *out, size_t len)
 {
-    const cJSON *a =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "assets"), key);
-    const cJSON *href = cJSON_GetObjectItemCaseSensitive(a, "href");
     char akey[1024];
-    if (!cJSON_IsString(href) || !catalog_asset_key(href->valuestring, akey, sizeof(akey)))
+    if (!catalog_asset_key(href, akey, sizeof(akey)))
         return false;
     char *enc = url_encode(akey, "/");
     if (!enc)
@@ -94,6 +92,96 @@ bool cm_asset_url(const cJSON *item, const char *key, const char *base, char *ou
     int n = snprintf(out, len, "%s/api/v1/catalog/asset/%s", base, enc);
     free(enc);
     return n > 0 && (size_t)n < len;
+}
+
+bool cm_asset_url(const cJSON *item, const char *key, const char *base, char *out, size_t len)
+{
+    const cJSON *a =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "assets"), key);
+    const cJSON *href = cJSON_GetObjectItemCaseSensitive(a, "href");
+    return cJSON_IsString(href) && href_url(href->valuestring, base, out, len);
+}
+
+/* The marked href is the relative one percent-encoded (template.c), which
+ * catalog_asset_key decodes to the same key as the document's href. */
+bool cm_template_asset_url(const char *href, const char *base, char *out, size_t len)
+{
+    size_t m = strlen(CATALOG_ASSET_MARKER_RAW);
+    return href_url(strncmp(href, CATALOG_ASSET_MARKER_RAW, m) == 0 ? href + m : href, base, out,
+                    len);
+}
+
+/* The first member of obj named name (cJSON_GetObjectItemCaseSensitive's
+ * choice among duplicates); JSONSCAN_NONE when there is none. */
+static struct jsonscan member(const struct jsonscan *obj, const char *name)
+{
+    struct jsonscan_iter it;
+    struct jsonscan k, v, none = {.type = JSONSCAN_NONE};
+    if (!jsonscan_members(obj, &it))
+        return none;
+    while (jsonscan_next(&it, &k, &v))
+        if (jsonscan_string_is(&k, name))
+            return v;
+    return none;
+}
+
+/* A Point's coordinate i, as cm_field_value reads it. */
+static struct jsonscan coordinate(const struct jsonscan *geometry, size_t i)
+{
+    struct jsonscan type = member(geometry, "type"), c, none = {.type = JSONSCAN_NONE};
+    if (!jsonscan_string_is(&type, "Point"))
+        return none;
+    c = member(geometry, "coordinates");
+    return jsonscan_index(&c, i, &c) ? c : none;
+}
+
+/* Each field of source src whose key is k gets v, unless an earlier member
+ * gave it one. */
+static void assign(const struct cm_field *fields, size_t n, enum cm_source src,
+                   const struct jsonscan *k, const struct jsonscan *v, struct jsonscan *vals)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].source == src && vals[i].type == JSONSCAN_NONE &&
+            jsonscan_string_is(k, fields[i].key))
+            vals[i] = *v;
+}
+
+void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields, size_t n,
+                    struct jsonscan *vals)
+{
+    struct jsonscan item, k, v, props = {0}, assets = {0}, geometry = {0};
+    struct jsonscan_iter it, in;
+    for (size_t i = 0; i < n; i++)
+        vals[i].type = JSONSCAN_NONE;
+    /* A template is cut inside its links, the last member: read up to there. */
+    if (!jsonscan_open_object(text, len, &item) || !jsonscan_members(&item, &it))
+        return;
+    while (jsonscan_next(&it, &k, &v)) {
+        if (!props.p && jsonscan_string_is(&k, "properties"))
+            props = v;
+        else if (!assets.p && jsonscan_string_is(&k, "assets"))
+            assets = v;
+        else if (!geometry.p && jsonscan_string_is(&k, "geometry"))
+            geometry = v;
+        assign(fields, n, CM_MEMBER, &k, &v, vals);
+    }
+    if (jsonscan_members(&props, &in))
+        while (jsonscan_next(&in, &k, &v))
+            assign(fields, n, CM_PROP, &k, &v, vals);
+    if (jsonscan_members(&assets, &in))
+        while (jsonscan_next(&in, &k, &v))
+            assign(fields, n, CM_ASSET, &k, &v, vals);
+    for (size_t i = 0; i < n; i++) {
+        struct jsonscan *x = &vals[i];
+        if (fields[i].source == CM_LAT || fields[i].source == CM_LON)
+            *x = coordinate(&geometry, fields[i].source == CM_LAT ? 1 : 0);
+        else if (fields[i].source == CM_ASSET)
+            *x = member(x, "href");
+        if (x->type == JSONSCAN_NULL && fields[i].source != CM_LAT && fields[i].source != CM_LON)
+            x->type = JSONSCAN_NONE; /* a null property or member reads as missing */
+        if (fields[i].source == CM_ASSET && x->type != JSONSCAN_STRING)
+            x->type = JSONSCAN_NONE;
+    }
 }
 
 static cJSON *record(const cJSON *item, const struct cm_field *fields, size_t n, const char *base)

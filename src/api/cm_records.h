@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/jsonscan.h"
+
 enum cm_source {
     CM_PROP,   /* an item property */
     CM_MEMBER, /* a member of the item itself (id, collection, geometry) */
@@ -35,6 +37,16 @@ const cJSON *cm_field_value(const cJSON *item, const struct cm_field *f);
 /* The absolute URL of the asset f names, under base, into out; false when
  * the item has no such servable asset (or out is too small). */
 bool cm_asset_url(const cJSON *item, const char *key, const char *base, char *out, size_t len);
+
+/* The values of fields in an item's JSON text (its template, see catalog.h,
+ * or its document), in one pass without a tree: vals[i] is what
+ * cm_field_value gives for fields[i] (JSONSCAN_NONE for its NULL), and for
+ * a CM_ASSET the asset's href when it is a string. */
+void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields, size_t n,
+                    struct jsonscan *vals);
+/* cm_asset_url for an href read from an item template, where relative
+ * hrefs start with CATALOG_ASSET_MARKER_RAW. */
+bool cm_template_asset_url(const char *href, const char *base, char *out, size_t len);
 
 /* The Plume object of an L4A item (asset links absolute under base), or
  * the Scene object of an L2B item. NULL when out of memory. */

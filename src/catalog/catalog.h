@@ -113,6 +113,10 @@ bool catalog_asset_key(const char *href, char *key, size_t keylen);
  * "<scheme>://<host>/api/v1/catalog/asset/". The template ends with '[' when
  * no links remain. */
 #define CATALOG_ASSET_MARKER "\\u001etessera-asset\\u001e"
+/* The same marker as a JSON parser returns it: U+001E is a record
+ * separator, which cannot occur unescaped in JSON text, so the marker never
+ * collides with document content. */
+#define CATALOG_ASSET_MARKER_RAW "\x1etessera-asset\x1e"
 typedef int (*catalog_item_fn)(void *ctx, const char *collection, const char *id,
                                const char *tpl, size_t len);
 /* Calls fn with the template of one visible item. 0, -ENOENT or -errno. */

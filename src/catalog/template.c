@@ -9,13 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/catalog.h"
 #include "util/url.h"
-
-/* The raw bytes of CATALOG_ASSET_MARKER: cJSON prints the two U+001E
- * separators as "\u001e", which is how catalog.h spells the marker. A record
- * separator cannot occur unescaped in JSON text, so the marker never collides
- * with document content. */
-#define ASSET_MARKER_RAW "\x1etessera-asset\x1e"
 
 /* Links a server writes itself, with its own base URL. */
 static bool nav_rel(const char *rel)
@@ -27,7 +22,6 @@ static bool nav_rel(const char *rel)
             return true;
     return false;
 }
-
 
 /* The item template (see catalog.h), built once at import so that serving an
  * item never parses or prints JSON. NULL when out of memory. */
@@ -65,7 +59,7 @@ char *catalog_item_template(const cJSON *doc)
         char *ekey = url_encode(key, "/%?#=&");
         char *v = ekey ? malloc(strlen(ekey) + 32) : NULL;
         if (v) {
-            sprintf(v, ASSET_MARKER_RAW "%s", ekey);
+            sprintf(v, CATALOG_ASSET_MARKER_RAW "%s", ekey); /* printed as CATALOG_ASSET_MARKER */
             cJSON_SetValuestring(h, v);
         }
         free(v);

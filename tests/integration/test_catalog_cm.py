@@ -41,6 +41,63 @@ def scenes(who, where=None):
             if i["collection"].startswith("l2b-") and (where is None or where(i))}
 
 
+def cjson_number(v):
+    """A number as cJSON prints it inside JSON: an int as an int, else %1.15g
+    unless that reads back further than an epsilon, then %1.17g."""
+    if v == int(v) and -2**31 <= v < 2**31:
+        return "%d" % v
+    s = "%1.15g" % v
+    return s if abs(float(s) - v) <= max(abs(float(s)), abs(v)) * 2.220446049250313e-16 \
+        else "%1.17g" % v
+
+
+def csv_number(v):
+    """A number as the CSV writes it: the shortest of %.15g and %.17g that
+    reads back exactly."""
+    v = float(v)
+    if v == int(v) and abs(v) < 1e15:
+        return "%d" % v
+    s = "%.15g" % v
+    return s if float(s) == v else "%.17g" % v
+
+
+CSV_PROPS = {"id": "cm:plume_uuid", "gas": "cm:gas", "scene_id": "cm:scene_id",
+             "scene_timestamp": "datetime", "instrument": "cm:instrument",
+             "platform": "platform", "emission_auto": "cm:emission",
+             "emission_uncertainty_auto": "cm:emission_uncertainty",
+             "plume_bounds": "cm:plume_bounds", "plume_quality": "cm:plume:quality",
+             "wind_speed_avg_auto": "cm:wind_speed_avg_auto",
+             "wind_direction_avg_auto": "cm:wind_direction_avg_auto",
+             "sector": "cm:plume:sector", "status": "cm:status",
+             "published_at": "cm:published_at"}
+CSV_ASSETS = {"plume_png": "plume.png", "plume_rgb_png": "plume-rgb.png",
+              "plume_tif": "plume.tif", "rgb_png": "rgb.png"}
+
+
+def csv_row(item, url):
+    """The plume-csv row of a STAC item, field by field, derived from the
+    item alone; url(path) is the server's absolute URL of a path."""
+    def text(v):
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return csv_number(v)
+        if isinstance(v, list):
+            return "[" + ",".join(cjson_number(x) for x in v) + "]"
+        return v
+    props = item["properties"]
+    row = {col: text(props.get(key)) for col, key in CSV_PROPS.items()}
+    lon, lat = item["geometry"]["coordinates"][:2]
+    row.update(plume_id=item["id"], collection=item["collection"],
+               plume_latitude=csv_number(lat), plume_longitude=csv_number(lon))
+    for col, key in CSV_ASSETS.items():
+        row[col] = url(BASE + "asset/" + sample.asset_key(item, key)) \
+            if key in item.get("assets", {}) else ""
+    return row
+
+
 def distance_m(a, b):
     """Haversine on a 6,371 km sphere, as the server measures."""
     (lon1, lat1), (lon2, lat2) = a, b
@@ -369,6 +426,20 @@ class CatalogTest(unittest.TestCase):
         r = self.get("plume-csv", PUBLIC, {"limit": 5})
         self.assertEqual(r.headers["pagination-limit"], "5")
         self.assertEqual(len(r.content.decode().split("\r\n")), 5 + 2)  # header, rows, ""
+
+    def test_csv_values_are_the_items(self):
+        """Every column of every row is the item's value as the platform
+        writes it (strings as they are, numbers and arrays as JSON, assets as
+        URLs), derived here from the STAC items alone."""
+        for who in (PUBLIC, PARTNER):
+            with self.subTest(who=who):
+                header, rows, _, _ = self.csv_pages(who, 1000)
+                want = plumes(who)
+                self.assertEqual(len(rows), len(want))
+                for row in rows:
+                    expected = csv_row(want[row["plume_id"]], self.server.url)
+                    self.assertEqual(sorted(header), sorted(expected))
+                    self.assertEqual(row, expected)
 
     # -- scenes ----------------------------------------------------------------------
     def test_scenes(self):
