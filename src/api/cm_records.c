@@ -136,14 +136,19 @@ static struct jsonscan coordinate(const struct jsonscan *geometry, size_t i)
 }
 
 /* Each field of source src whose key is k gets v, unless an earlier member
- * gave it one. */
-static void assign(const struct cm_field *fields, size_t n, enum cm_source src,
+ * gave it one. klen: the fields' key lengths. A key without escapes (all of
+ * cJSON's, for these names) is compared as it is. */
+static void assign(const struct cm_field *fields, const size_t *klen, size_t n, enum cm_source src,
                    const struct jsonscan *k, const struct jsonscan *v, struct jsonscan *vals)
 {
-    for (size_t i = 0; i < n; i++)
-        if (fields[i].source == src && vals[i].type == JSONSCAN_NONE &&
-            jsonscan_string_is(k, fields[i].key))
+    bool plain = !memchr(k->p + 1, '\\', k->len - 2);
+    for (size_t i = 0; i < n; i++) {
+        if (fields[i].source != src || vals[i].type != JSONSCAN_NONE)
+            continue;
+        if (plain ? k->len == klen[i] + 2 && memcmp(k->p + 1, fields[i].key, klen[i]) == 0
+                  : jsonscan_string_is(k, fields[i].key))
             vals[i] = *v;
+    }
 }
 
 void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields, size_t n,
@@ -151,8 +156,13 @@ void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields,
 {
     struct jsonscan item, k, v, props = {0}, assets = {0}, geometry = {0};
     struct jsonscan_iter it, in;
-    for (size_t i = 0; i < n; i++)
+    size_t klen[CM_PLUME_NFIELDS];
+    if (n > CM_PLUME_NFIELDS) /* the largest table; see cm_records.h */
+        n = CM_PLUME_NFIELDS;
+    for (size_t i = 0; i < n; i++) {
         vals[i].type = JSONSCAN_NONE;
+        klen[i] = fields[i].key ? strlen(fields[i].key) : 0;
+    }
     /* A template is cut inside its links, the last member: read up to there. */
     if (!jsonscan_open_object(text, len, &item) || !jsonscan_members(&item, &it))
         return;
@@ -163,14 +173,14 @@ void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields,
             assets = v;
         else if (!geometry.p && jsonscan_string_is(&k, "geometry"))
             geometry = v;
-        assign(fields, n, CM_MEMBER, &k, &v, vals);
+        assign(fields, klen, n, CM_MEMBER, &k, &v, vals);
     }
     if (jsonscan_members(&props, &in))
         while (jsonscan_next(&in, &k, &v))
-            assign(fields, n, CM_PROP, &k, &v, vals);
+            assign(fields, klen, n, CM_PROP, &k, &v, vals);
     if (jsonscan_members(&assets, &in))
         while (jsonscan_next(&in, &k, &v))
-            assign(fields, n, CM_ASSET, &k, &v, vals);
+            assign(fields, klen, n, CM_ASSET, &k, &v, vals);
     for (size_t i = 0; i < n; i++) {
         struct jsonscan *x = &vals[i];
         if (fields[i].source == CM_LAT || fields[i].source == CM_LON)

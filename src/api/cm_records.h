@@ -41,7 +41,7 @@ bool cm_asset_url(const cJSON *item, const char *key, const char *base, char *ou
 /* The values of fields in an item's JSON text (its template, see catalog.h,
  * or its document), in one pass without a tree: vals[i] is what
  * cm_field_value gives for fields[i] (JSONSCAN_NONE for its NULL), and for
- * a CM_ASSET the asset's href when it is a string. */
+ * a CM_ASSET the asset's href when it is a string. n <= CM_PLUME_NFIELDS. */
 void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields, size_t n,
                     struct jsonscan *vals);
 /* cm_asset_url for an href read from an item template, where relative
