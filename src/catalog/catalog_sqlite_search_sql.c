@@ -248,15 +248,22 @@ static void narrow_where(struct search *x, struct sqlb *b)
     sqlb_add(b, "))");
 }
 
+/* The caller sees items whose visibility (column items) and collection's
+ * visibility (column coll) both meet the caller's groups. */
+static void vis_terms(struct search *x, struct sqlb *b, const char *items, const char *coll)
+{
+    sqlb_add(b, "(%s & ", items);
+    int m = sqlb_int(b, x->mask);
+    sqlb_add(b, ") != 0 AND (%s & ", coll);
+    sqlb_ref(b, m);
+    sqlb_add(b, ") != 0");
+}
+
 /* Visibility, collections and the datetime parameter from item_search. */
 static void wide_where(struct search *x, struct sqlb *b)
 {
     const struct catalog_query *q = x->q;
-    sqlb_add(b, "(s.vis & ");
-    int m = sqlb_int(b, x->mask);
-    sqlb_add(b, ") != 0 AND (s.cvis & ");
-    sqlb_ref(b, m);
-    sqlb_add(b, ") != 0");
+    vis_terms(x, b, "s.vis", "s.cvis");
     if (q->has_end) {
         sqlb_add(b, " AND s.datetime_start <= ");
         sqlb_int(b, q->end);
@@ -330,11 +337,7 @@ void search_add_order(struct search *x, struct sqlb *b, bool held, size_t from)
  * collection is one the query names (when it names any). */
 void search_add_visible_kinds(struct search *x, struct sqlb *b)
 {
-    sqlb_add(b, "(k.vis & ");
-    int m = sqlb_int(b, x->mask);
-    sqlb_add(b, ") != 0 AND (c.vis & ");
-    sqlb_ref(b, m);
-    sqlb_add(b, ") != 0");
+    vis_terms(x, b, "k.vis", "c.vis");
     if (x->colls) {
         sqlb_add(b, " AND k.collection IN (SELECT value FROM json_each(");
         sqlb_text(b, x->colls);

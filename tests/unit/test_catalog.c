@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "catalog/catalog.h"
+#include "catalogtest.h"
 #include "pgtest.h"
 
 #define FIXTURE TESSERA_SOURCE_DIR "/tests/fixtures/catalog"
@@ -149,16 +150,6 @@ static void import_fixture(struct fixture *f)
     assert_int_equal(res.items, 5);
     strlist_free(&pub);
     strlist_free(&partners);
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
 }
 
 /* Runs a search and returns the number matched; *returned gets the page size. */

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "catalog/catalog.h"
+#include "catalogtest.h"
 #include "pgtest.h"
 
 struct fixture {
@@ -109,16 +110,6 @@ static const char *const items_text =
     ITEM("y1969", "\"datetime\":\"1969-12-31T23:59:59.999999999Z\"") ","
     ITEM("y1970", "\"datetime\":\"1970-01-01T00:00:00Z\"") ","
     ITEM("y2001", "\"datetime\":\"2001-02-03T04:05:06.123456789+00:00\"") "]}";
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
 
 static void import(struct fixture *f)
 {

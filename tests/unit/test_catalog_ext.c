@@ -23,6 +23,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/filter.h"
+#include "catalogtest.h"
 #include "pgtest.h"
 
 struct fixture {
@@ -68,16 +69,6 @@ static char *pg_catalog_db(void)
                 "CREATE TABLE nodes (id TEXT PRIMARY KEY, applied_seq BIGINT NOT NULL,"
                 " lease_until BIGINT NOT NULL)");
     return url;
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
 }
 
 #define COLLECTION(id)                                                                             \

@@ -21,6 +21,7 @@
 #include "catalog/catalog.h"
 #include "catalog/catalog_sqlite.h"
 #include "catalog/stmtcache.h"
+#include "catalogtest.h"
 
 static sqlite3_stmt *get(struct stmtcache *c, sqlite3 *db, const char *sql)
 {
@@ -107,16 +108,6 @@ static int teardown(void **state)
     assert_int_equal(system(cmd), 0);
     free(f);
     return 0;
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
 }
 
 /* Imports collection c1 with items i0..i3 at longitude i, dated in year
