@@ -12,6 +12,7 @@
 #   ITEMS=300000 bench/stac.sh            # about 100,000 plumes (L4A items)
 #   DATABASE_URL=postgresql://... bench/stac.sh   # the catalog on PostgreSQL
 #   SKIP_BUILD=1 bench/stac.sh
+#   BIN=/path/to/tessera SCENARIOS="cm_csv_1000" bench/stac.sh   # one binary, some rows
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,11 +27,11 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 for tool in wrk curl python3 "$NGINX"; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
-if [ -z "${SKIP_BUILD:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${BIN:-}" ]; then
     (cd "$ROOT" && cmake --preset release >/dev/null &&
         cmake --build --preset release -j2 --target tessera >/dev/null)
 fi
-BIN=$ROOT/build/release/tessera
+BIN=${BIN:-$ROOT/build/release/tessera}
 
 TMP=$(mktemp -d /tmp/tessera-bench-stac.XXXXXX)
 PIDS=()
@@ -98,7 +99,7 @@ declare -A URLS=(
     [cm_annotated]="/api/v1/catalog/plumes/annotated?bbox=-125&bbox=25&bbox=-95&bbox=45&emission_min=1000&limit=100"
     [cm_csv_1000]="/api/v1/catalog/plume-csv?limit=1000&offset=2000"
 )
-ORDER="bbox_datetime query filter sortby deep_page cm_annotated cm_csv_1000"
+ORDER=${SCENARIOS:-"bbox_datetime query filter sortby deep_page cm_annotated cm_csv_1000"}
 for name in $ORDER; do
     code=$(curl -s -o "$TMP/check.json" -w '%{http_code}' "$T${URLS[$name]}" -H "Authorization: Bearer $SK")
     if [ "$code" != 200 ]; then
