@@ -195,7 +195,7 @@ def main():
                 "filter": "\"cm:emission\" > %d" % rnd.randrange(50, 200),
                 "limit": 10, "offset": 5000 + rnd.randrange(0, 1000)}),
         }
-        token_re = re.compile(r" (\d+)us$")
+        token_re = re.compile(r" (\d+)us(?: |$)")  # the duration, before route= and bytes=
 
         def cpu_secs():  # the server's user + system CPU, immune to others' load
             f = open("/proc/%d/stat" % proc.pid).read().rsplit(")", 1)[1].split()
