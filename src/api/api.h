@@ -13,16 +13,12 @@
 struct request;
 struct server;
 
-/* The STAC landing page advertises this type for its service-desc link (STAC
- * API core, OGC API Common), and /api/v1/openapi.json is served with exactly
- * it: clients may compare the two. */
 /* Why the default public token cannot be revoked (tokens_revoke -EPERM). */
 #define API_DEFAULT_TOKEN_KEPT                                                                    \
     "The default public token cannot be revoked; rotate it to get a new value"
-/* Why a tk cannot be revoked by itself (stateless: no row to mark). */
-#define API_TK_NOT_REVOCABLE                                                                      \
-    "Temporary tk. tokens cannot be revoked one by one; they expire within an hour, or revoke "   \
-    "their parent token"
+/* The STAC landing page advertises this type for its service-desc link (STAC
+ * API core, OGC API Common), and /api/v1/openapi.json is served with exactly
+ * it: clients may compare the two. */
 #define API_OPENAPI_TYPE "application/vnd.oai.openapi+json;version=3.1"
 
 /* Error body in the dialect of the path: {"message": msg} under /tokens/v2

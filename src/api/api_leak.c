@@ -32,7 +32,6 @@ enum leak_outcome {
     LEAK_ALREADY_REVOKED, /* revoked before (or its tk's parent was) */
     LEAK_EXPIRED,         /* ended on its own before */
     LEAK_DEFAULT_KEPT,    /* the account's default public token: never revoked, rotate it */
-    LEAK_NOT_REVOCABLE,   /* a live tk: stateless, it ends within the hour or with its parent */
     LEAK_UNKNOWN,         /* shaped like ours, but no such token (or not our MAC) */
     LEAK_MALFORMED,       /* not a token of ours in shape */
     LEAK_OTHER_INSTANCE,  /* its marker names another deployment */
@@ -43,7 +42,6 @@ static const char *const outcome_names[] = {
     [LEAK_ALREADY_REVOKED] = "already_revoked",
     [LEAK_EXPIRED] = "expired",
     [LEAK_DEFAULT_KEPT] = "default_token_kept",
-    [LEAK_NOT_REVOCABLE] = "not_revocable",
     [LEAK_UNKNOWN] = "unknown",
     [LEAK_MALFORMED] = "malformed",
     [LEAK_OTHER_INSTANCE] = "other_instance",
@@ -51,7 +49,7 @@ static const char *const outcome_names[] = {
 
 static bool outcome_genuine(enum leak_outcome o)
 {
-    return o <= LEAK_NOT_REVOCABLE;
+    return o <= LEAK_DEFAULT_KEPT;
 }
 
 /* Where a reported token was found, for the audit trail. */
@@ -98,10 +96,11 @@ static int handle_stored(struct app *app, const char *token, const struct audit_
     return rc == -ENOENT || rc == -EPERM ? 0 : rc;
 }
 
-/* A reported tk: verified as any credential is; nothing to revoke. -EAGAIN
- * when this node cannot tell now (answered 503). */
-static int handle_temporary(struct app *app, const char *token, enum leak_outcome *o,
-                            struct leak_subject *s)
+/* A reported tk: verified as any credential is, and revoked when live
+ * (tokens_revoke_temp audits it). -EAGAIN when this node cannot tell now,
+ * -EIO when the store failed (both answered 503). */
+static int handle_temporary(struct app *app, const char *token, const struct audit_who *who,
+                            enum leak_outcome *o, struct leak_subject *s)
 {
     struct token_temp_claims c;
     int rc = token_parse_temp(app->token_key, token, &c);
@@ -115,10 +114,14 @@ static int handle_temporary(struct app *app, const char *token, enum leak_outcom
     enum auth_result res = auth_verify(app, token, &p);
     s->account_id = p.account_id;
     memcpy(s->token_id, p.token_id, sizeof(s->token_id));
+    int64_t expires = p.expires;
     principal_free(&p);
     switch (res) {
     case AUTH_OK:
-        *o = LEAK_NOT_REVOCABLE;
+        rc = tokens_revoke_temp(app, token, s->account_id, expires, who);
+        if (rc < 0 && rc != -EEXIST)
+            return rc;
+        *o = rc == 0 ? LEAK_REVOKED : LEAK_ALREADY_REVOKED; /* -EEXIST: concurrently */
         break;
     case AUTH_EXPIRED:
         *o = LEAK_EXPIRED;
@@ -277,7 +280,7 @@ static void handle_report_leak(struct request *r)
         if (kind == TOKEN_PK || kind == TOKEN_SK)
             rc = handle_stored(app, token, &who.who, &o, &s);
         else if (kind == TOKEN_TK)
-            rc = handle_temporary(app, token, &o, &s);
+            rc = handle_temporary(app, token, &who.who, &o, &s);
         if (rc < 0)
             break;
         if (outcome_genuine(o))
@@ -295,7 +298,7 @@ static void handle_report_leak(struct request *r)
     reply_json(r, 200, answer);
 }
 
-/* DELETE /api/v1/token/self: whoever holds a pk/sk may end it, the
+/* DELETE /api/v1/token/self: whoever holds a pk, sk or tk may end it, the
  * credential itself being the proof. */
 static void handle_revoke_self(struct request *r)
 {
@@ -303,18 +306,20 @@ static void handle_revoke_self(struct request *r)
     struct principal p;
     if (!api_authenticate(r, &p, NULL))
         goto out;
-    const char *refused = p.kind == PRINCIPAL_TK ? API_TK_NOT_REVOCABLE
-                          : p.kind == PRINCIPAL_SESSION
-                              ? "Session access tokens expire on their own; end the session with"
-                                " POST /api/v1/token/blacklist"
-                              : NULL;
-    if (refused) {
-        api_reply_error(r, 400, refused, "unsupported_token_type");
+    if (p.kind == PRINCIPAL_SESSION) {
+        api_reply_error(r, 400,
+                        "Session access tokens expire on their own; end the session with"
+                        " POST /api/v1/token/blacklist",
+                        "unsupported_token_type");
         goto out;
     }
     struct api_who who;
     api_who(r, &p, &who);
-    int rc = tokens_revoke(app, p.token_id, p.account_id, &who.who);
+    int rc = p.kind == PRINCIPAL_TK
+                 ? tokens_revoke_temp(app, auth_credential(r), p.account_id, p.expires, &who.who)
+                 : tokens_revoke(app, p.token_id, p.account_id, &who.who);
+    if (rc == -EEXIST)
+        rc = -ENOENT; /* a tk revoked concurrently, as asked */
     if (rc == -EPERM) {
         api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     } else if (rc < 0 && rc != -ENOENT) { /* -ENOENT: revoked concurrently, as asked */

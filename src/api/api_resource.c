@@ -429,8 +429,21 @@ static void handle_revoke(struct request *r)
         goto out;
     int kind = token_kind_of(token);
     if (kind == TOKEN_TK) {
-        reply_oauth_error(r, 400, "unsupported_token_type", API_TK_NOT_REVOCABLE);
-        goto out;
+        /* Ended by its MAC's id; an invalid one is answered 200 (RFC 7009 §2.2). */
+        struct principal t;
+        enum auth_result res = auth_verify(app, token, &t);
+        int rc = 0;
+        if (res == AUTH_OK && (owner < 0 || t.account_id == owner)) {
+            struct api_who who;
+            api_who(r, owner >= 0 ? &caller : NULL, &who);
+            rc = tokens_revoke_temp(app, token, t.account_id, t.expires, &who.who);
+        }
+        principal_free(&t);
+        if (rc < 0 && rc != -EEXIST) {
+            reply_header(r, "Retry-After", "1");
+            api_reply_error(r, 503, "Could not revoke the token, retry shortly", "server_busy");
+            goto out;
+        }
     }
     if (kind == TOKEN_PK || kind == TOKEN_SK) {
         struct api_who who;

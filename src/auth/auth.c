@@ -236,6 +236,16 @@ static int check_parent(void *ctx, const struct tokenindex_token *t,
     return 0;
 }
 
+/* A revoked tk is in the index as a revoked token of usage TOKEN_TK, under
+ * its MAC's id (token_temp_id). */
+static int check_temp_revoked(void *ctx, const struct tokenindex_token *t,
+                              const struct tokenindex_account *a)
+{
+    (void)a;
+    *(bool *)ctx = t->usage == TOKEN_TK;
+    return 0;
+}
+
 static enum auth_result verify_temp(struct app *app, const char *cred, struct principal *p)
 {
     struct token_temp_claims c = {0};
@@ -279,7 +289,14 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
             goto out;
         parent_alive = pc.alive;
     }
-    if (!parent_alive || !ac.active)
+    char tk_id[TOKEN_ID_LEN + 1];
+    bool revoked = false;
+    if (token_temp_id(cred, tk_id) == 0 &&
+        tokenindex_token_view(tc, tk_id, check_temp_revoked, &revoked) == -EAGAIN) {
+        res = AUTH_UNAVAILABLE;
+        goto out;
+    }
+    if (!parent_alive || !ac.active || revoked)
         res = AUTH_REVOKED;
     else if (time_now_ms() >= p->expires)
         res = AUTH_EXPIRED;

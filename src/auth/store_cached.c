@@ -153,6 +153,15 @@ static int c_token_revoke(struct store *st, const char *id, int64_t account_id)
     return rc;
 }
 
+static int c_token_revoke_temp(struct store *st, const char *id, int64_t account_id,
+                               int64_t expires_at)
+{
+    int rc = BACKEND(st)->ops->token_revoke_temp(BACKEND(st), id, account_id, expires_at);
+    if (rc == 0)
+        indexsync_written(to_cached(st)->sync, 0, id);
+    return rc;
+}
+
 static int c_token_rotate(struct store *st, const char *old_id, int64_t account_id,
                           struct token_record *fresh, int64_t valid_until)
 {
@@ -306,6 +315,7 @@ static const struct store_ops cached_ops = {
     .token_list = c_token_list,
     .token_update = c_token_update,
     .token_revoke = c_token_revoke,
+    .token_revoke_temp = c_token_revoke_temp,
     .token_touch = c_token_touch,
     .token_rotate = c_token_rotate,
     .audit_append = c_audit_append,

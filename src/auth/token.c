@@ -511,6 +511,22 @@ done:
     return rc;
 }
 
+int token_temp_id(const char *s, char out[TOKEN_ID_LEN + 1])
+{
+    const char *payload, *macpart;
+    size_t plen, mlen;
+    uint8_t mac[CRYPTO_MAC_LEN];
+    if (!s || token_kind_of(s) != TOKEN_TK || !split_token(s, &payload, &plen, &macpart, &mlen) ||
+        mlen != MAC_B64_LEN ||
+        crypto_b64url_decode(macpart, mlen, mac, sizeof(mac)) != CRYPTO_MAC_LEN)
+        return -EINVAL;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < TOKEN_ID_LEN; i++)
+        out[i] = hex[i % 2 ? mac[i / 2] & 15 : mac[i / 2] >> 4];
+    out[TOKEN_ID_LEN] = '\0';
+    return 0;
+}
+
 int token_peek_username(const char *s, char out[TOKEN_USERNAME_MAX + 1])
 {
     if (!s || !out)

@@ -105,6 +105,12 @@ char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_te
 int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
                      struct token_temp_claims *out);
 
+/* The identity of a tk. token, which has no id of its own: the first
+ * TOKEN_ID_LEN hex digits of its MAC (unique to its claims under one key),
+ * into out. What a revocation of it records (store token_revoke_temp).
+ * 0, or -EINVAL when s is not shaped like a tk. Does not verify the MAC. */
+int token_temp_id(const char *s, char out[TOKEN_ID_LEN + 1]);
+
 /* The username from the second dot-separated part of any pk/sk/tk token,
  * without verifying anything. 0 or -EINVAL. */
 int token_peek_username(const char *s, char out[TOKEN_USERNAME_MAX + 1]);

@@ -212,6 +212,21 @@ int tokens_rotate(struct app *app, const struct account *a, const char *id, int6
     return rc;
 }
 
+int tokens_revoke_temp(struct app *app, const char *tk, int64_t account_id, int64_t expires_at,
+                       const struct audit_who *who)
+{
+    char id[TOKEN_ID_LEN + 1];
+    if (token_temp_id(tk, id) < 0)
+        return -EINVAL;
+    int rc = app->store->ops->token_revoke_temp(app->store, id, account_id, expires_at);
+    if (rc == 0) {
+        audit_log_now(app->audit, AUDIT_TOKEN_REVOKE, account_id, id, who, "temporary token");
+        log_info("temporary token %s of account %lld revoked (%s)", id, (long long)account_id,
+                 who && who->actor ? who->actor : "?");
+    }
+    return rc;
+}
+
 /* Ends one live token of account, recorded in the audit trail. Callers
  * decide first whether it may be ended. */
 static int revoke_checked(struct app *app, const char *id, int64_t account,

@@ -86,6 +86,12 @@ int tokens_revoke(struct app *app, const char *id, int64_t owner, const struct a
  * shape, -EXDEV when its marker names another deployment, -ENOENT when no
  * stored token has that id, usage and secret, -EIO. */
 int tokens_find_presented(struct app *app, const char *token, struct token_record *out);
+/* Revokes the temporary token tk of account account_id, which would end at
+ * expires_at (ms) anyway: recorded by the id of its MAC, refused by every
+ * node from then on, audited as a token.revoke with who. The caller has
+ * verified tk. 0, -EEXIST (already revoked), -EINVAL (not a tk) or -EIO. */
+int tokens_revoke_temp(struct app *app, const char *tk, int64_t account_id, int64_t expires_at,
+                       const struct audit_who *who);
 /* False for a token that is gone for its owner although its row is live: a
  * rotated-away token past its grace period. Listings skip those. */
 bool tokens_listed(const struct token_record *t);

@@ -211,12 +211,20 @@ struct store_ops {
                         struct token_record *fresh, int64_t valid_until);
     /* Marks a live token of that account revoked now. -ENOENT otherwise. */
     int (*token_revoke)(struct store *st, const char *id, int64_t account_id);
+    /* Records a temporary token (stateless, auth/token.h) of that account
+     * revoked, by the id of its MAC (token_temp_id), until expires_at (ms),
+     * when it would end anyway. token_get and token_each then give it as a
+     * revoked token of usage TOKEN_TK, and every node applies it as a token
+     * change. -EEXIST when it is already. */
+    int (*token_revoke_temp)(struct store *st, const char *id, int64_t account_id,
+                             int64_t expires_at);
     /* Records last uses in one batch: each token's last_used_at becomes the
      * later of its stored value and the given one (several nodes: the newest
      * wins). Not an access change: no change-log entry, no wait for other
      * nodes. Unknown ids are skipped. */
     int (*token_touch)(struct store *st, const struct token_use *uses, size_t n);
-    /* Calls fn for every live token in one sequential scan (the start-up
+    /* Calls fn for every live token, and every revoked temporary token
+     * that has not expired yet, in one sequential scan (the start-up
      * load of the token index: a million rows in well under a second). The
      * records passed carry everything but the note and the public token
      * string. fn runs while the scan is open: it may read the store, never

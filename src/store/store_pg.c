@@ -202,6 +202,14 @@ static const char *const migrations[] = {
     "  name TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL"
     ");",
+    /* 8: revoked temporary tokens (token_revoke_temp), by the id of their
+     * MAC; read back as tokens of usage 'tk' (TEMP_AS_TOKEN). */
+    "CREATE TABLE temp_revocations ("
+    "  id TEXT COLLATE \"C\" PRIMARY KEY,"
+    "  account_id BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL,"
+    "  revoked_at BIGINT NOT NULL"
+    ");",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -660,6 +668,7 @@ static const struct store_ops pg_ops = {
     .token_list = pgstore_token_list,
     .token_update = pgstore_token_update,
     .token_revoke = pgstore_token_revoke,
+    .token_revoke_temp = pgstore_token_revoke_temp,
     .token_touch = pgstore_token_touch,
     .token_rotate = pgstore_token_rotate,
     .token_each = pgstore_token_each,

@@ -76,6 +76,8 @@ int pgstore_token_list(struct store *st, const struct token_query *q, struct tok
                        size_t *n);
 int pgstore_token_update(struct store *st, const struct token_record *t);
 int pgstore_token_revoke(struct store *st, const char *id, int64_t account_id);
+int pgstore_token_revoke_temp(struct store *st, const char *id, int64_t account_id,
+                              int64_t expires_at);
 int pgstore_token_touch(struct store *st, const struct token_use *uses, size_t n);
 int pgstore_token_each(struct store *st, int (*fn)(void *ctx, const struct token_record *t),
                        void *ctx);

@@ -17,6 +17,11 @@
     "id, account_id, usage, note, scopes, allowed_urls, secret_hash, public_token, is_default, "   \
     "expires_at, created, modified, last_used_at, revoked_at, replaced_by, resources"
 
+/* A revoked temporary token in the shape of TOKEN_COLS. */
+#define TEMP_AS_TOKEN                                                                              \
+    "SELECT id, account_id, 'tk', '', '', '[]', decode(repeat('00', 32), 'hex'), NULL, false, "    \
+    "expires_at, revoked_at, revoked_at, 0, revoked_at, '', '' FROM temp_revocations"
+
 /* token_each fetches the scan's cursor in batches of this many rows, so a
  * million tokens never sit in memory at once. */
 #define SCAN_FETCH "10000"
@@ -29,7 +34,10 @@ static int token_from_row(const PGresult *r, int row, struct token_record *t)
     memset(t, 0, sizeof(*t));
     pgstore_get_text(r, row, 0, t->id, sizeof(t->id));
     t->account_id = pg_get_int64(r, row, 1);
-    t->usage = strcmp(PQgetvalue(r, row, 2), "sk") == 0 ? TOKEN_SK : TOKEN_PK;
+    const char *usage = PQgetvalue(r, row, 2);
+    t->usage = strcmp(usage, "sk") == 0   ? TOKEN_SK
+               : strcmp(usage, "tk") == 0 ? TOKEN_TK
+                                          : TOKEN_PK;
     pgstore_get_text(r, row, 3, t->note, sizeof(t->note));
     int rc = strlist_split(&t->scopes, PQgetvalue(r, row, 4));
     if (rc < 0)
@@ -171,7 +179,10 @@ int pgstore_token_get(struct store *st, const char *id, struct token_record *out
         return -ENOENT;
     const char *params[] = {id};
     PGresult *r =
-        pgstore_query_once(to_pg(st), "SELECT " TOKEN_COLS " FROM tokens WHERE id = $1", 1, params);
+        pgstore_query_once(to_pg(st),
+                           "SELECT " TOKEN_COLS " FROM tokens WHERE id = $1"
+                           " UNION ALL " TEMP_AS_TOKEN " WHERE id = $1",
+                           1, params);
     int rc = !r ? -EIO : PQntuples(r) == 0 ? -ENOENT : token_from_row(r, 0, out);
     PQclear(r);
     return rc;
@@ -305,6 +316,32 @@ fail:
     return rc;
 }
 
+int pgstore_token_revoke_temp(struct store *st, const char *id, int64_t account_id,
+                              int64_t expires_at)
+{
+    struct pg_store *ps = to_pg(st);
+    if (!token_id_valid(id))
+        return -EINVAL;
+    PGconn *c = pg_acquire(ps->pool);
+    if (!c)
+        return -EIO;
+    char acc[24], exp[24], now[24];
+    const char *params[] = {id, pg_int_param(account_id, acc), pg_int_param(expires_at, exp),
+                            pg_int_param(time_now_ms(), now)};
+    int64_t changed = 0;
+    int rc = pg_begin(c);
+    if (rc == 0)
+        rc = pg_exec(c,
+                     "INSERT INTO temp_revocations (id, account_id, expires_at, revoked_at)"
+                     " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                     4, params, &changed);
+    if (rc == 0 && changed == 0)
+        rc = -EEXIST;
+    if (rc == 0)
+        rc = pg_change_note(c, PG_CHANGE_TOKEN, account_id, id);
+    return pgstore_write_end(ps, c, rc, true);
+}
+
 int pgstore_token_revoke(struct store *st, const char *id, int64_t account_id)
 {
     struct pg_store *ps = to_pg(st);
@@ -378,13 +415,16 @@ int pgstore_token_each(struct store *st, int (*fn)(void *ctx, const struct token
      * neither). */
     int rc = pg_begin(c);
     PGresult *r = NULL;
+    char now[24];
+    const char *params[] = {pg_int_param(time_now_ms(), now)};
     if (rc == 0 &&
         !(r = pg_query(c,
                        "DECLARE tessera_token_scan NO SCROLL CURSOR FOR"
                        " SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash,"
                        " NULL, is_default, expires_at, created, modified, last_used_at, revoked_at,"
-                       " replaced_by, resources FROM tokens WHERE revoked_at = 0",
-                       0, NULL, NULL)))
+                       " replaced_by, resources FROM tokens WHERE revoked_at = 0"
+                       " UNION ALL " TEMP_AS_TOKEN " WHERE expires_at > $1::bigint",
+                       1, params, NULL)))
         rc = -EIO;
     PQclear(r);
     while (rc == 0) {

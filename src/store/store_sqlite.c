@@ -827,6 +827,7 @@ static const struct store_ops sqlite_ops = {
     .token_list = sq_token_list,
     .token_update = sq_token_update,
     .token_revoke = sq_token_revoke,
+    .token_revoke_temp = sq_token_revoke_temp,
     .token_touch = sq_token_touch,
     .token_rotate = sq_token_rotate,
     .token_each = sq_token_each,

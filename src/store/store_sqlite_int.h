@@ -47,6 +47,7 @@ enum stmt_id {
     ST_TOKEN_REPLACE,
     ST_TOKEN_TOUCH,
     ST_TOKEN_SCAN,
+    ST_TOKEN_REVOKE_TEMP,
     ST_REFRESH_INSERT,
     ST_REFRESH_GET,
     ST_REFRESH_MARK_USED,
@@ -112,6 +113,7 @@ int sq_token_list(struct store *st, const struct token_query *q, struct token_re
                   size_t *n);
 int sq_token_update(struct store *st, const struct token_record *t);
 int sq_token_revoke(struct store *st, const char *id, int64_t account_id);
+int sq_token_revoke_temp(struct store *st, const char *id, int64_t account_id, int64_t expires_at);
 int sq_token_touch(struct store *st, const struct token_use *uses, size_t n);
 int sq_token_rotate(struct store *st, const char *old_id, int64_t account_id,
                     struct token_record *fresh, int64_t valid_until);

@@ -180,6 +180,18 @@ const char *const sq_migrations[] = {
     "  name TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL"
     ");",
+    /* 11: revoked temporary tokens (token_revoke_temp), by the id of their
+     * MAC; read back as tokens of usage 'tk' (TEMP_AS_TOKEN), so that every
+     * process applies one like any token change. */
+    "CREATE TABLE temp_revocations ("
+    "  id TEXT PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER NOT NULL"
+    ");"
+    "CREATE TRIGGER change_log_temp_revocation AFTER INSERT ON temp_revocations"
+    " BEGIN INSERT INTO change_log (kind, account_id, token_id)"
+    " VALUES (2, NEW.account_id, NEW.id); END;",
 };
 const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migrations[0]));
 
@@ -195,6 +207,11 @@ const int sq_migration_count = (int)(sizeof(sq_migrations) / sizeof(sq_migration
  * ?4 = -1 means any is_default. The keyset variants continue strictly after
  * (?5, ?6) using a row-value comparison, which SQLite turns into an index
  * range scan on (account_id, sort key, id). */
+/* A revoked temporary token in the shape of TOKEN_COLS. */
+#define TEMP_AS_TOKEN                                                                             \
+    "SELECT id, account_id, 'tk', '', '', '[]', zeroblob(32), NULL, 0, expires_at, revoked_at, "  \
+    "revoked_at, 0, revoked_at, '', '' FROM temp_revocations"
+
 #define TOKEN_LIST_FILTER                                                                         \
     " WHERE account_id = ?1 AND revoked_at = 0 AND (?2 = -1 OR usage = ?3)"                       \
     " AND (?4 = -1 OR is_default = ?4)"
@@ -233,7 +250,8 @@ const char *const sq_stmt_sql[ST_COUNT] = {
     [ST_TOKEN_INSERT] =
         "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
         " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1",
+    [ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1"
+                     " UNION ALL " TEMP_AS_TOKEN " WHERE id = ?1",
     [ST_TOKEN_CURSOR] = "SELECT created, modified FROM tokens"
                         " WHERE id = ?1 AND account_id = ?2",
     [ST_TOKEN_LIST_CREATED] = "SELECT " TOKEN_COLS " FROM tokens" TOKEN_LIST_FILTER
@@ -261,7 +279,10 @@ const char *const sq_stmt_sql[ST_COUNT] = {
     [ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
     [ST_TOKEN_SCAN] = "SELECT id, account_id, usage, '', scopes, allowed_urls, secret_hash, NULL,"
                       " is_default, expires_at, created, modified, last_used_at, revoked_at,"
-                      " replaced_by, resources FROM tokens WHERE revoked_at = 0",
+                      " replaced_by, resources FROM tokens WHERE revoked_at = 0"
+                      " UNION ALL " TEMP_AS_TOKEN " WHERE expires_at > ?1",
+    [ST_TOKEN_REVOKE_TEMP] = "INSERT INTO temp_revocations (id, account_id, expires_at, revoked_at)"
+                             " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
     [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens (jti, family, account_id, expires_at,"
                           " state, created) VALUES (?1, ?2, ?3, ?4, 'active', ?5)",
     [ST_REFRESH_GET] =

@@ -17,7 +17,10 @@ static int token_from_row(sqlite3_stmt *s, struct token_record *t)
     sq_col_text(s, 0, t->id, sizeof(t->id));
     t->account_id = sqlite3_column_int64(s, 1);
     const char *usage = (const char *)sqlite3_column_text(s, 2);
-    t->usage = usage && strcmp(usage, "sk") == 0 ? TOKEN_SK : TOKEN_PK;
+    t->usage = !usage                    ? TOKEN_PK
+               : strcmp(usage, "sk") == 0 ? TOKEN_SK
+               : strcmp(usage, "tk") == 0 ? TOKEN_TK
+                                          : TOKEN_PK;
     sq_col_text(s, 3, t->note, sizeof(t->note));
     int rc = sq_col_names(s, 4, &t->scopes);
     if (rc < 0)
@@ -276,6 +279,27 @@ int sq_token_revoke(struct store *st, const char *id, int64_t account_id)
     return rc;
 }
 
+int sq_token_revoke_temp(struct store *st, const char *id, int64_t account_id, int64_t expires_at)
+{
+    struct sqlite_conn *c = sq_conn_get(st);
+    sqlite3_stmt *s = c ? sq_stmt_get(c, ST_TOKEN_REVOKE_TEMP) : NULL;
+    if (!s)
+        return -EIO;
+    if (!token_id_valid(id))
+        return -EINVAL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, account_id);
+    sqlite3_bind_int64(s, 3, expires_at);
+    sqlite3_bind_int64(s, 4, sq_now_ms());
+    int rc;
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = sq_db_fail(c, "token_revoke_temp");
+    else
+        rc = sqlite3_changes(c->db) ? 0 : -EEXIST;
+    sq_stmt_done(s);
+    return rc;
+}
+
 int sq_token_rotate(struct store *st, const char *old_id, int64_t account_id,
                     struct token_record *fresh, int64_t valid_until)
 {
@@ -342,6 +366,7 @@ int sq_token_each(struct store *st, int (*fn)(void *ctx, const struct token_reco
     sqlite3_stmt *s = c ? sq_stmt_get(c, ST_TOKEN_SCAN) : NULL;
     if (!s)
         return -EIO;
+    sqlite3_bind_int64(s, 1, sq_now_ms()); /* revoked temporary tokens still to come */
     int rc = 0, step;
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
         struct token_record t;

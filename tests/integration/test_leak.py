@@ -239,28 +239,34 @@ class ReportLeakTest(LeakBase):
             (sha256(entries[1]["token"]), "tessera_sk", "malformed", "false_positive", False),
             (sha256(default), "tessera_pk", "default_token_kept", "true_positive", False),
             (sha256(dead), "tessera_pk", "already_revoked", "true_positive", False),
-            # A live tk is stateless: never claimed revoked (its parent's
-            # revocation above ended it anyway, so it is already revoked).
+            # Its parent's revocation above ended this tk already.
             (sha256(tk), "tessera_tk", "already_revoked", "true_positive", False),
             (sha256(expired_tk), "tessera_tk", "expired", "true_positive", False)])
         self.assertEqual(self.code(live), "TokenRevoked")
         self.assertEqual(self.code(tk), "TokenRevoked")
         self.assertEqual(self.code(default), "TokenValid")
 
-    def test_live_temporary_token_is_not_claimed_revoked(self):
+    def test_live_temporary_token_is_revoked_alone(self):
         user, pair, _ = self.account()
         parent = self.mint(user, pair["access"], ["stac", "tokens:write"])
         tk = self.mint(user, parent, ["stac"], expires=600)
+        sibling = self.mint(user, parent, ["stac"], expires=900)  # other claims, another tk
+        self.assertNotEqual(sibling, tk)
         r = self.report([{"token": tk, "type": "tessera_tk", "url": URL, "source": "content"}])
-        self.assertEqual(r.json()[0]["status"], "not_revocable")
+        self.assertEqual(r.json()[0]["status"], "revoked")
         self.assertEqual(r.json()[0]["label"], "true_positive")
-        self.assertIs(r.json()[0]["revoked"], False)
-        self.assertEqual(self.code(tk), "TokenValid")
-        # Recorded on its parent, so that the owner can end it.
+        self.assertIs(r.json()[0]["revoked"], True)
+        self.assertEqual(self.code(tk), "TokenRevoked")
+        # Only that tk: its parent and its parent's other tks live on.
+        self.assertEqual(self.code(parent), "TokenValid")
+        self.assertEqual(self.code(sibling), "TokenValid")
+        r = self.report([{"token": tk, "type": "tessera_tk", "url": URL, "source": "content"}])
+        self.assertEqual(r.json()[0]["status"], "already_revoked")
+        # Recorded on its parent, so that the owner sees where it leaked.
         parent_id = payload_of(parent)["a"]
         leaks = self.audit(pair["access"], "token.leak_reported")
-        self.assertEqual([e["token_id"] for e in leaks], [parent_id])
-        self.assertTrue(leaks[0]["detail"].startswith("not_revocable; found in content"))
+        self.assertEqual([e["token_id"] for e in leaks], [parent_id, parent_id])
+        self.assertTrue(leaks[-1]["detail"].startswith("revoked; found in content"))
 
     def test_report_shape_and_bounds(self):
         def signed(body):
@@ -370,12 +376,15 @@ class RevokeSelfTest(LeakBase):
         self.assertJsonError(self.delete_self(default), 400, code="default_token")
         self.assertEqual(self.code(default), "TokenValid")
 
-    def test_temporary_and_session_tokens_are_refused(self):
+    def test_temporary_token_revokes_itself_session_token_is_refused(self):
         user, pair, _ = self.account()
         tk = self.mint(user, pair["access"], ["stac"], expires=600)
-        body = self.assertJsonError(self.delete_self(tk), 400, code="unsupported_token_type")
-        self.assertIn("expire within an hour", body["detail"])
-        self.assertEqual(self.code(tk), "TokenValid")
+        other = self.mint(user, pair["access"], ["stac"], expires=900)
+        self.assertNotEqual(other, tk)
+        self.assertEqual(self.delete_self(tk).status_code, 204)
+        self.assertEqual(self.code(tk), "TokenRevoked")
+        self.assertEqual(self.code(other), "TokenValid")
+        self.assertEqual(self.delete_self(tk).status_code, 401)  # it is gone
         body = self.assertJsonError(self.delete_self(pair["access"]), 400,
                                     code="unsupported_token_type")
         self.assertIn("token/blacklist", body["detail"])

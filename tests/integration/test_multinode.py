@@ -130,6 +130,25 @@ class MultiNodeTest(unittest.TestCase):
         self.delete(user, parent["id"], pair["access"], on="B")
         self.assertEverywhere(tk, "TokenRevoked", "AC")
 
+    def test_tk_revoked_alone_on_every_node(self):
+        """A tk revoking itself through one node (by its MAC's id) is refused
+        by every node next, while its parent and its sibling live on."""
+        _, user, pair = self.account("A")
+        parent = self.mint(user, pair["access"], ["stac", "tokens:write"], on="A")
+
+        def temp(seconds):
+            expires = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + seconds))
+            r = self.node("C").post("/tokens/v2/" + user, {"scopes": ["stac"],
+                                    "expires": expires}, token=parent["token"])
+            self.assertEqual(r.status_code, 200, r.text)
+            return r.json()["token"]
+        tk, sibling = temp(600), temp(900)
+        r = self.node("B").request("DELETE", "/api/v1/token/self", token=tk)
+        self.assertEqual(r.status_code, 204, r.text)
+        self.assertEverywhere(tk, "TokenRevoked", "ACB")
+        self.assertEverywhere(sibling, "TokenValid")
+        self.assertEverywhere(parent["token"], "TokenValid")
+
     def test_rotation_without_grace_holds_on_every_node(self):
         _, user, pair = self.account("A")
         old = self.mint(user, pair["access"], ["stac", "tokens:read"], on="A")

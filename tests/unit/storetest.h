@@ -31,8 +31,8 @@ struct fixture {
 };
 
 /* The schema version each driver's migrations end at. */
-#define SQLITE_SCHEMA_VERSION 10
-#define PG_SCHEMA_VERSION 7
+#define SQLITE_SCHEMA_VERSION 11
+#define PG_SCHEMA_VERSION 8
 
 static inline int fixture_schema_version(const struct fixture *f)
 {

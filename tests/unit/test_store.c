@@ -546,6 +546,54 @@ static void test_token_update_revoke(void **state)
     token_record_free(&t);
 }
 
+/* The scan's revoked temporary tokens, by id. */
+struct temp_scan {
+    int temps, expired_seen;
+};
+
+static int find_temps(void *ctx, const struct token_record *t)
+{
+    struct temp_scan *c = ctx;
+    if (t->usage == TOKEN_TK) {
+        c->temps++;
+        c->expired_seen += strcmp(t->id, "0000000000000000000000000") == 0;
+        assert_true(t->revoked_at > 0);
+    }
+    return 0;
+}
+
+/* A revoked tk is kept by its MAC's id until it would have expired: read
+ * back as a revoked token of usage TOKEN_TK, scanned while unexpired, and
+ * never listed. */
+static void test_token_revoke_temp(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    int64_t acc = create_account(st, "tkrev", "tkrev@example.com");
+    const char *id = "0123456789abcdef012345678";
+    int64_t later = time_now_ms() + 3600 * 1000;
+    assert_int_equal(st->ops->token_revoke_temp(st, id, acc, later), 0);
+    assert_int_equal(st->ops->token_revoke_temp(st, id, acc, later), -EEXIST);
+    assert_int_equal(st->ops->token_revoke_temp(st, "not an id", acc, later), -EINVAL);
+    assert_int_equal(st->ops->token_revoke_temp(st, "0000000000000000000000000", acc, 1000), 0);
+    struct token_record g;
+    assert_int_equal(st->ops->token_get(st, id, &g), 0);
+    assert_int_equal(g.usage, TOKEN_TK);
+    assert_int_equal(g.account_id, acc);
+    assert_int_equal(g.expires_at, later);
+    assert_true(g.revoked_at > 0);
+    assert_int_equal(g.scopes.n, 0);
+    token_record_free(&g);
+    struct temp_scan scan = {0};
+    assert_int_equal(st->ops->token_each(st, find_temps, &scan), 0);
+    assert_int_equal(scan.temps, 1); /* the expired one is no longer needed */
+    assert_int_equal(scan.expired_seen, 0);
+    struct token_query q = {.account_id = acc, .usage = -1, .is_default = -1};
+    assert_int_equal(list_count(st, &q), 0);
+    /* Not a stored token: nothing to revoke or update under that id. */
+    assert_int_equal(st->ops->token_revoke(st, id, acc), -ENOENT);
+}
+
 static int count_tokens(void *ctx, const struct token_record *t)
 {
     struct each_ctx *c = ctx;
@@ -1047,6 +1095,7 @@ int main(void)
         STORE_TEST_BOTH(test_token_list_filters),
         STORE_TEST_BOTH(test_token_pagination),
         STORE_TEST_BOTH(test_token_update_revoke),
+        STORE_TEST_BOTH(test_token_revoke_temp),
         STORE_TEST_BOTH(test_token_each),
         STORE_TEST_BOTH(test_token_touch),
         STORE_TEST_BOTH(test_throttle_shared),

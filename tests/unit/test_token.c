@@ -456,6 +456,31 @@ static void test_temp_resources(void **state)
     strlist_free(&c.scopes);
 }
 
+/* A tk's identity is its MAC's first TOKEN_ID_LEN hex digits: the same
+ * token gives the same id, other claims another, and it is a valid id. */
+static void test_temp_id(void **state)
+{
+    (void)state;
+    struct token_temp_claims c;
+    fill_claims(&c, "");
+    char *a = token_format_temp(key, &c);
+    c.exp++;
+    char *b = token_format_temp(key, &c);
+    char ida[TOKEN_ID_LEN + 1], again[TOKEN_ID_LEN + 1], idb[TOKEN_ID_LEN + 1];
+    assert_int_equal(token_temp_id(a, ida), 0);
+    assert_int_equal(token_temp_id(a, again), 0);
+    assert_int_equal(token_temp_id(b, idb), 0);
+    assert_string_equal(ida, again);
+    assert_string_not_equal(ida, idb);
+    assert_true(token_id_valid(ida));
+    assert_int_equal(token_temp_id("sk.eyJ1IjoiYSJ9.x", ida), -EINVAL);
+    assert_int_equal(token_temp_id("tk.eyJ1IjoiYSJ9.short", ida), -EINVAL);
+    assert_int_equal(token_temp_id(NULL, ida), -EINVAL);
+    free(a);
+    free(b);
+    strlist_free(&c.scopes);
+}
+
 static void test_temp_session_parent_and_no_scopes(void **state)
 {
     (void)state;
@@ -706,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_stored_malformed),
         cmocka_unit_test(test_temp_roundtrip),
         cmocka_unit_test(test_temp_resources),
+        cmocka_unit_test(test_temp_id),
         cmocka_unit_test(test_temp_instance),
         cmocka_unit_test(test_instance_pattern),
         cmocka_unit_test(test_temp_session_parent_and_no_scopes),
