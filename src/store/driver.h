@@ -11,11 +11,22 @@
 
 #include "util/strlist.h"
 
+struct token_record;
+
 /* True when every name can be stored space-separated and read back as the
  * same list: not empty, and free of the separators strlist_split uses. */
 bool store_names_storable(const struct strlist *l);
 /* The list as a JSON array (malloc'd, caller frees), or NULL on ENOMEM. */
 char *store_urls_to_json(const struct strlist *l);
+/* A token's lists as both drivers store them: scopes and resources
+ * space-separated, allowed URLs a JSON array (they may hold spaces). */
+struct token_texts {
+    char *scopes, *urls, *resources; /* malloc'd */
+};
+/* Fills out from t: 0, or -ENOMEM (out then holds nothing). Free with
+ * token_texts_free. */
+int token_texts_of(const struct token_record *t, struct token_texts *out);
+void token_texts_free(struct token_texts *tx);
 /* Appends the strings of the JSON array text (NULL = empty) to out: 0,
  * -ENOMEM, or -EIO when text is not an array of strings. */
 int store_urls_from_json(const char *text, struct strlist *out);

@@ -110,6 +110,25 @@ done:
     return out;
 }
 
+int token_texts_of(const struct token_record *t, struct token_texts *out)
+{
+    out->scopes = strlist_join(&t->scopes, " ");
+    out->urls = store_urls_to_json(&t->allowed_urls);
+    out->resources = strlist_join(&t->resources, " ");
+    if (out->scopes && out->urls && out->resources)
+        return 0;
+    token_texts_free(out);
+    return -ENOMEM;
+}
+
+void token_texts_free(struct token_texts *tx)
+{
+    free(tx->scopes);
+    free(tx->urls);
+    free(tx->resources);
+    *tx = (struct token_texts){NULL, NULL, NULL};
+}
+
 int store_urls_from_json(const char *text, struct strlist *out)
 {
     if (!text || strcmp(text, "[]") == 0) /* nearly every token: no parser */

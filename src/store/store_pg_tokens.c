@@ -87,10 +87,8 @@ int pgstore_token_insert_on(PGconn *c, const struct token_record *t)
     if (!pgstore_token_storable(t))
         return -EINVAL;
     int rc = -ENOMEM;
-    char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = store_urls_to_json(&t->allowed_urls);
-    char *resources = strlist_join(&t->resources, " ");
-    if (!scopes || !urls || !resources)
+    struct token_texts tx = {NULL, NULL, NULL};
+    if (token_texts_of(t, &tx) < 0)
         goto fail;
     int64_t created = t->created ? t->created : time_now_ms();
     char hash[2 * CRYPTO_MAC_LEN + 3], acc[24], exp[24], cre[24], mod[24], used[24], rev[24];
@@ -99,8 +97,8 @@ int pgstore_token_insert_on(PGconn *c, const struct token_record *t)
                             pg_int_param(t->account_id, acc),
                             t->usage == TOKEN_SK ? "sk" : "pk",
                             t->note,
-                            scopes,
-                            urls,
+                            tx.scopes,
+                            tx.urls,
                             hash,
                             t->public_token,
                             pgstore_bool_param(t->is_default),
@@ -110,15 +108,13 @@ int pgstore_token_insert_on(PGconn *c, const struct token_record *t)
                             pg_int_param(t->last_used_at, used),
                             pg_int_param(t->revoked_at, rev),
                             t->replaced_by,
-                            resources};
+                            tx.resources};
     rc = pg_exec(c,
                  "INSERT INTO tokens (" TOKEN_COLS ") VALUES"
                  " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                  16, params, NULL);
 fail:
-    free(scopes);
-    free(urls);
-    free(resources);
+    token_texts_free(&tx);
     return rc;
 }
 
@@ -278,18 +274,16 @@ int pgstore_token_update(struct store *st, const struct token_record *t)
     int rc = -ENOMEM;
     PGconn *c = NULL;
     PGresult *r = NULL;
-    char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = store_urls_to_json(&t->allowed_urls);
-    char *resources = strlist_join(&t->resources, " ");
-    if (!scopes || !urls || !resources)
+    struct token_texts tx = {NULL, NULL, NULL};
+    if (token_texts_of(t, &tx) < 0)
         goto fail;
     rc = -EIO;
     if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
         goto fail;
     char mod[24], exp[24];
-    const char *params[] = {t->id, t->note, scopes, urls,
+    const char *params[] = {t->id, t->note, tx.scopes, tx.urls,
                             pg_int_param(t->modified ? t->modified : time_now_ms(), mod),
-                            pg_int_param(t->expires_at, exp), resources};
+                            pg_int_param(t->expires_at, exp), tx.resources};
     /* The owner comes from the row: the change note names it, whatever the
      * caller left in t->account_id. */
     r = pg_query(c,
@@ -310,9 +304,7 @@ int pgstore_token_update(struct store *st, const struct token_record *t)
 fail:
     pgstore_write_abort(ps, c);
     PQclear(r);
-    free(scopes);
-    free(urls);
-    free(resources);
+    token_texts_free(&tx);
     return rc;
 }
 

@@ -67,10 +67,8 @@ int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t)
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
-    char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = store_urls_to_json(&t->allowed_urls);
-    char *resources = strlist_join(&t->resources, " ");
-    if (!scopes || !urls || !resources)
+    struct token_texts tx = {NULL, NULL, NULL};
+    if (token_texts_of(t, &tx) < 0)
         goto fail;
     rc = -EIO;
     s = sq_stmt_get(c, ST_TOKEN_INSERT);
@@ -81,8 +79,8 @@ int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t)
     b |= sqlite3_bind_int64(s, 2, t->account_id);
     b |= sqlite3_bind_text(s, 3, t->usage == TOKEN_SK ? "sk" : "pk", -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 4, t->note, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 5, scopes, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 6, urls, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 5, tx.scopes, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 6, tx.urls, -1, SQLITE_STATIC);
     b |= sqlite3_bind_blob(s, 7, t->secret_hash, CRYPTO_MAC_LEN, SQLITE_STATIC);
     if (t->public_token)
         b |= sqlite3_bind_text(s, 8, t->public_token, -1, SQLITE_STATIC);
@@ -95,7 +93,7 @@ int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t)
     b |= sqlite3_bind_int64(s, 13, t->last_used_at);
     b |= sqlite3_bind_int64(s, 14, t->revoked_at);
     b |= sqlite3_bind_text(s, 15, t->replaced_by, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 16, resources, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 16, tx.resources, -1, SQLITE_STATIC);
     if (b != SQLITE_OK) {
         sq_db_fail(c, "token_insert bind");
         goto fail;
@@ -107,9 +105,7 @@ int sq_token_insert_on(struct sqlite_conn *c, const struct token_record *t)
         rc = sq_insert_result(c, step, "token_insert");
 fail:
     sq_stmt_done(s);
-    free(scopes);
-    free(urls);
-    free(resources);
+    token_texts_free(&tx);
     return rc;
 }
 
@@ -226,10 +222,8 @@ int sq_token_update(struct store *st, const struct token_record *t)
         return -EINVAL;
     int rc = -ENOMEM;
     sqlite3_stmt *s = NULL;
-    char *scopes = strlist_join(&t->scopes, " ");
-    char *urls = store_urls_to_json(&t->allowed_urls);
-    char *resources = strlist_join(&t->resources, " ");
-    if (!scopes || !urls || !resources)
+    struct token_texts tx = {NULL, NULL, NULL};
+    if (token_texts_of(t, &tx) < 0)
         goto fail;
     rc = -EIO;
     s = sq_stmt_get(c, ST_TOKEN_UPDATE);
@@ -237,11 +231,11 @@ int sq_token_update(struct store *st, const struct token_record *t)
         goto fail;
     int b = sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 2, t->note, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 3, scopes, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 4, urls, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 3, tx.scopes, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 4, tx.urls, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int64(s, 5, t->modified ? t->modified : sq_now_ms());
     b |= sqlite3_bind_int64(s, 6, t->expires_at);
-    b |= sqlite3_bind_text(s, 7, resources, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 7, tx.resources, -1, SQLITE_STATIC);
     if (b != SQLITE_OK) {
         sq_db_fail(c, "token_update bind");
         goto fail;
@@ -253,9 +247,7 @@ int sq_token_update(struct store *st, const struct token_record *t)
     rc = sqlite3_changes(c->db) ? 0 : -ENOENT;
 fail:
     sq_stmt_done(s);
-    free(scopes);
-    free(urls);
-    free(resources);
+    token_texts_free(&tx);
     return rc;
 }
 
