@@ -205,13 +205,15 @@ static bool range_applies(struct request *r, const char *etag, int64_t mtime)
     return httpdate_parse(ir, &date) == 0 && date == mtime;
 }
 
+/* The parameters of a signed URL (auth/signedurl.h). */
 static const char *const signed_names[] = {"expires", "signer", "prefix", "signature"};
+#define NSIGNED (sizeof(signed_names) / sizeof(signed_names[0]))
 
 static int count_signed_param(void *ctx, const char *key, const char *value)
 {
     (void)value;
     unsigned *seen = ctx;
-    for (unsigned i = 0; i < 4; i++) {
+    for (unsigned i = 0; i < NSIGNED; i++) {
         if (strcmp(key, signed_names[i]) != 0)
             continue;
         if (*seen & (1u << i))
@@ -274,7 +276,7 @@ static bool signed_caller(struct request *r, const char *key, struct principal *
 
 static bool is_signed(struct request *r)
 {
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < NSIGNED; i++)
         if (request_query(r, signed_names[i]))
             return true;
     return false;
@@ -297,7 +299,7 @@ static void h_asset(struct request *r)
         goto out;
     char declared[128];
     /* Outside the token's bounds is missing, as hidden is. */
-    struct viewer v = {&p.groups, &p.resources};
+    struct viewer v = viewer_of(&p);
     int rc = bounds_asset_reachable(app->catalog, &v, key);
     if (rc == 0)
         rc = catalog_asset_type(app->catalog, &p.groups, key, declared, sizeof(declared));

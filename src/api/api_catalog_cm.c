@@ -27,7 +27,7 @@ bool cm_caller(struct request *r, struct principal *p, bool required, struct vie
         return true;
     if (!api_authenticate(r, p, "catalog:read"))
         return false;
-    *v = (struct viewer){&p->groups, &p->resources};
+    *v = viewer_of(p);
     return true;
 }
 

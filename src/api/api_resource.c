@@ -203,7 +203,7 @@ static bool bounds_allow_path(struct app *app, const struct principal *p,
         id[n] = '\0';
         return resources_collection_whole(&p->resources, id);
     }
-    struct viewer v = {&p->groups, &p->resources};
+    struct viewer v = viewer_of(p);
     return *rest && bounds_asset_reachable(app->catalog, &v, rest) == 0;
 }
 

@@ -156,7 +156,7 @@ static bool reachable_key(struct request *r, const struct principal *p, const ch
         api_reply_validation(r, "href", "href is not an asset of this catalog", "value_error");
         return false;
     }
-    struct viewer v = {&p->groups, &p->resources};
+    struct viewer v = viewer_of(p);
     int rc = bounds_asset_reachable(app->catalog, &v, key);
     if (rc == 0)
         rc = catalog_asset_visible(app->catalog, &p->groups, key);

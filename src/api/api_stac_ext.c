@@ -234,7 +234,7 @@ bool stac_viewer(struct request *r, struct principal *p, struct viewer *v)
         return true;
     if (!api_authenticate(r, p, "stac"))
         return false;
-    *v = (struct viewer){&p->groups, &p->resources};
+    *v = viewer_of(p);
     return true;
 }
 

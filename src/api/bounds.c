@@ -86,10 +86,8 @@ static struct filter_node *reach_filter(const struct strlist *bounds)
 {
     struct filter_budget budget = {0};
     const char *prefixes[RESOURCES_MAX], *whole[RESOURCES_MAX];
-    size_t np = resources_asset_prefixes(bounds, prefixes, RESOURCES_MAX), nw = 0;
-    for (size_t i = 0; i < bounds->n; i++)
-        if (strncmp(bounds->v[i], RESOURCE_COLLECTION, strlen(RESOURCE_COLLECTION)) == 0)
-            whole[nw++] = bounds->v[i] + strlen(RESOURCE_COLLECTION);
+    size_t np = resources_asset_prefixes(bounds, prefixes, RESOURCES_MAX);
+    size_t nw = resources_collection_ids(bounds, whole, RESOURCES_MAX);
     bool over = false;
     struct filter_node *any = filter_node_new(&budget, FILTER_OR, &over);
     if (!any)
@@ -203,12 +201,11 @@ int bounds_asset_reachable(struct catalog *cat, const struct viewer *v, const ch
     if (!bounds || resources_asset_allowed(bounds, key))
         return 0;
     struct strlist whole = STRLIST_INIT;
-    char id[RESOURCE_MAX_LEN + 1];
+    const char *ids[RESOURCES_MAX];
+    size_t nw = resources_collection_ids(bounds, ids, RESOURCES_MAX);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < bounds->n; i++)
-        if (strncmp(bounds->v[i], RESOURCE_COLLECTION, strlen(RESOURCE_COLLECTION)) == 0 &&
-            bound_collection(bounds->v[i], id, sizeof(id)))
-            rc = strlist_add(&whole, id);
+    for (size_t i = 0; rc == 0 && i < nw; i++)
+        rc = strlist_add(&whole, ids[i]);
     struct filter_budget budget = {0};
     struct filter_node *has = NULL;
     if (rc == 0 && whole.n == 0)

@@ -5,6 +5,7 @@
 #ifndef TESSERA_API_BOUNDS_H
 #define TESSERA_API_BOUNDS_H
 
+#include "auth/auth.h"
 #include "catalog/catalog.h"
 #include "catalog/filter.h"
 #include "util/strlist.h"
@@ -15,6 +16,12 @@ struct viewer {
     const struct strlist *groups;
     const struct strlist *bounds;
 };
+
+/* The view of an authenticated principal: its groups and bounds. */
+static inline struct viewer viewer_of(const struct principal *p)
+{
+    return (struct viewer){&p->groups, &p->resources};
+}
 
 /* catalog_collections and catalog_collection_get as the viewer sees them:
  * a collection the bounds do not reach at all is missing (-ENOENT). */

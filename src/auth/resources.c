@@ -190,11 +190,22 @@ bool resources_asset_allowed(const struct strlist *b, const char *key)
     return false;
 }
 
-size_t resources_asset_prefixes(const struct strlist *b, const char **out, size_t max)
+/* The entries of b of one kind, past their "kind:". */
+static size_t entries_of(const struct strlist *b, const char *kind, const char **out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; b && i < b->n && n < max; i++)
-        if (starts_with(b->v[i], RESOURCE_ASSET))
-            out[n++] = b->v[i] + strlen(RESOURCE_ASSET);
+        if (starts_with(b->v[i], kind))
+            out[n++] = b->v[i] + strlen(kind);
     return n;
+}
+
+size_t resources_asset_prefixes(const struct strlist *b, const char **out, size_t max)
+{
+    return entries_of(b, RESOURCE_ASSET, out, max);
+}
+
+size_t resources_collection_ids(const struct strlist *b, const char **out, size_t max)
+{
+    return entries_of(b, RESOURCE_COLLECTION, out, max);
 }

@@ -44,5 +44,7 @@ bool resources_asset_allowed(const struct strlist *b, const char *key);
 /* The asset prefixes of b (pointers into b's strings, past "asset:"), in
  * order, into out[0..max); returns how many there are. */
 size_t resources_asset_prefixes(const struct strlist *b, const char **out, size_t max);
+/* The same for the collection ids of b (past "collection:"). */
+size_t resources_collection_ids(const struct strlist *b, const char **out, size_t max);
 
 #endif

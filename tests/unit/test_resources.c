@@ -136,6 +136,8 @@ static void test_reach(void **state)
     const char *p[4];
     assert_int_equal(resources_asset_prefixes(&b, p, 4), 1);
     assert_string_equal(p[0], "l2b-ch4/2023/");
+    assert_int_equal(resources_collection_ids(&b, p, 4), 1);
+    assert_string_equal(p[0], "l4a");
     strlist_free(&b);
 
     /* A prefix inside a collection id reaches every collection it begins. */
