@@ -5,6 +5,7 @@
 #include "api/api.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/cors.h"
@@ -31,6 +32,29 @@ void api_reply_error(struct request *r, int status, const char *message, const c
             cJSON_AddStringToObject(body, "code", code);
     }
     reply_json(r, status, body);
+}
+
+/* Most replies fit the stack buffer; a larger one is written again. */
+void api_reply_written(struct request *r, int status,
+                       void (*write)(struct json_out *o, const void *ctx), const void *ctx)
+{
+    char small[2048];
+    struct json_out o;
+    size_t len;
+    json_out_init(&o, small, sizeof(small));
+    write(&o, ctx);
+    const char *text = json_out_text(&o, &len);
+    if (text) {
+        reply_json_text(r, status, text, len);
+        return;
+    }
+    char *big = json_out_alloc(write, ctx, &len);
+    if (big) {
+        reply_json_text(r, status, big, len);
+        free(big);
+        return;
+    }
+    api_reply_error(r, 500, "Out of memory", "internal_error");
 }
 
 void api_reply_validation(struct request *r, const char *field, const char *msg, const char *type)

@@ -24,6 +24,12 @@ struct server;
 /* Error body in the dialect of the path: {"message": msg} under /tokens/v2
  * and /scopes/v1, else {"detail": msg, "code": code} (code omitted if NULL). */
 void api_reply_error(struct request *r, int status, const char *message, const char *code);
+/* A JSON reply written by write(o, ctx) through json_out, without a cJSON
+ * tree: for the hot routes, where building and printing a tree costs more
+ * than the work behind them (bench/README.md). */
+struct json_out;
+void api_reply_written(struct request *r, int status,
+                       void (*write)(struct json_out *o, const void *ctx), const void *ctx);
 /* 422 {"detail": [{"loc": ["body", field], "msg": msg, "type": type}]} for
  * /api/v1, {"message": msg} for Mapbox paths. field may be NULL. */
 void api_reply_validation(struct request *r, const char *field, const char *msg, const char *type);

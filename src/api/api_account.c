@@ -82,7 +82,7 @@ static void handle_register(struct request *r)
         api_reply_error(r, 500, "Could not create the account", "internal_error");
         goto out;
     }
-    reply_json(r, 201, accounts_to_json(&a));
+    api_reply_written(r, 201, accounts_write_json, &a);
     struct api_who who;
     api_who(r, NULL, &who);
     audit_log(request_app(r)->audit, AUDIT_REGISTER, a.id, NULL, &who.who, NULL);
@@ -105,7 +105,7 @@ static void handle_me(struct request *r)
     if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0)
         api_reply_error(r, 404, "Account not found", "not_found");
     else
-        reply_json(r, 200, accounts_to_json(&a));
+        api_reply_written(r, 200, accounts_write_json, &a);
     account_free(&a);
     principal_free(&p);
 }
@@ -512,7 +512,7 @@ static void handle_me_patch(struct request *r)
     struct api_who who;
     api_who(r, &p, &who);
     audit_log(app->audit, AUDIT_ACCOUNT_UPDATE, a.id, NULL, &who.who, "names or organization");
-    reply_json(r, 200, accounts_to_json(&a));
+    api_reply_written(r, 200, accounts_write_json, &a);
 out:
     cJSON_Delete(body);
     account_free(&a);

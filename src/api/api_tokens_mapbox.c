@@ -603,18 +603,20 @@ static void write_validity_token(struct json_out *o, const char *cred, enum auth
     json_out_raw(o, ",\"client\":\"api\"}");
 }
 
-static const char *write_check_reply(char *buf, size_t cap, const char *cred,
-                                     enum auth_result res, const struct principal *p,
-                                     size_t *len)
+struct check_reply {
+    const char *cred;
+    enum auth_result res;
+    const struct principal *p;
+};
+
+static void write_check_reply(struct json_out *o, const void *ctx)
 {
-    struct json_out o;
-    json_out_init(&o, buf, cap);
-    json_out_raw(&o, "{\"code\":");
-    json_out_string(&o, auth_result_name(res));
-    json_out_raw(&o, ",\"token\":");
-    write_validity_token(&o, cred, res, p);
-    json_out_raw(&o, "}");
-    return json_out_text(&o, len);
+    const struct check_reply *c = ctx;
+    json_out_raw(o, "{\"code\":");
+    json_out_string(o, auth_result_name(c->res));
+    json_out_raw(o, ",\"token\":");
+    write_validity_token(o, c->cred, c->res, c->p);
+    json_out_raw(o, "}");
 }
 
 /* Every protected request's cost is dominated by this check, so its reply is
@@ -635,23 +637,7 @@ static void handle_check(struct request *r)
     }
     if (res == AUTH_OK)
         request_set_principal(r, p.account_id, p.token_id);
-    char small[2048];
-    size_t len;
-    const char *text = write_check_reply(small, sizeof(small), cred, res, &p, &len);
-    if (text) {
-        reply_json_text(r, 200, text, len);
-    } else {
-        /* A tk's scopes come from its payload (< TOKEN_MAX_LEN bytes) and may
-         * each grow sixfold when escaped. */
-        size_t cap = 6 * TOKEN_MAX_LEN + 1024;
-        char *big = malloc(cap);
-        text = big ? write_check_reply(big, cap, cred, res, &p, &len) : NULL;
-        if (text)
-            reply_json_text(r, 200, text, len);
-        else
-            api_reply_error(r, 500, "Out of memory", "internal_error");
-        free(big);
-    }
+    api_reply_written(r, 200, write_check_reply, &(struct check_reply){cred, res, &p});
     principal_free(&p);
 }
 

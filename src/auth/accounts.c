@@ -306,22 +306,32 @@ bool accounts_is_service(const struct account *a)
     return strcmp(a->password_hash, SERVICE_HASH) == 0;
 }
 
-cJSON *accounts_to_json(const struct account *a)
+void accounts_write_json(struct json_out *o, const void *account)
 {
+    const struct account *a = account;
     char created[TIME_RFC3339_LEN];
     time_format_rfc3339(a->created, created);
-    cJSON *o = cJSON_CreateObject();
-    json_add_int(o, "id", a->id);
-    cJSON_AddStringToObject(o, "username", a->username);
-    cJSON_AddStringToObject(o, "email", a->email);
-    cJSON_AddStringToObject(o, "first_name", a->first_name);
-    cJSON_AddStringToObject(o, "last_name", a->last_name);
-    cJSON_AddStringToObject(o, "organization", a->organization);
-    cJSON_AddItemToObject(o, "groups", json_from_strlist(&a->groups));
-    cJSON_AddItemToObject(o, "scopes", json_from_strlist(&a->scopes));
-    cJSON_AddBoolToObject(o, "is_active", a->is_active);
-    cJSON_AddBoolToObject(o, "is_staff", a->is_staff);
-    cJSON_AddBoolToObject(o, "service", accounts_is_service(a));
-    cJSON_AddStringToObject(o, "created", created);
-    return o;
+    json_out_raw(o, "{\"id\":");
+    json_out_int(o, a->id);
+    static const char *const names[] = {",\"username\":", ",\"email\":", ",\"first_name\":",
+                                        ",\"last_name\":", ",\"organization\":"};
+    const char *const values[] = {a->username, a->email, a->first_name, a->last_name,
+                                   a->organization};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        json_out_raw(o, names[i]);
+        json_out_string(o, values[i] ? values[i] : "");
+    }
+    json_out_raw(o, ",\"groups\":");
+    json_out_strings(o, &a->groups);
+    json_out_raw(o, ",\"scopes\":");
+    json_out_strings(o, &a->scopes);
+    json_out_raw(o, ",\"is_active\":");
+    json_out_bool(o, a->is_active);
+    json_out_raw(o, ",\"is_staff\":");
+    json_out_bool(o, a->is_staff);
+    json_out_raw(o, ",\"service\":");
+    json_out_bool(o, accounts_is_service(a));
+    json_out_raw(o, ",\"created\":");
+    json_out_string(o, created);
+    json_out_raw(o, "}");
 }

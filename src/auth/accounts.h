@@ -53,7 +53,10 @@ bool accounts_email_valid(const char *email);
 bool accounts_username_valid(const char *username);
 /* True for a service account (no password: it holds tokens only). */
 bool accounts_is_service(const struct account *a);
-/* The user object of SPEC §4.1 (never the password hash), with "service". */
-cJSON *accounts_to_json(const struct account *a);
+/* The user object of SPEC §4.1 (never the password hash), with "service",
+ * written into o; account is a const struct account * (the signature
+ * api_reply_written takes). */
+struct json_out;
+void accounts_write_json(struct json_out *o, const void *account);
 
 #endif

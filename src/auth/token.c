@@ -6,7 +6,6 @@
 
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,14 +128,6 @@ static bool username_ok(const char *u)
     return token_word_ok(u, TOKEN_USERNAME_MAX);
 }
 
-/* A tk's scope ids ("styles:read") likewise: control characters would come
- * back from the formatter as six-byte escapes and could push the token past
- * TOKEN_MAX_LEN (found by fuzz_token). */
-static bool scope_ok(const char *scope)
-{
-    return token_word_ok(scope, TOKEN_SCOPE_MAX);
-}
-
 bool token_id_valid(const char *id)
 {
     if (!id)
@@ -188,18 +179,6 @@ static const char *json_string(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
-
-static bool json_time(const cJSON *obj, const char *name, int64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v))
-        return false;
-    double d = v->valuedouble;
-    if (!isfinite(d) || d < 0 || d > (double)CLAIM_TIME_MAX || d != floor(d))
-        return false;
-    *out = (int64_t)d;
-    return true;
 }
 
 /* Encodes "<prefix><b64url(json)>" followed by tail (which may be empty)
@@ -423,14 +402,74 @@ done:
     return out;
 }
 
-static bool b64url_span_ok(const char *s, size_t len)
+/* Reads a claim time: the digits cJSON prints for a whole number (no sign,
+ * exponent or fraction), at most CLAIM_TIME_MAX. */
+static const char *read_time(const char *p, const char *end, int64_t *out)
 {
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!is_alnum(ch) && ch != '-' && ch != '_')
-            return false;
-    }
-    return len % 4 != 1;
+    int64_t v = 0;
+    const char *start = p;
+    while (p < end && *p >= '0' && *p <= '9' && p - start < 12)
+        v = v * 10 + (*p++ - '0');
+    if (p == start || (p < end && *p >= '0' && *p <= '9') || v > CLAIM_TIME_MAX ||
+        (*start == '0' && p - start > 1))
+        return NULL;
+    *out = v;
+    return p;
+}
+
+/* Reads `[<"word">,...]` into l, each entry at most max bytes. Scope ids
+ * and bounds are printable words: control characters would come back from
+ * the formatter as six-byte escapes and could push the token past
+ * TOKEN_MAX_LEN (found by fuzz_token). */
+static const char *read_words(const char *p, const char *end, size_t max, struct strlist *l,
+                              int *rc)
+{
+    char word[RESOURCE_MAX_LEN + 1];
+    if (max > RESOURCE_MAX_LEN || !literal(&p, end, "["))
+        return NULL;
+    if (literal(&p, end, "]"))
+        return p;
+    do {
+        if (!(p = read_quoted(p, end, word_char, max, word)) || !word[0])
+            return NULL;
+        if (strlist_add(l, word) < 0) {
+            *rc = -ENOMEM;
+            return NULL;
+        }
+    } while (literal(&p, end, ","));
+    return literal(&p, end, "]") ? p : NULL;
+}
+
+/* The payload of a tk is exactly what token_format_temp writes, in its
+ * order: {"u","exp","iat","scopes","client","p"} then "r" and "i" when
+ * present (tokens made before bounds or markers lack them; "client" is
+ * informational and may be absent). Read by this
+ * strict reader, like the pk/sk payload, rather than a general JSON parser:
+ * the check path reads one per request. 0, -EINVAL or -ENOMEM. */
+static int parse_temp_payload(const char *p, const char *end, struct token_temp_claims *out)
+{
+    char client[TOKEN_SCOPE_MAX + 1];
+    int rc = -EINVAL;
+    if (!(literal(&p, end, "{\"u\":") &&
+          (p = read_quoted(p, end, word_char, TOKEN_USERNAME_MAX, out->username)) &&
+          out->username[0] && literal(&p, end, ",\"exp\":") && (p = read_time(p, end, &out->exp)) &&
+          literal(&p, end, ",\"iat\":") && (p = read_time(p, end, &out->iat)) &&
+          literal(&p, end, ",\"scopes\":") &&
+          (p = read_words(p, end, TOKEN_SCOPE_MAX, &out->scopes, &rc)) &&
+          (!literal(&p, end, ",\"client\":") ||
+           (p = read_quoted(p, end, word_char, TOKEN_SCOPE_MAX, client))) &&
+          literal(&p, end, ",\"p\":") &&
+          (p = read_quoted(p, end, id_char, TOKEN_ID_LEN, out->parent)) &&
+          (!out->parent[0] || token_id_valid(out->parent))))
+        return rc;
+    if (literal(&p, end, ",\"r\":") &&
+        !(p = read_words(p, end, RESOURCE_MAX_LEN, &out->resources, &rc)))
+        return rc;
+    if (literal(&p, end, ",\"i\":") &&
+        !((p = read_quoted(p, end, id_char, TOKEN_INSTANCE_MAX, out->instance)) &&
+          token_instance_ok(out->instance)))
+        return -EINVAL;
+    return literal(&p, end, "}") && p == end ? 0 : -EINVAL;
 }
 
 int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
@@ -441,68 +480,23 @@ int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
     memset(out, 0, sizeof(*out));
     const char *payload, *macpart;
     size_t plen, mlen;
-    if (token_kind_of(s) != TOKEN_TK || !split_token(s, &payload, &plen, &macpart, &mlen) ||
-        mlen != MAC_B64_LEN || !b64url_span_ok(payload, plen) || !b64url_span_ok(macpart, mlen))
-        return -EINVAL;
+    char buf[PAYLOAD_MAX_DECODED + 1];
     uint8_t given[CRYPTO_MAC_LEN], expected[CRYPTO_MAC_LEN];
-    if (crypto_b64url_decode(macpart, mlen, given, sizeof(given)) != CRYPTO_MAC_LEN)
+    long n;
+    /* Decoding checks the base64url alphabet of both parts. */
+    if (token_kind_of(s) != TOKEN_TK || !split_token(s, &payload, &plen, &macpart, &mlen) ||
+        mlen != MAC_B64_LEN ||
+        crypto_b64url_decode(macpart, mlen, given, sizeof(given)) != CRYPTO_MAC_LEN ||
+        (n = crypto_b64url_decode(payload, plen, (uint8_t *)buf, PAYLOAD_MAX_DECODED)) <= 0)
         return -EINVAL;
-    /* Verify before parsing: unauthenticated JSON never reaches cJSON. */
+    /* Verify before parsing: unauthenticated claims are never read. */
     if (temp_mac(key, s, (size_t)(payload - s) + plen, expected) < 0)
         return -EIO;
     bool match = crypto_equal(given, expected, CRYPTO_MAC_LEN);
     crypto_wipe(expected, sizeof(expected));
     if (!match)
         return -EPERM;
-
-    cJSON *obj = decode_payload(payload, plen);
-    if (!obj)
-        return -EINVAL;
-    int rc = -EINVAL;
-    const char *u = json_string(obj, "u");
-    const char *p = json_string(obj, "p");
-    const cJSON *scopes = cJSON_GetObjectItemCaseSensitive(obj, "scopes");
-    const cJSON *client = cJSON_GetObjectItemCaseSensitive(obj, "client");
-    /* No "i": a token made before markers. */
-    const cJSON *instance = cJSON_GetObjectItemCaseSensitive(obj, "i");
-    if (instance && !(cJSON_IsString(instance) && token_instance_ok(instance->valuestring)))
-        goto done;
-    if (!u || !username_ok(u) || !p || (p[0] && !token_id_valid(p)) || !cJSON_IsArray(scopes) ||
-        (client && !cJSON_IsString(client)) || !json_time(obj, "iat", &out->iat) ||
-        !json_time(obj, "exp", &out->exp))
-        goto done;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, scopes)
-    {
-        if (!cJSON_IsString(item) || !item->valuestring || !scope_ok(item->valuestring))
-            goto done;
-        if (strlist_add(&out->scopes, item->valuestring) < 0) {
-            rc = -ENOMEM;
-            goto done;
-        }
-    }
-    /* Bounds are checked by their own syntax where they are used
-     * (resources_normalize), but never hold what a list cannot store. */
-    const cJSON *bounds = cJSON_GetObjectItemCaseSensitive(obj, "r");
-    if (bounds && !cJSON_IsArray(bounds))
-        goto done;
-    cJSON_ArrayForEach(item, bounds)
-    {
-        if (!cJSON_IsString(item) || !item->valuestring ||
-            !token_word_ok(item->valuestring, RESOURCE_MAX_LEN))
-            goto done;
-        if (strlist_add(&out->resources, item->valuestring) < 0) {
-            rc = -ENOMEM;
-            goto done;
-        }
-    }
-    strcpy(out->username, u);
-    strcpy(out->parent, p);
-    if (instance)
-        strcpy(out->instance, instance->valuestring);
-    rc = 0;
-done:
-    cJSON_Delete(obj);
+    int rc = parse_temp_payload(buf, buf + n, out);
     if (rc < 0) {
         strlist_free(&out->scopes);
         strlist_free(&out->resources);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/timeutil.h"
@@ -108,6 +109,27 @@ void json_out_strings(struct json_out *o, const struct strlist *l)
     put(o, "]", 1);
 }
 
+void json_out_int(struct json_out *o, long long v)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        digits[--i] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        digits[--i] = '-';
+    put(o, digits + i, sizeof(digits) - i);
+}
+
+void json_out_bool(struct json_out *o, bool v)
+{
+    if (v)
+        put(o, "true", 4);
+    else
+        put(o, "false", 5);
+}
+
 const char *json_out_text(struct json_out *o, size_t *len)
 {
     if (o->overflow)
@@ -115,6 +137,23 @@ const char *json_out_text(struct json_out *o, size_t *len)
     o->buf[o->len] = '\0';
     *len = o->len;
     return o->buf;
+}
+
+char *json_out_alloc(void (*write)(struct json_out *o, const void *ctx), const void *ctx,
+                     size_t *len)
+{
+    for (size_t cap = 16384; cap <= 64 << 20; cap *= 4) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        struct json_out o;
+        json_out_init(&o, buf, cap);
+        write(&o, ctx);
+        if (json_out_text(&o, len))
+            return buf;
+        free(buf);
+    }
+    return NULL;
 }
 
 cJSON *json_add_time(cJSON *obj, const char *name, int64_t ms)

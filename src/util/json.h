@@ -36,6 +36,13 @@ void json_out_init(struct json_out *o, char *buf, size_t cap);
 void json_out_raw(struct json_out *o, const char *text); /* written as is */
 void json_out_string(struct json_out *o, const char *s);  /* quoted and escaped */
 void json_out_strings(struct json_out *o, const struct strlist *l); /* an array of strings */
+void json_out_int(struct json_out *o, long long v);
+void json_out_bool(struct json_out *o, bool v);
 const char *json_out_text(struct json_out *o, size_t *len);      /* NUL-terminated */
+/* write(o, ctx) into heap buffers of growing size until it fits (overflow is
+ * sticky, so each try writes anew): the malloc'd text, or NULL when out of
+ * memory. */
+char *json_out_alloc(void (*write)(struct json_out *o, const void *ctx), const void *ctx,
+                     size_t *len);
 
 #endif
