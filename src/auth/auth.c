@@ -81,14 +81,19 @@ static void copy_string(char *dst, size_t size, const char *src)
 }
 
 /* Copies the account's identity, groups and effective scopes (issued ∩
- * granted) into p. Runs under the index's read lock. */
-static int fill_from_account(struct principal *p, const struct tokenindex_account *a)
+ * granted) into p. A session is issued what its account is granted now:
+ * its scopes are a copy, not the list intersected with itself. Runs under
+ * the index's read lock. */
+static int fill_from_account(struct principal *p, const struct tokenindex_account *a, bool session)
 {
     p->account_id = a->id;
     copy_string(p->username, sizeof(p->username), a->username);
     p->is_staff = a->is_staff;
     if (strlist_copy(&p->groups, a->groups) < 0)
         return -ENOMEM;
+    if (session)
+        return strlist_copy(&p->token_scopes, a->scopes) < 0 ? -ENOMEM
+                                                             : strlist_copy(&p->scopes, a->scopes);
     return strlist_intersect(&p->scopes, &p->token_scopes, a->scopes);
 }
 
@@ -119,7 +124,7 @@ static enum auth_result stored_principal(struct principal *p, const struct token
     p->expires = t->expires_at;
     if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
         strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 ||
-        strlist_copy(&p->resources, t->resources) < 0 || fill_from_account(p, a) < 0)
+        strlist_copy(&p->resources, t->resources) < 0 || fill_from_account(p, a, false) < 0)
         return AUTH_INVALID;
     int64_t now = time_now_ms();
     bool past = t->expires_at && now >= t->expires_at;
@@ -198,13 +203,17 @@ struct account_check {
     int rc;
 };
 
-static int check_account(void *ctx, const struct tokenindex_account *a)
+static void note_account(struct account_check *c, const struct tokenindex_account *a, bool session)
 {
-    struct account_check *c = ctx;
     c->found = true;
     c->active = a->is_active;
     c->sessions_valid_after = a->sessions_valid_after;
-    c->rc = fill_from_account(c->p, a);
+    c->rc = fill_from_account(c->p, a, session);
+}
+
+static int check_account(void *ctx, const struct tokenindex_account *a)
+{
+    note_account(ctx, a, false);
     return 0;
 }
 
@@ -312,12 +321,8 @@ out:
  * current grants, not a snapshot taken at sign-in. */
 static int check_session_account(void *ctx, const struct tokenindex_account *a)
 {
-    struct account_check *c = ctx;
-    if (strlist_copy(&c->p->token_scopes, a->scopes) < 0) {
-        c->rc = -ENOMEM;
-        return 0;
-    }
-    return check_account(ctx, a);
+    note_account(ctx, a, true);
+    return 0;
 }
 
 /* The session claims of cred: from this thread's cache of verified

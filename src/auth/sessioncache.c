@@ -17,13 +17,15 @@ struct slot {
 
 static _Thread_local struct slot slots[SLOTS];
 
-/* FNV-1a: only picks the slot; the comparison decides. */
+/* Only picks the slot; the comparison decides. A JWT ends in its HMAC, so
+ * its last eight bytes are as good as a hash of the whole (hashing all ~300
+ * bytes byte by byte cost 3 % of a session request). */
 static size_t slot_of(const char *token, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
-    return (size_t)(h % SLOTS);
+    uint64_t tail = 0;
+    size_t n = len < 8 ? len : 8;
+    memcpy(&tail, token + len - n, n);
+    return (size_t)((tail * 0x9E3779B97F4A7C15ULL) >> 58) % SLOTS;
 }
 
 bool sessioncache_get(const uint8_t key[CRYPTO_KEY_LEN], const char *token,

@@ -83,11 +83,18 @@ bool http_parser_started(const struct http_parser *p, size_t len)
 
 /* ---- head scanner ----------------------------------------------------- */
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
+/* tchar (RFC 9110 §5.6.2), the bytes of a field name. */
+static const unsigned char tchar[256] = {
+    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1,
+    ['%'] = 1,         ['&'] = 1,         ['\''] = 1,        ['*'] = 1, ['+'] = 1, ['-'] = 1,
+    ['.'] = 1,         ['^'] = 1,         ['_'] = 1,         ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
+/* The bytes scan_head must look at one by one: CR, LF and the other
+ * controls everywhere but HTAB in field lines; HTAB and non-ASCII in the
+ * request line too. All others are skipped by a table lookup each. */
+static const unsigned char special_in_field[256] = {[0 ... 8] = 1, [10 ... 0x1f] = 1, [0x7f] = 1};
+static const unsigned char special_in_request_line[256] = {[0 ... 0x1f] = 1, [0x7f ... 0xff] = 1};
 
 /* The request line ends in HTTP-version (RFC 9112 §2.3): only 1.0 and 1.1
  * are served; any other well-formed version is 505, the rest 400. */
@@ -111,7 +118,7 @@ static enum http_result check_field_line(struct http_parser *p, const char *line
     if (line[0] == ' ' || line[0] == '\t')
         return fail(p, 400, "Obsolete line folding is not accepted");
     size_t i = 0;
-    while (i < n && is_tchar((unsigned char)line[i]))
+    while (i < n && tchar[(unsigned char)line[i]])
         i++;
     if (i == 0 || i == n || line[i] != ':')
         return fail(p, 400, "Malformed header field");
@@ -123,6 +130,12 @@ static enum http_result scan_head(struct http_parser *p, const char *buf, size_t
 {
     const struct http_limits *lim = p->lim;
     for (size_t i = p->scan; i < len; i++) {
+        const unsigned char *special = p->lines == 0 ? special_in_request_line : special_in_field;
+        size_t stop = p->skip + lim->max_head < len ? p->skip + lim->max_head : len;
+        while (i < stop && !special[(unsigned char)buf[i]])
+            i++;
+        if (i == len)
+            break;
         unsigned char c = (unsigned char)buf[i];
         /* The limit first, byte by byte, so that the answer does not
          * depend on how the head was split into reads. */

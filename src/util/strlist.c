@@ -6,8 +6,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A list made by strlist_copy or strlist_intersect is packed: its pointer
+ * array and its strings are one allocation, marked by cap 0 (the check path
+ * copies several lists per request, and one malloc each beats one per
+ * string). Pushing onto a packed list unpacks it first. */
+static bool packed(const struct strlist *l)
+{
+    return l->cap == 0 && l->v;
+}
+
+/* dst = copies of items[0..n), packed. items may point into dst. */
+static int pack(struct strlist *dst, char *const *items, size_t n)
+{
+    char **v = NULL;
+    if (n) {
+        size_t bytes = n * sizeof(*v);
+        for (size_t i = 0; i < n; i++)
+            bytes += strlen(items[i]) + 1;
+        if (!(v = malloc(bytes)))
+            return -ENOMEM;
+        char *at = (char *)(v + n);
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(items[i]) + 1;
+            memcpy(at, items[i], len);
+            v[i] = at;
+            at += len;
+        }
+    }
+    strlist_free(dst);
+    dst->v = v;
+    dst->n = n;
+    return 0;
+}
+
+static int unpack(struct strlist *l)
+{
+    struct strlist out = STRLIST_INIT;
+    for (size_t i = 0; i < l->n; i++) {
+        if (strlist_push(&out, l->v[i]) < 0) {
+            strlist_free(&out);
+            return -ENOMEM;
+        }
+    }
+    free(l->v);
+    *l = out;
+    return 0;
+}
+
 int strlist_push(struct strlist *l, const char *s)
 {
+    if (packed(l) && unpack(l) < 0)
+        return -ENOMEM;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         char **v = realloc(l->v, cap * sizeof(*v));
@@ -48,32 +97,26 @@ bool strlist_is_subset(const struct strlist *sub, const struct strlist *super)
 
 int strlist_intersect(struct strlist *dst, const struct strlist *a, const struct strlist *b)
 {
-    struct strlist out = STRLIST_INIT;
+    char *small[32] = {NULL}, **keep = a->n <= 32 ? small : malloc(a->n * sizeof(*keep));
+    if (!keep)
+        return -ENOMEM;
+    size_t n = 0;
     for (size_t i = 0; i < a->n; i++) {
-        if (strlist_contains(b, a->v[i]) && strlist_add(&out, a->v[i]) < 0) {
-            strlist_free(&out);
-            return -ENOMEM;
-        }
+        bool again = false;
+        for (size_t j = 0; j < n && !again; j++)
+            again = strcmp(keep[j], a->v[i]) == 0;
+        if (!again && strlist_contains(b, a->v[i]))
+            keep[n++] = a->v[i];
     }
-    strlist_free(dst);
-    *dst = out;
-    return 0;
+    int rc = pack(dst, keep, n);
+    if (keep != small)
+        free(keep);
+    return rc;
 }
-
 int strlist_copy(struct strlist *dst, const struct strlist *src)
 {
-    struct strlist out = STRLIST_INIT;
-    for (size_t i = 0; i < src->n; i++) {
-        if (strlist_push(&out, src->v[i]) < 0) {
-            strlist_free(&out);
-            return -ENOMEM;
-        }
-    }
-    strlist_free(dst);
-    *dst = out;
-    return 0;
+    return dst == src ? 0 : pack(dst, src->v, src->n);
 }
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -130,7 +173,7 @@ char *strlist_join(const struct strlist *l, const char *sep)
 
 void strlist_free(struct strlist *l)
 {
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; !packed(l) && i < l->n; i++)
         free(l->v[i]);
     free(l->v);
     l->v = NULL;

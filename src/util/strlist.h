@@ -8,8 +8,8 @@
 
 struct strlist {
     size_t n;
-    size_t cap;
-    char **v; /* owned strings */
+    size_t cap; /* 0 with v set: packed in one allocation (strlist.c) */
+    char **v;   /* owned strings */
 };
 
 #define STRLIST_INIT {0, 0, NULL}

@@ -188,6 +188,21 @@ static void test_hex_equal_wipe(void **state)
     assert_true(crypto_equal("abcd", "abcd", 4));
     assert_false(crypto_equal("abcd", "abce", 4));
     assert_true(crypto_equal("x", "y", 0));
+    /* Eight bytes a step and a byte tail: a difference anywhere counts. */
+    uint8_t x[42], y[42];
+    for (size_t len = 1; len < sizeof(x); len++)
+        for (size_t at = 0; at < len; at++) {
+            memset(x, 0x5a, sizeof(x));
+            memset(y, 0x5a, sizeof(y));
+            assert_true(crypto_equal(x, y, len));
+            y[at] ^= 0x80;
+            assert_false(crypto_equal(x, y, len));
+            if (at + 1 < len) { /* a difference past len does not */
+                y[at] ^= 0x80;
+                y[len] ^= 1;
+                assert_true(crypto_equal(x, y, len));
+            }
+        }
     char secret[8] = "secret!";
     crypto_wipe(secret, sizeof(secret));
     for (size_t i = 0; i < sizeof(secret); i++)

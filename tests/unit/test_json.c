@@ -132,6 +132,48 @@ static void test_writer_escapes_parse_back(void **state)
     strlist_free(&l);
 }
 
+static void write_numbers(struct json_out *o, const void *ctx)
+{
+    size_t repeat = *(const size_t *)ctx;
+    json_out_raw(o, "[");
+    for (size_t i = 0; i < repeat; i++) {
+        json_out_int(o, 0);
+        json_out_raw(o, ",");
+        json_out_int(o, -9223372036854775807LL - 1);
+        json_out_raw(o, ",");
+        json_out_int(o, 9223372036854775807LL);
+        json_out_raw(o, ",");
+        json_out_int(o, -42);
+        json_out_raw(o, ",");
+        json_out_bool(o, true);
+        json_out_raw(o, ",");
+        json_out_bool(o, false);
+        json_out_raw(o, i + 1 < repeat ? "," : "");
+    }
+    json_out_raw(o, "]");
+}
+
+/* Integers and booleans, and json_out_alloc growing past its first buffer. */
+static void test_writer_numbers_and_alloc(void **state)
+{
+    (void)state;
+    const char *one = "[0,-9223372036854775808,9223372036854775807,-42,true,false]";
+    for (size_t repeat = 1; repeat <= 20000; repeat *= 100) {
+        size_t len = 0;
+        char *text = json_out_alloc(write_numbers, &repeat, &len);
+        assert_non_null(text);
+        assert_int_equal(len, strlen(text));
+        assert_int_equal(len, repeat * (strlen(one) - 1) + 1);
+        if (repeat == 1)
+            assert_string_equal(text, one);
+        cJSON *back = cJSON_Parse(text);
+        assert_non_null(back);
+        assert_int_equal(cJSON_GetArraySize(back), (int)(6 * repeat));
+        cJSON_Delete(back);
+        free(text);
+    }
+}
+
 static void test_writer_overflow_is_sticky(void **state)
 {
     (void)state;
@@ -160,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_bad_items),
         cmocka_unit_test(test_duplicates_dropped),
         cmocka_unit_test(test_writer_escapes_parse_back),
+        cmocka_unit_test(test_writer_numbers_and_alloc),
         cmocka_unit_test(test_writer_overflow_is_sticky),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

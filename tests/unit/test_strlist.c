@@ -82,6 +82,51 @@ static void test_subset_intersect(void **state)
     strlist_free(&r);
 }
 
+/* Copies and intersections are packed in one allocation; pushing onto one
+ * unpacks it, and every list is freed alike (ASan checks the frees). */
+static void test_packed_lists(void **state)
+{
+    (void)state;
+    struct strlist a = STRLIST_INIT, b = STRLIST_INIT, c = STRLIST_INIT;
+    assert_int_equal(strlist_split(&a, "x y x2 y2 x"), 0); /* split drops the repeat */
+    for (int i = 0; i < 40; i++) { /* past the intersection's stack buffer */
+        char name[16];
+        snprintf(name, sizeof(name), "s%d", i);
+        assert_int_equal(strlist_push(&a, name), 0);
+        assert_int_equal(strlist_push(&a, name), 0); /* repeats in a */
+        if (i % 2)
+            assert_int_equal(strlist_push(&b, name), 0);
+    }
+    assert_int_equal(strlist_push(&b, "y"), 0);
+    assert_int_equal(strlist_intersect(&c, &a, &b), 0);
+    assert_int_equal(c.n, 21); /* y and the 20 odd names, each once */
+    assert_string_equal(c.v[0], "y");
+    assert_string_equal(c.v[1], "s1");
+    assert_string_equal(c.v[20], "s39");
+    assert_int_equal(strlist_intersect(&c, &c, &b), 0); /* dst may be a source */
+    assert_int_equal(c.n, 21);
+    assert_int_equal(strlist_push(&c, "new"), 0); /* unpacks */
+    assert_int_equal(c.n, 22);
+    assert_string_equal(c.v[21], "new");
+    assert_string_equal(c.v[0], "y");
+    assert_int_equal(strlist_copy(&c, &b), 0);
+    assert_int_equal(c.n, b.n);
+    assert_int_equal(strlist_copy(&c, &c), 0); /* a copy of itself is itself */
+    assert_int_equal(c.n, b.n);
+    strlist_sort(&c);
+    assert_string_equal(c.v[0], "s1");
+    assert_int_equal(strlist_add(&c, "s1"), 0); /* already there */
+    assert_int_equal(strlist_add(&c, "zz"), 0);
+    assert_true(strlist_contains(&c, "zz"));
+    struct strlist empty = STRLIST_INIT;
+    assert_int_equal(strlist_copy(&c, &empty), 0);
+    assert_int_equal(c.n, 0);
+    assert_null(c.v);
+    strlist_free(&a);
+    strlist_free(&b);
+    strlist_free(&c);
+}
+
 static void test_split(void **state)
 {
     (void)state;
@@ -132,8 +177,11 @@ static void test_join_sort(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_push_contains), cmocka_unit_test(test_copy_is_deep),
-        cmocka_unit_test(test_subset_intersect),  cmocka_unit_test(test_split),
+        cmocka_unit_test(test_add_push_contains),
+        cmocka_unit_test(test_copy_is_deep),
+        cmocka_unit_test(test_subset_intersect),
+        cmocka_unit_test(test_packed_lists),
+        cmocka_unit_test(test_split),
         cmocka_unit_test(test_join_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
