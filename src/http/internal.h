@@ -38,6 +38,7 @@ struct route {
     enum seg_kind kinds[MAX_SEGMENTS];
     size_t nsegs;
     bool has_tail;
+    uint32_t first_hash; /* of segs[0] when it is literal: most routes fail on it */
     route_handler handler;
     unsigned flags;
     struct route_metrics *metrics;

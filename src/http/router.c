@@ -14,13 +14,28 @@
 static int split_path(char *path, char **segs, size_t max)
 {
     size_t n = 0;
-    char *save = NULL;
-    for (char *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    for (char *p = path; *p;) {
+        if (*p == '/') {
+            *p++ = '\0';
+            continue;
+        }
         if (n == max)
             return -1;
         segs[n++] = p;
+        while (*p && *p != '/')
+            p++;
     }
     return (int)n;
+}
+
+/* FNV-1a of a segment: a route whose first segment is literal is skipped on
+ * a hash compare, before any string compare. */
+static uint32_t segment_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
 }
 
 int server_route(struct server *srv, const char *method, const char *pattern, route_handler handler,
@@ -54,6 +69,7 @@ int server_route(struct server *srv, const char *method, const char *pattern, ro
         r->has_tail |= r->kinds[i] == SEG_TAIL;
     }
     r->nsegs = n > 0 ? (size_t)n : 0;
+    r->first_hash = n > 0 && r->kinds[0] == SEG_LITERAL ? segment_hash(r->segs[0]) : 0;
     free(work);
     r->handler = handler;
     r->flags = flags;
@@ -72,9 +88,11 @@ static void drop_params(struct request *r)
 }
 
 /* Matches one route against the split request path, capturing parameters. */
-static bool route_matches(const struct route *rt, char **segs, size_t nsegs, struct request *r)
+static bool route_matches(const struct route *rt, char **segs, size_t nsegs, uint32_t first_hash,
+                          struct request *r)
 {
-    if (!rt->has_tail && rt->nsegs != nsegs)
+    if ((!rt->has_tail && rt->nsegs != nsegs) ||
+        (rt->nsegs && rt->kinds[0] == SEG_LITERAL && rt->first_hash != first_hash))
         return false;
     for (size_t i = 0; i < rt->nsegs; i++) {
         if (rt->kinds[i] == SEG_TAIL) {
@@ -123,10 +141,11 @@ const struct route *router_find(struct server *srv, struct request *r, bool *pat
         return NULL;
     memcpy(work, r->path, n);
     int nsegs = split_path(work, segs, MAX_SEGMENTS);
+    uint32_t first_hash = nsegs > 0 ? segment_hash(segs[0]) : 0;
     const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
     for (size_t i = 0; nsegs >= 0 && i < srv->nroutes && !found; i++) {
         struct route *rt = &srv->routes[i];
-        if (!route_matches(rt, segs, (size_t)nsegs, r))
+        if (!route_matches(rt, segs, (size_t)nsegs, first_hash, r))
             continue;
         if (strcmp(rt->method, method) == 0) {
             found = rt;
