@@ -20,7 +20,7 @@ STORM_CONNS=${STORM_CONNS:-16}
 THREADS=${THREADS:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
 # Rows to measure (nginx is always measured: the ratios need it).
-SCENARIOS=${SCENARIOS:-"sk sk_bound tk session stac stac_new stac_new_coll stac_new_bound storm"}
+SCENARIOS=${SCENARIOS:-"nginx_log healthz sk sk_bound tk session stac stac_new stac_new_coll stac_new_bound storm"}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh" bench
@@ -49,8 +49,10 @@ free_port() {
 
 # ---- nginx -----------------------------------------------------------------
 NGINX_PORT=$(free_port)
+NGINX_LOG_PORT=$(free_port)
 mkdir -p "$TMP/nginx"
-sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" "$BENCH/nginx.conf.in" >"$TMP/nginx/nginx.conf"
+sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@PORT_LOG@|$NGINX_LOG_PORT|g" \
+    "$BENCH/nginx.conf.in" >"$TMP/nginx/nginx.conf"
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
 NGINX_PID=$!
 
@@ -69,6 +71,7 @@ done
 [ -s "$TMP/port" ] || { echo "bench: tessera did not start" >&2; cat "$TMP/tessera.log" >&2; exit 1; }
 T="http://127.0.0.1:$(cat "$TMP/port")"
 N="http://127.0.0.1:$NGINX_PORT"
+NL="http://127.0.0.1:$NGINX_LOG_PORT"
 for _ in $(seq 100); do curl -fs "$N/" >/dev/null && break; sleep 0.05; done
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -110,7 +113,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # $TMP/res.NAME.CONNS.
 wrk_once() { # name url conns token [unique-format (auth.lua)]
     local pid=$TESSERA_PID
-    [ "$1" = nginx ] && pid=$NGINX_WORKER
+    [[ "$1" == nginx* ]] && pid=$NGINX_WORKER
     local t0
     t0=$(cpu_ticks "$pid")
     BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
@@ -138,6 +141,8 @@ for c in $CONNS; do
     # scenario alike instead of one of them.
     for _ in $(seq "$REPS"); do
         wrk_once nginx "$N/tokens/v2" "$c" ""
+        want nginx_log && wrk_once nginx_log "$NL/tokens/v2" "$c" ""
+        want healthz && wrk_once healthz "$T/healthz" "$c" ""
         want sk && wrk_once sk "$T/tokens/v2" "$c" "$SK"
         want sk_bound && wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND"
         want tk && wrk_once tk "$T/tokens/v2" "$c" "$TK"
@@ -182,6 +187,8 @@ row() { # label key conns ratio_base
 }
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
+    want nginx_log && row "  the same, nginx access log on" nginx_log "$c" nginx
+    want healthz && row "GET /healthz (Tessera's layer, no check)" healthz "$c" nginx
     want sk && row "GET /tokens/v2 (sk)" sk "$c" nginx
     want sk_bound && row "  the same, sk bound to one collection" sk_bound "$c" nginx
     want tk && row "GET /tokens/v2 (tk)" tk "$c" nginx
@@ -190,6 +197,9 @@ for c in $CONNS; do
     want stac_new && row "  the same, every URL new (cache misses)" stac_new "$c" nginx
     want stac_new_coll && row "  the same, collections=l4a-ch4-mfa-v3a" stac_new_coll "$c" nginx
     want stac_new_bound && row "  the same, sk bound to that collection" stac_new_bound "$c" nginx
+    want nginx_log && for k in sk tk session; do
+        want $k && python3 -c "print('  $k / nginx with its access log (the same work): %.2fx' % (${RPS[$k/$c]} / ${RPS[nginx_log/$c]}))"
+    done
     want sk && want sk_bound &&
         python3 -c "print('  bound / unbound check: %.2f' % (${RPS[sk_bound/$c]} / ${RPS[sk/$c]}))"
     want stac_new_coll && want stac_new_bound &&
