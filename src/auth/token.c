@@ -420,24 +420,35 @@ static const char *read_time(const char *p, const char *end, int64_t *out)
 /* Reads `[<"word">,...]` into l, each entry at most max bytes. Scope ids
  * and bounds are printable words: control characters would come back from
  * the formatter as six-byte escapes and could push the token past
- * TOKEN_MAX_LEN (found by fuzz_token). */
+ * TOKEN_MAX_LEN (found by fuzz_token). The words are cut in place (p is
+ * in the caller's own decoded buffer) and copied into l at once. */
 static const char *read_words(const char *p, const char *end, size_t max, struct strlist *l,
                               int *rc)
 {
-    char word[RESOURCE_MAX_LEN + 1];
-    if (max > RESOURCE_MAX_LEN || !literal(&p, end, "["))
+    char *items[PAYLOAD_MAX_DECODED / 3 + 1]; /* each entry takes 3 bytes or more */
+    size_t n = 0;
+    if (!literal(&p, end, "["))
         return NULL;
-    if (literal(&p, end, "]"))
-        return p;
-    do {
-        if (!(p = read_quoted(p, end, word_char, max, word)) || !word[0])
+    if (!literal(&p, end, "]")) {
+        do {
+            if (p >= end || *p != '"')
+                return NULL;
+            char *word = (char *)++p;
+            while (p < end && *p != '"' && word_char(*p))
+                p++;
+            if (p >= end || *p != '"' || p == word || (size_t)(p - word) > max)
+                return NULL;
+            *(char *)p++ = '\0';
+            items[n++] = word;
+        } while (literal(&p, end, ","));
+        if (!literal(&p, end, "]"))
             return NULL;
-        if (strlist_add(l, word) < 0) {
-            *rc = -ENOMEM;
-            return NULL;
-        }
-    } while (literal(&p, end, ","));
-    return literal(&p, end, "]") ? p : NULL;
+    }
+    if (strlist_set(l, items, n) < 0) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    return p;
 }
 
 /* The payload of a tk is exactly what token_format_temp writes, in its
@@ -472,11 +483,10 @@ static int parse_temp_payload(const char *p, const char *end, struct token_temp_
     return literal(&p, end, "}") && p == end ? 0 : -EINVAL;
 }
 
-int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
-                     struct token_temp_claims *out)
+/* token_parse_temp, and token_read_temp_verified when key is NULL. */
+static int parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
+                      struct token_temp_claims *out)
 {
-    if (!key || !s || !out)
-        return -EINVAL;
     memset(out, 0, sizeof(*out));
     const char *payload, *macpart;
     size_t plen, mlen;
@@ -489,13 +499,14 @@ int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
         crypto_b64url_decode(macpart, mlen, given, sizeof(given)) != CRYPTO_MAC_LEN ||
         (n = crypto_b64url_decode(payload, plen, (uint8_t *)buf, PAYLOAD_MAX_DECODED)) <= 0)
         return -EINVAL;
-    /* Verify before parsing: unauthenticated claims are never read. */
-    if (temp_mac(key, s, (size_t)(payload - s) + plen, expected) < 0)
-        return -EIO;
-    bool match = crypto_equal(given, expected, CRYPTO_MAC_LEN);
-    crypto_wipe(expected, sizeof(expected));
-    if (!match)
-        return -EPERM;
+    if (key) { /* verify before parsing: unauthenticated claims are never read */
+        if (temp_mac(key, s, (size_t)(payload - s) + plen, expected) < 0)
+            return -EIO;
+        bool match = crypto_equal(given, expected, CRYPTO_MAC_LEN);
+        crypto_wipe(expected, sizeof(expected));
+        if (!match)
+            return -EPERM;
+    }
     int rc = parse_temp_payload(buf, buf + n, out);
     if (rc < 0) {
         strlist_free(&out->scopes);
@@ -503,6 +514,21 @@ int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
         memset(out, 0, sizeof(*out));
     }
     return rc;
+}
+
+int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
+                     struct token_temp_claims *out)
+{
+    if (!key || !s || !out)
+        return -EINVAL;
+    return parse_temp(key, s, out);
+}
+
+int token_read_temp_verified(const char *s, struct token_temp_claims *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    return parse_temp(NULL, s, out);
 }
 
 int token_temp_id(const char *s, char out[TOKEN_ID_LEN + 1])

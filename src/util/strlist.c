@@ -15,8 +15,7 @@ static bool packed(const struct strlist *l)
     return l->cap == 0 && l->v;
 }
 
-/* dst = copies of items[0..n), packed. items may point into dst. */
-static int pack(struct strlist *dst, char *const *items, size_t n)
+int strlist_set(struct strlist *dst, char *const *items, size_t n)
 {
     char **v = NULL;
     if (n) {
@@ -108,14 +107,14 @@ int strlist_intersect(struct strlist *dst, const struct strlist *a, const struct
         if (!again && strlist_contains(b, a->v[i]))
             keep[n++] = a->v[i];
     }
-    int rc = pack(dst, keep, n);
+    int rc = strlist_set(dst, keep, n);
     if (keep != small)
         free(keep);
     return rc;
 }
 int strlist_copy(struct strlist *dst, const struct strlist *src)
 {
-    return dst == src ? 0 : pack(dst, src->v, src->n);
+    return dst == src ? 0 : strlist_set(dst, src->v, src->n);
 }
 static int cmp_str(const void *a, const void *b)
 {

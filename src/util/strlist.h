@@ -24,6 +24,9 @@ bool strlist_is_subset(const struct strlist *sub, const struct strlist *super);
 /* Replaces dst with the elements of a also in b (order of a). */
 int strlist_intersect(struct strlist *dst, const struct strlist *a, const struct strlist *b);
 int strlist_copy(struct strlist *dst, const struct strlist *src);
+/* Replaces dst with copies of items[0..n) (which may point into dst), in
+ * one allocation. 0 or -ENOMEM. */
+int strlist_set(struct strlist *dst, char *const *items, size_t n);
 void strlist_sort(struct strlist *l);
 /* Splits on any run of spaces/commas; empty items are skipped. */
 int strlist_split(struct strlist *dst, const char *text);

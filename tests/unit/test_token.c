@@ -377,6 +377,8 @@ static void test_instance_pattern(void **state)
     regfree(&re);
 }
 
+static char *sign_raw(const char *json);
+
 static void test_temp_roundtrip(void **state)
 {
     (void)state;
@@ -425,6 +427,20 @@ static void test_temp_roundtrip(void **state)
     /* Another key: well-formed but wrong MAC. */
     assert_int_equal(token_parse_temp(other_key, tok, &out), -EPERM);
     assert_int_equal(out.scopes.n, 0);
+
+    /* Read again without the MAC check (a token verified before): the same
+     * claims, and still the same strict form. */
+    assert_int_equal(token_read_temp_verified(tok, &out), 0);
+    assert_string_equal(out.username, "dave");
+    assert_string_equal(out.parent, parent);
+    assert_int_equal(out.exp, 1795438800);
+    assert_int_equal(out.scopes.n, 2);
+    assert_string_equal(out.scopes.v[1], "fonts:read");
+    strlist_free(&out.scopes);
+    char *bad = sign_raw("{\"u\":\"dave\",\"exp\":1,\"iat\":1,\"scopes\":[\"a b\"],\"p\":\"\"}");
+    assert_int_equal(token_read_temp_verified(bad, &out), -EINVAL);
+    assert_int_equal(token_read_temp_verified("tk.e30.x", &out), -EINVAL);
+    free(bad);
     free(tok);
     strlist_free(&c.scopes);
 }

@@ -1,0 +1,40 @@
+/* Credentials already verified by this thread, keyed by the exact token
+ * text and the key that verified it, so a token seen again skips the
+ * HMAC (and, for sessions, base64 and the JSON parse). Only the
+ * verification is cached: expiry, revocation and the account's state are
+ * checked on every request as before. Per thread, no locks; bounded
+ * direct-mapped tables (one for sessions, one for tk tokens, so neither
+ * evicts the other), where an entry lives until another token takes its
+ * slot. Holds what the request itself carries, for tokens that live an
+ * hour at most: never a pk/sk secret. */
+#ifndef TESSERA_CREDCACHE_H
+#define TESSERA_CREDCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/crypto.h"
+#include "auth/jwt.h"
+
+/* What verify_session reads from a session JWT. */
+struct session_claims {
+    enum jwt_type type;
+    int64_t user_id;
+    int64_t iat, exp; /* seconds */
+    char jti[JWT_JTI_LEN + 1];
+};
+
+/* True with *out filled when this thread verified token under key before. */
+bool credcache_session_get(const uint8_t key[CRYPTO_KEY_LEN], const char *token,
+                           struct session_claims *out);
+/* Remembers a session JWT whose signature key verified (tokens longer than
+ * the cache's slots are not kept). */
+void credcache_session_put(const uint8_t key[CRYPTO_KEY_LEN], const char *token,
+                           const struct session_claims *c);
+
+/* True when this thread verified the MAC of the tk token under key before. */
+bool credcache_temp_verified(const uint8_t key[CRYPTO_KEY_LEN], const char *token);
+/* Remembers a tk token whose MAC key verified. */
+void credcache_temp_put(const uint8_t key[CRYPTO_KEY_LEN], const char *token);
+
+#endif
