@@ -188,7 +188,7 @@ static enum auth_result verify_stored(struct app *app, const char *cred, struct 
     uint8_t mac[CRYPTO_MAC_LEN];
     struct stored_check c = {&parts, mac, p, AUTH_INVALID};
     /* Hash outside the lock: the HMAC is most of the cost of a check. */
-    if (tc && token_hash_secret(app->token_key, parts.secret, mac) == 0 &&
+    if (tc && credcache_secret_hash(app->token_key, parts.id, parts.secret, mac) == 0 &&
         tokenindex_token_view(tc, parts.id, check_stored, &c) == -EAGAIN)
         c.res = AUTH_UNAVAILABLE;
     crypto_wipe(&parts, sizeof(parts));

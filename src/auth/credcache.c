@@ -3,7 +3,11 @@
  * how much of a cached (valid) token a guess matched. */
 #include "auth/credcache.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <string.h>
+
+#include "auth/token.h"
 
 #define SLOTS 64          /* per thread and table */
 #define MAX_TOKEN_LEN 640 /* an access JWT is about 300 bytes, a tk about 250 */
@@ -80,4 +84,50 @@ bool credcache_temp_verified(const uint8_t key[CRYPTO_KEY_LEN], const char *toke
 void credcache_temp_put(const uint8_t key[CRYPTO_KEY_LEN], const char *token)
 {
     put(temps, key, token);
+}
+
+/* ---- pk/sk secrets ------------------------------------------------------ */
+
+#define SECRET_SLOTS 256 /* per thread: clients with many tokens share a node */
+
+struct secret_slot {
+    uint8_t key[CRYPTO_KEY_LEN];
+    char id[TOKEN_ID_LEN + 1]; /* "" = empty */
+    uint8_t digest[CRYPTO_SHORT_LEN];
+    uint8_t mac[CRYPTO_MAC_LEN];
+};
+
+static _Thread_local struct secret_slot secrets[SECRET_SLOTS];
+static uint8_t digest_key[CRYPTO_SHORT_KEY_LEN];
+static pthread_once_t digest_key_once = PTHREAD_ONCE_INIT;
+
+static void make_digest_key(void)
+{
+    crypto_random(digest_key, sizeof(digest_key));
+}
+
+int credcache_secret_hash(const uint8_t key[CRYPTO_KEY_LEN], const char *id, const char *secret,
+                          uint8_t mac[CRYPTO_MAC_LEN])
+{
+    size_t idlen = strnlen(id, TOKEN_ID_LEN + 1);
+    if (idlen != TOKEN_ID_LEN) /* not an id of ours: no slot, no shortcut */
+        return token_hash_secret(key, secret, mac) < 0 ? -EIO : 0;
+    pthread_once(&digest_key_once, make_digest_key);
+    uint8_t digest[CRYPTO_SHORT_LEN];
+    crypto_short_digest(digest_key, secret, strlen(secret), digest);
+    uint64_t head;
+    memcpy(&head, id, sizeof(head)); /* ids are random */
+    struct secret_slot *s = &secrets[((head * 0x9E3779B97F4A7C15ULL) >> 56) % SECRET_SLOTS];
+    if (crypto_equal(s->id, id, TOKEN_ID_LEN + 1) && crypto_equal(s->digest, digest, sizeof(digest)) &&
+        crypto_equal(s->key, key, CRYPTO_KEY_LEN)) {
+        memcpy(mac, s->mac, CRYPTO_MAC_LEN);
+        return 0;
+    }
+    if (token_hash_secret(key, secret, mac) < 0)
+        return -EIO;
+    memcpy(s->key, key, CRYPTO_KEY_LEN);
+    memcpy(s->id, id, TOKEN_ID_LEN + 1);
+    memcpy(s->digest, digest, sizeof(digest));
+    memcpy(s->mac, mac, CRYPTO_MAC_LEN);
+    return 0;
 }

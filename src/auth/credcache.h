@@ -3,10 +3,11 @@
  * HMAC (and, for sessions, base64 and the JSON parse). Only the
  * verification is cached: expiry, revocation and the account's state are
  * checked on every request as before. Per thread, no locks; bounded
- * direct-mapped tables (one for sessions, one for tk tokens, so neither
- * evicts the other), where an entry lives until another token takes its
- * slot. Holds what the request itself carries, for tokens that live an
- * hour at most: never a pk/sk secret. */
+ * direct-mapped tables (sessions, tk tokens and pk/sk secrets apart, so
+ * none evicts another), where an entry lives until another token takes
+ * its slot. Session and tk texts are kept (they live an hour at most); a
+ * pk/sk secret never is: its table holds a keyed digest of it beside the
+ * HMAC the token index compares. */
 #ifndef TESSERA_CREDCACHE_H
 #define TESSERA_CREDCACHE_H
 
@@ -36,5 +37,13 @@ void credcache_session_put(const uint8_t key[CRYPTO_KEY_LEN], const char *token,
 bool credcache_temp_verified(const uint8_t key[CRYPTO_KEY_LEN], const char *token);
 /* Remembers a tk token whose MAC key verified. */
 void credcache_temp_put(const uint8_t key[CRYPTO_KEY_LEN], const char *token);
+
+/* mac = token_hash_secret(key, secret) for the stored token id: from this
+ * thread's table when it computed it before for the same key, id and
+ * secret (matched by a SipHash digest under a per-process random key),
+ * else computed and kept. The caller compares mac with the index's
+ * secret_hash as before. 0 or -EIO. */
+int credcache_secret_hash(const uint8_t key[CRYPTO_KEY_LEN], const char *id, const char *secret,
+                          uint8_t mac[CRYPTO_MAC_LEN]);
 
 #endif

@@ -184,6 +184,12 @@ bool crypto_equal(const void *a, const void *b, size_t len)
     return diff == 0;
 }
 
+void crypto_short_digest(const uint8_t key[CRYPTO_SHORT_KEY_LEN], const void *data, size_t len,
+                         uint8_t out[CRYPTO_SHORT_LEN])
+{
+    crypto_shorthash_siphashx24(out, data, len, key);
+}
+
 void crypto_wipe(void *buf, size_t len)
 {
     if (buf && len)

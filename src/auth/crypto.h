@@ -23,6 +23,12 @@ void crypto_random_chars(char *out, size_t len, const char *alphabet);
 int crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t len,
                        uint8_t out[CRYPTO_MAC_LEN]);
 bool crypto_equal(const void *a, const void *b, size_t len); /* constant time */
+/* A keyed 128-bit digest for lookups (SipHash-2-4, 128-bit output): fast,
+ * not a MAC to hand out. */
+#define CRYPTO_SHORT_KEY_LEN 16
+#define CRYPTO_SHORT_LEN 16
+void crypto_short_digest(const uint8_t key[CRYPTO_SHORT_KEY_LEN], const void *data, size_t len,
+                         uint8_t out[CRYPTO_SHORT_LEN]);
 void crypto_wipe(void *buf, size_t len);
 uint32_t crypto_crc32(const void *data, size_t len);
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "auth/credcache.h"
+#include "auth/token.h"
 
 static const uint8_t KEY_A[CRYPTO_KEY_LEN] = {1, 2, 3};
 static const uint8_t KEY_B[CRYPTO_KEY_LEN] = {9, 8, 7};
@@ -93,6 +94,37 @@ static void test_temp_table_apart(void **state)
     assert_false(credcache_temp_verified(KEY_A, big));
 }
 
+/* The pk/sk table hands back the HMAC token_hash_secret computes, for the
+ * same key, id and secret only; it keeps no secret. */
+static void test_secret_hash(void **state)
+{
+    (void)state;
+    const char *id = "abcdefghijklmnopqrstuvwxy", *other_id = "bbcdefghijklmnopqrstuvwxy";
+    const char *secret = "s3cretS3cretS3cretS3cretS3cret12";
+    uint8_t want[CRYPTO_MAC_LEN], got[CRYPTO_MAC_LEN], again[CRYPTO_MAC_LEN];
+    assert_int_equal(token_hash_secret(KEY_A, secret, want), 0);
+    assert_int_equal(credcache_secret_hash(KEY_A, id, secret, got), 0); /* computed */
+    assert_memory_equal(got, want, sizeof(want));
+    assert_int_equal(credcache_secret_hash(KEY_A, id, secret, again), 0); /* kept */
+    assert_memory_equal(again, want, sizeof(want));
+    /* Another secret, key or id gets its own HMAC, never the kept one. */
+    const char *wrong = "s3cretS3cretS3cretS3cretS3cret13";
+    assert_int_equal(token_hash_secret(KEY_A, wrong, want), 0);
+    assert_int_equal(credcache_secret_hash(KEY_A, id, wrong, got), 0);
+    assert_memory_equal(got, want, sizeof(want));
+    assert_int_equal(token_hash_secret(KEY_B, secret, want), 0);
+    assert_int_equal(credcache_secret_hash(KEY_B, id, secret, got), 0);
+    assert_memory_equal(got, want, sizeof(want));
+    assert_int_equal(token_hash_secret(KEY_A, secret, want), 0);
+    assert_int_equal(credcache_secret_hash(KEY_A, other_id, secret, got), 0);
+    assert_memory_equal(got, want, sizeof(want));
+    assert_int_equal(credcache_secret_hash(KEY_A, "short", secret, got), 0); /* no slot */
+    assert_memory_equal(got, want, sizeof(want));
+    /* The first token is still answered right after the others. */
+    assert_int_equal(credcache_secret_hash(KEY_A, id, secret, got), 0);
+    assert_memory_equal(got, want, sizeof(want));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_overlong_tokens_are_not_kept),
         cmocka_unit_test(test_per_thread),
         cmocka_unit_test(test_temp_table_apart),
+        cmocka_unit_test(test_secret_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
