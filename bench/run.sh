@@ -74,34 +74,8 @@ N="http://127.0.0.1:$NGINX_PORT"
 NL="http://127.0.0.1:$NGINX_LOG_PORT"
 for _ in $(seq 100); do curl -fs "$N/" >/dev/null && break; sleep 0.05; done
 
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-EMAIL=bench@example.com
-PASSWORD='bench-password-42'
-curl -fsS -X POST "$T/api/v1/account/register" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >"$TMP/account.json"
-USERNAME=$(json '["username"]' <"$TMP/account.json")
-curl -fsS -X POST "$T/api/v1/token/pair" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >"$TMP/pair.json"
-ACCESS=$(json '["access"]' <"$TMP/pair.json")
-curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $ACCESS" \
-    -H 'Content-Type: application/json' \
-    -d '{"scopes":["tokens:read","tokens:write","stac"],"note":"bench sk"}' >"$TMP/sk.json"
-SK=$(json '["token"]' <"$TMP/sk.json")
-# The same, bound to one collection (issue 15): checks and searches beside the unbound sk.
-curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $ACCESS" \
-    -H 'Content-Type: application/json' \
-    -d '{"scopes":["tokens:read","tokens:write","stac"],"note":"bench bound sk","resources":["collection:l4a-ch4-mfa-v3a"]}' >"$TMP/skb.json"
-SK_BOUND=$(json '["token"]' <"$TMP/skb.json")
-EXPIRES=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc)+d.timedelta(minutes=55)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))')
-curl -fsS -X POST "$T/tokens/v2/$USERNAME" -H "Authorization: Bearer $SK" \
-    -H 'Content-Type: application/json' \
-    -d "{\"scopes\":[\"stac\"],\"expires\":\"$EXPIRES\"}" >"$TMP/tk.json"
-TK=$(json '["token"]' <"$TMP/tk.json")
-for cred in "$SK" "$TK" "$SK_BOUND"; do
-    code=$(curl -fsS "$T/tokens/v2" -H "Authorization: Bearer $cred" | json '["code"]')
-    [ "$code" = TokenValid ] || { echo "bench: seeded token is $code" >&2; exit 1; }
-done
-curl -fsS "$T/api/v1/account/me" -H "Authorization: Bearer $ACCESS" >/dev/null
+. "$BENCH/seed.sh"
+seed_credentials "$T" "$TMP"
 
 # ---- measurements -----------------------------------------------------------
 # The server's CPU time (user + system, all threads) from /proc, in clock ticks.

@@ -7,7 +7,7 @@
 #           (it reads COGs from the asset endpoint as GDAL clients do),
 #           promtool (Debian: prometheus) for the metrics lint,
 #           nginx for the forward-auth test, and a browser for the page tests
-#   bench — what bench/ needs (nginx and wrk beside the build)
+#   bench — what bench/ needs (nginx, wrk and valgrind beside the build)
 set -euo pipefail
 
 BUILD=(build-essential cmake pkg-config node-llhttp libcjson-dev libsodium-dev
@@ -17,7 +17,7 @@ case "${1:-test}" in
     test) PACKAGES=("${BUILD[@]}" libcmocka-dev clang libclang-rt-14-dev python3
                     python3-requests curl openssl nginx-light chromium postgresql gdal-bin prometheus
                     python3-aiosmtpd) ;;
-    bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk postgresql) ;;
+    bench) PACKAGES=("${BUILD[@]}" python3 python3-requests curl nginx-light wrk postgresql valgrind) ;;
     *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
 esac
 # Every build runs npm (Swagger UI for the docs page, web/vendor/), and the
