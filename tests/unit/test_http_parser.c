@@ -265,6 +265,63 @@ static void test_incomplete(void **state)
     http_parser_free(&t.p);
 }
 
+/* Every byte value at every offset of a long field value and of a long
+ * target: the scanner's sixteen-byte steps and its byte-by-byte tail (the
+ * bytewise feed) agree with the rule (status_of compares both). */
+static void test_every_byte_everywhere(void **state)
+{
+    (void)state;
+    for (int b = 0; b < 256; b++) {
+        for (size_t at = 0; at < 40; at += 3) {
+            char value[41], req[256];
+            memset(value, 'v', 40);
+            value[40] = '\0';
+            value[at] = (char)b;
+            int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: x\r\nX-Long: ");
+            memcpy(req + n, value, 40);
+            n += 40;
+            n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n\r\n");
+            bool bad = (b < 0x20 && b != '\t') || b == 0x7f;
+            int status = status_of(req, (size_t)n);
+            if (bad ? status != 400 : status != 0)
+                fail_msg("byte 0x%02x at %zu of a field value: status %d", b, at, status);
+            /* Refused by the scanner itself, not later by llhttp. */
+            const char *want = b == 0      ? "NUL byte in request head"
+                               : b == '\r' ? "Bare CR in request head"
+                               : b == '\n' ? "Bare LF in request head"
+                                           : "Control character in request head";
+            for (int bytewise = 0; bad && bytewise < 2; bytewise++) {
+                struct run t;
+                feed(&t, req, (size_t)n, bytewise);
+                if (!t.p.err_msg || strcmp(t.p.err_msg, want) != 0)
+                    fail_msg("byte 0x%02x at %zu: \"%s\"", b, at, t.p.err_msg ? t.p.err_msg : "");
+                http_parser_free(&t.p);
+            }
+            /* In the target: controls, DEL and non-ASCII are refused. */
+            if (b < 0x20 || b >= 0x7f) {
+                n = snprintf(req, sizeof(req), "GET /");
+                memset(req + n, 'p', 40);
+                req[n + (int)at] = (char)b;
+                n += 40;
+                n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+                if (status_of(req, (size_t)n) != 400)
+                    fail_msg("byte 0x%02x at %zu of the target was accepted", b, at);
+                const char *why = b == 0                    ? "NUL byte in request head"
+                                  : b == '\r'               ? "Bare CR in request head"
+                                  : b == '\n'               ? "Bare LF in request head"
+                                  : b == '\t' || b >= 0x80 ? "Invalid character in request line"
+                                                            : "Control character in request head";
+                struct run t;
+                feed(&t, req, (size_t)n, false);
+                if (!t.p.err_msg || strcmp(t.p.err_msg, why) != 0)
+                    fail_msg("byte 0x%02x at %zu of the target: \"%s\"", b, at,
+                             t.p.err_msg ? t.p.err_msg : "");
+                http_parser_free(&t.p);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_smuggling_vectors), cmocka_unit_test(test_field_syntax),
         cmocka_unit_test(test_request_line),      cmocka_unit_test(test_limits),
         cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_every_byte_everywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
