@@ -3,6 +3,7 @@
  * redirected to a temporary file for each test. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -152,6 +153,35 @@ static void test_access_bytes_escaped(void **state)
     free(out);
 }
 
+/* Every byte value in a method (escaped, never redacted), in text and in
+ * JSON lines: as it is when plain, else as its escape. */
+static void test_every_byte_escaped(void **state)
+{
+    (void)state;
+    for (int json = 0; json < 2; json++) {
+        log_set_format(json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
+        for (int b = 1; b < 256; b++) {
+            assert_int_equal(ftruncate(fileno(capture), 0), 0);
+            assert_int_equal(lseek(fileno(capture), 0, SEEK_SET), 0);
+            char method[8] = {'M', (char)b, 'M', 0};
+            struct access_entry e = {.request_id = "r", .client = "c", .method = method,
+                                     .path = "/", .route = "/", .status = 200};
+            log_access_entry(&e);
+            char *out = captured();
+            bool plain = (b > 0x20 && b < 0x7f && b != '"' && b != '\\') || (json && b == ' ');
+            char want[32];
+            if (plain)
+                snprintf(want, sizeof(want), "M%cM", b);
+            else
+                snprintf(want, sizeof(want), json ? "M\\u00%02xM" : "M\\x%02xM", b);
+            if (!strstr(out, want))
+                fail_msg("byte 0x%02x (%s): %s", b, json ? "json" : "text", out);
+            free(out);
+        }
+    }
+    log_set_format(LOG_FORMAT_TEXT);
+}
+
 static void test_access_json(void **state)
 {
     (void)state;
@@ -196,6 +226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_path_credentials_redacted, redirect, restore),
         cmocka_unit_test_setup_teardown(test_levels, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_bytes_escaped, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_every_byte_escaped, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_json, redirect, restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
