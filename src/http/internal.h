@@ -53,10 +53,20 @@ void router_free(struct server *srv);
 struct loop;
 struct addrcap;
 
+/* Routes by a hash of their literal first path segment, each bucket in
+ * registration order (the first match wins); a route whose first segment
+ * is not literal is in every bucket. */
+#define ROUTE_BUCKETS 32
+struct route_bucket {
+    size_t *idx;
+    size_t n, cap;
+};
+
 struct server {
     struct app *app;
     struct route *routes;
     size_t nroutes, cap;
+    struct route_bucket buckets[ROUTE_BUCKETS];
     struct route_metrics *unmatched;
     server_error_fn reply_error;
     server_reply_hook on_reply;

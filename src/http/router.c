@@ -38,6 +38,20 @@ static uint32_t segment_hash(const char *s)
     return h;
 }
 
+static int bucket_add(struct route_bucket *b, size_t route)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8;
+        size_t *idx = realloc(b->idx, cap * sizeof(*idx));
+        if (!idx)
+            return -ENOMEM;
+        b->idx = idx;
+        b->cap = cap;
+    }
+    b->idx[b->n++] = route;
+    return 0;
+}
+
 int server_route(struct server *srv, const char *method, const char *pattern, route_handler handler,
                  unsigned flags)
 {
@@ -74,7 +88,12 @@ int server_route(struct server *srv, const char *method, const char *pattern, ro
     r->handler = handler;
     r->flags = flags;
     r->metrics = metrics_route(method, pattern);
-    srv->nroutes++;
+    size_t i = srv->nroutes++;
+    if (r->nsegs && r->kinds[0] == SEG_LITERAL)
+        return bucket_add(&srv->buckets[r->first_hash % ROUTE_BUCKETS], i);
+    for (size_t b = 0; b < ROUTE_BUCKETS; b++)
+        if (bucket_add(&srv->buckets[b], i) < 0)
+            return -ENOMEM;
     return 0;
 }
 
@@ -143,8 +162,9 @@ const struct route *router_find(struct server *srv, struct request *r, bool *pat
     int nsegs = split_path(work, segs, MAX_SEGMENTS);
     uint32_t first_hash = nsegs > 0 ? segment_hash(segs[0]) : 0;
     const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
-    for (size_t i = 0; nsegs >= 0 && i < srv->nroutes && !found; i++) {
-        struct route *rt = &srv->routes[i];
+    const struct route_bucket *b = &srv->buckets[first_hash % ROUTE_BUCKETS];
+    for (size_t i = 0; nsegs >= 0 && i < b->n && !found; i++) {
+        struct route *rt = &srv->routes[b->idx[i]];
         if (!route_matches(rt, segs, (size_t)nsegs, first_hash, r))
             continue;
         if (strcmp(rt->method, method) == 0) {
@@ -168,5 +188,9 @@ void router_free(struct server *srv)
     }
     free(srv->routes);
     srv->routes = NULL;
+    for (size_t b = 0; b < ROUTE_BUCKETS; b++) {
+        free(srv->buckets[b].idx);
+        srv->buckets[b] = (struct route_bucket){0};
+    }
     srv->nroutes = srv->cap = 0;
 }
