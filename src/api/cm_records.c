@@ -135,34 +135,66 @@ static struct jsonscan coordinate(const struct jsonscan *geometry, size_t i)
     return jsonscan_index(&c, i, &c) ? c : none;
 }
 
-/* Each field of source src whose key is k gets v, unless an earlier member
- * gave it one. klen: the fields' key lengths. A key without escapes (all of
- * cJSON's, for these names) is compared as it is. */
-static void assign(const struct cm_field *fields, const size_t *klen, size_t n, enum cm_source src,
+/* The fields of one source (their indexes), and how many still have no
+ * value, so that a scan tests each member against its own source's keys
+ * only and leaves an object once they all have one. */
+struct wanted {
+    size_t i[CM_PLUME_NFIELDS], n, left;
+};
+
+/* Each wanted field whose key is k gets v, unless an earlier member gave it
+ * one (cJSON_GetObjectItemCaseSensitive's choice among duplicates). klen:
+ * the fields' key lengths. A key without escapes (all of cJSON's, for these
+ * names) is compared as it is. */
+static void assign(const struct cm_field *fields, const size_t *klen, struct wanted *w,
                    const struct jsonscan *k, const struct jsonscan *v, struct jsonscan *vals)
 {
     bool plain = !memchr(k->p + 1, '\\', k->len - 2);
-    for (size_t i = 0; i < n; i++) {
-        if (fields[i].source != src || vals[i].type != JSONSCAN_NONE)
+    for (size_t j = 0; j < w->n; j++) {
+        size_t i = w->i[j];
+        if (vals[i].type != JSONSCAN_NONE)
             continue;
         if (plain ? k->len == klen[i] + 2 && memcmp(k->p + 1, fields[i].key, klen[i]) == 0
-                  : jsonscan_string_is(k, fields[i].key))
+                  : jsonscan_string_is(k, fields[i].key)) {
             vals[i] = *v;
+            w->left--;
+        }
     }
+}
+
+/* The members of obj, for the wanted fields, until they all have a value. */
+static void assign_all(const struct cm_field *fields, const size_t *klen, struct wanted *w,
+                       const struct jsonscan *obj, struct jsonscan *vals)
+{
+    struct jsonscan_iter in;
+    struct jsonscan k, v;
+    if (w->left && jsonscan_members(obj, &in))
+        while (w->left && jsonscan_next(&in, &k, &v))
+            assign(fields, klen, w, &k, &v, vals);
 }
 
 void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields, size_t n,
                     struct jsonscan *vals)
 {
     struct jsonscan item, k, v, props = {0}, assets = {0}, geometry = {0};
-    struct jsonscan_iter it, in;
+    struct jsonscan_iter it;
     size_t klen[CM_PLUME_NFIELDS];
+    struct wanted in_item = {.n = 0}, in_props = {.n = 0}, in_assets = {.n = 0};
     if (n > CM_PLUME_NFIELDS) /* the largest table; see cm_records.h */
         n = CM_PLUME_NFIELDS;
     for (size_t i = 0; i < n; i++) {
+        struct wanted *w = fields[i].source == CM_MEMBER  ? &in_item
+                           : fields[i].source == CM_PROP  ? &in_props
+                           : fields[i].source == CM_ASSET ? &in_assets
+                                                          : NULL;
         vals[i].type = JSONSCAN_NONE;
         klen[i] = fields[i].key ? strlen(fields[i].key) : 0;
+        if (w)
+            w->i[w->n++] = i;
     }
+    in_item.left = in_item.n;
+    in_props.left = in_props.n;
+    in_assets.left = in_assets.n;
     /* A template is cut inside its links, the last member: read up to there. */
     if (!jsonscan_open_object(text, len, &item) || !jsonscan_members(&item, &it))
         return;
@@ -173,14 +205,10 @@ void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields,
             assets = v;
         else if (!geometry.p && jsonscan_string_is(&k, "geometry"))
             geometry = v;
-        assign(fields, klen, n, CM_MEMBER, &k, &v, vals);
+        assign(fields, klen, &in_item, &k, &v, vals);
     }
-    if (jsonscan_members(&props, &in))
-        while (jsonscan_next(&in, &k, &v))
-            assign(fields, klen, n, CM_PROP, &k, &v, vals);
-    if (jsonscan_members(&assets, &in))
-        while (jsonscan_next(&in, &k, &v))
-            assign(fields, klen, n, CM_ASSET, &k, &v, vals);
+    assign_all(fields, klen, &in_props, &props, vals);
+    assign_all(fields, klen, &in_assets, &assets, vals);
     for (size_t i = 0; i < n; i++) {
         struct jsonscan *x = &vals[i];
         if (fields[i].source == CM_LAT || fields[i].source == CM_LON)

@@ -5,12 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* RFC 3986's unreserved characters: ALPHA DIGIT - . _ ~, compared rather
+ * than looked up with isalnum and strchr (the plume CSV encodes 4,000 asset
+ * keys per page). */
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
 bool url_encode_to(const char *s, const char *keep, char *out, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || strchr("-._~", *p) || strchr(keep, *p)) {
+        if (unreserved(*p) || strchr(keep, *p)) {
             if (o + 1 >= len)
                 return false;
             out[o++] = (char)*p;
