@@ -265,7 +265,17 @@ static void vis_terms(struct search *x, struct sqlb *b, const char *items, const
 static void wide_where(struct search *x, struct sqlb *b)
 {
     const struct catalog_query *q = x->q;
-    vis_terms(x, b, "s.vis", "s.cvis");
+    /* The states found for the folded leaf are visible ones of the query's
+     * collections, so a walk tests the state alone (the order index has it:
+     * no packed properties to read). */
+    bool by_state = x->fold && x->dialect.skip == x->fold;
+    if (by_state) {
+        sqlb_add(b, "s.st IN (SELECT value FROM json_each(");
+        sqlb_text(b, x->states);
+        sqlb_add(b, "))");
+    } else {
+        vis_terms(x, b, "s.vis", "s.cvis");
+    }
     if (q->has_end) {
         sqlb_add(b, " AND s.datetime_start <= ");
         sqlb_int(b, q->end);
@@ -280,13 +290,7 @@ static void wide_where(struct search *x, struct sqlb *b)
             sqlb_add(b, " - (SELECT maxdur FROM item_stats)");
         }
     }
-    if (x->fold && x->dialect.skip == x->fold) {
-        /* The order index has the state: no packed properties to read. */
-        sqlb_add(b, " AND s.st IN (SELECT value FROM json_each(");
-        sqlb_text(b, x->states);
-        sqlb_add(b, "))");
-    }
-    if (x->colls) {
+    if (x->colls && !(by_state && x->walk)) {
         /* "+" keeps SQLite from reading the collections through their
          * index (then sorting them all) when the page should walk. */
         sqlb_add(b, x->walk ? " AND +s.collection IN (SELECT value FROM json_each("
