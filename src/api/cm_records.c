@@ -162,22 +162,12 @@ static void assign(const struct cm_field *fields, const size_t *klen, struct wan
     }
 }
 
-/* The members of obj, for the wanted fields, until they all have a value. */
-static void assign_all(const struct cm_field *fields, const size_t *klen, struct wanted *w,
-                       const struct jsonscan *obj, struct jsonscan *vals)
-{
-    struct jsonscan_iter in;
-    struct jsonscan k, v;
-    if (w->left && jsonscan_members(obj, &in))
-        while (w->left && jsonscan_next(&in, &k, &v))
-            assign(fields, klen, w, &k, &v, vals);
-}
-
 void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields, size_t n,
                     struct jsonscan *vals)
 {
-    struct jsonscan item, k, v, props = {0}, assets = {0}, geometry = {0};
-    struct jsonscan_iter it;
+    struct jsonscan item, k, v, geometry = {0};
+    struct jsonscan_iter it, in;
+    bool seen_props = false, seen_assets = false;
     size_t klen[CM_PLUME_NFIELDS];
     struct wanted in_item = {.n = 0}, in_props = {.n = 0}, in_assets = {.n = 0};
     if (n > CM_PLUME_NFIELDS) /* the largest table; see cm_records.h */
@@ -198,17 +188,30 @@ void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields,
     /* A template is cut inside its links, the last member: read up to there. */
     if (!jsonscan_open_object(text, len, &item) || !jsonscan_members(&item, &it))
         return;
-    while (jsonscan_next(&it, &k, &v)) {
-        if (!props.p && jsonscan_string_is(&k, "properties"))
-            props = v;
-        else if (!assets.p && jsonscan_string_is(&k, "assets"))
-            assets = v;
-        else if (!geometry.p && jsonscan_string_is(&k, "geometry"))
+    while (jsonscan_key(&it, &k)) {
+        struct wanted *w = NULL;
+        if (!seen_props && jsonscan_string_is(&k, "properties")) {
+            seen_props = true;
+            w = &in_props;
+        } else if (!seen_assets && jsonscan_string_is(&k, "assets")) {
+            seen_assets = true;
+            w = &in_assets;
+        }
+        if (w && jsonscan_enter(&it, &in)) {
+            /* Read where they are rather than skipped first: they are most
+             * of the text. */
+            while (w->left && jsonscan_next(&in, &k, &v))
+                assign(fields, klen, w, &k, &v, vals);
+            if (!jsonscan_leave(&it, &in))
+                break;
+            continue;
+        }
+        if (!jsonscan_val(&it, &v))
+            break;
+        if (!geometry.p && jsonscan_string_is(&k, "geometry"))
             geometry = v;
         assign(fields, klen, &in_item, &k, &v, vals);
     }
-    assign_all(fields, klen, &in_props, &props, vals);
-    assign_all(fields, klen, &in_assets, &assets, vals);
     for (size_t i = 0; i < n; i++) {
         struct jsonscan *x = &vals[i];
         if (fields[i].source == CM_LAT || fields[i].source == CM_LON)
