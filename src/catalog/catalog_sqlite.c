@@ -338,22 +338,26 @@ static int migrate_v4(sqlite3 *db)
  * that property when it is a plain string (item_states); item_search and its
  * order index carry it, so that a page walk tests it in the index, and
  * item_counts counts per state, so that such a search's count is a sum. */
-#define SQL_STATE_OF(rowid)                                                                        \
-    "(SELECT p.txt FROM item_props p WHERE p.item = " rowid " AND p.key = '" CATALOG_STATE_PROP    \
-    "' AND p.kind = 3)"
-_Static_assert(CATALOG_PROP_STRING == 3, "SQL_STATE_OF spells the plain string kind");
 static int migrate_v5(sqlite3 *db)
 {
-    static const char *const sql =
+    /* Each item's class and status first (temp.item_state_of), then the
+     * states, each item's state and the counts from them. */
+    static const char *const tables =
         "CREATE TABLE item_states(st INTEGER PRIMARY KEY, cls INTEGER NOT NULL, status TEXT);"
-        "INSERT INTO item_states(cls, status) SELECT DISTINCT k.cls, " SQL_STATE_OF("s.rowid")
-        "  FROM item_search s JOIN item_classes k ON k.collection = s.collection"
-        "  AND k.vis = s.vis ORDER BY 1, 2;"
+        "CREATE TEMP TABLE item_state_of(item INTEGER PRIMARY KEY, cls INTEGER NOT NULL,"
+        "  status TEXT);";
+    static const char *const state_of =
+        "INSERT INTO temp.item_state_of SELECT s.rowid, k.cls, p.txt FROM item_search s"
+        "  JOIN item_classes k ON k.collection = s.collection AND k.vis = s.vis"
+        "  LEFT JOIN item_props p ON p.item = s.rowid AND p.key = ?1 AND p.kind = ?2";
+    static const char *const states =
+        "INSERT INTO item_states(cls, status) SELECT DISTINCT cls, status"
+        "  FROM temp.item_state_of ORDER BY 1, 2;"
         "CREATE INDEX item_states_cls ON item_states(cls, status);"
         "ALTER TABLE item_search ADD COLUMN st INTEGER NOT NULL DEFAULT 0;"
-        "UPDATE item_search SET st = (SELECT t.st FROM item_states t JOIN item_classes k"
-        "  ON k.cls = t.cls WHERE k.collection = item_search.collection"
-        "  AND k.vis = item_search.vis AND t.status IS " SQL_STATE_OF("item_search.rowid") ");"
+        "UPDATE item_search SET st = (SELECT t.st FROM temp.item_state_of o JOIN item_states t"
+        "  ON t.cls = o.cls AND t.status IS o.status WHERE o.item = item_search.rowid);"
+        "DROP TABLE temp.item_state_of;"
         "DROP INDEX item_search_order;"
         "CREATE INDEX item_search_order ON item_search(datetime_start DESC, collection, id,"
         "  vis, cvis, datetime_end, st);"
@@ -361,7 +365,16 @@ static int migrate_v5(sqlite3 *db)
         "CREATE TABLE item_counts(st INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
         "INSERT INTO item_counts SELECT st, count(*) FROM item_search GROUP BY st;"
         "INSERT INTO schema_version VALUES(5);";
-    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+    sqlite3_stmt *st = NULL;
+    int rc = -EIO;
+    if (sqlite3_exec(db, tables, NULL, NULL, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, state_of, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, CATALOG_STATE_PROP, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int(st, 2, CATALOG_PROP_STRING) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_DONE && sqlite3_exec(db, states, NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int migrate(sqlite3 *db)
