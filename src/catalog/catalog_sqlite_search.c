@@ -20,9 +20,9 @@
  * index in page order and stops after the page: the order index, which
  * covers visibility, the interval and the item's state (so that the status
  * test reads no properties), or, when the first sort key is a property,
- * that property's index (items without it follow, as they sort last). Everything runs in one read
- * transaction, so the count and the page agree. Any thread: each call takes
- * its own pooled connection. */
+ * that property's index (items without it follow, as they sort last).
+ * Everything runs in one read transaction, so the count and the page agree.
+ * Any thread: each call takes its own pooled connection. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
