@@ -80,18 +80,18 @@ const cJSON *cm_field_value(const cJSON *item, const struct cm_field *f)
     return NULL;
 }
 
-/* The asset endpoint's URL for an href as the document has it. */
+/* The asset endpoint's URL for an href as the document has it, written in
+ * place: a 1,000-row CSV page writes 4,000 of them. */
 static bool href_url(const char *href, const char *base, char *out, size_t len)
 {
+    static const char path[] = "/api/v1/catalog/asset/";
     char akey[1024];
-    if (!catalog_asset_key(href, akey, sizeof(akey)))
+    size_t bl = strlen(base), pl = sizeof(path) - 1;
+    if (!catalog_asset_key(href, akey, sizeof(akey)) || bl + pl >= len)
         return false;
-    char *enc = url_encode(akey, "/");
-    if (!enc)
-        return false;
-    int n = snprintf(out, len, "%s/api/v1/catalog/asset/%s", base, enc);
-    free(enc);
-    return n > 0 && (size_t)n < len;
+    memcpy(out, base, bl);
+    memcpy(out + bl, path, pl);
+    return url_encode_to(akey, "/", out + bl + pl, len - bl - pl);
 }
 
 bool cm_asset_url(const cJSON *item, const char *key, const char *base, char *out, size_t len)
@@ -135,52 +135,83 @@ static struct jsonscan coordinate(const struct jsonscan *geometry, size_t i)
     return jsonscan_index(&c, i, &c) ? c : none;
 }
 
-/* Each field of source src whose key is k gets v, unless an earlier member
- * gave it one. klen: the fields' key lengths. A key without escapes (all of
- * cJSON's, for these names) is compared as it is. */
-static void assign(const struct cm_field *fields, const size_t *klen, size_t n, enum cm_source src,
+/* The fields of one source (their indexes), and how many still have no
+ * value, so that a scan tests each member against its own source's keys
+ * only and leaves an object once they all have one. */
+struct wanted {
+    size_t i[CM_PLUME_NFIELDS], n, left;
+};
+
+/* Each wanted field whose key is k gets v, unless an earlier member gave it
+ * one (cJSON_GetObjectItemCaseSensitive's choice among duplicates). klen:
+ * the fields' key lengths. A key without escapes (all of cJSON's, for these
+ * names) is compared as it is. */
+static void assign(const struct cm_field *fields, const size_t *klen, struct wanted *w,
                    const struct jsonscan *k, const struct jsonscan *v, struct jsonscan *vals)
 {
     bool plain = !memchr(k->p + 1, '\\', k->len - 2);
-    for (size_t i = 0; i < n; i++) {
-        if (fields[i].source != src || vals[i].type != JSONSCAN_NONE)
+    for (size_t j = 0; j < w->n; j++) {
+        size_t i = w->i[j];
+        if (vals[i].type != JSONSCAN_NONE)
             continue;
         if (plain ? k->len == klen[i] + 2 && memcmp(k->p + 1, fields[i].key, klen[i]) == 0
-                  : jsonscan_string_is(k, fields[i].key))
+                  : jsonscan_string_is(k, fields[i].key)) {
             vals[i] = *v;
+            w->left--;
+        }
     }
 }
 
 void cm_scan_fields(const char *text, size_t len, const struct cm_field *fields, size_t n,
                     struct jsonscan *vals)
 {
-    struct jsonscan item, k, v, props = {0}, assets = {0}, geometry = {0};
+    struct jsonscan item, k, v, geometry = {0};
     struct jsonscan_iter it, in;
+    bool seen_props = false, seen_assets = false;
     size_t klen[CM_PLUME_NFIELDS];
+    struct wanted in_item = {.n = 0}, in_props = {.n = 0}, in_assets = {.n = 0};
     if (n > CM_PLUME_NFIELDS) /* the largest table; see cm_records.h */
         n = CM_PLUME_NFIELDS;
     for (size_t i = 0; i < n; i++) {
+        struct wanted *w = fields[i].source == CM_MEMBER  ? &in_item
+                           : fields[i].source == CM_PROP  ? &in_props
+                           : fields[i].source == CM_ASSET ? &in_assets
+                                                          : NULL;
         vals[i].type = JSONSCAN_NONE;
         klen[i] = fields[i].key ? strlen(fields[i].key) : 0;
+        if (w)
+            w->i[w->n++] = i;
     }
+    in_item.left = in_item.n;
+    in_props.left = in_props.n;
+    in_assets.left = in_assets.n;
     /* A template is cut inside its links, the last member: read up to there. */
     if (!jsonscan_open_object(text, len, &item) || !jsonscan_members(&item, &it))
         return;
-    while (jsonscan_next(&it, &k, &v)) {
-        if (!props.p && jsonscan_string_is(&k, "properties"))
-            props = v;
-        else if (!assets.p && jsonscan_string_is(&k, "assets"))
-            assets = v;
-        else if (!geometry.p && jsonscan_string_is(&k, "geometry"))
+    while (jsonscan_key(&it, &k)) {
+        struct wanted *w = NULL;
+        if (!seen_props && jsonscan_string_is(&k, "properties")) {
+            seen_props = true;
+            w = &in_props;
+        } else if (!seen_assets && jsonscan_string_is(&k, "assets")) {
+            seen_assets = true;
+            w = &in_assets;
+        }
+        if (w && jsonscan_enter(&it, &in)) {
+            /* Read where they are rather than skipped first: they are most
+             * of the text. */
+            while (w->left && jsonscan_next(&in, &k, &v))
+                assign(fields, klen, w, &k, &v, vals);
+            if (!jsonscan_leave(&it, &in))
+                break;
+            continue;
+        }
+        if (!jsonscan_val(&it, &v))
+            break;
+        if (!geometry.p && jsonscan_string_is(&k, "geometry"))
             geometry = v;
-        assign(fields, klen, n, CM_MEMBER, &k, &v, vals);
+        assign(fields, klen, &in_item, &k, &v, vals);
     }
-    if (jsonscan_members(&props, &in))
-        while (jsonscan_next(&in, &k, &v))
-            assign(fields, klen, n, CM_PROP, &k, &v, vals);
-    if (jsonscan_members(&assets, &in))
-        while (jsonscan_next(&in, &k, &v))
-            assign(fields, klen, n, CM_ASSET, &k, &v, vals);
     for (size_t i = 0; i < n; i++) {
         struct jsonscan *x = &vals[i];
         if (fields[i].source == CM_LAT || fields[i].source == CM_LON)

@@ -44,6 +44,13 @@ struct catalog_prop {
     const char *txt;
 };
 
+/* The property whose plain string value is part of an item's state in the
+ * SQLite driver (catalog_sqlite.c, migrate_v5): the platform's plume
+ * endpoints test it (= "published") on every request unless told otherwise,
+ * so that test is read from the order index, and its count from stored
+ * counts. Any other property is tested as usual. */
+#define CATALOG_STATE_PROP "cm:status"
+
 /* The stored properties of a properties object: *out (malloc'd; strings
  * borrowed from props, which must outlive them), *n entries. 0 or -ENOMEM. */
 int catalog_props_of(const cJSON *props, struct catalog_prop **out, size_t *n);

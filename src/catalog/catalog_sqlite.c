@@ -4,7 +4,8 @@
  * narrow copy of each item's keys, visibility and interval (item_search)
  * with its properties as rows (item_props), which, like the R*Tree, carry
  * the item's class (collection and visibility) so that counts read nothing
- * else. This file has the schema and its migrations, the pool of read
+ * else, and whose state (class and status, migrate_v5) the order index
+ * carries. This file has the schema and its migrations, the pool of read
  * connections, the import transaction and the generation probe;
  * catalog_sqlite_read.c has the reads and queryables and
  * catalog_sqlite_search.c the search.
@@ -18,103 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/geom.h"
 #include "catalog/template.h"
 #include "util/log.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define MAX_IDLE_CONNS 32
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 /* ------------------------------------------------------------------------ */
-
-/* SQL function tessera_intersects(geometry_json, geom_pointer): the exact test
- * after the R*Tree prefilter. */
-static void sql_intersects(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    const struct catalog_geom *q = sqlite3_value_pointer(argv[1], "tessera_geom");
-    const char *text = (const char *)sqlite3_value_text(argv[0]);
-    size_t len = (size_t)sqlite3_value_bytes(argv[0]);
-    sqlite3_result_int(ctx, text && q && catalog_geom_text_intersects(text, len, q));
-}
-
-/* SQL functions tessera_pk, tessera_pn and tessera_pt(record, key): the
- * kind, num and txt of property key in a packed record (item_search.props;
- * catalog_driver.h), or NULL when it has none. They stand for the columns
- * of an item_props row, so that a filter tests a candidate's properties
- * without a lookup. */
-static void sql_prop(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const uint8_t *rec = sqlite3_value_blob(argv[0]);
-    size_t len = (size_t)sqlite3_value_bytes(argv[0]);
-    const char *key = (const char *)sqlite3_value_text(argv[1]);
-    size_t keylen = (size_t)sqlite3_value_bytes(argv[1]);
-    struct catalog_prop p;
-    size_t tl;
-    if (!key || !catalog_props_find(rec, len, key, keylen, &p, &tl))
-        return; /* NULL */
-    switch (*(const char *)sqlite3_user_data(ctx)) {
-    case 'k':
-        sqlite3_result_int(ctx, p.kind);
-        break;
-    case 'n':
-        if (p.has_num)
-            sqlite3_result_double(ctx, p.num);
-        break;
-    default:
-        if (p.txt)
-            sqlite3_result_text(ctx, p.txt, (int)tl, SQLITE_TRANSIENT);
-        break;
-    }
-}
-
-/* Aggregate tessera_ids(rowid, cap): the rowids as a JSON array when there
- * are fewer than cap of them, else NULL. With count(*) beside it, one pass
- * over a search's matches gives their number and, when they are few, the
- * matches themselves (catalog_sqlite_search.c). */
-struct ids_acc {
-    int64_t n, cap, *v;
-    bool oom;
-};
-
-static void ids_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    struct ids_acc *a = sqlite3_aggregate_context(ctx, sizeof(*a));
-    if (!a || a->oom)
-        return;
-    if (a->n == 0) {
-        a->cap = sqlite3_value_int64(argv[1]);
-        if (a->cap > 0 && !(a->v = malloc((size_t)a->cap * sizeof(*a->v))))
-            a->oom = true;
-    }
-    if (a->n < a->cap && a->v)
-        a->v[a->n] = sqlite3_value_int64(argv[0]);
-    a->n++;
-}
-
-static void ids_final(sqlite3_context *ctx)
-{
-    struct ids_acc *a = sqlite3_aggregate_context(ctx, 0);
-    if (!a) { /* no rows */
-        sqlite3_result_text(ctx, "[]", 2, SQLITE_STATIC);
-        return;
-    }
-    char *s = NULL;
-    if (!a->oom && a->n < a->cap && (s = malloc((size_t)a->n * 21 + 3))) {
-        size_t len = 0;
-        s[len++] = '[';
-        for (int64_t i = 0; i < a->n; i++)
-            len += (size_t)sprintf(s + len, i ? ",%lld" : "%lld", (long long)a->v[i]);
-        s[len++] = ']';
-        sqlite3_result_text(ctx, s, (int)len, free);
-    } else if (a->oom || a->n < a->cap) {
-        sqlite3_result_error_nomem(ctx);
-    }
-    free(a->v);
-}
 
 /* A connection with the busy timeout and the SQL functions every reader and
  * the importer need. NULL on failure (logged). */
@@ -129,16 +42,7 @@ static sqlite3 *db_open(const char *path, bool create)
     }
     sqlite3_busy_timeout(db, 10000);
     sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    sqlite3_create_function(db, "tessera_intersects", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                            sql_intersects, NULL, NULL);
-    static const char k = 'k', n = 'n', t = 't';
-    sqlite3_create_function(db, "tessera_pk", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&k,
-                            sql_prop, NULL, NULL);
-    sqlite3_create_function(db, "tessera_pn", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&n,
-                            sql_prop, NULL, NULL);
-    sqlite3_create_function(db, "tessera_pt", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, (void *)&t,
-                            sql_prop, NULL, NULL);
-    sqlite3_create_function(db, "tessera_ids", 2, SQLITE_UTF8, NULL, NULL, ids_step, ids_final);
+    catalog_sqlite_functions(db);
     return db;
 }
 
@@ -249,9 +153,9 @@ out:
  * transaction and the version 3 migration. */
 #define SQL_INS_SEARCH                                                                             \
     "INSERT INTO item_search(rowid, collection, id, vis, cvis, datetime_start, datetime_end, "     \
-    "geom)"                                                                                        \
+    "geom, st)"                                                                                    \
     " VALUES(?1, ?2, ?3, ?4, coalesce((SELECT vis FROM collections WHERE id = ?2), 0), ?5, ?6, "   \
-    "?7)"
+    "?7, ?8)"
 #define SQL_INS_PACKED "INSERT INTO item_packed(rowid, props) VALUES(?1, ?2)"
 /* The R*Tree's third dimension is the interval in years: in milliseconds
  * it would dwarf degrees and the tree would split on time alone. */
@@ -427,6 +331,52 @@ static int migrate_v4(sqlite3 *db)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
+/* Version 5 makes the plume endpoints' default test, CATALOG_STATE_PROP =
+ * "published", index-only (bench/README.md: a packed-property lookup per
+ * walked plume and an exact count over 80,000 index entries were two thirds
+ * of a 1,000-row CSV page). An item's state is its class and the value of
+ * that property when it is a plain string (item_states); item_search and its
+ * order index carry it, so that a page walk tests it in the index, and
+ * item_counts counts per state, so that such a search's count is a sum. */
+static int migrate_v5(sqlite3 *db)
+{
+    /* Each item's class and status first (temp.item_state_of), then the
+     * states, each item's state and the counts from them. */
+    static const char *const tables =
+        "CREATE TABLE item_states(st INTEGER PRIMARY KEY, cls INTEGER NOT NULL, status TEXT);"
+        "CREATE TEMP TABLE item_state_of(item INTEGER PRIMARY KEY, cls INTEGER NOT NULL,"
+        "  status TEXT);";
+    static const char *const state_of =
+        "INSERT INTO temp.item_state_of SELECT s.rowid, k.cls, p.txt FROM item_search s"
+        "  JOIN item_classes k ON k.collection = s.collection AND k.vis = s.vis"
+        "  LEFT JOIN item_props p ON p.item = s.rowid AND p.key = ?1 AND p.kind = ?2";
+    static const char *const states =
+        "INSERT INTO item_states(cls, status) SELECT DISTINCT cls, status"
+        "  FROM temp.item_state_of ORDER BY 1, 2;"
+        "CREATE INDEX item_states_cls ON item_states(cls, status);"
+        "ALTER TABLE item_search ADD COLUMN st INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE item_search SET st = (SELECT t.st FROM temp.item_state_of o JOIN item_states t"
+        "  ON t.cls = o.cls AND t.status IS o.status WHERE o.item = item_search.rowid);"
+        "DROP TABLE temp.item_state_of;"
+        "DROP INDEX item_search_order;"
+        "CREATE INDEX item_search_order ON item_search(datetime_start DESC, collection, id,"
+        "  vis, cvis, datetime_end, st);"
+        "DROP TABLE item_counts;"
+        "CREATE TABLE item_counts(st INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+        "INSERT INTO item_counts SELECT st, count(*) FROM item_search GROUP BY st;"
+        "INSERT INTO schema_version VALUES(5);";
+    sqlite3_stmt *st = NULL;
+    int rc = -EIO;
+    if (sqlite3_exec(db, tables, NULL, NULL, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, state_of, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, CATALOG_STATE_PROP, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int(st, 2, CATALOG_PROP_STRING) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_DONE && sqlite3_exec(db, states, NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int migrate(sqlite3 *db)
 {
     int version = 0;
@@ -459,6 +409,8 @@ static int migrate(sqlite3 *db)
         goto fail;
     if (version < 4 && migrate_v4(db) < 0)
         goto fail;
+    if (version < 5 && migrate_v5(db) < 0)
+        goto fail;
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     return 0;
@@ -479,7 +431,7 @@ struct sqlite_tx {
     sqlite3_stmt *find_item, *del_item, *del_bbox, *del_assets, *ins_item, *ins_bbox, *ins_asset,
         *upsert_coll, *has_coll, *del_search, *del_props, *ins_search, *ins_prop, *ins_key,
         *upd_cvis, *count_add, *count_sub, *stats, *ins_packed, *del_packed, *ins_class,
-        *find_class;
+        *find_class, *ins_state, *find_state;
     int64_t vis; /* the imported documents' visibility mask */
     char *visibility_json;
     char *cls_coll; /* the collection whose class is cls (imports go collection by collection) */
@@ -526,6 +478,8 @@ static void tx_free(struct sqlite_tx *tx)
     sqlite3_finalize(tx->del_packed);
     sqlite3_finalize(tx->ins_class);
     sqlite3_finalize(tx->find_class);
+    sqlite3_finalize(tx->ins_state);
+    sqlite3_finalize(tx->find_state);
     sqlite3_close(tx->db);
     free(tx->visibility_json);
     free(tx->cls_coll);
@@ -611,7 +565,8 @@ static int sqlite_tx_begin(struct catalog *base, const struct strlist *visibilit
         sqlite3_stmt **st;
         const char *sql;
     } stmts[] = {
-        {&tx->find_item, "SELECT rowid, vis FROM items WHERE collection = ?1 AND id = ?2"},
+        {&tx->find_item, "SELECT rowid, (SELECT st FROM item_search s WHERE s.rowid = i.rowid)"
+                         " FROM items i WHERE collection = ?1 AND id = ?2"},
         {&tx->del_item, "DELETE FROM items WHERE rowid = ?1"},
         {&tx->del_bbox, "DELETE FROM item_rtree WHERE id = ?1"},
         {&tx->del_assets, "DELETE FROM assets WHERE item = ?1"},
@@ -622,6 +577,8 @@ static int sqlite_tx_begin(struct catalog *base, const struct strlist *visibilit
                         " maxc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"},
         {&tx->ins_class, "INSERT OR IGNORE INTO item_classes(collection, vis) VALUES(?1, ?2)"},
         {&tx->find_class, "SELECT cls FROM item_classes WHERE collection = ?1 AND vis = ?2"},
+        {&tx->ins_state, "INSERT INTO item_states(cls, status) VALUES(?1, ?2)"},
+        {&tx->find_state, "SELECT st FROM item_states WHERE cls = ?1 AND status IS ?2"},
         {&tx->ins_asset, "INSERT OR IGNORE INTO assets(key, item) VALUES(?1, ?2)"},
         {&tx->upsert_coll, "INSERT INTO collections(id, doc, visibility, vis, imported)"
                            " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET"
@@ -638,9 +595,9 @@ static int sqlite_tx_begin(struct catalog *base, const struct strlist *visibilit
         /* A collection's visibility is copied into its items' search rows,
          * so that a search tests two integers per item and joins nothing. */
         {&tx->upd_cvis, "UPDATE item_search SET cvis = ?1 WHERE collection = ?2"},
-        {&tx->count_add, "INSERT INTO item_counts(collection, vis, n) VALUES(?1, ?2, 1)"
-                         " ON CONFLICT(collection, vis) DO UPDATE SET n = n + 1"},
-        {&tx->count_sub, "UPDATE item_counts SET n = n - 1 WHERE collection = ?1 AND vis = ?2"},
+        {&tx->count_add, "INSERT INTO item_counts(st, n) VALUES(?1, 1)"
+                         " ON CONFLICT(st) DO UPDATE SET n = n + 1"},
+        {&tx->count_sub, "UPDATE item_counts SET n = n - 1 WHERE st = ?1"},
         /* An upper bound of the longest interval: it never shrinks. */
         {&tx->stats, "UPDATE item_stats SET maxdur = max(maxdur, ?1)"},
     };
@@ -707,6 +664,33 @@ static int item_class(struct sqlite_tx *tx, const char *collection, int64_t *cls
     return 0;
 }
 
+/* The state (migrate_v5) of item it of class cls, created on first use. */
+static int item_state(struct sqlite_tx *tx, int64_t cls, const struct catalog_item_rec *it,
+                      int64_t *state)
+{
+    const char *status = NULL;
+    for (size_t i = 0; i < it->nprops && !status; i++)
+        if (it->props[i].kind == CATALOG_PROP_STRING &&
+            strcmp(it->props[i].key, CATALOG_STATE_PROP) == 0)
+            status = it->props[i].txt;
+    sqlite3_bind_int64(tx->find_state, 1, cls);
+    sqlite3_bind_text(tx->find_state, 2, status, -1, SQLITE_STATIC);
+    int s = sqlite3_step(tx->find_state);
+    *state = s == SQLITE_ROW ? sqlite3_column_int64(tx->find_state, 0) : 0;
+    sqlite3_reset(tx->find_state);
+    sqlite3_clear_bindings(tx->find_state);
+    if (s == SQLITE_ROW)
+        return 0;
+    if (s != SQLITE_DONE)
+        return -EIO;
+    sqlite3_bind_int64(tx->ins_state, 1, cls);
+    sqlite3_bind_text(tx->ins_state, 2, status, -1, SQLITE_STATIC);
+    if (step_done(tx->ins_state))
+        return -EIO;
+    *state = sqlite3_last_insert_rowid(tx->db);
+    return 0;
+}
+
 static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item_rec *it)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
@@ -717,7 +701,7 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
     bind_text(st, 2, it->id);
     int s = sqlite3_step(st);
     int64_t old = s == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    int64_t old_vis = s == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    int64_t old_st = s == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (s != SQLITE_ROW && s != SQLITE_DONE)
@@ -731,8 +715,7 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
         sqlite3_bind_int64(tx->del_packed, 1, old);
         if (step_done(tx->del_packed))
             return -EIO;
-        bind_text(tx->count_sub, 1, it->collection);
-        sqlite3_bind_int64(tx->count_sub, 2, old_vis);
+        sqlite3_bind_int64(tx->count_sub, 1, old_st);
         if (step_done(tx->del_assets) || step_done(tx->del_bbox) || step_done(tx->del_item) ||
             step_done(tx->del_search) || step_done(tx->del_props) || step_done(tx->count_sub))
             return -EIO;
@@ -752,8 +735,10 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
     sqlite3_bind_text(st, 10, it->tpl, -1, SQLITE_STATIC);
     if (step_done(st))
         return -EIO;
-    int64_t rowid = sqlite3_last_insert_rowid(tx->db), cls;
+    int64_t rowid = sqlite3_last_insert_rowid(tx->db), cls, state;
     int rc = item_class(tx, it->collection, &cls);
+    if (rc == 0)
+        rc = item_state(tx, cls, it, &state);
     if (rc < 0)
         return rc;
 
@@ -775,8 +760,8 @@ static int sqlite_tx_put_item(struct catalog_tx *base, const struct catalog_item
     sqlite3_bind_int64(st, 5, it->start);
     sqlite3_bind_int64(st, 6, it->end);
     sqlite3_bind_int(st, 7, it->geometry != NULL);
-    bind_text(tx->count_add, 1, it->collection);
-    sqlite3_bind_int64(tx->count_add, 2, tx->vis);
+    sqlite3_bind_int64(st, 8, state);
+    sqlite3_bind_int64(tx->count_add, 1, state);
     sqlite3_bind_int64(tx->stats, 1, it->end - it->start);
     /* The class and interval every property row of the item carries. */
     sqlite3_bind_int64(tx->ins_prop, 6, cls);

@@ -1,5 +1,6 @@
 /* Internals shared by the files of the SQLite catalog driver:
  * catalog_sqlite.c (schema, connection pool, import, generation),
+ * catalog_sqlite_func.c (SQL functions),
  * catalog_sqlite_read.c (reads and queryables) and catalog_sqlite_search*.c
  * (search). Internal to src/catalog/.
  * Threading: the pool is mutex-guarded; a connection taken from it belongs
@@ -54,6 +55,9 @@ struct catalog_sqlite {
     uint64_t gen;
     uint32_t gen_hdr[WALWATCH_WORDS];
 };
+
+/* Registers the driver's SQL functions on db (catalog_sqlite_func.c). */
+void catalog_sqlite_functions(sqlite3 *db);
 
 /* A read-only connection from the pool (opened when none is idle); NULL on
  * failure (logged). Give it back with catalog_sqlite_conn_put. */

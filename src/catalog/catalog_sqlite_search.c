@@ -15,13 +15,14 @@
  * collections and the datetime parameter need no row of item_search (a
  * rowid lookup per candidate was most of a search's time). The same pass
  * keeps the matches when they are few, and the page is cut from them in
- * order; otherwise (or when nothing filters: then the count is a sum of
- * item_counts) the page walks an index in page order and stops after the
- * page: the order index, which covers visibility and the interval, or,
- * when the first sort key is a property, that property's index (items
- * without it follow, as they sort last). Everything runs in one read
- * transaction, so the count and the page agree. Any thread: each call takes
- * its own pooled connection. */
+ * order; otherwise (or when nothing filters but the platform's status
+ * test: then the count is a sum of item_counts per state) the page walks an
+ * index in page order and stops after the page: the order index, which
+ * covers visibility, the interval and the item's state (so that the status
+ * test reads no properties), or, when the first sort key is a property,
+ * that property's index (items without it follow, as they sort last).
+ * Everything runs in one read transaction, so the count and the page agree.
+ * Any thread: each call takes its own pooled connection. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,7 +58,7 @@ static void use(struct search *x, const struct choice *c)
     memcpy(x->box, c->box, sizeof(x->box));
     x->lead = c->lead;
     x->estimate = c->estimate;
-    x->dialect.skip = c->src == SRC_PROP ? c->lead : NULL;
+    x->dialect.skip = c->src == SRC_PROP ? c->lead : c->src == SRC_ORDER ? x->fold : NULL;
 }
 
 /* Resets st for its next use, its bindings cleared: they may borrow
@@ -301,6 +302,35 @@ static int visible_classes(struct search *x)
     return rc;
 }
 
+/* The states (migrate_v5) of the items the caller sees in the query's
+ * collections, with the folded leaf's values when there is one, as a JSON
+ * array in x->states, found once per search. */
+static int visible_states(struct search *x)
+{
+    struct sqlb b;
+    sqlite3_stmt *st;
+    if (x->states)
+        return 0;
+    sqlb_init(&b, false);
+    sqlb_add(&b, "SELECT json_group_array(t.st) FROM item_states t JOIN item_classes k"
+                 " ON k.cls = t.cls JOIN collections c ON c.id = k.collection WHERE ");
+    search_add_visible_kinds(x, &b);
+    for (size_t i = 0; x->fold && i < x->fold->nvalues; i++) {
+        sqlb_add(&b, i ? ", " : " AND t.status IN (");
+        sqlb_text(&b, x->fold->values[i].str);
+    }
+    sqlb_add(&b, x->fold ? ")" : "");
+    int rc = prepare(x, &b, &st);
+    sqlb_free(&b);
+    if (rc < 0)
+        return rc;
+    const char *v =
+        sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    rc = !v ? -EIO : !(x->states = strdup(v)) ? -ENOMEM : 0;
+    release(x, st);
+    return rc;
+}
+
 /* ---- the page ---------------------------------------------------------------- */
 
 struct rows {
@@ -475,24 +505,35 @@ static int count_source(struct search *x, int64_t *matched, char **set)
     return rc;
 }
 
+/* Whether nothing filters but visibility, collections and the folded
+ * leaf: the stored counts per state then add up to the count. */
+static bool counted_by_state(const struct search *x)
+{
+    const struct catalog_query *q = x->q;
+    return !q->has_bbox && !q->has_start && !q->has_end && !x->ids && !q->intersects &&
+           (!q->filter || q->filter == x->fold);
+}
+
 /* The count in the order index, or from the stored counts. */
 static int count(struct search *x, int64_t *matched)
 {
-    const struct catalog_query *q = x->q;
+    bool stored = counted_by_state(x);
+    int rc = stored ? visible_states(x) : 0;
+    if (rc < 0)
+        return rc;
     struct sqlb b;
     sqlb_init(&b, false);
-    if (!q->has_bbox && !q->has_start && !q->has_end && !x->ids && !q->intersects && !q->filter) {
-        /* Nothing filters but visibility (and collections): the stored
-         * counts per collection and visibility add up to it. */
-        sqlb_add(&b, "SELECT coalesce(sum(k.n), 0) FROM item_counts k JOIN collections c ON"
-                     " c.id = k.collection WHERE ");
-        search_add_visible_kinds(x, &b);
+    if (stored) {
+        sqlb_add(&b, "SELECT coalesce(sum(n), 0) FROM item_counts WHERE st IN (SELECT value"
+                     " FROM json_each(");
+        sqlb_text(&b, x->states);
+        sqlb_add(&b, "))");
     } else {
         sqlb_add(&b, "SELECT count(*)");
         search_add_source(x, &b);
         search_add_where(x, &b);
     }
-    int rc = run_number(x, &b, matched);
+    rc = run_number(x, &b, matched);
     sqlb_free(&b);
     return rc;
 }
@@ -509,10 +550,11 @@ static int choose_walk(struct search *x)
     struct sqlb b;
     int64_t share = 0;
     sqlb_init(&b, false);
-    sqlb_add(&b, "SELECT coalesce(20 * sum(n) FILTER (WHERE collection IN (SELECT value FROM"
+    sqlb_add(&b, "SELECT coalesce(20 * sum(n) FILTER (WHERE k.collection IN (SELECT value FROM"
                  " json_each(");
     sqlb_text(&b, x->colls);
-    sqlb_add(&b, "))) >= sum(n), 0) FROM item_counts");
+    sqlb_add(&b, "))) >= sum(n), 0) FROM item_counts n JOIN item_states t ON t.st = n.st"
+                 " JOIN item_classes k ON k.cls = t.cls");
     int rc = run_number(x, &b, &share);
     sqlb_free(&b);
     x->walk = share != 0;
@@ -525,11 +567,13 @@ static int plan_and_run(struct search *x, struct rows *rows, int64_t *matched)
 {
     struct choice best, order = {.src = SRC_ORDER, .estimate = INT64_MAX};
     int rc = choose_source(x, &best);
+    if (rc == 0 && x->fold)
+        rc = visible_states(x);
     if (rc < 0)
         return rc;
     *matched = -1;
     use(x, &best);
-    if (best.src != SRC_ORDER) {
+    if (best.src != SRC_ORDER && (best.estimate < SMALL_SET || !counted_by_state(x))) {
         /* Count from the best source; when few match, the page is cut
          * from those, else an index is walked in page order. */
         char *set = NULL;
@@ -621,13 +665,9 @@ int catalog_sqlite_search(struct catalog *base, const struct catalog_query *q, i
     };
     x.dialect.ctx = &x;
     search_set_narrow(&x, false); /* the item's columns through item_search */
-    struct strlist names = STRLIST_INIT;
-    if (filter_properties(q->filter, &names) < 0)
-        return -ENOMEM;
-    x.packed = names.n > 0;
-    strlist_free(&names);
     for (size_t i = 0; i < x.sort->n; i++)
-        x.packed |= x.sort->keys[i].field == FILTER_FIELD_PROPERTY;
+        x.sorts_props |= x.sort->keys[i].field == FILTER_FIELD_PROPERTY;
+    x.fold = search_state_leaf(q->filter);
     x.joins = search_row_reads(q->filter) + (q->intersects != NULL) + (q->ids && q->ids->n) > 1;
     struct rows rows = {.n = 0};
     bool in_tx = false;
@@ -658,5 +698,6 @@ done:
     free(x.ids);
     free(x.colls);
     free(x.classes);
+    free(x.states);
     return rc;
 }

@@ -39,12 +39,16 @@ struct search {
     const struct filter_node *lead; /* SRC_RTREE: the S_INTERSECTS leaf or NULL; SRC_PROP */
     int64_t estimate;               /* the source's candidates, capped at SMALL_SET */
     struct filter_node intersects;  /* the intersects parameter as a leaf */
-    bool packed;                    /* the filter or the sort reads properties */
+    bool sorts_props;               /* the sort reads properties */
     const struct names *names;      /* wide, or by_rtree/by_prop when narrow */
     bool narrow;                    /* the statement tests visibility on its source alone */
     bool joins;    /* narrow statements still join item_search: the query reads it more than once */
     bool walk;     /* the page walks the order index, collections or not */
     char *classes; /* JSON array of the classes the caller sees in the query's collections */
+    /* The filter's leaf on CATALOG_STATE_PROP that item states answer
+     * (migrate_v5), or NULL; statements on the order index test it there. */
+    const struct filter_node *fold;
+    char *states; /* JSON array of the states the caller sees (fold: with its values) */
 };
 
 /* The item's R*Tree box (table alias t) meets box q in x, given its own
@@ -71,5 +75,7 @@ void search_add_visible_kinds(struct search *x, struct sqlb *b);
 size_t search_row_reads(const struct filter_node *n);
 /* Names the item's columns for a wide or a narrow statement. */
 void search_set_narrow(struct search *x, bool narrow);
+/* The top-level leaf of filter f that item states answer, or NULL. */
+const struct filter_node *search_state_leaf(const struct filter_node *f);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "catalog/catalog_sqlite_search.h"
 #include "catalog/geom.h"
+#include "util/timeutil.h"
 
 static const struct names wide = {"s.rowid",      "s.geom",           "s.id",
                                   "s.collection", "s.datetime_start", "s.datetime_end"};
@@ -160,11 +161,12 @@ static bool reads_props(const struct filter_node *n, const struct filter_node *s
 
 /* The packed properties (pk), when the filter or the sort reads them; SQLite
  * joins them only for the rows that pass the other tests. A narrow count
- * has no sort, and its lead is tested on the property row: SQLite 3.40
- * would still look up a join nothing reads. */
+ * has no sort, and a leaf the statement applies another way (its lead, or a
+ * state test) reads no packed properties: SQLite 3.40 would still look up a
+ * join nothing reads. */
 void search_join_packed(struct search *x, struct sqlb *b)
 {
-    if (x->packed && (!x->narrow || reads_props(x->q->filter, x->dialect.skip)))
+    if ((!x->narrow && x->sorts_props) || reads_props(x->q->filter, x->dialect.skip))
         sqlb_add(b, " LEFT JOIN item_packed pk ON pk.rowid = %s", x->names->row);
 }
 
@@ -263,7 +265,17 @@ static void vis_terms(struct search *x, struct sqlb *b, const char *items, const
 static void wide_where(struct search *x, struct sqlb *b)
 {
     const struct catalog_query *q = x->q;
-    vis_terms(x, b, "s.vis", "s.cvis");
+    /* The states found for the folded leaf are visible ones of the query's
+     * collections, so a walk tests the state alone (the order index has it:
+     * no packed properties to read). */
+    bool by_state = x->fold && x->dialect.skip == x->fold;
+    if (by_state) {
+        sqlb_add(b, "s.st IN (SELECT value FROM json_each(");
+        sqlb_text(b, x->states);
+        sqlb_add(b, "))");
+    } else {
+        vis_terms(x, b, "s.vis", "s.cvis");
+    }
     if (q->has_end) {
         sqlb_add(b, " AND s.datetime_start <= ");
         sqlb_int(b, q->end);
@@ -278,7 +290,7 @@ static void wide_where(struct search *x, struct sqlb *b)
             sqlb_add(b, " - (SELECT maxdur FROM item_stats)");
         }
     }
-    if (x->colls) {
+    if (x->colls && !(by_state && x->walk)) {
         /* "+" keeps SQLite from reading the collections through their
          * index (then sorting them all) when the page should walk. */
         sqlb_add(b, x->walk ? " AND +s.collection IN (SELECT value FROM json_each("
@@ -379,4 +391,30 @@ void search_set_narrow(struct search *x, bool narrow)
     x->dialect.coll = n->coll;
     x->dialect.start = n->start;
     x->dialect.end = n->end;
+}
+
+/* A plain string compared with a date-time string matches by its instant
+ * too (filter_sql.c); the state holds plain strings only. */
+static bool plain_strings(const struct filter_node *n)
+{
+    for (size_t i = 0; i < n->nvalues; i++) {
+        int64_t ms;
+        if (n->values[i].type != FILTER_STRING ||
+            time_parse_rfc3339_wide(n->values[i].str, &ms) == 0)
+            return false;
+    }
+    return n->nvalues > 0;
+}
+
+const struct filter_node *search_state_leaf(const struct filter_node *f)
+{
+    size_t n = !f ? 0 : f->op == FILTER_AND ? f->nkids : 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct filter_node *k = f->op == FILTER_AND ? f->kids[i] : f;
+        if ((k->op == FILTER_IN || (k->op == FILTER_CMP && k->cmp == FILTER_EQ)) && !k->negated &&
+            k->field == FILTER_FIELD_PROPERTY && strcmp(k->prop, CATALOG_STATE_PROP) == 0 &&
+            plain_strings(k))
+            return k;
+    }
+    return NULL;
 }

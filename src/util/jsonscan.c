@@ -32,14 +32,13 @@ static const char *skip_string(const char *p, const char *end)
     return NULL;
 }
 
-/* Past the array or object opening at p, its contents skipped without
- * checking their grammar (jsonscan_next checks what it reads); NULL when
- * cut. */
-static const char *skip_nested(const char *p, const char *end)
+/* Past the bracket that closes depth levels of arrays and objects opened
+ * before p (0: the one opening at p), contents skipped without checking
+ * their grammar (jsonscan_next checks what it reads); NULL when cut. */
+static const char *skip_nested(const char *p, const char *end, size_t depth)
 {
     static const bool special[256] = {
         ['"'] = true, ['['] = true, [']'] = true, ['{'] = true, ['}'] = true};
-    size_t depth = 0;
     while (p < end) {
         char c = *p;
         if (!special[(unsigned char)c]) {
@@ -79,7 +78,7 @@ bool jsonscan_value(const char *text, size_t n, struct jsonscan *v)
     case '[':
     case '{':
         v->type = *p == '[' ? JSONSCAN_ARRAY : JSONSCAN_OBJECT;
-        q = skip_nested(p, end);
+        q = skip_nested(p, end, 0);
         break;
     case 'n':
         v->type = JSONSCAN_NULL;
@@ -130,7 +129,7 @@ bool jsonscan_members(const struct jsonscan *obj, struct jsonscan_iter *it)
     return true;
 }
 
-bool jsonscan_next(struct jsonscan_iter *it, struct jsonscan *key, struct jsonscan *val)
+bool jsonscan_key(struct jsonscan_iter *it, struct jsonscan *key)
 {
     const char *p = skip_ws(it->p, it->end);
     if (p < it->end && *p == ',')
@@ -138,9 +137,41 @@ bool jsonscan_next(struct jsonscan_iter *it, struct jsonscan *key, struct jsonsc
     if (p == it->end || *p != '"' || !jsonscan_value(p, (size_t)(it->end - p), key))
         return false;
     p = skip_ws(key->p + key->len, it->end);
-    if (p == it->end || *p != ':' || !jsonscan_value(p + 1, (size_t)(it->end - p - 1), val))
+    if (p == it->end || *p != ':')
+        return false;
+    it->p = p + 1;
+    return true;
+}
+
+bool jsonscan_val(struct jsonscan_iter *it, struct jsonscan *val)
+{
+    if (!jsonscan_value(it->p, (size_t)(it->end - it->p), val))
         return false;
     it->p = val->p + val->len;
+    return true;
+}
+
+bool jsonscan_next(struct jsonscan_iter *it, struct jsonscan *key, struct jsonscan *val)
+{
+    return jsonscan_key(it, key) && jsonscan_val(it, val);
+}
+
+bool jsonscan_enter(const struct jsonscan_iter *it, struct jsonscan_iter *in)
+{
+    const char *p = skip_ws(it->p, it->end);
+    if (p == it->end || *p != '{')
+        return false;
+    in->p = p + 1;
+    in->end = it->end;
+    return true;
+}
+
+bool jsonscan_leave(struct jsonscan_iter *it, const struct jsonscan_iter *in)
+{
+    const char *q = skip_nested(in->p, in->end, 1);
+    if (!q)
+        return false;
+    it->p = q;
     return true;
 }
 

@@ -47,6 +47,18 @@ struct jsonscan_iter {
 };
 bool jsonscan_members(const struct jsonscan *obj, struct jsonscan_iter *it);
 bool jsonscan_next(struct jsonscan_iter *it, struct jsonscan *key, struct jsonscan *val);
+/* The same walk a member at a time, for a reader that goes through some
+ * nested objects anyway, so that it reads their text once instead of
+ * skipping it first: jsonscan_key reads the next key (and its colon), then
+ * jsonscan_val reads the value as jsonscan_next would or, when the value is
+ * an object, jsonscan_enter starts *in on its members (read them with
+ * jsonscan_next) and jsonscan_leave moves it past the object, skipping the
+ * members *in has not read. Each returns false as jsonscan_next does, and
+ * jsonscan_enter also for a value that is no object. */
+bool jsonscan_key(struct jsonscan_iter *it, struct jsonscan *key);
+bool jsonscan_val(struct jsonscan_iter *it, struct jsonscan *val);
+bool jsonscan_enter(const struct jsonscan_iter *it, struct jsonscan_iter *in);
+bool jsonscan_leave(struct jsonscan_iter *it, const struct jsonscan_iter *in);
 
 /* Element i of an array; false when it has fewer. */
 bool jsonscan_index(const struct jsonscan *arr, size_t i, struct jsonscan *out);

@@ -225,6 +225,26 @@ static void test_asset_type(void **state)
     assert_string_equal(key, "d/x.png");
     assert_false(catalog_asset_key("https://elsewhere.example/x.png", key, sizeof(key)));
     assert_false(catalog_asset_key("../x.png", key, sizeof(key)));
+    /* Percent-decoding: escapes anywhere, a '%' without two hex digits as
+     * it is, %00 refused, and a key that does not fit refused, not cut. */
+    static const struct {
+        const char *href, *key;
+    } keys[] = {
+        {"%64/a%41b.tif", "d/aAb.tif"}, {"d/100%", "d/100%"},     {"d/1%4", "d/1%4"},
+        {"d/%zz%4g", "d/%zz%4g"},       {"d/%41%42", "d/AB"},      {"d/x%2", "d/x%2"},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        assert_true(catalog_asset_key(keys[i].href, key, sizeof(key)));
+        assert_string_equal(key, keys[i].key);
+    }
+    assert_false(catalog_asset_key("d/a%2f%2Fb", key, sizeof(key))); /* an empty segment */
+    assert_false(catalog_asset_key("d/a%00b", key, sizeof(key)));
+    assert_true(catalog_asset_key("d/abcd", key, 7));
+    assert_string_equal(key, "d/abcd");
+    assert_false(catalog_asset_key("d/abcde", key, 7));
+    assert_false(catalog_asset_key("d/abc%41", key, 6));
+    assert_true(catalog_asset_key("d/abc%41", key, 7));
+    assert_string_equal(key, "d/abcA");
 }
 
 /* A store-level test, once per driver. */

@@ -663,6 +663,7 @@ static void test_migration(void **state)
                          "DROP TABLE item_rtree; DROP TABLE item_search; DROP TABLE item_props;"
                          "DROP TABLE prop_keys; DROP TABLE item_counts; DROP TABLE item_stats;"
                          "DROP TABLE item_packed; DROP TABLE item_classes;"
+                         "DROP TABLE item_states;"
                          "DELETE FROM schema_version WHERE version >= 3;"
                          "CREATE INDEX items_id ON items(id);"
                          "CREATE INDEX items_order ON items(datetime_start DESC, collection, id);",
@@ -685,6 +686,114 @@ static void test_migration(void **state)
     catalog_queryables_free(q, n);
 }
 
+/* The platform's status filter (CATALOG_STATE_PROP): on SQLite an equality
+ * or IN of plain strings is read from each item's state (migrate_v5) when
+ * the page walks the order index, and counted from stored counts per state;
+ * everything else tests the property as usual. Both must agree, also after
+ * items change status or visibility, and after the migration to states. */
+static void expect_status(struct fixture *f, const struct strlist *groups, const char *text,
+                          const char *want)
+{
+    struct filter_node *n = NULL;
+    char err[320];
+    struct strlist c3 = STRLIST_INIT;
+    strlist_add(&c3, "c3");
+    if (filter_parse_cql2_text(text, &n, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", text, err);
+    filter_normalize(&n);
+    struct catalog_query q = {.groups = groups, .filter = n, .collections = &c3};
+    expect_ids(f, &q, want, text);
+    filter_free(n);
+    strlist_free(&c3);
+}
+
+static void status_checks(struct fixture *f)
+{
+    expect_status(f, NULL, "\"cm:status\" = 'published'", "s5 s1");
+    expect_status(f, &f->partners, "\"cm:status\" = 'published'", "s6 s5 s1");
+    expect_status(f, NULL, "\"cm:status\" IN ('published', 'in_review')", "s5 s2 s1");
+    expect_status(f, NULL, "\"cm:status\" <> 'published'", "s4 s2");
+    expect_status(f, NULL, "\"cm:status\" = '2021-01-01T00:00:00Z'", "s4");
+    expect_status(f, NULL, "\"cm:status\" = 'published' AND num > 1", "s5");
+    expect_status(f, NULL, "\"cm:status\" = 'none'", "");
+    expect_text(f, NULL, "\"cm:status\" = 'published'", "s5 s1");
+    expect_sort(f, &f->partners, "-num", "\"cm:status\" = 'published'", "s6 s5 s1");
+    expect_sort(f, NULL, "id", "\"cm:status\" IN ('in_review', 'published')", "s1 s2 s5");
+    expect_status(f, &f->partners, "TRUE", "s6 s5 s4 s3 s2 s1");
+}
+
+static void test_status(void **state)
+{
+    struct fixture *f = *state;
+    char dir[128], err[512];
+    struct strlist partners = STRLIST_INIT;
+    strlist_add(&partners, "Partners");
+    snprintf(dir, sizeof(dir), "%s/c3", f->dir);
+    mkdir(dir, 0700);
+    write_file(dir, "c3.json", COLLECTION("c3"));
+    write_item(dir, "s1", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-01T00:00:00Z\",\"num\":1,\"cm:status\":\"published\"");
+    write_item(dir, "s2", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-02T00:00:00Z\",\"num\":2,\"cm:status\":\"in_review\"");
+    write_item(dir, "s3", "c3", PT(1, 1), "\"datetime\":\"2022-01-03T00:00:00Z\",\"num\":3");
+    write_item(dir, "s4", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-04T00:00:00Z\",\"num\":4,"
+               "\"cm:status\":\"2021-01-01T00:00:00Z\"");
+    write_item(dir, "s5", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-05T00:00:00Z\",\"num\":5,\"cm:status\":\"published\"");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    snprintf(dir, sizeof(dir), "%s/c3p", f->dir);
+    mkdir(dir, 0700);
+    write_item(dir, "s6", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-06T00:00:00Z\",\"num\":6,\"cm:status\":\"published\"");
+    assert_int_equal(catalog_import_path(f->cat, dir, &partners, err, sizeof(err)), 0);
+    status_checks(f);
+    /* s2 published and s5 in review: the stored counts follow. */
+    snprintf(dir, sizeof(dir), "%s/c3again", f->dir);
+    mkdir(dir, 0700);
+    write_item(dir, "s2", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-02T00:00:00Z\",\"num\":2,\"cm:status\":\"published\"");
+    write_item(dir, "s5", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-05T00:00:00Z\",\"num\":5,\"cm:status\":\"in_review\"");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    expect_status(f, NULL, "\"cm:status\" = 'published'", "s2 s1");
+    expect_status(f, &f->partners, "\"cm:status\" = 'in_review'", "s5");
+    /* And back, so that the checks hold again. */
+    write_item(dir, "s2", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-02T00:00:00Z\",\"num\":2,\"cm:status\":\"in_review\"");
+    write_item(dir, "s5", "c3", PT(1, 1),
+               "\"datetime\":\"2022-01-05T00:00:00Z\",\"num\":5,\"cm:status\":\"published\"");
+    assert_int_equal(catalog_import_path(f->cat, dir, NULL, err, sizeof(err)), 0);
+    status_checks(f);
+    if (!f->url) {
+        /* A catalog of schema version 4, before states. */
+        char path[128];
+        sqlite3 *db;
+        catalog_close(f->cat);
+        snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_exec(db,
+                         "DROP INDEX item_search_order; DROP TABLE item_states;"
+                         "ALTER TABLE item_search DROP COLUMN st;"
+                         "CREATE INDEX item_search_order ON item_search(datetime_start DESC,"
+                         "  collection, id, vis, cvis, datetime_end);"
+                         "DROP TABLE item_counts;"
+                         "CREATE TABLE item_counts(collection TEXT NOT NULL, vis INTEGER NOT NULL,"
+                         "  n INTEGER NOT NULL, PRIMARY KEY(collection, vis)) WITHOUT ROWID;"
+                         "INSERT INTO item_counts SELECT collection, vis, count(*)"
+                         "  FROM item_search GROUP BY collection, vis;"
+                         "DELETE FROM schema_version WHERE version >= 5;",
+                         NULL, NULL, NULL),
+            SQLITE_OK);
+        sqlite3_close(db);
+        f->cat = catalog_open(f->dir, NULL);
+        assert_non_null(f->cat);
+        status_checks(f);
+    }
+    strlist_free(&partners);
+}
+
 #define BOTH_DRIVERS(t)                                                                            \
     {"sqlite/" #t, t, setup_sqlite, teardown, NULL},                                               \
     {                                                                                              \
@@ -699,6 +808,7 @@ int main(void)
         BOTH_DRIVERS(test_sorting),          BOTH_DRIVERS(test_queryables),
         BOTH_DRIVERS(test_reimport_props),   BOTH_DRIVERS(test_migration),
         BOTH_DRIVERS(test_before_1970),      BOTH_DRIVERS(test_count_visibility),
+        BOTH_DRIVERS(test_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
-/* Unit tests for util/jsonscan.c: values as slices, members and elements,
- * text cut short (as item templates are), and strings unescaped exactly as
- * cJSON unescapes them. Single-threaded. */
+/* Unit tests for util/jsonscan.c: values as slices, members and elements
+ * (also a member at a time, objects entered in place), text cut short (as
+ * item templates are), and strings unescaped exactly as cJSON unescapes
+ * them. Single-threaded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,6 +82,47 @@ static void test_members_and_elements(void **state)
     assert_false(jsonscan_open_object(" [1]", 4, &obj));
 }
 
+/* A member at a time: an object value entered in place reads the same
+ * members, and leaving it (whether read to the end or not) goes on after
+ * it; a value that is no object is not entered. */
+static void test_enter_and_leave(void **state)
+{
+    (void)state;
+    const char *text = "{\"a\":1, \"p\" : {\"x\":{\"y\":\"}\"}, \"z\":[2]} , \"q\":{}, "
+                       "\"b\":\"end\"}";
+    struct jsonscan obj = value(text), k, v;
+    struct jsonscan_iter it, in;
+    for (int partly = 0; partly < 2; partly++) {
+        assert_true(jsonscan_members(&obj, &it));
+        assert_true(jsonscan_key(&it, &k) && jsonscan_string_is(&k, "a"));
+        assert_false(jsonscan_enter(&it, &in));
+        assert_true(jsonscan_val(&it, &v) && v.type == JSONSCAN_NUMBER);
+        assert_true(jsonscan_key(&it, &k) && jsonscan_string_is(&k, "p"));
+        assert_true(jsonscan_enter(&it, &in));
+        assert_true(jsonscan_next(&in, &k, &v) && jsonscan_string_is(&k, "x"));
+        assert_int_equal(v.type, JSONSCAN_OBJECT);
+        if (!partly) {
+            assert_true(jsonscan_next(&in, &k, &v) && jsonscan_string_is(&k, "z"));
+            assert_false(jsonscan_next(&in, &k, &v));
+        }
+        assert_true(jsonscan_leave(&it, &in));
+        assert_true(jsonscan_key(&it, &k) && jsonscan_string_is(&k, "q"));
+        assert_true(jsonscan_enter(&it, &in));
+        assert_false(jsonscan_next(&in, &k, &v));
+        assert_true(jsonscan_leave(&it, &in));
+        assert_true(jsonscan_next(&it, &k, &v) && jsonscan_string_is(&k, "b"));
+        assert_false(jsonscan_key(&it, &k));
+    }
+    /* An object cut short cannot be left. */
+    const char *cut = "{\"p\":{\"x\":1, \"y\":[";
+    assert_true(jsonscan_open_object(cut, strlen(cut), &obj));
+    assert_true(jsonscan_members(&obj, &it));
+    assert_true(jsonscan_key(&it, &k) && jsonscan_enter(&it, &in));
+    assert_true(jsonscan_next(&in, &k, &v));
+    assert_false(jsonscan_next(&in, &k, &v));
+    assert_false(jsonscan_leave(&it, &in));
+}
+
 /* Strings come out as cJSON parses them. */
 static void test_strings_as_cjson(void **state)
 {
@@ -120,6 +162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_members_and_elements),
+        cmocka_unit_test(test_enter_and_leave),
         cmocka_unit_test(test_strings_as_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* Unit tests of the shared URL helpers: percent-encoding with and without
- * kept reserved characters, and which Host values may be echoed into links. */
+ * kept reserved characters, allocated or in place, and which Host values
+ * may be echoed into links. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +14,12 @@
 
 static void check_encode(const char *in, const char *keep, const char *want)
 {
-    char *got = url_encode(in, keep);
+    char *got = url_encode(in, keep), out[64];
     assert_non_null(got);
     assert_string_equal(got, want);
     free(got);
+    assert_true(url_encode_to(in, keep, out, sizeof(out)));
+    assert_string_equal(out, want);
 }
 
 static void test_encode(void **state)
@@ -30,6 +33,22 @@ static void test_encode(void **state)
     /* UTF-8 bytes are encoded one by one, upper-case hex. */
     check_encode("\xc3\xa9", "", "%C3%A9");
     check_encode("\x01\x7f", "", "%01%7F");
+}
+
+/* In place (the plume CSV writes its asset URLs so), the result and its
+ * NUL must fit: one byte short fails. */
+static void test_encode_to_bounds(void **state)
+{
+    (void)state;
+    char out[16];
+    assert_true(url_encode_to("abc", "", out, 4));
+    assert_string_equal(out, "abc");
+    assert_false(url_encode_to("abc", "", out, 3));
+    assert_true(url_encode_to("a b", "", out, 6));
+    assert_string_equal(out, "a%20b");
+    assert_false(url_encode_to("a b", "", out, 5));
+    assert_false(url_encode_to("a b", "", out, 3));
+    assert_false(url_encode_to("", "", out, 0));
 }
 
 static void test_host_ok(void **state)
@@ -58,6 +77,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_encode_to_bounds),
         cmocka_unit_test(test_host_ok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
