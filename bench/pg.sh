@@ -53,7 +53,8 @@ psql -X -q "$ADMIN_URL" -c 'CREATE DATABASE bench'
 DB_URL=${ADMIN_URL%/postgres}/bench
 NGINX_PORT=$(free_port)
 mkdir -p "$TMP/nginx"
-sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" "$BENCH/nginx.conf.in" >"$TMP/nginx/nginx.conf"
+sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@PORT_LOG@|$(free_port)|g" \
+    "$BENCH/nginx.conf.in" >"$TMP/nginx/nginx.conf"
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
 PIDS+=($!)
 
