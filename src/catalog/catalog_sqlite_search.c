@@ -279,27 +279,34 @@ static int choose_source(struct search *x, struct choice *best)
     return rc;
 }
 
+/* Runs b's statement (and frees b) for its one text value, strdup'd into
+ * *out. 0, -EIO or -ENOMEM. */
+static int one_text(struct search *x, struct sqlb *b, char **out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(x, b, &st);
+    sqlb_free(b);
+    if (rc < 0)
+        return rc;
+    const char *v =
+        sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    rc = !v ? -EIO : !(*out = strdup(v)) ? -ENOMEM : 0;
+    release(x, st);
+    return rc;
+}
+
 /* The classes (migrate_v4) of the items the caller sees in the query's
  * collections, as a JSON array in x->classes, found once per search. */
 static int visible_classes(struct search *x)
 {
     struct sqlb b;
-    sqlite3_stmt *st;
     if (x->classes)
         return 0;
     sqlb_init(&b, false);
     sqlb_add(&b, "SELECT json_group_array(k.cls) FROM item_classes k JOIN collections c"
                  " ON c.id = k.collection WHERE ");
     search_add_visible_kinds(x, &b);
-    int rc = prepare(x, &b, &st);
-    sqlb_free(&b);
-    if (rc < 0)
-        return rc;
-    const char *v =
-        sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    rc = !v ? -EIO : !(x->classes = strdup(v)) ? -ENOMEM : 0;
-    release(x, st);
-    return rc;
+    return one_text(x, &b, &x->classes);
 }
 
 /* The states (migrate_v5) of the items the caller sees in the query's
@@ -308,7 +315,6 @@ static int visible_classes(struct search *x)
 static int visible_states(struct search *x)
 {
     struct sqlb b;
-    sqlite3_stmt *st;
     if (x->states)
         return 0;
     sqlb_init(&b, false);
@@ -320,15 +326,7 @@ static int visible_states(struct search *x)
         sqlb_text(&b, x->fold->values[i].str);
     }
     sqlb_add(&b, x->fold ? ")" : "");
-    int rc = prepare(x, &b, &st);
-    sqlb_free(&b);
-    if (rc < 0)
-        return rc;
-    const char *v =
-        sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    rc = !v ? -EIO : !(x->states = strdup(v)) ? -ENOMEM : 0;
-    release(x, st);
-    return rc;
+    return one_text(x, &b, &x->states);
 }
 
 /* ---- the page ---------------------------------------------------------------- */

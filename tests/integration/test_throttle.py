@@ -13,7 +13,7 @@ import statistics
 import time
 import unittest
 
-from harness import Server, unique_email
+from harness import Server, unique_email, within_one_window
 
 PASSWORD = "correct horse battery"
 
@@ -48,6 +48,7 @@ class LoginPerAccount(ThrottleServer):
     def test_account_limit_and_no_enumeration(self):
         known = unique_email("known")
         self.assertEqual(self.srv.register(known, PASSWORD).status_code, 201)
+        within_one_window(60)
         unknown = unique_email("nobody")
         known_401, unknown_401 = [], []
         for _ in range(3):
@@ -123,6 +124,7 @@ class LoginPerPairAndCeiling(ThrottleServer):
     def test_owner_elsewhere_still_signs_in(self):
         email = unique_email("pair")
         self.assertEqual(self.srv.register(email, PASSWORD).status_code, 201)
+        within_one_window(60)
         for _ in range(3):
             self.assertEqual(attempt_from(self.srv, "127.0.0.2", email), 401)
         self.assertEqual(attempt_from(self.srv, "127.0.0.2", email), 429)
@@ -138,6 +140,7 @@ class RegisterPerAddress(ThrottleServer):
     settings = {"register-rate-addr": "2", "rate-window": "60"}
 
     def test_registration_limit(self):
+        within_one_window(60)
         for _ in range(2):
             self.assertEqual(self.srv.register(unique_email("reg")).status_code, 201)
         r = self.srv.register(unique_email("reg"))
@@ -153,6 +156,7 @@ class LoginPerAddress(ThrottleServer):
     def test_address_limit(self):
         known = unique_email("addr")
         self.assertEqual(self.srv.register(known, PASSWORD).status_code, 201)
+        within_one_window(60)
         # Five attempts from 127.0.0.1, each for a different e-mail.
         for i in range(5):
             r = attempt(self.srv, unique_email("spray%d" % i))
