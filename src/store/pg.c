@@ -277,6 +277,13 @@ int pg_exec(PGconn *c, const char *sql, int n, const char *const *params, int64_
     return 0;
 }
 
+int pg_exec_write(PGconn *c, const char *sql, int n, const char *const *params, int miss_rc)
+{
+    int64_t changed = 0;
+    int rc = pg_exec(c, sql, n, params, &changed);
+    return rc < 0 ? rc : changed ? 0 : miss_rc;
+}
+
 int pg_begin(PGconn *c)
 {
     return pg_exec(c, "BEGIN", 0, NULL, NULL);

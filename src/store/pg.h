@@ -62,6 +62,8 @@ PGresult *pg_query_constraint(PGconn *c, const char *sql, int n, const char *con
  * violation), -ENOENT (foreign key violation) or -EIO. *changed (may be NULL)
  * receives the affected row count. */
 int pg_exec(PGconn *c, const char *sql, int n, const char *const *params, int64_t *changed);
+/* pg_exec of a write that must change a row: miss_rc when it changed none. */
+int pg_exec_write(PGconn *c, const char *sql, int n, const char *const *params, int miss_rc);
 int pg_begin(PGconn *c);     /* BEGIN; 0 or -EIO */
 int pg_commit(PGconn *c);    /* COMMIT; 0 or -EIO (the transaction is then gone) */
 void pg_rollback(PGconn *c); /* ROLLBACK, ignoring errors */

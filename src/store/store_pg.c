@@ -507,17 +507,13 @@ static int pg_account_update(struct store *st, struct account *a)
                             pgstore_bool_param(a->is_staff),
                             pg_int_param(now, now_p),
                             pg_int_param(a->sessions_valid_after, sva_p)};
-    int64_t changed = 0;
-    if ((rc = pg_exec(c,
-                      "UPDATE accounts SET password_hash = $2, first_name = $3, last_name = $4,"
-                      " organization = $5, \"groups\" = $6, scopes = $7, is_active = $8,"
-                      " is_staff = $9, updated = $10, sessions_valid_after = $11 WHERE id = $1",
-                      11, params, &changed)) < 0)
+    if ((rc = pg_exec_write(
+             c,
+             "UPDATE accounts SET password_hash = $2, first_name = $3, last_name = $4,"
+             " organization = $5, \"groups\" = $6, scopes = $7, is_active = $8,"
+             " is_staff = $9, updated = $10, sessions_valid_after = $11 WHERE id = $1",
+             11, params, -ENOENT)) < 0)
         goto fail;
-    if (changed == 0) {
-        rc = -ENOENT;
-        goto fail;
-    }
     if ((rc = pg_change_note(c, PG_CHANGE_ACCOUNT, a->id, "")) < 0)
         goto fail;
     rc = pgstore_write_end(ps, c, 0, true);

@@ -149,17 +149,15 @@ int pgstore_token_rotate(struct store *st, const char *old_id, int64_t account_i
     char acc[24], until[24], now[24];
     const char *params[] = {old_id, fresh->id, pg_int_param(valid_until, until),
                             pg_int_param(time_now_ms(), now), pg_int_param(account_id, acc)};
-    int64_t changed = 0;
     int rc = pg_begin(c);
     if (rc == 0)
-        rc = pg_exec(c,
-                     "UPDATE tokens SET replaced_by = $2, is_default = false, modified = $4,"
-                     " expires_at = CASE WHEN expires_at = 0 OR expires_at > $3 THEN $3"
-                     " ELSE expires_at END"
-                     " WHERE id = $1 AND account_id = $5 AND revoked_at = 0 AND replaced_by = ''",
-                     5, params, &changed);
-    if (rc == 0 && changed == 0)
-        rc = -ENOENT;
+        rc = pg_exec_write(
+            c,
+            "UPDATE tokens SET replaced_by = $2, is_default = false, modified = $4,"
+            " expires_at = CASE WHEN expires_at = 0 OR expires_at > $3 THEN $3"
+            " ELSE expires_at END"
+            " WHERE id = $1 AND account_id = $5 AND revoked_at = 0 AND replaced_by = ''",
+            5, params, -ENOENT);
     if (rc == 0)
         rc = pgstore_token_insert_on(c, fresh);
     if (rc == 0)
@@ -320,15 +318,12 @@ int pgstore_token_revoke_temp(struct store *st, const char *id, int64_t account_
     char acc[24], exp[24], now[24];
     const char *params[] = {id, pg_int_param(account_id, acc), pg_int_param(expires_at, exp),
                             pg_int_param(time_now_ms(), now)};
-    int64_t changed = 0;
     int rc = pg_begin(c);
     if (rc == 0)
-        rc = pg_exec(c,
-                     "INSERT INTO temp_revocations (id, account_id, expires_at, revoked_at)"
-                     " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-                     4, params, &changed);
-    if (rc == 0 && changed == 0)
-        rc = -EEXIST;
+        rc = pg_exec_write(c,
+                           "INSERT INTO temp_revocations (id, account_id, expires_at, revoked_at)"
+                           " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                           4, params, -EEXIST);
     if (rc == 0)
         rc = pg_change_note(c, PG_CHANGE_TOKEN, account_id, id);
     return pgstore_write_end(ps, c, rc, true);
@@ -344,15 +339,12 @@ int pgstore_token_revoke(struct store *st, const char *id, int64_t account_id)
         return -EIO;
     char acc[24], now[24];
     const char *params[] = {id, pg_int_param(account_id, acc), pg_int_param(time_now_ms(), now)};
-    int64_t changed = 0;
     int rc = pg_begin(c);
     if (rc == 0)
-        rc = pg_exec(c,
-                     "UPDATE tokens SET revoked_at = $3"
-                     " WHERE id = $1 AND account_id = $2 AND revoked_at = 0",
-                     3, params, &changed);
-    if (rc == 0 && changed == 0)
-        rc = -ENOENT;
+        rc = pg_exec_write(c,
+                           "UPDATE tokens SET revoked_at = $3"
+                           " WHERE id = $1 AND account_id = $2 AND revoked_at = 0",
+                           3, params, -ENOENT);
     if (rc == 0)
         rc = pg_change_note(c, PG_CHANGE_TOKEN, account_id, id);
     return pgstore_write_end(ps, c, rc, true);

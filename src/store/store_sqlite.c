@@ -174,6 +174,13 @@ int sq_db_fail(struct sqlite_conn *c, const char *what)
     return -EIO;
 }
 
+int sq_step_write(struct sqlite_conn *c, sqlite3_stmt *s, const char *what, int miss_rc)
+{
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return sq_db_fail(c, what);
+    return sqlite3_changes(c->db) ? 0 : miss_rc;
+}
+
 /* The cached prepared statement, prepared on first use. */
 sqlite3_stmt *sq_stmt_get(struct sqlite_conn *c, enum stmt_id id)
 {
@@ -562,16 +569,8 @@ static int sq_account_update(struct store *st, struct account *a)
         sq_db_fail(c, "account_update bind");
         goto fail;
     }
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        sq_db_fail(c, "account_update");
-        goto fail;
-    }
-    if (sqlite3_changes(c->db) == 0) {
-        rc = -ENOENT;
-        goto fail;
-    }
-    a->updated = now;
-    rc = 0;
+    if ((rc = sq_step_write(c, s, "account_update", -ENOENT)) == 0)
+        a->updated = now;
 fail:
     sq_stmt_done(s);
     free(groups);

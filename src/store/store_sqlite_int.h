@@ -89,6 +89,9 @@ int sq_db_fail(struct sqlite_conn *c, const char *what);
 sqlite3_stmt *sq_stmt_get(struct sqlite_conn *c, enum stmt_id id);
 /* Resets a cached statement and clears its bindings. */
 void sq_stmt_done(sqlite3_stmt *s);
+/* Steps a write statement: 0 when it changed a row, miss_rc when it
+ * changed none, -EIO (logged under what) when it failed. */
+int sq_step_write(struct sqlite_conn *c, sqlite3_stmt *s, const char *what, int miss_rc);
 int sq_tx_begin(struct sqlite_conn *c); /* BEGIN IMMEDIATE */
 int sq_tx_commit(struct sqlite_conn *c);
 void sq_tx_rollback(struct sqlite_conn *c);

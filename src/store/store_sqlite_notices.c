@@ -137,9 +137,7 @@ int sq_notice_list(struct store *st, int64_t account_id, struct notice **out, si
 /* Runs a bound single-row UPDATE: -ENOENT when it matched no row. */
 static int update_one(struct sqlite_conn *c, sqlite3_stmt *s, const char *what)
 {
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_db_fail(c, what);
-    if (rc == 0 && sqlite3_changes(c->db) == 0)
-        rc = -ENOENT;
+    int rc = sq_step_write(c, s, what, -ENOENT);
     sqlite3_finalize(s);
     return rc;
 }

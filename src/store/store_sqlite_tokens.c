@@ -240,11 +240,7 @@ int sq_token_update(struct store *st, const struct token_record *t)
         sq_db_fail(c, "token_update bind");
         goto fail;
     }
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        sq_db_fail(c, "token_update");
-        goto fail;
-    }
-    rc = sqlite3_changes(c->db) ? 0 : -ENOENT;
+    rc = sq_step_write(c, s, "token_update", -ENOENT);
 fail:
     sq_stmt_done(s);
     token_texts_free(&tx);
@@ -262,11 +258,7 @@ int sq_token_revoke(struct store *st, const char *id, int64_t account_id)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, account_id);
     sqlite3_bind_int64(s, 3, sq_now_ms());
-    int rc;
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = sq_db_fail(c, "token_revoke");
-    else
-        rc = sqlite3_changes(c->db) ? 0 : -ENOENT;
+    int rc = sq_step_write(c, s, "token_revoke", -ENOENT);
     sq_stmt_done(s);
     return rc;
 }
@@ -283,11 +275,7 @@ int sq_token_revoke_temp(struct store *st, const char *id, int64_t account_id, i
     sqlite3_bind_int64(s, 2, account_id);
     sqlite3_bind_int64(s, 3, expires_at);
     sqlite3_bind_int64(s, 4, sq_now_ms());
-    int rc;
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = sq_db_fail(c, "token_revoke_temp");
-    else
-        rc = sqlite3_changes(c->db) ? 0 : -EEXIST;
+    int rc = sq_step_write(c, s, "token_revoke_temp", -EEXIST);
     sq_stmt_done(s);
     return rc;
 }
@@ -312,8 +300,7 @@ int sq_token_rotate(struct store *st, const char *old_id, int64_t account_id,
     sqlite3_bind_int64(s, 3, valid_until);
     sqlite3_bind_int64(s, 4, now);
     sqlite3_bind_int64(s, 5, account_id);
-    rc = sqlite3_step(s) == SQLITE_DONE ? (sqlite3_changes(c->db) ? 0 : -ENOENT)
-                                        : sq_db_fail(c, "token_rotate");
+    rc = sq_step_write(c, s, "token_rotate", -ENOENT);
     sq_stmt_done(s);
     fresh->account_id = account_id;
     if (rc == 0)
