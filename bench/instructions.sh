@@ -94,7 +94,7 @@ per_request() { # binary kind
 printf '%-34s %12s' "instructions per request" "$(basename "$BIN")"
 [ -n "${BASE:-}" ] && printf ' %12s %8s' "$(basename "$BASE")" "change"
 printf '\n'
-for kind in healthz sk tk session; do
+for kind in ${KINDS:-healthz sk tk session}; do
     now=$(per_request "$BIN" "$kind")
     printf '%-34s %12s' "$kind" "$now"
     if [ -n "${BASE:-}" ]; then

@@ -178,18 +178,16 @@ enum auth_result auth_verify_signer(struct app *app, const char *token_id, struc
 static enum auth_result verify_stored(struct app *app, const char *cred, struct principal *p)
 {
     struct token_stored_parts parts;
-    if (token_parse_stored(cred, &parts) < 0) /* shape and checksum: no lookup */
-        return AUTH_MALFORMED;
-    if (!auth_instance_ours(app, parts.instance)) {
-        crypto_wipe(&parts, sizeof(parts));
-        return AUTH_INVALID;
-    }
-    struct tokenindex *tc = index_of(app);
     uint8_t mac[CRYPTO_MAC_LEN];
+    /* Shape and checksum, then the HMAC (most of the cost of a check when
+     * this thread has not seen the token), outside the lock. */
+    int rc = credcache_stored(app->token_key, cred, &parts, mac);
+    if (rc == -EINVAL)
+        return AUTH_MALFORMED;
     struct stored_check c = {&parts, mac, p, AUTH_INVALID};
-    /* Hash outside the lock: the HMAC is most of the cost of a check. */
-    if (tc && credcache_secret_hash(app->token_key, parts.id, parts.secret, mac) == 0 &&
-        tokenindex_token_view(tc, parts.id, check_stored, &c) == -EAGAIN)
+    bool ours = rc == 0 && auth_instance_ours(app, parts.instance);
+    struct tokenindex *tc = ours ? index_of(app) : NULL;
+    if (tc && tokenindex_token_view(tc, parts.id, check_stored, &c) == -EAGAIN)
         c.res = AUTH_UNAVAILABLE;
     crypto_wipe(&parts, sizeof(parts));
     crypto_wipe(mac, sizeof(mac));

@@ -86,18 +86,18 @@ void credcache_temp_put(const uint8_t key[CRYPTO_KEY_LEN], const char *token)
     put(temps, key, token);
 }
 
-/* ---- pk/sk secrets ------------------------------------------------------ */
+/* ---- pk/sk tokens ------------------------------------------------------- */
 
-#define SECRET_SLOTS 256 /* per thread: clients with many tokens share a node */
+#define STORED_SLOTS 256 /* per thread: clients with many tokens share a node */
 
-struct secret_slot {
+struct stored_slot {
     uint8_t key[CRYPTO_KEY_LEN];
-    char id[TOKEN_ID_LEN + 1]; /* "" = empty */
-    uint8_t digest[CRYPTO_SHORT_LEN];
+    uint8_t digest[CRYPTO_SHORT_LEN]; /* of the whole token text */
     uint8_t mac[CRYPTO_MAC_LEN];
+    struct token_stored_parts parts; /* secret left empty; id "" = empty slot */
 };
 
-static _Thread_local struct secret_slot secrets[SECRET_SLOTS];
+static _Thread_local struct stored_slot stored[STORED_SLOTS];
 static uint8_t digest_key[CRYPTO_SHORT_KEY_LEN];
 static pthread_once_t digest_key_once = PTHREAD_ONCE_INIT;
 
@@ -106,28 +106,33 @@ static void make_digest_key(void)
     crypto_random(digest_key, sizeof(digest_key));
 }
 
-int credcache_secret_hash(const uint8_t key[CRYPTO_KEY_LEN], const char *id, const char *secret,
-                          uint8_t mac[CRYPTO_MAC_LEN])
+int credcache_stored(const uint8_t key[CRYPTO_KEY_LEN], const char *token,
+                     struct token_stored_parts *parts, uint8_t mac[CRYPTO_MAC_LEN])
 {
-    size_t idlen = strnlen(id, TOKEN_ID_LEN + 1);
-    if (idlen != TOKEN_ID_LEN) /* not an id of ours: no slot, no shortcut */
-        return token_hash_secret(key, secret, mac) < 0 ? -EIO : 0;
+    size_t len = strnlen(token, TOKEN_MAX_LEN + 1);
+    if (len > TOKEN_MAX_LEN)
+        return -EINVAL;
     pthread_once(&digest_key_once, make_digest_key);
     uint8_t digest[CRYPTO_SHORT_LEN];
-    crypto_short_digest(digest_key, secret, strlen(secret), digest);
-    uint64_t head;
-    memcpy(&head, id, sizeof(head)); /* ids are random */
-    struct secret_slot *s = &secrets[((head * 0x9E3779B97F4A7C15ULL) >> 56) % SECRET_SLOTS];
-    if (crypto_equal(s->id, id, TOKEN_ID_LEN + 1) && crypto_equal(s->digest, digest, sizeof(digest)) &&
+    crypto_short_digest(digest_key, token, len, digest);
+    /* The digest is a keyed PRF of the text: any of its bytes picks a slot. */
+    struct stored_slot *s = &stored[digest[0] % STORED_SLOTS];
+    if (s->parts.id[0] && crypto_equal(s->digest, digest, sizeof(digest)) &&
         crypto_equal(s->key, key, CRYPTO_KEY_LEN)) {
+        *parts = s->parts;
         memcpy(mac, s->mac, CRYPTO_MAC_LEN);
         return 0;
     }
-    if (token_hash_secret(key, secret, mac) < 0)
+    if (token_parse_stored(token, parts) < 0) /* shape and checksum */
+        return -EINVAL;
+    if (token_hash_secret(key, parts->secret, mac) < 0) {
+        crypto_wipe(parts, sizeof(*parts));
         return -EIO;
+    }
     memcpy(s->key, key, CRYPTO_KEY_LEN);
-    memcpy(s->id, id, TOKEN_ID_LEN + 1);
     memcpy(s->digest, digest, sizeof(digest));
     memcpy(s->mac, mac, CRYPTO_MAC_LEN);
+    s->parts = *parts;
+    crypto_wipe(s->parts.secret, sizeof(s->parts.secret));
     return 0;
 }

@@ -6,8 +6,8 @@
  * direct-mapped tables (sessions, tk tokens and pk/sk secrets apart, so
  * none evicts another), where an entry lives until another token takes
  * its slot. Session and tk texts are kept (they live an hour at most); a
- * pk/sk secret never is: its table holds a keyed digest of it beside the
- * HMAC the token index compares. */
+ * pk/sk token never is: its table holds a keyed digest of it beside its
+ * parsed parts and the HMAC the token index compares. */
 #ifndef TESSERA_CREDCACHE_H
 #define TESSERA_CREDCACHE_H
 
@@ -16,6 +16,7 @@
 
 #include "auth/crypto.h"
 #include "auth/jwt.h"
+#include "auth/token.h"
 
 /* What verify_session reads from a session JWT. */
 struct session_claims {
@@ -38,12 +39,14 @@ bool credcache_temp_verified(const uint8_t key[CRYPTO_KEY_LEN], const char *toke
 /* Remembers a tk token whose MAC key verified. */
 void credcache_temp_put(const uint8_t key[CRYPTO_KEY_LEN], const char *token);
 
-/* mac = token_hash_secret(key, secret) for the stored token id: from this
- * thread's table when it computed it before for the same key, id and
- * secret (matched by a SipHash digest under a per-process random key),
- * else computed and kept. The caller compares mac with the index's
- * secret_hash as before. 0 or -EIO. */
-int credcache_secret_hash(const uint8_t key[CRYPTO_KEY_LEN], const char *id, const char *secret,
-                          uint8_t mac[CRYPTO_MAC_LEN]);
+/* A pk/sk token's parts (token_parse_stored's, without the secret) and
+ * mac = token_hash_secret(key, secret): from this thread's table when it
+ * read the same token text under the same key before, matched by a
+ * SipHash digest of the whole text under a per-process random key (the
+ * text is never kept), else parsed, hashed and kept. The caller compares
+ * mac with the index's secret_hash as before. 0; -EINVAL when the token is
+ * malformed (bad shape or checksum: never kept); -EIO. */
+int credcache_stored(const uint8_t key[CRYPTO_KEY_LEN], const char *token,
+                     struct token_stored_parts *parts, uint8_t mac[CRYPTO_MAC_LEN]);
 
 #endif

@@ -2,11 +2,13 @@
  * with its claims, only under the same key and only for the exact text;
  * overlong tokens are not kept; each thread has its own tables; sessions
  * and tk tokens are kept apart. */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -94,35 +96,64 @@ static void test_temp_table_apart(void **state)
     assert_false(credcache_temp_verified(KEY_A, big));
 }
 
-/* The pk/sk table hands back the HMAC token_hash_secret computes, for the
- * same key, id and secret only; it keeps no secret. */
-static void test_secret_hash(void **state)
+/* The pk/sk table hands back what token_parse_stored and token_hash_secret
+ * give, for the same key and token text only; it keeps no secret, and
+ * never keeps a malformed token. */
+static void expect_stored(const uint8_t *key, const char *token)
+{
+    struct token_stored_parts want, got;
+    uint8_t want_mac[CRYPTO_MAC_LEN], mac[CRYPTO_MAC_LEN];
+    assert_int_equal(token_parse_stored(token, &want), 0);
+    assert_int_equal(token_hash_secret(key, want.secret, want_mac), 0);
+    assert_int_equal(credcache_stored(key, token, &got, mac), 0);
+    assert_memory_equal(mac, want_mac, sizeof(mac));
+    assert_int_equal(got.kind, want.kind);
+    assert_string_equal(got.username, want.username);
+    assert_string_equal(got.id, want.id);
+    assert_string_equal(got.instance, want.instance);
+}
+
+static void test_stored(void **state)
 {
     (void)state;
-    const char *id = "abcdefghijklmnopqrstuvwxy", *other_id = "bbcdefghijklmnopqrstuvwxy";
-    const char *secret = "s3cretS3cretS3cretS3cretS3cret12";
-    uint8_t want[CRYPTO_MAC_LEN], got[CRYPTO_MAC_LEN], again[CRYPTO_MAC_LEN];
-    assert_int_equal(token_hash_secret(KEY_A, secret, want), 0);
-    assert_int_equal(credcache_secret_hash(KEY_A, id, secret, got), 0); /* computed */
-    assert_memory_equal(got, want, sizeof(want));
-    assert_int_equal(credcache_secret_hash(KEY_A, id, secret, again), 0); /* kept */
-    assert_memory_equal(again, want, sizeof(want));
-    /* Another secret, key or id gets its own HMAC, never the kept one. */
-    const char *wrong = "s3cretS3cretS3cretS3cretS3cret13";
-    assert_int_equal(token_hash_secret(KEY_A, wrong, want), 0);
-    assert_int_equal(credcache_secret_hash(KEY_A, id, wrong, got), 0);
-    assert_memory_equal(got, want, sizeof(want));
-    assert_int_equal(token_hash_secret(KEY_B, secret, want), 0);
-    assert_int_equal(credcache_secret_hash(KEY_B, id, secret, got), 0);
-    assert_memory_equal(got, want, sizeof(want));
-    assert_int_equal(token_hash_secret(KEY_A, secret, want), 0);
-    assert_int_equal(credcache_secret_hash(KEY_A, other_id, secret, got), 0);
-    assert_memory_equal(got, want, sizeof(want));
-    assert_int_equal(credcache_secret_hash(KEY_A, "short", secret, got), 0); /* no slot */
-    assert_memory_equal(got, want, sizeof(want));
-    /* The first token is still answered right after the others. */
-    assert_int_equal(credcache_secret_hash(KEY_A, id, secret, got), 0);
-    assert_memory_equal(got, want, sizeof(want));
+    char secret[TOKEN_SECRET_LEN + 1], other_secret[TOKEN_SECRET_LEN + 1];
+    token_new_secret(secret);
+    token_new_secret(other_secret);
+    const char *id = "abcdefghijklmnopqrstuvwxy";
+    char *sk = token_format_stored(TOKEN_SK, "alice", id, "inst1", secret);
+    char *other = token_format_stored(TOKEN_SK, "alice", id, "inst1", other_secret);
+    char *pk = token_format_stored(TOKEN_PK, "bob", "bbcdefghijklmnopqrstuvwxy", "", secret);
+    assert_non_null(sk);
+    assert_non_null(other);
+    assert_non_null(pk);
+    expect_stored(KEY_A, sk); /* parsed and hashed */
+    expect_stored(KEY_A, sk); /* kept */
+    /* Another secret, key or token gets its own answer, never the kept one. */
+    expect_stored(KEY_A, other);
+    expect_stored(KEY_B, sk);
+    expect_stored(KEY_A, pk);
+    expect_stored(KEY_A, sk);
+    /* A hit hands back no secret: the table never had it. */
+    struct token_stored_parts parts;
+    uint8_t mac[CRYPTO_MAC_LEN];
+    assert_int_equal(credcache_stored(KEY_A, sk, &parts, mac), 0);
+    assert_string_equal(parts.secret, "");
+    /* A broken checksum or shape is malformed, seen once or twice. */
+    char *bad = strdup(sk);
+    bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'A' ? 'B' : 'A';
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(credcache_stored(KEY_A, bad, &parts, mac), -EINVAL);
+        assert_int_equal(credcache_stored(KEY_A, "sk.e30.", &parts, mac), -EINVAL);
+        assert_int_equal(credcache_stored(KEY_A, "", &parts, mac), -EINVAL);
+    }
+    char big[TOKEN_MAX_LEN + 2];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    assert_int_equal(credcache_stored(KEY_A, big, &parts, mac), -EINVAL);
+    free(bad);
+    free(sk);
+    free(other);
+    free(pk);
 }
 
 int main(void)
@@ -132,7 +163,7 @@ int main(void)
         cmocka_unit_test(test_overlong_tokens_are_not_kept),
         cmocka_unit_test(test_per_thread),
         cmocka_unit_test(test_temp_table_apart),
-        cmocka_unit_test(test_secret_hash),
+        cmocka_unit_test(test_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
