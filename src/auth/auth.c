@@ -256,15 +256,13 @@ static int check_temp_revoked(void *ctx, const struct tokenindex_token *t,
 static enum auth_result verify_temp(struct app *app, const char *cred, struct principal *p)
 {
     struct token_temp_claims c = {0};
-    /* A tk seen by this thread before skips the HMAC, not the checks. */
-    bool seen = credcache_temp_verified(app->token_key, cred);
-    int rc = seen ? token_read_temp_verified(cred, &c) : token_parse_temp(app->token_key, cred, &c);
+    char tk_id[TOKEN_ID_LEN + 1];
+    /* A tk seen by this thread before skips the HMAC and the parse, not the checks. */
+    int rc = credcache_temp(app->token_key, cred, &c, tk_id);
     if (rc == -EPERM)
         return AUTH_INVALID;
     if (rc < 0)
         return AUTH_MALFORMED;
-    if (!seen)
-        credcache_temp_put(app->token_key, cred);
     enum auth_result res = AUTH_INVALID;
     struct tokenindex *tc = index_of(app);
     if (!tc || !auth_instance_ours(app, c.instance))
@@ -300,10 +298,8 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
             goto out;
         parent_alive = pc.alive;
     }
-    char tk_id[TOKEN_ID_LEN + 1];
     bool revoked = false;
-    if (token_temp_id(cred, tk_id) == 0 &&
-        tokenindex_token_view(tc, tk_id, check_temp_revoked, &revoked) == -EAGAIN) {
+    if (tokenindex_token_view(tc, tk_id, check_temp_revoked, &revoked) == -EAGAIN) {
         res = AUTH_UNAVAILABLE;
         goto out;
     }

@@ -483,10 +483,11 @@ static int parse_temp_payload(const char *p, const char *end, struct token_temp_
     return literal(&p, end, "}") && p == end ? 0 : -EINVAL;
 }
 
-/* token_parse_temp, and token_read_temp_verified when key is NULL. */
-static int parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
-                      struct token_temp_claims *out)
+int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
+                     struct token_temp_claims *out)
 {
+    if (!key || !s || !out)
+        return -EINVAL;
     memset(out, 0, sizeof(*out));
     const char *payload, *macpart;
     size_t plen, mlen;
@@ -499,14 +500,13 @@ static int parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
         crypto_b64url_decode(macpart, mlen, given, sizeof(given)) != CRYPTO_MAC_LEN ||
         (n = crypto_b64url_decode(payload, plen, (uint8_t *)buf, PAYLOAD_MAX_DECODED)) <= 0)
         return -EINVAL;
-    if (key) { /* verify before parsing: unauthenticated claims are never read */
-        if (temp_mac(key, s, (size_t)(payload - s) + plen, expected) < 0)
-            return -EIO;
-        bool match = crypto_equal(given, expected, CRYPTO_MAC_LEN);
-        crypto_wipe(expected, sizeof(expected));
-        if (!match)
-            return -EPERM;
-    }
+    /* Verify before parsing: unauthenticated claims are never read. */
+    if (temp_mac(key, s, (size_t)(payload - s) + plen, expected) < 0)
+        return -EIO;
+    bool match = crypto_equal(given, expected, CRYPTO_MAC_LEN);
+    crypto_wipe(expected, sizeof(expected));
+    if (!match)
+        return -EPERM;
     int rc = parse_temp_payload(buf, buf + n, out);
     if (rc < 0) {
         strlist_free(&out->scopes);
@@ -514,21 +514,6 @@ static int parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
         memset(out, 0, sizeof(*out));
     }
     return rc;
-}
-
-int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
-                     struct token_temp_claims *out)
-{
-    if (!key || !s || !out)
-        return -EINVAL;
-    return parse_temp(key, s, out);
-}
-
-int token_read_temp_verified(const char *s, struct token_temp_claims *out)
-{
-    if (!s || !out)
-        return -EINVAL;
-    return parse_temp(NULL, s, out);
 }
 
 int token_temp_id(const char *s, char out[TOKEN_ID_LEN + 1])

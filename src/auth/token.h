@@ -104,9 +104,6 @@ char *token_format_temp(const uint8_t key[CRYPTO_KEY_LEN], const struct token_te
  * wrong. On success the caller frees out->scopes and out->resources. */
 int token_parse_temp(const uint8_t key[CRYPTO_KEY_LEN], const char *s,
                      struct token_temp_claims *out);
-/* The same without the MAC check: only for a token whose MAC this process
- * verified with token_parse_temp before (auth's credcache). */
-int token_read_temp_verified(const char *s, struct token_temp_claims *out);
 
 /* The identity of a tk. token, which has no id of its own: the first
  * TOKEN_ID_LEN hex digits of its MAC (unique to its claims under one key),

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,25 +76,81 @@ static void test_per_thread(void **state)
     assert_int_equal(found, 0);
 }
 
-static void test_temp_table_apart(void **state)
+/* credcache_temp answers exactly what token_parse_temp and token_temp_id do. */
+static void expect_temp(const uint8_t *key, const char *tk)
+{
+    struct token_temp_claims want, got;
+    char want_id[TOKEN_ID_LEN + 1], id[TOKEN_ID_LEN + 1];
+    int want_rc = token_parse_temp(key, tk, &want);
+    assert_int_equal(credcache_temp(key, tk, &got, id), want_rc);
+    if (want_rc < 0)
+        return;
+    assert_int_equal(token_temp_id(tk, want_id), 0);
+    assert_string_equal(id, want_id);
+    assert_string_equal(got.username, want.username);
+    assert_string_equal(got.parent, want.parent);
+    assert_string_equal(got.instance, want.instance);
+    assert_int_equal(got.iat, want.iat);
+    assert_int_equal(got.exp, want.exp);
+    assert_int_equal(got.scopes.n, want.scopes.n);
+    for (size_t i = 0; i < want.scopes.n; i++)
+        assert_string_equal(got.scopes.v[i], want.scopes.v[i]);
+    assert_int_equal(got.resources.n, want.resources.n);
+    for (size_t i = 0; i < want.resources.n; i++)
+        assert_string_equal(got.resources.v[i], want.resources.v[i]);
+    strlist_free(&want.scopes);
+    strlist_free(&want.resources);
+    strlist_free(&got.scopes);
+    strlist_free(&got.resources);
+}
+
+static char *make_temp(const uint8_t *key, size_t nscopes, const char *resource)
+{
+    struct token_temp_claims c = {.username = "carol", .parent = "abcdefghijklmnopqrstuvwxy",
+                                  .iat = 1795435200, .exp = 1795438800, .instance = "inst1"};
+    for (size_t i = 0; i < nscopes; i++) {
+        char scope[32];
+        snprintf(scope, sizeof(scope), "scope:%zu", i);
+        assert_int_equal(strlist_add(&c.scopes, scope), 0);
+    }
+    if (resource)
+        assert_int_equal(strlist_add(&c.resources, resource), 0);
+    char *tk = token_format_temp(key, &c);
+    assert_non_null(tk);
+    strlist_free(&c.scopes);
+    strlist_free(&c.resources);
+    return tk;
+}
+
+static void test_temp(void **state)
 {
     (void)state;
-    const char *tk = "tk.eyJ1IjoiYSJ9.bWFjLW9mLXRoZS10ay10b2tlbg";
+    char *tk = make_temp(KEY_A, 3, "collection:a");
+    char *bare = make_temp(KEY_A, 0, NULL);
+    char *wide = make_temp(KEY_A, 80, NULL); /* longer than a slot keeps */
+    expect_temp(KEY_A, tk); /* verified and kept */
+    expect_temp(KEY_A, tk); /* from the table */
+    expect_temp(KEY_A, bare);
+    expect_temp(KEY_A, bare);
+    expect_temp(KEY_A, wide);
+    expect_temp(KEY_A, wide);
+    /* Another key or a changed byte is verified on its own, never answered
+     * from the kept token. */
+    expect_temp(KEY_B, tk);
+    char *off = strdup(tk);
+    off[strlen(off) - 2] = off[strlen(off) - 2] == 'A' ? 'B' : 'A';
+    expect_temp(KEY_A, off);
+    expect_temp(KEY_A, "tk.e30.x");
+    expect_temp(KEY_A, "");
+    /* A session kept under the same text neither evicts nor answers for it. */
     struct session_claims in = claims(3), out;
-    assert_false(credcache_temp_verified(KEY_A, tk));
-    credcache_temp_put(KEY_A, tk);
-    assert_true(credcache_temp_verified(KEY_A, tk));
-    assert_false(credcache_temp_verified(KEY_B, tk));
-    assert_false(credcache_temp_verified(KEY_A, "tk.eyJ1IjoiYSJ9.bWFjLW9mLXRoZS10ay10b2tlbh"));
-    /* A session put under the same text neither evicts nor answers for it. */
     assert_false(credcache_session_get(KEY_A, tk, &out));
     credcache_session_put(KEY_A, tk, &in);
-    assert_true(credcache_temp_verified(KEY_A, tk));
-    char big[2000];
-    memset(big, 'a', sizeof(big) - 1);
-    big[sizeof(big) - 1] = 0;
-    credcache_temp_put(KEY_A, big);
-    assert_false(credcache_temp_verified(KEY_A, big));
+    expect_temp(KEY_A, tk);
+    free(off);
+    free(tk);
+    free(bare);
+    free(wide);
 }
 
 /* The pk/sk table hands back what token_parse_stored and token_hash_secret
@@ -162,7 +219,7 @@ int main(void)
         cmocka_unit_test(test_put_then_get),
         cmocka_unit_test(test_overlong_tokens_are_not_kept),
         cmocka_unit_test(test_per_thread),
-        cmocka_unit_test(test_temp_table_apart),
+        cmocka_unit_test(test_temp),
         cmocka_unit_test(test_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

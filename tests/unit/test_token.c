@@ -428,18 +428,8 @@ static void test_temp_roundtrip(void **state)
     assert_int_equal(token_parse_temp(other_key, tok, &out), -EPERM);
     assert_int_equal(out.scopes.n, 0);
 
-    /* Read again without the MAC check (a token verified before): the same
-     * claims, and still the same strict form. */
-    assert_int_equal(token_read_temp_verified(tok, &out), 0);
-    assert_string_equal(out.username, "dave");
-    assert_string_equal(out.parent, parent);
-    assert_int_equal(out.exp, 1795438800);
-    assert_int_equal(out.scopes.n, 2);
-    assert_string_equal(out.scopes.v[1], "fonts:read");
-    strlist_free(&out.scopes);
     char *bad = sign_raw("{\"u\":\"dave\",\"exp\":1,\"iat\":1,\"scopes\":[\"a b\"],\"p\":\"\"}");
-    assert_int_equal(token_read_temp_verified(bad, &out), -EINVAL);
-    assert_int_equal(token_read_temp_verified("tk.e30.x", &out), -EINVAL);
+    assert_int_equal(token_parse_temp(key, bad, &out), -EINVAL); /* signed, but not our form */
     free(bad);
     free(tok);
     strlist_free(&c.scopes);
