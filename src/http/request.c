@@ -292,7 +292,9 @@ const char *request_id(const struct request *r)
 void request_set_principal(struct request *r, int64_t account_id, const char *token_id)
 {
     r->log_account = account_id;
-    snprintf(r->log_token, sizeof(r->log_token), "%s", token_id ? token_id : "");
+    size_t n = token_id ? strnlen(token_id, sizeof(r->log_token) - 1) : 0;
+    memcpy(r->log_token, token_id ? token_id : "", n);
+    r->log_token[n] = '\0';
 }
 const char *request_client_addr(const struct request *r)
 {
@@ -316,8 +318,9 @@ const char *request_body(const struct request *r, size_t *len)
 const char *request_header(const struct request *r, const char *name)
 {
     const struct http_request_head *q = &r->parser.req;
+    char first = (char)(name[0] | 0x20); /* field names are tokens: ASCII */
     for (unsigned i = 0; i < q->nfields; i++)
-        if (strcasecmp(q->fields[i].name, name) == 0)
+        if ((q->fields[i].name[0] | 0x20) == first && strcasecmp(q->fields[i].name, name) == 0)
             return q->fields[i].value;
     return NULL;
 }
