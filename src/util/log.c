@@ -152,12 +152,37 @@ void log_msg(enum log_level level, const char *fmt, ...)
     emit(buf, finish_line(buf, n + (m > 0 ? m : 0), sizeof(buf)), level >= LOG_WARN);
 }
 
-/* Appends at most max bytes of s, leaving room for the final newline. */
-static char *put_str(char *w, const char *end, const char *s, size_t max)
+/* Appends the n bytes of s, or what fits (end leaves room for the final
+ * newline). */
+static inline char *put_bytes(char *w, const char *end, const char *s, size_t n)
 {
-    while (*s && max-- && w < end)
-        *w++ = *s++;
-    return w;
+    if (n > (size_t)(end - w))
+        n = (size_t)(end - w);
+    memcpy(w, s, n);
+    return w + n;
+}
+
+/* A string literal, copied at once rather than byte by byte. */
+#define put_lit(w, end, lit) put_bytes(w, end, "" lit, sizeof(lit) - 1)
+
+/* time_format_rfc3339 of now: the text up to the second is kept per thread
+ * and written again while the second lasts. */
+static void format_now(char out[TIME_RFC3339_LEN])
+{
+    static _Thread_local int64_t second = INT64_MIN;
+    static _Thread_local char text[TIME_RFC3339_LEN];
+    int64_t ms = time_now_ms();
+    if (ms < 0 || ms / 1000 != second) {
+        time_format_rfc3339(ms, text);
+        second = ms < 0 ? INT64_MIN : ms / 1000;
+    }
+    memcpy(out, text, TIME_RFC3339_LEN);
+    unsigned milli = (unsigned)(ms % 1000);
+    if (ms >= 0) {
+        out[20] = (char)('0' + milli / 100);
+        out[21] = (char)('0' + milli / 10 % 10);
+        out[22] = (char)('0' + milli % 10);
+    }
 }
 
 static char *put_uint(char *w, const char *end, uint64_t v)
@@ -234,11 +259,11 @@ static char *put_path(char *w, const char *end, const char *path, size_t max, bo
         const char *seg_end = slash ? slash : stop;
         size_t len = (size_t)(seg_end - path);
         if (looks_like_credential(path, len))
-            w = put_str(w, end, "<redacted>", SIZE_MAX);
+            w = put_lit(w, end, "<redacted>");
         else
             w = put_esc(w, end, path, len, json);
         if (slash)
-            w = put_str(w, end, "/", 1);
+            w = put_lit(w, end, "/");
         path = slash ? slash + 1 : stop;
     }
     return w;
@@ -251,12 +276,12 @@ void log_set_format(enum log_format format)
 
 static char *put_json_str(char *w, const char *end, const char *key, const char *value, size_t max)
 {
-    w = put_str(w, end, key, SIZE_MAX);
+    w = put_bytes(w, end, key, strlen(key));
     if (!value)
-        return put_str(w, end, "null", 4);
-    w = put_str(w, end, "\"", 1);
+        return put_lit(w, end, "null");
+    w = put_lit(w, end, "\"");
     w = put_esc(w, end, value, max, true);
-    return put_str(w, end, "\"", 1);
+    return put_lit(w, end, "\"");
 }
 
 /* One line per request, so it is assembled by hand: snprintf here cost as much
@@ -272,56 +297,56 @@ void log_access_entry(const struct access_entry *e)
     char *w = buf;
     if (format_mode == LOG_FORMAT_JSON) {
         char ts[TIME_RFC3339_LEN];
-        time_format_rfc3339(time_now_ms(), ts);
+        format_now(ts);
         w = put_json_str(w, end, "{\"time\":", ts, SIZE_MAX);
-        w = put_str(w, end, ",\"type\":\"access\"", SIZE_MAX);
+        w = put_lit(w, end, ",\"type\":\"access\"");
         w = put_json_str(w, end, ",\"request_id\":", e->request_id, 64);
         w = put_json_str(w, end, ",\"client\":", e->client, 64);
         w = put_json_str(w, end, ",\"method\":", e->method, 32);
-        w = put_str(w, end, ",\"path\":\"", SIZE_MAX);
+        w = put_lit(w, end, ",\"path\":\"");
         w = put_path(w, end, e->path, 512, true);
         w = put_json_str(w, end, "\",\"route\":", e->route, 128);
-        w = put_str(w, end, ",\"status\":", SIZE_MAX);
+        w = put_lit(w, end, ",\"status\":");
         w = put_uint(w, end, status);
-        w = put_str(w, end, ",\"bytes\":", SIZE_MAX);
+        w = put_lit(w, end, ",\"bytes\":");
         w = put_uint(w, end, e->bytes);
-        w = put_str(w, end, ",\"duration_us\":", SIZE_MAX);
+        w = put_lit(w, end, ",\"duration_us\":");
         w = put_uint(w, end, us);
-        w = put_str(w, end, ",\"account_id\":", SIZE_MAX);
+        w = put_lit(w, end, ",\"account_id\":");
         if (e->account_id > 0)
             w = put_uint(w, end, (uint64_t)e->account_id);
         else
-            w = put_str(w, end, "null", 4);
+            w = put_lit(w, end, "null");
         w = put_json_str(w, end, ",\"token_id\":", e->token_id && *e->token_id ? e->token_id : NULL,
                          32);
         *w++ = '}';
     } else {
-        time_format_rfc3339(time_now_ms(), buf);
+        format_now(buf);
         w = buf + TIME_RFC3339_LEN - 1;
-        w = put_str(w, end, " access id=", SIZE_MAX);
+        w = put_lit(w, end, " access id=");
         w = put_esc(w, end, e->request_id, 64, false);
-        w = put_str(w, end, " client=", SIZE_MAX);
+        w = put_lit(w, end, " client=");
         w = put_esc(w, end, e->client, 64, false);
-        w = put_str(w, end, " ", 1);
+        w = put_lit(w, end, " ");
         w = put_esc(w, end, e->method, 32, false);
-        w = put_str(w, end, " ", 1);
+        w = put_lit(w, end, " ");
         w = put_path(w, end, e->path, 512, false); /* a hostile URL cannot flood the log */
-        w = put_str(w, end, " ", 1);
+        w = put_lit(w, end, " ");
         w = put_uint(w, end, status);
-        w = put_str(w, end, " ", 1);
+        w = put_lit(w, end, " ");
         w = put_uint(w, end, us);
-        w = put_str(w, end, "us", 2);
+        w = put_lit(w, end, "us");
         if (e->route) { /* the server's lines; log_access keeps the short form */
-            w = put_str(w, end, " route=", SIZE_MAX);
+            w = put_lit(w, end, " route=");
             w = put_esc(w, end, e->route, 128, false);
-            w = put_str(w, end, " bytes=", SIZE_MAX);
+            w = put_lit(w, end, " bytes=");
             w = put_uint(w, end, e->bytes);
             if (e->account_id > 0) {
-                w = put_str(w, end, " account=", SIZE_MAX);
+                w = put_lit(w, end, " account=");
                 w = put_uint(w, end, (uint64_t)e->account_id);
             }
             if (e->token_id && *e->token_id) {
-                w = put_str(w, end, " token=", SIZE_MAX);
+                w = put_lit(w, end, " token=");
                 w = put_esc(w, end, e->token_id, 32, false);
             }
         }
