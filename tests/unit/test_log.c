@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "util/log.h"
+#include "util/timeutil.h"
 
 static int saved_stderr = -1;
 static FILE *capture;
@@ -62,6 +63,34 @@ static void test_access_line(void **state)
     assert_string_equal(out + 24, " access id=abcd1234000000ff client=127.0.0.1 GET /tokens/v2 "
                                   "200 1234us\n");
     free(out);
+}
+
+/* The line's time is the time it was written, also across a second (the
+ * text up to the second is reused while the second lasts). */
+static void expect_line_time(void)
+{
+    int64_t before = time_now_ms(), at;
+    log_access("t", "-", "GET", "/", 200, 1);
+    int64_t after = time_now_ms();
+    char *out = captured();
+    char *line = out, *next;
+    while ((next = strchr(line, '\n')) && next[1])
+        line = next + 1;
+    line[24] = '\0';
+    assert_int_equal(time_parse_rfc3339(line, &at), 0);
+    assert_true(before <= at && at <= after);
+    free(out);
+}
+
+static void test_access_line_time(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        expect_line_time();
+        expect_line_time();
+        usleep((useconds_t)(1000 - time_now_ms() % 1000) * 1000); /* into the next second */
+        expect_line_time();
+    }
 }
 
 static void test_access_zero_and_large_numbers(void **state)
@@ -219,6 +248,7 @@ static void test_access_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_access_line_time, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_line, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_zero_and_large_numbers, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_path_capped, redirect, restore),
