@@ -53,7 +53,7 @@ void json_out_init(struct json_out *o, char *buf, size_t cap)
     o->overflow = cap == 0;
 }
 
-static void put(struct json_out *o, const char *s, size_t n)
+void json_out_bytes(struct json_out *o, const char *s, size_t n)
 {
     if (o->overflow || n >= o->cap - o->len) { /* keep one byte for the NUL */
         o->overflow = true;
@@ -63,21 +63,17 @@ static void put(struct json_out *o, const char *s, size_t n)
     o->len += n;
 }
 
-void json_out_raw(struct json_out *o, const char *text)
-{
-    put(o, text, strlen(text));
-}
 
 void json_out_string(struct json_out *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    put(o, "\"", 1);
+    json_out_bytes(o, "\"", 1);
     const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(o, run, (size_t)(s - run));
+        json_out_bytes(o, run, (size_t)(s - run));
         run = s + 1;
         char esc[6] = {'\\', (char)c, 0};
         size_t n = 2;
@@ -92,21 +88,21 @@ void json_out_string(struct json_out *o, const char *s)
             esc[5] = hex[c & 0xF];
             n = 6;
         }
-        put(o, esc, n);
+        json_out_bytes(o, esc, n);
     }
-    put(o, run, (size_t)(s - run));
-    put(o, "\"", 1);
+    json_out_bytes(o, run, (size_t)(s - run));
+    json_out_bytes(o, "\"", 1);
 }
 
 void json_out_strings(struct json_out *o, const struct strlist *l)
 {
-    put(o, "[", 1);
+    json_out_bytes(o, "[", 1);
     for (size_t i = 0; i < l->n; i++) {
         if (i)
-            put(o, ",", 1);
+            json_out_bytes(o, ",", 1);
         json_out_string(o, l->v[i]);
     }
-    put(o, "]", 1);
+    json_out_bytes(o, "]", 1);
 }
 
 void json_out_int(struct json_out *o, long long v)
@@ -119,15 +115,15 @@ void json_out_int(struct json_out *o, long long v)
     while (u /= 10);
     if (v < 0)
         digits[--i] = '-';
-    put(o, digits + i, sizeof(digits) - i);
+    json_out_bytes(o, digits + i, sizeof(digits) - i);
 }
 
 void json_out_bool(struct json_out *o, bool v)
 {
     if (v)
-        put(o, "true", 4);
+        json_out_bytes(o, "true", 4);
     else
-        put(o, "false", 5);
+        json_out_bytes(o, "false", 5);
 }
 
 const char *json_out_text(struct json_out *o, size_t *len)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/strlist.h"
 
@@ -33,7 +34,12 @@ struct json_out {
     bool overflow;
 };
 void json_out_init(struct json_out *o, char *buf, size_t cap);
-void json_out_raw(struct json_out *o, const char *text); /* written as is */
+void json_out_bytes(struct json_out *o, const char *s, size_t n); /* written as is */
+/* Written as is; inline so that a literal's length is known when compiling. */
+static inline void json_out_raw(struct json_out *o, const char *text)
+{
+    json_out_bytes(o, text, strlen(text));
+}
 void json_out_string(struct json_out *o, const char *s);  /* quoted and escaped */
 void json_out_strings(struct json_out *o, const struct strlist *l); /* an array of strings */
 void json_out_int(struct json_out *o, long long v);

@@ -81,7 +81,7 @@ int strlist_add(struct strlist *l, const char *s)
 bool strlist_contains(const struct strlist *l, const char *s)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
+        if (l->v[i][0] == s[0] && strcmp(l->v[i], s) == 0) /* the first byte decides most */
             return true;
     return false;
 }
