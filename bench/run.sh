@@ -20,7 +20,7 @@ STORM_CONNS=${STORM_CONNS:-16}
 THREADS=${THREADS:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
 # Rows to measure (nginx is always measured: the ratios need it).
-SCENARIOS=${SCENARIOS:-"nginx_log healthz sk sk_bound tk session stac stac_new stac_new_coll stac_new_bound storm"}
+SCENARIOS=${SCENARIOS:-"nginx_log healthz sk sk_bound tk session stac nginx_page stac_new stac_new_coll stac_new_bound storm"}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh" bench
@@ -76,6 +76,10 @@ for _ in $(seq 100); do curl -fs "$N/" >/dev/null && break; sleep 0.05; done
 
 . "$BENCH/seed.sh"
 seed_credentials "$T" "$TMP"
+curl -fsS "$T/api/v1/stac/search?limit=10" -H "Authorization: Bearer $SK" -o "$TMP/nginx/page.json"
+# Run as root, nginx reads it as its worker user (nobody): let that pass through.
+chmod o+x "$TMP" "$TMP/nginx" && chmod o+r "$TMP/nginx/page.json"
+curl -fsS "$N/page.json" | cmp -s - "$TMP/nginx/page.json" || { echo "bench: nginx does not serve the page" >&2; exit 1; }
 
 # ---- measurements -----------------------------------------------------------
 # The server's CPU time (user + system, all threads) from /proc, in clock ticks.
@@ -122,6 +126,7 @@ for c in $CONNS; do
         want tk && wrk_once tk "$T/tokens/v2" "$c" "$TK"
         want session && wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
         want stac && wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
+        want nginx_page && wrk_once nginx_page "$N/page.json" "$c" ""
         # Every URL new: an end of the interval no item reaches, in nanoseconds.
         want stac_new && wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" \
             '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
@@ -168,6 +173,7 @@ for c in $CONNS; do
     want tk && row "GET /tokens/v2 (tk)" tk "$c" nginx
     want session && row "GET /api/v1/account/me (session)" session "$c" nginx
     want stac && row "GET /api/v1/stac/search (sk, limit=10)" stac "$c" nginx
+    want nginx_page && row "  nginx serving that page as a static file" nginx_page "$c" nginx
     want stac_new && row "  the same, every URL new (cache misses)" stac_new "$c" nginx
     want stac_new_coll && row "  the same, collections=l4a-ch4-mfa-v3a" stac_new_coll "$c" nginx
     want stac_new_bound && row "  the same, sk bound to that collection" stac_new_bound "$c" nginx
