@@ -78,6 +78,10 @@ struct loop {
     /* settings in ms */
     int64_t header_ms, idle_ms;
     unsigned body_rate;
+    /* Buffers an idle connection gave back (see lend_buffers). */
+    char *spare_in;
+    size_t spare_in_cap;
+    struct outbuf spare_out;
 };
 
 static int64_t now_ms(void)
@@ -85,6 +89,50 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An idle keep-alive connection holds no buffers: it borrows the loop's
+ * spare input and output buffers while it has bytes in them and gives them
+ * back when they are empty, so that many connections answered in turn keep
+ * touching the same few warm buffers, as nginx's per-request pools do,
+ * rather than one cold set each (that cost Tessera ~8 % more CPU a request
+ * at 256 connections than at 64). Ownership moves; nothing is copied. */
+static void borrow_in(struct conn *c)
+{
+    struct loop *l = c->loop;
+    struct request *r = c->req;
+    if (!r->buf && l->spare_in) {
+        r->buf = l->spare_in;
+        r->cap = l->spare_in_cap;
+        l->spare_in = NULL;
+    }
+}
+
+static void give_back(struct conn *c)
+{
+    struct loop *l = c->loop;
+    struct request *r = c->req;
+    /* A request at a worker, or any byte of one, still points into buf. */
+    if (c->state == C_READING && r->len == 0 && r->parser.phase == HP_HEAD && r->buf &&
+        !l->spare_in) {
+        l->spare_in = r->buf;
+        l->spare_in_cap = r->cap;
+        r->buf = NULL;
+        r->cap = 0;
+    }
+    if (c->out.p && c->out.len == 0 && !l->spare_out.p) {
+        l->spare_out = c->out;
+        c->out = (struct outbuf){0};
+    }
+}
+
+static void borrow_out(struct conn *c)
+{
+    struct loop *l = c->loop;
+    if (!c->out.p && l->spare_out.p) {
+        c->out = l->spare_out;
+        l->spare_out = (struct outbuf){0};
+    }
 }
 
 static void watch_listen(struct loop *l, bool on)
@@ -201,7 +249,7 @@ static int conn_process(struct conn *c);
 
 /* Writes the output buffer, then the file part. 0 when everything is out
  * or the socket is full (EPOLLOUT resumes), -1 when c is gone. */
-static int conn_flush(struct conn *c)
+static int conn_flush_out(struct conn *c)
 {
     struct loop *l = c->loop;
     for (;;) {
@@ -268,6 +316,15 @@ static int conn_flush(struct conn *c)
     }
 }
 
+/* conn_flush_out, then the buffers c no longer needs go back to the loop. */
+static int conn_flush(struct conn *c)
+{
+    if (conn_flush_out(c) < 0)
+        return -1;
+    give_back(c);
+    return 0;
+}
+
 /* The request in c->req has its reply: queue the bytes, get ready for the
  * next request. */
 static int conn_finish_request(struct conn *c)
@@ -276,6 +333,7 @@ static int conn_finish_request(struct conn *c)
     struct request *r = c->req;
     if (l->draining)
         r->close = true;
+    borrow_out(c);
     if (request_finish(r, &c->out) < 0) {
         conn_free(c);
         return -1;
@@ -372,6 +430,7 @@ static int conn_process(struct conn *c)
                 c->deadline = floor < quiet ? floor : quiet;
                 if (r->parser.req.expect_continue && !c->continue_sent) {
                     c->continue_sent = true;
+                    borrow_out(c);
                     if (outbuf_add(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
                         return conn_free(c), -1;
                 }
@@ -405,6 +464,7 @@ static int conn_read(struct conn *c)
     struct loop *l = c->loop;
     size_t max = l->srv->limits.max_head + READ_CHUNK;
     c->maybe_readable = false;
+    borrow_in(c);
     for (;;) {
         if (c->state == C_BUSY) {
             c->maybe_readable = true;
@@ -843,5 +903,7 @@ void loop_destroy(struct loop *l)
         close(l->evfd);
     pthread_mutex_destroy(&l->done_lock);
     free(l->byfd);
+    free(l->spare_in);
+    free(l->spare_out.p);
     free(l);
 }
