@@ -17,6 +17,7 @@
 #include "auth/jwt.h"
 #include "auth/resources.h"
 #include "auth/credcache.h"
+#include "auth/listcache.h"
 #include "auth/tokenindex.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -50,6 +51,8 @@ void principal_free(struct principal *p)
     strlist_free(&p->groups);
     strlist_free(&p->allowed_urls);
     strlist_free(&p->resources);
+    listcache_release(p->lists); /* after the lists that view it */
+    p->lists = NULL;
 }
 
 const char *auth_result_name(enum auth_result r)
@@ -84,17 +87,47 @@ static void copy_string(char *dst, size_t size, const char *src)
  * granted) into p. A session is issued what its account is granted now:
  * its scopes are a copy, not the list intersected with itself. Runs under
  * the index's read lock. */
-static int fill_from_account(struct principal *p, const struct tokenindex_account *a, bool session)
+static void fill_account(struct principal *p, const struct tokenindex_account *a)
 {
     p->account_id = a->id;
     copy_string(p->username, sizeof(p->username), a->username);
     p->is_staff = a->is_staff;
+}
+
+/* The account's part of a tk principal: its scopes are those it was issued
+ * that the account still holds. */
+static int fill_from_account(struct principal *p, const struct tokenindex_account *a)
+{
+    fill_account(p, a);
     if (strlist_copy(&p->groups, a->groups) < 0)
         return -ENOMEM;
-    if (session)
-        return strlist_copy(&p->token_scopes, a->scopes) < 0 ? -ENOMEM
-                                                             : strlist_copy(&p->scopes, a->scopes);
     return strlist_intersect(&p->scopes, &p->token_scopes, a->scopes);
+}
+
+/* The account's part of the principal of a stored token t, or of a session
+ * when t is NULL (a session speaks for the whole account: its scopes are
+ * the account's current grants), with its lists shared from this thread's
+ * list cache when the index has not changed since they were copied. */
+static int fill_shared(struct principal *p, const struct tokenindex_token *t,
+                       const struct tokenindex_account *a)
+{
+    fill_account(p, a);
+    struct strlist *const out[LISTCACHE_LISTS] = {&p->token_scopes, &p->allowed_urls,
+                                                  &p->resources, &p->groups, &p->scopes};
+    /* Within one generation no record moves: its address names it. */
+    struct listcache_key key = {a->generation, t ? (const void *)t->id : (const void *)a->username};
+    if ((p->lists = listcache_get(&key, out)))
+        return 0;
+    static const struct strlist none = STRLIST_INIT;
+    struct strlist effective = STRLIST_INIT;
+    if (t && strlist_intersect(&effective, t->scopes, a->scopes) < 0)
+        return -ENOMEM;
+    const struct strlist *const src[LISTCACHE_LISTS] = {
+        t ? t->scopes : a->scopes, t ? t->allowed_urls : &none, t ? t->resources : &none,
+        a->groups, t ? &effective : a->scopes};
+    p->lists = listcache_put(&key, src, out);
+    strlist_free(&effective);
+    return p->lists ? 0 : -ENOMEM;
 }
 
 /* Every running server has an index (app_open builds it); without one we
@@ -122,9 +155,7 @@ static enum auth_result stored_principal(struct principal *p, const struct token
     copy_string(p->token_id, sizeof(p->token_id), t->id);
     p->created = t->created;
     p->expires = t->expires_at;
-    if (strlist_copy(&p->token_scopes, t->scopes) < 0 ||
-        strlist_copy(&p->allowed_urls, t->allowed_urls) < 0 ||
-        strlist_copy(&p->resources, t->resources) < 0 || fill_from_account(p, a, false) < 0)
+    if (fill_shared(p, t, a) < 0)
         return AUTH_INVALID;
     int64_t now = time_now_ms();
     bool past = t->expires_at && now >= t->expires_at;
@@ -206,7 +237,7 @@ static void note_account(struct account_check *c, const struct tokenindex_accoun
     c->found = true;
     c->active = a->is_active;
     c->sessions_valid_after = a->sessions_valid_after;
-    c->rc = fill_from_account(c->p, a, session);
+    c->rc = session ? fill_shared(c->p, NULL, a) : fill_from_account(c->p, a);
 }
 
 static int check_account(void *ctx, const struct tokenindex_account *a)

@@ -43,6 +43,7 @@ struct principal {
     int64_t created;  /* ms */
     int64_t expires;  /* ms, 0 = never */
     char jti[33];     /* session only */
+    struct listblock *lists; /* what the lists above view, when shared (auth/listcache.h) */
 };
 
 /* The presented credential (Bearer header wins over the query), or NULL. A

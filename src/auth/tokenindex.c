@@ -61,7 +61,18 @@ struct tc_index {
     uint32_t *acc_by_name;
     uint32_t nacc_slots;
     struct intern_pool sets; /* scopes, groups and URL lists share one pool */
+    uint64_t generation;     /* new with every write (next_generation) */
 };
+
+/* Generations are unique across every index of the process, so a value
+ * names one state of one index (views hand it out: auth/listcache.c keys
+ * what it derives from a view by it). */
+static atomic_uint_fast64_t generations;
+
+static uint64_t next_generation(void)
+{
+    return atomic_fetch_add(&generations, 1) + 1;
+}
 
 struct tokenindex {
     pthread_rwlock_t lock; /* readers vs. the in-memory mutation */
@@ -75,6 +86,7 @@ static struct tc_index *index_create(void)
     struct tc_index *ix = calloc(1, sizeof(*ix));
     if (!ix)
         return NULL;
+    ix->generation = next_generation();
     ix->captoks = 1024;
     ix->ntok_slots = 2048;
     ix->capaccs = 64;
@@ -368,6 +380,7 @@ static void index_kill_account(struct tc_index *ix, int64_t id)
 static void view_account(const struct tc_index *ix, const struct tc_acc *r,
                          struct tokenindex_account *out)
 {
+    out->generation = ix->generation;
     out->id = r->id;
     out->username = r->username;
     out->is_active = r->is_active;
@@ -423,6 +436,7 @@ int tokenindex_put_account(struct tokenindex *tix, const struct account *a)
 {
     pthread_rwlock_wrlock(&tix->lock);
     int rc = index_put_account(tix->ix, a);
+    tix->ix->generation = next_generation();
     pthread_rwlock_unlock(&tix->lock);
     return rc;
 }
@@ -431,6 +445,7 @@ int tokenindex_put_token(struct tokenindex *tix, const struct token_record *t)
 {
     pthread_rwlock_wrlock(&tix->lock);
     int rc = index_put_token(tix->ix, t);
+    tix->ix->generation = next_generation();
     pthread_rwlock_unlock(&tix->lock);
     return rc;
 }
@@ -439,6 +454,7 @@ void tokenindex_kill_account(struct tokenindex *tix, int64_t account_id)
 {
     pthread_rwlock_wrlock(&tix->lock);
     index_kill_account(tix->ix, account_id);
+    tix->ix->generation = next_generation();
     pthread_rwlock_unlock(&tix->lock);
 }
 
@@ -446,6 +462,7 @@ void tokenindex_kill_token(struct tokenindex *tix, const char *token_id)
 {
     pthread_rwlock_wrlock(&tix->lock);
     index_kill_token(tix->ix, token_id);
+    tix->ix->generation = next_generation();
     pthread_rwlock_unlock(&tix->lock);
 }
 
@@ -454,6 +471,7 @@ void tokenindex_adopt(struct tokenindex *tix, struct tokenindex *fresh)
     pthread_rwlock_wrlock(&tix->lock);
     struct tc_index *old = tix->ix;
     tix->ix = fresh->ix;
+    tix->ix->generation = next_generation();
     pthread_rwlock_unlock(&tix->lock);
     fresh->ix = old;
     tokenindex_destroy(fresh);

@@ -25,6 +25,9 @@ struct tokenindex;
 /* Read-only views handed to lookup callbacks. Pointers are valid only while
  * the callback runs (the read lock is held); copy what you keep. */
 struct tokenindex_account {
+    /* The index's state this view belongs to: it moves with every write, so
+     * two views with the same value saw the same records and lists. */
+    uint64_t generation;
     int64_t id;
     const char *username;
     bool is_active;

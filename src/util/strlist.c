@@ -9,10 +9,11 @@
 /* A list made by strlist_copy or strlist_intersect is packed: its pointer
  * array and its strings are one allocation, marked by cap 0 (the check path
  * copies several lists per request, and one malloc each beats one per
- * string). Pushing onto a packed list unpacks it first. */
+ * string). Pushing onto a packed list or a view copies it into a list of
+ * its own first. */
 static bool packed(const struct strlist *l)
 {
-    return l->cap == 0 && l->v;
+    return (l->cap == 0 && l->v) || l->cap == STRLIST_VIEW;
 }
 
 int strlist_set(struct strlist *dst, char *const *items, size_t n)
@@ -47,7 +48,7 @@ static int unpack(struct strlist *l)
             return -ENOMEM;
         }
     }
-    free(l->v);
+    strlist_free(l);
     *l = out;
     return 0;
 }
@@ -174,7 +175,8 @@ void strlist_free(struct strlist *l)
 {
     for (size_t i = 0; !packed(l) && i < l->n; i++)
         free(l->v[i]);
-    free(l->v);
+    if (l->cap != STRLIST_VIEW)
+        free(l->v);
     l->v = NULL;
     l->n = l->cap = 0;
 }

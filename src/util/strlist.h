@@ -5,12 +5,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct strlist {
     size_t n;
-    size_t cap; /* 0 with v set: packed in one allocation (strlist.c) */
+    size_t cap; /* 0 with v set: packed in one allocation; STRLIST_VIEW (strlist.c) */
     char **v;   /* owned strings */
 };
+
+/* The cap of a view: a list whose pointer array and strings belong to
+ * someone else (auth/listcache.c's shared blocks). Read as any list; freeing
+ * it frees nothing; changing it copies it first. */
+#define STRLIST_VIEW SIZE_MAX
 
 #define STRLIST_INIT {0, 0, NULL}
 
