@@ -20,18 +20,24 @@ struct lists {
     struct strlist l[LISTCACHE_LISTS];
 };
 
+/* x emptied, and out pointing at its lists. */
 static void out_of(struct lists *x, struct strlist *out[LISTCACHE_LISTS])
 {
+    memset(x, 0, sizeof(*x));
     for (size_t i = 0; i < LISTCACHE_LISTS; i++)
         out[i] = &x->l[i];
 }
 
-static void sources(struct lists *x, const char *tag)
+/* x filled with lists tagged tag (list i has i items: the first is empty),
+ * and in pointing at them. */
+static void sources(struct lists *x, const char *tag, const struct strlist *in[LISTCACHE_LISTS])
 {
     memset(x, 0, sizeof(*x));
+    for (size_t i = 0; i < LISTCACHE_LISTS; i++)
+        in[i] = &x->l[i];
     char item[32];
     for (size_t i = 0; i < LISTCACHE_LISTS; i++)
-        for (size_t j = 0; j < i; j++) { /* list i has i items: the first is empty */
+        for (size_t j = 0; j < i; j++) {
             snprintf(item, sizeof(item), "%s-%zu-%zu", tag, i, j);
             assert_int_equal(strlist_push(&x->l[i], item), 0);
         }
@@ -58,16 +64,12 @@ static void test_put_then_get(void **state)
     static const int record_a = 0, record_b = 0;
     struct lists src, got, again;
     struct strlist *out[LISTCACHE_LISTS], *out2[LISTCACHE_LISTS];
-    sources(&src, "a");
+    const struct strlist *in[LISTCACHE_LISTS];
+    sources(&src, "a", in);
     out_of(&got, out);
     out_of(&again, out2);
-    memset(&got, 0, sizeof(got));
-    memset(&again, 0, sizeof(again));
     struct listcache_key key = {7, &record_a};
     assert_null(listcache_get(&key, out));
-    const struct strlist *in[LISTCACHE_LISTS];
-    for (size_t i = 0; i < LISTCACHE_LISTS; i++)
-        in[i] = &src.l[i];
     struct listblock *b = listcache_put(&key, in, out);
     assert_non_null(b);
     expect_same(&got, &src);
@@ -79,7 +81,6 @@ static void test_put_then_get(void **state)
     struct lists none;
     struct strlist *out3[LISTCACHE_LISTS];
     out_of(&none, out3);
-    memset(&none, 0, sizeof(none));
     assert_null(listcache_get(&later, out3));
     assert_null(listcache_get(&other, out3));
     /* The lists are views: freeing them frees nothing of the block. */
@@ -92,7 +93,6 @@ static void test_put_then_get(void **state)
     struct lists third;
     struct strlist *out4[LISTCACHE_LISTS];
     out_of(&third, out4);
-    memset(&third, 0, sizeof(third));
     assert_ptr_equal(listcache_get(&key, out4), b);
     expect_same(&third, &src);
     free_lists(&again);
@@ -110,11 +110,8 @@ static void test_held_block_outlives_the_table(void **state)
     struct lists src, held;
     struct strlist *out[LISTCACHE_LISTS];
     const struct strlist *in[LISTCACHE_LISTS];
-    sources(&src, "held");
-    for (size_t i = 0; i < LISTCACHE_LISTS; i++)
-        in[i] = &src.l[i];
+    sources(&src, "held", in);
     out_of(&held, out);
-    memset(&held, 0, sizeof(held));
     struct listcache_key key = {1, &records[0]};
     struct listblock *b = listcache_put(&key, in, out);
     assert_non_null(b);
@@ -122,7 +119,6 @@ static void test_held_block_outlives_the_table(void **state)
         struct lists tmp;
         struct strlist *tout[LISTCACHE_LISTS];
         out_of(&tmp, tout);
-        memset(&tmp, 0, sizeof(tmp));
         struct listcache_key k = {1, &records[r]};
         listcache_release(listcache_put(&k, in, tout));
         free_lists(&tmp);
@@ -139,14 +135,11 @@ static void *other_thread(void *arg)
     struct lists x;
     struct strlist *out[LISTCACHE_LISTS];
     out_of(&x, out);
-    memset(&x, 0, sizeof(x));
     struct listblock *b = listcache_get(key, out);
     /* Its own table, left with a block of its own when the thread ends. */
     struct lists src;
-    sources(&src, "thread");
     const struct strlist *in[LISTCACHE_LISTS];
-    for (size_t i = 0; i < LISTCACHE_LISTS; i++)
-        in[i] = &src.l[i];
+    sources(&src, "thread", in);
     listcache_release(listcache_put(key, in, out));
     free_lists(&src);
     return b;
@@ -160,11 +153,8 @@ static void test_per_thread(void **state)
     struct lists src, got;
     struct strlist *out[LISTCACHE_LISTS];
     const struct strlist *in[LISTCACHE_LISTS];
-    sources(&src, "main");
-    for (size_t i = 0; i < LISTCACHE_LISTS; i++)
-        in[i] = &src.l[i];
+    sources(&src, "main", in);
     out_of(&got, out);
-    memset(&got, 0, sizeof(got));
     struct listblock *b = listcache_put(&key, in, out);
     pthread_t t;
     void *found = (void *)1;
