@@ -57,7 +57,7 @@ sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@PORT_LOG@|$N
 NGINX_PID=$!
 
 # ---- Tessera ---------------------------------------------------------------
-# The sample catalog, for the STAC search page (12 items, 10 a page).
+# The sample catalog, for the STAC search page (201 items, 10 a page).
 "$BIN" stac import "$ROOT/catalog/sample/public" --visibility Public --data-dir "$TMP/data" >/dev/null
 "$BIN" stac import "$ROOT/catalog/sample/partners" --visibility Partners --data-dir "$TMP/data" >/dev/null
 # Sign-in throttles off: the login storm must reach Argon2id, not a 429.

@@ -83,10 +83,8 @@ static void copy_string(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-/* Copies the account's identity, groups and effective scopes (issued ∩
- * granted) into p. A session is issued what its account is granted now:
- * its scopes are a copy, not the list intersected with itself. Runs under
- * the index's read lock. */
+/* The account's identity, into p. These fill functions run under the
+ * index's read lock. */
 static void fill_account(struct principal *p, const struct tokenindex_account *a)
 {
     p->account_id = a->id;
@@ -94,8 +92,8 @@ static void fill_account(struct principal *p, const struct tokenindex_account *a
     p->is_staff = a->is_staff;
 }
 
-/* The account's part of a tk principal: its scopes are those it was issued
- * that the account still holds. */
+/* The account's part of a tk principal: its groups, and its effective
+ * scopes, those it was issued (already in p) that the account still holds. */
 static int fill_from_account(struct principal *p, const struct tokenindex_account *a)
 {
     fill_account(p, a);
@@ -106,8 +104,9 @@ static int fill_from_account(struct principal *p, const struct tokenindex_accoun
 
 /* The account's part of the principal of a stored token t, or of a session
  * when t is NULL (a session speaks for the whole account: its scopes are
- * the account's current grants), with its lists shared from this thread's
- * list cache when the index has not changed since they were copied. */
+ * the account's current grants; a token's, those it was issued that the
+ * account still holds), and the five lists, shared from this thread's list
+ * cache when the index has not changed since they were copied. */
 static int fill_shared(struct principal *p, const struct tokenindex_token *t,
                        const struct tokenindex_account *a)
 {
