@@ -119,8 +119,10 @@ static void temp_keep(struct temp_slot *s, const uint8_t key[CRYPTO_KEY_LEN], co
                       size_t len, const struct token_temp_claims *c, const char *id)
 {
     size_t at = 0;
-    s->text.len = 0;
-    if (!len || !pack(s, &at, &c->scopes) || !pack(s, &at, &c->resources))
+    if (!len) /* too long to keep: the slot keeps what it has */
+        return;
+    s->text.len = 0; /* the words are rewritten: the old entry is gone */
+    if (!pack(s, &at, &c->scopes) || !pack(s, &at, &c->resources))
         return;
     s->claims = *c;
     s->claims.scopes = s->claims.resources = (struct strlist)STRLIST_INIT;
