@@ -115,11 +115,29 @@ static bool allowed_origin(struct request *r, char *out, size_t outlen, bool *an
     return true;
 }
 
+/* True when list is "*" alone (the default): every origin, nothing to match. */
+static bool any_origin(const char *list)
+{
+    list += strspn(list, seps);
+    return list[0] == '*' && !list[1 + strspn(list + 1, seps)];
+}
+
 static void on_reply(struct request *r, int status)
 {
     (void)status;
-    if (!cors_path(request_path(r)) || !request_app(r)->cfg.cors_origins[0])
+    const char *list = request_app(r)->cfg.cors_origins;
+    if (!list[0] || !cors_path(request_path(r)))
         return;
+    if (any_origin(list)) { /* the same lines on every reply: no Vary */
+        static const char any[] = "Access-Control-Allow-Origin: *\r\n";
+        static const char any_exposed[] = "Access-Control-Allow-Origin: *\r\n"
+                                          "Access-Control-Expose-Headers: " EXPOSE_HEADERS "\r\n";
+        if (strcmp(request_method(r), "OPTIONS") == 0)
+            reply_header_lines(r, any, sizeof(any) - 1);
+        else
+            reply_header_lines(r, any_exposed, sizeof(any_exposed) - 1);
+        return;
+    }
     char origin[320];
     bool any = false;
     bool ok = allowed_origin(r, origin, sizeof(origin), &any);

@@ -3,6 +3,7 @@
  * by the thread running the handler (a loop or a worker), never by two at
  * once: the loop leaves an offloaded request alone until it comes back. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -487,6 +488,23 @@ void reply_file(struct request *r, int status, int fd, uint64_t offset, uint64_t
     r->file_len = len;
 }
 
+/* Room for need bytes of extra header lines. 0 or -ENOMEM (the header is
+ * then dropped, as a reply without it is still a reply). */
+static int hdrs_reserve(struct request *r, size_t need)
+{
+    if (need <= r->hdrs_cap)
+        return 0;
+    size_t cap = r->hdrs_cap ? r->hdrs_cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *h = realloc(r->hdrs, cap);
+    if (!h)
+        return -ENOMEM;
+    r->hdrs = h;
+    r->hdrs_cap = cap;
+    return 0;
+}
+
 void reply_header(struct request *r, const char *name, const char *value)
 {
     /* A header must stay one line: CR or LF would let a value that came
@@ -496,22 +514,23 @@ void reply_header(struct request *r, const char *name, const char *value)
         return;
     }
     size_t nl = strlen(name), vl = strlen(value), need = r->hdrs_len + nl + vl + 4;
-    if (need > r->hdrs_cap) {
-        size_t cap = r->hdrs_cap ? r->hdrs_cap : 256;
-        while (cap < need)
-            cap *= 2;
-        char *h = realloc(r->hdrs, cap);
-        if (!h)
-            return;
-        r->hdrs = h;
-        r->hdrs_cap = cap;
-    }
+    if (hdrs_reserve(r, need) < 0)
+        return;
     char *w = r->hdrs + r->hdrs_len;
     memcpy(w, name, nl);
     memcpy(w + nl, ": ", 2);
     memcpy(w + nl + 2, value, vl);
     memcpy(w + nl + 2 + vl, "\r\n", 2);
     r->hdrs_len = need;
+}
+
+void reply_header_lines(struct request *r, const char *lines, size_t len)
+{
+    assert(len >= 2 && memcmp(lines + len - 2, "\r\n", 2) == 0);
+    if (hdrs_reserve(r, r->hdrs_len + len) < 0)
+        return;
+    memcpy(r->hdrs + r->hdrs_len, lines, len);
+    r->hdrs_len += len;
 }
 
 /* ---- the response bytes ----------------------------------------------- */

@@ -116,6 +116,10 @@ void reply_file(struct request *r, int status, int fd, uint64_t offset, uint64_t
                 const char *content_type);
 /* Adds a response header; may be called before or after reply_*. Copies. */
 void reply_header(struct request *r, const char *name, const char *value);
+/* Appends whole header lines ("Name: value\r\n" each) as they are: only for
+ * text fixed when compiling (a string literal), which cannot carry a
+ * client's bytes; everything else goes through reply_header's checks. */
+void reply_header_lines(struct request *r, const char *lines, size_t len);
 bool request_replied(const struct request *r);
 
 #endif

@@ -472,17 +472,19 @@ CORS_PATHS = ["/api/v1/stac/", "/api/v1/stac/search", "/api/v1/stac/collections/
 
 
 class CorsTest(unittest.TestCase):
-    """cors_origins as "*" (the default), as a list, and off."""
+    """cors_origins as "*" (the default, also written with separators around
+    it), as a list, and off."""
 
     @classmethod
     def setUpClass(cls):
         cls.star = start_server()
+        cls.star_spaced = start_server({"cors-origins": " * ,"})
         cls.listed = start_server({"cors-origins": "%s, %s" % (ALLOWED, OTHER_ALLOWED.upper())})
         cls.off = start_server({"cors-origins": ""})
 
     @classmethod
     def tearDownClass(cls):
-        for s in (cls.star, cls.listed, cls.off):
+        for s in (cls.star, cls.star_spaced, cls.listed, cls.off):
             stop_server(s)
 
     def preflight(self, server, path, origin, method="GET",
@@ -555,6 +557,7 @@ class CorsTest(unittest.TestCase):
             ("/api/v1/openapi.json", 200, None),
         ]
         for server, origin, expect in ((self.star, ALLOWED, "*"), (self.star, None, "*"),
+                                       (self.star_spaced, ALLOWED, "*"),
                                        (self.listed, ALLOWED, ALLOWED)):
             for path, status, token in cases:
                 with self.subTest(server=server.port, origin=origin, path=path, token=token):
