@@ -432,12 +432,18 @@ static int pass_gate(struct tokenindex *tix)
     return tix->gate ? tix->gate(tix->gate_ctx) : 0;
 }
 
+/* Every write ends here: the index's state is new, so is its generation. */
+static void write_done(struct tokenindex *tix)
+{
+    tix->ix->generation = next_generation();
+    pthread_rwlock_unlock(&tix->lock);
+}
+
 int tokenindex_put_account(struct tokenindex *tix, const struct account *a)
 {
     pthread_rwlock_wrlock(&tix->lock);
     int rc = index_put_account(tix->ix, a);
-    tix->ix->generation = next_generation();
-    pthread_rwlock_unlock(&tix->lock);
+    write_done(tix);
     return rc;
 }
 
@@ -445,8 +451,7 @@ int tokenindex_put_token(struct tokenindex *tix, const struct token_record *t)
 {
     pthread_rwlock_wrlock(&tix->lock);
     int rc = index_put_token(tix->ix, t);
-    tix->ix->generation = next_generation();
-    pthread_rwlock_unlock(&tix->lock);
+    write_done(tix);
     return rc;
 }
 
@@ -454,16 +459,14 @@ void tokenindex_kill_account(struct tokenindex *tix, int64_t account_id)
 {
     pthread_rwlock_wrlock(&tix->lock);
     index_kill_account(tix->ix, account_id);
-    tix->ix->generation = next_generation();
-    pthread_rwlock_unlock(&tix->lock);
+    write_done(tix);
 }
 
 void tokenindex_kill_token(struct tokenindex *tix, const char *token_id)
 {
     pthread_rwlock_wrlock(&tix->lock);
     index_kill_token(tix->ix, token_id);
-    tix->ix->generation = next_generation();
-    pthread_rwlock_unlock(&tix->lock);
+    write_done(tix);
 }
 
 void tokenindex_adopt(struct tokenindex *tix, struct tokenindex *fresh)
@@ -471,8 +474,7 @@ void tokenindex_adopt(struct tokenindex *tix, struct tokenindex *fresh)
     pthread_rwlock_wrlock(&tix->lock);
     struct tc_index *old = tix->ix;
     tix->ix = fresh->ix;
-    tix->ix->generation = next_generation();
-    pthread_rwlock_unlock(&tix->lock);
+    write_done(tix);
     fresh->ix = old;
     tokenindex_destroy(fresh);
 }
