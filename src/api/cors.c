@@ -102,7 +102,7 @@ const char *cors_origin_match(const char *list, const char *origin, size_t *len)
 
 /* The allowed entry for this request, copied into out (the configured
  * spelling, never the request's bytes); false when CORS does not apply. */
-static bool allowed_origin(struct request *r, char *out, size_t outlen, bool *any)
+static bool allowed_origin(struct request *r, char *out, size_t outlen)
 {
     const char *list = request_app(r)->cfg.cors_origins;
     size_t n = 0;
@@ -111,7 +111,6 @@ static bool allowed_origin(struct request *r, char *out, size_t outlen, bool *an
         return false;
     memcpy(out, m, n);
     out[n] = '\0';
-    *any = n == 1 && *m == '*';
     return true;
 }
 
@@ -138,15 +137,12 @@ static void on_reply(struct request *r, int status)
             reply_header_lines(r, any_exposed, sizeof(any_exposed) - 1);
         return;
     }
-    char origin[320];
-    bool any = false;
-    bool ok = allowed_origin(r, origin, sizeof(origin), &any);
     /* With a list, the reply depends on Origin: say so to caches even when
      * this Origin gets nothing, or a shared cache could hand the reply for
-     * one origin to another. */
-    if (!any)
-        reply_header(r, "Vary", "Origin");
-    if (!ok)
+     * one origin to another. ("*" never stands in a list: cors_origins_check.) */
+    reply_header(r, "Vary", "Origin");
+    char origin[320];
+    if (!allowed_origin(r, origin, sizeof(origin)))
         return;
     reply_header(r, "Access-Control-Allow-Origin", origin);
     if (strcmp(request_method(r), "OPTIONS") != 0)
@@ -165,9 +161,8 @@ static bool on_options(struct request *r)
         strncmp(path, "/api/v1/stac", 12) == 0 ? "GET, HEAD, POST, OPTIONS" : "GET, HEAD, OPTIONS";
     reply_header(r, "Allow", methods);
     char origin[320];
-    bool any;
     if (request_app(r)->cfg.cors_origins[0] && request_header(r, "Access-Control-Request-Method") &&
-        allowed_origin(r, origin, sizeof(origin), &any)) {
+        allowed_origin(r, origin, sizeof(origin))) {
         reply_header(r, "Access-Control-Allow-Methods", methods);
         reply_header(r, "Access-Control-Allow-Headers", ALLOW_HEADERS);
         reply_header(r, "Access-Control-Max-Age", MAX_AGE);
