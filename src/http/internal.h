@@ -96,6 +96,15 @@ bool server_dispatch(struct request *r);
 SSL_CTX *server_tls_ctx(struct server *srv);
 
 /* ---- request.c ---- */
+/* Bytes to send: p[off, len) are still to go; grows by doubling. */
+struct outbuf {
+    char *p;
+    size_t len, off, cap;
+};
+/* Room for more bytes after len. 0 or -ENOMEM. */
+int outbuf_reserve(struct outbuf *o, size_t more);
+int outbuf_add(struct outbuf *o, const char *s, size_t n);
+
 struct request {
     struct server *srv;
     struct loop *loop;
@@ -134,8 +143,7 @@ struct request {
     bool body_owned;
     int file_fd;
     uint64_t file_off, file_len;
-    char *hdrs; /* extra header lines, "Name: value\r\n" each */
-    size_t hdrs_len, hdrs_cap;
+    struct outbuf hdrs; /* extra header lines, "Name: value\r\n" each (off unused) */
     struct request *next_done; /* completion queue link */
 };
 
@@ -150,15 +158,10 @@ void request_begin_error(struct request *r);
 /* Appends the response (status line, headers, body) to out; the file part,
  * if any, is left in r for the caller. Runs the reply hook, logs the access
  * line and counts the metrics. Returns 0 or -ENOMEM. */
-struct outbuf {
-    char *p;
-    size_t len, off, cap;
-};
 int request_finish(struct request *r, struct outbuf *out);
 /* Forgets the request's reply and strings, keeps the buffer and pipelined
  * bytes for the next one. */
 void request_reset(struct request *r);
-int outbuf_add(struct outbuf *o, const char *s, size_t n);
 int64_t monotonic_us(void);
 
 /* ---- loop.c ---- */

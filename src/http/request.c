@@ -25,18 +25,25 @@ int64_t monotonic_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int outbuf_reserve(struct outbuf *o, size_t more)
+{
+    if (o->len + more <= o->cap)
+        return 0;
+    size_t cap = o->cap ? o->cap : 1024;
+    while (cap < o->len + more)
+        cap *= 2;
+    char *p = realloc(o->p, cap);
+    if (!p)
+        return -ENOMEM;
+    o->p = p;
+    o->cap = cap;
+    return 0;
+}
+
 int outbuf_add(struct outbuf *o, const char *s, size_t n)
 {
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        while (cap < o->len + n)
-            cap *= 2;
-        char *p = realloc(o->p, cap);
-        if (!p)
-            return -ENOMEM;
-        o->p = p;
-        o->cap = cap;
-    }
+    if (outbuf_reserve(o, n) < 0)
+        return -ENOMEM;
     memcpy(o->p + o->len, s, n);
     o->len += n;
     return 0;
@@ -67,7 +74,7 @@ static void reply_drop(struct request *r)
     if (r->file_fd >= 0)
         close(r->file_fd);
     r->file_fd = -1;
-    r->hdrs_len = 0;
+    r->hdrs.len = 0;
     r->replied = false;
 }
 
@@ -80,7 +87,7 @@ void request_free(struct request *r)
     free(r->buf);
     free(r->scratch);
     free(r->qargs);
-    free(r->hdrs);
+    free(r->hdrs.p);
     free(r);
 }
 
@@ -98,10 +105,9 @@ void request_reset(struct request *r)
         r->scratch = NULL;
         r->scratch_cap = 0;
     }
-    if (r->hdrs_cap > 4096) {
-        free(r->hdrs);
-        r->hdrs = NULL;
-        r->hdrs_cap = 0;
+    if (r->hdrs.cap > 4096) {
+        free(r->hdrs.p);
+        r->hdrs = (struct outbuf){0};
     }
     r->route = NULL;
     r->log_account = 0;
@@ -488,23 +494,6 @@ void reply_file(struct request *r, int status, int fd, uint64_t offset, uint64_t
     r->file_len = len;
 }
 
-/* Room for need bytes of extra header lines. 0 or -ENOMEM (the header is
- * then dropped, as a reply without it is still a reply). */
-static int hdrs_reserve(struct request *r, size_t need)
-{
-    if (need <= r->hdrs_cap)
-        return 0;
-    size_t cap = r->hdrs_cap ? r->hdrs_cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *h = realloc(r->hdrs, cap);
-    if (!h)
-        return -ENOMEM;
-    r->hdrs = h;
-    r->hdrs_cap = cap;
-    return 0;
-}
-
 void reply_header(struct request *r, const char *name, const char *value)
 {
     /* A header must stay one line: CR or LF would let a value that came
@@ -513,24 +502,21 @@ void reply_header(struct request *r, const char *name, const char *value)
         log_error("request %s: header %.64s dropped (line break)", r->id, name);
         return;
     }
-    size_t nl = strlen(name), vl = strlen(value), need = r->hdrs_len + nl + vl + 4;
-    if (hdrs_reserve(r, need) < 0)
-        return;
-    char *w = r->hdrs + r->hdrs_len;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (outbuf_reserve(&r->hdrs, nl + vl + 4) < 0)
+        return; /* dropped: a reply without it is still a reply */
+    char *w = r->hdrs.p + r->hdrs.len;
     memcpy(w, name, nl);
     memcpy(w + nl, ": ", 2);
     memcpy(w + nl + 2, value, vl);
     memcpy(w + nl + 2 + vl, "\r\n", 2);
-    r->hdrs_len = need;
+    r->hdrs.len += nl + vl + 4;
 }
 
 void reply_header_lines(struct request *r, const char *lines, size_t len)
 {
     assert(len >= 2 && memcmp(lines + len - 2, "\r\n", 2) == 0);
-    if (hdrs_reserve(r, r->hdrs_len + len) < 0)
-        return;
-    memcpy(r->hdrs + r->hdrs_len, lines, len);
-    r->hdrs_len += len;
+    (void)outbuf_add(&r->hdrs, lines, len); /* dropped when out of memory, as above */
 }
 
 /* ---- the response bytes ----------------------------------------------- */
@@ -664,18 +650,10 @@ int request_finish(struct request *r, struct outbuf *out)
     uint64_t clen = file ? r->file_len : r->body_len;
     bool no_body = r->head_only || status == 204 || status == 304 || status < 200;
     size_t ctl = strlen(r->ctype), idl = strlen(r->id);
-    size_t need = 64 + 48 + (ctl + 16) + 40 + (idl + 16) + r->hdrs_len + 24 +
+    size_t need = 64 + 48 + (ctl + 16) + 40 + (idl + 16) + r->hdrs.len + 24 +
                   (no_body || file ? 0 : r->body_len);
-    if (out->len + need > out->cap) {
-        size_t cap = out->cap ? out->cap : 1024;
-        while (cap < out->len + need)
-            cap *= 2;
-        char *p = realloc(out->p, cap);
-        if (!p)
-            return -ENOMEM;
-        out->p = p;
-        out->cap = cap;
-    }
+    if (outbuf_reserve(out, need) < 0)
+        return -ENOMEM;
     char *w = out->p + out->len;
     w = put(w, "HTTP/1.1 ", 9);
     w = put_u64(w, (uint64_t)status);
@@ -698,7 +676,7 @@ int request_finish(struct request *r, struct outbuf *out)
     w = put(w, "X-Request-Id: ", 14);
     w = put(w, r->id, idl);
     w = put(w, "\r\n", 2);
-    w = put(w, r->hdrs, r->hdrs_len);
+    w = put(w, r->hdrs.p, r->hdrs.len);
     if (r->close)
         w = put(w, "Connection: close\r\n", 19);
     w = put(w, "\r\n", 2);
