@@ -138,17 +138,17 @@ static bool request_id_acceptable(const char *s)
  * printf family would cost as much as the rest of the bookkeeping. */
 static void format_request_id(const char *prefix, uint64_t counter, char out[65])
 {
-    char digits[16];
-    int n = 0;
-    do {
-        digits[n++] = "0123456789abcdef"[counter & 0xF];
-        counter >>= 4;
-    } while (counter || n < 8);
+    int n = 8;
+    while (n < 16 && counter >> (4 * n))
+        n++;
     size_t plen = strlen(prefix);
     memcpy(out, prefix, plen);
-    for (int i = 0; i < n; i++)
-        out[plen + (size_t)i] = digits[n - 1 - i];
-    out[plen + (size_t)n] = '\0';
+    char *w = out + plen;
+    w[n] = '\0';
+    while (n--) {
+        w[n] = "0123456789abcdef"[counter & 0xF];
+        counter >>= 4;
+    }
 }
 
 static void assign_id(struct request *r)

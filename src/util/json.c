@@ -64,17 +64,33 @@ void json_out_bytes(struct json_out *o, const char *s, size_t n)
 }
 
 
+/* Bytes a JSON string holds as they are (RFC 8259 §7): all but the quote,
+ * the backslash and the controls. NUL, which ends the C string, is 0 too. */
+static const unsigned char json_plain[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0xff] = 1};
+
 void json_out_string(struct json_out *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+    while (json_plain[(unsigned char)s[run]])
+        run++;
+    /* Most strings need no escape: quotes and text in one copy. */
+    if (!s[run] && !o->overflow && run + 2 < o->cap - o->len) {
+        char *w = o->buf + o->len;
+        w[0] = '"';
+        memcpy(w + 1, s, run);
+        w[run + 1] = '"';
+        o->len += run + 2;
+        return;
+    }
     json_out_bytes(o, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        json_out_bytes(o, run, (size_t)(s - run));
-        run = s + 1;
+    for (;;) {
+        json_out_bytes(o, s, run);
+        s += run;
+        unsigned char c = (unsigned char)*s++;
+        if (!c)
+            break;
         char esc[6] = {'\\', (char)c, 0};
         size_t n = 2;
         switch (c) {
@@ -89,8 +105,9 @@ void json_out_string(struct json_out *o, const char *s)
             n = 6;
         }
         json_out_bytes(o, esc, n);
+        for (run = 0; json_plain[(unsigned char)s[run]];)
+            run++;
     }
-    json_out_bytes(o, run, (size_t)(s - run));
     json_out_bytes(o, "\"", 1);
 }
 

@@ -173,6 +173,8 @@ char *strlist_join(const struct strlist *l, const char *sep)
 
 void strlist_free(struct strlist *l)
 {
+    if (!l->v) /* empty: a principal frees several per request */
+        return;
     for (size_t i = 0; !packed(l) && i < l->n; i++)
         free(l->v[i]);
     if (l->cap != STRLIST_VIEW)

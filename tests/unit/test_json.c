@@ -190,6 +190,15 @@ static void test_writer_overflow_is_sticky(void **state)
     json_out_string(&o, "abcdefgh"); /* the string alone does not fit */
     json_out_raw(&o, "");
     assert_null(json_out_text(&o, &len));
+    json_out_init(&o, buf, sizeof(buf));
+    json_out_string(&o, "abcde"); /* quoted, exactly fills */
+    assert_string_equal(json_out_text(&o, &len), "\"abcde\"");
+    json_out_init(&o, buf, sizeof(buf));
+    json_out_string(&o, "\"\n"); /* escapes only */
+    assert_string_equal(json_out_text(&o, &len), "\"\\\"\\n\"");
+    json_out_init(&o, buf, sizeof(buf));
+    json_out_string(&o, "\t\x01"); /* one byte too many */
+    assert_null(json_out_text(&o, &len));
     json_out_init(&o, buf, 0);
     assert_null(json_out_text(&o, &len));
 }
