@@ -33,8 +33,8 @@ void intern_release(struct intern_pool *p, uint32_t id);
 /* The list behind id, valid until its last reference is released. */
 const struct strlist *intern_list(const struct intern_pool *p, uint32_t id);
 
-/* FNV-1a with a final mix, shared with the index's hash tables: keys are
- * short and never chosen by a client for insertion. */
+/* A fast non-cryptographic hash, shared with the index's hash tables: keys
+ * are short and never chosen by a client for insertion. */
 uint64_t intern_hash(const void *data, size_t len);
 
 #endif

@@ -849,12 +849,12 @@ static void sqlite_close(struct catalog *base)
 static uint64_t sqlite_generation(struct catalog *base)
 {
     struct catalog_sqlite *cat = (struct catalog_sqlite *)base;
-    uint32_t hdr[WALWATCH_WORDS];
-    if (!walwatch_read(cat->wal, hdr))
+    struct walwatch_header hdr;
+    if (!walwatch_read(cat->wal, &hdr))
         return 0;
     pthread_mutex_lock(&cat->gen_mu);
-    if (cat->gen == 0 || memcmp(hdr, cat->gen_hdr, sizeof(hdr)) != 0) {
-        memcpy(cat->gen_hdr, hdr, sizeof(hdr));
+    if (cat->gen == 0 || !walwatch_header_equal(&hdr, &cat->gen_hdr)) {
+        cat->gen_hdr = hdr;
         cat->gen++;
     }
     uint64_t gen = cat->gen;

@@ -53,7 +53,7 @@ struct catalog_sqlite {
     struct walwatch *wal;   /* catalog_generation's probe */
     pthread_mutex_t gen_mu; /* guards gen and gen_hdr */
     uint64_t gen;
-    uint32_t gen_hdr[WALWATCH_WORDS];
+    struct walwatch_header gen_hdr;
 };
 
 /* Registers the driver's SQL functions on db (catalog_sqlite_func.c). */

@@ -213,7 +213,8 @@ int request_begin(struct request *r, const char **msg)
     assign_id(r);
     const char *t = q->target;
     /* absolute-form (RFC 9112 §3.2.2): the authority is not ours to use. */
-    if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
+    if (t[0] != '/' &&
+        (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0)) {
         t = strchr(t + 7 + (t[4] == 's'), '/');
         if (!t)
             t = "/";

@@ -26,7 +26,7 @@ struct probe {
     sqlite3_stmt *head;
     sqlite3_stmt *prune;
     long long last_version;
-    uint32_t last_hdr[WALWATCH_WORDS];
+    struct walwatch_header last_hdr;
     bool have_hdr;
     struct probe *next, *prev;
 };
@@ -145,13 +145,13 @@ static bool sf_maybe_changed(struct changefeed *cf)
         return true;
     bool changed = true;
     if (walwatch_mapped(f->wal)) {
-        uint32_t hdr[WALWATCH_WORDS];
-        if (!walwatch_read(f->wal, hdr)) {
+        struct walwatch_header hdr;
+        if (!walwatch_read(f->wal, &hdr)) {
             p->have_hdr = false; /* torn: look again next time too */
             return true;
         }
-        changed = !p->have_hdr || memcmp(hdr, p->last_hdr, sizeof(hdr)) != 0;
-        memcpy(p->last_hdr, hdr, sizeof(hdr));
+        changed = !p->have_hdr || !walwatch_header_equal(&hdr, &p->last_hdr);
+        p->last_hdr = hdr;
         p->have_hdr = true;
         return changed;
     }

@@ -69,16 +69,18 @@ bool walwatch_mapped(const struct walwatch *w)
 
 /* As SQLite's readers do: copy 0, then copy 1 (writers store copy 1 first,
  * then copy 0); equal copies are a consistent snapshot. */
-bool walwatch_read(const struct walwatch *w, uint32_t out[WALWATCH_WORDS])
+bool walwatch_read(const struct walwatch *w, struct walwatch_header *out)
 {
     if (!walwatch_mapped(w))
         return false;
-    uint32_t second[WALWATCH_WORDS];
-    for (int i = 0; i < WALWATCH_WORDS; i++)
-        out[i] = __atomic_load_n(&w->shm[i], __ATOMIC_ACQUIRE);
-    for (int i = 0; i < WALWATCH_WORDS; i++)
-        second[i] = __atomic_load_n(&w->shm[WALWATCH_WORDS + i], __ATOMIC_ACQUIRE);
-    return memcmp(out, second, sizeof(second)) == 0;
+    /* The mapping is page-aligned, so each word is 8-byte aligned. */
+    const uint64_t *copies = (const uint64_t *)(const void *)w->shm;
+    struct walwatch_header second;
+    for (int i = 0; i < 6; i++)
+        out->q[i] = __atomic_load_n(&copies[i], __ATOMIC_ACQUIRE);
+    for (int i = 0; i < 6; i++)
+        second.q[i] = __atomic_load_n(&copies[6 + i], __ATOMIC_ACQUIRE);
+    return walwatch_header_equal(out, &second);
 }
 
 void walwatch_close(struct walwatch *w)
