@@ -82,34 +82,35 @@ chmod o+x "$TMP" "$TMP/nginx" && chmod o+r "$TMP/nginx/page.json"
 curl -fsS "$N/page.json" | cmp -s - "$TMP/nginx/page.json" || { echo "bench: nginx does not serve the page" >&2; exit 1; }
 
 # ---- measurements -----------------------------------------------------------
-# The server's CPU time (user + system, all threads) from /proc, in clock ticks.
+# The server's CPU time (user, then user + system, all threads) from /proc,
+# in clock ticks.
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { awk '{print $14, $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# One wrk run appends "rps p50_us p99_us errors cpu_us_per_request" to
-# $TMP/res.NAME.CONNS.
+# One wrk run appends "rps p50_us p99_us errors cpu_us user_us" (CPU per
+# request: all, and the user-space part) to $TMP/res.NAME.CONNS.
 wrk_once() { # name url conns token [unique-format (auth.lua)]
     local pid=$TESSERA_PID
     [[ "$1" == nginx* ]] && pid=$NGINX_WORKER
-    local t0
-    t0=$(cpu_ticks "$pid")
+    local u0 t0 u1 t1
+    read -r u0 t0 < <(cpu_ticks "$pid")
     BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
         awk '/^RESULT/ {print $2, $3, $4, $5, $6}' >"$TMP/one"
-    local t1
-    t1=$(cpu_ticks "$pid")
-    awk -v d=$((t1 - t0)) -v hz="$TICK" '{printf "%s %s %s %s %.2f\n", $1, $2, $3, $4, d * 1e6 / hz / $5}' \
+    read -r u1 t1 < <(cpu_ticks "$pid")
+    awk -v d=$((t1 - t0)) -v du=$((u1 - u0)) -v hz="$TICK" \
+        '{printf "%s %s %s %s %.2f %.2f\n", $1, $2, $3, $4, d * 1e6 / hz / $5, du * 1e6 / hz / $5}' \
         "$TMP/one" >>"$TMP/res.$1.$3"
 }
-declare -A RPS P50 P99 ERR CPU STORM
+declare -A RPS P50 P99 ERR CPU USER STORM
 # Medians over the repetitions of each column; errors are summed.
 collect() { # name conns
-    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] < <(python3 -c '
+    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] USER[$1/$2] < <(python3 -c '
 import sys, statistics
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 cols = list(zip(*rows))
 print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])),
-      "%.2f" % statistics.median(cols[4]))' "$TMP/res.$1.$2")
+      " ".join("%.2f" % statistics.median(c) for c in cols[4:6]))' "$TMP/res.$1.$2")
 }
 
 echo "bench: $(nproc) cores, nginx 1 worker, tessera $THREADS HTTP thread(s); wrk -t1, ${REPS}x${DURATION}s, medians" >&2
@@ -155,14 +156,15 @@ for c in $CONNS; do
     collect storm "$c"
 done
 
-printf '\n%-42s %6s %10s %8s %8s %9s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" errors "CPU us"
+printf '\n%-42s %6s %10s %8s %8s %9s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" \
+    errors "CPU us" "user us"
 row() { # label key conns ratio_base
     local k=$2/$3
     local ratio
     ratio=$(python3 -c "print('%.2fx' % (${RPS[$k]} / ${RPS[$4/$3]}))")
-    printf '%-42s %6s %10s %8.3f %8.3f %9s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
+    printf '%-42s %6s %10s %8.3f %8.3f %9s %7s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
         "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" "${ERR[$k]}" \
-        "${CPU[$k]}"
+        "${CPU[$k]}" "${USER[$k]}"
 }
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
