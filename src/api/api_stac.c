@@ -165,7 +165,7 @@ static const char *emit_asset_href(struct buf *b, const char *p, const char *end
                 query = url_signer_query(signer, key);
         }
         if (query)
-            buf_printf(b, "?%s", query);
+            buf_concat(b, "?", query, NULL);
         else
             b->oom = true; /* a key we cannot sign: fail rather than leave it unsigned */
         free(query);
@@ -190,21 +190,20 @@ static void emit_item(struct buf *b, const char *base, const struct url_signer *
         buf_append(b, p, (size_t)((m ? m : end) - p));
         if (!m)
             break;
-        buf_printf(b, "%s/api/v1/catalog/asset/", base);
+        buf_concat(b, base, "/api/v1/catalog/asset/", NULL);
         p = emit_asset_href(b, m + mlen, end, signer);
     }
     char *ec = url_encode(coll, ""), *ei = url_encode(id, "");
     if (ec && ei)
-        buf_printf(b,
-                   "%s{\"rel\":\"self\",\"href\":\"%s/api/v1/stac/collections/%s/items/%s\","
-                   "\"type\":\"" GEOJSON "\"},"
-                   "{\"rel\":\"parent\",\"href\":\"%s/api/v1/stac/collections/%s\","
-                   "\"type\":\"application/json\"},"
-                   "{\"rel\":\"collection\",\"href\":\"%s/api/v1/stac/collections/%s\","
-                   "\"type\":\"application/json\"},"
-                   "{\"rel\":\"root\",\"href\":\"%s/api/v1/stac/\","
-                   "\"type\":\"application/json\"}]}",
-                   len && tpl[len - 1] == '[' ? "" : ",", base, ec, ei, base, ec, base, ec, base);
+        buf_concat(b, len && tpl[len - 1] == '[' ? "" : ",",
+                   "{\"rel\":\"self\",\"href\":\"", base, "/api/v1/stac/collections/", ec,
+                   "/items/", ei, "\",\"type\":\"" GEOJSON "\"},",
+                   "{\"rel\":\"parent\",\"href\":\"", base, "/api/v1/stac/collections/", ec,
+                   "\",\"type\":\"application/json\"},",
+                   "{\"rel\":\"collection\",\"href\":\"", base, "/api/v1/stac/collections/", ec,
+                   "\",\"type\":\"application/json\"},",
+                   "{\"rel\":\"root\",\"href\":\"", base,
+                   "/api/v1/stac/\",\"type\":\"application/json\"}]}", NULL);
     else
         b->oom = true;
     free(ec);
@@ -510,7 +509,7 @@ static int copy_query_arg(void *ctx, const char *key, const char *value)
         return 0;
     char *k = url_encode(key, ""), *v = url_encode(value, "/:,");
     if (k && v)
-        buf_printf(qc->b, "%s=%s&", k, v);
+        buf_concat(qc->b, k, "=", v, "&", NULL);
     else
         qc->b->oom = true;
     free(k);
@@ -525,7 +524,7 @@ static char *page_url(struct request *r, const char *base, long long offset)
     char *path = url_encode(request_path(r), "/");
     if (!path)
         return NULL;
-    buf_printf(&b, "%s%s?", base, path);
+    buf_concat(&b, base, path, "?", NULL);
     free(path);
     struct query_copy qc = {&b};
     request_query_each(r, copy_query_arg, &qc);
@@ -624,7 +623,7 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
     int64_t matched = 0;
     struct buf b = {0};
     struct emit_ctx e = {&b, base, 0, &s->ext, s->sign ? &signer : NULL};
-    buf_printf(&b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    buf_concat(&b, "{\"type\":\"FeatureCollection\",\"features\":[", NULL);
     rc = catalog_search_each(cat, &s->q, &matched, emit_cb, &e);
     if (rc == 0 && b.oom)
         rc = -ENOMEM;

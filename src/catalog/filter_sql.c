@@ -37,10 +37,43 @@ void sqlb_free(struct sqlb *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* Room for need more bytes and a NUL; false (oom set) when out of memory. */
+static bool sqlb_reserve(struct sqlb *b, size_t need)
+{
+    if (b->s && need < b->cap - b->n)
+        return true;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->n + need + 1)
+        cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s) {
+        b->oom = true;
+        return false;
+    }
+    b->s = s;
+    b->cap = cap;
+    return true;
+}
+
+static void sqlb_append(struct sqlb *b, const char *s, size_t n)
+{
+    if (!b->oom && sqlb_reserve(b, n)) {
+        memcpy(b->s + b->n, s, n);
+        b->n += n;
+        b->s[b->n] = '\0';
+    }
+}
+
 void sqlb_add(struct sqlb *b, const char *fmt, ...)
 {
     if (b->oom)
         return;
+    /* Most pieces are plain SQL text: copied, not formatted (a search
+     * builds its statements from dozens of them). */
+    if (!strchr(fmt, '%')) {
+        sqlb_append(b, fmt, strlen(fmt));
+        return;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         size_t room = b->cap - b->n;
         va_list ap;
@@ -55,16 +88,8 @@ void sqlb_add(struct sqlb *b, const char *fmt, ...)
             b->n += (size_t)need;
             return;
         }
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + (size_t)need + 1)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = true;
+        if (!sqlb_reserve(b, (size_t)need))
             return;
-        }
-        b->s = s;
-        b->cap = cap;
     }
 }
 
@@ -75,10 +100,17 @@ static void placeholder(struct sqlb *b, int n)
                                         [SQLB_INT] = "::bigint",
                                         [SQLB_POINTER] = ""};
     const struct sqlb_param *p = &b->params[n - 1];
-    if (b->pg)
+    if (b->pg) {
         sqlb_add(b, "$%d%s", n, p->cast ? p->cast : casts[p->type]);
-    else
-        sqlb_add(b, "?%d", n);
+        return;
+    }
+    char text[16]; /* "?n", written by hand: every parameter has one */
+    size_t at = sizeof(text);
+    do
+        text[--at] = (char)('0' + n % 10);
+    while (n /= 10);
+    text[--at] = '?';
+    sqlb_append(b, text + at, sizeof(text) - at);
 }
 
 static int new_param(struct sqlb *b, struct sqlb_param *p)

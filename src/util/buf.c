@@ -57,3 +57,12 @@ void buf_append(struct buf *b, const char *s, size_t n)
     b->n += n;
     b->s[b->n] = 0;
 }
+
+void buf_concat(struct buf *b, ...)
+{
+    va_list ap;
+    va_start(ap, b);
+    for (const char *s; (s = va_arg(ap, const char *));)
+        buf_append(b, s, strlen(s));
+    va_end(ap);
+}

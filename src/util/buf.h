@@ -19,5 +19,9 @@ struct buf {
 bool buf_reserve(struct buf *b, size_t more);
 __attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b, const char *fmt, ...);
 void buf_append(struct buf *b, const char *s, size_t n);
+/* Appends each string up to a NULL: for text assembled from many pieces
+ * on a hot path (a search page's links), where buf_printf's format
+ * parsing costs more than the copies. */
+__attribute__((sentinel)) void buf_concat(struct buf *b, ...);
 
 #endif
