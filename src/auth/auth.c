@@ -224,62 +224,64 @@ static enum auth_result verify_stored(struct app *app, const char *cred, struct 
     return c.res;
 }
 
-struct account_check {
-    struct principal *p;
-    bool found, active;
-    int64_t sessions_valid_after;
-    int rc;
-};
-
-static void note_account(struct account_check *c, const struct tokenindex_account *a, bool session)
-{
-    c->found = true;
-    c->active = a->is_active;
-    c->sessions_valid_after = a->sessions_valid_after;
-    c->rc = session ? fill_shared(c->p, NULL, a) : fill_from_account(c->p, a);
-}
-
-static int check_account(void *ctx, const struct tokenindex_account *a)
-{
-    note_account(ctx, a, false);
-    return 0;
-}
-
 /* A temporary token dies with its parent, and never holds more than the
  * parent holds now. */
 #define TK_MAX_LIFETIME_S 3600 /* SPEC §4.2: at most one hour ahead */
 
-struct parent_check {
-    int64_t account_id;
-    struct principal *p;
-    bool alive;
-    bool wider; /* the tk claims a scope or a resource its parent does not hold */
-    int rc;
-};
-
-static int check_parent(void *ctx, const struct tokenindex_token *t,
-                        const struct tokenindex_account *a)
+/* The parent t (of account a) of the tk in p: whether it is alive, and the
+ * tk's scopes narrowed to the parent's. False when the tk claims a scope or
+ * a resource its parent does not hold (never minted by us: a leaked key),
+ * or when out of memory. */
+static bool check_parent(struct principal *p, const struct tokenindex_token *t,
+                         const struct tokenindex_account *a, bool *alive)
 {
-    struct parent_check *c = ctx;
     int64_t now = time_now_ms();
-    c->alive = a->id == c->account_id && !t->revoked && (!t->expires_at || now < t->expires_at);
-    c->wider = !strlist_is_subset(&c->p->token_scopes, t->scopes) ||
-               !resources_cover(t->resources, &c->p->resources);
-    if (c->alive)
-        c->rc = strlist_intersect(&c->p->scopes, &c->p->scopes, t->scopes);
+    *alive = a->id == p->account_id && !t->revoked && (!t->expires_at || now < t->expires_at);
+    if (!strlist_is_subset(&p->token_scopes, t->scopes) ||
+        !resources_cover(t->resources, &p->resources))
+        return false;
+    if (*alive && strlist_intersect(&p->scopes, &p->scopes, t->scopes) < 0)
+        return false;
     /* A temporary token in use is its parent's authority in use. */
-    if (c->alive && a->is_active && now < c->p->expires)
+    if (*alive && a->is_active && now < p->expires)
         tokenindex_note_use(t, now);
-    return 0;
+    return true;
 }
 
-/* A revoked tk is in the index as a revoked token of usage TOKEN_TK, under
- * its MAC's id (token_temp_id). */
-static int check_temp_revoked(void *ctx, const struct tokenindex_token *t,
-                              const struct tokenindex_account *a)
+struct temp_check {
+    struct principal *p; /* the claims' part already in */
+    const struct token_temp_claims *c;
+    const char *tk_id;
+    enum auth_result res;
+};
+
+/* The whole tk check in one state of the index: its account, its parent,
+ * and its own revocation (a revoked tk is indexed as a revoked token of
+ * usage TOKEN_TK, under its MAC's id: token_temp_id). */
+static int check_temp(void *ctx, const struct tokenindex_reader *rd)
 {
-    (void)a;
-    *(bool *)ctx = t->usage == TOKEN_TK;
+    struct temp_check *k = ctx;
+    struct principal *p = k->p;
+    struct tokenindex_account a, owner;
+    struct tokenindex_token t;
+    if (!tokenindex_reader_account(rd, 0, k->c->username, &a) || fill_from_account(p, &a) < 0)
+        return 0;
+    /* Without a stored parent the token was minted by a session, and it ends
+     * with the account's sessions (logout everywhere, password change). */
+    bool parent_alive = p->created >= a.sessions_valid_after;
+    if (k->c->parent[0]) {
+        parent_alive = false;
+        if (tokenindex_reader_token(rd, k->c->parent, &t, &owner) &&
+            !check_parent(p, &t, &owner, &parent_alive))
+            return 0;
+    }
+    bool revoked = tokenindex_reader_token(rd, k->tk_id, &t, &owner) && t.usage == TOKEN_TK;
+    if (!parent_alive || !a.is_active || revoked)
+        k->res = AUTH_REVOKED;
+    else if (time_now_ms() >= p->expires)
+        k->res = AUTH_EXPIRED;
+    else
+        k->res = AUTH_OK;
     return 0;
 }
 
@@ -309,47 +311,29 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
     p->token_scopes = c.scopes; /* the principal takes the claims' lists */
     p->resources = c.resources;
     c.scopes = c.resources = (struct strlist)STRLIST_INIT;
-    struct account_check ac = {p, false, false, 0, 0};
-    rc = tokenindex_account_view_by_username(tc, c.username, check_account, &ac);
-    if (rc == -EAGAIN)
-        res = AUTH_UNAVAILABLE;
-    if (rc < 0 || ac.rc < 0)
-        goto out;
-    /* Without a stored parent the token was minted by a session, and it ends
-     * with the account's sessions (logout everywhere, password change). */
-    bool parent_alive = p->created >= ac.sessions_valid_after;
-    if (c.parent[0]) {
-        struct parent_check pc = {p->account_id, p, false, false, 0};
-        if (tokenindex_token_view(tc, c.parent, check_parent, &pc) == -EAGAIN) {
-            res = AUTH_UNAVAILABLE;
-            goto out;
-        }
-        if (pc.rc < 0 || pc.wider) /* never minted by us: a leaked key */
-            goto out;
-        parent_alive = pc.alive;
-    }
-    bool revoked = false;
-    if (tokenindex_token_view(tc, tk_id, check_temp_revoked, &revoked) == -EAGAIN) {
-        res = AUTH_UNAVAILABLE;
-        goto out;
-    }
-    if (!parent_alive || !ac.active || revoked)
-        res = AUTH_REVOKED;
-    else if (time_now_ms() >= p->expires)
-        res = AUTH_EXPIRED;
-    else
-        res = AUTH_OK;
+    struct temp_check k = {p, &c, tk_id, AUTH_INVALID};
+    res = tokenindex_read(tc, check_temp, &k) == -EAGAIN ? AUTH_UNAVAILABLE : k.res;
 out:
     strlist_free(&c.scopes);
     strlist_free(&c.resources);
     return res;
 }
 
+struct account_check {
+    struct principal *p;
+    bool active;
+    int64_t sessions_valid_after;
+    int rc;
+};
+
 /* A session speaks for the whole account: its scopes are the account's
  * current grants, not a snapshot taken at sign-in. */
 static int check_session_account(void *ctx, const struct tokenindex_account *a)
 {
-    note_account(ctx, a, true);
+    struct account_check *c = ctx;
+    c->active = a->is_active;
+    c->sessions_valid_after = a->sessions_valid_after;
+    c->rc = fill_shared(c->p, NULL, a);
     return 0;
 }
 
@@ -381,7 +365,7 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
         return AUTH_MALFORMED;
     enum auth_result res = AUTH_INVALID;
     struct tokenindex *tc = c.type == JWT_ACCESS ? index_of(app) : NULL;
-    struct account_check ac = {p, false, false, 0, 0};
+    struct account_check ac = {p, false, 0, 0};
     rc = tc ? tokenindex_account_view(tc, c.user_id, check_session_account, &ac) : -ENOENT;
     if (rc == -EAGAIN)
         res = AUTH_UNAVAILABLE;

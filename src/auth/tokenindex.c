@@ -482,34 +482,85 @@ void tokenindex_adopt(struct tokenindex *tix, struct tokenindex *fresh)
 /* ------------------------------------------------------------------------ */
 /* Lookups                                                                  */
 
-int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_token_fn fn, void *ctx)
+/* The freshness gate, then the read lock (unless the gate failed). */
+static int read_begin(struct tokenindex *tix)
 {
     int gate = pass_gate(tix);
-    if (gate < 0)
-        return gate;
-    pthread_rwlock_rdlock(&tix->lock);
-    const struct tc_index *ix = tix->ix;
+    if (gate == 0)
+        pthread_rwlock_rdlock(&tix->lock);
+    return gate;
+}
+
+/* The index, read-locked, for the callback of tokenindex_read. */
+struct tokenindex_reader {
+    const struct tc_index *ix;
+};
+
+bool tokenindex_reader_token(const struct tokenindex_reader *rd, const char *id,
+                             struct tokenindex_token *t, struct tokenindex_account *a)
+{
+    const struct tc_index *ix = rd->ix;
     struct tc_tok *r = tok_find(ix, id);
-    int rc = -ENOENT;
-    if (r) {
-        struct tokenindex_token t = {
-            .id = r->id,
-            .usage = (enum token_kind)r->usage,
-            .revoked = (r->flags & TOK_REVOKED) != 0,
-            .is_default = (r->flags & TOK_DEFAULT) != 0,
-            .replaced = (r->flags & TOK_REPLACED) != 0,
-            .secret_hash = r->hash,
-            .expires_at = r->expires_at,
-            .created = r->created,
-            .scopes = intern_list(&ix->sets, r->scopes),
-            .allowed_urls = intern_list(&ix->sets, r->urls),
-            .resources = intern_list(&ix->sets, r->resources),
-            .used_s = &r->used_s,
-        };
-        struct tokenindex_account a;
-        view_account(ix, &ix->accs[r->account], &a);
-        rc = fn(ctx, &t, &a);
-    }
+    if (!r)
+        return false;
+    *t = (struct tokenindex_token){
+        .id = r->id,
+        .usage = (enum token_kind)r->usage,
+        .revoked = (r->flags & TOK_REVOKED) != 0,
+        .is_default = (r->flags & TOK_DEFAULT) != 0,
+        .replaced = (r->flags & TOK_REPLACED) != 0,
+        .secret_hash = r->hash,
+        .expires_at = r->expires_at,
+        .created = r->created,
+        .scopes = intern_list(&ix->sets, r->scopes),
+        .allowed_urls = intern_list(&ix->sets, r->urls),
+        .resources = intern_list(&ix->sets, r->resources),
+        .used_s = &r->used_s,
+    };
+    view_account(ix, &ix->accs[r->account], a);
+    return true;
+}
+
+/* An account's slot value (index + 1, 0: none) by id, or by username when
+ * username is not NULL. */
+static uint32_t acc_lookup(const struct tc_index *ix, int64_t id, const char *username)
+{
+    if (!username)
+        return *acc_find_id_slot(ix, id);
+    if (strnlen(username, ACCOUNT_USERNAME_MAX + 1) > ACCOUNT_USERNAME_MAX)
+        return 0;
+    return *acc_find_name_slot(ix, username);
+}
+
+bool tokenindex_reader_account(const struct tokenindex_reader *rd, int64_t account_id,
+                               const char *username, struct tokenindex_account *a)
+{
+    const struct tc_index *ix = rd->ix;
+    uint32_t v = acc_lookup(ix, account_id, username);
+    if (v)
+        view_account(ix, &ix->accs[v - 1], a);
+    return v != 0;
+}
+
+int tokenindex_read(struct tokenindex *tix, tokenindex_read_fn fn, void *ctx)
+{
+    int rc = read_begin(tix);
+    if (rc < 0)
+        return rc;
+    rc = fn(ctx, &(struct tokenindex_reader){tix->ix});
+    pthread_rwlock_unlock(&tix->lock);
+    return rc;
+}
+
+int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_token_fn fn, void *ctx)
+{
+    int rc = read_begin(tix);
+    if (rc < 0)
+        return rc;
+    struct tokenindex_token t;
+    struct tokenindex_account a;
+    rc = tokenindex_reader_token(&(struct tokenindex_reader){tix->ix}, id, &t, &a) ? fn(ctx, &t, &a)
+                                                                                 : -ENOENT;
     pthread_rwlock_unlock(&tix->lock);
     return rc;
 }
@@ -517,37 +568,13 @@ int tokenindex_token_view(struct tokenindex *tix, const char *id, tokenindex_tok
 int tokenindex_account_view(struct tokenindex *tix, int64_t account_id, tokenindex_account_fn fn,
                             void *ctx)
 {
-    int gate = pass_gate(tix);
-    if (gate < 0)
-        return gate;
-    pthread_rwlock_rdlock(&tix->lock);
-    uint32_t v = *acc_find_id_slot(tix->ix, account_id);
-    int rc = -ENOENT;
-    if (v) {
-        struct tokenindex_account a;
-        view_account(tix->ix, &tix->ix->accs[v - 1], &a);
-        rc = fn(ctx, &a);
-    }
-    pthread_rwlock_unlock(&tix->lock);
-    return rc;
-}
-
-int tokenindex_account_view_by_username(struct tokenindex *tix, const char *username,
-                                        tokenindex_account_fn fn, void *ctx)
-{
-    int gate = pass_gate(tix);
-    if (gate < 0)
-        return gate;
-    if (strnlen(username, ACCOUNT_USERNAME_MAX + 1) > ACCOUNT_USERNAME_MAX)
-        return -ENOENT;
-    pthread_rwlock_rdlock(&tix->lock);
-    uint32_t v = *acc_find_name_slot(tix->ix, username);
-    int rc = -ENOENT;
-    if (v) {
-        struct tokenindex_account a;
-        view_account(tix->ix, &tix->ix->accs[v - 1], &a);
-        rc = fn(ctx, &a);
-    }
+    int rc = read_begin(tix);
+    if (rc < 0)
+        return rc;
+    struct tokenindex_account a;
+    rc = tokenindex_reader_account(&(struct tokenindex_reader){tix->ix}, account_id, NULL, &a)
+             ? fn(ctx, &a)
+             : -ENOENT;
     pthread_rwlock_unlock(&tix->lock);
     return rc;
 }
@@ -620,13 +647,10 @@ static int copy_account(const struct tc_index *ix, const struct tc_acc *r, struc
 int tokenindex_account_get(struct tokenindex *tix, int64_t id, const char *username,
                            struct account *out)
 {
-    int rc = pass_gate(tix);
+    int rc = read_begin(tix);
     if (rc < 0)
         return rc;
-    if (username && strnlen(username, ACCOUNT_USERNAME_MAX + 1) > ACCOUNT_USERNAME_MAX)
-        return -ENOENT;
-    pthread_rwlock_rdlock(&tix->lock);
-    uint32_t v = username ? *acc_find_name_slot(tix->ix, username) : *acc_find_id_slot(tix->ix, id);
+    uint32_t v = acc_lookup(tix->ix, id, username);
     rc = v ? copy_account(tix->ix, &tix->ix->accs[v - 1], out) : -ENOENT;
     pthread_rwlock_unlock(&tix->lock);
     return rc;

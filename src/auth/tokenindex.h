@@ -73,8 +73,19 @@ void tokenindex_set_gate(struct tokenindex *ix, tokenindex_gate_fn gate, void *c
 int tokenindex_token_view(struct tokenindex *ix, const char *id, tokenindex_token_fn fn, void *ctx);
 int tokenindex_account_view(struct tokenindex *ix, int64_t account_id, tokenindex_account_fn fn,
                             void *ctx);
-int tokenindex_account_view_by_username(struct tokenindex *ix, const char *username,
-                                        tokenindex_account_fn fn, void *ctx);
+/* Several lookups under one gate and one read lock: one consistent state
+ * for a check that needs more than one record (a tk: its account, its
+ * parent and its own revocation). -EAGAIN (see the gate), else fn's return
+ * value. The reader and every view it gives are valid only inside fn. */
+struct tokenindex_reader;
+typedef int (*tokenindex_read_fn)(void *ctx, const struct tokenindex_reader *rd);
+int tokenindex_read(struct tokenindex *ix, tokenindex_read_fn fn, void *ctx);
+/* Inside tokenindex_read: a token with its account; an account by id, or by
+ * username when username is not NULL. False when not indexed. */
+bool tokenindex_reader_token(const struct tokenindex_reader *rd, const char *id,
+                             struct tokenindex_token *t, struct tokenindex_account *a);
+bool tokenindex_reader_account(const struct tokenindex_reader *rd, int64_t account_id,
+                               const char *username, struct tokenindex_account *a);
 /* The whole account record (e-mail, password hash and names included) by id,
  * or by username when username is not NULL. Passes the gate. 0, -ENOENT,
  * -EAGAIN or -ENOMEM; out is the caller's (account_free). */

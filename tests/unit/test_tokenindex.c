@@ -426,6 +426,93 @@ static void test_bare_index_interning(void **state)
     tokenindex_destroy(tc);
 }
 
+/* Several lookups in one read: a token with its account, accounts by id and
+ * by username, unknown and over-long keys; a failing gate stops the read
+ * before its callback. */
+struct reads {
+    const char *token, *username;
+    int64_t account_id;
+    int calls;
+    bool token_found, by_id_found, by_name_found;
+    char token_owner[40], by_id_name[40];
+    int64_t by_name_id;
+    uint64_t generations[3];
+};
+
+static int read_three(void *ctx, const struct tokenindex_reader *rd)
+{
+    struct reads *r = ctx;
+    struct tokenindex_token t;
+    struct tokenindex_account a;
+    r->calls++;
+    if ((r->token_found = tokenindex_reader_token(rd, r->token, &t, &a))) {
+        snprintf(r->token_owner, sizeof(r->token_owner), "%s", a.username);
+        r->generations[0] = a.generation;
+    }
+    if ((r->by_id_found = tokenindex_reader_account(rd, r->account_id, NULL, &a))) {
+        snprintf(r->by_id_name, sizeof(r->by_id_name), "%s", a.username);
+        r->generations[1] = a.generation;
+    }
+    if ((r->by_name_found = tokenindex_reader_account(rd, 0, r->username, &a))) {
+        r->by_name_id = a.id;
+        r->generations[2] = a.generation;
+    }
+    return 42;
+}
+
+static int closed_gate(void *ctx)
+{
+    (void)ctx;
+    return -EAGAIN;
+}
+
+static void test_one_read_many_lookups(void **state)
+{
+    (void)state;
+    struct tokenindex *tc = tokenindex_create();
+    assert_non_null(tc);
+    struct account a = {0};
+    for (int64_t id = 7; id <= 8; id++) {
+        a.id = id;
+        snprintf(a.username, sizeof(a.username), id == 7 ? "gina" : "hal");
+        a.is_active = true;
+        assert_int_equal(tokenindex_put_account(tc, &a), 0);
+    }
+    struct token_record t = {0};
+    t.account_id = 8;
+    token_new_id(t.id);
+    assert_int_equal(tokenindex_put_token(tc, &t), 0);
+
+    struct reads r = {.token = t.id, .username = "gina", .account_id = 8};
+    assert_int_equal(tokenindex_read(tc, read_three, &r), 42);
+    assert_int_equal(r.calls, 1);
+    assert_true(r.token_found && r.by_id_found && r.by_name_found);
+    assert_string_equal(r.token_owner, "hal");
+    assert_string_equal(r.by_id_name, "hal");
+    assert_int_equal(r.by_name_id, 7);
+    /* one state of the index for all three */
+    assert_true(r.generations[0] == r.generations[1] && r.generations[1] == r.generations[2]);
+
+    char long_name[ACCOUNT_USERNAME_MAX + 8];
+    memset(long_name, 'g', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    struct reads none = {.token = "tok0000000000000000000099", .username = long_name,
+                         .account_id = 99};
+    assert_int_equal(tokenindex_read(tc, read_three, &none), 42);
+    assert_false(none.token_found || none.by_id_found || none.by_name_found);
+    none.username = "nobody";
+    assert_int_equal(tokenindex_read(tc, read_three, &none), 42);
+    assert_false(none.by_name_found);
+
+    tokenindex_set_gate(tc, closed_gate, NULL);
+    struct reads gated = {.token = t.id, .username = "gina", .account_id = 8};
+    assert_int_equal(tokenindex_read(tc, read_three, &gated), -EAGAIN);
+    assert_int_equal(gated.calls, 0);
+    token_record_free(&t);
+    account_free(&a);
+    tokenindex_destroy(tc);
+}
+
 /* A check notes the token's last use in memory; the feed thread writes it to
  * storage in batches; listings merge what this node knows. */
 static void test_last_used(void **state)
@@ -556,6 +643,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_by_other_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_used, setup, teardown),
         cmocka_unit_test(test_bare_index_interning),
+        cmocka_unit_test(test_one_read_many_lookups),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup, teardown),
         PG_TEST(test_insert_and_lookup),
         PG_TEST(test_update_and_revoke),
