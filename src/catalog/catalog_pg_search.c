@@ -258,7 +258,7 @@ static void add_order(struct search *x, struct sqlb *b, enum order_mode mode)
 
 static PGresult *run(struct search *x, struct sqlb *b, int *rc)
 {
-    const char *const *values = b->oom ? NULL : sqlb_pg_values(b);
+    const char *const *values = b->text.oom ? NULL : sqlb_pg_values(b);
     if (!values) {
         *rc = -ENOMEM;
         return NULL;
@@ -267,7 +267,7 @@ static PGresult *run(struct search *x, struct sqlb *b, int *rc)
         *rc = -E2BIG;
         return NULL;
     }
-    PGresult *r = pg_query(x->c, b->s, (int)b->np, values, NULL);
+    PGresult *r = pg_query(x->c, b->text.s, (int)b->np, values, NULL);
     *rc = r ? 0 : -EIO;
     return r;
 }

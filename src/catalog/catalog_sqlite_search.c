@@ -74,9 +74,9 @@ static void release(struct search *x, sqlite3_stmt *st)
 static int prepare(struct search *x, struct sqlb *b, sqlite3_stmt **out)
 {
     *out = NULL;
-    if (b->oom)
+    if (b->text.oom)
         return -ENOMEM;
-    if (!(*out = stmtcache_get(&x->c->search, x->c->db, b->s, b->n))) {
+    if (!(*out = stmtcache_get(&x->c->search, x->c->db, b->text.s, b->text.n))) {
         int code = sqlite3_errcode(x->c->db);
         log_error("catalog: prepare search failed: %s", sqlite3_errmsg(x->c->db));
         return code == SQLITE_TOOBIG || code == SQLITE_RANGE ? -E2BIG : -EIO;

@@ -31,66 +31,24 @@ void sqlb_free(struct sqlb *b)
     for (size_t i = 0; i < b->np; i++)
         free(b->params[i].owned);
     free(b->params);
-    free(b->s);
+    free(b->text.s);
     free(b->pgtext);
     free(b->pgvalues);
     memset(b, 0, sizeof(*b));
 }
 
-/* Room for need more bytes and a NUL; false (oom set) when out of memory. */
-static bool sqlb_reserve(struct sqlb *b, size_t need)
-{
-    if (b->s && need < b->cap - b->n)
-        return true;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->n + need + 1)
-        cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s) {
-        b->oom = true;
-        return false;
-    }
-    b->s = s;
-    b->cap = cap;
-    return true;
-}
-
-static void sqlb_append(struct sqlb *b, const char *s, size_t n)
-{
-    if (!b->oom && sqlb_reserve(b, n)) {
-        memcpy(b->s + b->n, s, n);
-        b->n += n;
-        b->s[b->n] = '\0';
-    }
-}
-
 void sqlb_add(struct sqlb *b, const char *fmt, ...)
 {
-    if (b->oom)
-        return;
     /* Most pieces are plain SQL text: copied, not formatted (a search
      * builds its statements from dozens of them). */
     if (!strchr(fmt, '%')) {
-        sqlb_append(b, fmt, strlen(fmt));
+        buf_append(&b->text, fmt, strlen(fmt));
         return;
     }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        size_t room = b->cap - b->n;
-        va_list ap;
-        va_start(ap, fmt);
-        int need = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (need < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->s && (size_t)need < room) {
-            b->n += (size_t)need;
-            return;
-        }
-        if (!sqlb_reserve(b, (size_t)need))
-            return;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b->text, fmt, ap);
+    va_end(ap);
 }
 
 static void placeholder(struct sqlb *b, int n)
@@ -110,12 +68,12 @@ static void placeholder(struct sqlb *b, int n)
         text[--at] = (char)('0' + n % 10);
     while (n /= 10);
     text[--at] = '?';
-    sqlb_append(b, text + at, sizeof(text) - at);
+    buf_append(&b->text, text + at, sizeof(text) - at);
 }
 
 static int new_param(struct sqlb *b, struct sqlb_param *p)
 {
-    if (b->oom) {
+    if (b->text.oom) {
         free(p->owned);
         return 1;
     }
@@ -124,7 +82,7 @@ static int new_param(struct sqlb *b, struct sqlb_param *p)
         struct sqlb_param *v = realloc(b->params, cap * sizeof(*v));
         if (!v) {
             free(p->owned);
-            b->oom = true;
+            b->text.oom = true;
             return 1;
         }
         b->params = v;
@@ -146,7 +104,7 @@ int sqlb_text_copy(struct sqlb *b, const char *text)
 {
     struct sqlb_param p = {.type = SQLB_TEXT, .owned = strdup(text)};
     if (!p.owned)
-        b->oom = true;
+        b->text.oom = true;
     p.text = p.owned;
     return new_param(b, &p);
 }
@@ -264,7 +222,7 @@ static void like_op(const struct filter_sql *d, struct sqlb *b, const char *col,
 {
     char *p = like_pattern(pat, d->pg);
     if (!p) {
-        b->oom = true;
+        b->text.oom = true;
         return;
     }
     text_col(d, b, col);
@@ -543,7 +501,7 @@ static void asset_prefix_leaf(const struct filter_sql *d, struct sqlb *b,
     size_t len = strlen(prefix);
     char *upper = len ? strdup(prefix) : NULL;
     if (!upper) {
-        b->oom = true;
+        b->text.oom = true;
         return;
     }
     upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "catalog/filter.h"
+#include "util/buf.h"
 
 enum sqlb_type { SQLB_TEXT, SQLB_DOUBLE, SQLB_INT, SQLB_POINTER };
 
@@ -28,9 +29,7 @@ struct sqlb_param {
 /* An SQL statement being written. oom stays set once an append failed. */
 struct sqlb {
     bool pg; /* placeholders "$n::type" (PostgreSQL) or "?n" (SQLite) */
-    char *s;
-    size_t n, cap;
-    bool oom;
+    struct buf text; /* its oom is the statement's: a failed parameter sets it too */
     struct sqlb_param *params;
     size_t np, capp;
     char (*pgtext)[32]; /* PostgreSQL: numbers formatted for sqlb_pg_values */

@@ -27,26 +27,28 @@ bool buf_reserve(struct buf *b, size_t more)
 
 /* Formats straight into the free space, growing and retrying only when it
  * does not fit (measuring first would format everything twice). */
-void buf_printf(struct buf *b, const char *fmt, ...)
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
     if (!buf_reserve(b, 256))
         return;
+    va_list again;
+    va_copy(again, ap);
+    int need = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    if (need >= 0 && (size_t)need >= b->cap - b->n && buf_reserve(b, (size_t)need))
+        vsnprintf(b->s + b->n, b->cap - b->n, fmt, again);
+    va_end(again);
+    if (need < 0)
+        b->oom = true;
+    else if (!b->oom)
+        b->n += (size_t)need;
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int need = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (need < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)need >= b->cap - b->n) {
-        if (!buf_reserve(b, (size_t)need))
-            return;
-        va_start(ap, fmt);
-        vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-    }
-    b->n += (size_t)need;
 }
 
 void buf_append(struct buf *b, const char *s, size_t n)

@@ -4,6 +4,7 @@
 #ifndef TESSERA_BUF_H
 #define TESSERA_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,6 +19,7 @@ struct buf {
 /* Room for more bytes (and a NUL); false (oom set) when out of memory. */
 bool buf_reserve(struct buf *b, size_t more);
 __attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b, const char *fmt, ...);
+__attribute__((format(printf, 2, 0))) void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_append(struct buf *b, const char *s, size_t n);
 /* Appends each string up to a NULL: for text assembled from many pieces
  * on a hot path (a search page's links), where buf_printf's format
