@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/timeutil.h"
 
 #define LAYER "scenes"
@@ -64,41 +65,21 @@ static const char LAYER_MULTIPOLYGON[] =
 
 /* ---- geometry blobs ------------------------------------------------------ */
 
-struct blob {
-    unsigned char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static void put(struct blob *b, const void *v, size_t n)
+/* Bytes appended to a growing buffer (its oom is sticky). */
+static void put(struct buf *b, const void *v, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, v, n);
-    b->n += n;
+    buf_append(b, v, n);
 }
 
 /* WKB and the GeoPackage header are little-endian here (flag bit 0 and
  * byte order 1); x86 and ARM Linux are too, checked at build time. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host");
 
-static void put_u32(struct blob *b, uint32_t v)
+static void put_u32(struct buf *b, uint32_t v)
 {
     put(b, &v, 4);
 }
-static void put_f64(struct blob *b, double v)
+static void put_f64(struct buf *b, double v)
 {
     put(b, &v, 8);
 }
@@ -108,7 +89,7 @@ struct envelope {
 };
 
 /* One polygon's WKB (its rings as GeoJSON coordinates). */
-static int put_polygon(struct blob *b, const cJSON *rings, struct envelope *env)
+static int put_polygon(struct buf *b, const cJSON *rings, struct envelope *env)
 {
     if (!cJSON_IsArray(rings) || cJSON_GetArraySize(rings) < 1)
         return -EINVAL;
@@ -145,7 +126,7 @@ static bool is_multipolygon(const cJSON *geom)
 
 /* A GeoJSON Polygon or MultiPolygon as a GeoPackage blob of the layer's
  * type (as_multi: MultiPolygon), its envelope into env. */
-static int geometry_blob(const cJSON *geom, bool as_multi, struct blob *out, struct envelope *env)
+static int geometry_blob(const cJSON *geom, bool as_multi, struct buf *out, struct envelope *env)
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(geom, "type");
     const cJSON *coords = cJSON_GetObjectItemCaseSensitive(geom, "coordinates");
@@ -154,7 +135,7 @@ static int geometry_blob(const cJSON *geom, bool as_multi, struct blob *out, str
     bool multi = strcmp(type->valuestring, "MultiPolygon") == 0;
     if (!multi && strcmp(type->valuestring, "Polygon") != 0)
         return -EINVAL;
-    struct blob wkb = {0};
+    struct buf wkb = {0};
     *env = (struct envelope){INFINITY, -INFINITY, INFINITY, -INFINITY};
     if (as_multi) {
         put(&wkb, "\x01", 1);
@@ -179,11 +160,11 @@ static int geometry_blob(const cJSON *geom, bool as_multi, struct blob *out, str
         put_f64(out, env->maxx);
         put_f64(out, env->miny);
         put_f64(out, env->maxy);
-        put(out, wkb.p, wkb.n);
+        put(out, wkb.s, wkb.n);
     }
     if (wkb.oom || out->oom)
         rc = -ENOMEM;
-    free(wkb.p);
+    free(wkb.s);
     return rc;
 }
 
@@ -215,7 +196,7 @@ static int insert_rows(sqlite3 *db, const cJSON *scenes, bool as_multi, struct e
     const cJSON *s;
     cJSON_ArrayForEach(s, scenes)
     {
-        struct blob b = {0};
+        struct buf b = {0};
         struct envelope env;
         rc = geometry_blob(cJSON_GetObjectItemCaseSensitive(s, "geometry"), as_multi, &b, &env);
         if (rc == 0) {
@@ -223,7 +204,7 @@ static int insert_rows(sqlite3 *db, const cJSON *scenes, bool as_multi, struct e
             all->maxx = fmax(all->maxx, env.maxx);
             all->miny = fmin(all->miny, env.miny);
             all->maxy = fmax(all->maxy, env.maxy);
-            sqlite3_bind_blob(st, 1, b.p, (int)b.n, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(st, 1, b.s, (int)b.n, SQLITE_TRANSIENT);
             for (int i = 0; i < 8; i++)
                 bind_member(st, i + 2, s, members[i]);
             /* GeoPackage DATETIME is ISO 8601 with milliseconds and Z. */
@@ -241,7 +222,7 @@ static int insert_rows(sqlite3 *db, const cJSON *scenes, bool as_multi, struct e
                 rc = -EIO;
             sqlite3_reset(st);
         }
-        free(b.p);
+        free(b.s);
         if (rc < 0)
             break;
     }
