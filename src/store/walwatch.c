@@ -76,10 +76,10 @@ bool walwatch_read(const struct walwatch *w, struct walwatch_header *out)
     /* The mapping is page-aligned, so each word is 8-byte aligned. */
     const uint64_t *copies = (const uint64_t *)(const void *)w->shm;
     struct walwatch_header second;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < WALWATCH_QWORDS; i++)
         out->q[i] = __atomic_load_n(&copies[i], __ATOMIC_ACQUIRE);
-    for (int i = 0; i < 6; i++)
-        second.q[i] = __atomic_load_n(&copies[6 + i], __ATOMIC_ACQUIRE);
+    for (int i = 0; i < WALWATCH_QWORDS; i++)
+        second.q[i] = __atomic_load_n(&copies[WALWATCH_QWORDS + i], __ATOMIC_ACQUIRE);
     return walwatch_header_equal(out, &second);
 }
 

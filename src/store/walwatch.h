@@ -11,15 +11,17 @@
 
 /* One 48-byte copy of the header, as six 64-bit words: compared on every
  * token check, so in six loads rather than a memcmp. */
+#define WALWATCH_QWORDS 6
+
 struct walwatch_header {
-    uint64_t q[6];
+    uint64_t q[WALWATCH_QWORDS];
 };
 
 static inline bool walwatch_header_equal(const struct walwatch_header *a,
                                          const struct walwatch_header *b)
 {
     uint64_t diff = 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < WALWATCH_QWORDS; i++)
         diff |= a->q[i] ^ b->q[i];
     return diff == 0;
 }

@@ -63,18 +63,24 @@ void json_out_bytes(struct json_out *o, const char *s, size_t n)
     o->len += n;
 }
 
-
 /* Bytes a JSON string holds as they are (RFC 8259 §7): all but the quote,
  * the backslash and the controls. NUL, which ends the C string, is 0 too. */
 static const unsigned char json_plain[256] = {
     [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0xff] = 1};
 
+/* The length of the run of plain bytes s starts with. */
+static size_t plain_run(const char *s)
+{
+    size_t n = 0;
+    while (json_plain[(unsigned char)s[n]])
+        n++;
+    return n;
+}
+
 void json_out_string(struct json_out *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    while (json_plain[(unsigned char)s[run]])
-        run++;
+    size_t run = plain_run(s);
     /* Most strings need no escape: quotes and text in one copy. */
     if (!s[run] && !o->overflow && run + 2 < o->cap - o->len) {
         char *w = o->buf + o->len;
@@ -85,7 +91,7 @@ void json_out_string(struct json_out *o, const char *s)
         return;
     }
     json_out_bytes(o, "\"", 1);
-    for (;;) {
+    for (;; run = plain_run(s)) {
         json_out_bytes(o, s, run);
         s += run;
         unsigned char c = (unsigned char)*s++;
@@ -105,8 +111,6 @@ void json_out_string(struct json_out *o, const char *s)
             n = 6;
         }
         json_out_bytes(o, esc, n);
-        for (run = 0; json_plain[(unsigned char)s[run]];)
-            run++;
     }
     json_out_bytes(o, "\"", 1);
 }
