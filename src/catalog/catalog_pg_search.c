@@ -36,8 +36,7 @@
 /* The exact matches of one spatial predicate, as a bigint[] literal. */
 struct spatial_set {
     const struct filter_node *leaf;
-    char *rids;
-    size_t len, cap;
+    struct buf rids;
 };
 
 struct search {
@@ -54,29 +53,6 @@ struct search {
 };
 
 /* ---- spatial sets ------------------------------------------------------------ */
-
-static int set_append(struct spatial_set *s, const char *rid)
-{
-    size_t len = strlen(rid);
-    if (s->len + len + 3 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        while (cap < s->len + len + 3)
-            cap *= 2;
-        char *v = realloc(s->rids, cap);
-        if (!v)
-            return -ENOMEM;
-        s->rids = v;
-        s->cap = cap;
-    }
-    if (s->len == 0)
-        s->rids[s->len++] = '{';
-    else
-        s->rids[s->len++] = ',';
-    memcpy(s->rids + s->len, rid, len);
-    s->len += len;
-    s->rids[s->len] = 0;
-    return 0;
-}
 
 /* Streams the visible candidates of leaf's box through the exact test. */
 static int spatial_fill(struct search *x, struct spatial_set *set)
@@ -101,26 +77,21 @@ static int spatial_fill(struct search *x, struct spatial_set *set)
             break;
         }
         int rows = PQntuples(r);
-        for (int i = 0; rc == 0 && i < rows; i++)
+        for (int i = 0; i < rows; i++) /* out of memory is sticky: checked after */
             if (catalog_geom_text_intersects(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
                                              set->leaf->geom))
-                rc = set_append(set, PQgetvalue(r, i, 0));
+                buf_concat(&set->rids, set->rids.n ? "," : "{", PQgetvalue(r, i, 0), NULL);
         PQclear(r);
+        if (set->rids.oom)
+            rc = -ENOMEM;
         if (rc < 0 || rows < FETCH_ROWS)
             break;
     }
     if (pg_exec(x->c, "CLOSE catalog_candidates", 0, NULL, NULL) < 0 && rc == 0)
         rc = -EIO;
-    if (rc == 0) {
-        /* Close the literal: "{}" when nothing matched. */
-        if (set->len == 0 && set_append(set, "") < 0)
-            return -ENOMEM;
-        if (set->len + 2 > set->cap && !(set->rids = realloc(set->rids, set->cap = set->len + 2)))
-            return -ENOMEM;
-        set->rids[set->len++] = '}';
-        set->rids[set->len] = 0;
-    }
-    return rc;
+    if (rc == 0) /* close the literal: "{}" when nothing matched */
+        buf_concat(&set->rids, set->rids.n ? "}" : "{}", NULL);
+    return rc == 0 && set->rids.oom ? -ENOMEM : rc;
 }
 
 /* Collects the filter's S_INTERSECTS leaves. */
@@ -146,7 +117,7 @@ static void spatial(void *ctx, struct sqlb *b, const struct filter_node *n)
     const char *rids = "{}";
     for (size_t i = 0; i < x->nsets; i++)
         if (x->sets[i].leaf == n)
-            rids = x->sets[i].rids;
+            rids = x->sets[i].rids.s;
     if (n->negated) {
         sqlb_add(b, "(i.has_geom AND NOT (i.rid = ANY (");
         sqlb_text_as(b, rids, "::bigint[]");
@@ -540,7 +511,7 @@ done:
     PQclear(bodies);
     free(rids);
     for (size_t i = 0; i < x.nsets; i++)
-        free(x.sets[i].rids);
+        free(x.sets[i].rids.s);
     free(x.groups);
     free(x.ids);
     free(x.colls);
