@@ -16,6 +16,7 @@
 #include "auth/crypto.h"
 #include "http/internal.h"
 #include "http/metrics.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 int64_t monotonic_us(void)
@@ -29,9 +30,7 @@ int outbuf_reserve(struct outbuf *o, size_t more)
 {
     if (o->len + more <= o->cap)
         return 0;
-    size_t cap = o->cap ? o->cap : 1024;
-    while (cap < o->len + more)
-        cap *= 2;
+    size_t cap = buf_grow_cap(o->cap, 1024, o->len + more);
     char *p = realloc(o->p, cap);
     if (!p)
         return -ENOMEM;

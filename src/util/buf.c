@@ -6,15 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t buf_grow_cap(size_t cap, size_t first, size_t need)
+{
+    if (!cap)
+        cap = first;
+    while (cap < need)
+        cap *= 2;
+    return cap;
+}
+
 bool buf_reserve(struct buf *b, size_t more)
 {
     if (b->oom)
         return false;
     if (b->n + more + 1 <= b->cap)
         return true;
-    size_t cap = b->cap ? b->cap : 8192;
-    while (cap < b->n + more + 1)
-        cap *= 2;
+    size_t cap = buf_grow_cap(b->cap, 8192, b->n + more + 1);
     char *p = realloc(b->s, cap);
     if (!p) {
         b->oom = true;

@@ -16,6 +16,9 @@ struct buf {
     bool oom;
 };
 
+/* The capacity a growing buffer moves to for need bytes: cap (first when
+ * 0) doubled until need fits. Shared with the HTTP layer's send buffer. */
+size_t buf_grow_cap(size_t cap, size_t first, size_t need);
 /* Room for more bytes (and a NUL); false (oom set) when out of memory. */
 bool buf_reserve(struct buf *b, size_t more);
 __attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b, const char *fmt, ...);
