@@ -224,6 +224,15 @@ static enum auth_result verify_stored(struct app *app, const char *cred, struct 
     return c.res;
 }
 
+/* A signed credential (tk, session JWT) that passed its checks: revoked when
+ * what it stands on has ended, else expired once past expires_ms. */
+static enum auth_result signed_standing(bool ended, int64_t expires_ms)
+{
+    if (ended)
+        return AUTH_REVOKED;
+    return time_now_ms() >= expires_ms ? AUTH_EXPIRED : AUTH_OK;
+}
+
 /* A temporary token dies with its parent, and never holds more than the
  * parent holds now. */
 #define TK_MAX_LIFETIME_S 3600 /* SPEC §4.2: at most one hour ahead */
@@ -276,12 +285,7 @@ static int check_temp(void *ctx, const struct tokenindex_reader *rd)
             return 0;
     }
     bool revoked = tokenindex_reader_token(rd, k->tk_id, &t, &owner) && t.usage == TOKEN_TK;
-    if (!parent_alive || !a.is_active || revoked)
-        k->res = AUTH_REVOKED;
-    else if (time_now_ms() >= p->expires)
-        k->res = AUTH_EXPIRED;
-    else
-        k->res = AUTH_OK;
+    k->res = signed_standing(!parent_alive || !a.is_active || revoked, p->expires);
     return 0;
 }
 
@@ -363,25 +367,16 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
         return AUTH_INVALID;
     if (rc < 0)
         return AUTH_MALFORMED;
-    enum auth_result res = AUTH_INVALID;
     struct tokenindex *tc = c.type == JWT_ACCESS ? index_of(app) : NULL;
     struct account_check ac = {p, false, 0, 0};
     rc = tc ? tokenindex_account_view(tc, c.user_id, check_session_account, &ac) : -ENOENT;
-    if (rc == -EAGAIN)
-        res = AUTH_UNAVAILABLE;
     if (rc < 0 || ac.rc < 0)
-        return res;
+        return rc == -EAGAIN ? AUTH_UNAVAILABLE : AUTH_INVALID;
     p->kind = PRINCIPAL_SESSION;
     copy_string(p->jti, sizeof(p->jti), c.jti);
     p->created = c.iat * 1000;
     p->expires = c.exp * 1000;
-    if (!ac.active || p->created < ac.sessions_valid_after)
-        res = AUTH_REVOKED;
-    else if (time_now_ms() >= p->expires)
-        res = AUTH_EXPIRED;
-    else
-        res = AUTH_OK;
-    return res;
+    return signed_standing(!ac.active || p->created < ac.sessions_valid_after, p->expires);
 }
 
 enum auth_result auth_verify(struct app *app, const char *credential, struct principal *out)
