@@ -75,11 +75,10 @@ struct listblock *listcache_get(const struct listcache_key *key,
 static struct listblock *pack(const struct strlist *const src[LISTCACHE_LISTS])
 {
     size_t items = 0, bytes = 0;
-    for (size_t i = 0; i < LISTCACHE_LISTS; i++)
-        for (size_t j = 0; j < src[i]->n; j++) {
-            items++;
-            bytes += strlen(src[i]->v[j]) + 1;
-        }
+    for (size_t i = 0; i < LISTCACHE_LISTS; i++) {
+        items += src[i]->n;
+        bytes += strlist_text_size(src[i]->v, src[i]->n);
+    }
     struct listblock *b = malloc(sizeof(*b) + items * sizeof(char *) + bytes);
     if (!b)
         return NULL;
@@ -88,12 +87,8 @@ static struct listblock *pack(const struct strlist *const src[LISTCACHE_LISTS])
     for (size_t i = 0; i < LISTCACHE_LISTS; i++) {
         b->lists[i] = src[i]->n ? (struct strlist){src[i]->n, STRLIST_VIEW, v}
                                 : (struct strlist)STRLIST_INIT;
-        for (size_t j = 0; j < src[i]->n; j++) {
-            size_t len = strlen(src[i]->v[j]) + 1;
-            memcpy(at, src[i]->v[j], len);
-            *v++ = at;
-            at += len;
-        }
+        at = strlist_pack_to(src[i]->v, src[i]->n, v, at);
+        v += src[i]->n;
     }
     return b;
 }

@@ -16,22 +16,32 @@ static bool packed(const struct strlist *l)
     return (l->cap == 0 && l->v) || l->cap == STRLIST_VIEW;
 }
 
+size_t strlist_text_size(char *const *items, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(items[i]) + 1;
+    return bytes;
+}
+
+char *strlist_pack_to(char *const *items, size_t n, char **v, char *at)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(items[i]) + 1;
+        memcpy(at, items[i], len);
+        v[i] = at;
+        at += len;
+    }
+    return at;
+}
+
 int strlist_set(struct strlist *dst, char *const *items, size_t n)
 {
     char **v = NULL;
     if (n) {
-        size_t bytes = n * sizeof(*v);
-        for (size_t i = 0; i < n; i++)
-            bytes += strlen(items[i]) + 1;
-        if (!(v = malloc(bytes)))
+        if (!(v = malloc(n * sizeof(*v) + strlist_text_size(items, n))))
             return -ENOMEM;
-        char *at = (char *)(v + n);
-        for (size_t i = 0; i < n; i++) {
-            size_t len = strlen(items[i]) + 1;
-            memcpy(at, items[i], len);
-            v[i] = at;
-            at += len;
-        }
+        strlist_pack_to(items, n, v, (char *)(v + n));
     }
     strlist_free(dst);
     dst->v = v;

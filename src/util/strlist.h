@@ -33,6 +33,11 @@ int strlist_copy(struct strlist *dst, const struct strlist *src);
 /* Replaces dst with copies of items[0..n) (which may point into dst), in
  * one allocation. 0 or -ENOMEM. */
 int strlist_set(struct strlist *dst, char *const *items, size_t n);
+/* Packing, for lists laid out in memory of the caller's: the bytes the
+ * strings items[0..n) take with their NULs, and the copy of them to at,
+ * pointed to from v[0..n). Returns the byte after the last copied. */
+size_t strlist_text_size(char *const *items, size_t n);
+char *strlist_pack_to(char *const *items, size_t n, char **v, char *at);
 void strlist_sort(struct strlist *l);
 /* Splits on any run of spaces/commas; empty items are skipped. */
 int strlist_split(struct strlist *dst, const char *text);
