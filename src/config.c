@@ -66,12 +66,12 @@ static int check_trusted_proxies(struct config *c, const char *value, char *err,
 
 static int check_cors_origins(struct config *c, const char *value, char *err, size_t errlen)
 {
-    (void)c;
     char msg[200];
     if (cors_origins_check(value, msg, sizeof(msg)) < 0) {
         snprintf(err, errlen, "cors_origins: %s", msg);
         return -EINVAL;
     }
+    c->cors_any = cors_origins_any(value);
     return 0;
 }
 
@@ -259,6 +259,7 @@ void config_defaults(struct config *c)
     c->token_api_rate = 100;
     c->rate_window = 60;
     strcpy(c->cors_origins, "*");
+    c->cors_any = true;
 }
 
 static int parse_listen(struct config *c, const char *value, char *err, size_t errlen)

@@ -88,8 +88,11 @@ struct config {
     char trusted_proxies[2048];
     struct cidr_list trusted_nets;
     /* CORS on the STAC, asset and token-check routes (api/cors.c): "*",
-     * origins (scheme://host[:port]) comma/space-separated, or "" = off. */
+     * origins (scheme://host[:port]) comma/space-separated, or "" = off.
+     * cors_any (the value is "*" alone) is kept in step by config_set: the
+     * reply hook asks on every reply. */
     char cors_origins[2048];
+    bool cors_any;
     /* POST /api/v1/token/report-leak (api/api_leak.c): the public keys
      * document its reports are signed with ("" = the endpoint is off). */
     char leak_report_keys[PATH_MAX];

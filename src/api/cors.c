@@ -26,18 +26,25 @@ static const char seps[] = ", \t";
 
 bool cors_path(const char *path)
 {
-    static const char *const under[] = {"/api/v1/stac", "/api/v1/catalog/asset"};
-    static const char *const exact[] = {"/tokens/v2", "/api/v1/openapi.json"};
-    for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++) {
-        size_t n = strlen(under[i]);
-        if (strncmp(path, under[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
-            return true;
-    }
-    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
-        size_t n = strlen(exact[i]);
+    /* Lengths known when compiling: this runs on every reply. */
+#define CORS_PREFIX(text, whole) {text, sizeof(text) - 1, whole}
+    static const struct {
+        const char *text;
+        size_t len;
+        bool whole; /* the path itself, not one under it */
+    } paths[] = {
+        CORS_PREFIX("/api/v1/stac", false),
+        CORS_PREFIX("/api/v1/catalog/asset", false),
+        CORS_PREFIX("/tokens/v2", true),
+        CORS_PREFIX("/api/v1/openapi.json", true),
+    };
+#undef CORS_PREFIX
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        size_t n = paths[i].len;
+        if (strncmp(path, paths[i].text, n) != 0)
+            continue;
         /* The router ignores one trailing slash; so does this. */
-        if (strncmp(path, exact[i], n) == 0 &&
-            (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0')))
+        if (path[n] == '\0' || (path[n] == '/' && (!paths[i].whole || path[n + 1] == '\0')))
             return true;
     }
     return false;
@@ -114,8 +121,7 @@ static bool allowed_origin(struct request *r, char *out, size_t outlen)
     return true;
 }
 
-/* True when list is "*" alone (the default): every origin, nothing to match. */
-static bool any_origin(const char *list)
+bool cors_origins_any(const char *list)
 {
     list += strspn(list, seps);
     return list[0] == '*' && !list[1 + strspn(list + 1, seps)];
@@ -124,10 +130,10 @@ static bool any_origin(const char *list)
 static void on_reply(struct request *r, int status)
 {
     (void)status;
-    const char *list = request_app(r)->cfg.cors_origins;
-    if (!list[0] || !cors_path(request_path(r)))
+    const struct config *cfg = &request_app(r)->cfg;
+    if (!cfg->cors_origins[0] || !cors_path(request_path(r)))
         return;
-    if (any_origin(list)) { /* the same lines on every reply: no Vary */
+    if (cfg->cors_any) { /* the same lines on every reply: no Vary */
         static const char any[] = "Access-Control-Allow-Origin: *\r\n";
         static const char any_exposed[] = "Access-Control-Allow-Origin: *\r\n"
                                           "Access-Control-Expose-Headers: " EXPOSE_HEADERS "\r\n";

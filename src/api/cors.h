@@ -23,6 +23,9 @@ struct server;
  * (http or https, a host url_host_ok accepts, no path, no trailing slash)
  * separated by commas and/or spaces. 0, or -EINVAL with a message in err. */
 int cors_origins_check(const char *text, char *err, size_t errlen);
+/* True when a checked cors_origins value is "*" alone: every origin, nothing
+ * to match, no Vary. */
+bool cors_origins_any(const char *text);
 /* The configured entry matching origin (case-insensitively), pointing into
  * list and not NUL-terminated (*len bytes); NULL when none does. "*" matches
  * every origin. Pure; any thread. */

@@ -53,16 +53,6 @@ void json_out_init(struct json_out *o, char *buf, size_t cap)
     o->overflow = cap == 0;
 }
 
-void json_out_bytes(struct json_out *o, const char *s, size_t n)
-{
-    if (o->overflow || n >= o->cap - o->len) { /* keep one byte for the NUL */
-        o->overflow = true;
-        return;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
 /* Bytes a JSON string holds as they are (RFC 8259 §7): all but the quote,
  * the backslash and the controls. NUL, which ends the C string, is 0 too. */
 static const unsigned char json_plain[256] = {

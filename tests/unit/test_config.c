@@ -169,6 +169,27 @@ static void test_trusted_proxies(void **state)
     assert_int_equal(c.trusted_nets.n, 0);
 }
 
+/* The paths CORS applies to: under the STAC API and the asset endpoint, and
+ * exactly the token check and the OpenAPI document (one trailing slash
+ * allowed, as the router allows it). */
+static void test_cors_paths(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {
+        "/api/v1/stac",         "/api/v1/stac/",         "/api/v1/stac/search",
+        "/api/v1/catalog/asset", "/api/v1/catalog/asset/files/a.tif", "/tokens/v2",
+        "/tokens/v2/",          "/api/v1/openapi.json",  "/api/v1/openapi.json/"};
+    static const char *const no[] = {
+        "",  "/", "/api/v1/stacks", "/api/v1/sta", "/api/v1/catalog/assets", "/tokens/v2/bench",
+        "/tokens/v2//", "/tokens/v", "/tokens/v2x", "/api/v1/openapi.json/x", "/healthz"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (!cors_path(yes[i]))
+            fail_msg("\"%s\" is not a CORS path", yes[i]);
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (cors_path(no[i]))
+            fail_msg("\"%s\" is a CORS path", no[i]);
+}
+
 static void test_cors_origins(void **state)
 {
     (void)state;
@@ -176,11 +197,16 @@ static void test_cors_origins(void **state)
     char err[256];
     config_defaults(&c);
     assert_string_equal(c.cors_origins, "*");
+    assert_true(c.cors_any);
     static const char *const good[] = {"", "*", " * ", "https://a.example",
                                        "https://a.example, http://b.example:8080 http://[::1]:3000"};
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+    static const bool any[] = {false, true, true, false, false}; /* cors_any kept in step */
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         if (config_set(&c, "cors_origins", good[i], err, sizeof(err)) != 0)
             fail_msg("refused \"%s\": %s", good[i], err);
+        if (c.cors_any != any[i])
+            fail_msg("cors_any is %d for \"%s\"", c.cors_any, good[i]);
+    }
     static const char *const bad[] = {"https://a.example/", "https://a.example/path", "a.example",
                                       "ftp://a.example",    "null",  "* https://a.example",
                                       "https://",           "https://a b", "https://a.example\"",
@@ -191,8 +217,9 @@ static void test_cors_origins(void **state)
             fail_msg("accepted \"%s\"", bad[i]);
         assert_non_null(strstr(err, "cors_origins"));
     }
-    /* The last good value stays. */
+    /* The last good value stays, and so does its cors_any. */
     assert_string_equal(c.cors_origins, "https://a.example, http://b.example:8080 http://[::1]:3000");
+    assert_false(c.cors_any);
     size_t n = 0;
     const char *m = cors_origin_match(c.cors_origins, "http://b.example:8080", &n);
     assert_non_null(m);
@@ -377,7 +404,9 @@ int main(void)
         cmocka_unit_test(test_file),        cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_env),         cmocka_unit_test(test_precedence_file_then_env),
         cmocka_unit_test(test_data_path),   cmocka_unit_test(test_trusted_proxies),
-        cmocka_unit_test(test_cors_origins), cmocka_unit_test(test_notify_settings),
+        cmocka_unit_test(test_cors_origins),
+        cmocka_unit_test(test_cors_paths),
+        cmocka_unit_test(test_notify_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
