@@ -20,6 +20,7 @@
 #include "app.h"
 #include "catalog/cluster.h"
 #include "http/server.h"
+#include "util/array.h"
 
 #define DEFAULT_EPS_M 100.0
 #define MAX_EPS_M 100000.0
@@ -63,14 +64,8 @@ static int collect_plume(void *ctx, const cJSON *item)
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "Point") != 0 ||
         !cJSON_IsNumber(cJSON_GetArrayItem(c, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(c, 1)))
         return 0; /* an estimate without a point is no emitter location */
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        struct plume_pt *v = realloc(s->v, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (ARRAY_RESERVE(s->v, s->cap, s->n + 1, 256) < 0)
+        return -ENOMEM;
     struct plume_pt *p = &s->v[s->n];
     memset(p, 0, sizeof(*p));
     p->pt.lon = cJSON_GetArrayItem(c, 0)->valuedouble;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "store/store.h"
+#include "util/array.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -75,15 +76,9 @@ static void enqueue(struct audit *a, const struct audit_event *e)
         a->n--;
         a->dropped++;
     }
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        struct audit_event *q = realloc(a->q, cap * sizeof(*q));
-        if (!q) {
-            a->dropped++;
-            return;
-        }
-        a->q = q;
-        a->cap = cap;
+    if (ARRAY_RESERVE(a->q, a->cap, a->n + 1, 64) < 0) {
+        a->dropped++;
+        return;
     }
     a->q[a->n++] = *e;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+
 /* A list shared by every record that holds the same one (most tokens of an
  * installation share a handful of scope sets). Id 0 is the empty list. */
 struct intern_entry {
@@ -132,13 +134,8 @@ int64_t intern_get(struct intern_pool *s, const struct strlist *l)
         idx = s->free_head - 1;
         s->free_head = s->v[idx].next;
     } else {
-        if (s->n == s->cap) {
-            struct intern_entry *v = realloc(s->v, (size_t)s->cap * 2 * sizeof(*v));
-            if (!v)
-                goto fail;
-            s->v = v;
-            s->cap *= 2;
-        }
+        if (ARRAY_RESERVE(s->v, s->cap, (size_t)s->n + 1, 16) < 0)
+            goto fail;
         idx = s->n++;
     }
     struct intern_entry *e = &s->v[idx];

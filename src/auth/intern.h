@@ -16,7 +16,8 @@ struct intern_entry;
 
 struct intern_pool {
     struct intern_entry *v;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
     uint32_t *buckets; /* entry index + 1; power-of-two count */
     uint32_t nbuckets;
     uint32_t live;

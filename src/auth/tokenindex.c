@@ -15,6 +15,7 @@
 
 #include "auth/crypto.h"
 #include "auth/intern.h"
+#include "util/array.h"
 
 enum { TOK_REVOKED = 1, TOK_DEFAULT = 2, TOK_REPLACED = 4 };
 
@@ -52,11 +53,13 @@ struct tc_acc {
 
 struct tc_index {
     struct tc_tok *toks;
-    uint32_t ntoks, captoks;
+    uint32_t ntoks;
+    size_t captoks;
     uint32_t *tok_slots; /* record index + 1, 0 = empty; power-of-two size */
     uint32_t ntok_slots;
     struct tc_acc *accs;
-    uint32_t naccs, capaccs;
+    uint32_t naccs;
+    size_t capaccs;
     uint32_t *acc_by_id; /* record index + 1 */
     uint32_t *acc_by_name;
     uint32_t nacc_slots;
@@ -91,9 +94,9 @@ static struct tc_index *index_create(void)
     ix->ntok_slots = 2048;
     ix->capaccs = 64;
     ix->nacc_slots = 128;
-    ix->toks = malloc((size_t)ix->captoks * sizeof(*ix->toks));
+    ix->toks = malloc(ix->captoks * sizeof(*ix->toks));
     ix->tok_slots = calloc(ix->ntok_slots, sizeof(uint32_t));
-    ix->accs = malloc((size_t)ix->capaccs * sizeof(*ix->accs));
+    ix->accs = malloc(ix->capaccs * sizeof(*ix->accs));
     ix->acc_by_id = calloc(ix->nacc_slots, sizeof(uint32_t));
     ix->acc_by_name = calloc(ix->nacc_slots, sizeof(uint32_t));
     if (!ix->toks || !ix->tok_slots || !ix->accs || !ix->acc_by_id || !ix->acc_by_name ||
@@ -187,13 +190,8 @@ static uint32_t *acc_find_name_slot(const struct tc_index *ix, const char *name)
 
 static int tok_grow(struct tc_index *ix)
 {
-    if (ix->ntoks == ix->captoks) {
-        struct tc_tok *v = realloc(ix->toks, (size_t)ix->captoks * 2 * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        ix->toks = v;
-        ix->captoks *= 2;
-    }
+    if (ARRAY_RESERVE(ix->toks, ix->captoks, (size_t)ix->ntoks + 1, 1024) < 0)
+        return -ENOMEM;
     /* Keep the table at most half full so probes stay short. */
     if ((ix->ntoks + 1) * 2 > ix->ntok_slots) {
         uint32_t n = ix->ntok_slots * 2;
@@ -211,13 +209,8 @@ static int tok_grow(struct tc_index *ix)
 
 static int acc_grow(struct tc_index *ix)
 {
-    if (ix->naccs == ix->capaccs) {
-        struct tc_acc *v = realloc(ix->accs, (size_t)ix->capaccs * 2 * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        ix->accs = v;
-        ix->capaccs *= 2;
-    }
+    if (ARRAY_RESERVE(ix->accs, ix->capaccs, (size_t)ix->naccs + 1, 64) < 0)
+        return -ENOMEM;
     if ((ix->naccs + 1) * 2 > ix->nacc_slots) {
         uint32_t n = ix->nacc_slots * 2;
         uint32_t *by_id = calloc(n, sizeof(uint32_t));

@@ -9,56 +9,30 @@
 #include <string.h>
 
 #include "catalog/catalog_pg.h"
+#include "util/buf.h"
 #include "util/log.h"
 
-/* A growing array literal ("{...}"). */
-struct lit {
-    char *s;
-    size_t n, cap;
-    bool oom;
-};
-
-static void lit_put(struct lit *l, const char *s, size_t len)
+/* Appends one element to an array literal ("{...}") being written in l:
+ * NULL, or s quoted with '"' and '\' escaped (the only characters special
+ * inside a quoted element). */
+static void lit_elem(struct buf *l, const char *s)
 {
-    if (l->oom)
-        return;
-    if (l->n + len + 2 > l->cap) {
-        size_t cap = l->cap ? l->cap : 64;
-        while (cap < l->n + len + 2)
-            cap *= 2;
-        char *v = realloc(l->s, cap);
-        if (!v) {
-            l->oom = true;
-            return;
-        }
-        l->s = v;
-        l->cap = cap;
-    }
-    memcpy(l->s + l->n, s, len);
-    l->n += len;
-    l->s[l->n] = 0;
-}
-
-/* Appends one element: NULL, or s quoted with '"' and '\' escaped (the only
- * characters special inside a quoted element). */
-static void lit_elem(struct lit *l, const char *s)
-{
-    lit_put(l, l->n > 1 ? "," : "", l->n > 1);
+    buf_append(l, l->n > 1 ? "," : "", l->n > 1);
     if (!s) {
-        lit_put(l, "NULL", 4);
+        buf_append(l, "NULL", 4);
         return;
     }
-    lit_put(l, "\"", 1);
+    buf_append(l, "\"", 1);
     for (const char *p = s; *p; p++) {
         size_t run = strcspn(p, "\"\\");
-        lit_put(l, p, run);
+        buf_append(l, p, run);
         p += run;
         if (!*p)
             break;
         char esc[2] = {'\\', *p};
-        lit_put(l, esc, 2);
+        buf_append(l, esc, 2);
     }
-    lit_put(l, "\"", 1);
+    buf_append(l, "\"", 1);
 }
 
 void catalog_pg_props_free(struct catalog_pg_props *p)
@@ -73,12 +47,12 @@ void catalog_pg_props_free(struct catalog_pg_props *p)
 int catalog_pg_props_params(const struct catalog_prop *props, size_t n,
                             struct catalog_pg_props *out)
 {
-    struct lit keys = {0}, kinds = {0}, nums = {0}, txts = {0};
+    struct buf keys = {0}, kinds = {0}, nums = {0}, txts = {0};
     memset(out, 0, sizeof(*out));
-    lit_put(&keys, "{", 1);
-    lit_put(&kinds, "{", 1);
-    lit_put(&nums, "{", 1);
-    lit_put(&txts, "{", 1);
+    buf_append(&keys, "{", 1);
+    buf_append(&kinds, "{", 1);
+    buf_append(&nums, "{", 1);
+    buf_append(&txts, "{", 1);
     for (size_t i = 0; i < n; i++) {
         char buf[40];
         lit_elem(&keys, props[i].key);
@@ -90,10 +64,10 @@ int catalog_pg_props_params(const struct catalog_prop *props, size_t n,
         lit_elem(&nums, props[i].has_num ? buf : NULL);
         lit_elem(&txts, props[i].txt);
     }
-    lit_put(&keys, "}", 1);
-    lit_put(&kinds, "}", 1);
-    lit_put(&nums, "}", 1);
-    lit_put(&txts, "}", 1);
+    buf_append(&keys, "}", 1);
+    buf_append(&kinds, "}", 1);
+    buf_append(&nums, "}", 1);
+    buf_append(&txts, "}", 1);
     out->keys = keys.s;
     out->kinds = kinds.s;
     out->nums = nums.s;

@@ -10,6 +10,7 @@
 
 #include "catalog/catalog_sqlite.h"
 #include "catalog/geom.h"
+#include "util/array.h"
 #include "util/log.h"
 
 static const char *const stmt_sql[CSQ_COUNT] = {
@@ -291,15 +292,9 @@ int catalog_sqlite_queryables(struct catalog *base, const struct strlist *groups
         } else if (e && i < nv) {
             v[i].kinds |= 1u << k;
         } else if (e) {
-            if (nv == cap) {
-                size_t ncap = cap ? 2 * cap : 32;
-                struct catalog_queryable *nvv = realloc(v, ncap * sizeof(*nvv));
-                if (!nvv) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                v = nvv;
-                cap = ncap;
+            if (ARRAY_RESERVE(v, cap, nv + 1, 32) < 0) {
+                rc = -ENOMEM;
+                break;
             }
             if (!(v[nv].name = strdup(key)))
                 rc = -ENOMEM;

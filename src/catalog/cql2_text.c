@@ -58,48 +58,37 @@ static bool ident_part(unsigned char c)
 }
 
 /* Decodes a quoted token (quote doubled inside) starting at p; returns the
- * end, or NULL when unterminated or too long. */
+ * end, or NULL when unterminated or too long. The end and the decoded
+ * length come first, so the text takes one allocation. */
 static const char *lex_quoted(struct parser *ps, const char *p, char quote)
 {
-    size_t cap = 64, n = 0;
-    char *out = malloc(cap);
+    const char *close = p + 1;
+    size_t n = 0;
+    for (;; close++, n++) {
+        if (!*close)
+            return NULL;
+        if (*close == quote) {
+            if (close[1] != quote)
+                break;
+            close++;
+        }
+    }
+    if (n > FILTER_MAX_STRING)
+        return NULL;
+    char *out = malloc(n + 1);
     if (!out) {
         cql2_oom(ps);
         return NULL;
     }
-    for (p++;; p++) {
-        if (!*p) {
-            free(out);
-            return NULL;
-        }
-        if (*p == quote) {
-            if (p[1] != quote)
-                break;
-            p++;
-        }
-        if (n + 2 > cap) {
-            if (cap > FILTER_MAX_STRING) {
-                free(out);
-                return NULL;
-            }
-            char *v = realloc(out, cap * 2);
-            if (!v) {
-                free(out);
-                cql2_oom(ps);
-                return NULL;
-            }
-            out = v;
-            cap *= 2;
-        }
-        out[n++] = *p;
+    size_t w = 0;
+    for (const char *s = p + 1; s < close; s++) {
+        if (*s == quote) /* the first of a doubled quote */
+            s++;
+        out[w++] = *s;
     }
-    if (n > FILTER_MAX_STRING) {
-        free(out);
-        return NULL;
-    }
-    out[n] = 0;
+    out[w] = 0;
     ps->tok.text = out;
-    return p + 1;
+    return close + 1;
 }
 
 void cql2_next(struct parser *ps)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "util/timeutil.h"
 
 void filter_free(struct filter_node *n)
@@ -207,18 +208,10 @@ static struct filter_node *normalize_junction(struct filter_node *n, bool neg)
             continue;
         }
         size_t add = k->op == op ? k->nkids : 1;
-        if (nk + add > cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            while (ncap < nk + add)
-                ncap *= 2;
-            struct filter_node **v = realloc(kids, ncap * sizeof(*v));
-            if (!v) {
-                oom = true;
-                filter_free(k);
-                continue;
-            }
-            kids = v;
-            cap = ncap;
+        if (ARRAY_RESERVE(kids, cap, nk + add, 8) < 0) {
+            oom = true;
+            filter_free(k);
+            continue;
         }
         if (k->op == op) {
             memcpy(kids + nk, k->kids, k->nkids * sizeof(*kids));

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "util/array.h"
 #include "util/timeutil.h"
 
 /* ---- the buffer ----------------------------------------------------------- */
@@ -77,16 +78,10 @@ static int new_param(struct sqlb *b, struct sqlb_param *p)
         free(p->owned);
         return 1;
     }
-    if (b->np == b->capp) {
-        size_t cap = b->capp ? b->capp * 2 : 16;
-        struct sqlb_param *v = realloc(b->params, cap * sizeof(*v));
-        if (!v) {
-            free(p->owned);
-            b->text.oom = true;
-            return 1;
-        }
-        b->params = v;
-        b->capp = cap;
+    if (ARRAY_RESERVE(b->params, b->capp, b->np + 1, 16) < 0) {
+        free(p->owned);
+        b->text.oom = true;
+        return 1;
     }
     b->params[b->np++] = *p;
     int n = (int)b->np;

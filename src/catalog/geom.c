@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+
 #define MAX_GEOM_DEPTH 8
 
 enum part_kind { PART_POINT, PART_LINE, PART_POLY };
@@ -158,14 +160,8 @@ static int parse_ring(const cJSON *arr, size_t min, bool closed, struct geom_rin
 
 static struct geom_part *geom_new_part(struct catalog_geom *g, enum part_kind kind, size_t nrings)
 {
-    if (g->nparts == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 4;
-        struct geom_part *v = realloc(g->parts, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        g->parts = v;
-        g->cap = cap;
-    }
+    if (ARRAY_RESERVE(g->parts, g->cap, g->nparts + 1, 4) < 0)
+        return NULL;
     struct geom_part *part = &g->parts[g->nparts];
     part->rings = calloc(nrings ? nrings : 1, sizeof(*part->rings));
     if (!part->rings)

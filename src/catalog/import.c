@@ -17,6 +17,7 @@
 #include "catalog/catalog.h"
 #include "catalog/catalog_driver.h"
 #include "catalog/template.h"
+#include "util/array.h"
 #include "util/timeutil.h"
 
 #define MAX_FILE_BYTES (64u << 20)
@@ -292,14 +293,8 @@ static int import_item(struct importer *im, const char *file, cJSON *doc, const 
         goto fail;
 
     rc = -ENOMEM;
-    if (im->nrefs == im->caprefs) {
-        size_t cap = im->caprefs ? im->caprefs * 2 : 16;
-        struct pending_ref *v = realloc(im->refs, cap * sizeof(*v));
-        if (!v)
-            goto fail;
-        im->refs = v;
-        im->caprefs = cap;
-    }
+    if (ARRAY_RESERVE(im->refs, im->caprefs, im->nrefs + 1, 16) < 0)
+        goto fail;
     struct pending_ref *ref = &im->refs[im->nrefs];
     ref->file = strdup(file);
     ref->item = strdup(what);

@@ -4,7 +4,6 @@
 #include "http/metrics.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,8 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include "util/buf.h"
 
 #define STATUS_MIN 100
 #define STATUS_MAX 599
@@ -97,38 +98,9 @@ void metrics_count_verification(enum auth_result outcome)
         atomic_fetch_add_explicit(&verifications[outcome], 1, memory_order_relaxed);
 }
 
-struct textbuf {
-    char *s;
-    size_t len, cap;
-};
-
-static void tb_printf(struct textbuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void tb_printf(struct textbuf *tb, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(tb->s ? tb->s + tb->len : NULL, tb->s ? tb->cap - tb->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (tb->s && tb->len + (size_t)n < tb->cap) {
-            tb->len += (size_t)n;
-            return;
-        }
-        size_t cap = (tb->cap + (size_t)n + 1) * 2;
-        char *s = realloc(tb->s, cap);
-        if (!s)
-            return;
-        tb->s = s;
-        tb->cap = cap;
-    }
-}
-
 /* The process_* metrics of the Prometheus client conventions, from /proc,
  * and the build's identity. */
-static void render_process(struct textbuf *tb)
+static void render_process(struct buf *tb)
 {
     long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
     unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
@@ -168,7 +140,7 @@ static void render_process(struct textbuf *tb)
     }
     struct rlimit lim = {0};
     getrlimit(RLIMIT_NOFILE, &lim);
-    tb_printf(tb,
+    buf_printf(tb,
               "# HELP process_cpu_seconds_total User and system CPU time spent, seconds.\n"
               "# TYPE process_cpu_seconds_total counter\n"
               "process_cpu_seconds_total %.2f\n"
@@ -197,8 +169,8 @@ static void render_process(struct textbuf *tb)
 
 char *metrics_render(const char *extra)
 {
-    struct textbuf tb = {0};
-    tb_printf(&tb, "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
+    struct buf tb = {0};
+    buf_printf(&tb, "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
                    "# TYPE tessera_http_requests_total counter\n");
     pthread_mutex_lock(&registry_lock);
     struct route_metrics *head = registry;
@@ -209,47 +181,51 @@ char *metrics_render(const char *extra)
         for (int s = STATUS_MIN; s <= STATUS_MAX; s++) {
             uint64_t v = atomic_load_explicit(&m->by_status[s - STATUS_MIN], memory_order_relaxed);
             if (v)
-                tb_printf(&tb, "tessera_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
+                buf_printf(&tb, "tessera_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
                           m->method, m->pattern, s, (unsigned long long)v);
         }
-    tb_printf(&tb, "# HELP tessera_http_request_duration_seconds Request latency.\n"
+    buf_printf(&tb, "# HELP tessera_http_request_duration_seconds Request latency.\n"
                    "# TYPE tessera_http_request_duration_seconds histogram\n");
     for (struct route_metrics *m = head; m; m = m->next) {
         uint64_t cumulative = 0;
         for (size_t b = 0; b <= NBUCKETS; b++) {
             cumulative += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
             if (b < NBUCKETS)
-                tb_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+                buf_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
                           m->method, m->pattern, (double)bucket_us[b] / 1e6, (unsigned long long)cumulative);
             else
-                tb_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
+                buf_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
                           m->method, m->pattern, (unsigned long long)cumulative);
         }
-        tb_printf(&tb, "tessera_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %g\n",
+        buf_printf(&tb, "tessera_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %g\n",
                   m->method, m->pattern, (double)atomic_load(&m->sum_us) / 1e6);
-        tb_printf(&tb, "tessera_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+        buf_printf(&tb, "tessera_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
                   m->method, m->pattern, (unsigned long long)cumulative);
     }
-    tb_printf(&tb, "# HELP tessera_verifications_total Credential verifications by outcome.\n"
+    buf_printf(&tb, "# HELP tessera_verifications_total Credential verifications by outcome.\n"
                    "# TYPE tessera_verifications_total counter\n");
     for (int o = AUTH_OK; o <= AUTH_UNAVAILABLE; o++)
-        tb_printf(&tb, "tessera_verifications_total{outcome=\"%s\"} %llu\n",
+        buf_printf(&tb, "tessera_verifications_total{outcome=\"%s\"} %llu\n",
                   auth_result_name((enum auth_result)o),
                   (unsigned long long)atomic_load(&verifications[o]));
-    tb_printf(&tb, "# HELP tessera_throttled_total Requests refused with 429, by limit.\n"
+    buf_printf(&tb, "# HELP tessera_throttled_total Requests refused with 429, by limit.\n"
                    "# TYPE tessera_throttled_total counter\n");
     for (int t = 0; t < THROTTLE_REASONS; t++)
-        tb_printf(&tb, "tessera_throttled_total{reason=\"%s\"} %llu\n", throttle_names[t],
+        buf_printf(&tb, "tessera_throttled_total{reason=\"%s\"} %llu\n", throttle_names[t],
                   (unsigned long long)atomic_load(&throttled[t]));
-    tb_printf(&tb, "# HELP tessera_webhook_deliveries_total Expiry-notice webhook posts by "
+    buf_printf(&tb, "# HELP tessera_webhook_deliveries_total Expiry-notice webhook posts by "
                    "outcome (retried: failed, to be tried again; failed: out of attempts; "
                    "cancelled: the token changed first).\n"
                    "# TYPE tessera_webhook_deliveries_total counter\n");
     for (int w = 0; w < WEBHOOK_OUTCOMES; w++)
-        tb_printf(&tb, "tessera_webhook_deliveries_total{outcome=\"%s\"} %llu\n", webhook_names[w],
+        buf_printf(&tb, "tessera_webhook_deliveries_total{outcome=\"%s\"} %llu\n", webhook_names[w],
                   (unsigned long long)atomic_load(&webhooks[w]));
     render_process(&tb);
     if (extra)
-        tb_printf(&tb, "%s", extra);
+        buf_append(&tb, extra, strlen(extra));
+    if (tb.oom) { /* never a page with metrics missing */
+        free(tb.s);
+        return NULL;
+    }
     return tb.s;
 }

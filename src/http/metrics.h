@@ -24,7 +24,7 @@ enum webhook_outcome { WEBHOOK_DELIVERED, WEBHOOK_RETRIED, WEBHOOK_FAILED, WEBHO
                        WEBHOOK_OUTCOMES };
 void metrics_count_webhook(enum webhook_outcome outcome);
 /* Renders every metric; extra (may be NULL) is appended verbatim. Returns a
- * malloc'd string. */
+ * malloc'd string, or NULL when out of memory. */
 char *metrics_render(const char *extra);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "http/internal.h"
 #include "http/metrics.h"
+#include "util/array.h"
 
 /* Splits path in place on '/', skipping empty segments (so a trailing slash
  * does not matter). Returns the count, or -1 when there are too many. */
@@ -40,14 +41,8 @@ static uint32_t segment_hash(const char *s)
 
 static int bucket_add(struct route_bucket *b, size_t route)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 8;
-        size_t *idx = realloc(b->idx, cap * sizeof(*idx));
-        if (!idx)
-            return -ENOMEM;
-        b->idx = idx;
-        b->cap = cap;
-    }
+    if (ARRAY_RESERVE(b->idx, b->cap, b->n + 1, 8) < 0)
+        return -ENOMEM;
     b->idx[b->n++] = route;
     return 0;
 }
@@ -55,14 +50,8 @@ static int bucket_add(struct route_bucket *b, size_t route)
 int server_route(struct server *srv, const char *method, const char *pattern, route_handler handler,
                  unsigned flags)
 {
-    if (srv->nroutes == srv->cap) {
-        size_t cap = srv->cap ? srv->cap * 2 : 32;
-        struct route *r = realloc(srv->routes, cap * sizeof(*r));
-        if (!r)
-            return -ENOMEM;
-        srv->routes = r;
-        srv->cap = cap;
-    }
+    if (ARRAY_RESERVE(srv->routes, srv->cap, srv->nroutes + 1, 32) < 0)
+        return -ENOMEM;
     struct route *r = &srv->routes[srv->nroutes];
     memset(r, 0, sizeof(*r));
     snprintf(r->method, sizeof(r->method), "%s", method);

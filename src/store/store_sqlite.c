@@ -20,6 +20,7 @@
 
 #include "store/driver.h"
 #include "store/store_sqlite_int.h"
+#include "util/array.h"
 #include "util/log.h"
 
 /* account_each reads rows in batches of this size, so no statement (and no
@@ -635,16 +636,6 @@ int sq_insert_result(struct sqlite_conn *c, int step, const char *what)
     return sq_db_fail(c, what);
 }
 
-/* Doubles a result array; NULL on ENOMEM, leaving v untouched. */
-static void *grow_array(void *v, size_t *cap, size_t elem)
-{
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *nv = realloc(v, ncap * elem);
-    if (nv)
-        *cap = ncap;
-    return nv;
-}
-
 /* Steps s to the end, reading each row into a growing array of elem-byte
  * elements with read_row. *out and *n are set even on failure, so the caller
  * frees whatever rows were read; s is finished either way. */
@@ -656,13 +647,9 @@ int sq_collect_rows(struct sqlite_conn *c, sqlite3_stmt *s, size_t elem,
     size_t len = 0, cap = 0;
     int rc = 0, step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            void *nv = grow_array(v, &cap, elem);
-            if (!nv) {
-                rc = -ENOMEM;
-                break;
-            }
-            v = nv;
+        if (array_reserve(&v, &cap, len + 1, elem, 16) < 0) {
+            rc = -ENOMEM;
+            break;
         }
         if ((rc = read_row(s, v + len * elem)) < 0)
             break;

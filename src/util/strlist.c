@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+
 /* A list made by strlist_copy or strlist_intersect is packed: its pointer
  * array and its strings are one allocation, marked by cap 0 (the check path
  * copies several lists per request, and one malloc each beats one per
@@ -67,14 +69,8 @@ int strlist_push(struct strlist *l, const char *s)
 {
     if (packed(l) && unpack(l) < 0)
         return -ENOMEM;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        char **v = realloc(l->v, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (ARRAY_RESERVE(l->v, l->cap, l->n + 1, 8) < 0)
+        return -ENOMEM;
     char *copy = strdup(s);
     if (!copy)
         return -ENOMEM;

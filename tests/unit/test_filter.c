@@ -215,6 +215,9 @@ static void test_cql2_text_basic(void **state)
     text_ok("1000 < cm:emission", "(> cm:emission 1000)"); /* literal first: flipped */
     text_ok("x <= -2.5", "(<= x -2.5)");
     text_ok("x = 'it''s'", "(= x 'it's')");
+    text_ok("x = ''", "(= x '')");
+    text_ok("x = ''''", "(= x ''')"); /* one quote, doubled */
+    text_ok("x = '''a'''", "(= x ''a'')");
     text_ok("\"odd name\" = TRUE", "(= odd name true)");
     text_ok("x <> 3", "(not (= x 3))"); /* <> is a negated = */
     text_ok("id = 'a' and collection = 'c'", "(and (= #id 'a') (= #collection 'c'))");
@@ -277,6 +280,23 @@ static void test_cql2_text_errors(void **state)
     text_bad("a =", "expected a property name or a literal", "end of the text");
     text_bad("a = 1 b", "unexpected text", "position 7");
     text_bad("a = 'open", "unterminated", NULL);
+    text_bad("a = 'open''", "unterminated", NULL); /* a doubled quote does not close */
+    {
+        /* The longest string is taken, one byte more is not (a doubled quote
+         * inside counts once). */
+        char text[FILTER_MAX_STRING + 16];
+        size_t n = strlen("a = '");
+        memcpy(text, "a = '", n);
+        memset(text + n, 'x', FILTER_MAX_STRING - 1);
+        memcpy(text + n + FILTER_MAX_STRING - 1, "'''", 4);
+        struct filter_node *f = NULL;
+        char err[256] = "";
+        if (filter_parse_cql2_text(text, &f, err, sizeof(err)) != 0)
+            fail_msg("the longest string was refused: %s", err);
+        filter_free(f);
+        memcpy(text + n + FILTER_MAX_STRING - 1, "x'''", 5);
+        text_bad(text, "too long", NULL);
+    }
     text_bad("a == 1", "expected a property name or a literal", "position 4");
     text_bad("a != 1", "expected a comparison", NULL);
     text_bad("a = b", "comparing two properties", NULL);
