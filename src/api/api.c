@@ -4,6 +4,7 @@
  * authenticate-then-authorize step. Called on the thread running a handler. */
 #include "api/api.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,24 @@ void api_reply_error(struct request *r, int status, const char *message, const c
             cJSON_AddStringToObject(body, "code", code);
     }
     reply_json(r, status, body);
+}
+
+void api_reply_invalid(struct request *r, const char *msg)
+{
+    api_reply_error(r, 400, msg, "invalid_parameter");
+}
+
+void api_reply_not_found(struct request *r, const char *what)
+{
+    api_reply_error(r, 404, what, "not_found");
+}
+
+void api_reply_catalog_error(struct request *r, int rc)
+{
+    if (rc == -ENOMEM)
+        api_reply_error(r, 500, "out of memory", NULL);
+    else
+        api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
 }
 
 /* Most replies fit the stack buffer; a larger one is written again. */

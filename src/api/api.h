@@ -24,6 +24,13 @@ struct server;
 /* Error body in the dialect of the path: {"message": msg} under /tokens/v2
  * and /scopes/v1, else {"detail": msg, "code": code} (code omitted if NULL). */
 void api_reply_error(struct request *r, int status, const char *message, const char *code);
+/* 400 with code invalid_parameter: a parameter the caller got wrong, named
+ * in msg. */
+void api_reply_invalid(struct request *r, const char *msg);
+/* 404 with code not_found; what says what was not found. */
+void api_reply_not_found(struct request *r, const char *what);
+/* A catalog failure: 500 out of memory (-ENOMEM), else 503. */
+void api_reply_catalog_error(struct request *r, int rc);
 /* A JSON reply written by write(o, ctx) through json_out, without a cJSON
  * tree: for the hot routes, where building and printing a tree costs more
  * than the work behind them (bench/README.md). */

@@ -103,7 +103,7 @@ static void handle_me(struct request *r)
      * either way. */
     struct account a = {0};
     if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0)
-        api_reply_error(r, 404, "Account not found", "not_found");
+        api_reply_not_found(r, "Account not found");
     else
         api_reply_written(r, 200, accounts_write_json, &a);
     account_free(&a);
@@ -374,7 +374,7 @@ static bool self_begin(struct request *r, struct principal *p, struct account *a
     if (!api_authenticate_session(r, p))
         return false;
     if (app->store->ops->account_get_by_id(app->store, p->account_id, a) < 0) {
-        api_reply_error(r, 404, "Account not found", "not_found");
+        api_reply_not_found(r, "Account not found");
         return false;
     }
     if (body && !(*body = api_parse_body(r)))
@@ -690,7 +690,7 @@ static void handle_notice_dismiss(struct request *r)
     int rc = *end || id < 1 ? -ENOENT
                             : app->store->ops->notice_dismiss(app->store, id, p.account_id);
     if (rc == -ENOENT)
-        api_reply_error(r, 404, "No such notice", "not_found");
+        api_reply_not_found(r, "No such notice");
     else if (rc < 0)
         api_reply_error(r, 500, "Could not dismiss the notice", "internal_error");
     else

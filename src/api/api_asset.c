@@ -28,24 +28,6 @@
 #include "util/httpcond.h"
 #include "util/timeutil.h"
 
-static void reply_invalid(struct request *r, const char *msg)
-{
-    api_reply_error(r, 400, msg, "invalid_parameter");
-}
-
-static void reply_not_found(struct request *r, const char *what)
-{
-    api_reply_error(r, 404, what, "not_found");
-}
-
-static void reply_catalog_error(struct request *r, int rc)
-{
-    if (rc == -ENOMEM)
-        api_reply_error(r, 500, "out of memory", NULL);
-    else
-        api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
-}
-
 /* Keys are relative paths of plain segments: no "..", ".", empty segments,
  * backslashes or control characters. */
 static bool asset_key_ok(const char *key)
@@ -231,11 +213,11 @@ static bool signed_caller(struct request *r, const char *key, struct principal *
 {
     unsigned seen = 0;
     if (request_query_each(r, count_signed_param, &seen) < 0) {
-        reply_invalid(r, "a signed URL parameter is given more than once");
+        api_reply_invalid(r, "a signed URL parameter is given more than once");
         return false;
     }
     if (auth_credential(r)) {
-        reply_invalid(r, "send either a signed URL or a credential, not both");
+        api_reply_invalid(r, "send either a signed URL or a credential, not both");
         return false;
     }
     struct signedurl_params sp = {request_query(r, "expires"), request_query(r, "signer"),
@@ -244,7 +226,7 @@ static bool signed_caller(struct request *r, const char *key, struct principal *
     struct app *app = request_app(r);
     int rc = signedurl_verify(app->token_key, &sp, key, time_now_ms() / 1000, signer);
     if (rc == -EINVAL) {
-        reply_invalid(r, "malformed signed URL: expires, signer and signature are required");
+        api_reply_invalid(r, "malformed signed URL: expires, signer and signature are required");
         return false;
     }
     if (rc == -ETIMEDOUT) {
@@ -292,7 +274,7 @@ static void h_asset(struct request *r)
     if (!by_signature && !api_authenticate(r, &p, "catalog:read"))
         goto out;
     if (!asset_key_ok(key)) {
-        reply_invalid(r, "invalid asset path");
+        api_reply_invalid(r, "invalid asset path");
         goto out;
     }
     if (by_signature && !signed_caller(r, key, &p))
@@ -304,11 +286,11 @@ static void h_asset(struct request *r)
     if (rc == 0)
         rc = catalog_asset_type(app->catalog, &p.groups, key, declared, sizeof(declared));
     if (rc == -ENOENT || !app->cfg.asset_dir[0]) {
-        reply_not_found(r, "Asset not found");
+        api_reply_not_found(r, "Asset not found");
         goto out;
     }
     if (rc < 0) {
-        reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     /* Resolve symlinks and make sure the file is still inside the asset directory. */
@@ -319,13 +301,13 @@ static void h_asset(struct request *r)
     size_t rootlen = strlen(root);
     if (n < 0 || (size_t)n >= sizeof(path) || !realpath(path, real) ||
         strncmp(real, root, rootlen) != 0 || real[rootlen] != '/') {
-        reply_not_found(r, "Asset not found");
+        api_reply_not_found(r, "Asset not found");
         goto out;
     }
     fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        reply_not_found(r, "Asset not found");
+        api_reply_not_found(r, "Asset not found");
         goto out;
     }
     uint64_t size = (uint64_t)sb.st_size, off = 0, len = size;

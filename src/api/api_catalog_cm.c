@@ -31,14 +31,6 @@ bool cm_caller(struct request *r, struct principal *p, bool required, struct vie
     return true;
 }
 
-void cm_reply_catalog_error(struct request *r, int rc)
-{
-    if (rc == -ENOMEM)
-        api_reply_error(r, 500, "out of memory", NULL);
-    else
-        api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
-}
-
 /* No visible collection of the kind: nothing to find (an empty list would
  * mean "any collection" to the catalog). */
 static bool none_visible(const struct cm_search *s)
@@ -180,7 +172,7 @@ static void h_plumes_annotated(struct request *r)
             rc = nearby(cat, &s, s.q.limit ? s.q.limit : 1, &near);
     }
     if (rc < 0) {
-        cm_reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     char base[320];
@@ -235,9 +227,9 @@ static void h_plume(struct request *r)
     if (rc == 0)
         rc = cm_search_run(request_app(r)->catalog, &s, &matched, &items);
     if (rc < 0) {
-        cm_reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
     } else if (cJSON_GetArraySize(items) == 0) {
-        api_reply_error(r, 404, "Plume not found", "not_found");
+        api_reply_not_found(r, "Plume not found");
     } else {
         char base[320];
         request_base_url(r, base, sizeof(base));
@@ -267,7 +259,7 @@ bool cm_scene_page(struct request *r, int64_t def_limit, struct principal *p, st
     if (rc == 0)
         rc = cm_search_run(request_app(r)->catalog, s, count, items);
     if (rc < 0) {
-        cm_reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         return false;
     }
     return true;

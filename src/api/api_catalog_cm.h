@@ -16,8 +16,6 @@ struct server;
  * catalog:read (403); its groups and bounds make the view (p owns them).
  * False when a reply was sent. Call principal_free(p) in every case. */
 bool cm_caller(struct request *r, struct principal *p, bool required, struct viewer *v);
-/* 503 (or 500 out of memory) for a catalog failure. */
-void cm_reply_catalog_error(struct request *r, int rc);
 /* Runs s: *matched visible matches and *items the page (caller owns), an
  * empty page for limit 0 or when no collection of the kind is visible. */
 int cm_search_run(struct catalog *cat, struct cm_search *s, int64_t *matched, cJSON **items);

@@ -161,7 +161,7 @@ static void h_plume_csv(struct request *r)
         if (e.param[0])
             cm_reply_invalid(r, &e);
         else
-            cm_reply_catalog_error(r, -ENOMEM);
+            api_reply_catalog_error(r, -ENOMEM);
         goto out;
     }
     int64_t count = 0;
@@ -173,7 +173,7 @@ static void h_plume_csv(struct request *r)
     if (rc == 0 && b.oom)
         rc = -ENOMEM;
     if (rc < 0) {
-        cm_reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     cm_pagination_headers(r, count, s.q.limit, s.q.offset);

@@ -43,7 +43,7 @@ static void h_scenes_gpkg(struct request *r)
         goto out;
     }
     if (rc < 0) {
-        cm_reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     cm_pagination_headers(r, count, s.q.limit, s.q.offset);

@@ -247,7 +247,7 @@ static void reply_collect_error(struct request *r, int rc)
                  MAX_PLUMES);
         cm_reply_invalid(r, &e);
     } else {
-        cm_reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
     }
 }
 
@@ -383,7 +383,7 @@ static void h_source(struct request *r)
         goto out;
     const char *name = request_param(r, 0);
     if (!parse_source_name(name, gas, sector, &eps)) {
-        api_reply_error(r, 404, "Source not found", "not_found");
+        api_reply_not_found(r, "Source not found");
         goto out;
     }
     /* Every published plume of that gas and sector the caller can see:
@@ -416,7 +416,7 @@ static void h_source(struct request *r)
         if (strcmp(found.v[i].name, name) == 0)
             src = &found.v[i];
     if (!src) {
-        api_reply_error(r, 404, "Source not found", "not_found");
+        api_reply_not_found(r, "Source not found");
         goto out;
     }
     char base[320];
@@ -446,7 +446,7 @@ static void h_source(struct request *r)
     cJSON_AddItemToObject(body, "detection_dates", dates_json(&det));
     if (rc < 0) {
         cJSON_Delete(body);
-        cm_reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
     } else {
         reply_json(r, 200, body);
     }

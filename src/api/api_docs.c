@@ -51,7 +51,7 @@ static void serve_asset_as(struct request *r, const char *name, const char *type
 {
     const struct web_asset *a = find_asset(name);
     if (!a) {
-        api_reply_error(r, 404, "Not Found", "not_found");
+        api_reply_not_found(r, "Not Found");
         return;
     }
     /* Pages carry no secrets, but they handle them: never let a page be
@@ -85,7 +85,7 @@ static void handle_swagger(struct request *r)
     const char *name = request_param(r, 0);
     const struct web_asset *a = find_in(swagger_ui_assets, name);
     if (!a) {
-        api_reply_error(r, 404, "Not Found", "not_found");
+        api_reply_not_found(r, "Not Found");
         return;
     }
     const char *type =
@@ -134,7 +134,7 @@ static void handle_static(struct request *r)
     const char *name = request_param(r, 0);
     if (strcmp(name, "app.css") != 0 && strcmp(name, "app.js") != 0 &&
         strcmp(name, "docs.js") != 0) {
-        api_reply_error(r, 404, "Not Found", "not_found");
+        api_reply_not_found(r, "Not Found");
         return;
     }
     serve_asset(r, name);

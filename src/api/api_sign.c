@@ -161,9 +161,9 @@ static bool reachable_key(struct request *r, const struct principal *p, const ch
     if (rc == 0)
         rc = catalog_asset_visible(app->catalog, &p->groups, key);
     if (rc == -ENOENT)
-        api_reply_error(r, 404, "Asset not found", "not_found");
+        api_reply_not_found(r, "Asset not found");
     else if (rc < 0)
-        api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
+        api_reply_catalog_error(r, rc);
     return rc == 0;
 }
 

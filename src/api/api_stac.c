@@ -63,24 +63,6 @@ static cJSON *add_link(cJSON *links, const char *rel, const char *href, const ch
     return l;
 }
 
-static void reply_invalid(struct request *r, const char *msg)
-{
-    api_reply_error(r, 400, msg, "invalid_parameter");
-}
-
-static void reply_not_found(struct request *r, const char *what)
-{
-    api_reply_error(r, 404, what, "not_found");
-}
-
-static void reply_catalog_error(struct request *r, int rc)
-{
-    if (rc == -ENOMEM)
-        api_reply_error(r, 500, "out of memory", NULL);
-    else
-        api_reply_error(r, 503, "The catalog is temporarily unavailable", "catalog_unavailable");
-}
-
 /* ---- document rewriting ----------------------------------------------- */
 
 static bool rel_is_ours(const char *rel)
@@ -261,7 +243,7 @@ static void h_landing(struct request *r)
     cJSON *colls = NULL;
     int rc = bounds_collections(app->catalog, &v, &colls);
     if (rc < 0) {
-        reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     char base[320], href[1024];
@@ -339,7 +321,7 @@ static void h_collections(struct request *r)
     cJSON *colls = NULL;
     int rc = bounds_collections(request_app(r)->catalog, &v, &colls);
     if (rc < 0) {
-        reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     char base[320], href[1024];
@@ -370,11 +352,11 @@ static void h_collection(struct request *r)
     cJSON *doc = NULL;
     int rc = bounds_collection_get(request_app(r)->catalog, &v, request_param(r, 0), &doc);
     if (rc == -ENOENT) {
-        reply_not_found(r, "Collection not found");
+        api_reply_not_found(r, "Collection not found");
         goto out;
     }
     if (rc < 0) {
-        reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     char base[320];
@@ -397,7 +379,7 @@ static void h_item(struct request *r)
     cJSON_Delete(doc);
     doc = NULL;
     if (rc == -ENOENT) {
-        reply_not_found(r, "Collection not found");
+        api_reply_not_found(r, "Collection not found");
         goto out;
     }
     if (rc == 0)
@@ -409,7 +391,7 @@ static void h_item(struct request *r)
     bool sign = false;
     const char *sign_arg = request_query(r, "sign");
     if (sign_arg && parse_sign(sign_arg, &sign, msg, sizeof(msg)) < 0) {
-        reply_invalid(r, msg);
+        api_reply_invalid(r, msg);
         goto out;
     }
     if (sign && !url_signer_for(r, &p, SIGNEDURL_MAX_S, &signer))
@@ -419,9 +401,9 @@ static void h_item(struct request *r)
         rc = catalog_item_each(cat, v.groups, request_param(r, 0), request_param(r, 1), emit_cb,
                                &e);
     if (rc == -ENOENT) {
-        reply_not_found(r, "Item not found");
+        api_reply_not_found(r, "Item not found");
     } else if (rc < 0 || b.oom) {
-        reply_catalog_error(r, b.oom ? -ENOMEM : rc);
+        api_reply_catalog_error(r, b.oom ? -ENOMEM : rc);
     } else {
         reply_buffer(r, 200, GEOJSON, b.s, b.n);
         b.s = NULL;
@@ -591,20 +573,20 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
         if (rc == -ENOENT) {
             char msg[200];
             snprintf(msg, sizeof(msg), "unknown collection: %.150s", s->colls.v[i]);
-            reply_invalid(r, msg);
+            api_reply_invalid(r, msg);
             return;
         }
         if (rc < 0) {
-            reply_catalog_error(r, rc);
+            api_reply_catalog_error(r, rc);
             return;
         }
     }
     int rc = stac_ext_apply(cat, collection, &s->ext, &s->q, s->msg, sizeof(s->msg));
     if (rc < 0) {
         if (rc == -EINVAL)
-            reply_invalid(r, s->msg);
+            api_reply_invalid(r, s->msg);
         else
-            reply_catalog_error(r, rc);
+            api_reply_catalog_error(r, rc);
         return;
     }
     /* Every requested collection is reachable (checked above), so the
@@ -630,11 +612,11 @@ static void run_search(struct request *r, struct search *s, const cJSON *post_bo
     if (rc < 0) {
         free(b.s);
         if (rc == -EINVAL)
-            reply_invalid(r, "invalid search parameters");
+            api_reply_invalid(r, "invalid search parameters");
         else if (rc == -E2BIG)
-            reply_invalid(r, "filter: too large for the catalog database; simplify it");
+            api_reply_invalid(r, "filter: too large for the catalog database; simplify it");
         else
-            reply_catalog_error(r, rc);
+            api_reply_catalog_error(r, rc);
         return;
     }
     long long returned = (long long)e.count;
@@ -691,7 +673,7 @@ static void h_search_get(struct request *r)
     if (rc == -ENOMEM)
         api_reply_error(r, 500, "out of memory", NULL);
     else if (rc < 0)
-        reply_invalid(r, s.msg);
+        api_reply_invalid(r, s.msg);
     else
         run_search(r, &s, NULL, NULL);
 out:
@@ -713,7 +695,7 @@ static void h_search_post(struct request *r)
     if (rc == -ENOMEM)
         api_reply_error(r, 500, "out of memory", NULL);
     else if (rc < 0)
-        reply_invalid(r, s.msg);
+        api_reply_invalid(r, s.msg);
     else
         run_search(r, &s, body, NULL);
 out:
@@ -734,11 +716,11 @@ static void h_items(struct request *r)
     int rc = bounds_collection_get(request_app(r)->catalog, &v, id, &doc);
     cJSON_Delete(doc);
     if (rc == -ENOENT) {
-        reply_not_found(r, "Collection not found");
+        api_reply_not_found(r, "Collection not found");
         goto out;
     }
     if (rc < 0) {
-        reply_catalog_error(r, rc);
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     rc = search_from_query(r, &s);
@@ -747,7 +729,7 @@ static void h_items(struct request *r)
         goto out;
     }
     if (rc < 0) {
-        reply_invalid(r, s.msg);
+        api_reply_invalid(r, s.msg);
         goto out;
     }
     strlist_free(&s.colls);

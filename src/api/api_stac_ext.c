@@ -286,15 +286,11 @@ static void h_queryables(struct request *r)
                  ? -ENOENT
                  : catalog_queryables(request_app(r)->catalog, v.groups, collection, &qs, &n);
     if (rc == -ENOENT) {
-        api_reply_error(r, 404, "Collection not found", "not_found");
+        api_reply_not_found(r, "Collection not found");
         goto out;
     }
     if (rc < 0) {
-        if (rc == -ENOMEM)
-            api_reply_error(r, 500, "out of memory", NULL);
-        else
-            api_reply_error(r, 503, "The catalog is temporarily unavailable",
-                            "catalog_unavailable");
+        api_reply_catalog_error(r, rc);
         goto out;
     }
     char base[512];

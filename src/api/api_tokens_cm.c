@@ -76,7 +76,7 @@ static void handle_create_stac(struct request *r)
         strlist_add(&scopes, stac_scopes[i]);
     }
     if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0) {
-        api_reply_error(r, 404, "Account not found", "not_found");
+        api_reply_not_found(r, "Account not found");
         goto out;
     }
     /* Valid through the end of expiration_date, UTC. */
@@ -201,7 +201,7 @@ static void handle_delete(struct request *r)
     api_who(r, &p, &who);
     int rc = tokens_revoke(app, request_param(r, 0), p.account_id, &who.who);
     if (rc == -ENOENT)
-        api_reply_error(r, 404, "Token not found", "not_found");
+        api_reply_not_found(r, "Token not found");
     else if (rc == -EPERM)
         api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     else if (rc < 0)
@@ -243,14 +243,14 @@ static void handle_rotate(struct request *r)
         grace = g ? (long long)g->valuedouble : 0;
     }
     if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0) {
-        api_reply_error(r, 404, "Token not found", "not_found");
+        api_reply_not_found(r, "Token not found");
         goto out;
     }
     struct api_who who;
     api_who(r, &p, &who);
     int rc = tokens_rotate(app, &a, request_param(r, 0), grace * 1000, &who.who, &t, &value);
     if (rc == -ENOENT) {
-        api_reply_error(r, 404, "Token not found", "not_found");
+        api_reply_not_found(r, "Token not found");
         goto out;
     }
     if (rc == -EPERM) {

@@ -32,11 +32,6 @@ _Static_assert(TOKEN_SCOPE_MAX == SCOPE_ID_MAX, "a tk must carry every scope id"
 
 /* ---- common steps --------------------------------------------------------- */
 
-static void reply_not_found(struct request *r)
-{
-    api_reply_error(r, 404, "Not Found", "not_found");
-}
-
 /* Authenticates, checks that {username} is the caller's own account (404
  * otherwise, so other accounts' names are not confirmed), checks the scope and
  * counts one call against the account's token API budget. Returns false when
@@ -47,7 +42,7 @@ static bool mapbox_begin(struct request *r, struct principal *p, const char *sco
         return false;
     const char *username = request_param(r, 0);
     if (!username || strcmp(username, p->username) != 0) {
-        reply_not_found(r);
+        api_reply_not_found(r, "Not Found");
         return false;
     }
     if (!principal_has_scope(p, scope)) {
@@ -377,7 +372,7 @@ static void create_permanent(struct request *r, const struct principal *p, const
     if (!read_expires_at(r, body, false, &expires_at, NULL))
         goto out;
     if (app->store->ops->account_get_by_id(app->store, p->account_id, &a) < 0) {
-        reply_not_found(r);
+        api_reply_not_found(r, "Not Found");
         goto out;
     }
     struct token_spec spec = {.scopes = &scopes, .note = note ? note : "", .allowed_urls = &urls,
@@ -443,13 +438,13 @@ static void handle_update(struct request *r)
     const char *id = request_param(r, 1);
     if (!token_id_valid(id) || app->store->ops->token_get(app->store, id, &t) < 0 || t.revoked_at ||
         t.account_id != p.account_id) {
-        reply_not_found(r);
+        api_reply_not_found(r, "Not Found");
         goto out;
     }
     /* A bound token edits only tokens within its own bounds: it could
      * otherwise change what a wider token may do. */
     if (!resources_cover(&p.resources, &t.resources)) {
-        reply_not_found(r);
+        api_reply_not_found(r, "Not Found");
         goto out;
     }
     if (!(body = api_parse_body(r)))
@@ -504,7 +499,7 @@ static void handle_update(struct request *r)
     t.modified = time_now_ms();
     int rc = app->store->ops->token_update(app->store, &t);
     if (rc == -ENOENT)
-        reply_not_found(r); /* deleted meanwhile */
+        api_reply_not_found(r, "Not Found"); /* deleted meanwhile */
     else if (rc == -EINVAL)
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
     else if (rc < 0)
@@ -536,7 +531,7 @@ static void handle_delete(struct request *r)
     api_who(r, &p, &who);
     int rc = tokens_revoke(app, id, p.account_id, &who.who);
     if (rc == -ENOENT)
-        reply_not_found(r);
+        api_reply_not_found(r, "Not Found");
     else if (rc == -EPERM)
         api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     else if (rc < 0)
@@ -655,7 +650,7 @@ static void handle_scopes(struct request *r)
     /* The scopes this account may grant: its current grants, whatever the
      * calling token itself holds. */
     if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0) {
-        reply_not_found(r);
+        api_reply_not_found(r, "Not Found");
         goto out;
     }
     if (app->store->ops->scope_list(app->store, &defs, &n) < 0) {

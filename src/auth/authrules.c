@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -210,17 +212,6 @@ const struct authrule *authrules_match(const struct authrules *rs, const char *m
     return best;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..len) into out (percent-escapes; '+' as space when plus).
  * Returns the decoded length, -EINVAL, or -E2BIG (needs room for a NUL). */
 static long decode(const char *s, size_t len, bool plus, char *out, size_t outlen)
@@ -231,7 +222,7 @@ static long decode(const char *s, size_t len, bool plus, char *out, size_t outle
         if (c == '%') {
             if (len - i < 3)
                 return -EINVAL;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = hex_digit_value(s[i + 1]), l = hex_digit_value(s[i + 2]);
             if (h < 0 || l < 0)
                 return -EINVAL;
             c = (char)(h * 16 + l);

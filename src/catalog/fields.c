@@ -5,7 +5,6 @@
 #include "catalog/fields.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +14,6 @@
 static const char *const item_members[] = {"type",     "stac_version", "stac_extensions", "id",
                                            "geometry", "bbox",         "properties",      "links",
                                            "assets",   "collection"};
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
 
 void catalog_fields_free(struct catalog_fields *f)
 {
@@ -40,9 +29,9 @@ static int add_path(struct catalog_fields *f, const char *path, size_t len, bool
     char q[80];
     filter_quote(path, len, q, sizeof(q), 60);
     if (f->include.n + f->exclude.n >= FIELDS_MAX_PATHS)
-        return fail(err, errlen, "fields: at most %d paths", FIELDS_MAX_PATHS);
+        return filter_fail(err, errlen, "fields: at most %d paths", FIELDS_MAX_PATHS);
     if (len == 0 || len > FIELDS_MAX_PATH)
-        return fail(err, errlen, "fields: paths must have 1 to %d bytes", FIELDS_MAX_PATH);
+        return filter_fail(err, errlen, "fields: paths must have 1 to %d bytes", FIELDS_MAX_PATH);
     bool segment_empty = true;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)path[i];
@@ -53,14 +42,15 @@ static int add_path(struct catalog_fields *f, const char *path, size_t len, bool
             continue;
         }
         if (c <= 0x20 || c == 0x7f || strchr("*[]{}\"\\", c) || (i == 0 && (c == '+' || c == '-')))
-            return fail(err, errlen,
-                        "fields: unsupported path \"%s\" (dotted member names only: no wildcards, "
-                        "array indexes, spaces or quotes)",
-                        q);
+            return filter_fail(
+                err, errlen,
+                "fields: unsupported path \"%s\" (dotted member names only: no wildcards, "
+                "array indexes, spaces or quotes)",
+                q);
         segment_empty = false;
     }
     if (segment_empty)
-        return fail(err, errlen, "fields: unsupported path \"%s\" (empty member name)", q);
+        return filter_fail(err, errlen, "fields: unsupported path \"%s\" (empty member name)", q);
     size_t first = strcspn(path, ".");
     if (first > len)
         first = len;
@@ -90,7 +80,7 @@ int catalog_fields_parse_text(const char *text, struct catalog_fields *f, char *
         rc = add_path(f, p, len, exclude, err, errlen);
         p += len;
         if (*p == ',' && !p[1])
-            rc = rc ? rc : fail(err, errlen, "fields: empty path after the last comma");
+            rc = rc ? rc : filter_fail(err, errlen, "fields: empty path after the last comma");
         if (*p)
             p++;
     }
@@ -103,9 +93,9 @@ int catalog_fields_parse_json(const cJSON *obj, struct catalog_fields *f, char *
 {
     memset(f, 0, sizeof(*f));
     if (!cJSON_IsObject(obj))
-        return fail(err, errlen,
-                    "fields must be an object with \"include\" and/or \"exclude\" "
-                    "arrays of strings");
+        return filter_fail(err, errlen,
+                           "fields must be an object with \"include\" and/or \"exclude\" "
+                           "arrays of strings");
     f->active = true;
     int rc = 0;
     const cJSON *m;
@@ -115,20 +105,21 @@ int catalog_fields_parse_json(const cJSON *obj, struct catalog_fields *f, char *
         if (!exclude && strcmp(m->string, "include") != 0) {
             char q[40];
             filter_quote(m->string, strlen(m->string), q, sizeof(q), 30);
-            rc = fail(err, errlen, "fields: unknown member \"%s\" (expected include, exclude)", q);
+            rc = filter_fail(err, errlen,
+                             "fields: unknown member \"%s\" (expected include, exclude)", q);
             break;
         }
         if (cJSON_IsNull(m))
             continue;
         if (!cJSON_IsArray(m)) {
-            rc = fail(err, errlen, "fields.%s must be an array of strings", m->string);
+            rc = filter_fail(err, errlen, "fields.%s must be an array of strings", m->string);
             break;
         }
         const cJSON *s;
         cJSON_ArrayForEach(s, m)
         {
             if (!cJSON_IsString(s)) {
-                rc = fail(err, errlen, "fields.%s must be an array of strings", m->string);
+                rc = filter_fail(err, errlen, "fields.%s must be an array of strings", m->string);
                 break;
             }
             if ((rc = add_path(f, s->valuestring, strlen(s->valuestring), exclude, err, errlen)) <

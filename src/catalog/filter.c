@@ -301,8 +301,7 @@ int filter_properties(const struct filter_node *n, struct strlist *out)
 
 /* ---- the query extension ------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
+int filter_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -382,10 +381,11 @@ static int query_predicate(struct filter_budget *b, const char *name, const cJSO
         if (strcmp(opv->string, query_ops[k].name) == 0)
             break;
     if (k == sizeof(query_ops) / sizeof(query_ops[0]))
-        return fail(err, errlen,
-                    "query: unknown operator \"%s\" for property \"%s\" (supported: eq, neq, lt, "
-                    "lte, gt, gte, startsWith, endsWith, contains, in)",
-                    qo, qn);
+        return filter_fail(
+            err, errlen,
+            "query: unknown operator \"%s\" for property \"%s\" (supported: eq, neq, lt, "
+            "lte, gt, gte, startsWith, endsWith, contains, in)",
+            qo, qn);
     bool over = false;
     struct filter_node *n = filter_node_new(b, query_ops[k].op, &over);
     int rc = -ENOMEM;
@@ -394,24 +394,25 @@ static int query_predicate(struct filter_budget *b, const char *name, const cJSO
     n->cmp = query_ops[k].cmp;
     if ((rc = filter_set_field(n, name)) < 0) {
         if (rc == -EINVAL)
-            fail(err, errlen, "query: invalid property name \"%s\"", qn);
+            filter_fail(err, errlen, "query: invalid property name \"%s\"", qn);
         goto fail;
     }
     struct filter_value v;
     if (n->op == FILTER_CMP) {
         if ((rc = query_value(opv, n->field, &v)) < 0) {
             if (rc == -EINVAL)
-                fail(err, errlen,
-                     "query: %s of \"%s\" needs a string, number or boolean (strings up to %d "
-                     "bytes)",
-                     qo, qn, FILTER_MAX_STRING);
+                filter_fail(
+                    err, errlen,
+                    "query: %s of \"%s\" needs a string, number or boolean (strings up to %d "
+                    "bytes)",
+                    qo, qn, FILTER_MAX_STRING);
             goto fail;
         }
         rc = filter_add_value(b, n, &v);
     } else if (n->op == FILTER_LIKE) {
         rc = -EINVAL;
         if (!cJSON_IsString(opv) || strlen(opv->valuestring) > FILTER_MAX_STRING) {
-            fail(err, errlen, "query: %s of \"%s\" needs a string", qo, qn);
+            filter_fail(err, errlen, "query: %s of \"%s\" needs a string", qo, qn);
             goto fail;
         }
         memset(&v, 0, sizeof(v));
@@ -423,7 +424,7 @@ static int query_predicate(struct filter_budget *b, const char *name, const cJSO
     } else {
         rc = -EINVAL;
         if (!cJSON_IsArray(opv) || cJSON_GetArraySize(opv) < 1) {
-            fail(err, errlen, "query: in of \"%s\" needs a non-empty array", qn);
+            filter_fail(err, errlen, "query: in of \"%s\" needs a non-empty array", qn);
             goto fail;
         }
         const cJSON *e;
@@ -431,7 +432,8 @@ static int query_predicate(struct filter_budget *b, const char *name, const cJSO
         {
             if ((rc = query_value(e, n->field, &v)) < 0) {
                 if (rc == -EINVAL)
-                    fail(err, errlen, "query: in of \"%s\" needs strings, numbers or booleans", qn);
+                    filter_fail(err, errlen,
+                                "query: in of \"%s\" needs strings, numbers or booleans", qn);
                 goto fail;
             }
             if ((rc = filter_add_value(b, n, &v)) < 0) {
@@ -441,7 +443,7 @@ static int query_predicate(struct filter_budget *b, const char *name, const cJSO
         }
     }
     if (rc == -E2BIG) {
-        fail(err, errlen, "query: more than %d values", FILTER_MAX_VALUES);
+        filter_fail(err, errlen, "query: more than %d values", FILTER_MAX_VALUES);
         rc = -EINVAL;
     }
     if (rc < 0)
@@ -450,7 +452,7 @@ static int query_predicate(struct filter_budget *b, const char *name, const cJSO
     return 0;
 fail:
     if (over)
-        rc = fail(err, errlen, "query: more than %d predicates", FILTER_MAX_NODES);
+        rc = filter_fail(err, errlen, "query: more than %d predicates", FILTER_MAX_NODES);
     filter_free(n);
     return rc;
 }
@@ -461,8 +463,8 @@ int filter_parse_query(const cJSON *query, struct filter_node **out, char *err, 
     struct filter_node *all = NULL;
     *out = NULL;
     if (!cJSON_IsObject(query))
-        return fail(err, errlen,
-                    "query must be a JSON object of property names to {\"operator\": value}");
+        return filter_fail(
+            err, errlen, "query must be a JSON object of property names to {\"operator\": value}");
     const cJSON *prop;
     int rc = 0;
     cJSON_ArrayForEach(prop, query)
@@ -470,7 +472,8 @@ int filter_parse_query(const cJSON *query, struct filter_node **out, char *err, 
         char qn[80];
         filter_quote(prop->string, strlen(prop->string), qn, sizeof(qn), 60);
         if (!cJSON_IsObject(prop) || !prop->child) {
-            rc = fail(err, errlen, "query: \"%s\" needs a non-empty object of operators", qn);
+            rc =
+                filter_fail(err, errlen, "query: \"%s\" needs a non-empty object of operators", qn);
             break;
         }
         const cJSON *opv;

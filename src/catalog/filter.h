@@ -137,6 +137,10 @@ int filter_set_field(struct filter_node *n, const char *name);
  * of its two halves when minx > maxx (it crosses the antimeridian). NULL
  * when out of memory. */
 cJSON *filter_bbox_geojson(const double b[4]);
+/* Writes the message into err and returns -EINVAL: the refusal of the
+ * parameter parsers (query, sortby, fields). */
+__attribute__((format(printf, 3, 4))) int filter_fail(char *err, size_t errlen, const char *fmt,
+                                                      ...);
 /* Writes s into out for an error message: at most max bytes, control and
  * non-ASCII bytes as '?', "..." when cut. */
 void filter_quote(const char *s, size_t len, char *out, size_t outlen, size_t max);

@@ -5,22 +5,10 @@
  * more than SORT_MAX_KEYS keys is an error that names it. Pure functions;
  * any thread. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalog/filter.h"
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
 
 void catalog_sort_free(struct catalog_sort *s)
 {
@@ -43,7 +31,7 @@ static int add_key(struct catalog_sort *s, const char *name, size_t len, bool de
     char q[80];
     filter_quote(name, len, q, sizeof(q), 60);
     if (s->n == SORT_MAX_KEYS)
-        return fail(err, errlen, "sortby: at most %d fields", SORT_MAX_KEYS);
+        return filter_fail(err, errlen, "sortby: at most %d fields", SORT_MAX_KEYS);
     char *copy = strndup(name, len);
     if (!copy)
         return -ENOMEM;
@@ -51,7 +39,7 @@ static int add_key(struct catalog_sort *s, const char *name, size_t len, bool de
     const char *prop;
     if (len == 0 || strlen(copy) != len || !filter_field_of(copy, true, &k.field, &prop)) {
         free(copy);
-        return fail(err, errlen, "sortby: invalid field name \"%s\"", q);
+        return filter_fail(err, errlen, "sortby: invalid field name \"%s\"", q);
     }
     if (prop && !(k.prop = strdup(prop))) {
         free(copy);
@@ -61,7 +49,7 @@ static int add_key(struct catalog_sort *s, const char *name, size_t len, bool de
     for (size_t i = 0; i < s->n; i++) {
         if (same_key(&s->keys[i], &k)) {
             free(k.prop);
-            return fail(err, errlen, "sortby: field \"%s\" is given twice", q);
+            return filter_fail(err, errlen, "sortby: field \"%s\" is given twice", q);
         }
     }
     s->keys[s->n++] = k;
@@ -74,7 +62,7 @@ int catalog_sort_parse_text(const char *text, struct catalog_sort *out, char *er
     const char *p = text;
     int rc = 0;
     if (!*text)
-        return fail(err, errlen, "sortby is empty");
+        return filter_fail(err, errlen, "sortby is empty");
     for (;;) {
         size_t len = strcspn(p, ",");
         bool desc = false;
@@ -87,7 +75,7 @@ int catalog_sort_parse_text(const char *text, struct catalog_sort *out, char *er
         if (len && (*p == '+' || *p == '-' || *p == ' ' || memchr(p, ' ', len))) {
             char q[80];
             filter_quote(p, len, q, sizeof(q), 60);
-            rc = fail(err, errlen, "sortby: invalid field name \"%s\"", q);
+            rc = filter_fail(err, errlen, "sortby: invalid field name \"%s\"", q);
         }
         if (rc == 0)
             rc = add_key(out, p, len, desc, err, errlen);
@@ -107,9 +95,9 @@ int catalog_sort_parse_json(const cJSON *arr, struct catalog_sort *out, char *er
 {
     out->n = 0;
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1)
-        return fail(err, errlen,
-                    "sortby must be a non-empty array of {\"field\": ..., \"direction\": "
-                    "\"asc\"|\"desc\"} objects");
+        return filter_fail(err, errlen,
+                           "sortby must be a non-empty array of {\"field\": ..., \"direction\": "
+                           "\"asc\"|\"desc\"} objects");
     const cJSON *k;
     int rc = 0, i = 0;
     cJSON_ArrayForEach(k, arr)
@@ -117,7 +105,8 @@ int catalog_sort_parse_json(const cJSON *arr, struct catalog_sort *out, char *er
         const cJSON *field = cJSON_GetObjectItemCaseSensitive(k, "field");
         const cJSON *dir = cJSON_GetObjectItemCaseSensitive(k, "direction");
         if (!cJSON_IsObject(k) || !cJSON_IsString(field)) {
-            rc = fail(err, errlen, "sortby[%d] must be an object with a string \"field\"", i);
+            rc =
+                filter_fail(err, errlen, "sortby[%d] must be an object with a string \"field\"", i);
             break;
         }
         const cJSON *m;
@@ -126,7 +115,7 @@ int catalog_sort_parse_json(const cJSON *arr, struct catalog_sort *out, char *er
             if (strcmp(m->string, "field") != 0 && strcmp(m->string, "direction") != 0) {
                 char q[40];
                 filter_quote(m->string, strlen(m->string), q, sizeof(q), 30);
-                rc = fail(err, errlen, "sortby[%d]: unknown member \"%s\"", i, q);
+                rc = filter_fail(err, errlen, "sortby[%d]: unknown member \"%s\"", i, q);
                 break;
             }
         }
@@ -140,8 +129,8 @@ int catalog_sort_parse_json(const cJSON *arr, struct catalog_sort *out, char *er
                 char q[40] = "(not a string)";
                 if (cJSON_IsString(dir))
                     filter_quote(dir->valuestring, strlen(dir->valuestring), q, sizeof(q), 30);
-                rc = fail(err, errlen, "sortby[%d]: direction must be \"asc\" or \"desc\", not %s",
-                          i, q);
+                rc = filter_fail(err, errlen,
+                                 "sortby[%d]: direction must be \"asc\" or \"desc\", not %s", i, q);
                 break;
             }
         }

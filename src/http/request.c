@@ -17,6 +17,7 @@
 #include "http/internal.h"
 #include "http/metrics.h"
 #include "util/buf.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 int64_t monotonic_us(void)
@@ -160,14 +161,6 @@ static void assign_id(struct request *r)
         format_request_id(r->srv->id_prefix, atomic_fetch_add(&r->srv->next_id, 1), r->id);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decodes [s, s+n) into out (NUL-terminated); '+' becomes a space
  * in query arguments (form encoding), not in the path. An invalid escape is
  * kept as it is; an encoded NUL fails (-1): no string may hide one. */
@@ -176,8 +169,8 @@ static int decode(const char *s, size_t n, char *out, bool plus)
     char *w = out;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = hex_digit_value(s[i + 1])) >= 0 &&
+            (lo = hex_digit_value(s[i + 2])) >= 0) {
             char c = (char)(hi << 4 | lo);
             if (c == '\0')
                 return -1;

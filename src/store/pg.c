@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -320,17 +321,6 @@ void pg_get_text(const PGresult *r, int row, int col, char *out, size_t outlen)
     snprintf(out, outlen, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int pg_get_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t len)
 {
     /* Text-format bytea is "\x" + hex (bytea_output = hex, the default). */
@@ -338,7 +328,7 @@ int pg_get_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t len)
     if (PQgetisnull(r, row, col) || strncmp(v, "\\x", 2) != 0 || strlen(v + 2) != 2 * len)
         return -EIO;
     for (size_t i = 0; i < len; i++) {
-        int hi = hex_value(v[2 + 2 * i]), lo = hex_value(v[3 + 2 * i]);
+        int hi = hex_digit_value(v[2 + 2 * i]), lo = hex_digit_value(v[3 + 2 * i]);
         if (hi < 0 || lo < 0)
             return -EIO;
         out[i] = (uint8_t)(hi << 4 | lo);
