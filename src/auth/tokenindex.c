@@ -84,35 +84,6 @@ struct tokenindex {
     void *gate_ctx;
 };
 
-static struct tc_index *index_create(void)
-{
-    struct tc_index *ix = calloc(1, sizeof(*ix));
-    if (!ix)
-        return NULL;
-    ix->generation = next_generation();
-    ix->captoks = 1024;
-    ix->ntok_slots = 2048;
-    ix->capaccs = 64;
-    ix->nacc_slots = 128;
-    ix->toks = malloc(ix->captoks * sizeof(*ix->toks));
-    ix->tok_slots = calloc(ix->ntok_slots, sizeof(uint32_t));
-    ix->accs = malloc(ix->capaccs * sizeof(*ix->accs));
-    ix->acc_by_id = calloc(ix->nacc_slots, sizeof(uint32_t));
-    ix->acc_by_name = calloc(ix->nacc_slots, sizeof(uint32_t));
-    if (!ix->toks || !ix->tok_slots || !ix->accs || !ix->acc_by_id || !ix->acc_by_name ||
-        intern_init(&ix->sets) < 0) {
-        free(ix->toks);
-        free(ix->tok_slots);
-        free(ix->accs);
-        free(ix->acc_by_id);
-        free(ix->acc_by_name);
-        intern_free(&ix->sets);
-        free(ix);
-        return NULL;
-    }
-    return ix;
-}
-
 /* Wipes (the password hash is in there) and frees an account blob. */
 static void blob_free(char *blob)
 {
@@ -141,6 +112,29 @@ static void index_destroy(struct tc_index *ix)
     free(ix->acc_by_name);
     intern_free(&ix->sets);
     free(ix);
+}
+
+static struct tc_index *index_create(void)
+{
+    struct tc_index *ix = calloc(1, sizeof(*ix));
+    if (!ix)
+        return NULL;
+    ix->generation = next_generation();
+    ix->captoks = 1024;
+    ix->ntok_slots = 2048;
+    ix->capaccs = 64;
+    ix->nacc_slots = 128;
+    ix->toks = malloc(ix->captoks * sizeof(*ix->toks));
+    ix->tok_slots = calloc(ix->ntok_slots, sizeof(uint32_t));
+    ix->accs = malloc(ix->capaccs * sizeof(*ix->accs));
+    ix->acc_by_id = calloc(ix->nacc_slots, sizeof(uint32_t));
+    ix->acc_by_name = calloc(ix->nacc_slots, sizeof(uint32_t));
+    if (!ix->toks || !ix->tok_slots || !ix->accs || !ix->acc_by_id || !ix->acc_by_name ||
+        intern_init(&ix->sets) < 0) {
+        index_destroy(ix); /* frees what was allocated: the counts are 0 */
+        return NULL;
+    }
+    return ix;
 }
 
 static uint64_t hash_id(int64_t id)
