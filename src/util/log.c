@@ -1,9 +1,12 @@
 /* Line-oriented logging to stderr, safe from any thread. While the server
- * runs, lines are gathered in one buffer and written by a flusher thread at
- * most LOG_FLUSH_MS later (or at once when the buffer fills, or for warnings
- * and errors): one write(2) per request was a tenth of the CPU of a token
- * check. Without a flusher (CLI commands), every line is written at once.
- * Lines never interleave. */
+ * runs, lines are gathered in one of two buffers; a flusher thread writes a
+ * buffer when it fills, or at most LOG_FLUSH_MS after its first line, while
+ * the other gathers the next lines (one write(2) per request was a tenth of
+ * the CPU of a token check). The thread that logs never waits for a write
+ * unless a whole buffer fills while the other is still being written (a
+ * disk slower than the log), and never drops a line. Warnings and errors
+ * are written at once, after everything before them. Without a flusher
+ * (CLI commands), every line is written at once. Lines never interleave. */
 #include "util/log.h"
 
 #include <pthread.h>
@@ -27,9 +30,13 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static char *put_json_str(char *w, const char *end, const char *key, const char *value, size_t max);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static char buffer[LOG_BUFFER];
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;    /* the flusher: a buffer is full */
+static pthread_cond_t written = PTHREAD_COND_INITIALIZER; /* loggers: the flusher wrote one */
+static char buffers[2][LOG_BUFFER];
+static char *gather = buffers[0]; /* lines are appended here */
 static size_t used;
+static const char *pending; /* handed to the flusher, written without the lock; NULL = none */
+static size_t pending_len;
 static bool flusher_running, flusher_stop;
 static pthread_t flusher;
 
@@ -49,21 +56,48 @@ static void write_all(const char *p, size_t len)
     }
 }
 
-static void flush_locked(void)
+/* Waits (lock held) until the flusher has written what it was handed, so
+ * that nothing gathered later is written before it. */
+static void wait_written_locked(void)
 {
-    write_all(buffer, used);
+    while (pending)
+        pthread_cond_wait(&written, &lock);
+}
+
+/* Writes everything, in order, in the calling thread (lock held). */
+static void write_now_locked(void)
+{
+    wait_written_locked();
+    write_all(gather, used);
     used = 0;
+}
+
+/* Empties the gathering buffer (lock held): hands its lines to the flusher
+ * and gathers on in the other buffer, or writes them here when no flusher
+ * runs (any more). */
+static void make_room_locked(void)
+{
+    wait_written_locked();
+    if (!flusher_running) {
+        write_now_locked();
+        return;
+    }
+    pending = gather;
+    pending_len = used;
+    gather = gather == buffers[0] ? buffers[1] : buffers[0];
+    used = 0;
+    pthread_cond_signal(&wake);
 }
 
 static void emit(const char *line, size_t len, bool urgent)
 {
     pthread_mutex_lock(&lock);
-    if (used + len > sizeof(buffer))
-        flush_locked();
-    memcpy(buffer + used, line, len);
+    if (used + len > sizeof(buffers[0]))
+        make_room_locked();
+    memcpy(gather + used, line, len);
     used += len;
     if (urgent || !flusher_running)
-        flush_locked();
+        write_now_locked();
     pthread_mutex_unlock(&lock);
 }
 
@@ -71,18 +105,33 @@ static void *flusher_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&lock);
-    while (!flusher_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += LOG_FLUSH_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+    for (;;) {
+        if (!pending && !flusher_stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += LOG_FLUSH_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&wake, &lock, &until);
         }
-        pthread_cond_timedwait(&wake, &lock, &until);
-        flush_locked();
+        if (!pending && used) /* the time is up for what was gathered */
+            make_room_locked();
+        if (pending) {
+            const char *p = pending;
+            size_t n = pending_len;
+            pthread_mutex_unlock(&lock);
+            write_all(p, n);
+            pthread_mutex_lock(&lock);
+            pending = NULL;
+            pthread_cond_broadcast(&written);
+        }
+        if (flusher_stop && !used && !pending)
+            break;
     }
-    flush_locked();
+    /* Under the lock, so no line is handed to a flusher that has gone. */
+    flusher_running = false;
     pthread_mutex_unlock(&lock);
     return NULL;
 }
@@ -108,8 +157,7 @@ void log_stop_flusher(void)
     if (running)
         pthread_join(flusher, NULL);
     pthread_mutex_lock(&lock);
-    flusher_running = false;
-    flush_locked();
+    write_now_locked(); /* lines logged while it stopped */
     pthread_mutex_unlock(&lock);
 }
 
