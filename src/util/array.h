@@ -1,5 +1,5 @@
 /* Element arrays that grow by doubling: the one rule for every list a
- * module keeps (routes, query parameters, queued events, index entries),
+ * module keeps (routes, SQL parameters, queued events, index entries),
  * the same rule buf_grow_cap writes for byte buffers. */
 #ifndef TESSERA_ARRAY_H
 #define TESSERA_ARRAY_H
