@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/hex.h"
+#include "util/url.h"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -212,36 +212,6 @@ const struct authrule *authrules_match(const struct authrules *rs, const char *m
     return best;
 }
 
-/* Decodes s[0..len) into out (percent-escapes; '+' as space when plus).
- * Returns the decoded length, -EINVAL, or -E2BIG (needs room for a NUL). */
-static long decode(const char *s, size_t len, bool plus, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (len - i < 3)
-                return -EINVAL;
-            int h = hex_digit_value(s[i + 1]), l = hex_digit_value(s[i + 2]);
-            if (h < 0 || l < 0)
-                return -EINVAL;
-            c = (char)(h * 16 + l);
-            if (c == '\0')
-                return -EINVAL;
-            i += 2;
-        } else if (c == '+' && plus) {
-            c = ' ';
-        }
-        if (o + 1 >= outlen)
-            return -E2BIG;
-        out[o++] = c;
-    }
-    if (outlen == 0)
-        return -E2BIG;
-    out[o] = '\0';
-    return (long)o;
-}
-
 int authrules_normalize_path(const char *uri, char *out, size_t outlen)
 {
     if (!uri || outlen < 2)
@@ -262,7 +232,7 @@ int authrules_normalize_path(const char *uri, char *out, size_t outlen)
     if (len >= AUTHRULES_PATH_MAX)
         return -E2BIG;
     char dec[AUTHRULES_PATH_MAX];
-    long dlen = decode(uri, len, false, dec, sizeof(dec));
+    long dlen = url_decode(uri, len, URL_DECODE_STRICT, dec, sizeof(dec));
     if (dlen < 0)
         return (int)dlen;
     for (long i = 0; i < dlen; i++)
@@ -321,7 +291,7 @@ int authrules_query_get(const char *query, size_t len, const char *key, char *ou
         size_t nlen = eq ? (size_t)(eq - pair) : plen;
         /* Keys are compared decoded, so "access%5Ftoken" is the same key. */
         char name[64];
-        long n = decode(pair, nlen, true, name, sizeof(name));
+        long n = url_decode(pair, nlen, URL_DECODE_STRICT | URL_DECODE_PLUS, name, sizeof(name));
         if (n == -EINVAL)
             return -EINVAL;
         if (n < 0 || (size_t)n != klen || memcmp(name, key, klen) != 0)
@@ -331,7 +301,7 @@ int authrules_query_get(const char *query, size_t len, const char *key, char *ou
         found = true;
         const char *val = eq ? eq + 1 : pair + plen;
         size_t vlen = eq ? plen - nlen - 1 : 0;
-        long v = decode(val, vlen, true, out, outlen);
+        long v = url_decode(val, vlen, URL_DECODE_STRICT | URL_DECODE_PLUS, out, outlen);
         if (v < 0)
             return (int)v;
     }

@@ -17,8 +17,8 @@
 #include "http/internal.h"
 #include "http/metrics.h"
 #include "util/buf.h"
-#include "util/hex.h"
 #include "util/log.h"
+#include "util/url.h"
 
 int64_t monotonic_us(void)
 {
@@ -161,31 +161,6 @@ static void assign_id(struct request *r)
         format_request_id(r->srv->id_prefix, atomic_fetch_add(&r->srv->next_id, 1), r->id);
 }
 
-/* Percent-decodes [s, s+n) into out (NUL-terminated); '+' becomes a space
- * in query arguments (form encoding), not in the path. An invalid escape is
- * kept as it is; an encoded NUL fails (-1): no string may hide one. */
-static int decode(const char *s, size_t n, char *out, bool plus)
-{
-    char *w = out;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hex_digit_value(s[i + 1])) >= 0 &&
-            (lo = hex_digit_value(s[i + 2])) >= 0) {
-            char c = (char)(hi << 4 | lo);
-            if (c == '\0')
-                return -1;
-            *w++ = c;
-            i += 2;
-        } else if (plus && s[i] == '+') {
-            *w++ = ' ';
-        } else {
-            *w++ = s[i];
-        }
-    }
-    *w = '\0';
-    return (int)(w - out);
-}
-
 static char *scratch_take(struct request *r, size_t n)
 {
     if (r->scratch_used + n > r->scratch_cap)
@@ -233,7 +208,7 @@ int request_begin(struct request *r, const char **msg)
     }
     r->scratch_used = 0;
     r->path = scratch_take(r, plen + 1);
-    if (decode(t, plen, r->path, false) < 0) {
+    if (url_decode(t, plen, 0, r->path, plen + 1) < 0) {
         r->path = "";
         *msg = "Encoded NUL in the request path";
         return 400;
@@ -259,7 +234,7 @@ void request_begin_error(struct request *r)
             r->scratch = malloc(n + 1);
             r->scratch_cap = r->scratch ? n + 1 : 0;
         }
-        if (r->scratch && decode(t, n, r->scratch, false) >= 0)
+        if (r->scratch && url_decode(t, n, 0, r->scratch, n + 1) >= 0)
             r->path = r->scratch;
     }
     format_request_id(r->srv->id_prefix, atomic_fetch_add(&r->srv->next_id, 1), r->id);
@@ -372,8 +347,8 @@ static int parse_query(struct request *r)
             size_t klen = eq ? (size_t)(eq - s) : len;
             size_t vlen = eq ? len - klen - 1 : 0;
             char *k = scratch_take(r, klen + 1), *v = scratch_take(r, vlen + 1);
-            if (!k || !v || decode(s, klen, k, true) < 0 ||
-                decode(eq ? eq + 1 : "", vlen, v, true) < 0)
+            if (!k || !v || url_decode(s, klen, URL_DECODE_PLUS, k, klen + 1) < 0 ||
+                url_decode(eq ? eq + 1 : "", vlen, URL_DECODE_PLUS, v, vlen + 1) < 0)
                 return -1;
             /* "?limit" names an argument without a value: absent to
              * request_query, "" to request_query_each. */

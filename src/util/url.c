@@ -2,8 +2,11 @@
 #include "util/url.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/hex.h"
 
 /* RFC 3986's unreserved characters: ALPHA DIGIT - . _ ~, compared rather
  * than looked up with isalnum and strchr (the plume CSV encodes 4,000 asset
@@ -44,6 +47,33 @@ char *url_encode(const char *s, const char *keep)
     if (out)
         url_encode_to(s, keep, out, len);
     return out;
+}
+
+long url_decode(const char *s, size_t n, unsigned flags, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int hi, lo;
+        if (c == '%' && n - i >= 3 && (hi = hex_digit_value(s[i + 1])) >= 0 &&
+            (lo = hex_digit_value(s[i + 2])) >= 0) {
+            c = (char)(hi << 4 | lo);
+            if (c == '\0')
+                return -EINVAL;
+            i += 2;
+        } else if (c == '%' && (flags & URL_DECODE_STRICT)) {
+            return -EINVAL;
+        } else if (c == '+' && (flags & URL_DECODE_PLUS)) {
+            c = ' ';
+        }
+        if (o + 1 >= outlen)
+            return -E2BIG;
+        out[o++] = c;
+    }
+    if (outlen == 0)
+        return -E2BIG;
+    out[o] = '\0';
+    return (long)o;
 }
 
 bool url_host_ok(const char *host)
