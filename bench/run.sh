@@ -156,15 +156,26 @@ for c in $CONNS; do
     collect storm "$c"
 done
 
-printf '\n%-42s %6s %10s %8s %8s %9s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" \
-    errors "CPU us" "user us"
+printf '\n%-42s %6s %10s %8s %8s %9s %15s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" \
+    "per repetition" errors "CPU us" "user us"
+# Per repetition: each run's req/s over the nginx run of the same repetition
+# (a few seconds apart), median and range. Slow drifts of a shared machine
+# move both alike, so this ratio moves less than the one of medians.
+paired() { # key conns
+    [ "$1" = storm ] && { echo "-"; return; } # measured after the repetitions, not within
+    python3 -c '
+import sys, statistics
+rps = lambda f: [float(l.split()[0]) for l in open(f) if l.strip()]
+r = [a / b for a, b in zip(rps(sys.argv[1]), rps(sys.argv[2]))]
+print("%.2fx (%.2f-%.2f)" % (statistics.median(r), min(r), max(r)))' "$TMP/res.$1.$2" "$TMP/res.nginx.$2"
+}
 row() { # label key conns ratio_base
     local k=$2/$3
     local ratio
     ratio=$(python3 -c "print('%.2fx' % (${RPS[$k]} / ${RPS[$4/$3]}))")
-    printf '%-42s %6s %10s %8.3f %8.3f %9s %7s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
-        "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" "${ERR[$k]}" \
-        "${CPU[$k]}" "${USER[$k]}"
+    printf '%-42s %6s %10s %8.3f %8.3f %9s %15s %7s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
+        "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" \
+        "$(paired "$2" "$3")" "${ERR[$k]}" "${CPU[$k]}" "${USER[$k]}"
 }
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
