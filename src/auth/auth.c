@@ -23,6 +23,7 @@
 #include "http/server.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/strcopy.h"
 #include "util/timeutil.h"
 
 const char *auth_credential(const struct request *r)
@@ -74,21 +75,12 @@ bool auth_instance_ours(const struct app *app, const char *instance)
     return !instance[0] || strcmp(instance, app->instance) == 0;
 }
 
-/* strlcpy: the check path copies a few short strings per request, and
- * snprintf("%s") costs several times more. */
-static void copy_string(char *dst, size_t size, const char *src)
-{
-    size_t n = strnlen(src, size - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* The account's identity, into p. These fill functions run under the
  * index's read lock. */
 static void fill_account(struct principal *p, const struct tokenindex_account *a)
 {
     p->account_id = a->id;
-    copy_string(p->username, sizeof(p->username), a->username);
+    str_copy(p->username, sizeof(p->username), a->username);
     p->is_staff = a->is_staff;
 }
 
@@ -151,7 +143,7 @@ static enum auth_result stored_principal(struct principal *p, const struct token
                                          const struct tokenindex_account *a)
 {
     p->kind = t->usage == TOKEN_PK ? PRINCIPAL_PK : PRINCIPAL_SK;
-    copy_string(p->token_id, sizeof(p->token_id), t->id);
+    str_copy(p->token_id, sizeof(p->token_id), t->id);
     p->created = t->created;
     p->expires = t->expires_at;
     if (fill_shared(p, t, a) < 0)
@@ -309,7 +301,7 @@ static enum auth_result verify_temp(struct app *app, const char *cred, struct pr
         c.iat > time_now_ms() / 1000 + JWT_CLOCK_SLACK_S)
         goto out;
     p->kind = PRINCIPAL_TK;
-    copy_string(p->token_id, sizeof(p->token_id), c.parent);
+    str_copy(p->token_id, sizeof(p->token_id), c.parent);
     p->created = c.iat * 1000;
     p->expires = c.exp * 1000;
     p->token_scopes = c.scopes; /* the principal takes the claims' lists */
@@ -352,7 +344,7 @@ static int session_claims_of(struct app *app, const char *cred, struct session_c
     int rc = jwt_verify(app->jwt_key, cred, &c);
     if (rc == 0) {
         *out = (struct session_claims){c.type, c.user_id, c.iat, c.exp, ""};
-        copy_string(out->jti, sizeof(out->jti), c.jti);
+        str_copy(out->jti, sizeof(out->jti), c.jti);
         credcache_session_put(app->jwt_key, cred, out);
     }
     jwt_claims_free(&c);
@@ -373,7 +365,7 @@ static enum auth_result verify_session(struct app *app, const char *cred, struct
     if (rc < 0 || ac.rc < 0)
         return rc == -EAGAIN ? AUTH_UNAVAILABLE : AUTH_INVALID;
     p->kind = PRINCIPAL_SESSION;
-    copy_string(p->jti, sizeof(p->jti), c.jti);
+    str_copy(p->jti, sizeof(p->jti), c.jti);
     p->created = c.iat * 1000;
     p->expires = c.exp * 1000;
     return signed_standing(!ac.active || p->created < ac.sessions_valid_after, p->expires);

@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/crypto.h"
 #include "auth/intern.h"
 #include "util/array.h"
+#include "util/strcopy.h"
 
 enum { TOK_REVOKED = 1, TOK_DEFAULT = 2, TOK_REPLACED = 4 };
 
@@ -278,7 +278,7 @@ static int index_put_account(struct tc_index *ix, const struct account *a)
         r = &ix->accs[ix->naccs];
         memset(r, 0, sizeof(*r));
         r->id = a->id;
-        snprintf(r->username, sizeof(r->username), "%s", a->username);
+        str_copy(r->username, sizeof(r->username), a->username);
         *acc_find_id_slot(ix, a->id) = ix->naccs + 1;
         *acc_find_name_slot(ix, r->username) = ix->naccs + 1;
         ix->naccs++;
@@ -608,14 +608,14 @@ static int copy_account(const struct tc_index *ix, const struct tc_acc *r, struc
 {
     memset(a, 0, sizeof(*a));
     a->id = r->id;
-    snprintf(a->username, sizeof(a->username), "%s", r->username);
+    str_copy(a->username, sizeof(a->username), r->username);
     const char *p = r->blob;
     char *const fields[] = {a->email, a->password_hash, a->first_name, a->last_name,
                             a->organization};
     const size_t sizes[] = {sizeof(a->email), sizeof(a->password_hash), sizeof(a->first_name),
                             sizeof(a->last_name), sizeof(a->organization)};
     for (size_t i = 0; i < 5; i++) {
-        snprintf(fields[i], sizes[i], "%s", p);
+        str_copy(fields[i], sizes[i], p);
         p += strlen(p) + 1;
     }
     a->is_active = r->is_active;
