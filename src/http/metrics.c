@@ -141,37 +141,37 @@ static void render_process(struct buf *tb)
     struct rlimit lim = {0};
     getrlimit(RLIMIT_NOFILE, &lim);
     buf_printf(tb,
-              "# HELP process_cpu_seconds_total User and system CPU time spent, seconds.\n"
-              "# TYPE process_cpu_seconds_total counter\n"
-              "process_cpu_seconds_total %.2f\n"
-              "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-              "# TYPE process_resident_memory_bytes gauge\n"
-              "process_resident_memory_bytes %lld\n"
-              "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
-              "# TYPE process_virtual_memory_bytes gauge\n"
-              "process_virtual_memory_bytes %llu\n"
-              "# HELP process_start_time_seconds Start time of the process since the epoch.\n"
-              "# TYPE process_start_time_seconds gauge\n"
-              "process_start_time_seconds %.2f\n"
-              "# HELP process_open_fds Open file descriptors.\n"
-              "# TYPE process_open_fds gauge\n"
-              "process_open_fds %u\n"
-              "# HELP process_max_fds Maximum open file descriptors.\n"
-              "# TYPE process_max_fds gauge\n"
-              "process_max_fds %llu\n"
-              "# HELP tessera_build_info The running build; the value is always 1.\n"
-              "# TYPE tessera_build_info gauge\n"
-              "tessera_build_info{version=\"%s\"} 1\n",
-              ticks > 0 ? (double)(utime + stime) / (double)ticks : 0.0, rss * (long long)page,
-              vsize, ticks > 0 ? boot + (double)start / (double)ticks : 0.0, fds,
-              (unsigned long long)lim.rlim_cur, TESSERA_VERSION);
+               "# HELP process_cpu_seconds_total User and system CPU time spent, seconds.\n"
+               "# TYPE process_cpu_seconds_total counter\n"
+               "process_cpu_seconds_total %.2f\n"
+               "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+               "# TYPE process_resident_memory_bytes gauge\n"
+               "process_resident_memory_bytes %lld\n"
+               "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+               "# TYPE process_virtual_memory_bytes gauge\n"
+               "process_virtual_memory_bytes %llu\n"
+               "# HELP process_start_time_seconds Start time of the process since the epoch.\n"
+               "# TYPE process_start_time_seconds gauge\n"
+               "process_start_time_seconds %.2f\n"
+               "# HELP process_open_fds Open file descriptors.\n"
+               "# TYPE process_open_fds gauge\n"
+               "process_open_fds %u\n"
+               "# HELP process_max_fds Maximum open file descriptors.\n"
+               "# TYPE process_max_fds gauge\n"
+               "process_max_fds %llu\n"
+               "# HELP tessera_build_info The running build; the value is always 1.\n"
+               "# TYPE tessera_build_info gauge\n"
+               "tessera_build_info{version=\"%s\"} 1\n",
+               ticks > 0 ? (double)(utime + stime) / (double)ticks : 0.0, rss * (long long)page,
+               vsize, ticks > 0 ? boot + (double)start / (double)ticks : 0.0, fds,
+               (unsigned long long)lim.rlim_cur, TESSERA_VERSION);
 }
 
 char *metrics_render(const char *extra)
 {
     struct buf tb = {0};
     buf_printf(&tb, "# HELP tessera_http_requests_total HTTP requests by route and status.\n"
-                   "# TYPE tessera_http_requests_total counter\n");
+                    "# TYPE tessera_http_requests_total counter\n");
     pthread_mutex_lock(&registry_lock);
     struct route_metrics *head = registry;
     pthread_mutex_unlock(&registry_lock);
@@ -181,45 +181,54 @@ char *metrics_render(const char *extra)
         for (int s = STATUS_MIN; s <= STATUS_MAX; s++) {
             uint64_t v = atomic_load_explicit(&m->by_status[s - STATUS_MIN], memory_order_relaxed);
             if (v)
-                buf_printf(&tb, "tessera_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
-                          m->method, m->pattern, s, (unsigned long long)v);
+                buf_printf(
+                    &tb,
+                    "tessera_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
+                    m->method, m->pattern, s, (unsigned long long)v);
         }
     buf_printf(&tb, "# HELP tessera_http_request_duration_seconds Request latency.\n"
-                   "# TYPE tessera_http_request_duration_seconds histogram\n");
+                    "# TYPE tessera_http_request_duration_seconds histogram\n");
     for (struct route_metrics *m = head; m; m = m->next) {
         uint64_t cumulative = 0;
         for (size_t b = 0; b <= NBUCKETS; b++) {
             cumulative += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
             if (b < NBUCKETS)
-                buf_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
-                          m->method, m->pattern, (double)bucket_us[b] / 1e6, (unsigned long long)cumulative);
+                buf_printf(&tb,
+                           "tessera_http_request_duration_seconds_bucket{method=\"%s\","
+                           "route=\"%s\",le=\"%g\"} %llu\n",
+                           m->method, m->pattern, (double)bucket_us[b] / 1e6,
+                           (unsigned long long)cumulative);
             else
-                buf_printf(&tb, "tessera_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
-                          m->method, m->pattern, (unsigned long long)cumulative);
+                buf_printf(&tb,
+                           "tessera_http_request_duration_seconds_bucket{method=\"%s\","
+                           "route=\"%s\",le=\"+Inf\"} %llu\n",
+                           m->method, m->pattern, (unsigned long long)cumulative);
         }
-        buf_printf(&tb, "tessera_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %g\n",
-                  m->method, m->pattern, (double)atomic_load(&m->sum_us) / 1e6);
-        buf_printf(&tb, "tessera_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
-                  m->method, m->pattern, (unsigned long long)cumulative);
+        buf_printf(&tb,
+                   "tessera_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %g\n",
+                   m->method, m->pattern, (double)atomic_load(&m->sum_us) / 1e6);
+        buf_printf(&tb,
+                   "tessera_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+                   m->method, m->pattern, (unsigned long long)cumulative);
     }
     buf_printf(&tb, "# HELP tessera_verifications_total Credential verifications by outcome.\n"
-                   "# TYPE tessera_verifications_total counter\n");
+                    "# TYPE tessera_verifications_total counter\n");
     for (int o = AUTH_OK; o <= AUTH_UNAVAILABLE; o++)
         buf_printf(&tb, "tessera_verifications_total{outcome=\"%s\"} %llu\n",
-                  auth_result_name((enum auth_result)o),
-                  (unsigned long long)atomic_load(&verifications[o]));
+                   auth_result_name((enum auth_result)o),
+                   (unsigned long long)atomic_load(&verifications[o]));
     buf_printf(&tb, "# HELP tessera_throttled_total Requests refused with 429, by limit.\n"
-                   "# TYPE tessera_throttled_total counter\n");
+                    "# TYPE tessera_throttled_total counter\n");
     for (int t = 0; t < THROTTLE_REASONS; t++)
         buf_printf(&tb, "tessera_throttled_total{reason=\"%s\"} %llu\n", throttle_names[t],
-                  (unsigned long long)atomic_load(&throttled[t]));
+                   (unsigned long long)atomic_load(&throttled[t]));
     buf_printf(&tb, "# HELP tessera_webhook_deliveries_total Expiry-notice webhook posts by "
-                   "outcome (retried: failed, to be tried again; failed: out of attempts; "
-                   "cancelled: the token changed first).\n"
-                   "# TYPE tessera_webhook_deliveries_total counter\n");
+                    "outcome (retried: failed, to be tried again; failed: out of attempts; "
+                    "cancelled: the token changed first).\n"
+                    "# TYPE tessera_webhook_deliveries_total counter\n");
     for (int w = 0; w < WEBHOOK_OUTCOMES; w++)
         buf_printf(&tb, "tessera_webhook_deliveries_total{outcome=\"%s\"} %llu\n", webhook_names[w],
-                  (unsigned long long)atomic_load(&webhooks[w]));
+                   (unsigned long long)atomic_load(&webhooks[w]));
     render_process(&tb);
     if (extra)
         buf_append(&tb, extra, strlen(extra));

@@ -77,11 +77,11 @@ static void write_now_locked(void)
  * runs (any more). */
 static void make_room_locked(void)
 {
-    wait_written_locked();
     if (!flusher_running) {
         write_now_locked();
         return;
     }
+    wait_written_locked();
     pending = gather;
     pending_len = used;
     gather = gather == buffers[0] ? buffers[1] : buffers[0];
