@@ -255,9 +255,6 @@ static bool looks_like_credential(const char *seg, size_t len)
     return len >= 3 && memcmp(seg, "eyJ", 3) == 0 && memchr(seg, '.', len);
 }
 
-/* Appends at most max bytes of s with every byte that could forge or
- * break a line escaped: outside printable ASCII, the escape character
- * itself, and (JSON) the quote. Text uses \xHH, JSON \u00HH. */
 /* Bytes a log line holds as they are: printable ASCII but the quote and
  * the backslash, and the space in JSON strings (in text lines it separates
  * fields). [json][byte]. */
@@ -266,6 +263,9 @@ static const unsigned char plain_byte[2][256] = {
     {[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1},
 };
 
+/* Appends at most max bytes of s with every byte that could forge or
+ * break a line escaped: outside printable ASCII, the escape character
+ * itself, and (JSON) the quote. Text uses \xHH, JSON \u00HH. */
 static char *put_esc(char *w, const char *end, const char *s, size_t max, bool json)
 {
     static const char hex[] = "0123456789abcdef";
