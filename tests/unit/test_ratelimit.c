@@ -17,14 +17,16 @@
 #include "app.h"
 #include "pgtest.h"
 #include "store/store.h"
+#include "util/timeutil.h"
 
-/* Waits for the start of a fresh second, so a 1 s window cannot turn over
- * in the middle of a burst. */
-static void align_to_second(void)
+/* Windows are aligned to the clock (multiples of their length since the
+ * epoch). A test that counts up to a limit starts here: with fewer than
+ * need_ms left in the current window, it waits for the next one, so
+ * its hits cannot straddle a reset. */
+static void start_early_in_window(int64_t window_ms, int64_t need_ms)
 {
-    time_t t0 = time(NULL);
-    while (time(NULL) == t0)
-        usleep(1000);
+    while (window_ms - time_now_ms() % window_ms < need_ms)
+        usleep(5000);
 }
 
 static void test_limit_and_reset(void **state)
@@ -32,7 +34,7 @@ static void test_limit_and_reset(void **state)
     (void)state;
     struct ratelimit *rl = ratelimit_create();
     assert_non_null(rl);
-    align_to_second();
+    start_early_in_window(1000, 900);
     for (int i = 0; i < 3; i++)
         assert_int_equal(ratelimit_hit(rl, "k", 3, 1), 0);
     int retry = ratelimit_hit(rl, "k", 3, 1);
@@ -50,6 +52,7 @@ static void test_retry_after_within_window(void **state)
 {
     (void)state;
     struct ratelimit *rl = ratelimit_create();
+    start_early_in_window(60000, 5000);
     assert_int_equal(ratelimit_hit(rl, "w", 1, 60), 0);
     int retry = ratelimit_hit(rl, "w", 1, 60);
     assert_true(retry >= 1 && retry <= 60);
@@ -95,6 +98,8 @@ static void test_login_helper(void **state)
     app.cfg.login_rate_account_hourly = 4;
     app.cfg.login_rate_addr = 100;
     app.limits = ratelimit_create();
+    start_early_in_window(3600000, 10000); /* the hourly ceiling's */
+    start_early_in_window(60000, 10000);   /* and the default rate_window's */
     assert_int_equal(ratelimit_login(&app, "Someone@Example.com", "10.0.0.1"), 0);
     assert_int_equal(ratelimit_login(&app, "someone@example.com", "10.0.0.1"), 0);
     /* The same pair in another case: over its limit... */
@@ -146,6 +151,8 @@ static void test_limits_hold_across_nodes(void **state)
         assert_non_null(node[i].store);
         assert_int_equal(node[i].store->ops->migrate(node[i].store), 0);
     }
+    start_early_in_window(3600000, 10000);
+    start_early_in_window(60000, 10000);
     assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.1"), 0);
     assert_int_equal(ratelimit_login(&node[1], "Shared@Example.com", "10.0.0.1"), 0);
     assert_int_equal(ratelimit_login(&node[0], "shared@example.com", "10.0.0.1"), 0);
