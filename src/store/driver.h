@@ -11,6 +11,7 @@
 
 #include "util/strlist.h"
 
+struct account;
 struct token_record;
 
 /* True when every name can be stored space-separated and read back as the
@@ -27,6 +28,16 @@ struct token_texts {
  * token_texts_free. */
 int token_texts_of(const struct token_record *t, struct token_texts *out);
 void token_texts_free(struct token_texts *tx);
+/* An account's groups and scopes as both drivers store them:
+ * space-separated. */
+struct account_texts {
+    char *groups, *scopes; /* malloc'd */
+};
+/* Fills out from a: 0, -EINVAL when a name cannot be stored (see
+ * store_names_storable) or -ENOMEM; out then holds nothing. Free with
+ * account_texts_free. */
+int account_texts_of(const struct account *a, struct account_texts *out);
+void account_texts_free(struct account_texts *tx);
 /* Appends the strings of the JSON array text (NULL = empty) to out: 0,
  * -ENOMEM, or -EIO when text is not an array of strings. */
 int store_urls_from_json(const char *text, struct strlist *out);

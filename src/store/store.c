@@ -129,6 +129,26 @@ void token_texts_free(struct token_texts *tx)
     *tx = (struct token_texts){NULL, NULL, NULL};
 }
 
+int account_texts_of(const struct account *a, struct account_texts *out)
+{
+    *out = (struct account_texts){NULL, NULL};
+    if (!store_names_storable(&a->groups) || !store_names_storable(&a->scopes))
+        return -EINVAL;
+    out->groups = strlist_join(&a->groups, " ");
+    out->scopes = strlist_join(&a->scopes, " ");
+    if (out->groups && out->scopes)
+        return 0;
+    account_texts_free(out);
+    return -ENOMEM;
+}
+
+void account_texts_free(struct account_texts *tx)
+{
+    free(tx->groups);
+    free(tx->scopes);
+    *tx = (struct account_texts){NULL, NULL};
+}
+
 int store_urls_from_json(const char *text, struct strlist *out)
 {
     if (!text || strcmp(text, "[]") == 0) /* nearly every token: no parser */

@@ -363,28 +363,27 @@ static int account_from_row(const PGresult *r, int row, struct account *a)
     return 0;
 }
 
+/* What PostgreSQL refuses beyond the names account_texts_of checks: text
+ * (in the lists too) that is not valid UTF-8. */
 static bool account_storable(const struct account *a)
 {
     const char *text[] = {a->username,   a->email,     a->password_hash,
                           a->first_name, a->last_name, a->organization};
-    return store_names_storable(&a->groups) && store_names_storable(&a->scopes) &&
-           pgstore_texts_ok(text, sizeof(text) / sizeof(*text)) && pgstore_list_ok(&a->groups) &&
+    return pgstore_texts_ok(text, sizeof(text) / sizeof(*text)) && pgstore_list_ok(&a->groups) &&
            pgstore_list_ok(&a->scopes);
 }
-
 
 static int pg_account_create(struct store *st, struct account *a, struct token_record *first_token)
 {
     struct pg_store *ps = to_pg(st);
     if (!account_storable(a) || (first_token && !pgstore_token_storable(first_token)))
         return -EINVAL;
-    int rc = -ENOMEM;
+    struct account_texts tx;
+    int rc = account_texts_of(a, &tx);
+    if (rc < 0)
+        return rc;
     PGconn *c = NULL;
     PGresult *r = NULL;
-    char *groups = strlist_join(&a->groups, " ");
-    char *scopes = strlist_join(&a->scopes, " ");
-    if (!groups || !scopes)
-        goto fail;
     rc = -EIO;
     if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
         goto fail;
@@ -396,8 +395,8 @@ static int pg_account_create(struct store *st, struct account *a, struct token_r
                             a->first_name,
                             a->last_name,
                             a->organization,
-                            groups,
-                            scopes,
+                            tx.groups,
+                            tx.scopes,
                             pgstore_bool_param(a->is_active),
                             pgstore_bool_param(a->is_staff),
                             pg_int_param(now, now_p),
@@ -441,8 +440,7 @@ static int pg_account_create(struct store *st, struct account *a, struct token_r
 fail:
     pgstore_write_abort(ps, c);
     PQclear(r);
-    free(groups);
-    free(scopes);
+    account_texts_free(&tx);
     return rc;
 }
 
@@ -485,12 +483,11 @@ static int pg_account_update(struct store *st, struct account *a)
     struct pg_store *ps = to_pg(st);
     if (!account_storable(a))
         return -EINVAL;
-    int rc = -ENOMEM;
+    struct account_texts tx;
+    int rc = account_texts_of(a, &tx);
+    if (rc < 0)
+        return rc;
     PGconn *c = NULL;
-    char *groups = strlist_join(&a->groups, " ");
-    char *scopes = strlist_join(&a->scopes, " ");
-    if (!groups || !scopes)
-        goto fail;
     rc = -EIO;
     if (!(c = pg_acquire(ps->pool)) || pg_begin(c) < 0)
         goto fail;
@@ -501,8 +498,8 @@ static int pg_account_update(struct store *st, struct account *a)
                             a->first_name,
                             a->last_name,
                             a->organization,
-                            groups,
-                            scopes,
+                            tx.groups,
+                            tx.scopes,
                             pgstore_bool_param(a->is_active),
                             pgstore_bool_param(a->is_staff),
                             pg_int_param(now, now_p),
@@ -522,8 +519,7 @@ static int pg_account_update(struct store *st, struct account *a)
         a->updated = now;
 fail:
     pgstore_write_abort(ps, c);
-    free(groups);
-    free(scopes);
+    account_texts_free(&tx);
     return rc;
 }
 

@@ -414,16 +414,12 @@ static int sq_account_create(struct store *st, struct account *a, struct token_r
     struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
-    if (!store_names_storable(&a->groups) || !store_names_storable(&a->scopes))
-        return -EINVAL;
-    int rc = -ENOMEM;
-    sqlite3_stmt *s = NULL;
-    char *groups = strlist_join(&a->groups, " ");
-    char *scopes = strlist_join(&a->scopes, " ");
-    if (!groups || !scopes)
-        goto fail;
+    struct account_texts tx;
+    int rc = account_texts_of(a, &tx);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = sq_stmt_get(c, ST_ACCOUNT_INSERT);
     rc = -EIO;
-    s = sq_stmt_get(c, ST_ACCOUNT_INSERT);
     if (!s)
         goto fail;
     int64_t now = sq_now_ms();
@@ -435,8 +431,8 @@ static int sq_account_create(struct store *st, struct account *a, struct token_r
     b |= sqlite3_bind_text(s, 4, a->first_name, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 5, a->last_name, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 6, a->organization, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 7, groups, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 8, scopes, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 7, tx.groups, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 8, tx.scopes, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int(s, 9, a->is_active);
     b |= sqlite3_bind_int(s, 10, a->is_staff);
     b |= sqlite3_bind_int64(s, 11, now);
@@ -482,8 +478,7 @@ static int sq_account_create(struct store *st, struct account *a, struct token_r
     }
 fail:
     sq_stmt_done(s);
-    free(groups);
-    free(scopes);
+    account_texts_free(&tx);
     return rc;
 }
 
@@ -542,16 +537,12 @@ static int sq_account_update(struct store *st, struct account *a)
     struct sqlite_conn *c = sq_conn_get(st);
     if (!c)
         return -EIO;
-    if (!store_names_storable(&a->groups) || !store_names_storable(&a->scopes))
-        return -EINVAL;
-    int rc = -ENOMEM;
-    sqlite3_stmt *s = NULL;
-    char *groups = strlist_join(&a->groups, " ");
-    char *scopes = strlist_join(&a->scopes, " ");
-    if (!groups || !scopes)
-        goto fail;
+    struct account_texts tx;
+    int rc = account_texts_of(a, &tx);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = sq_stmt_get(c, ST_ACCOUNT_UPDATE);
     rc = -EIO;
-    s = sq_stmt_get(c, ST_ACCOUNT_UPDATE);
     if (!s)
         goto fail;
     int64_t now = sq_now_ms();
@@ -560,8 +551,8 @@ static int sq_account_update(struct store *st, struct account *a)
     b |= sqlite3_bind_text(s, 3, a->first_name, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 4, a->last_name, -1, SQLITE_STATIC);
     b |= sqlite3_bind_text(s, 5, a->organization, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 6, groups, -1, SQLITE_STATIC);
-    b |= sqlite3_bind_text(s, 7, scopes, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 6, tx.groups, -1, SQLITE_STATIC);
+    b |= sqlite3_bind_text(s, 7, tx.scopes, -1, SQLITE_STATIC);
     b |= sqlite3_bind_int(s, 8, a->is_active);
     b |= sqlite3_bind_int(s, 9, a->is_staff);
     b |= sqlite3_bind_int64(s, 10, now);
@@ -574,8 +565,7 @@ static int sq_account_update(struct store *st, struct account *a)
         a->updated = now;
 fail:
     sq_stmt_done(s);
-    free(groups);
-    free(scopes);
+    account_texts_free(&tx);
     return rc;
 }
 

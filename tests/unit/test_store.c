@@ -232,6 +232,14 @@ static void test_account_crud(void **state)
     ghost.id = 999999;
     assert_int_equal(st->ops->account_update(st, &ghost), -ENOENT);
     account_free(&ghost);
+
+    /* And so is a new account with one: nothing is stored. */
+    struct account odd;
+    make_account(&odd, "odd", "odd@example.com");
+    assert_int_equal(strlist_add(&odd.scopes, "tokens:read,tokens:write"), 0);
+    assert_int_equal(st->ops->account_create(st, &odd, NULL), -EINVAL);
+    assert_int_equal(st->ops->account_get_by_email(st, "odd@example.com", &b), -ENOENT);
+    account_free(&odd);
 }
 
 static void test_account_truncation(void **state)
