@@ -351,14 +351,8 @@ static void h_collection(struct request *r)
         goto out;
     cJSON *doc = NULL;
     int rc = bounds_collection_get(request_app(r)->catalog, &v, request_param(r, 0), &doc);
-    if (rc == -ENOENT) {
-        api_reply_not_found(r, "Collection not found");
+    if (stac_collection_failed(r, rc))
         goto out;
-    }
-    if (rc < 0) {
-        api_reply_catalog_error(r, rc);
-        goto out;
-    }
     char base[320];
     base_url(r, base, sizeof(base));
     rewrite_collection(doc, base);
@@ -715,14 +709,8 @@ static void h_items(struct request *r)
     struct viewer v = {s.q.groups, s.bounds};
     int rc = bounds_collection_get(request_app(r)->catalog, &v, id, &doc);
     cJSON_Delete(doc);
-    if (rc == -ENOENT) {
-        api_reply_not_found(r, "Collection not found");
+    if (stac_collection_failed(r, rc))
         goto out;
-    }
-    if (rc < 0) {
-        api_reply_catalog_error(r, rc);
-        goto out;
-    }
     rc = search_from_query(r, &s);
     if (rc == -ENOMEM) {
         api_reply_error(r, 500, "out of memory", NULL);

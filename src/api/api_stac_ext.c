@@ -238,6 +238,15 @@ bool stac_viewer(struct request *r, struct principal *p, struct viewer *v)
     return true;
 }
 
+bool stac_collection_failed(struct request *r, int rc)
+{
+    if (rc == -ENOENT)
+        api_reply_not_found(r, "Collection not found");
+    else if (rc < 0)
+        api_reply_catalog_error(r, rc);
+    return rc < 0;
+}
+
 /* A queryable's JSON Schema from the kinds of value seen. */
 static cJSON *kind_schema(unsigned kinds)
 {
@@ -285,14 +294,8 @@ static void h_queryables(struct request *r)
     int rc = collection && v.bounds && !resources_collection_some(v.bounds, collection)
                  ? -ENOENT
                  : catalog_queryables(request_app(r)->catalog, v.groups, collection, &qs, &n);
-    if (rc == -ENOENT) {
-        api_reply_not_found(r, "Collection not found");
+    if (stac_collection_failed(r, rc))
         goto out;
-    }
-    if (rc < 0) {
-        api_reply_catalog_error(r, rc);
-        goto out;
-    }
     char base[512];
     request_base_url(r, base, sizeof(base));
     char *ec = collection ? url_encode(collection, "") : NULL;

@@ -24,6 +24,10 @@ struct server;
  * its groups and resource bounds make the view (p owns them). false when a
  * reply was sent. */
 bool stac_viewer(struct request *r, struct principal *p, struct viewer *v);
+/* Replies to a failed look-up of a collection: 404 when it is unknown or
+ * hidden from the viewer, the catalog's error otherwise. true when rc is a
+ * failure (a reply was sent), false for 0. */
+bool stac_collection_failed(struct request *r, int rc);
 
 /* The extension parameters of one search. Zero-initialized = none. */
 struct stac_ext {
