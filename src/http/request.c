@@ -279,10 +279,6 @@ const char *request_scheme(const struct request *r)
 {
     return r->srv->tls ? "https" : "http";
 }
-bool request_replied(const struct request *r)
-{
-    return r->replied;
-}
 
 const char *request_body(const struct request *r, size_t *len)
 {

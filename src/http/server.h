@@ -120,6 +120,5 @@ void reply_header(struct request *r, const char *name, const char *value);
  * text fixed when compiling (a string literal), which cannot carry a
  * client's bytes; everything else goes through reply_header's checks. */
 void reply_header_lines(struct request *r, const char *lines, size_t len);
-bool request_replied(const struct request *r);
 
 #endif
