@@ -32,6 +32,10 @@ _Static_assert(TOKEN_SCOPE_MAX == SCOPE_ID_MAX, "a tk must carry every scope id"
 
 /* ---- common steps --------------------------------------------------------- */
 
+/* Every 404 of this API says what Mapbox's does, whatever was missing: an
+ * account that is not the caller's, a token or an account gone. */
+#define MAPBOX_NOT_FOUND "Not Found"
+
 /* Authenticates, checks that {username} is the caller's own account (404
  * otherwise, so other accounts' names are not confirmed), checks the scope and
  * counts one call against the account's token API budget. Returns false when
@@ -42,7 +46,7 @@ static bool mapbox_begin(struct request *r, struct principal *p, const char *sco
         return false;
     const char *username = request_param(r, 0);
     if (!username || strcmp(username, p->username) != 0) {
-        api_reply_not_found(r, "Not Found");
+        api_reply_not_found(r, MAPBOX_NOT_FOUND);
         return false;
     }
     if (!principal_has_scope(p, scope)) {
@@ -372,7 +376,7 @@ static void create_permanent(struct request *r, const struct principal *p, const
     if (!read_expires_at(r, body, false, &expires_at, NULL))
         goto out;
     if (app->store->ops->account_get_by_id(app->store, p->account_id, &a) < 0) {
-        api_reply_not_found(r, "Not Found");
+        api_reply_not_found(r, MAPBOX_NOT_FOUND);
         goto out;
     }
     struct token_spec spec = {.scopes = &scopes, .note = note ? note : "", .allowed_urls = &urls,
@@ -438,13 +442,13 @@ static void handle_update(struct request *r)
     const char *id = request_param(r, 1);
     if (!token_id_valid(id) || app->store->ops->token_get(app->store, id, &t) < 0 || t.revoked_at ||
         t.account_id != p.account_id) {
-        api_reply_not_found(r, "Not Found");
+        api_reply_not_found(r, MAPBOX_NOT_FOUND);
         goto out;
     }
     /* A bound token edits only tokens within its own bounds: it could
      * otherwise change what a wider token may do. */
     if (!resources_cover(&p.resources, &t.resources)) {
-        api_reply_not_found(r, "Not Found");
+        api_reply_not_found(r, MAPBOX_NOT_FOUND);
         goto out;
     }
     if (!(body = api_parse_body(r)))
@@ -499,7 +503,7 @@ static void handle_update(struct request *r)
     t.modified = time_now_ms();
     int rc = app->store->ops->token_update(app->store, &t);
     if (rc == -ENOENT)
-        api_reply_not_found(r, "Not Found"); /* deleted meanwhile */
+        api_reply_not_found(r, MAPBOX_NOT_FOUND); /* deleted meanwhile */
     else if (rc == -EINVAL)
         api_reply_validation(r, "scopes", "scopes are invalid", "value_error");
     else if (rc < 0)
@@ -531,7 +535,7 @@ static void handle_delete(struct request *r)
     api_who(r, &p, &who);
     int rc = tokens_revoke(app, id, p.account_id, &who.who);
     if (rc == -ENOENT)
-        api_reply_not_found(r, "Not Found");
+        api_reply_not_found(r, MAPBOX_NOT_FOUND);
     else if (rc == -EPERM)
         api_reply_error(r, 400, API_DEFAULT_TOKEN_KEPT, "default_token");
     else if (rc < 0)
@@ -650,7 +654,7 @@ static void handle_scopes(struct request *r)
     /* The scopes this account may grant: its current grants, whatever the
      * calling token itself holds. */
     if (app->store->ops->account_get_by_id(app->store, p.account_id, &a) < 0) {
-        api_reply_not_found(r, "Not Found");
+        api_reply_not_found(r, MAPBOX_NOT_FOUND);
         goto out;
     }
     if (app->store->ops->scope_list(app->store, &defs, &n) < 0) {
