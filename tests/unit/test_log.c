@@ -1,7 +1,7 @@
 /* Unit tests for log.c: the hand-assembled access line (fields, order, the
  * path cap and the line cap), message lines, the level filter, and the
- * flusher's two buffers under many writing threads. stderr is redirected to
- * a temporary file for each test. */
+ * flusher's ring of buffers under many writing threads and behind a slow
+ * reader. stderr is redirected to a temporary file for each test. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -261,6 +261,38 @@ static void *write_lines(void *arg)
     return NULL;
 }
 
+/* Every writer's lines are in out, whole, each once and in its order. */
+static void assert_all_lines(const char *out)
+{
+    int next[WRITERS] = {0};
+    size_t lines = 0;
+    for (const char *line = strstr(out, " info t="); line; line = strstr(line + 1, " info t=")) {
+        int t = -1, n = -1, used = 0;
+        assert_int_equal(sscanf(line, " info t=%d n=%d %n", &t, &n, &used), 2);
+        assert_true(t >= 0 && t < WRITERS);
+        if (n != next[t])
+            fail_msg("writer %d: line %d where %d was due", t, n, next[t]);
+        next[t]++;
+        /* The line is whole: its text, its bar, its newline. */
+        const char *text = line + used;
+        assert_int_equal(strcspn(text, "|\n"), (size_t)(n % 97));
+        assert_memory_equal(text + n % 97, "|\n", 2);
+        lines++;
+    }
+    for (int t = 0; t < WRITERS; t++)
+        assert_int_equal(next[t], LINES_EACH);
+    assert_int_equal(lines, (size_t)WRITERS * LINES_EACH);
+}
+
+static void run_writers(void)
+{
+    pthread_t th[WRITERS];
+    for (int t = 0; t < WRITERS; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, write_lines, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < WRITERS; t++)
+        pthread_join(th[t], NULL);
+}
+
 /* With the flusher, lines from many threads all arrive, whole, each once
  * and in each thread's order, across many buffer hand-overs; a warning is
  * in the file when log_warn returns, after every line logged before it. */
@@ -278,32 +310,10 @@ static void test_flusher_loses_nothing(void **state)
     assert_true(before < warning);
     free(early);
 
-    pthread_t th[WRITERS];
-    for (int t = 0; t < WRITERS; t++)
-        assert_int_equal(pthread_create(&th[t], NULL, write_lines, (void *)(intptr_t)t), 0);
-    for (int t = 0; t < WRITERS; t++)
-        pthread_join(th[t], NULL);
+    run_writers();
     log_stop_flusher();
-
     char *out = captured();
-    int next[WRITERS] = {0};
-    size_t lines = 0;
-    for (char *line = strstr(out, " info t="); line; line = strstr(line + 1, " info t=")) {
-        int t = -1, n = -1, used = 0;
-        assert_int_equal(sscanf(line, " info t=%d n=%d %n", &t, &n, &used), 2);
-        assert_true(t >= 0 && t < WRITERS);
-        if (n != next[t])
-            fail_msg("writer %d: line %d where %d was due", t, n, next[t]);
-        next[t]++;
-        /* The line is whole: its text, its bar, its newline. */
-        const char *text = line + used;
-        assert_int_equal(strcspn(text, "|\n"), (size_t)(n % 97));
-        assert_memory_equal(text + n % 97, "|\n", 2);
-        lines++;
-    }
-    for (int t = 0; t < WRITERS; t++)
-        assert_int_equal(next[t], LINES_EACH);
-    assert_int_equal(lines, (size_t)WRITERS * LINES_EACH);
+    assert_all_lines(out);
     free(out);
 
     /* Stopped: lines are written at once again. */
@@ -311,6 +321,64 @@ static void test_flusher_loses_nothing(void **state)
     out = captured();
     assert_non_null(strstr(out, " info after the stop\n"));
     free(out);
+}
+
+/* A reader of stderr (a pipe) that starts late, then reads to the end. */
+struct slow_reader {
+    int fd;
+    int64_t delay_ms, started_ms;
+    char *text;
+    size_t len, cap;
+};
+
+static void *read_late(void *arg)
+{
+    struct slow_reader *r = arg;
+    usleep((useconds_t)(r->delay_ms * 1000));
+    r->started_ms = time_now_ms();
+    for (;;) {
+        if (r->cap - r->len < 65536) {
+            r->cap = r->cap * 2 + 65536;
+            r->text = realloc(r->text, r->cap + 1);
+            if (!r->text)
+                return NULL;
+        }
+        ssize_t n = read(r->fd, r->text + r->len, r->cap - r->len);
+        if (n <= 0)
+            break;
+        r->len += (size_t)n;
+    }
+    if (r->text)
+        r->text[r->len] = '\0';
+    return NULL;
+}
+
+/* A disk slower than the log: while nothing reads stderr, the flusher
+ * blocks, the ring of buffers fills and the writers wait (they finish only
+ * after the reader starts); once it reads, every line arrives in order. */
+static void test_flusher_slow_disk(void **state)
+{
+    (void)state;
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    struct slow_reader reader = {.fd = pipefd[0], .delay_ms = 300};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, read_late, &reader), 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(pipefd[1], STDERR_FILENO);
+    close(pipefd[1]);
+    assert_int_equal(log_start_flusher(), 0);
+    run_writers(); /* 8 MB: far more than the pipe and the ring hold */
+    int64_t writers_done_ms = time_now_ms();
+    log_stop_flusher();
+    dup2(saved, STDERR_FILENO); /* the pipe's last writer: the reader sees its end */
+    close(saved);
+    pthread_join(th, NULL);
+    close(pipefd[0]);
+    assert_non_null(reader.text);
+    assert_true(writers_done_ms >= reader.started_ms);
+    assert_all_lines(reader.text);
+    free(reader.text);
 }
 
 int main(void)
@@ -327,6 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_byte_escaped, redirect, restore),
         cmocka_unit_test_setup_teardown(test_access_json, redirect, restore),
         cmocka_unit_test_setup_teardown(test_flusher_loses_nothing, redirect, restore),
+        cmocka_unit_test_setup_teardown(test_flusher_slow_disk, redirect, restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
