@@ -88,29 +88,41 @@ NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14, $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# One wrk run appends "rps p50_us p99_us errors cpu_us user_us" (CPU per
-# request: all, and the user-space part) to $TMP/res.NAME.CONNS.
+# CPU seconds (user + system) of this shell's reaped children: run in this
+# shell, not in $(...), whose children are its own.
+children_cpu() {
+    times >"$TMP/times"
+    awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2]}' \
+        "$TMP/times"
+}
+# One wrk run appends "rps p50_us p99_us errors cpu_us user_us wrk_us" (CPU
+# per request: the server's, its user-space part, and wrk's own) to
+# $TMP/res.NAME.CONNS.
 wrk_once() { # name url conns token [unique-format (auth.lua)]
     local pid=$TESSERA_PID
     [[ "$1" == nginx* ]] && pid=$NGINX_WORKER
-    local u0 t0 u1 t1
+    local u0 t0 u1 t1 w0 w1
     read -r u0 t0 < <(cpu_ticks "$pid")
+    children_cpu >"$TMP/w0"
     BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
         awk '/^RESULT/ {print $2, $3, $4, $5, $6}' >"$TMP/one"
+    children_cpu >"$TMP/w1"
     read -r u1 t1 < <(cpu_ticks "$pid")
-    awk -v d=$((t1 - t0)) -v du=$((u1 - u0)) -v hz="$TICK" \
-        '{printf "%s %s %s %s %.2f %.2f\n", $1, $2, $3, $4, d * 1e6 / hz / $5, du * 1e6 / hz / $5}' \
-        "$TMP/one" >>"$TMP/res.$1.$3"
+    read -r w0 <"$TMP/w0"
+    read -r w1 <"$TMP/w1"
+    awk -v d=$((t1 - t0)) -v du=$((u1 - u0)) -v hz="$TICK" -v w="$w0" -v w1="$w1" \
+        '{printf "%s %s %s %s %.2f %.2f %.2f\n", $1, $2, $3, $4, d * 1e6 / hz / $5, du * 1e6 / hz / $5,
+                 (w1 - w) * 1e6 / $5}' "$TMP/one" >>"$TMP/res.$1.$3"
 }
-declare -A RPS P50 P99 ERR CPU USER STORM
+declare -A RPS P50 P99 ERR CPU USER WRK STORM
 # Medians over the repetitions of each column; errors are summed.
 collect() { # name conns
-    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] USER[$1/$2] < <(python3 -c '
+    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] USER[$1/$2] WRK[$1/$2] < <(python3 -c '
 import sys, statistics
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 cols = list(zip(*rows))
 print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])),
-      " ".join("%.2f" % statistics.median(c) for c in cols[4:6]))' "$TMP/res.$1.$2")
+      " ".join("%.2f" % statistics.median(c) for c in cols[4:7]))' "$TMP/res.$1.$2")
 }
 
 echo "bench: $(nproc) cores, nginx 1 worker, tessera $THREADS HTTP thread(s); wrk -t1, ${REPS}x${DURATION}s, medians" >&2
@@ -156,8 +168,8 @@ for c in $CONNS; do
     collect storm "$c"
 done
 
-printf '\n%-42s %6s %10s %8s %8s %9s %15s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs nginx" \
-    "per repetition" errors "CPU us" "user us"
+printf '\n%-42s %6s %10s %8s %8s %9s %15s %7s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" \
+    "vs nginx" "per repetition" errors "CPU us" "user us" "wrk us"
 # Per repetition: each run's req/s over the nginx run of the same repetition
 # (a few seconds apart), median and range. Slow drifts of a shared machine
 # move both alike, so this ratio moves less than the one of medians.
@@ -173,9 +185,12 @@ row() { # label key conns ratio_base
     local k=$2/$3
     local ratio
     ratio=$(python3 -c "print('%.2fx' % (${RPS[$k]} / ${RPS[$4/$3]}))")
-    printf '%-42s %6s %10s %8.3f %8.3f %9s %15s %7s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
+    # The storm's own wrk may be reaped within a storm row's run: no wrk figure there.
+    local wrk=${WRK[$k]}
+    [ "$2" = storm ] && wrk=-
+    printf '%-42s %6s %10s %8.3f %8.3f %9s %15s %7s %7s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
         "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" \
-        "$(paired "$2" "$3")" "${ERR[$k]}" "${CPU[$k]}" "${USER[$k]}"
+        "$(paired "$2" "$3")" "${ERR[$k]}" "${CPU[$k]}" "${USER[$k]}" "$wrk"
 }
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
