@@ -215,9 +215,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
  * newline). */
 static inline char *put_bytes(char *w, const char *end, const char *s, size_t n)
 {
-    if (n > (size_t)(end - w))
+    if (__builtin_expect(n > (size_t)(end - w), 0)) {
         n = (size_t)(end - w);
-    memcpy(w, s, n);
+        memcpy(w, s, n);
+        return w + n;
+    }
+    memcpy(w, s, n); /* n as the caller wrote it: a literal's is a few moves */
     return w + n;
 }
 
