@@ -366,20 +366,38 @@ out:
 
 /* ---- self-service -------------------------------------------------------- */
 
-/* Begins a self-service request: a session, its account, and the JSON body
- * when body is not NULL. Replies and returns false on failure. */
-static bool self_begin(struct request *r, struct principal *p, struct account *a, cJSON **body)
+/* A self-service request: the caller's session, its account, the JSON body
+ * when one is expected, and who acts, for the audit trail. */
+struct self_call {
+    struct principal p;
+    struct account a;
+    cJSON *body;
+    struct api_who who;
+};
+
+/* Begins a self-service request. Replies and returns false on failure;
+ * either way self_end frees what it holds. */
+static bool self_begin(struct request *r, struct self_call *s, bool with_body)
 {
     struct app *app = request_app(r);
-    if (!api_authenticate_session(r, p))
+    *s = (struct self_call){0};
+    if (!api_authenticate_session(r, &s->p))
         return false;
-    if (app->store->ops->account_get_by_id(app->store, p->account_id, a) < 0) {
+    if (app->store->ops->account_get_by_id(app->store, s->p.account_id, &s->a) < 0) {
         api_reply_not_found(r, "Account not found");
         return false;
     }
-    if (body && !(*body = api_parse_body(r)))
+    if (with_body && !(s->body = api_parse_body(r)))
         return false;
+    api_who(r, &s->p, &s->who);
     return true;
+}
+
+static void self_end(struct self_call *s)
+{
+    cJSON_Delete(s->body);
+    account_free(&s->a);
+    principal_free(&s->p);
 }
 
 /* POST /api/v1/account/password {current_password, new_password}: every
@@ -387,22 +405,20 @@ static bool self_begin(struct request *r, struct principal *p, struct account *a
 static void handle_password(struct request *r)
 {
     struct app *app = request_app(r);
-    struct principal p;
-    struct account a = {0};
-    cJSON *body = NULL;
+    struct self_call s;
     char *access = NULL, *refresh = NULL;
-    if (!self_begin(r, &p, &a, &body))
+    if (!self_begin(r, &s, true))
         goto out;
     bool wrong = false;
-    const char *current = api_json_string(body, "current_password", &wrong);
-    const char *fresh = api_json_string(body, "new_password", &wrong);
+    const char *current = api_json_string(s.body, "current_password", &wrong);
+    const char *fresh = api_json_string(s.body, "new_password", &wrong);
     if (wrong || !current || !fresh) {
         api_reply_validation(r, !current ? "current_password" : "new_password",
                              "Both current_password and new_password are required strings",
                              "missing");
         goto out;
     }
-    if (!password_verify(current, a.password_hash)) {
+    if (!password_verify(current, s.a.password_hash)) {
         api_reply_validation(r, "current_password", "The current password is not correct",
                              "invalid");
         goto out;
@@ -412,11 +428,9 @@ static void handle_password(struct request *r)
         api_reply_validation(r, "new_password", weak, "password_too_weak");
         goto out;
     }
-    struct api_who who;
-    api_who(r, &p, &who);
     struct refresh_record next;
-    if (accounts_set_password(app, &a, fresh, &who.who) < 0 ||
-        issue_pair(app, &a, NULL, &next, &access, &refresh) < 0 ||
+    if (accounts_set_password(app, &s.a, fresh, &s.who.who) < 0 ||
+        issue_pair(app, &s.a, NULL, &next, &access, &refresh) < 0 ||
         app->store->ops->refresh_insert(app->store, &next) < 0) {
         api_reply_error(r, 500, "Could not change the password", "internal_error");
         goto out;
@@ -428,44 +442,32 @@ static void handle_password(struct request *r)
 out:
     free(access);
     free(refresh);
-    cJSON_Delete(body);
-    account_free(&a);
-    principal_free(&p);
+    self_end(&s);
 }
 
 /* POST /api/v1/account/logout-all: every session of the account ends, this
  * one included (tokens are not sessions and keep working). */
 static void handle_logout_all(struct request *r)
 {
-    struct app *app = request_app(r);
-    struct principal p;
-    struct account a = {0};
-    if (!self_begin(r, &p, &a, NULL))
-        goto out;
-    struct api_who who;
-    api_who(r, &p, &who);
-    if (accounts_end_sessions(app, &a, &who.who) < 0)
-        api_reply_error(r, 500, "Could not end the sessions", "internal_error");
-    else
-        reply_json(r, 204, NULL);
-out:
-    account_free(&a);
-    principal_free(&p);
+    struct self_call s;
+    if (self_begin(r, &s, false)) {
+        if (accounts_end_sessions(request_app(r), &s.a, &s.who.who) < 0)
+            api_reply_error(r, 500, "Could not end the sessions", "internal_error");
+        else
+            reply_json(r, 204, NULL);
+    }
+    self_end(&s);
 }
 
 /* POST /api/v1/account/tokens/revoke-all: every token of the account but
  * its default public one (rotate that instead). */
 static void handle_revoke_all(struct request *r)
 {
-    struct app *app = request_app(r);
-    struct principal p;
-    struct account a = {0};
-    if (!self_begin(r, &p, &a, NULL))
+    struct self_call s;
+    if (!self_begin(r, &s, false))
         goto out;
-    struct api_who who;
-    api_who(r, &p, &who);
     size_t revoked = 0;
-    int rc = tokens_revoke_all(app, a.id, &who.who, &revoked);
+    int rc = tokens_revoke_all(request_app(r), s.a.id, &s.who.who, &revoked);
     if (rc < 0) {
         api_reply_error(r, 500, "Could not revoke every token; some may be revoked",
                         "internal_error");
@@ -475,25 +477,22 @@ static void handle_revoke_all(struct request *r)
     json_add_int(res, "revoked", (int64_t)revoked);
     reply_json(r, 200, res);
 out:
-    account_free(&a);
-    principal_free(&p);
+    self_end(&s);
 }
 
 /* PATCH /api/v1/account/me {first_name, last_name, organization}. */
 static void handle_me_patch(struct request *r)
 {
     struct app *app = request_app(r);
-    struct principal p;
-    struct account a = {0};
-    cJSON *body = NULL;
-    if (!self_begin(r, &p, &a, &body))
+    struct self_call s;
+    if (!self_begin(r, &s, true))
         goto out;
     static const char *const fields[] = {"first_name", "last_name", "organization"};
-    char *const targets[] = {a.first_name, a.last_name, a.organization};
+    char *const targets[] = {s.a.first_name, s.a.last_name, s.a.organization};
     const char *values[3];
     for (size_t i = 0; i < 3; i++) {
         bool wrong = false;
-        values[i] = api_json_string(body, fields[i], &wrong);
+        values[i] = api_json_string(s.body, fields[i], &wrong);
         if (wrong || (values[i] && strlen(values[i]) > ACCOUNT_NAME_MAX)) {
             char msg[96];
             snprintf(msg, sizeof(msg), "%s must be a string of at most %d bytes", fields[i],
@@ -505,18 +504,14 @@ static void handle_me_patch(struct request *r)
     for (size_t i = 0; i < 3; i++)
         if (values[i])
             snprintf(targets[i], ACCOUNT_NAME_MAX + 1, "%s", values[i]);
-    if (app->store->ops->account_update(app->store, &a) < 0) {
+    if (app->store->ops->account_update(app->store, &s.a) < 0) {
         api_reply_error(r, 500, "Could not update the account", "internal_error");
         goto out;
     }
-    struct api_who who;
-    api_who(r, &p, &who);
-    audit_log(app->audit, AUDIT_ACCOUNT_UPDATE, a.id, NULL, &who.who, "names or organization");
-    api_reply_written(r, 200, accounts_write_json, &a);
+    audit_log(app->audit, AUDIT_ACCOUNT_UPDATE, s.a.id, NULL, &s.who.who, "names or organization");
+    api_reply_written(r, 200, accounts_write_json, &s.a);
 out:
-    cJSON_Delete(body);
-    account_free(&a);
-    principal_free(&p);
+    self_end(&s);
 }
 
 #define AUDIT_PAGE_MAX 200

@@ -74,6 +74,25 @@ class SelfServiceTest(ServerTestCase):
         self.assertEqual(self.server.get("/tokens/v2", token=left[0]["token"]).json()["code"],
                          "TokenValid")
 
+    def test_session_only(self):
+        """Every self-service call needs a session: an sk or no credential
+        gets 401 and changes nothing."""
+        _, pair = self.server.new_account()
+        user = self.me(pair["access"]).json()["username"]
+        sk = self.server.post("/tokens/v2/" + user, {"scopes": ["stac", "tokens:write"]},
+                              token=pair["access"]).json()["token"]
+        calls = (("/api/v1/account/tokens/revoke-all", None),
+                 ("/api/v1/account/logout-all", None),
+                 ("/api/v1/account/password", {"current_password": PASSWORD,
+                                               "new_password": "a much longer passphrase"}))
+        for path, body in calls:
+            for token in (sk, None):
+                r = self.server.post(path, body, token=token)
+                self.assertEqual(r.status_code, 401, (path, r.text))
+                self.assertIn("detail", r.json())
+        self.assertEqual(self.me(pair["access"]).status_code, 200)
+        self.assertEqual(self.server.get("/tokens/v2", token=sk).json()["code"], "TokenValid")
+
     def test_patch_me(self):
         _, pair = self.server.new_account()
         r = self.server.request("PATCH", "/api/v1/account/me", token=pair["access"],
