@@ -41,10 +41,9 @@ static pthread_cond_t written = PTHREAD_COND_INITIALIZER; /* loggers: the flushe
 static char buffers[LOG_BUFFERS][LOG_BUFFER];
 /* The ring: buffers[first_queued] and the (queued - 1) after it wait for
  * the flusher, which writes the first without the lock; the next one
- * gathers. */
+ * gathers (used bytes so far). */
 static size_t queued_len[LOG_BUFFERS];
 static unsigned first_queued, queued;
-static char *gather = buffers[0]; /* lines are appended here */
 static size_t used;
 static bool flusher_running, flusher_stop;
 static pthread_t flusher;
@@ -52,6 +51,13 @@ static pthread_t flusher;
 void log_set_level(enum log_level level)
 {
     min_level = level;
+}
+
+/* The slot of the buffer lines are appended to, after the queued ones (lock
+ * held). */
+static unsigned gathering_slot(void)
+{
+    return (first_queued + queued) % LOG_BUFFERS;
 }
 
 static void write_all(const char *p, size_t len)
@@ -78,7 +84,7 @@ static void wait_queued_locked(unsigned left)
 static void write_now_locked(void)
 {
     wait_queued_locked(0);
-    write_all(gather, used);
+    write_all(buffers[gathering_slot()], used);
     used = 0;
 }
 
@@ -92,9 +98,8 @@ static void make_room_locked(void)
         return;
     }
     wait_queued_locked(LOG_BUFFERS - 2);
-    queued_len[(first_queued + queued) % LOG_BUFFERS] = used;
+    queued_len[gathering_slot()] = used;
     queued++;
-    gather = buffers[(first_queued + queued) % LOG_BUFFERS];
     used = 0;
     pthread_cond_signal(&wake);
 }
@@ -104,7 +109,7 @@ static void emit(const char *line, size_t len, bool urgent)
     pthread_mutex_lock(&lock);
     if (used + len > sizeof(buffers[0]))
         make_room_locked();
-    memcpy(gather + used, line, len);
+    memcpy(buffers[gathering_slot()] + used, line, len);
     used += len;
     if (urgent || !flusher_running)
         write_now_locked();
