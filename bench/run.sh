@@ -88,12 +88,12 @@ NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14, $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# CPU seconds (user + system) of this shell's reaped children: run in this
-# shell, not in $(...), whose children are its own.
+# CHILDREN_CPU: the CPU seconds (user + system) of this shell's reaped
+# children. Called in this shell, not in $(...), whose children are its own.
 children_cpu() {
     times >"$TMP/times"
-    awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2]}' \
-        "$TMP/times"
+    CHILDREN_CPU=$(awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/)
+                                 print u[1] * 60 + u[2] + s[1] * 60 + s[2]}' "$TMP/times")
 }
 # One wrk run appends "rps p50_us p99_us errors cpu_us user_us wrk_us" (CPU
 # per request: the server's, its user-space part, and wrk's own) to
@@ -103,13 +103,13 @@ wrk_once() { # name url conns token [unique-format (auth.lua)]
     [[ "$1" == nginx* ]] && pid=$NGINX_WORKER
     local u0 t0 u1 t1 w0 w1
     read -r u0 t0 < <(cpu_ticks "$pid")
-    children_cpu >"$TMP/w0"
+    children_cpu
+    w0=$CHILDREN_CPU
     BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
         awk '/^RESULT/ {print $2, $3, $4, $5, $6}' >"$TMP/one"
-    children_cpu >"$TMP/w1"
+    children_cpu
+    w1=$CHILDREN_CPU
     read -r u1 t1 < <(cpu_ticks "$pid")
-    read -r w0 <"$TMP/w0"
-    read -r w1 <"$TMP/w1"
     awk -v d=$((t1 - t0)) -v du=$((u1 - u0)) -v hz="$TICK" -v w="$w0" -v w1="$w1" \
         '{printf "%s %s %s %s %.2f %.2f %.2f\n", $1, $2, $3, $4, d * 1e6 / hz / $5, du * 1e6 / hz / $5,
                  (w1 - w) * 1e6 / $5}' "$TMP/one" >>"$TMP/res.$1.$3"
