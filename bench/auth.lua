@@ -1,6 +1,6 @@
 -- Sets the Authorization header from BENCH_TOKEN and prints one machine-
 -- readable line at the end: rps, p50 and p99 latency (microseconds), non-2xx,
--- requests.
+-- requests, bytes read per reply (head and body).
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then
    wrk.headers["Authorization"] = "Bearer " .. token
@@ -23,6 +23,7 @@ done = function(summary, latency, requests)
    local secs = summary.duration / 1e6
    local bad = summary.errors.status + summary.errors.connect + summary.errors.read
              + summary.errors.write + summary.errors.timeout
-   io.write(string.format("RESULT %.1f %d %d %d %d\n", summary.requests / secs,
-                          latency:percentile(50), latency:percentile(99), bad, summary.requests))
+   io.write(string.format("RESULT %.1f %d %d %d %d %.0f\n", summary.requests / secs,
+                          latency:percentile(50), latency:percentile(99), bad, summary.requests,
+                          summary.bytes / math.max(summary.requests, 1)))
 end

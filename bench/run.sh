@@ -20,7 +20,7 @@ STORM_CONNS=${STORM_CONNS:-16}
 THREADS=${THREADS:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
 # Rows to measure (nginx is always measured: the ratios need it).
-SCENARIOS=${SCENARIOS:-"nginx_log healthz sk sk_bound tk session stac nginx_page stac_new stac_new_coll stac_new_bound storm"}
+SCENARIOS=${SCENARIOS:-"nginx_log nginx_same healthz sk sk_bound tk session stac nginx_page stac_new stac_new_coll stac_new_bound storm"}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh" bench
@@ -47,15 +47,6 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# ---- nginx -----------------------------------------------------------------
-NGINX_PORT=$(free_port)
-NGINX_LOG_PORT=$(free_port)
-mkdir -p "$TMP/nginx"
-sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@PORT_LOG@|$NGINX_LOG_PORT|g" \
-    "$BENCH/nginx.conf.in" >"$TMP/nginx/nginx.conf"
-"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
-NGINX_PID=$!
-
 # ---- Tessera ---------------------------------------------------------------
 # The sample catalog, for the STAC search page (201 items, 10 a page).
 "$BIN" stac import "$ROOT/catalog/sample/public" --visibility Public --data-dir "$TMP/data" >/dev/null
@@ -70,12 +61,30 @@ for _ in $(seq 200); do
 done
 [ -s "$TMP/port" ] || { echo "bench: tessera did not start" >&2; cat "$TMP/tessera.log" >&2; exit 1; }
 T="http://127.0.0.1:$(cat "$TMP/port")"
-N="http://127.0.0.1:$NGINX_PORT"
-NL="http://127.0.0.1:$NGINX_LOG_PORT"
-for _ in $(seq 100); do curl -fs "$N/" >/dev/null && break; sleep 0.05; done
-
 . "$BENCH/seed.sh"
 seed_credentials "$T" "$TMP"
+
+# ---- nginx -----------------------------------------------------------------
+# Started after Tessera: the nginx_same reply carries the header lines of
+# Tessera's own check reply beyond nginx's (X-Request-Id, CORS), copied here.
+mkdir -p "$TMP/nginx"
+curl -fsS -D - -o /dev/null "$T/tokens/v2" -H "Authorization: Bearer $SK" | tr -d '\r' |
+    awk -F': ' '/^(X-Request-Id|Access-Control-[A-Za-z-]+): / {
+        printf "add_header %s \"%s\" always;\n", $1, substr($0, length($1) + 3)}' \
+    >"$TMP/nginx/check_headers.conf"
+[ -s "$TMP/nginx/check_headers.conf" ] || { echo "bench: no header lines to copy" >&2; exit 1; }
+NGINX_PORT=$(free_port)
+NGINX_LOG_PORT=$(free_port)
+NGINX_SAME_PORT=$(free_port)
+sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@PORT_LOG@|$NGINX_LOG_PORT|g" \
+    -e "s|@PORT_SAME@|$NGINX_SAME_PORT|g" "$BENCH/nginx.conf.in" >"$TMP/nginx/nginx.conf"
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
+NGINX_PID=$!
+N="http://127.0.0.1:$NGINX_PORT"
+NL="http://127.0.0.1:$NGINX_LOG_PORT"
+NS="http://127.0.0.1:$NGINX_SAME_PORT"
+for _ in $(seq 100); do curl -fs "$N/" >/dev/null && break; sleep 0.05; done
+
 curl -fsS "$T/api/v1/stac/search?limit=10" -H "Authorization: Bearer $SK" -o "$TMP/nginx/page.json"
 # Run as root, nginx reads it as its worker user (nobody): let that pass through.
 chmod o+x "$TMP" "$TMP/nginx" && chmod o+r "$TMP/nginx/page.json"
@@ -95,9 +104,9 @@ children_cpu() {
     CHILDREN_CPU=$(awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/)
                                  print u[1] * 60 + u[2] + s[1] * 60 + s[2]}' "$TMP/times")
 }
-# One wrk run appends "rps p50_us p99_us errors cpu_us user_us wrk_us" (CPU
-# per request: the server's, its user-space part, and wrk's own) to
-# $TMP/res.NAME.CONNS.
+# One wrk run appends "rps p50_us p99_us errors cpu_us user_us wrk_us bytes"
+# (CPU per request: the server's, its user-space part, and wrk's own; bytes
+# read per reply) to $TMP/res.NAME.CONNS.
 wrk_once() { # name url conns token [unique-format (auth.lua)]
     local pid=$TESSERA_PID
     [[ "$1" == nginx* ]] && pid=$NGINX_WORKER
@@ -106,23 +115,24 @@ wrk_once() { # name url conns token [unique-format (auth.lua)]
     children_cpu
     w0=$CHILDREN_CPU
     BENCH_TOKEN=$4 BENCH_UNIQUE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --latency -s "$BENCH/auth.lua" "$2" |
-        awk '/^RESULT/ {print $2, $3, $4, $5, $6}' >"$TMP/one"
+        awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}' >"$TMP/one"
     children_cpu
     w1=$CHILDREN_CPU
     read -r u1 t1 < <(cpu_ticks "$pid")
     awk -v d=$((t1 - t0)) -v du=$((u1 - u0)) -v hz="$TICK" -v w="$w0" -v w1="$w1" \
-        '{printf "%s %s %s %s %.2f %.2f %.2f\n", $1, $2, $3, $4, d * 1e6 / hz / $5, du * 1e6 / hz / $5,
-                 (w1 - w) * 1e6 / $5}' "$TMP/one" >>"$TMP/res.$1.$3"
+        '{printf "%s %s %s %s %.2f %.2f %.2f %s\n", $1, $2, $3, $4, d * 1e6 / hz / $5, du * 1e6 / hz / $5,
+                 (w1 - w) * 1e6 / $5, $6}' "$TMP/one" >>"$TMP/res.$1.$3"
 }
-declare -A RPS P50 P99 ERR CPU USER WRK STORM
+declare -A RPS P50 P99 ERR CPU USER WRK BYTES STORM
 # Medians over the repetitions of each column; errors are summed.
 collect() { # name conns
-    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] USER[$1/$2] WRK[$1/$2] < <(python3 -c '
+    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] USER[$1/$2] WRK[$1/$2] BYTES[$1/$2] \
+        < <(python3 -c '
 import sys, statistics
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 cols = list(zip(*rows))
 print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3])),
-      " ".join("%.2f" % statistics.median(c) for c in cols[4:7]))' "$TMP/res.$1.$2")
+      " ".join("%.2f" % statistics.median(c) for c in cols[4:7]), "%.0f" % statistics.median(cols[7]))' "$TMP/res.$1.$2")
 }
 
 echo "bench: $(nproc) cores, nginx 1 worker, tessera $THREADS HTTP thread(s); wrk -t1, ${REPS}x${DURATION}s, medians" >&2
@@ -133,6 +143,7 @@ for c in $CONNS; do
     for _ in $(seq "$REPS"); do
         wrk_once nginx "$N/tokens/v2" "$c" ""
         want nginx_log && wrk_once nginx_log "$NL/tokens/v2" "$c" ""
+        want nginx_same && wrk_once nginx_same "$NS/tokens/v2" "$c" ""
         want healthz && wrk_once healthz "$T/healthz" "$c" ""
         want sk && wrk_once sk "$T/tokens/v2" "$c" "$SK"
         want sk_bound && wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND"
@@ -168,8 +179,8 @@ for c in $CONNS; do
     collect storm "$c"
 done
 
-printf '\n%-42s %6s %10s %8s %8s %9s %15s %7s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" \
-    "vs nginx" "per repetition" errors "CPU us" "user us" "wrk us"
+printf '\n%-42s %6s %10s %8s %8s %9s %15s %7s %7s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" \
+    "p99 ms" "vs nginx" "per repetition" errors "CPU us" "user us" "wrk us" "B/reply"
 # Per repetition: each run's req/s over the nginx run of the same repetition
 # (a few seconds apart), median and range. Slow drifts of a shared machine
 # move both alike, so this ratio moves less than the one of medians.
@@ -188,13 +199,14 @@ row() { # label key conns ratio_base
     # The storm's own wrk may be reaped within a storm row's run: no wrk figure there.
     local wrk=${WRK[$k]}
     [ "$2" = storm ] && wrk=-
-    printf '%-42s %6s %10s %8.3f %8.3f %9s %15s %7s %7s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
+    printf '%-42s %6s %10s %8.3f %8.3f %9s %15s %7s %7s %7s %7s %7s\n' "$1" "$3" "${RPS[$k]}" \
         "$(python3 -c "print(${P50[$k]}/1000)")" "$(python3 -c "print(${P99[$k]}/1000)")" "$ratio" \
-        "$(paired "$2" "$3")" "${ERR[$k]}" "${CPU[$k]}" "${USER[$k]}" "$wrk"
+        "$(paired "$2" "$3")" "${ERR[$k]}" "${CPU[$k]}" "${USER[$k]}" "$wrk" "${BYTES[$k]}"
 }
 for c in $CONNS; do
     row "nginx fixed JSON" nginx "$c" nginx
     want nginx_log && row "  the same, nginx access log on" nginx_log "$c" nginx
+    want nginx_same && row "  the same, log and Tessera's header lines" nginx_same "$c" nginx
     want healthz && row "GET /healthz (Tessera's layer, no check)" healthz "$c" nginx
     want sk && row "GET /tokens/v2 (sk)" sk "$c" nginx
     want sk_bound && row "  the same, sk bound to one collection" sk_bound "$c" nginx
@@ -208,6 +220,8 @@ for c in $CONNS; do
     want nginx_log && for k in sk tk session; do
         want $k && python3 -c "print('  $k / nginx with its access log (the same work): %.2fx' % (${RPS[$k/$c]} / ${RPS[nginx_log/$c]}))"
     done
+    want nginx_same && want sk &&
+        python3 -c "print('  sk / nginx with its log and the same header lines (the same work and bytes): %.2fx' % (${RPS[sk/$c]} / ${RPS[nginx_same/$c]}))"
     want sk && want sk_bound &&
         python3 -c "print('  bound / unbound check: %.2f' % (${RPS[sk_bound/$c]} / ${RPS[sk/$c]}))"
     want stac_new_coll && want stac_new_bound &&
