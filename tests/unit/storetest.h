@@ -1,4 +1,4 @@
-/* Unit-test helpers shared by test_store.c (the store contract on both
+/* Unit-test helpers shared by test_store*.c (the store contract on both
  * drivers) and test_store_pg.c (what only the PostgreSQL driver does): a
  * fixture holding a freshly migrated store of either driver (SQLite in a
  * mkdtemp directory, PostgreSQL in a fresh database of the test cluster,

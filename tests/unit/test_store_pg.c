@@ -6,7 +6,7 @@
  * appends to, writes that wait for live nodes, refresh rotation races across
  * nodes, recovery after the server ends pooled connections, the cursor scan
  * of token_each, and text that is not UTF-8. The contract both drivers share
- * is tested by test_store.c. */
+ * is tested by test_store.c, test_store_tokens.c and test_store_lifecycle.c. */
 #include "storetest.h"
 
 #include <errno.h>
