@@ -20,8 +20,14 @@ STORM_CONNS=${STORM_CONNS:-16}
 THREADS=${THREADS:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
 # Rows to measure (nginx is always measured: the ratios need it).
-SCENARIOS=${SCENARIOS:-"nginx_log nginx_same healthz sk sk_bound tk session stac nginx_page stac_new stac_new_coll stac_new_bound storm"}
+ROWS="nginx_log nginx_same healthz sk sk_bound tk session stac nginx_page stac_new stac_new_coll
+      stac_new_bound storm"
+SCENARIOS=${SCENARIOS:-$ROWS}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+ROWS=$(echo $ROWS)
+for name in $SCENARIOS; do
+    [[ " $ROWS " == *" $name "* ]] || { echo "bench: no row $name (rows: $ROWS)" >&2; exit 2; }
+done
 
 "$ROOT/scripts/deps.sh" bench
 for tool in wrk curl python3 "$NGINX"; do
@@ -135,6 +141,31 @@ print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3]
       " ".join("%.2f" % statistics.median(c) for c in cols[4:7]), "%.0f" % statistics.median(cols[7]))' "$TMP/res.$1.$2")
 }
 
+# One run of a row by its name.
+measure() { # name conns
+    local c=$2
+    case $1 in
+    nginx_log) wrk_once nginx_log "$NL/tokens/v2" "$c" "" ;;
+    nginx_same) wrk_once nginx_same "$NS/tokens/v2" "$c" "" ;;
+    healthz) wrk_once healthz "$T/healthz" "$c" "" ;;
+    sk) wrk_once sk "$T/tokens/v2" "$c" "$SK" ;;
+    sk_bound) wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND" ;;
+    tk) wrk_once tk "$T/tokens/v2" "$c" "$TK" ;;
+    session) wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS" ;;
+    stac) wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK" ;;
+    nginx_page) wrk_once nginx_page "$N/page.json" "$c" "" ;;
+    # Every URL new: an end of the interval no item reaches, in nanoseconds.
+    stac_new) wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" "$NEW_URL" ;;
+    # The bound sk's search finds what the unbound one finds naming its
+    # collection: that pair isolates what the bounds cost.
+    stac_new_coll) wrk_once stac_new_coll \
+        "$T/api/v1/stac/search?limit=10&collections=l4a-ch4-mfa-v3a" "$c" "$SK" "$NEW_URL" ;;
+    stac_new_bound) wrk_once stac_new_bound "$T/api/v1/stac/search?limit=10" "$c" "$SK_BOUND" \
+        "$NEW_URL" ;;
+    esac
+}
+NEW_URL='&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
+
 echo "bench: $(nproc) cores, nginx 1 worker, tessera $THREADS HTTP thread(s); wrk -t1, ${REPS}x${DURATION}s, medians" >&2
 for c in $CONNS; do
     echo "bench: $c connections ..." >&2
@@ -142,25 +173,12 @@ for c in $CONNS; do
     # scenario alike instead of one of them.
     for _ in $(seq "$REPS"); do
         wrk_once nginx "$N/tokens/v2" "$c" ""
-        want nginx_log && wrk_once nginx_log "$NL/tokens/v2" "$c" ""
-        want nginx_same && wrk_once nginx_same "$NS/tokens/v2" "$c" ""
-        want healthz && wrk_once healthz "$T/healthz" "$c" ""
-        want sk && wrk_once sk "$T/tokens/v2" "$c" "$SK"
-        want sk_bound && wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND"
-        want tk && wrk_once tk "$T/tokens/v2" "$c" "$TK"
-        want session && wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS"
-        want stac && wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK"
-        want nginx_page && wrk_once nginx_page "$N/page.json" "$c" ""
-        # Every URL new: an end of the interval no item reaches, in nanoseconds.
-        want stac_new && wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" \
-            '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
-        # The bound sk's search finds what the unbound one finds naming its
-        # collection: that pair isolates what the bounds cost.
-        want stac_new_coll && wrk_once stac_new_coll \
-            "$T/api/v1/stac/search?limit=10&collections=l4a-ch4-mfa-v3a" "$c" "$SK" \
-            '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
-        want stac_new_bound && wrk_once stac_new_bound "$T/api/v1/stac/search?limit=10" "$c" \
-            "$SK_BOUND" '&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
+        # The other rows in a new order each repetition: whatever the run
+        # before does to the next one (or the VM does at some point of the
+        # cycle) lands on a different row each time.
+        for name in $(shuf -e $SCENARIOS); do
+            [ "$name" = storm ] || measure "$name" "$c"
+        done
     done
     for name in nginx $SCENARIOS; do [ "$name" = storm ] || collect "$name" "$c"; done
     want storm || continue
