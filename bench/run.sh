@@ -20,11 +20,10 @@ STORM_CONNS=${STORM_CONNS:-16}
 THREADS=${THREADS:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
 # Rows to measure (nginx is always measured: the ratios need it).
-ROWS="nginx_log nginx_same healthz sk sk_bound tk session stac nginx_page stac_new stac_new_coll
-      stac_new_bound storm"
-SCENARIOS=${SCENARIOS:-$ROWS}
+ROWS="nginx_log nginx_same healthz sk sk_bound tk session stac nginx_page stac_new stac_new_coll"
+ROWS+=" stac_new_bound storm"
+SCENARIOS=$(echo ${SCENARIOS:-$ROWS}) # one line, one space between names: want() matches words
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
-ROWS=$(echo $ROWS)
 for name in $SCENARIOS; do
     [[ " $ROWS " == *" $name "* ]] || { echo "bench: no row $name (rows: $ROWS)" >&2; exit 2; }
 done
