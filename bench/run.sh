@@ -142,28 +142,28 @@ print(" ".join("%.0f" % statistics.median(c) for c in cols[:3]), int(sum(cols[3]
 
 # One run of a row by its name.
 measure() { # name conns
-    local c=$2
+    local url token="" unique=""
+    # Every URL new (stac_new*): an end of the interval no item reaches, in nanoseconds.
+    local new_url='&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
     case $1 in
-    nginx_log) wrk_once nginx_log "$NL/tokens/v2" "$c" "" ;;
-    nginx_same) wrk_once nginx_same "$NS/tokens/v2" "$c" "" ;;
-    healthz) wrk_once healthz "$T/healthz" "$c" "" ;;
-    sk) wrk_once sk "$T/tokens/v2" "$c" "$SK" ;;
-    sk_bound) wrk_once sk_bound "$T/tokens/v2" "$c" "$SK_BOUND" ;;
-    tk) wrk_once tk "$T/tokens/v2" "$c" "$TK" ;;
-    session) wrk_once session "$T/api/v1/account/me" "$c" "$ACCESS" ;;
-    stac) wrk_once stac "$T/api/v1/stac/search?limit=10" "$c" "$SK" ;;
-    nginx_page) wrk_once nginx_page "$N/page.json" "$c" "" ;;
-    # Every URL new: an end of the interval no item reaches, in nanoseconds.
-    stac_new) wrk_once stac_new "$T/api/v1/stac/search?limit=10" "$c" "$SK" "$NEW_URL" ;;
+    nginx_log) url=$NL/tokens/v2 ;;
+    nginx_same) url=$NS/tokens/v2 ;;
+    nginx_page) url=$N/page.json ;;
+    healthz) url=$T/healthz ;;
+    sk) url=$T/tokens/v2 token=$SK ;;
+    sk_bound) url=$T/tokens/v2 token=$SK_BOUND ;;
+    tk) url=$T/tokens/v2 token=$TK ;;
+    session) url=$T/api/v1/account/me token=$ACCESS ;;
+    stac) url="$T/api/v1/stac/search?limit=10" token=$SK ;;
+    stac_new) url="$T/api/v1/stac/search?limit=10" token=$SK unique=$new_url ;;
     # The bound sk's search finds what the unbound one finds naming its
     # collection: that pair isolates what the bounds cost.
-    stac_new_coll) wrk_once stac_new_coll \
-        "$T/api/v1/stac/search?limit=10&collections=l4a-ch4-mfa-v3a" "$c" "$SK" "$NEW_URL" ;;
-    stac_new_bound) wrk_once stac_new_bound "$T/api/v1/stac/search?limit=10" "$c" "$SK_BOUND" \
-        "$NEW_URL" ;;
+    stac_new_coll) url="$T/api/v1/stac/search?limit=10&collections=l4a-ch4-mfa-v3a" token=$SK
+        unique=$new_url ;;
+    stac_new_bound) url="$T/api/v1/stac/search?limit=10" token=$SK_BOUND unique=$new_url ;;
     esac
+    wrk_once "$1" "$url" "$2" "$token" "$unique"
 }
-NEW_URL='&datetime=1900-01-01T00:00:00Z/2999-12-31T23:59:59.%09dZ'
 
 echo "bench: $(nproc) cores, nginx 1 worker, tessera $THREADS HTTP thread(s); wrk -t1, ${REPS}x${DURATION}s, medians" >&2
 for c in $CONNS; do
