@@ -222,8 +222,9 @@ class ReportLeakTest(LeakBase):
                                 token=pair["access"])
         self.assertEqual(r.status_code, 204, r.text)
         tk = self.mint(user, live, ["stac"], expires=600)
-        expired_tk = self.mint(user, pair["access"], ["stac"], expires=1)
-        time.sleep(1.5)
+        # Two seconds: mint() writes whole seconds, so one could already be past.
+        expired_tk = self.mint(user, pair["access"], ["stac"], expires=2)
+        time.sleep(2.5)
         entries = [{"token": live, "type": "tessera_sk", "url": URL, "source": "commit"},
                    {"token": "sk.eyJ1Ijoibm9ib2R5In0.nothing", "type": "tessera_sk"},
                    {"token": default, "type": "tessera_pk", "url": None},
