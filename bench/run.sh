@@ -131,8 +131,8 @@ wrk_once() { # name url conns token [unique-format (auth.lua)]
 declare -A RPS P50 P99 ERR CPU USER WRK BYTES STORM
 # Medians over the repetitions of each column; errors are summed.
 collect() { # name conns
-    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] USER[$1/$2] WRK[$1/$2] BYTES[$1/$2] \
-        < <(python3 -c '
+    read -r RPS[$1/$2] P50[$1/$2] P99[$1/$2] ERR[$1/$2] CPU[$1/$2] USER[$1/$2] WRK[$1/$2] \
+        BYTES[$1/$2] < <(python3 -c '
 import sys, statistics
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 cols = list(zip(*rows))
@@ -199,7 +199,7 @@ done
 printf '\n%-42s %6s %10s %8s %8s %9s %15s %7s %7s %7s %7s %7s\n' scenario conns "req/s" "p50 ms" \
     "p99 ms" "vs nginx" "per repetition" errors "CPU us" "user us" "wrk us" "B/reply"
 # Per repetition: each run's req/s over the nginx run of the same repetition
-# (a few seconds apart), median and range. Slow drifts of a shared machine
+# (its first run), median and range. Slow drifts of a shared machine
 # move both alike, so this ratio moves less than the one of medians.
 paired() { # key conns
     [ "$1" = storm ] && { echo "-"; return; } # measured after the repetitions, not within
